@@ -1,0 +1,1 @@
+//! wirebench harness.

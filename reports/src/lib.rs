@@ -1,0 +1,11 @@
+//! `wirebench-reports`: the results model and what is made from it.
+//!
+//! The results model ([`model`]) is wirebench's public contract: `results.json`, schema
+//! `wirebench/1`. Everything people read (summary Markdown, HTML report, exports, comparisons)
+//! is derived from it and from nothing else, so this crate never depends on the runtime: a
+//! results file from any machine or version can be re-rendered anywhere.
+
+pub mod model;
+pub mod summary;
+
+pub use model::*;

@@ -1,0 +1,365 @@
+//! The results model: `results.json`, schema `wirebench/1`.
+//!
+//! This is a versioned public contract (see `docs/results.md` and `schema/results.schema.json`).
+//! Absent measurements are `null`, never invented; every latency figure is traceable to the
+//! full HdrHistogram stored beside it (`latency_us.hdr`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// The schema identifier written at the top of every results file.
+pub const SCHEMA: &str = "wirebench/1";
+
+/// Errors reading, writing or decoding results.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File at fault.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid results JSON.
+    #[error("{path}: line {line}, column {column}: {msg}")]
+    Json {
+        /// File at fault.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde said.
+        msg: String,
+    },
+    /// The file declares a schema this version does not read.
+    #[error("{path}: schema is {found:?}, this wirebench reads {SCHEMA:?}")]
+    Schema {
+        /// File at fault.
+        path: String,
+        /// Schema found in the file.
+        found: String,
+    },
+    /// A stored histogram could not be decoded or encoded.
+    #[error("histogram: {0}")]
+    Histogram(String),
+}
+
+/// A whole results file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Results {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// wirebench version that produced the file.
+    pub version: String,
+    /// `git describe` of the source tree, when known.
+    pub git: Option<String>,
+    /// RFC 3339 UTC time the run started.
+    pub started_at: String,
+    /// The machine the run happened on.
+    pub host: Host,
+    /// Link-emulation backend used (`none`, `kernel`, `userspace`).
+    pub netem_backend: String,
+    /// One entry per measured cell (workload × transport × profile × repeat).
+    pub cells: Vec<Cell>,
+    /// FAQ verdicts computed over the cells, when a run produced them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<serde_json::Value>,
+}
+
+/// Facts about the machine, so numbers can be judged in context.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// Host name.
+    pub hostname: Option<String>,
+    /// Operating system (`linux`).
+    pub os: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: Option<String>,
+    /// Logical CPUs available.
+    pub cpus: u32,
+    /// CPU model name, from /proc/cpuinfo.
+    pub cpu_model: Option<String>,
+    /// Total memory in bytes.
+    pub memory_bytes: Option<u64>,
+}
+
+/// Outcome of a cell.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Measured; the figures are valid.
+    Ok,
+    /// The transport or workload failed; `error` says why. Figures may be partial or null.
+    Failed,
+    /// Not run (e.g. link emulation impossible here); `error` says why.
+    Skipped,
+}
+
+/// One measured cell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Cell {
+    /// Scenario name.
+    pub scenario: String,
+    /// Workload id (`echo`, `push`, ...).
+    pub workload: String,
+    /// Transport id (`tcp`, `websocket`, ...).
+    pub transport: String,
+    /// Network profile name.
+    pub profile: String,
+    /// Repeat index, from 1.
+    pub repeat: u32,
+    /// Outcome.
+    pub status: Status,
+    /// Why the cell failed or was skipped.
+    pub error: Option<String>,
+    /// Workload parameters as run (rate, size, clients, durations, ...).
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Implementation of the transport, where a transport has several (e.g. `str0m`).
+    #[serde(default, rename = "impl", skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
+    /// Client kind when not the Rust agent (e.g. `chromium 156`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// Latency in microseconds (RTT or one-way, per `params.latency`), warm-up excluded.
+    pub latency_us: Option<Latency>,
+    /// Connection setup time in ms (median over the cell's connections).
+    pub setup_ms: Option<f64>,
+    /// Setup time in round trips of the profile (`setup_ms` / configured RTT); null on an
+    /// unshaped link, where the RTT is not meaningful.
+    pub setup_rtts: Option<f64>,
+    /// Rates.
+    pub throughput: Option<Throughput>,
+    /// Delivery accounting, warm-up excluded.
+    pub delivery: Option<Delivery>,
+    /// Bytes on the wire.
+    pub wire: Option<Wire>,
+    /// CPU time and memory of the agents.
+    pub resources: Option<Resources>,
+    /// What the warm-up excluded.
+    #[serde(default)]
+    pub warmup: Option<Warmup>,
+    /// Errors by kind (e.g. `malformed_frame`, `http_503`), counted, not fatal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Latency summary plus the full histogram.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Samples recorded.
+    pub count: u64,
+    /// Minimum, µs.
+    pub min: u64,
+    /// Median, µs.
+    pub p50: u64,
+    /// 90th percentile, µs.
+    pub p90: u64,
+    /// 99th percentile, µs.
+    pub p99: u64,
+    /// 99.9th percentile, µs.
+    pub p999: u64,
+    /// Maximum, µs.
+    pub max: u64,
+    /// Mean, µs.
+    pub mean: f64,
+    /// The full histogram: HdrHistogram V2 + deflate, standard base64.
+    pub hdr: String,
+}
+
+impl Latency {
+    /// Summarises a histogram (values in µs) and stores it encoded.
+    pub fn from_histogram(h: &Histogram<u64>) -> Result<Self, ModelError> {
+        Ok(Self {
+            count: h.len(),
+            min: h.min(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+            hdr: encode_histogram(h)?,
+        })
+    }
+
+    /// Decodes the stored histogram.
+    pub fn histogram(&self) -> Result<Histogram<u64>, ModelError> {
+        decode_histogram(&self.hdr)
+    }
+}
+
+/// Encodes a histogram as base64(V2 + deflate).
+pub fn encode_histogram(h: &Histogram<u64>) -> Result<String, ModelError> {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .map_err(|e| ModelError::Histogram(format!("{e:?}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(buf))
+}
+
+/// Decodes base64(V2 or V2 + deflate) into a histogram.
+pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, ModelError> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| ModelError::Histogram(format!("base64: {e}")))?;
+    Deserializer::new()
+        .deserialize(&mut raw.as_slice())
+        .map_err(|e| ModelError::Histogram(format!("{e:?}")))
+}
+
+/// Message and byte rates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Throughput {
+    /// Messages per second delivered.
+    pub msgs_per_s: Option<f64>,
+    /// Payload bits per second delivered (message bytes incl. the 24-byte header, × 8).
+    pub goodput_bps: Option<f64>,
+}
+
+/// What was sent and what arrived.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// Frames sent.
+    pub sent: u64,
+    /// Distinct frames received.
+    pub received: u64,
+    /// Frames sent and never received.
+    pub lost: u64,
+    /// Extra copies received.
+    pub duplicated: u64,
+    /// Frames that arrived after a higher sequence number from the same sender.
+    pub reordered: u64,
+}
+
+/// Bytes on the wire per direction.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Wire {
+    /// Client → server bytes.
+    pub bytes_up: Option<u64>,
+    /// Server → client bytes.
+    pub bytes_down: Option<u64>,
+    /// Wire bytes / payload bytes (both directions).
+    pub overhead_ratio: Option<f64>,
+}
+
+/// Per-process resources, from /proc.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// Server agent CPU seconds (user + system) during the cell.
+    pub server_cpu_s: Option<f64>,
+    /// Server agent peak resident set, bytes.
+    pub server_rss_peak_bytes: Option<u64>,
+    /// Client agent(s) CPU seconds (user + system).
+    pub client_cpu_s: Option<f64>,
+    /// Client agent peak resident set, bytes (largest client process).
+    pub client_rss_peak_bytes: Option<u64>,
+}
+
+/// What warm-up excluded from the figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Warmup {
+    /// Warm-up length, ms.
+    pub duration_ms: u64,
+    /// Samples recorded during warm-up and excluded.
+    pub samples: u64,
+}
+
+impl Results {
+    /// Reads and checks a results file.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        Self::parse(&text, &p)
+    }
+
+    /// Parses results JSON; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ModelError> {
+        // Check the schema first so a future version gets a clear message, not a field error.
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+            if let Some(found) = v.get("schema").and_then(|s| s.as_str()) {
+                if found != SCHEMA {
+                    return Err(ModelError::Schema {
+                        path: origin.to_string(),
+                        found: found.to_string(),
+                    });
+                }
+            }
+        }
+        serde_json::from_str(text).map_err(|e| ModelError::Json {
+            path: origin.to_string(),
+            line: e.line(),
+            column: e.column(),
+            msg: e.to_string(),
+        })
+    }
+
+    /// Writes the file atomically (temp file in the same directory, then rename), so a
+    /// reader or a killed run never sees a half-written file.
+    pub fn save_atomic(&self, path: &Path) -> Result<(), ModelError> {
+        let p = path.display().to_string();
+        let io = |source| ModelError::Io {
+            path: p.clone(),
+            source,
+        };
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text.as_bytes()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+impl Cell {
+    /// The cell's key without the repeat: cells with the same key are repeats of one another.
+    pub fn key(&self) -> (String, String, String, String) {
+        (
+            self.scenario.clone(),
+            self.workload.clone(),
+            self.transport.clone(),
+            self.profile.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_round_trips() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for v in [10, 20, 30, 1000, 5000] {
+            h.record(v).unwrap();
+        }
+        let l = Latency::from_histogram(&h).unwrap();
+        let back = l.histogram().unwrap();
+        assert_eq!(back.len(), 5);
+        assert_eq!(back.max(), h.max());
+        assert_eq!(l.count, 5);
+    }
+
+    #[test]
+    fn wrong_schema_is_named() {
+        let e = Results::parse(r#"{"schema":"wirebench/9"}"#, "x.json").unwrap_err();
+        assert!(e.to_string().contains("wirebench/9"), "{e}");
+    }
+}
