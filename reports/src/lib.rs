@@ -5,7 +5,11 @@
 //! is derived from it and from nothing else, so this crate never depends on the runtime: a
 //! results file from any machine or version can be re-rendered anywhere.
 
+pub mod compare;
+pub mod export;
+pub mod html;
 pub mod model;
+pub mod stats;
 pub mod summary;
 
 pub use model::*;
