@@ -1,8 +1,27 @@
 //! Network profiles as data.
+//!
+//! A profile describes one host's access link with one-way figures. The top-level keys apply to
+//! both directions; the `up` (host → router) and `down` (router → host) tables override any of
+//! them for one direction. [`Profile::direction`] resolves a direction into the concrete
+//! [`LinkParams`] the emulator core consumes.
+//!
+//! ```toml
+//! [lossy-wifi]
+//! description = "..."
+//! delay_ms = 3.0
+//! jitter_ms = 2.0
+//! rate_mbit = 30.0
+//! gilbert_elliott = { p = 0.01, r = 0.25, loss_bad = 0.5 }
+//! [lossy-wifi.up]
+//! rate_mbit = 10.0
+//! ```
+//!
+//! Values are checked while parsing (probabilities in 0..=1, delays and rates non-negative and
+//! finite), so a bad value is reported with the file, line, column and key at fault.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Errors in a profiles file.
 #[derive(Debug, thiserror::Error)]
@@ -25,37 +44,248 @@ pub enum ProfileError {
     },
 }
 
+/// Gilbert-Elliott (two-state Markov) burst-loss model, evaluated once per packet.
+///
+/// The chain moves good → bad with probability `p` and bad → good with probability `r`; a packet
+/// is lost with probability `loss_good` in the good state and `loss_bad` in the bad state. The
+/// long-run loss rate is `(r·loss_good + p·loss_bad) / (p + r)`; the mean bad-burst length is
+/// `1/r` packets.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GilbertElliott {
+    /// Probability of moving from the good to the bad state (per packet).
+    #[serde(deserialize_with = "probability")]
+    pub p: f64,
+    /// Probability of moving from the bad to the good state (per packet).
+    #[serde(deserialize_with = "probability")]
+    pub r: f64,
+    /// Loss probability in the bad state (`1 - h` in the literature). Default 1.
+    #[serde(default = "one", deserialize_with = "probability")]
+    pub loss_bad: f64,
+    /// Loss probability in the good state (`1 - k` in the literature). Default 0.
+    #[serde(default, deserialize_with = "probability")]
+    pub loss_good: f64,
+}
+
+impl GilbertElliott {
+    /// Stationary (long-run) loss probability of the model.
+    pub fn mean_loss(&self) -> f64 {
+        if self.p + self.r <= 0.0 {
+            return self.loss_good;
+        }
+        (self.r * self.loss_good + self.p * self.loss_bad) / (self.p + self.r)
+    }
+}
+
+fn one() -> f64 {
+    1.0
+}
+
 /// One link profile. One-way figures; `up`/`down` override per direction.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// What this profile stands for and where its figures come from.
     #[serde(default)]
     pub description: String,
     /// One-way delay, ms.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_negative")]
     pub delay_ms: f64,
-    /// Jitter, ms.
-    #[serde(default)]
+    /// Jitter, ms: the delay of each packet varies uniformly in `delay ± jitter`.
+    #[serde(default, deserialize_with = "non_negative")]
     pub jitter_ms: f64,
-    /// Random loss probability (0..1).
-    #[serde(default)]
+    /// Correlation of successive jitter samples (0..1, netem's meaning).
+    #[serde(default, deserialize_with = "probability")]
+    pub jitter_correlation: f64,
+    /// Random (Bernoulli) loss probability (0..1).
+    #[serde(default, deserialize_with = "probability")]
     pub loss: f64,
-    /// Rate limit, Mbit/s (none = unlimited).
+    /// Burst loss (Gilbert-Elliott); applied in addition to `loss`.
     #[serde(default)]
+    pub gilbert_elliott: Option<GilbertElliott>,
+    /// Rate limit, Mbit/s of IP packet bytes (none = unlimited).
+    #[serde(default, deserialize_with = "opt_positive")]
     pub rate_mbit: Option<f64>,
+    /// Bottleneck queue limit in packets (drop-tail); default 1000 when a rate is set.
+    #[serde(default)]
+    pub queue_packets: Option<u32>,
+    /// Bottleneck queue limit in bytes (drop-tail); default unlimited.
+    #[serde(default)]
+    pub queue_bytes: Option<u64>,
+    /// Probability that a packet skips the delay line and overtakes earlier ones. Jitter only
+    /// reorders packets when this is above zero; otherwise delivery order is kept.
+    #[serde(default, deserialize_with = "probability")]
+    pub reorder: f64,
+    /// Probability that a packet is duplicated.
+    #[serde(default, deserialize_with = "probability")]
+    pub duplicate: f64,
+    /// Overrides for the upstream direction (host → router).
+    #[serde(default)]
+    pub up: Option<DirectionOverride>,
+    /// Overrides for the downstream direction (router → host).
+    #[serde(default)]
+    pub down: Option<DirectionOverride>,
+}
+
+/// Per-direction overrides of a [`Profile`]; every key is optional and replaces the profile's.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectionOverride {
+    /// One-way delay, ms.
+    #[serde(default, deserialize_with = "opt_non_negative")]
+    pub delay_ms: Option<f64>,
+    /// Jitter, ms.
+    #[serde(default, deserialize_with = "opt_non_negative")]
+    pub jitter_ms: Option<f64>,
+    /// Jitter correlation.
+    #[serde(default, deserialize_with = "opt_probability")]
+    pub jitter_correlation: Option<f64>,
+    /// Random loss probability.
+    #[serde(default, deserialize_with = "opt_probability")]
+    pub loss: Option<f64>,
+    /// Burst loss.
+    #[serde(default)]
+    pub gilbert_elliott: Option<GilbertElliott>,
+    /// Rate limit, Mbit/s.
+    #[serde(default, deserialize_with = "opt_positive")]
+    pub rate_mbit: Option<f64>,
+    /// Queue limit, packets.
+    #[serde(default)]
+    pub queue_packets: Option<u32>,
+    /// Queue limit, bytes.
+    #[serde(default)]
+    pub queue_bytes: Option<u64>,
+    /// Reorder probability.
+    #[serde(default, deserialize_with = "opt_probability")]
+    pub reorder: Option<f64>,
+    /// Duplicate probability.
+    #[serde(default, deserialize_with = "opt_probability")]
+    pub duplicate: Option<f64>,
+}
+
+/// Direction on a host's access link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Host → router (what the host sends).
+    Up,
+    /// Router → host (what the host receives).
+    Down,
+}
+
+impl Direction {
+    /// Both directions, up first.
+    pub const BOTH: [Direction; 2] = [Direction::Up, Direction::Down];
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        })
+    }
+}
+
+/// Default bottleneck queue when a rate is set and no limit is given (netem's default limit).
+pub const DEFAULT_QUEUE_PACKETS: u32 = 1000;
+
+/// Concrete parameters of one direction of one link: what the emulator core applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LinkParams {
+    /// One-way delay, ms.
+    pub delay_ms: f64,
+    /// Jitter, ms (uniform ± around the delay).
+    pub jitter_ms: f64,
+    /// Correlation of successive jitter samples.
+    pub jitter_correlation: f64,
+    /// Bernoulli loss probability.
+    pub loss: f64,
+    /// Burst loss model.
+    pub gilbert_elliott: Option<GilbertElliott>,
+    /// Rate, Mbit/s; None = unlimited.
+    pub rate_mbit: Option<f64>,
+    /// Drop-tail limit in packets (only with a rate).
+    pub queue_packets: Option<u32>,
+    /// Drop-tail limit in bytes (only with a rate).
+    pub queue_bytes: Option<u64>,
+    /// Reorder probability.
+    pub reorder: f64,
+    /// Duplicate probability.
+    pub duplicate: f64,
+}
+
+impl LinkParams {
+    /// True when this direction changes nothing.
+    pub fn is_unshaped(&self) -> bool {
+        self.delay_ms == 0.0
+            && self.jitter_ms == 0.0
+            && self.loss == 0.0
+            && self.gilbert_elliott.is_none()
+            && self.rate_mbit.is_none()
+            && self.reorder == 0.0
+            && self.duplicate == 0.0
+    }
+
+    /// Expected long-run loss probability (Bernoulli and Gilbert-Elliott combined).
+    pub fn mean_loss(&self) -> f64 {
+        let ge = self.gilbert_elliott.map_or(0.0, |g| g.mean_loss());
+        1.0 - (1.0 - self.loss) * (1.0 - ge)
+    }
+
+    /// Effective packet limit of the bottleneck queue (None = no queue: unlimited rate).
+    pub fn effective_queue_packets(&self) -> Option<u32> {
+        self.rate_mbit?;
+        Some(self.queue_packets.unwrap_or(DEFAULT_QUEUE_PACKETS))
+    }
 }
 
 impl Profile {
     /// Configured round-trip time in ms (both directions' delay), or None when unshaped.
     pub fn rtt_ms(&self) -> Option<f64> {
-        let rtt = 2.0 * self.delay_ms;
+        let rtt = self.direction(Direction::Up).delay_ms + self.direction(Direction::Down).delay_ms;
         (rtt > 0.0).then_some(rtt)
     }
 
     /// True when the profile changes nothing (plain loopback).
     pub fn is_unshaped(&self) -> bool {
-        self.delay_ms == 0.0 && self.jitter_ms == 0.0 && self.loss == 0.0 && self.rate_mbit.is_none()
+        Direction::BOTH
+            .iter()
+            .all(|d| self.direction(*d).is_unshaped())
+    }
+
+    /// The concrete parameters of one direction: the profile's keys with that direction's
+    /// overrides applied.
+    pub fn direction(&self, dir: Direction) -> LinkParams {
+        let base = LinkParams {
+            delay_ms: self.delay_ms,
+            jitter_ms: self.jitter_ms,
+            jitter_correlation: self.jitter_correlation,
+            loss: self.loss,
+            gilbert_elliott: self.gilbert_elliott,
+            rate_mbit: self.rate_mbit,
+            queue_packets: self.queue_packets,
+            queue_bytes: self.queue_bytes,
+            reorder: self.reorder,
+            duplicate: self.duplicate,
+        };
+        let ov = match dir {
+            Direction::Up => self.up.as_ref(),
+            Direction::Down => self.down.as_ref(),
+        };
+        let Some(o) = ov else { return base };
+        LinkParams {
+            delay_ms: o.delay_ms.unwrap_or(base.delay_ms),
+            jitter_ms: o.jitter_ms.unwrap_or(base.jitter_ms),
+            jitter_correlation: o.jitter_correlation.unwrap_or(base.jitter_correlation),
+            loss: o.loss.unwrap_or(base.loss),
+            gilbert_elliott: o.gilbert_elliott.or(base.gilbert_elliott),
+            rate_mbit: o.rate_mbit.or(base.rate_mbit),
+            queue_packets: o.queue_packets.or(base.queue_packets),
+            queue_bytes: o.queue_bytes.or(base.queue_bytes),
+            reorder: o.reorder.unwrap_or(base.reorder),
+            duplicate: o.duplicate.unwrap_or(base.duplicate),
+        }
     }
 }
 
@@ -77,11 +307,154 @@ impl ProfileSet {
         Ok(Self { profiles })
     }
 
+    /// The profiles shipped with wirebench (`scenarios/profiles.toml`, embedded).
+    pub fn builtin() -> Self {
+        // The embedded file is checked by this crate's tests; an error here is a build defect,
+        // so fall back to an empty set rather than panic.
+        Self::parse(BUILTIN_PROFILES, "scenarios/profiles.toml").unwrap_or_default()
+    }
+
     /// Looks a profile up by name.
     pub fn get(&self, name: &str) -> Result<&Profile, ProfileError> {
-        self.profiles.get(name).ok_or_else(|| ProfileError::Unknown {
-            name: name.to_string(),
-            known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
-        })
+        self.profiles
+            .get(name)
+            .ok_or_else(|| ProfileError::Unknown {
+                name: name.to_string(),
+                known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+}
+
+/// The text of `scenarios/profiles.toml`, embedded at build time.
+pub const BUILTIN_PROFILES: &str = include_str!("../../scenarios/profiles.toml");
+
+fn check_finite<E: serde::de::Error>(v: f64) -> Result<f64, E> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(E::custom(format!("{v} is not a finite number")))
+    }
+}
+
+fn probability<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = check_finite(f64::deserialize(d)?)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is not a probability (expected 0.0 ..= 1.0)"
+        )))
+    }
+}
+
+fn opt_probability<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    probability(d).map(Some)
+}
+
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = check_finite(f64::deserialize(d)?)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} must not be negative"
+        )))
+    }
+}
+
+fn opt_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    non_negative(d).map(Some)
+}
+
+fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = check_finite(f64::deserialize(d)?)?;
+    if v > 0.0 {
+        Ok(Some(v))
+    } else {
+        Err(serde::de::Error::custom(format!("{v} must be above zero")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_parse_and_include_the_required_set() {
+        let set = ProfileSet::parse(BUILTIN_PROFILES, "profiles.toml").unwrap();
+        for name in [
+            "loopback",
+            "lan",
+            "broadband",
+            "4g",
+            "3g",
+            "satellite",
+            "lossy-wifi",
+            "intercontinental",
+        ] {
+            let p = set.get(name).unwrap();
+            assert!(!p.description.is_empty(), "{name} has no description");
+        }
+        assert!(set.get("loopback").unwrap().is_unshaped());
+        let bb = set.get("broadband").unwrap();
+        assert_eq!(bb.rtt_ms(), Some(30.0));
+        assert_eq!(bb.jitter_ms, 0.0);
+        assert_eq!(bb.direction(Direction::Up).mean_loss(), 0.0);
+        assert!(set.get("lossy-wifi").unwrap().gilbert_elliott.is_some());
+        assert_eq!(ProfileSet::builtin().profiles.len(), set.profiles.len());
+    }
+
+    #[test]
+    fn overrides_apply_per_direction() {
+        let set = ProfileSet::parse(
+            "[p]\ndelay_ms = 10\nrate_mbit = 20\n[p.up]\nrate_mbit = 5\ndelay_ms = 12\n",
+            "t.toml",
+        )
+        .unwrap();
+        let p = set.get("p").unwrap();
+        assert_eq!(p.direction(Direction::Up).rate_mbit, Some(5.0));
+        assert_eq!(p.direction(Direction::Down).rate_mbit, Some(20.0));
+        assert_eq!(p.rtt_ms(), Some(22.0));
+        assert_eq!(
+            p.direction(Direction::Down).effective_queue_packets(),
+            Some(DEFAULT_QUEUE_PACKETS)
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let err = ProfileSet::parse("[a]\ndelay_ms = 1\nloss = 1.5\n", "my.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("my.toml"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("loss"), "{msg}");
+        let err = ProfileSet::parse("[a]\n\nbogus = 1\n", "x.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("x.toml") && msg.contains("line 3") && msg.contains("bogus"),
+            "{msg}"
+        );
+        let err = ProfileSet::parse("[a]\nrate_mbit = -3\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("rate_mbit"), "{err}");
+        let err = ProfileSet::parse("[a.up]\njitter_ms = -1\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("jitter_ms"), "{err}");
+    }
+
+    #[test]
+    fn unknown_profile_lists_known_names() {
+        let set = ProfileSet::parse("[a]\n[b]\n", "t").unwrap();
+        let msg = set.get("c").unwrap_err().to_string();
+        assert!(msg.contains("a, b"), "{msg}");
+    }
+
+    #[test]
+    fn gilbert_elliott_mean_loss() {
+        let ge = GilbertElliott {
+            p: 0.01,
+            r: 0.24,
+            loss_bad: 0.5,
+            loss_good: 0.0,
+        };
+        assert!((ge.mean_loss() - 0.02).abs() < 1e-12);
     }
 }
