@@ -1,9 +1,31 @@
 //! `wirebench-netem`: network profiles and link emulation.
 //!
 //! The only crate that touches namespaces, links, qdiscs and TUN devices. Profiles are data
-//! (`scenarios/profiles.toml`); backends put them on real links.
+//! (`scenarios/profiles.toml`, [`profile`]); the emulator's timing logic is a sans-IO core
+//! ([`core`]); [`topology`] builds a star of hosts in network namespaces and puts the profiles on
+//! their access links with one of three backends behind [`LinkBackend`]:
+//!
+//! - `kernel`: veth + `tc netem`, where the kernel has sch_netem;
+//! - `userspace`: a TUN device per host and an in-process router driving the core;
+//! - `none`: loopback, no shaping.
+//!
+//! The harness calls [`Topology::up`], runs its agents with [`Topology::command`], reads
+//! [`Topology::counters`], flaps links with [`Topology::cut`]/[`Topology::restore`] and drops
+//! the topology (or calls [`Topology::teardown`]). [`cleanup`] removes leftovers of killed runs;
+//! [`cli`] is the `wirebench netem …` command family.
 
+pub mod cli;
 pub mod core;
+pub mod error;
+pub mod kernel;
 pub mod profile;
+mod sys;
+pub mod topology;
+mod userspace;
 
+pub use error::NetemError;
 pub use profile::{Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet};
+pub use topology::{
+    choose_backend, cleanup, install_signal_cleanup, BackendChoice, BackendKind, Host, HostId,
+    LinkBackend, LinkCounters, Offload, Topology, TopologySpec, PREFIX,
+};

@@ -1,0 +1,318 @@
+//! The kernel backend: veth pairs into a router namespace (a bridge), `tc netem` on both ends of
+//! each access link (host side = up, router side = down). Only where the kernel has sch_netem.
+//!
+//! Mapping of profile keys to netem: `delay D J C%`, `loss random P%` (or `loss gemodel` for
+//! Gilbert-Elliott; netem takes one loss model, so Gilbert-Elliott wins when both are set),
+//! `duplicate`, `reorder`, `rate Rmbit`, `limit Q` (`queue_bytes` has no netem equivalent and is
+//! ignored). A cut is `loss 100%`. Counters come from the interfaces (`ip -s`); drops by cause
+//! are not split out.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::core::CoreStats;
+use crate::error::NetemError;
+use crate::profile::{Direction, LinkParams, Profile};
+use crate::sys;
+use crate::topology::{
+    create_netns, destroy_netns, host_addr, ns_name, BackendKind, Host, HostId, LinkBackend,
+    LinkCounters, TopologySpec,
+};
+
+/// Checks that `tc qdisc add … netem` works, in a throwaway namespace.
+pub fn probe_netem() -> Result<(), String> {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("wb-probe-{}-{n}", std::process::id());
+    create_netns(&name).map_err(|e| e.to_string())?;
+    let r = sys::run(
+        "tc",
+        &[
+            "-n", &name, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+        ],
+    );
+    let _ = destroy_netns(&name);
+    r.map(|_| ()).map_err(|e| match e {
+        NetemError::Command { stderr, .. } => format!("tc netem: {stderr}"),
+        e => e.to_string(),
+    })
+}
+
+/// netem arguments for one direction (after `netem`).
+pub fn netem_args(p: &LinkParams) -> Vec<String> {
+    let mut a = vec![
+        "limit".to_string(),
+        p.queue_packets.unwrap_or(1000).to_string(),
+    ];
+    if p.delay_ms > 0.0 || p.jitter_ms > 0.0 {
+        a.extend(["delay".into(), format!("{}ms", p.delay_ms)]);
+        if p.jitter_ms > 0.0 {
+            a.push(format!("{}ms", p.jitter_ms));
+            if p.jitter_correlation > 0.0 {
+                a.push(format!("{}%", p.jitter_correlation * 100.0));
+            }
+        }
+    }
+    if let Some(ge) = p.gilbert_elliott {
+        a.extend([
+            "loss".into(),
+            "gemodel".into(),
+            format!("{}%", ge.p * 100.0),
+            format!("{}%", ge.r * 100.0),
+            format!("{}%", ge.loss_bad * 100.0),
+            format!("{}%", ge.loss_good * 100.0),
+        ]);
+    } else if p.loss > 0.0 {
+        a.extend([
+            "loss".into(),
+            "random".into(),
+            format!("{}%", p.loss * 100.0),
+        ]);
+    }
+    if p.duplicate > 0.0 {
+        a.extend(["duplicate".into(), format!("{}%", p.duplicate * 100.0)]);
+    }
+    if p.reorder > 0.0 && p.delay_ms > 0.0 {
+        a.extend(["reorder".into(), format!("{}%", p.reorder * 100.0)]);
+    }
+    if let Some(r) = p.rate_mbit {
+        a.extend([
+            "rate".into(),
+            format!("{}kbit", (r * 1000.0).round() as u64),
+        ]);
+    }
+    a
+}
+
+pub(crate) struct Kernel {
+    hosts: Vec<Host>,
+    router: String,
+    names: Vec<String>,
+    torn_down: bool,
+    profiles: std::sync::Mutex<Vec<Profile>>,
+}
+
+impl Kernel {
+    pub(crate) fn up(spec: &TopologySpec) -> Result<Self, NetemError> {
+        let router = format!("{}{}-r", spec.prefix, spec.run_id.as_deref().unwrap_or("x"));
+        let mut me = Self {
+            hosts: Vec::new(),
+            router: router.clone(),
+            names: Vec::new(),
+            torn_down: false,
+            profiles: std::sync::Mutex::new(Vec::new()),
+        };
+        create_netns(&router)?;
+        sys::ip_batch(
+            Some(&router),
+            &[
+                "link set lo up".into(),
+                "link add br0 type bridge".into(),
+                "link set br0 up".into(),
+            ],
+        )?;
+        for h in 0..spec.host_count() {
+            let name = ns_name(spec, h);
+            me.names.push(name.clone());
+            let fd = create_netns(&name)?;
+            let addr = host_addr(h);
+            sys::ip_batch(
+                Some(&router),
+                &[
+                    format!("link add v{h} type veth peer name eth0 netns {name}"),
+                    format!("link set v{h} master br0 up"),
+                ],
+            )?;
+            sys::ip_batch(
+                Some(&name),
+                &[
+                    "link set lo up".into(),
+                    format!("addr add {addr}/16 dev eth0"),
+                    "link set eth0 up".into(),
+                ],
+            )?;
+            // No offloads on shaped links: netem must see wire-sized packets.
+            let _ = sys::run(
+                "ethtool",
+                &[
+                    "--netns", &name, "-K", "eth0", "tso", "off", "gso", "off", "gro", "off",
+                ],
+            );
+            let profile = spec.profile(HostId(h as u32)).cloned().unwrap_or_default();
+            me.hosts.push(Host {
+                id: HostId(h as u32),
+                netns: Some(name),
+                addr: IpAddr::V4(addr),
+                ns_fd: Some(Arc::new(fd)),
+            });
+            me.profiles
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(profile.clone());
+            me.apply(h, &profile, false)?;
+        }
+        Ok(me)
+    }
+
+    fn apply(&self, h: usize, profile: &Profile, cut: bool) -> Result<(), NetemError> {
+        let name = &self.names[h];
+        for (dir, ns, dev) in [
+            (Direction::Up, name.as_str(), "eth0".to_string()),
+            (Direction::Down, self.router.as_str(), format!("v{h}")),
+        ] {
+            let mut args: Vec<String> =
+                ["-n", ns, "qdisc", "replace", "dev", &dev, "root", "netem"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            if cut {
+                args.extend(["loss".into(), "100%".into()]);
+            } else {
+                args.extend(netem_args(&profile.direction(dir)));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sys::run("tc", &refs)?;
+        }
+        Ok(())
+    }
+
+    fn index(&self, id: HostId) -> Result<usize, NetemError> {
+        let h = id.0 as usize;
+        if h < self.names.len() {
+            Ok(h)
+        } else {
+            Err(NetemError::NoSuchHost(id.to_string()))
+        }
+    }
+}
+
+/// (rx_bytes, rx_packets, tx_bytes, tx_packets, rx_dropped, tx_dropped) of a device.
+fn dev_stats(ns: &str, dev: &str) -> Result<[u64; 6], NetemError> {
+    let out = sys::run("ip", &["-n", ns, "-s", "-s", "link", "show", "dev", dev])?;
+    // Lines: "RX: bytes packets errors dropped ..." followed by the numbers; same for TX.
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    let nums = |tag: &str| -> Option<Vec<u64>> {
+        let i = lines.iter().position(|l| l.starts_with(tag))?;
+        Some(
+            lines
+                .get(i + 1)?
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect(),
+        )
+    };
+    let rx = nums("RX:").unwrap_or_default();
+    let tx = nums("TX:").unwrap_or_default();
+    let g = |v: &Vec<u64>, i: usize| v.get(i).copied().unwrap_or(0);
+    Ok([
+        g(&rx, 0),
+        g(&rx, 1),
+        g(&tx, 0),
+        g(&tx, 1),
+        g(&rx, 3),
+        g(&tx, 3),
+    ])
+}
+
+impl LinkBackend for Kernel {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Kernel
+    }
+
+    fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    fn counters(&self, id: HostId) -> Result<LinkCounters, NetemError> {
+        let h = self.index(id)?;
+        let host = dev_stats(&self.names[h], "eth0")?;
+        let router = dev_stats(&self.router, &format!("v{h}"))?;
+        Ok(LinkCounters {
+            up: CoreStats {
+                packets_in: host[3],
+                bytes_in: host[2],
+                packets_out: router[1],
+                bytes_out: router[0],
+                ..CoreStats::default()
+            },
+            down: CoreStats {
+                packets_in: router[3],
+                bytes_in: router[2],
+                packets_out: host[1],
+                bytes_out: host[0],
+                ..CoreStats::default()
+            },
+            unroutable: 0,
+        })
+    }
+
+    fn set_profile(&self, id: HostId, profile: &Profile) -> Result<(), NetemError> {
+        let h = self.index(id)?;
+        self.apply(h, profile, false)?;
+        if let Some(p) = self
+            .profiles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(h)
+        {
+            *p = profile.clone();
+        }
+        Ok(())
+    }
+
+    fn set_cut(&self, id: HostId, cut: bool) -> Result<(), NetemError> {
+        let h = self.index(id)?;
+        let profile = self
+            .profiles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(h)
+            .cloned()
+            .unwrap_or_default();
+        self.apply(h, &profile, cut)
+    }
+
+    fn teardown(&mut self) -> Result<(), NetemError> {
+        if self.torn_down {
+            return Ok(());
+        }
+        self.torn_down = true;
+        for h in &mut self.hosts {
+            h.ns_fd = None;
+        }
+        let mut first_err = None;
+        for name in self.names.iter().chain(std::iter::once(&self.router)) {
+            if let Err(e) = destroy_netns(name) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netem_arguments() {
+        let p = LinkParams {
+            delay_ms: 20.0,
+            jitter_ms: 2.0,
+            loss: 0.01,
+            rate_mbit: Some(10.0),
+            queue_packets: Some(100),
+            ..LinkParams::default()
+        };
+        assert_eq!(
+            netem_args(&p).join(" "),
+            "limit 100 delay 20ms 2ms loss random 1% rate 10000kbit"
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! The userspace backend: a TUN device per host namespace and an in-process router that moves
+//! IP packets between them through the emulator core ([`crate::core::LinkCore`]).
+//!
+//! Threads, per host: a reader (drains the host's TUN, routes by destination address, pushes the
+//! packet through the host's `up` core and the destination's `down` core, delivering inline
+//! whatever is due at once) and one release thread per direction that sleeps until the next
+//! deadline of its core (timer slack 1 ns) and delivers what is due. Unshaped directions never
+//! wake a release thread: packets cross in the reader's own call.
+//!
+//! TUN offloads (TSO/checksum, GSO super-packets) are on for a host only while every link its
+//! packets can cross is unshaped and not cut, so rate and loss always see MTU-sized packets.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::core::LinkCore;
+use crate::error::NetemError;
+use crate::profile::{Direction, Profile};
+use crate::sys::{self, VNET_HDR_LEN};
+use crate::topology::{
+    addr_host, create_netns, destroy_netns, host_addr, ns_name, BackendKind, Host, HostId,
+    LinkBackend, LinkCounters, Offload, TopologySpec,
+};
+
+/// Name of the TUN device inside each host namespace.
+pub const TUN_NAME: &str = "wb0";
+/// Transmit queue length of the TUN devices (the default 500 drops under load).
+pub const TXQUEUELEN: u32 = 5000;
+
+struct Pkt {
+    buf: Vec<u8>,
+    dst: usize,
+}
+
+impl Clone for Pkt {
+    fn clone(&self) -> Self {
+        Pkt {
+            buf: self.buf.clone(),
+            dst: self.dst,
+        }
+    }
+}
+
+struct DirState {
+    core: LinkCore<Pkt>,
+    /// Deadline the release thread sleeps until (None: awake, Some(MAX): idle).
+    sleeping_until: Option<Duration>,
+}
+
+struct Dir {
+    state: Mutex<DirState>,
+    cv: Condvar,
+}
+
+impl Dir {
+    fn lock(&self) -> MutexGuard<'_, DirState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Offers a packet; returns what is due at once.
+    fn offer(&self, now: Duration, pkt: Pkt, due: &mut Vec<Pkt>) {
+        let len = pkt.buf.len().saturating_sub(VNET_HDR_LEN);
+        let mut st = self.lock();
+        st.core.send(now, pkt, len);
+        while let Some(p) = st.core.poll_transmit(now) {
+            due.push(p);
+        }
+        if let (Some(next), Some(sleep)) = (st.core.next_deadline(), st.sleeping_until) {
+            if next < sleep {
+                st.sleeping_until = None;
+                self.cv.notify_one();
+            }
+        }
+    }
+}
+
+struct HostLink {
+    tun: OwnedFd,
+    up: Dir,
+    down: Dir,
+    cut: AtomicBool,
+    offload_on: AtomicBool,
+    unroutable: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+struct Shared {
+    links: Vec<HostLink>,
+    stop: AtomicBool,
+    stop_fd: OwnedFd,
+    epoch: Instant,
+    offload: Offload,
+    realtime: bool,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    fn enter_up(&self, src: usize, pkt: Pkt) {
+        let mut due = Vec::new();
+        self.links[src].up.offer(self.now(), pkt, &mut due);
+        for p in due {
+            self.enter_down(p);
+        }
+    }
+
+    fn enter_down(&self, pkt: Pkt) {
+        let dst = pkt.dst;
+        let Some(link) = self.links.get(dst) else {
+            return;
+        };
+        let mut due = Vec::new();
+        link.down.offer(self.now(), pkt, &mut due);
+        for p in due {
+            self.deliver(dst, &p);
+        }
+    }
+
+    fn deliver(&self, dst: usize, p: &Pkt) {
+        if let Some(link) = self.links.get(dst) {
+            if sys::write(link.tun.as_raw_fd(), &p.buf).is_err() {
+                link.write_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn tune_thread(&self) {
+        sys::set_timerslack_1ns();
+        if self.realtime {
+            sys::set_realtime();
+        }
+    }
+
+    fn reader(&self, h: usize) {
+        self.tune_thread();
+        let link = &self.links[h];
+        let fd = link.tun.as_raw_fd();
+        let mut buf = vec![0u8; 65_536 + VNET_HDR_LEN + 256];
+        while !self.stop.load(Ordering::Relaxed) {
+            match sys::read(fd, &mut buf) {
+                Ok(n) => {
+                    let Some(dst) = route(&buf[..n]).filter(|d| *d < self.links.len() && *d != h)
+                    else {
+                        link.unroutable.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    self.enter_up(
+                        h,
+                        Pkt {
+                            buf: buf[..n].to_vec(),
+                            dst,
+                        },
+                    );
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if sys::poll2(fd, self.stop_fd.as_raw_fd(), -1).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn releaser(&self, h: usize, dir: Direction) {
+        self.tune_thread();
+        let link = &self.links[h];
+        let d = match dir {
+            Direction::Up => &link.up,
+            Direction::Down => &link.down,
+        };
+        let mut batch = Vec::new();
+        loop {
+            {
+                let mut st = d.lock();
+                loop {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let now = self.now();
+                    while let Some(p) = st.core.poll_transmit(now) {
+                        batch.push(p);
+                    }
+                    if !batch.is_empty() {
+                        break;
+                    }
+                    match st.core.next_deadline() {
+                        Some(t) => {
+                            st.sleeping_until = Some(t);
+                            st =
+                                d.cv.wait_timeout(st, t.saturating_sub(now))
+                                    .map(|(g, _)| g)
+                                    .unwrap_or_else(|e| e.into_inner().0);
+                        }
+                        None => {
+                            st.sleeping_until = Some(Duration::MAX);
+                            st = d.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    st.sleeping_until = None;
+                }
+            }
+            for p in batch.drain(..) {
+                match dir {
+                    Direction::Up => self.enter_down(p),
+                    Direction::Down => self.deliver(h, &p),
+                }
+            }
+        }
+    }
+
+    /// Offloads on for host h iff its up link and every other host's down link is unshaped and
+    /// nothing is cut.
+    fn update_offloads(&self) -> Result<(), NetemError> {
+        let plain = |d: &Dir| {
+            let st = d.lock();
+            st.core.params().is_unshaped() && !st.core.is_cut()
+        };
+        let downs: Vec<bool> = self.links.iter().map(|l| plain(&l.down)).collect();
+        for (h, link) in self.links.iter().enumerate() {
+            let on = self.offload == Offload::Auto
+                && plain(&link.up)
+                && downs.iter().enumerate().all(|(j, ok)| j == h || *ok);
+            if link.offload_on.swap(on, Ordering::Relaxed) != on {
+                sys::tun_set_offload(&link.tun, on)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Destination host of a packet (virtio-net header + IPv4), if it is in the topology's /16.
+fn route(frame: &[u8]) -> Option<usize> {
+    let ip = frame.get(VNET_HDR_LEN..)?;
+    if ip.first()? >> 4 != 4 {
+        return None;
+    }
+    let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+    addr_host(dst)
+}
+
+/// A live userspace topology.
+pub(crate) struct Userspace {
+    hosts: Vec<Host>,
+    names: Vec<String>,
+    shared: Option<Arc<Shared>>,
+    threads: Vec<JoinHandle<()>>,
+    torn_down: bool,
+}
+
+impl Userspace {
+    pub(crate) fn up(spec: &TopologySpec) -> Result<Self, NetemError> {
+        let mut me = Self {
+            hosts: Vec::new(),
+            names: Vec::new(),
+            shared: None,
+            threads: Vec::new(),
+            torn_down: false,
+        };
+        // On error, `me` is dropped and tears down what was made.
+        me.build(spec)?;
+        Ok(me)
+    }
+
+    fn build(&mut self, spec: &TopologySpec) -> Result<(), NetemError> {
+        let mut links = Vec::new();
+        for h in 0..spec.host_count() {
+            let name = ns_name(spec, h);
+            self.names.push(name.clone());
+            let fd = create_netns(&name)?;
+            let tun = sys::in_netns(&fd, &name, || {
+                let tun = sys::tun_create(TUN_NAME);
+                // No IPv6 on the emulated link: no router solicitations or MLD noise.
+                let _ = std::fs::write(
+                    format!("/proc/sys/net/ipv6/conf/{TUN_NAME}/disable_ipv6"),
+                    "1",
+                );
+                tun
+            })??;
+            sys::tun_set_offload(&tun, false)?;
+            let addr = host_addr(h);
+            sys::ip_batch(
+                Some(&name),
+                &[
+                    "link set lo up".to_string(),
+                    format!("link set {TUN_NAME} mtu 1500 txqueuelen {TXQUEUELEN}"),
+                    format!("addr add {addr}/16 dev {TUN_NAME}"),
+                    format!("link set {TUN_NAME} up"),
+                ],
+            )?;
+            let profile = spec.profile(HostId(h as u32)).cloned().unwrap_or_default();
+            let seed = spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (h as u64) << 1;
+            let mk = |dir: Direction, s: u64| Dir {
+                state: Mutex::new(DirState {
+                    core: LinkCore::new(profile.direction(dir), s),
+                    sleeping_until: None,
+                }),
+                cv: Condvar::new(),
+            };
+            links.push(HostLink {
+                tun,
+                up: mk(Direction::Up, seed),
+                down: mk(Direction::Down, seed | 1),
+                cut: AtomicBool::new(false),
+                offload_on: AtomicBool::new(false),
+                unroutable: AtomicU64::new(0),
+                write_errors: AtomicU64::new(0),
+            });
+            self.hosts.push(Host {
+                id: HostId(h as u32),
+                netns: Some(name),
+                addr: addr.into(),
+                ns_fd: Some(Arc::new(fd)),
+            });
+        }
+        let shared = Arc::new(Shared {
+            links,
+            stop: AtomicBool::new(false),
+            stop_fd: sys::eventfd()?,
+            epoch: Instant::now(),
+            offload: spec.offload,
+            realtime: spec.realtime,
+        });
+        self.shared = Some(Arc::clone(&shared));
+        shared.update_offloads()?;
+        for h in 0..shared.links.len() {
+            let s = Arc::clone(&shared);
+            self.spawn(format!("wb-rx-{h}"), move || s.reader(h))?;
+            for dir in Direction::BOTH {
+                let s = Arc::clone(&shared);
+                self.spawn(format!("wb-{dir}-{h}"), move || s.releaser(h, dir))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, name: String, f: impl FnOnce() + Send + 'static) -> Result<(), NetemError> {
+        let t = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(f)
+            .map_err(|e| NetemError::io(format!("spawning thread {name}"), e))?;
+        self.threads.push(t);
+        Ok(())
+    }
+
+    fn link(&self, id: HostId) -> Result<(&Shared, &HostLink), NetemError> {
+        let shared = self
+            .shared
+            .as_deref()
+            .ok_or_else(|| NetemError::NoSuchHost(format!("{id} (torn down)")))?;
+        let link = shared
+            .links
+            .get(id.0 as usize)
+            .ok_or_else(|| NetemError::NoSuchHost(id.to_string()))?;
+        Ok((shared, link))
+    }
+}
+
+impl LinkBackend for Userspace {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Userspace
+    }
+
+    fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    fn counters(&self, id: HostId) -> Result<LinkCounters, NetemError> {
+        let (_, link) = self.link(id)?;
+        Ok(LinkCounters {
+            up: link.up.lock().core.stats(),
+            down: link.down.lock().core.stats(),
+            unroutable: link.unroutable.load(Ordering::Relaxed),
+        })
+    }
+
+    fn set_profile(&self, id: HostId, profile: &Profile) -> Result<(), NetemError> {
+        let (shared, link) = self.link(id)?;
+        for (dir, d) in [(Direction::Up, &link.up), (Direction::Down, &link.down)] {
+            let mut st = d.lock();
+            st.core.set_params(profile.direction(dir));
+            d.cv.notify_one();
+        }
+        shared.update_offloads()
+    }
+
+    fn set_cut(&self, id: HostId, cut: bool) -> Result<(), NetemError> {
+        let (shared, link) = self.link(id)?;
+        link.cut.store(cut, Ordering::Relaxed);
+        for d in [&link.up, &link.down] {
+            let mut st = d.lock();
+            st.core.set_cut(cut);
+            d.cv.notify_one();
+        }
+        shared.update_offloads()
+    }
+
+    fn teardown(&mut self) -> Result<(), NetemError> {
+        if self.torn_down {
+            return Ok(());
+        }
+        self.torn_down = true;
+        if let Some(shared) = &self.shared {
+            shared.stop.store(true, Ordering::Relaxed);
+            sys::eventfd_signal(&shared.stop_fd);
+            for l in &shared.links {
+                for d in [&l.up, &l.down] {
+                    let _g = d.lock();
+                    d.cv.notify_all();
+                }
+            }
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        // Closing the TUN fds removes the devices.
+        self.shared = None;
+        for h in &mut self.hosts {
+            h.ns_fd = None;
+        }
+        let mut first_err = None;
+        for name in &self.names {
+            if let Err(e) = destroy_netns(name) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Userspace {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            eprintln!("wirebench-netem: userspace teardown: {e}");
+        }
+    }
+}
