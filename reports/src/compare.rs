@@ -1,1 +1,1028 @@
-//! (in progress)
+//! Comparing two results files: per cell and key metric, the ratio current / baseline with a
+//! bootstrap confidence interval over the repeats, and a verdict a CI job can act on.
+//!
+//! The method is described for users in `docs/compare.md`. In short:
+//!
+//! - Cells are matched by [`Cell::key`] (scenario, workload, transport, profile). Only
+//!   `ok` repeats contribute figures; each repeat contributes one value per metric.
+//! - For each metric the point estimate is `median(current) / median(baseline)` and the
+//!   interval is a seeded percentile bootstrap ([`crate::stats::bootstrap_ratio_of_medians`]).
+//! - With a threshold `t` (default 10 %), a metric where higher is worse **regressed** when
+//!   the whole interval lies above `1 + t` and **improved** when it lies below `1 / (1 + t)`
+//!   (mirrored for goodput and messages per second). It is **noisy** when a side has fewer
+//!   than `min_repeats` repeats, or when the interval is wider than twice the threshold
+//!   (`high / low > (1 + t)²`); otherwise **unchanged**.
+//! - Cells whose `params` differ are refused with an error naming the cell and the field:
+//!   the numbers would not mean the same thing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::model::{Cell, Results, Status};
+use crate::stats::{self, BootstrapOptions, Interval, StatsError};
+use crate::summary::{fmt_bps, fmt_us};
+
+/// Exit code when no metric regressed.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for an error (bad input, refused comparison); used by the CLI.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code when at least one metric regressed.
+pub const EXIT_REGRESSION: i32 = 2;
+/// The fewest bootstrap resamples [`compare`] accepts.
+pub const MIN_RESAMPLES: usize = 2000;
+
+/// Errors from [`compare`]. Each message names the cell, field or option at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// The threshold is not a positive finite percentage.
+    #[error("--threshold {0}: must be a positive number of percent (e.g. 10)")]
+    InvalidThreshold(f64),
+    /// Another option is out of range.
+    #[error("invalid compare option: {0}")]
+    InvalidOption(String),
+    /// A `--metric` name is not known.
+    #[error("unknown metric {name:?}; known metrics: {known}")]
+    UnknownMetric {
+        /// The name given.
+        name: String,
+        /// Comma-separated list of valid names.
+        known: String,
+    },
+    /// Baseline and current ran a cell with different parameters.
+    #[error(
+        "cell {cell}: params.{field} differs (baseline {baseline}, current {current}); \
+         refusing to compare runs with different scenario parameters"
+    )]
+    ParamsMismatch {
+        /// The cell key, `scenario/workload/transport/profile`.
+        cell: String,
+        /// The parameter that differs.
+        field: String,
+        /// Its value in the baseline (`absent` when missing).
+        baseline: String,
+        /// Its value in the current run (`absent` when missing).
+        current: String,
+    },
+    /// Repeats of one cell inside one file disagree on their parameters.
+    #[error("{side}: repeats of cell {cell} disagree on params.{field} ({first} vs {other})")]
+    ParamsInconsistent {
+        /// `baseline` or `current`.
+        side: &'static str,
+        /// The cell key, `scenario/workload/transport/profile`.
+        cell: String,
+        /// The parameter that differs.
+        field: String,
+        /// Value in the first repeat.
+        first: String,
+        /// Value in a later repeat.
+        other: String,
+    },
+    /// A measured value cannot be compared (negative, NaN or infinite).
+    #[error("{side}: cell {cell} repeat {repeat}: {metric} is {value}, not a finite non-negative number")]
+    BadValue {
+        /// `baseline` or `current`.
+        side: &'static str,
+        /// The cell key, `scenario/workload/transport/profile`.
+        cell: String,
+        /// Repeat index.
+        repeat: u32,
+        /// Metric id.
+        metric: Metric,
+        /// The value found.
+        value: f64,
+    },
+    /// The two files have cells but not a single cell key in common: almost certainly the
+    /// wrong files (a CI gate must not pass silently on them).
+    #[error(
+        "no cell is present in both files (baseline has {baseline} cell keys, current {current}); \
+         check that both ran the same scenarios and profiles"
+    )]
+    NothingInCommon {
+        /// Distinct cell keys in the baseline.
+        baseline: usize,
+        /// Distinct cell keys in the current run.
+        current: usize,
+    },
+    /// The bootstrap refused its input (a bug if it happens: inputs are validated first).
+    #[error("statistics: {0}")]
+    Stats(#[from] StatsError),
+}
+
+/// A compared metric. Ids (`p50`, `p99`, `goodput`, `msgs_per_s`, `setup_ms`,
+/// `server_cpu_s`, `rss_per_conn`) are used by `--metric` and in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Metric {
+    /// Median latency of a repeat (`latency_us.p50`), µs.
+    #[serde(rename = "p50")]
+    P50,
+    /// 99th percentile latency of a repeat (`latency_us.p99`), µs.
+    #[serde(rename = "p99")]
+    P99,
+    /// Goodput (`throughput.goodput_bps`), bit/s.
+    #[serde(rename = "goodput")]
+    Goodput,
+    /// Messages per second delivered (`throughput.msgs_per_s`).
+    #[serde(rename = "msgs_per_s")]
+    MsgsPerS,
+    /// Connection setup time (`setup_ms`), ms.
+    #[serde(rename = "setup_ms")]
+    SetupMs,
+    /// Server agent CPU time (`resources.server_cpu_s`), s.
+    #[serde(rename = "server_cpu_s")]
+    ServerCpu,
+    /// Server peak RSS per connection: `resources.server_rss_peak_bytes / params.clients`,
+    /// bytes; only where `params.clients` is a positive number.
+    #[serde(rename = "rss_per_conn")]
+    RssPerConn,
+}
+
+impl Metric {
+    /// All metrics, in table order.
+    pub const ALL: [Metric; 7] = [
+        Metric::P50,
+        Metric::P99,
+        Metric::Goodput,
+        Metric::MsgsPerS,
+        Metric::SetupMs,
+        Metric::ServerCpu,
+        Metric::RssPerConn,
+    ];
+
+    /// Stable id (CLI and JSON).
+    pub fn id(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50",
+            Metric::P99 => "p99",
+            Metric::Goodput => "goodput",
+            Metric::MsgsPerS => "msgs_per_s",
+            Metric::SetupMs => "setup_ms",
+            Metric::ServerCpu => "server_cpu_s",
+            Metric::RssPerConn => "rss_per_conn",
+        }
+    }
+
+    /// Label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::P50 => "latency p50",
+            Metric::P99 => "latency p99",
+            Metric::Goodput => "goodput",
+            Metric::MsgsPerS => "msgs/s",
+            Metric::SetupMs => "setup",
+            Metric::ServerCpu => "server CPU",
+            Metric::RssPerConn => "server RSS/conn",
+        }
+    }
+
+    /// Whether a larger value is worse (latency, setup, CPU, memory) or better (goodput,
+    /// messages per second).
+    pub fn higher_is_worse(self) -> bool {
+        !matches!(self, Metric::Goodput | Metric::MsgsPerS)
+    }
+
+    /// The metric's value in one cell, when measured.
+    pub fn extract(self, cell: &Cell) -> Option<f64> {
+        let lat = || cell.latency_us.as_ref().filter(|l| l.count > 0);
+        match self {
+            Metric::P50 => lat().map(|l| l.p50 as f64),
+            Metric::P99 => lat().map(|l| l.p99 as f64),
+            Metric::Goodput => cell.throughput.as_ref().and_then(|t| t.goodput_bps),
+            Metric::MsgsPerS => cell.throughput.as_ref().and_then(|t| t.msgs_per_s),
+            Metric::SetupMs => cell.setup_ms,
+            Metric::ServerCpu => cell.resources.as_ref().and_then(|r| r.server_cpu_s),
+            Metric::RssPerConn => {
+                let rss = cell.resources.as_ref()?.server_rss_peak_bytes? as f64;
+                let clients = cell.params.get("clients")?.as_f64()?;
+                (clients > 0.0).then(|| rss / clients)
+            }
+        }
+    }
+
+    /// Formats a value of this metric with its unit.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Metric::P50 | Metric::P99 => fmt_us(v),
+            Metric::Goodput => fmt_bps(v),
+            Metric::MsgsPerS => format!("{v:.0}/s"),
+            Metric::SetupMs => format!("{v:.2} ms"),
+            Metric::ServerCpu => format!("{v:.3} s"),
+            Metric::RssPerConn => fmt_bytes(v),
+        }
+    }
+
+    /// Parses a comma-separated list of metric names (as given to `--metric`).
+    pub fn parse_list(s: &str) -> Result<Vec<Metric>, CompareError> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(Metric::from_str)
+            .collect()
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Metric {
+    type Err = CompareError;
+
+    /// Accepts the ids plus a few aliases (`latency_p50`, `goodput_bps`, `msgs`, `setup`,
+    /// `cpu`, `rss`), case-insensitively.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let m = match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "p50" | "latency_p50" => Metric::P50,
+            "p99" | "latency_p99" => Metric::P99,
+            "goodput" | "goodput_bps" => Metric::Goodput,
+            "msgs_per_s" | "msgs" => Metric::MsgsPerS,
+            "setup_ms" | "setup" => Metric::SetupMs,
+            "server_cpu_s" | "cpu" => Metric::ServerCpu,
+            "rss_per_conn" | "rss" => Metric::RssPerConn,
+            _ => {
+                return Err(CompareError::UnknownMetric {
+                    name: s.to_string(),
+                    known: Metric::ALL.map(Metric::id).join(", "),
+                })
+            }
+        };
+        Ok(m)
+    }
+}
+
+/// The verdict for one metric of one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The whole interval lies beyond the threshold in the bad direction.
+    Regressed,
+    /// The whole interval lies beyond the threshold in the good direction.
+    Improved,
+    /// Too few repeats, or an interval too wide to conclude anything.
+    Noisy,
+    /// Neither: any change is smaller than the run-to-run noise or the threshold.
+    Unchanged,
+}
+
+impl Verdict {
+    /// Lowercase name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Regressed => "regressed",
+            Verdict::Improved => "improved",
+            Verdict::Noisy => "noisy",
+            Verdict::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A cell key (the cell without its repeat index).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CellKey {
+    /// Scenario name.
+    pub scenario: String,
+    /// Workload id.
+    pub workload: String,
+    /// Transport id.
+    pub transport: String,
+    /// Profile name.
+    pub profile: String,
+}
+
+impl CellKey {
+    /// The key of a cell.
+    pub fn of(cell: &Cell) -> Self {
+        let (scenario, workload, transport, profile) = cell.key();
+        Self {
+            scenario,
+            workload,
+            transport,
+            profile,
+        }
+    }
+}
+
+impl fmt::Display for CellKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.scenario, self.workload, self.transport, self.profile
+        )
+    }
+}
+
+/// Options of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareOptions {
+    /// Regression threshold in percent (default 10): changes smaller than this never count.
+    pub threshold_pct: f64,
+    /// Metrics to compare; empty means all of [`Metric::ALL`].
+    pub metrics: Vec<Metric>,
+    /// Fewest `ok` repeats per side for a verdict other than `noisy` (default 3, at least 2).
+    pub min_repeats: usize,
+    /// Bootstrap resamples (default 5000, at least [`MIN_RESAMPLES`]).
+    pub resamples: usize,
+    /// Two-sided confidence level (default 0.95).
+    pub confidence: f64,
+    /// Base seed; each cell and metric derives its own seed from it and its key.
+    pub seed: u64,
+    /// Parameter names left out of the params equality check (e.g. a per-run seed).
+    pub ignore_params: Vec<String>,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        Self {
+            threshold_pct: 10.0,
+            metrics: Vec::new(),
+            min_repeats: 3,
+            resamples: 5000,
+            confidence: 0.95,
+            seed: BootstrapOptions::default().seed,
+            ignore_params: Vec::new(),
+        }
+    }
+}
+
+/// One side's figures for one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideFigures {
+    /// Number of repeats that measured the metric.
+    pub n: usize,
+    /// Median over those repeats.
+    pub median: f64,
+    /// The per-repeat values, in repeat order.
+    pub values: Vec<f64>,
+}
+
+/// One metric of one cell, compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    /// The metric.
+    pub metric: Metric,
+    /// Whether a larger value is worse for this metric.
+    pub higher_is_worse: bool,
+    /// Baseline figures.
+    pub baseline: SideFigures,
+    /// Current figures.
+    pub current: SideFigures,
+    /// `median(current) / median(baseline)` (`null` in JSON when infinite).
+    pub ratio: f64,
+    /// Bootstrap confidence interval of the ratio; absent when a side has too few repeats.
+    pub ci: Option<Interval>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, in words (e.g. `CI +11.2 % … +24.9 % wholly above +10 %`).
+    pub reason: String,
+}
+
+/// Repeat counts of one cell on one side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RepeatCounts {
+    /// Repeats with status `ok` (the ones whose figures are used).
+    pub ok: usize,
+    /// Repeats that failed.
+    pub failed: usize,
+    /// Repeats that were skipped.
+    pub skipped: usize,
+}
+
+/// A metric measured on one side only (not compared).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OneSided {
+    /// The metric.
+    pub metric: Metric,
+    /// The side that has figures: `baseline` or `current`.
+    pub measured_in: &'static str,
+}
+
+/// One cell key present in both files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellComparison {
+    /// The cell key.
+    pub key: CellKey,
+    /// Baseline repeats by status.
+    pub baseline_repeats: RepeatCounts,
+    /// Current repeats by status.
+    pub current_repeats: RepeatCounts,
+    /// Compared metrics.
+    pub metrics: Vec<MetricComparison>,
+    /// Metrics measured on one side only.
+    pub one_sided: Vec<OneSided>,
+}
+
+impl CellComparison {
+    /// Whether the current run has failed repeats where the baseline had none: worth a look
+    /// even when no metric regressed (the failed repeats contribute no figures).
+    pub fn new_failures(&self) -> bool {
+        self.current_repeats.failed > 0 && self.baseline_repeats.failed == 0
+    }
+}
+
+/// Number of metric comparisons per verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerdictCounts {
+    /// Regressed.
+    pub regressed: usize,
+    /// Improved.
+    pub improved: usize,
+    /// Noisy.
+    pub noisy: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+}
+
+/// The result of [`compare`]: serialisable as JSON, renderable as Markdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Threshold in percent.
+    pub threshold_pct: f64,
+    /// Confidence level of the intervals.
+    pub confidence: f64,
+    /// Bootstrap resamples.
+    pub resamples: usize,
+    /// Base seed.
+    pub seed: u64,
+    /// Fewest repeats per side for a non-noisy verdict.
+    pub min_repeats: usize,
+    /// Metrics compared.
+    pub metrics: Vec<Metric>,
+    /// Baseline `git` / version, for the heading.
+    pub baseline_version: String,
+    /// Current `git` / version, for the heading.
+    pub current_version: String,
+    /// Cell keys present in both files, in baseline order.
+    pub cells: Vec<CellComparison>,
+    /// Cell keys only in the baseline (listed, not compared).
+    pub only_in_baseline: Vec<CellKey>,
+    /// Cell keys only in the current run (listed, not compared).
+    pub only_in_current: Vec<CellKey>,
+    /// Totals per verdict.
+    pub counts: VerdictCounts,
+}
+
+/// Compares `current` against `baseline`; see the module docs for the method.
+pub fn compare(
+    baseline: &Results,
+    current: &Results,
+    opts: &CompareOptions,
+) -> Result<Comparison, CompareError> {
+    validate(opts)?;
+    let metrics: Vec<Metric> = if opts.metrics.is_empty() {
+        Metric::ALL.to_vec()
+    } else {
+        let set: BTreeSet<Metric> = opts.metrics.iter().copied().collect();
+        Metric::ALL
+            .into_iter()
+            .filter(|m| set.contains(m))
+            .collect()
+    };
+    let ignore: BTreeSet<&str> = opts.ignore_params.iter().map(String::as_str).collect();
+
+    let (b_order, b_groups) = group(baseline);
+    let (c_order, c_groups) = group(current);
+    let only_in_baseline: Vec<CellKey> = b_order
+        .iter()
+        .filter(|k| !c_groups.contains_key(*k))
+        .cloned()
+        .collect();
+    let only_in_current: Vec<CellKey> = c_order
+        .iter()
+        .filter(|k| !b_groups.contains_key(*k))
+        .cloned()
+        .collect();
+
+    let t = opts.threshold_pct / 100.0;
+    let mut cells = Vec::new();
+    let mut counts = VerdictCounts::default();
+    for key in b_order.iter().filter(|k| c_groups.contains_key(*k)) {
+        let (Some(bs), Some(cs)) = (b_groups.get(key), c_groups.get(key)) else {
+            continue;
+        };
+        check_params(key, bs, cs, &ignore)?;
+        let mut cmp = CellComparison {
+            key: key.clone(),
+            baseline_repeats: repeat_counts(bs),
+            current_repeats: repeat_counts(cs),
+            metrics: Vec::new(),
+            one_sided: Vec::new(),
+        };
+        for &metric in &metrics {
+            let bv = values(bs, metric, key, "baseline")?;
+            let cv = values(cs, metric, key, "current")?;
+            match (bv.is_empty(), cv.is_empty()) {
+                (true, true) => continue,
+                (false, true) => cmp.one_sided.push(OneSided {
+                    metric,
+                    measured_in: "baseline",
+                }),
+                (true, false) => cmp.one_sided.push(OneSided {
+                    metric,
+                    measured_in: "current",
+                }),
+                (false, false) => {
+                    let mc = compare_metric(key, metric, bv, cv, t, opts)?;
+                    match mc.verdict {
+                        Verdict::Regressed => counts.regressed += 1,
+                        Verdict::Improved => counts.improved += 1,
+                        Verdict::Noisy => counts.noisy += 1,
+                        Verdict::Unchanged => counts.unchanged += 1,
+                    }
+                    cmp.metrics.push(mc);
+                }
+            }
+        }
+        cells.push(cmp);
+    }
+    if cells.is_empty() && !b_order.is_empty() && !c_order.is_empty() {
+        return Err(CompareError::NothingInCommon {
+            baseline: b_order.len(),
+            current: c_order.len(),
+        });
+    }
+
+    let describe = |r: &Results| match &r.git {
+        Some(g) => format!("{} ({g})", r.version),
+        None => r.version.clone(),
+    };
+    Ok(Comparison {
+        threshold_pct: opts.threshold_pct,
+        confidence: opts.confidence,
+        resamples: opts.resamples,
+        seed: opts.seed,
+        min_repeats: opts.min_repeats,
+        metrics,
+        baseline_version: describe(baseline),
+        current_version: describe(current),
+        cells,
+        only_in_baseline,
+        only_in_current,
+        counts,
+    })
+}
+
+fn validate(opts: &CompareOptions) -> Result<(), CompareError> {
+    if !(opts.threshold_pct.is_finite() && opts.threshold_pct > 0.0) {
+        return Err(CompareError::InvalidThreshold(opts.threshold_pct));
+    }
+    if opts.min_repeats < 2 {
+        return Err(CompareError::InvalidOption(format!(
+            "min_repeats {} is below 2: a bootstrap over one repeat says nothing",
+            opts.min_repeats
+        )));
+    }
+    if opts.resamples < MIN_RESAMPLES {
+        return Err(CompareError::InvalidOption(format!(
+            "resamples {} is below {MIN_RESAMPLES}",
+            opts.resamples
+        )));
+    }
+    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
+        return Err(CompareError::InvalidOption(format!(
+            "confidence {} is not in (0, 1)",
+            opts.confidence
+        )));
+    }
+    Ok(())
+}
+
+type Groups<'a> = BTreeMap<CellKey, Vec<&'a Cell>>;
+
+/// Groups all cells (any status) by key; also returns the keys in first-seen order.
+fn group(r: &Results) -> (Vec<CellKey>, Groups<'_>) {
+    let mut order = Vec::new();
+    let mut groups: Groups<'_> = BTreeMap::new();
+    for c in &r.cells {
+        let k = CellKey::of(c);
+        let entry = groups.entry(k.clone()).or_default();
+        if entry.is_empty() {
+            order.push(k);
+        }
+        entry.push(c);
+    }
+    (order, groups)
+}
+
+fn repeat_counts(cells: &[&Cell]) -> RepeatCounts {
+    let mut rc = RepeatCounts::default();
+    for c in cells {
+        match c.status {
+            Status::Ok => rc.ok += 1,
+            Status::Failed => rc.failed += 1,
+            Status::Skipped => rc.skipped += 1,
+        }
+    }
+    rc
+}
+
+/// JSON equality with numbers compared by value (`10` equals `10.0`).
+fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x == y,
+        },
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn show(v: Option<&serde_json::Value>) -> String {
+    v.map_or_else(|| "absent".to_string(), |v| v.to_string())
+}
+
+/// The first parameter (in name order) on which two params maps differ.
+fn first_difference<'a>(
+    a: &'a serde_json::Map<String, serde_json::Value>,
+    b: &'a serde_json::Map<String, serde_json::Value>,
+    ignore: &BTreeSet<&str>,
+) -> Option<&'a String> {
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    names.into_iter().find(|n| {
+        !ignore.contains(n.as_str())
+            && match (a.get(*n), b.get(*n)) {
+                (Some(x), Some(y)) => !json_eq(x, y),
+                (None, None) => false,
+                _ => true,
+            }
+    })
+}
+
+fn check_params(
+    key: &CellKey,
+    bs: &[&Cell],
+    cs: &[&Cell],
+    ignore: &BTreeSet<&str>,
+) -> Result<(), CompareError> {
+    for (side, cells) in [("baseline", bs), ("current", cs)] {
+        let Some(first) = cells.first() else { continue };
+        for other in &cells[1..] {
+            if let Some(field) = first_difference(&first.params, &other.params, ignore) {
+                return Err(CompareError::ParamsInconsistent {
+                    side,
+                    cell: key.to_string(),
+                    field: field.clone(),
+                    first: show(first.params.get(field)),
+                    other: show(other.params.get(field)),
+                });
+            }
+        }
+    }
+    if let (Some(b), Some(c)) = (bs.first(), cs.first()) {
+        if let Some(field) = first_difference(&b.params, &c.params, ignore) {
+            return Err(CompareError::ParamsMismatch {
+                cell: key.to_string(),
+                field: field.clone(),
+                baseline: show(b.params.get(field)),
+                current: show(c.params.get(field)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Per-repeat values of `metric` over the `ok` repeats, validated.
+fn values(
+    cells: &[&Cell],
+    metric: Metric,
+    key: &CellKey,
+    side: &'static str,
+) -> Result<Vec<f64>, CompareError> {
+    let mut out = Vec::new();
+    for c in cells.iter().filter(|c| c.status == Status::Ok) {
+        if let Some(v) = metric.extract(c) {
+            if !v.is_finite() || v < 0.0 {
+                return Err(CompareError::BadValue {
+                    side,
+                    cell: key.to_string(),
+                    repeat: c.repeat,
+                    metric,
+                    value: v,
+                });
+            }
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+fn compare_metric(
+    key: &CellKey,
+    metric: Metric,
+    bv: Vec<f64>,
+    cv: Vec<f64>,
+    t: f64,
+    opts: &CompareOptions,
+) -> Result<MetricComparison, CompareError> {
+    let side = |values: Vec<f64>| SideFigures {
+        n: values.len(),
+        median: stats::median(&values).unwrap_or(f64::NAN),
+        values,
+    };
+    let (baseline, current) = (side(bv), side(cv));
+    let ratio = stats::ratio(current.median, baseline.median);
+    let higher_is_worse = metric.higher_is_worse();
+    let mut out = MetricComparison {
+        metric,
+        higher_is_worse,
+        ratio,
+        ci: None,
+        verdict: Verdict::Noisy,
+        reason: String::new(),
+        baseline,
+        current,
+    };
+    let (nb, nc) = (out.baseline.n, out.current.n);
+    if nb < opts.min_repeats || nc < opts.min_repeats {
+        out.reason = format!(
+            "{nb} baseline / {nc} current repeats; need {} on each side",
+            opts.min_repeats
+        );
+        return Ok(out);
+    }
+    let seed = opts.seed
+        ^ stats::fnv1a(&[
+            &key.scenario,
+            &key.workload,
+            &key.transport,
+            &key.profile,
+            metric.id(),
+        ]);
+    let est = stats::bootstrap_ratio_of_medians(
+        &out.baseline.values,
+        &out.current.values,
+        &BootstrapOptions {
+            resamples: opts.resamples,
+            confidence: opts.confidence,
+            seed,
+        },
+    )?;
+    let ci = est.ci;
+    out.ci = Some(ci);
+    let up = 1.0 + t;
+    let down = 1.0 / up;
+    let (worse, better) = if higher_is_worse {
+        (ci.low > up, ci.high < down)
+    } else {
+        (ci.high < down, ci.low > up)
+    };
+    let span = format!("CI {} … {}", pct(ci.low), pct(ci.high));
+    (out.verdict, out.reason) = if worse || better {
+        let above = ci.low > up;
+        let limit = if above { pct(up) } else { pct(down) };
+        (
+            if worse {
+                Verdict::Regressed
+            } else {
+                Verdict::Improved
+            },
+            format!(
+                "{span} wholly {} {limit}",
+                if above { "above" } else { "below" }
+            ),
+        )
+    } else if stats::ratio(ci.high, ci.low) > up * up {
+        (
+            Verdict::Noisy,
+            format!(
+                "{span} too wide: spans more than 2 × {}",
+                fmt_threshold(opts.threshold_pct)
+            ),
+        )
+    } else {
+        (
+            Verdict::Unchanged,
+            format!(
+                "{span} not wholly beyond ±{}",
+                fmt_threshold(opts.threshold_pct)
+            ),
+        )
+    };
+    Ok(out)
+}
+
+/// A ratio as a signed percentage change: `1.183` → `+18.3 %`.
+fn pct(r: f64) -> String {
+    if r.is_infinite() {
+        "+∞ %".to_string()
+    } else {
+        format!("{:+.1} %", (r - 1.0) * 100.0)
+    }
+}
+
+fn fmt_threshold(p: f64) -> String {
+    format!("{} %", trim_float(p))
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn fmt_bytes(v: f64) -> String {
+    if v >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", v / (1024.0 * 1024.0))
+    } else if v >= 1024.0 {
+        format!("{:.1} KiB", v / 1024.0)
+    } else {
+        format!("{v:.0} B")
+    }
+}
+
+impl Comparison {
+    /// Whether any metric of any cell regressed.
+    pub fn regressed(&self) -> bool {
+        self.counts.regressed > 0
+    }
+
+    /// The process exit code for this outcome: [`EXIT_REGRESSION`] (2) when anything
+    /// regressed, else [`EXIT_OK`] (0). Errors ([`EXIT_ERROR`], 1) are the CLI's to report.
+    pub fn exit_code(&self) -> i32 {
+        if self.regressed() {
+            EXIT_REGRESSION
+        } else {
+            EXIT_OK
+        }
+    }
+
+    /// Every compared metric with its cell, in table order.
+    pub fn rows(&self) -> impl Iterator<Item = (&CellKey, &MetricComparison)> {
+        self.cells
+            .iter()
+            .flat_map(|c| c.metrics.iter().map(move |m| (&c.key, m)))
+    }
+
+    /// The regressed metrics with their cells.
+    pub fn regressions(&self) -> impl Iterator<Item = (&CellKey, &MetricComparison)> {
+        self.rows().filter(|(_, m)| m.verdict == Verdict::Regressed)
+    }
+
+    /// Pretty-printed JSON of the whole comparison (infinite ratios become `null`).
+    pub fn json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+
+    /// Markdown for a pull-request comment: a headline with the counts, a table of the
+    /// regressed, improved and noisy metrics (in that order), the unchanged ones folded in a
+    /// `<details>` block, then cells not compared and cells with failed repeats.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let c = &self.counts;
+        let _ = writeln!(s, "## wirebench compare\n");
+        let _ = writeln!(
+            s,
+            "Baseline {} → current {}.\n",
+            self.baseline_version, self.current_version
+        );
+        let headline = match c.regressed {
+            0 => "✅ **no regression**".to_string(),
+            1 => "❌ **1 regression**".to_string(),
+            n => format!("❌ **{n} regressions**"),
+        };
+        let _ = writeln!(
+            s,
+            "{headline} · {} improved · {} unchanged · {} noisy — threshold ±{}, {} % bootstrap \
+             CI of the ratio of medians over repeats ({} resamples, ≥ {} repeats per side).\n",
+            c.improved,
+            c.unchanged,
+            c.noisy,
+            fmt_threshold(self.threshold_pct),
+            trim_float(self.confidence * 100.0),
+            self.resamples,
+            self.min_repeats,
+        );
+
+        let mut notable: Vec<(&CellKey, &MetricComparison)> = self
+            .rows()
+            .filter(|(_, m)| m.verdict != Verdict::Unchanged)
+            .collect();
+        notable.sort_by_key(|(_, m)| m.verdict); // stable: keeps cell order within a verdict
+        let unchanged: Vec<(&CellKey, &MetricComparison)> = self
+            .rows()
+            .filter(|(_, m)| m.verdict == Verdict::Unchanged)
+            .collect();
+        if !notable.is_empty() {
+            self.table(&mut s, &notable);
+        }
+        if !unchanged.is_empty() {
+            if !notable.is_empty() {
+                s.push('\n');
+            }
+            let _ = writeln!(
+                s,
+                "<details><summary>{} unchanged</summary>\n",
+                unchanged.len()
+            );
+            self.table(&mut s, &unchanged);
+            let _ = writeln!(s, "\n</details>");
+        }
+
+        let one_sided: Vec<String> = self
+            .cells
+            .iter()
+            .flat_map(|cell| {
+                cell.one_sided.iter().map(move |o| {
+                    format!(
+                        "- {} {}: measured in the {} only",
+                        cell.key,
+                        o.metric.label(),
+                        o.measured_in
+                    )
+                })
+            })
+            .collect();
+        list_section(&mut s, "Metrics measured on one side only", &one_sided);
+        let keys = |v: &[CellKey]| v.iter().map(|k| format!("- {k}")).collect::<Vec<_>>();
+        list_section(
+            &mut s,
+            "Cells only in the baseline (not compared)",
+            &keys(&self.only_in_baseline),
+        );
+        list_section(
+            &mut s,
+            "Cells only in the current run (not compared)",
+            &keys(&self.only_in_current),
+        );
+        let failures: Vec<String> = self
+            .cells
+            .iter()
+            .filter(|c| c.baseline_repeats.failed + c.current_repeats.failed > 0)
+            .map(|c| {
+                format!(
+                    "- {}: failed repeats {} in baseline, {} in current{}",
+                    c.key,
+                    c.baseline_repeats.failed,
+                    c.current_repeats.failed,
+                    if c.new_failures() { " ⚠️ new" } else { "" }
+                )
+            })
+            .collect();
+        list_section(
+            &mut s,
+            "Cells with failed repeats (their figures are left out)",
+            &failures,
+        );
+        s
+    }
+
+    fn table(&self, s: &mut String, rows: &[(&CellKey, &MetricComparison)]) {
+        let _ = writeln!(
+            s,
+            "| cell | metric | baseline | current | change | {} % CI | verdict |",
+            trim_float(self.confidence * 100.0)
+        );
+        let _ = writeln!(s, "|---|---|--:|--:|--:|--:|---|");
+        for (key, m) in rows {
+            let ci = m.ci.map_or_else(
+                || "–".to_string(),
+                |ci| format!("{} … {}", pct(ci.low), pct(ci.high)),
+            );
+            let verdict = match m.verdict {
+                Verdict::Regressed => "🔴 **regressed**".to_string(),
+                Verdict::Improved => "🟢 improved".to_string(),
+                Verdict::Unchanged => "⚪ unchanged".to_string(),
+                Verdict::Noisy if m.ci.is_none() => "🟡 noisy (too few repeats)".to_string(),
+                Verdict::Noisy => "🟡 noisy (CI too wide)".to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "| {key} | {} | {} (n={}) | {} (n={}) | {} | {ci} | {verdict} |",
+                m.metric.label(),
+                m.metric.format(m.baseline.median),
+                m.baseline.n,
+                m.metric.format(m.current.median),
+                m.current.n,
+                pct(m.ratio),
+            );
+        }
+    }
+}
+
+fn list_section(s: &mut String, title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n### {title}\n");
+    for i in items {
+        let _ = writeln!(s, "{i}");
+    }
+}

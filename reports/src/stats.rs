@@ -1,1 +1,393 @@
-//! (in progress)
+//! Small, dependency-free statistics for comparing runs: median, percentile and a seeded
+//! bootstrap confidence interval for the ratio of two medians.
+//!
+//! Everything here is deterministic: the bootstrap uses its own xorshift generator seeded by
+//! the caller, so the same inputs and seed give the same interval on every machine, and a CI
+//! verdict can be reproduced from the two results files alone.
+//!
+//! The bootstrap is *swap-symmetric*: [`bootstrap_ratio_of_medians`]`(a, b)` and
+//! `(b, a)` give intervals that are exact reciprocals of each other (`[1/high, 1/low]`), so
+//! "A regressed against B" and "B improved against A" are always the same statement.
+
+/// Errors from the statistics helpers.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StatsError {
+    /// One side has no values.
+    #[error("no {0} values")]
+    Empty(&'static str),
+    /// A value is NaN, infinite or negative (all compared metrics are non-negative).
+    #[error("{side} value {value} is not a finite non-negative number")]
+    BadValue {
+        /// `baseline` or `current`.
+        side: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+    /// The options make no sense (zero resamples, confidence outside (0, 1)).
+    #[error("invalid bootstrap options: {0}")]
+    Options(String),
+}
+
+/// Median of `values` (mean of the two middle values for an even count); `None` when empty.
+///
+/// NaNs sort last (IEEE total order); callers that care reject them first.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    median_sorted(&v)
+}
+
+/// Median of an already sorted slice.
+fn median_sorted(v: &[f64]) -> Option<f64> {
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// The `p`-th percentile of `values` (`p` in 0..=100, clamped), by linear interpolation
+/// between closest ranks (the same definition as NumPy's default). `None` when empty or when
+/// `p` is NaN.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() || p.is_nan() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = p.clamp(0.0, 100.0) / 100.0 * (v.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    let frac = rank - lo as f64;
+    Some(v[lo] + (v[hi] - v[lo]) * frac)
+}
+
+/// Ratio `num / den` for non-negative figures, defined everywhere: `0/0` is 1 (no change) and
+/// `x/0` with `x > 0` is `+∞`.
+pub fn ratio(num: f64, den: f64) -> f64 {
+    if den == 0.0 {
+        if num == 0.0 {
+            1.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        num / den
+    }
+}
+
+/// A closed interval `[low, high]`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Interval {
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+}
+
+impl Interval {
+    /// `high - low`.
+    pub fn width(&self) -> f64 {
+        self.high - self.low
+    }
+
+    /// Whether `x` lies in the interval (bounds included).
+    pub fn contains(&self, x: f64) -> bool {
+        self.low <= x && x <= self.high
+    }
+}
+
+/// Parameters of the bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BootstrapOptions {
+    /// Number of bootstrap resamples (the comparison insists on at least 2000).
+    pub resamples: usize,
+    /// Two-sided confidence level, e.g. `0.95`.
+    pub confidence: f64,
+    /// Seed of the resampling generator.
+    pub seed: u64,
+}
+
+impl Default for BootstrapOptions {
+    fn default() -> Self {
+        Self {
+            resamples: 5000,
+            confidence: 0.95,
+            seed: 0x5EED_C0DE_B007_5EED,
+        }
+    }
+}
+
+/// A ratio `current / baseline` of medians with its bootstrap confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioEstimate {
+    /// `median(current) / median(baseline)` (see [`ratio`] for zeros).
+    pub estimate: f64,
+    /// Percentile bootstrap interval at the requested confidence.
+    pub ci: Interval,
+}
+
+/// Bootstrap confidence interval for `median(current) / median(baseline)`.
+///
+/// Each side is resampled independently with replacement (same size as the side), the ratio
+/// of the resampled medians is computed `resamples` times, and the interval is given by the
+/// order statistics at `(1 - confidence) / 2` from each end (percentile bootstrap). The values
+/// are per-repeat figures (one per run of a cell), so the interval reflects run-to-run
+/// variation, not the variation of samples inside one run.
+///
+/// Determinism and symmetry: each side is resampled from its own generator stream derived
+/// from `seed`; which side gets which stream depends on the data (never on the argument
+/// position), and the lower and upper bounds are taken at mirrored ranks, so swapping the
+/// arguments yields exactly `[1/high, 1/low]` and the reciprocal estimate.
+pub fn bootstrap_ratio_of_medians(
+    baseline: &[f64],
+    current: &[f64],
+    opts: &BootstrapOptions,
+) -> Result<RatioEstimate, StatsError> {
+    if opts.resamples == 0 {
+        return Err(StatsError::Options("resamples must be at least 1".into()));
+    }
+    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
+        return Err(StatsError::Options(format!(
+            "confidence {} is not in (0, 1)",
+            opts.confidence
+        )));
+    }
+    let b = checked_sorted(baseline, "baseline")?;
+    let c = checked_sorted(current, "current")?;
+    let (Some(mb), Some(mc)) = (median_sorted(&b), median_sorted(&c)) else {
+        // Unreachable: checked_sorted refuses empty sides. Kept total without a panic.
+        return Err(StatsError::Empty("baseline or current"));
+    };
+
+    // Stream assignment by data, not by position: the "smaller" side (lexicographically on
+    // the sorted values, then by length) draws from stream 0.
+    let base_first = b
+        .iter()
+        .zip(c.iter())
+        .map(|(x, y)| x.total_cmp(y))
+        .find(|o| o.is_ne())
+        .unwrap_or_else(|| b.len().cmp(&c.len()))
+        .is_le();
+    let mut seeder = SplitMix64(opts.seed);
+    let s0 = seeder.next_u64();
+    let s1 = seeder.next_u64();
+    let (sb, sc) = if base_first { (s0, s1) } else { (s1, s0) };
+    let mut rng_b = XorShift64Star::new(sb);
+    let mut rng_c = XorShift64Star::new(sc);
+
+    let mut buf_b = vec![0.0; b.len()];
+    let mut buf_c = vec![0.0; c.len()];
+    let mut ratios = Vec::with_capacity(opts.resamples);
+    for _ in 0..opts.resamples {
+        let rb = resampled_median(&b, &mut buf_b, &mut rng_b);
+        let rc = resampled_median(&c, &mut buf_c, &mut rng_c);
+        ratios.push(ratio(rc, rb));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let tail = (1.0 - opts.confidence) / 2.0;
+    let k = ((tail * opts.resamples as f64).floor() as usize).min(opts.resamples - 1);
+    let (lo, hi) = (k, opts.resamples - 1 - k);
+    let (low, high) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    Ok(RatioEstimate {
+        estimate: ratio(mc, mb),
+        ci: Interval {
+            low: ratios[low],
+            high: ratios[high],
+        },
+    })
+}
+
+/// Validates and sorts one side.
+fn checked_sorted(values: &[f64], side: &'static str) -> Result<Vec<f64>, StatsError> {
+    if values.is_empty() {
+        return Err(StatsError::Empty(side));
+    }
+    if let Some(&value) = values.iter().find(|v| !v.is_finite() || **v < 0.0) {
+        return Err(StatsError::BadValue { side, value });
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    Ok(v)
+}
+
+/// Median of a resample (with replacement) of `src` into `buf` (same length).
+fn resampled_median(src: &[f64], buf: &mut [f64], rng: &mut XorShift64Star) -> f64 {
+    for slot in buf.iter_mut() {
+        *slot = src[rng.below(src.len())];
+    }
+    buf.sort_by(f64::total_cmp);
+    median_sorted(buf).unwrap_or(f64::NAN)
+}
+
+/// SplitMix64, used only to turn one seed into well-mixed stream seeds.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// xorshift64* (Vigna): small, fast and good enough for resampling indices.
+#[derive(Debug, Clone)]
+pub struct XorShift64Star(u64);
+
+impl XorShift64Star {
+    /// A generator from `seed` (a zero seed is replaced, as xorshift must not start at 0).
+    pub fn new(seed: u64) -> Self {
+        Self(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A uniform index in `0..n` (multiply-shift; the bias is below 2⁻⁵⁰ for small `n`).
+    /// Returns 0 when `n` is 0.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+}
+
+/// Stable 64-bit FNV-1a hash of some strings, for deriving per-item seeds that do not depend
+/// on iteration order or on which other items are being compared.
+pub fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for p in parts {
+        for &byte in p.as_bytes().iter().chain(std::iter::once(&0xFF)) {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn percentile_interpolates() {
+        let v = [10.0, 20.0, 30.0, 40.0, 50.0];
+        assert_eq!(percentile(&v, 0.0), Some(10.0));
+        assert_eq!(percentile(&v, 50.0), Some(30.0));
+        assert_eq!(percentile(&v, 100.0), Some(50.0));
+        assert_eq!(percentile(&v, 25.0), Some(20.0));
+        assert_eq!(percentile(&v, 37.5), Some(25.0));
+        assert_eq!(percentile(&v, 150.0), Some(50.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&v, f64::NAN), None);
+    }
+
+    #[test]
+    fn ratio_handles_zero() {
+        assert_eq!(ratio(0.0, 0.0), 1.0);
+        assert_eq!(ratio(1.0, 0.0), f64::INFINITY);
+        assert_eq!(ratio(3.0, 2.0), 1.5);
+    }
+
+    #[test]
+    fn bootstrap_is_deterministic_and_seed_dependent() {
+        let b = [100.0, 104.0, 98.0, 101.0, 97.0];
+        let c = [110.0, 112.0, 108.0, 115.0, 109.0];
+        let o = BootstrapOptions::default();
+        let r1 = bootstrap_ratio_of_medians(&b, &c, &o).unwrap();
+        let r2 = bootstrap_ratio_of_medians(&b, &c, &o).unwrap();
+        assert_eq!(r1, r2);
+        assert!((r1.estimate - 110.0 / 100.0).abs() < 1e-12);
+        assert!(r1.ci.contains(r1.estimate));
+        // With many repeats the interval is not a fixed order statistic of the data, so some
+        // seed gives a different interval: the generator is actually used.
+        let b: Vec<f64> = (0..40).map(|i| 100.0 + f64::from((i * 37) % 23)).collect();
+        let c: Vec<f64> = (0..40).map(|i| 105.0 + f64::from((i * 29) % 31)).collect();
+        let r1 = bootstrap_ratio_of_medians(&b, &c, &o).unwrap();
+        let differs = (1..20).any(|s| {
+            let o2 = BootstrapOptions { seed: s, ..o };
+            bootstrap_ratio_of_medians(&b, &c, &o2).unwrap().ci != r1.ci
+        });
+        assert!(differs);
+    }
+
+    #[test]
+    fn three_repeats_give_the_full_range() {
+        // With 3 values per side, P(resampled median = min) = 7/27 per side, so both 2.5 %
+        // tails are reached by the extreme combinations.
+        let b = [100.0, 102.0, 104.0];
+        let c = [120.0, 121.0, 125.0];
+        let r = bootstrap_ratio_of_medians(&b, &c, &BootstrapOptions::default()).unwrap();
+        assert_eq!(r.ci.low, 120.0 / 104.0);
+        assert_eq!(r.ci.high, 125.0 / 100.0);
+    }
+
+    #[test]
+    fn swapping_gives_reciprocal_interval() {
+        let b = [100.0, 104.0, 98.0, 101.0];
+        let c = [130.0, 112.0, 108.0, 115.0, 109.0];
+        let o = BootstrapOptions::default();
+        let f = bootstrap_ratio_of_medians(&b, &c, &o).unwrap();
+        let r = bootstrap_ratio_of_medians(&c, &b, &o).unwrap();
+        assert!((r.ci.low * f.ci.high - 1.0).abs() < 1e-12, "{r:?} vs {f:?}");
+        assert!((r.ci.high * f.ci.low - 1.0).abs() < 1e-12, "{r:?} vs {f:?}");
+        assert!((r.estimate * f.estimate - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        let o = BootstrapOptions::default();
+        assert_eq!(
+            bootstrap_ratio_of_medians(&[], &[1.0], &o),
+            Err(StatsError::Empty("baseline"))
+        );
+        assert!(matches!(
+            bootstrap_ratio_of_medians(&[1.0], &[f64::NAN], &o),
+            Err(StatsError::BadValue {
+                side: "current",
+                ..
+            })
+        ));
+        assert!(matches!(
+            bootstrap_ratio_of_medians(&[1.0], &[-1.0], &o),
+            Err(StatsError::BadValue { .. })
+        ));
+        let zero = BootstrapOptions { resamples: 0, ..o };
+        assert!(bootstrap_ratio_of_medians(&[1.0], &[1.0], &zero).is_err());
+        let conf = BootstrapOptions {
+            confidence: 1.0,
+            ..o
+        };
+        assert!(bootstrap_ratio_of_medians(&[1.0], &[1.0], &conf).is_err());
+    }
+
+    #[test]
+    fn below_stays_in_range() {
+        let mut r = XorShift64Star::new(0);
+        let mut seen = [0usize; 5];
+        for _ in 0..10_000 {
+            seen[r.below(5)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 1_500), "{seen:?}");
+    }
+}
