@@ -27,6 +27,10 @@ use crate::topology::{
 
 /// Name of the TUN device inside each host namespace.
 pub const TUN_NAME: &str = "wb0";
+/// Release threads wake this long before a deadline and spin the rest (timer wake-ups are late
+/// by tens of µs).
+const SPIN: Duration = Duration::from_micros(50);
+
 /// Transmit queue length of the TUN devices (the default 500 drops under load).
 pub const TXQUEUELEN: u32 = 5000;
 
@@ -191,10 +195,20 @@ impl Shared {
                         break;
                     }
                     match st.core.next_deadline() {
+                        Some(t) if t.saturating_sub(now) <= SPIN => {
+                            // Close enough: spin (without the lock) instead of paying a timer
+                            // wake-up's latency.
+                            drop(st);
+                            while self.now() < t && !self.stop.load(Ordering::Relaxed) {
+                                std::hint::spin_loop();
+                            }
+                            st = d.lock();
+                            continue;
+                        }
                         Some(t) => {
                             st.sleeping_until = Some(t);
                             st =
-                                d.cv.wait_timeout(st, t.saturating_sub(now))
+                                d.cv.wait_timeout(st, t.saturating_sub(now) - SPIN)
                                     .map(|(g, _)| g)
                                     .unwrap_or_else(|e| e.into_inner().0);
                         }

@@ -1,0 +1,46 @@
+//! Stand-alone `netem` tool (the same commands as `wirebench netem …`), for benchmarks and
+//! debugging: `cargo run --release -p wirebench-netem --example wb-netem -- check`.
+
+use clap::Parser;
+use wirebench_netem::cli::{run, NetemCommand};
+use wirebench_netem::ProfileSet;
+
+#[derive(Parser)]
+#[command(about = "wirebench link emulation tools")]
+struct Cli {
+    /// Profiles file (default: the built-in scenarios/profiles.toml).
+    #[arg(long)]
+    profiles: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    cmd: NetemCommand,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let profiles = match &cli.profiles {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: reading {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            };
+            match ProfileSet::parse(&text, &path.display().to_string()) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => ProfileSet::builtin(),
+    };
+    match run(cli.cmd, &profiles) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
