@@ -89,6 +89,7 @@ pub(crate) struct Kernel {
     router: String,
     names: Vec<String>,
     torn_down: bool,
+    router_made: bool,
     profiles: std::sync::Mutex<Vec<Profile>>,
 }
 
@@ -100,9 +101,11 @@ impl Kernel {
             router: router.clone(),
             names: Vec::new(),
             torn_down: false,
+            router_made: false,
             profiles: std::sync::Mutex::new(Vec::new()),
         };
         create_netns(&router)?;
+        me.router_made = true;
         sys::ip_batch(
             Some(&router),
             &[
@@ -113,8 +116,8 @@ impl Kernel {
         )?;
         for h in 0..spec.host_count() {
             let name = ns_name(spec, h);
-            me.names.push(name.clone());
             let fd = create_netns(&name)?;
+            me.names.push(name.clone());
             let addr = host_addr(h);
             sys::ip_batch(
                 Some(&router),
@@ -281,7 +284,8 @@ impl LinkBackend for Kernel {
             h.ns_fd = None;
         }
         let mut first_err = None;
-        for name in self.names.iter().chain(std::iter::once(&self.router)) {
+        let router = self.router_made.then_some(&self.router);
+        for name in self.names.iter().chain(router) {
             if let Err(e) = destroy_netns(name) {
                 first_err.get_or_insert(e);
             }

@@ -240,9 +240,9 @@ impl std::fmt::Debug for Topology {
 impl Topology {
     /// Brings a topology up with the backend asked for (`Auto` picks; see [`choose_backend`]).
     pub fn up(kind: BackendKind, spec: &TopologySpec) -> Result<Self, NetemError> {
-        let needs_shaping =
+        let all_unshaped =
             spec.server.is_unshaped() && spec.clients.iter().all(|p| p.is_unshaped());
-        let choice = choose_backend(kind, !needs_shaping)?;
+        let choice = choose_backend(kind, !all_unshaped)?;
         Self::up_with(choice, spec)
     }
 
@@ -573,9 +573,12 @@ pub(crate) fn unregister_live(name: &str) {
 
 /// Creates a namespace and records it as live.
 pub(crate) fn create_netns(name: &str) -> Result<OwnedFd, NetemError> {
-    register_live(name);
+    // Never adopt an existing namespace: `ip netns add` fails when the name is taken.
     sys::netns_add(name)?;
-    sys::open_netns(name)
+    register_live(name);
+    sys::open_netns(name).inspect_err(|_| {
+        let _ = destroy_netns(name);
+    })
 }
 
 /// Destroys a namespace (killing what runs in it) and forgets it.

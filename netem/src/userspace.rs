@@ -286,8 +286,8 @@ impl Userspace {
         let mut links = Vec::new();
         for h in 0..spec.host_count() {
             let name = ns_name(spec, h);
-            self.names.push(name.clone());
             let fd = create_netns(&name)?;
+            self.names.push(name.clone());
             let tun = sys::in_netns(&fd, &name, || {
                 let tun = sys::tun_create(TUN_NAME);
                 // No IPv6 on the emulated link: no router solicitations or MLD noise.
