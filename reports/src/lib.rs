@@ -7,8 +7,10 @@
 
 pub mod compare;
 pub mod export;
+pub mod figures;
 pub mod html;
 pub mod model;
+pub mod plots;
 pub mod stats;
 pub mod summary;
 

@@ -19,10 +19,13 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// A cell key: (scenario, workload, transport, profile); see [`Cell::key`].
+pub type Key = (String, String, String, String);
+
 /// Groups ok cells by key (scenario, workload, transport, profile), keeping run order.
-pub fn group_ok(r: &Results) -> Vec<((String, String, String, String), Vec<&Cell>)> {
+pub fn group_ok(r: &Results) -> Vec<(Key, Vec<&Cell>)> {
     let mut order = Vec::new();
-    let mut groups: BTreeMap<(String, String, String, String), Vec<&Cell>> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, Vec<&Cell>> = BTreeMap::new();
     for c in r.cells.iter().filter(|c| c.status == Status::Ok) {
         let k = c.key();
         if !groups.contains_key(&k) {
@@ -143,8 +146,14 @@ pub fn markdown(r: &Results) -> String {
         "{} cells: {} ok, {} failed, {} skipped. Figures are medians over repeats.\n",
         r.cells.len(),
         ok,
-        r.cells.iter().filter(|c| c.status == Status::Failed).count(),
-        r.cells.iter().filter(|c| c.status == Status::Skipped).count()
+        r.cells
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .count(),
+        r.cells
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .count()
     );
     let rows = rows(r);
     if !rows.is_empty() {

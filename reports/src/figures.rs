@@ -1,0 +1,437 @@
+//! The statistics every output shares: one catalogue of metrics, grouped by cell key, with the
+//! median and the spread (min–max) over repeats.
+//!
+//! summary.md, report.html, CSV and the CI exports all read their numbers from here (the median
+//! is [`crate::summary::median`], the one summary.md uses), so the same cell shows the same
+//! figure everywhere.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Cell, Delivery, Results, Status};
+use crate::summary::median;
+
+/// Which direction of a metric is an improvement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// Lower is better (latency, setup time, CPU, memory, overhead).
+    Smaller,
+    /// Higher is better (throughput).
+    Bigger,
+}
+
+/// What kind of quantity a metric is, so CI exports can sort it into the right document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A latency percentile, µs.
+    Latency,
+    /// Connection setup time.
+    Setup,
+    /// Messages or bytes per second.
+    Throughput,
+    /// Frames lost.
+    Delivery,
+    /// CPU time or memory.
+    Resources,
+    /// Bytes on the wire relative to payload.
+    Wire,
+}
+
+/// One measured quantity that can be read from a cell.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// Stable id, used as CSV column and export measure (`latency_p50_us`).
+    pub id: &'static str,
+    /// Short human label (`p50 latency`).
+    pub label: &'static str,
+    /// Unit as printed (`µs`, `bit/s`).
+    pub unit: &'static str,
+    /// Direction of improvement.
+    pub better: Better,
+    /// Kind of quantity.
+    pub kind: Kind,
+    /// Reads the metric from one cell (one repeat); `None` where the cell has no such figure.
+    pub extract: fn(&Cell) -> Option<f64>,
+}
+
+fn lat(c: &Cell, f: fn(&crate::model::Latency) -> u64) -> Option<f64> {
+    c.latency_us.as_ref().map(|l| f(l) as f64)
+}
+
+/// Number of client connections of a cell (`params.clients`), when given and positive.
+pub fn clients(c: &Cell) -> Option<f64> {
+    c.params
+        .get("clients")
+        .and_then(|v| v.as_f64())
+        .filter(|n| n.is_finite() && *n >= 1.0)
+}
+
+/// Whether the cell ran without TLS (`params.plaintext = true` or `params.tls = false`).
+pub fn plaintext(c: &Cell) -> bool {
+    c.params.get("plaintext").and_then(|v| v.as_bool()) == Some(true)
+        || c.params.get("tls").and_then(|v| v.as_bool()) == Some(false)
+}
+
+/// Every metric the reports show, in display order.
+pub const METRICS: &[Metric] = &[
+    Metric {
+        id: "latency_p50_us",
+        label: "p50 latency",
+        unit: "µs",
+        better: Better::Smaller,
+        kind: Kind::Latency,
+        extract: |c| lat(c, |l| l.p50),
+    },
+    Metric {
+        id: "latency_p90_us",
+        label: "p90 latency",
+        unit: "µs",
+        better: Better::Smaller,
+        kind: Kind::Latency,
+        extract: |c| lat(c, |l| l.p90),
+    },
+    Metric {
+        id: "latency_p99_us",
+        label: "p99 latency",
+        unit: "µs",
+        better: Better::Smaller,
+        kind: Kind::Latency,
+        extract: |c| lat(c, |l| l.p99),
+    },
+    Metric {
+        id: "latency_p999_us",
+        label: "p99.9 latency",
+        unit: "µs",
+        better: Better::Smaller,
+        kind: Kind::Latency,
+        extract: |c| lat(c, |l| l.p999),
+    },
+    Metric {
+        id: "latency_max_us",
+        label: "max latency",
+        unit: "µs",
+        better: Better::Smaller,
+        kind: Kind::Latency,
+        extract: |c| lat(c, |l| l.max),
+    },
+    Metric {
+        id: "msgs_per_s",
+        label: "messages/s",
+        unit: "msg/s",
+        better: Better::Bigger,
+        kind: Kind::Throughput,
+        extract: |c| c.throughput.as_ref().and_then(|t| t.msgs_per_s),
+    },
+    Metric {
+        id: "goodput_bps",
+        label: "goodput",
+        unit: "bit/s",
+        better: Better::Bigger,
+        kind: Kind::Throughput,
+        extract: |c| c.throughput.as_ref().and_then(|t| t.goodput_bps),
+    },
+    Metric {
+        id: "setup_ms",
+        label: "setup time",
+        unit: "ms",
+        better: Better::Smaller,
+        kind: Kind::Setup,
+        extract: |c| c.setup_ms,
+    },
+    Metric {
+        id: "setup_rtts",
+        label: "setup round trips",
+        unit: "RTT",
+        better: Better::Smaller,
+        kind: Kind::Setup,
+        extract: |c| c.setup_rtts,
+    },
+    Metric {
+        id: "loss_ratio",
+        label: "loss ratio",
+        unit: "lost/sent",
+        better: Better::Smaller,
+        kind: Kind::Delivery,
+        extract: |c| {
+            c.delivery
+                .as_ref()
+                .filter(|d| d.sent > 0)
+                .map(|d| d.lost as f64 / d.sent as f64)
+        },
+    },
+    Metric {
+        id: "server_cpu_s",
+        label: "server CPU",
+        unit: "s",
+        better: Better::Smaller,
+        kind: Kind::Resources,
+        extract: |c| c.resources.as_ref().and_then(|r| r.server_cpu_s),
+    },
+    Metric {
+        id: "client_cpu_s",
+        label: "client CPU",
+        unit: "s",
+        better: Better::Smaller,
+        kind: Kind::Resources,
+        extract: |c| c.resources.as_ref().and_then(|r| r.client_cpu_s),
+    },
+    Metric {
+        id: "server_rss_peak_bytes",
+        label: "server peak RSS",
+        unit: "bytes",
+        better: Better::Smaller,
+        kind: Kind::Resources,
+        extract: |c| {
+            c.resources
+                .as_ref()
+                .and_then(|r| r.server_rss_peak_bytes)
+                .map(|b| b as f64)
+        },
+    },
+    Metric {
+        id: "server_rss_per_conn_bytes",
+        label: "server RSS per connection",
+        unit: "bytes",
+        better: Better::Smaller,
+        kind: Kind::Resources,
+        extract: |c| {
+            let rss = c.resources.as_ref()?.server_rss_peak_bytes? as f64;
+            Some(rss / clients(c)?)
+        },
+    },
+    Metric {
+        id: "overhead_ratio",
+        label: "wire overhead",
+        unit: "wire/payload",
+        better: Better::Smaller,
+        kind: Kind::Wire,
+        extract: |c| c.wire.as_ref().and_then(|w| w.overhead_ratio),
+    },
+];
+
+/// Looks a metric up by id.
+pub fn metric(id: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.id == id)
+}
+
+/// Median and spread of one metric over the repeats of a cell key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// Median over repeats ([`crate::summary::median`]).
+    pub median: f64,
+    /// Smallest repeat.
+    pub min: f64,
+    /// Largest repeat.
+    pub max: f64,
+    /// Repeats that had the figure.
+    pub n: usize,
+}
+
+impl Spread {
+    /// Spread of a set of per-repeat values; `None` when there are none. Non-finite values
+    /// are ignored.
+    pub fn of(values: Vec<f64>) -> Option<Self> {
+        let values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+        let min = values.iter().copied().reduce(f64::min)?;
+        let max = values.iter().copied().reduce(f64::max)?;
+        let n = values.len();
+        Some(Self {
+            median: median(values)?,
+            min,
+            max,
+            n,
+        })
+    }
+}
+
+/// All cells of one key (scenario, workload, transport, profile), by outcome.
+#[derive(Debug, Clone)]
+pub struct KeyCells<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Workload id.
+    pub workload: &'a str,
+    /// Transport id.
+    pub transport: &'a str,
+    /// Profile name.
+    pub profile: &'a str,
+    /// Repeats with status `ok`, in run order.
+    pub ok: Vec<&'a Cell>,
+    /// Repeats that failed.
+    pub failed: Vec<&'a Cell>,
+    /// Repeats that were skipped.
+    pub skipped: Vec<&'a Cell>,
+}
+
+impl<'a> KeyCells<'a> {
+    /// Median and spread of a metric over the ok repeats.
+    pub fn spread(&self, m: &Metric) -> Option<Spread> {
+        Spread::of(self.ok.iter().filter_map(|c| (m.extract)(c)).collect())
+    }
+
+    /// Delivery counters summed over the ok repeats that have them (summary.md's `lost` is
+    /// this sum).
+    pub fn delivery(&self) -> Option<Delivery> {
+        let mut any = false;
+        let mut t = Delivery::default();
+        for d in self.ok.iter().filter_map(|c| c.delivery.as_ref()) {
+            any = true;
+            t.sent += d.sent;
+            t.received += d.received;
+            t.lost += d.lost;
+            t.duplicated += d.duplicated;
+            t.reordered += d.reordered;
+        }
+        any.then_some(t)
+    }
+
+    /// Cells that did not succeed (failed, then skipped).
+    pub fn not_ok(&self) -> impl Iterator<Item = &&'a Cell> {
+        self.failed.iter().chain(self.skipped.iter())
+    }
+
+    /// The first recorded reason among failed and skipped repeats.
+    pub fn reason(&self) -> Option<&'a str> {
+        self.not_ok().find_map(|c| c.error.as_deref())
+    }
+
+    /// Whether every repeat of the key ran without TLS.
+    pub fn plaintext(&self) -> bool {
+        let all: Vec<&&Cell> = self.ok.iter().chain(self.not_ok()).collect();
+        !all.is_empty() && all.iter().all(|c| plaintext(c))
+    }
+
+    /// `scenario/transport/profile`, the benchmark name used by CI exports; the workload is
+    /// added (`scenario.workload/transport/profile`) when `workload_in_name` is set because the
+    /// scenario runs several workloads.
+    pub fn bench_name(&self, workload_in_name: bool) -> String {
+        if workload_in_name {
+            format!(
+                "{}.{}/{}/{}",
+                self.scenario, self.workload, self.transport, self.profile
+            )
+        } else {
+            format!("{}/{}/{}", self.scenario, self.transport, self.profile)
+        }
+    }
+}
+
+/// Every cell key of a results file, ok or not, in the order the keys first appear.
+pub fn keys(r: &Results) -> Vec<KeyCells<'_>> {
+    let mut index: BTreeMap<(&str, &str, &str, &str), usize> = BTreeMap::new();
+    let mut out: Vec<KeyCells<'_>> = Vec::new();
+    for c in &r.cells {
+        let k = (
+            c.scenario.as_str(),
+            c.workload.as_str(),
+            c.transport.as_str(),
+            c.profile.as_str(),
+        );
+        let i = *index.entry(k).or_insert_with(|| {
+            out.push(KeyCells {
+                scenario: k.0,
+                workload: k.1,
+                transport: k.2,
+                profile: k.3,
+                ok: Vec::new(),
+                failed: Vec::new(),
+                skipped: Vec::new(),
+            });
+            out.len() - 1
+        });
+        let entry = &mut out[i];
+        match c.status {
+            Status::Ok => entry.ok.push(c),
+            Status::Failed => entry.failed.push(c),
+            Status::Skipped => entry.skipped.push(c),
+        }
+    }
+    out
+}
+
+/// Scenarios that run more than one workload (their CI benchmark names include the workload).
+pub fn multi_workload_scenarios(r: &Results) -> Vec<&str> {
+    let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in &r.cells {
+        let w = seen.entry(c.scenario.as_str()).or_default();
+        if !w.contains(&c.workload.as_str()) {
+            w.push(c.workload.as_str());
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, w)| w.len() > 1)
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// What a transport's connection setup costs in round trips, as the protocol predicts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Predicted {
+    /// Round trips.
+    pub rtts: f64,
+    /// Whether the count is approximate (WebRTC).
+    pub approximate: bool,
+    /// Where the round trips go.
+    pub basis: &'static str,
+}
+
+/// The protocol's predicted setup round trips for a transport id (`None` for unknown ids).
+///
+/// tcp 1 (handshake); websocket, sse, long-poll, poll: TCP + TLS 1.3 + the first HTTP exchange
+/// = 3, or 2 in plaintext; webtransport(-datagram): QUIC handshake + extended CONNECT = 2
+/// (always TLS); webrtc(-unreliable): signalling + ICE + DTLS + SCTP ≈ 4.
+pub fn predicted_setup(transport: &str, plaintext: bool) -> Option<Predicted> {
+    let p = |rtts, approximate, basis| {
+        Some(Predicted {
+            rtts,
+            approximate,
+            basis,
+        })
+    };
+    match transport {
+        "tcp" => p(1.0, false, "TCP handshake"),
+        "websocket" | "sse" | "long-poll" | "poll" => {
+            if plaintext {
+                p(2.0, false, "TCP + first HTTP exchange")
+            } else {
+                p(3.0, false, "TCP + TLS 1.3 + first HTTP exchange")
+            }
+        }
+        "webtransport" | "webtransport-datagram" => {
+            p(2.0, false, "QUIC/TLS 1.3 handshake + CONNECT")
+        }
+        "webrtc" | "webrtc-unreliable" => p(4.0, true, "signalling + ICE + DTLS + SCTP"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_uses_summary_median() {
+        let s = Spread::of(vec![3.0, 1.0, 2.0, 10.0]).expect("values");
+        assert_eq!(s.median, 2.5);
+        assert_eq!((s.min, s.max, s.n), (1.0, 10.0, 4));
+        assert!(Spread::of(vec![]).is_none());
+        assert!(Spread::of(vec![f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn predictions_follow_the_protocols() {
+        let r = |t, p| predicted_setup(t, p).map(|x| x.rtts);
+        assert_eq!(r("tcp", false), Some(1.0));
+        assert_eq!(r("websocket", false), Some(3.0));
+        assert_eq!(r("long-poll", true), Some(2.0));
+        assert_eq!(r("webtransport", true), Some(2.0));
+        assert_eq!(r("webrtc-unreliable", false), Some(4.0));
+        assert_eq!(r("carrier-pigeon", false), None);
+    }
+
+    #[test]
+    fn metric_ids_are_unique() {
+        for (i, m) in METRICS.iter().enumerate() {
+            assert!(METRICS[i + 1..].iter().all(|o| o.id != m.id), "{}", m.id);
+        }
+    }
+}
