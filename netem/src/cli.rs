@@ -292,9 +292,17 @@ fn exec(
         "wirebench netem: emulator CPU {cpu:.2} s over {wall:.2} s = {:.0}% of a core",
         100.0 * cpu / wall.max(1e-9)
     );
+    if let Some(sig) = crate::topology::signalled() {
+        // The signal thread is tearing down and will end the process; don't race it.
+        std::thread::sleep(Duration::from_secs(5));
+        return Ok(128 + sig);
+    }
     topo.teardown()?;
     let status = status?;
-    Ok(status.code().unwrap_or(128 + 1))
+    use std::os::unix::process::ExitStatusExt;
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(1)))
 }
 
 /// CPU time (user + system) of this process, its children excluded: the emulator's cost.

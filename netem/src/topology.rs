@@ -616,6 +616,15 @@ pub fn cleanup(prefix: &str) -> Result<Vec<String>, NetemError> {
 }
 
 static SIGNAL_PIPE_W: AtomicI32 = AtomicI32::new(-1);
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+
+/// The signal that started a teardown through [`install_signal_cleanup`], if any.
+pub fn signalled() -> Option<i32> {
+    match SIGNALLED.load(Ordering::Relaxed) {
+        0 => None,
+        s => Some(s),
+    }
+}
 static SIGNAL_ONCE: Once = Once::new();
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -655,6 +664,7 @@ pub fn install_signal_cleanup() -> Result<(), NetemError> {
                         Err(_) => return,
                     }
                 }
+                SIGNALLED.store(b[0] as i32, Ordering::Relaxed);
                 let names: Vec<String> = LIVE
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -728,5 +738,15 @@ mod tests {
         assert_eq!(t.server().addr, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert!(t.command(HostId::client(2), "true").is_ok());
         assert!(t.command(HostId::client(3), "true").is_err());
+    }
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn topology_can_be_shared_across_tasks() {
+        assert_send_sync::<super::Topology>();
     }
 }

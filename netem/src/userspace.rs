@@ -27,9 +27,13 @@ use crate::topology::{
 
 /// Name of the TUN device inside each host namespace.
 pub const TUN_NAME: &str = "wb0";
-/// Release threads wake this long before a deadline and spin the rest (timer wake-ups are late
-/// by tens of µs).
+/// On quiet links, release threads wake this long before a deadline and spin the rest (timer
+/// wake-ups are late by tens of µs); busy links just sleep until the deadline.
 const SPIN: Duration = Duration::from_micros(50);
+
+/// Spinning is only worth its CPU on lightly used links: not within this long of the previous
+/// release.
+const SPIN_QUIET: Duration = Duration::from_millis(1);
 
 /// Transmit queue length of the TUN devices (the default 500 drops under load).
 pub const TXQUEUELEN: u32 = 5000;
@@ -180,6 +184,7 @@ impl Shared {
             Direction::Down => &link.down,
         };
         let mut batch = Vec::new();
+        let mut last_release = Duration::ZERO;
         loop {
             {
                 let mut st = d.lock();
@@ -194,8 +199,13 @@ impl Shared {
                     if !batch.is_empty() {
                         break;
                     }
+                    let spin = if now.saturating_sub(last_release) > SPIN_QUIET {
+                        SPIN
+                    } else {
+                        Duration::ZERO
+                    };
                     match st.core.next_deadline() {
-                        Some(t) if t.saturating_sub(now) <= SPIN => {
+                        Some(t) if t.saturating_sub(now) <= spin => {
                             // Close enough: spin (without the lock) instead of paying a timer
                             // wake-up's latency.
                             drop(st);
@@ -208,7 +218,7 @@ impl Shared {
                         Some(t) => {
                             st.sleeping_until = Some(t);
                             st =
-                                d.cv.wait_timeout(st, t.saturating_sub(now) - SPIN)
+                                d.cv.wait_timeout(st, t.saturating_sub(now) - spin)
                                     .map(|(g, _)| g)
                                     .unwrap_or_else(|e| e.into_inner().0);
                         }
@@ -220,6 +230,7 @@ impl Shared {
                     st.sleeping_until = None;
                 }
             }
+            last_release = self.now();
             for p in batch.drain(..) {
                 match dir {
                     Direction::Up => self.enter_down(p),
