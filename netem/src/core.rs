@@ -62,6 +62,11 @@ pub struct CoreStats {
     pub cut_drops: u64,
     /// Extra copies made by duplication.
     pub duplicated: u64,
+    /// Sum over delivered packets of how late `poll_transmit` was called after the deadline,
+    /// ns (the driving shell's timer error; divide by `packets_out` for the mean).
+    pub lateness_ns_sum: u64,
+    /// Largest single lateness, ns.
+    pub lateness_ns_max: u64,
 }
 
 struct Entry<P> {
@@ -243,6 +248,9 @@ impl<P: Clone> LinkCore<P> {
     pub fn poll_transmit(&mut self, now: Duration) -> Option<P> {
         if self.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             let Reverse(e) = self.heap.pop()?;
+            let late = (now - e.at).as_nanos() as u64;
+            self.stats.lateness_ns_sum += late;
+            self.stats.lateness_ns_max = self.stats.lateness_ns_max.max(late);
             self.stats.packets_out += 1;
             self.stats.bytes_out += e.len as u64;
             Some(e.pkt)

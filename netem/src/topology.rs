@@ -500,13 +500,13 @@ struct NoneBackend {
 
 impl NoneBackend {
     fn new(spec: &TopologySpec) -> Result<Self, NetemError> {
-        if let Some(p) = std::iter::once(&spec.server)
+        if std::iter::once(&spec.server)
             .chain(spec.clients.iter())
-            .find(|p| !p.is_unshaped())
+            .any(|p| !p.is_unshaped())
         {
             return Err(NetemError::Unsupported {
                 backend: "none",
-                what: format!("shape a link (profile {:?})", p.description),
+                what: "shape links (the profile has delay, jitter, loss or a rate)".into(),
             });
         }
         let hosts = (0..spec.host_count())

@@ -102,7 +102,10 @@ fn userspace_topology_delay_counters_and_teardown() {
     assert!(min >= 20.0, "RTT below the configured 20 ms: {min}");
     eprintln!("RTT min {min:.3} mean {mean:.3} ms (configured 20)");
     // Generous: CI machines are busy; the benchmark (netem check) holds the tight figure.
-    assert!(mean < 30.0, "RTT mean {mean} ms too far above 20 ms");
+    let mut sorted = rtts.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(median < 25.0, "RTT median {median} ms too far above 20 ms");
 
     let c = topo.counters(HostId::client(1)).unwrap();
     assert!(c.up.packets_out >= 49 && c.down.packets_out >= 49, "{c:?}");
@@ -123,7 +126,11 @@ fn userspace_topology_delay_counters_and_teardown() {
     .unwrap();
     let rtts = udp_rtts(&topo, 10, Duration::from_millis(2));
     assert!(rtts.len() >= 9);
-    assert!(rtts.iter().all(|r| *r >= 4.0 && *r < 15.0), "{rtts:?}");
+    // Never faster than configured; the median near it (busy CI machines stall single probes).
+    let mut sorted = rtts.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert!(sorted[0] >= 4.0, "{rtts:?}");
+    assert!(sorted[sorted.len() / 2] < 15.0, "{rtts:?}");
 
     // A command runs inside the client's namespace.
     let out = topo
