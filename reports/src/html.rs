@@ -720,7 +720,7 @@ fn status_class(k: &KeyCells<'_>) -> &'static str {
 fn spread_td(s: Option<Spread>, f: &dyn Fn(f64) -> String) -> String {
     match s {
         None => "<td class=\"num\">–</td>".into(),
-        Some(s) if s.max > s.min => format!(
+        Some(s) if f(s.max) != f(s.min) => format!(
             "<td class=\"num\">{}<small>{}</small></td>",
             escape(&f(s.median)),
             escape(&range_text(&f(s.min), &f(s.max)))

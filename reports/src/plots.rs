@@ -302,7 +302,7 @@ pub fn spectrum(title: &str, lines: &[Line]) -> Result<String, PlotError> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .label_font((FONT, 15))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
@@ -652,6 +652,19 @@ mod tests {
         assert_eq!(percentile_label(100.0), "99%");
         assert_eq!(percentile_label(1000.0), "99.9%");
         assert_eq!(percentile_label(1e6), "99.9999%");
+    }
+
+    #[test]
+    fn log_ticks_stay_few_and_in_range() {
+        assert_eq!(
+            log_ticks(50.0, 1000.0),
+            vec![50.0, 100.0, 200.0, 500.0, 1000.0]
+        );
+        let wide = log_ticks(1.0, 1e9);
+        assert!(wide.len() <= 7 && wide.len() >= 4, "{wide:?}");
+        assert!(wide.iter().all(|v| (1.0..=1e9).contains(v)));
+        assert!(log_ticks(0.0, 10.0).is_empty());
+        assert!(log_ticks(f64::NAN, 10.0).is_empty());
     }
 
     #[test]
