@@ -95,6 +95,12 @@ pub(crate) struct Kernel {
 
 impl Kernel {
     pub(crate) fn up(spec: &TopologySpec) -> Result<Self, NetemError> {
+        if !spec.pair_delays.is_empty() {
+            return Err(NetemError::Unsupported {
+                backend: "kernel",
+                what: "add pair delays (use the userspace backend)".into(),
+            });
+        }
         let router = format!("{}{}-r", spec.prefix, spec.run_id.as_deref().unwrap_or("x"));
         let mut me = Self {
             hosts: Vec::new(),

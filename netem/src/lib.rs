@@ -27,5 +27,5 @@ pub use error::NetemError;
 pub use profile::{Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet};
 pub use topology::{
     choose_backend, cleanup, install_signal_cleanup, BackendChoice, BackendKind, Host, HostId,
-    LinkBackend, LinkCounters, Offload, Topology, TopologySpec, PREFIX,
+    LinkBackend, LinkCounters, Offload, PairDelay, Topology, TopologySpec, PREFIX,
 };

@@ -161,6 +161,21 @@ pub struct TopologySpec {
     /// Run the userspace router's threads at SCHED_FIFO priority (best effort), so deadlines
     /// hold on a loaded machine.
     pub realtime: bool,
+    /// Extra one-way delay on the path between two hosts, on top of both access links (e.g. two
+    /// peers close to each other, the server far away: put the delay on the access links and
+    /// none here, or the reverse). Userspace backend only.
+    pub pair_delays: Vec<PairDelay>,
+}
+
+/// Extra delay between two hosts, each way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairDelay {
+    /// One end.
+    pub a: HostId,
+    /// The other end.
+    pub b: HostId,
+    /// Extra one-way delay, ms.
+    pub delay_ms: f64,
 }
 
 impl TopologySpec {
@@ -174,6 +189,7 @@ impl TopologySpec {
             seed: 1,
             offload: Offload::Auto,
             realtime: true,
+            pair_delays: Vec::new(),
         }
     }
 

@@ -38,18 +38,22 @@ const SPIN_QUIET: Duration = Duration::from_millis(1);
 /// Transmit queue length of the TUN devices (the default 500 drops under load).
 pub const TXQUEUELEN: u32 = 5000;
 
+#[derive(Clone)]
 struct Pkt {
     buf: Vec<u8>,
+    src: usize,
     dst: usize,
 }
 
-impl Clone for Pkt {
-    fn clone(&self) -> Self {
-        Pkt {
-            buf: self.buf.clone(),
-            dst: self.dst,
-        }
-    }
+/// A stage of the router a release thread drives.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Host h's up link: then the pair path (if any) or the destination's down link.
+    Up(usize),
+    /// Host h's down link: then its TUN.
+    Down(usize),
+    /// Extra pair path i: then the destination's down link.
+    Path(usize),
 }
 
 struct DirState {
@@ -95,8 +99,16 @@ struct HostLink {
     write_errors: AtomicU64,
 }
 
+struct PairPath {
+    dir: Dir,
+}
+
 struct Shared {
     links: Vec<HostLink>,
+    /// Extra delay stages between pairs of hosts (one per direction).
+    paths: Vec<PairPath>,
+    /// (src, dst) → index in `paths`.
+    path_index: std::collections::HashMap<(usize, usize), usize>,
     stop: AtomicBool,
     stop_fd: OwnedFd,
     epoch: Instant,
@@ -112,6 +124,17 @@ impl Shared {
     fn enter_up(&self, src: usize, pkt: Pkt) {
         let mut due = Vec::new();
         self.links[src].up.offer(self.now(), pkt, &mut due);
+        for p in due {
+            self.enter_path(p);
+        }
+    }
+
+    fn enter_path(&self, pkt: Pkt) {
+        let Some(i) = self.path_index.get(&(pkt.src, pkt.dst)).copied() else {
+            return self.enter_down(pkt);
+        };
+        let mut due = Vec::new();
+        self.paths[i].dir.offer(self.now(), pkt, &mut due);
         for p in due {
             self.enter_down(p);
         }
@@ -161,6 +184,7 @@ impl Shared {
                         h,
                         Pkt {
                             buf: buf[..n].to_vec(),
+                            src: h,
                             dst,
                         },
                     );
@@ -176,12 +200,12 @@ impl Shared {
         }
     }
 
-    fn releaser(&self, h: usize, dir: Direction) {
+    fn releaser(&self, stage: Stage) {
         self.tune_thread();
-        let link = &self.links[h];
-        let d = match dir {
-            Direction::Up => &link.up,
-            Direction::Down => &link.down,
+        let d = match stage {
+            Stage::Up(h) => &self.links[h].up,
+            Stage::Down(h) => &self.links[h].down,
+            Stage::Path(i) => &self.paths[i].dir,
         };
         let mut batch = Vec::new();
         let mut last_release = Duration::ZERO;
@@ -232,9 +256,10 @@ impl Shared {
             }
             last_release = self.now();
             for p in batch.drain(..) {
-                match dir {
-                    Direction::Up => self.enter_down(p),
-                    Direction::Down => self.deliver(h, &p),
+                match stage {
+                    Stage::Up(_) => self.enter_path(p),
+                    Stage::Path(_) => self.enter_down(p),
+                    Stage::Down(h) => self.deliver(h, &p),
                 }
             }
         }
@@ -344,8 +369,42 @@ impl Userspace {
                 ns_fd: Some(Arc::new(fd)),
             });
         }
+        let mut paths = Vec::new();
+        let mut path_index = std::collections::HashMap::new();
+        for pd in &spec.pair_delays {
+            let (a, b) = (pd.a.0 as usize, pd.b.0 as usize);
+            if a >= links.len()
+                || b >= links.len()
+                || a == b
+                || pd.delay_ms.is_nan()
+                || pd.delay_ms < 0.0
+            {
+                return Err(NetemError::Invalid(format!(
+                    "pair delay {}<->{} {} ms: hosts must differ and exist, delay ≥ 0",
+                    pd.a, pd.b, pd.delay_ms
+                )));
+            }
+            for (src, dst) in [(a, b), (b, a)] {
+                let params = crate::profile::LinkParams {
+                    delay_ms: pd.delay_ms,
+                    ..Default::default()
+                };
+                path_index.insert((src, dst), paths.len());
+                paths.push(PairPath {
+                    dir: Dir {
+                        state: Mutex::new(DirState {
+                            core: LinkCore::new(params, spec.seed ^ 0x5EED),
+                            sleeping_until: None,
+                        }),
+                        cv: Condvar::new(),
+                    },
+                });
+            }
+        }
         let shared = Arc::new(Shared {
             links,
+            paths,
+            path_index,
             stop: AtomicBool::new(false),
             stop_fd: sys::eventfd()?,
             epoch: Instant::now(),
@@ -357,10 +416,14 @@ impl Userspace {
         for h in 0..shared.links.len() {
             let s = Arc::clone(&shared);
             self.spawn(format!("wb-rx-{h}"), move || s.reader(h))?;
-            for dir in Direction::BOTH {
+            for (name, stage) in [("up", Stage::Up(h)), ("down", Stage::Down(h))] {
                 let s = Arc::clone(&shared);
-                self.spawn(format!("wb-{dir}-{h}"), move || s.releaser(h, dir))?;
+                self.spawn(format!("wb-{name}-{h}"), move || s.releaser(stage))?;
             }
+        }
+        for i in 0..shared.paths.len() {
+            let s = Arc::clone(&shared);
+            self.spawn(format!("wb-path-{i}"), move || s.releaser(Stage::Path(i)))?;
         }
         Ok(())
     }
@@ -434,11 +497,14 @@ impl LinkBackend for Userspace {
         if let Some(shared) = &self.shared {
             shared.stop.store(true, Ordering::Relaxed);
             sys::eventfd_signal(&shared.stop_fd);
-            for l in &shared.links {
-                for d in [&l.up, &l.down] {
-                    let _g = d.lock();
-                    d.cv.notify_all();
-                }
+            let dirs = shared
+                .links
+                .iter()
+                .flat_map(|l| [&l.up, &l.down])
+                .chain(shared.paths.iter().map(|p| &p.dir));
+            for d in dirs {
+                let _g = d.lock();
+                d.cv.notify_all();
             }
         }
         for t in self.threads.drain(..) {

@@ -31,9 +31,20 @@ fn ns_exists(name: &str) -> bool {
 
 /// UDP echo: server thread in the server namespace, probes from client 1; returns RTTs in ms.
 fn udp_rtts(topo: &Topology, n: usize, gap: Duration) -> Vec<f64> {
-    let server_addr = SocketAddr::new(topo.server().addr, 9000);
+    udp_rtts_between(topo, HostId::client(1), HostId::SERVER, n, gap)
+}
+
+/// UDP echo between two hosts: responder on `to`, probes from `from`; RTTs in ms.
+fn udp_rtts_between(
+    topo: &Topology,
+    from: HostId,
+    to: HostId,
+    n: usize,
+    gap: Duration,
+) -> Vec<f64> {
+    let server_addr = SocketAddr::new(topo.host(to).unwrap().addr, 9000);
     let server = topo
-        .run_in(HostId::SERVER, move || UdpSocket::bind(server_addr))
+        .run_in(to, move || UdpSocket::bind(server_addr))
         .unwrap()
         .unwrap();
     server
@@ -53,7 +64,7 @@ fn udp_rtts(topo: &Topology, n: usize, gap: Duration) -> Vec<f64> {
         }
     });
     let client = topo
-        .run_in(HostId::client(1), || UdpSocket::bind("0.0.0.0:0"))
+        .run_in(from, || UdpSocket::bind("0.0.0.0:0"))
         .unwrap()
         .unwrap();
     client
@@ -147,6 +158,40 @@ fn userspace_topology_delay_counters_and_teardown() {
         names.iter().all(|n| !ns_exists(n)),
         "namespaces left behind"
     );
+}
+
+#[test]
+fn pair_delay_between_two_clients() {
+    if !root() {
+        return;
+    }
+    let profile = Profile {
+        delay_ms: 2.0,
+        ..Profile::default()
+    };
+    let mut spec = TopologySpec::star(&profile, 2);
+    spec.pair_delays.push(wirebench_netem::PairDelay {
+        a: HostId::client(1),
+        b: HostId::client(2),
+        delay_ms: 5.0,
+    });
+    let topo = Topology::up_with(userspace(), &spec).unwrap();
+    // client1 -> client2: 2 (c1 up) + 5 (pair) + 2 (c2 down), twice.
+    let mut peer = udp_rtts_between(
+        &topo,
+        HostId::client(1),
+        HostId::client(2),
+        20,
+        Duration::from_millis(2),
+    );
+    assert!(peer.len() >= 19);
+    peer.sort_by(f64::total_cmp);
+    assert!(peer[0] >= 18.0 && peer[peer.len() / 2] < 23.0, "{peer:?}");
+    // client1 -> server: no pair delay, 4 ms.
+    let mut srv = udp_rtts(&topo, 20, Duration::from_millis(2));
+    srv.sort_by(f64::total_cmp);
+    assert!(srv[0] >= 4.0 && srv[srv.len() / 2] < 9.0, "{srv:?}");
+    topo.teardown().unwrap();
 }
 
 #[test]
