@@ -166,6 +166,16 @@ impl<P: Clone> LinkCore<P> {
         !self.cut && self.params.is_unshaped() && self.heap.is_empty()
     }
 
+    /// Counts a packet that crossed without being queued: only valid while
+    /// [`is_passthrough`](Self::is_passthrough) holds (the caller's fast path, which skips the
+    /// heap; equivalent to `send` + `poll_transmit` at the same instant).
+    pub fn record_passthrough(&mut self, len: usize) {
+        self.stats.packets_in += 1;
+        self.stats.bytes_in += len as u64;
+        self.stats.packets_out += 1;
+        self.stats.bytes_out += len as u64;
+    }
+
     /// Cuts the link (every packet dropped, in-flight ones too) or restores it.
     pub fn set_cut(&mut self, cut: bool) {
         self.cut = cut;

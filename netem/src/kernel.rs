@@ -169,6 +169,12 @@ impl Kernel {
             (Direction::Up, name.as_str(), "eth0".to_string()),
             (Direction::Down, self.router.as_str(), format!("v{h}")),
         ] {
+            let params = profile.direction(dir);
+            if !cut && params.is_unshaped() {
+                // Nothing to shape: the default qdisc (no netem needed).
+                let _ = sys::run("tc", &["-n", ns, "qdisc", "del", "dev", &dev, "root"]);
+                continue;
+            }
             let mut args: Vec<String> =
                 ["-n", ns, "qdisc", "replace", "dev", &dev, "root", "netem"]
                     .iter()
@@ -177,7 +183,7 @@ impl Kernel {
             if cut {
                 args.extend(["loss".into(), "100%".into()]);
             } else {
-                args.extend(netem_args(&profile.direction(dir)));
+                args.extend(netem_args(&params));
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             sys::run("tc", &refs)?;

@@ -152,6 +152,37 @@ impl Shared {
         }
     }
 
+    /// Fast path: both links unshaped and idle, no pair path: count the packet through both
+    /// cores and let the caller write it straight from its buffer (no copy, no heap).
+    fn try_passthrough(&self, src: usize, dst: usize, frame_len: usize) -> bool {
+        if self.path_index.contains_key(&(src, dst)) {
+            return false;
+        }
+        let (Some(a), Some(b)) = (self.links.get(src), self.links.get(dst)) else {
+            return false;
+        };
+        let len = frame_len.saturating_sub(VNET_HDR_LEN);
+        let mut up = a.up.lock();
+        if !up.core.is_passthrough() {
+            return false;
+        }
+        let mut down = b.down.lock();
+        if !down.core.is_passthrough() {
+            return false;
+        }
+        up.core.record_passthrough(len);
+        down.core.record_passthrough(len);
+        true
+    }
+
+    fn deliver_raw(&self, dst: usize, frame: &[u8]) {
+        if let Some(link) = self.links.get(dst) {
+            if sys::write(link.tun.as_raw_fd(), frame).is_err() {
+                link.write_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn deliver(&self, dst: usize, p: &Pkt) {
         if let Some(link) = self.links.get(dst) {
             if sys::write(link.tun.as_raw_fd(), &p.buf).is_err() {
@@ -180,6 +211,10 @@ impl Shared {
                         link.unroutable.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
+                    if self.try_passthrough(h, dst, n) {
+                        self.deliver_raw(dst, &buf[..n]);
+                        continue;
+                    }
                     self.enter_up(
                         h,
                         Pkt {

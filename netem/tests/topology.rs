@@ -284,3 +284,34 @@ fn helper_hold_topology() {
     std::thread::sleep(Duration::from_secs(60));
     drop(topo);
 }
+
+/// The kernel backend's topology (veth pairs, bridge, addressing, counters) with unshaped links,
+/// which need no sch_netem, so it runs on these machines too.
+#[test]
+fn kernel_backend_topology_without_shaping() {
+    if !root() {
+        return;
+    }
+    let choice = BackendChoice {
+        kind: BackendKind::Kernel,
+        reason: "test".into(),
+    };
+    let topo = Topology::up_with(choice, &TopologySpec::star(&Profile::default(), 1)).unwrap();
+    let mut names: Vec<String> = topo
+        .hosts()
+        .iter()
+        .filter_map(|h| h.netns.clone())
+        .collect();
+    let rtts = udp_rtts(&topo, 20, Duration::from_millis(1));
+    assert!(rtts.len() >= 19, "{rtts:?}");
+    let c = topo.counters(HostId::client(1)).unwrap();
+    assert!(c.up.packets_in >= 19 && c.down.packets_out >= 19, "{c:?}");
+    let router = names[0].trim_end_matches("-s").to_string() + "-r";
+    assert!(ns_exists(&router));
+    names.push(router);
+    topo.teardown().unwrap();
+    assert!(
+        names.iter().all(|n| !ns_exists(n)),
+        "namespaces left behind"
+    );
+}
