@@ -1,1 +1,5 @@
-fn main() {}
+//! The `wirebench` binary: see `wirebench --help`.
+
+fn main() -> std::process::ExitCode {
+    wirebench::cli::main()
+}

@@ -137,6 +137,9 @@ pub struct Cell {
     /// Setup time in round trips of the profile (`setup_ms` / configured RTT); null on an
     /// unshaped link, where the RTT is not meaningful.
     pub setup_rtts: Option<f64>,
+    /// Mean duration of each setup phase (`tcp`, `tls`, `upgrade`, `ice`, `dtls`, ...), ms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub setup_phases_ms: BTreeMap<String, f64>,
     /// Rates.
     pub throughput: Option<Throughput>,
     /// Delivery accounting, warm-up excluded.

@@ -1,0 +1,108 @@
+//! The agents' internal control channel: JSON lines on the child's stdin/stdout.
+//!
+//! The orchestrator (`wirebench run`) starts `wirebench serve --control` and `wirebench drive
+//! --control`, sends them commands and reads events back. Pipes work the same inside a network
+//! namespace, so agents can be started anywhere a process can. Documented in `docs/protocol.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::hub::DataCount;
+use crate::workload::WorkloadSpec;
+
+/// Orchestrator → server agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum ServerCommand {
+    /// Push `count` frames of `size` bytes to each of `clients` at `rate` per second.
+    Push {
+        /// Client ids.
+        clients: Vec<u32>,
+        /// Frames per second per client.
+        rate: f64,
+        /// Frame size, bytes.
+        size: usize,
+        /// Frames per client.
+        count: u64,
+    },
+    /// Send data frames to `client` as fast as its downstream accepts, for `duration_ms`.
+    Download {
+        /// Client ids.
+        clients: Vec<u32>,
+        /// Frame size, bytes.
+        size: usize,
+        /// How long, ms.
+        duration_ms: u64,
+    },
+    /// Count uploaded bytes only after this long past each client's first data frame.
+    UploadWarmup {
+        /// Warm-up, ms.
+        warmup_ms: u64,
+    },
+    /// Report resources, counters and errors.
+    Stats,
+    /// Stop serving and exit.
+    Shutdown,
+}
+
+/// Server agent → orchestrator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// Listening.
+    Ready {
+        /// HTTP(S) address (port P).
+        addr: String,
+        /// Certificate hash to pin.
+        cert_sha256: String,
+    },
+    /// Answer to `stats`.
+    Stats {
+        /// CPU seconds since start.
+        cpu_s: Option<f64>,
+        /// Peak RSS, bytes.
+        rss_peak_bytes: Option<u64>,
+        /// Bulk data received, per client id.
+        data: Vec<(u32, DataCount)>,
+        /// Errors by kind.
+        errors: BTreeMap<String, u64>,
+    },
+    /// A command failed.
+    Error {
+        /// Why.
+        message: String,
+    },
+    /// A push or download finished.
+    Done,
+}
+
+/// Orchestrator → client agent: everything one client agent runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Transport id.
+    pub transport: String,
+    /// Server address (port P).
+    pub addr: String,
+    /// Use TLS.
+    pub tls: bool,
+    /// Certificate hash to pin (hex).
+    pub cert_sha256: Option<String>,
+    /// First client id; the agent's clients are `first_client .. first_client + clients`.
+    pub first_client: u32,
+    /// The workload.
+    pub workload: WorkloadSpec,
+}
+
+/// Client agent → orchestrator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DriveEvent {
+    /// Every client is connected; server-driven workloads may start.
+    Connected {
+        /// Client ids.
+        clients: Vec<u32>,
+    },
+    /// Finished (successfully or not).
+    Result(Box<crate::workload::ClientReport>),
+}

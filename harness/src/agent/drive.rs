@@ -1,0 +1,87 @@
+//! `wirebench drive`: the client agent.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use super::control::{DriveEvent, Job};
+use crate::transport::{self, Target};
+use crate::workload::{self, ClientReport};
+
+/// Runs one job and returns the merged report of its clients. `on_connected` is told the
+/// client ids once all are connected.
+pub async fn run_job(
+    job: &Job,
+    on_connected: impl FnOnce(Vec<u32>),
+) -> anyhow::Result<ClientReport> {
+    crate::clock::tighten_timer_slack();
+    super::procstat::raise_nofile_limit();
+    let t = transport::by_id(&job.transport)
+        .with_context(|| format!("unknown transport {:?}", job.transport))?;
+    let addr = job
+        .addr
+        .parse()
+        .with_context(|| format!("invalid server address {:?}", job.addr))?;
+    let cert_sha256 = match &job.cert_sha256 {
+        Some(h) => Some(crate::tls::parse_hash(h)?),
+        None => None,
+    };
+    if job.first_client == 0 {
+        bail!("client ids start at 1 (0 is the server)");
+    }
+    let target = Target {
+        addr,
+        tls: job.tls,
+        cert_sha256,
+        client_id: job.first_client,
+        poll_interval: Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
+    };
+    Ok(workload::run_clients(
+        t,
+        target,
+        job.workload.clone(),
+        job.first_client,
+        on_connected,
+    )
+    .await)
+}
+
+/// Control mode: read one [`Job`] line from stdin, report `connected` and then the result on
+/// stdout as JSON lines.
+pub async fn run_control() -> anyhow::Result<()> {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let line = lines
+        .next_line()
+        .await
+        .context("reading the job from stdin")?
+        .context("no job on stdin")?;
+    let job: Job = serde_json::from_str(&line).context("parsing the job")?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(async move {
+        let mut out = tokio::io::stdout();
+        while let Some(ev) = rx.recv().await {
+            let mut s = serde_json::to_string(&ev).unwrap_or_default();
+            s.push('\n');
+            if out.write_all(s.as_bytes()).await.is_err() || out.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let tx2 = tx.clone();
+    let report = match run_job(&job, move |clients| {
+        let _ = tx2.send(DriveEvent::Connected { clients });
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => ClientReport {
+            error: Some(format!("{e:#}")),
+            ..ClientReport::default()
+        },
+    };
+    let _ = tx.send(DriveEvent::Result(Box::new(report)));
+    drop(tx);
+    let _ = writer.await;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! `wirebench serve`: the server agent.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use super::control::{ServerCommand, ServerEvent};
+use super::procstat;
+use crate::server::{Server, ServerConfig};
+
+/// Options of `wirebench serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to bind (port 0 = pick).
+    pub bind: SocketAddr,
+    /// Serve plain HTTP.
+    pub plaintext: bool,
+    /// Long-poll wait limit.
+    pub poll_timeout: Duration,
+    /// Take commands on stdin and report on stdout (JSON lines), as the orchestrator does.
+    pub control: bool,
+    /// Delay every echo reply by this many µs (hidden test switch).
+    pub inject_delay_us: u64,
+}
+
+/// Runs the server agent until shut down (stdin closed or `shutdown` in control mode; Ctrl-C
+/// otherwise).
+pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    crate::clock::tighten_timer_slack();
+    procstat::raise_nofile_limit();
+    let server = Server::start(ServerConfig {
+        bind: opts.bind,
+        plaintext: opts.plaintext,
+        poll_timeout: opts.poll_timeout,
+    })
+    .await?;
+    server
+        .hub
+        .inject_delay_us
+        .store(opts.inject_delay_us, Ordering::Relaxed);
+    if !opts.control {
+        eprintln!(
+            "wirebench serve: listening on {} (tcp transport on port {}), certificate sha256 {}",
+            server.info.url,
+            server.addr.port().wrapping_add(1),
+            server.identity.cert_sha256_hex()
+        );
+        eprintln!(
+            "  spki sha256 (for Chromium): {}",
+            server.identity.spki_sha256_b64
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        return Ok(());
+    }
+    let mut out = tokio::io::stdout();
+    let send = |ev: ServerEvent| {
+        let mut line = serde_json::to_string(&ev).unwrap_or_default();
+        line.push('\n');
+        line
+    };
+    out.write_all(
+        send(ServerEvent::Ready {
+            addr: server.addr.to_string(),
+            cert_sha256: server.identity.cert_sha256_hex(),
+        })
+        .as_bytes(),
+    )
+    .await?;
+    out.flush().await?;
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<ServerEvent>(8);
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Some(line) = line.context("reading control channel")? else { break };
+                if line.trim().is_empty() { continue; }
+                let cmd: ServerCommand = match serde_json::from_str(&line) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        out.write_all(send(ServerEvent::Error { message: format!("bad command {line:?}: {e}") }).as_bytes()).await?;
+                        out.flush().await?;
+                        continue;
+                    }
+                };
+                match cmd {
+                    ServerCommand::Push { clients, rate, size, count } => {
+                        let hub = server.hub.clone();
+                        let tx = done_tx.clone();
+                        tokio::spawn(async move {
+                            let ev = match crate::workload::server_push(&hub, &clients, rate, size, count).await {
+                                Ok(()) => ServerEvent::Done,
+                                Err(e) => ServerEvent::Error { message: format!("push: {e}") },
+                            };
+                            let _ = tx.send(ev).await;
+                        });
+                    }
+                    ServerCommand::Download { clients, size, duration_ms } => {
+                        let hub = server.hub.clone();
+                        let tx = done_tx.clone();
+                        tokio::spawn(async move {
+                            crate::workload::server_download(hub, clients, size, Duration::from_millis(duration_ms)).await;
+                            let _ = tx.send(ServerEvent::Done).await;
+                        });
+                    }
+                    ServerCommand::UploadWarmup { warmup_ms } => {
+                        server.hub.upload_warmup_ns.store(warmup_ms * 1_000_000, Ordering::Relaxed);
+                    }
+                    ServerCommand::Stats => {
+                        let data = server
+                            .hub
+                            .client_ids()
+                            .into_iter()
+                            .map(|id| (id, server.hub.client(id).data_count()))
+                            .filter(|(_, d)| d.frames > 0)
+                            .collect();
+                        let ev = ServerEvent::Stats {
+                            cpu_s: procstat::cpu_seconds(),
+                            rss_peak_bytes: procstat::rss_peak_bytes(),
+                            data,
+                            errors: server.hub.errors.snapshot(),
+                        };
+                        out.write_all(send(ev).as_bytes()).await?;
+                        out.flush().await?;
+                    }
+                    ServerCommand::Shutdown => break,
+                }
+            }
+            Some(ev) = done_rx.recv() => {
+                out.write_all(send(ev).as_bytes()).await?;
+                out.flush().await?;
+            }
+        }
+    }
+    Ok(())
+}

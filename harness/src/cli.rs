@@ -1,0 +1,498 @@
+//! The command line (contract in DESIGN.md): `run`, `serve`, `drive`, `report`, `compare`,
+//! `list`. Errors end as one clear message and exit code 1.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+
+use wirebench_netem::ProfileSet;
+use wirebench_reports::model::{Results, Status};
+
+use crate::runner::{self, progress, scenario};
+use crate::workload::{Params, WorkloadSpec};
+
+/// Exit code of `wirebench run` when it completed but some cells failed.
+pub const EXIT_CELLS_FAILED: u8 = 3;
+
+/// wirebench: which real-time web transport for this workload on this network? Measured.
+#[derive(Debug, Parser)]
+#[command(name = "wirebench", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios (default: the embedded default suite) and write results, summary and report.
+    ///
+    /// Exit code 0 when every cell succeeded, 3 when the run completed with failed cells, 1 on
+    /// an error (bad scenario, unwritable output, interrupted).
+    Run(RunArgs),
+    /// Run the server agent only (for external or remote clients).
+    Serve(ServeArgs),
+    /// Run the client agent only, against a running server.
+    Drive(DriveArgs),
+    /// Render report.html (and summary.md) from a results file.
+    Report(ReportArgs),
+    /// List transports, workloads, profiles and scenarios.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Scenario files or directories of them (default: the embedded default suite).
+    scenarios: Vec<PathBuf>,
+    /// Only these transports (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    transport: Vec<String>,
+    /// Only these profiles (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    profile: Vec<String>,
+    /// Repeats of each cell (overrides the scenarios).
+    #[arg(long)]
+    repeat: Option<u32>,
+    /// Output directory (default: wirebench-out/<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Profiles file (default: the embedded scenarios/profiles.toml).
+    #[arg(long)]
+    profiles: Option<PathBuf>,
+    /// Plain HTTP instead of HTTPS for the HTTP transports.
+    #[arg(long)]
+    plaintext: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Delay every echo reply by N µs (for testing regression detection).
+    #[arg(long, hide = true, default_value_t = 0)]
+    inject_delay_us: u64,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to bind: HTTPS on TCP P, raw tcp on TCP P+1, HTTP/3 on UDP P. Port 0 picks one.
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    bind: SocketAddr,
+    /// Plain HTTP instead of HTTPS.
+    #[arg(long)]
+    plaintext: bool,
+    /// How long a long-poll waits before answering 204, seconds.
+    #[arg(long, default_value_t = 25)]
+    poll_timeout: u64,
+    /// Take commands on stdin and report on stdout (used by `wirebench run`).
+    #[arg(long, hide = true)]
+    control: bool,
+    /// Delay every echo reply by N µs (for testing regression detection).
+    #[arg(long, hide = true, default_value_t = 0)]
+    inject_delay_us: u64,
+}
+
+#[derive(Debug, Args)]
+struct DriveArgs {
+    /// Server URL, e.g. https://127.0.0.1:4433.
+    #[arg(long, required_unless_present = "control")]
+    target: Option<String>,
+    /// SHA-256 of the server certificate (hex), as `wirebench serve` prints and `/cert-hash` returns.
+    #[arg(long)]
+    cert_sha256: Option<String>,
+    /// Transport id.
+    #[arg(long, default_value = "websocket")]
+    transport: String,
+    /// Workload: echo or connect (push, download and upload need the orchestrator).
+    #[arg(long, default_value = "echo")]
+    workload: String,
+    /// Messages per second per client.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Message size in bytes, header included.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Measured duration, ms.
+    #[arg(long, default_value_t = 3000)]
+    duration_ms: u64,
+    /// Warm-up, ms.
+    #[arg(long, default_value_t = 500)]
+    warmup_ms: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 1)]
+    clients: u32,
+    /// First client id.
+    #[arg(long, default_value_t = 1)]
+    client_id: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Read a job on stdin and report on stdout (used by `wirebench run`).
+    #[arg(long, hide = true)]
+    control: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// A results.json.
+    results: PathBuf,
+    /// Output HTML file (default: report.html beside the results).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Profiles file (default: the embedded one).
+    #[arg(long)]
+    profiles: Option<PathBuf>,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wirebench: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("wirebench: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run(a) => cmd_run(a).await,
+        Command::Serve(a) => {
+            crate::agent::serve::run(crate::agent::serve::ServeOptions {
+                bind: a.bind,
+                plaintext: a.plaintext,
+                poll_timeout: Duration::from_secs(a.poll_timeout),
+                control: a.control,
+                inject_delay_us: a.inject_delay_us,
+            })
+            .await?;
+            Ok(0)
+        }
+        Command::Drive(a) => cmd_drive(a).await,
+        Command::Report(a) => cmd_report(a),
+        Command::List(a) => cmd_list(a),
+    }
+}
+
+fn load_profiles(path: Option<&Path>) -> anyhow::Result<ProfileSet> {
+    match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(ProfileSet::parse(&text, &p.display().to_string())?)
+        }
+        None => Ok(ProfileSet::parse(
+            scenario::DEFAULT_PROFILES,
+            "scenarios/profiles.toml (embedded)",
+        )?),
+    }
+}
+
+fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension().is_some_and(|e| e == "toml")
+                        && f.file_name().is_some_and(|n| n != "profiles.toml")
+                })
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!(
+                    "{}: no scenario files (*.toml) in this directory",
+                    p.display()
+                );
+            }
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such scenario file or directory", p.display());
+        }
+    }
+    Ok(files)
+}
+
+async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
+    let profiles = load_profiles(a.profiles.as_deref())?;
+    let names: Vec<String> = profiles.profiles.keys().cloned().collect();
+    let mut scenarios = Vec::new();
+    if a.scenarios.is_empty() {
+        scenarios.push(scenario::parse(
+            scenario::DEFAULT_SUITE,
+            "scenarios/default.toml (embedded)",
+            &names,
+        )?);
+    } else {
+        for f in scenario_files(&a.scenarios)? {
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            scenarios.push(scenario::parse(&text, &f.display().to_string(), &names)?);
+        }
+    }
+    for t in &a.transport {
+        if crate::transport::by_id(t).is_none() {
+            bail!(
+                "--transport: unknown transport {t:?} (known: {})",
+                crate::transport::ALL_IDS.join(", ")
+            );
+        }
+    }
+    for p in &a.profile {
+        profiles
+            .get(p)
+            .map_err(|e| anyhow::anyhow!("--profile: {e}"))?;
+    }
+    if a.repeat == Some(0) {
+        bail!("--repeat: must be at least 1");
+    }
+    for s in &mut scenarios {
+        for w in &mut s.workloads {
+            if !a.transport.is_empty() {
+                w.transports.retain(|t| a.transport.contains(t));
+            }
+            if !a.profile.is_empty() {
+                w.profiles = a.profile.clone();
+            }
+        }
+    }
+    let cells = runner::plan(&scenarios, a.repeat);
+    if cells.is_empty() {
+        bail!("nothing to run: the filters leave no cell (check --transport and --profile)");
+    }
+    let out_dir = a.out.unwrap_or_else(|| {
+        PathBuf::from("wirebench-out")
+            .join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
+    });
+    let opts = runner::RunOptions {
+        out_dir: out_dir.clone(),
+        plaintext: a.plaintext,
+        profiles,
+        progress: if a.quiet {
+            progress::Mode::Quiet
+        } else {
+            progress::Mode::Auto
+        },
+        inject_delay_us: a.inject_delay_us,
+        agent_exe: std::env::current_exe().context("locating the wirebench executable")?,
+    };
+    if !a.quiet {
+        eprintln!(
+            "wirebench: {} cells ({} scenario{}), writing {}",
+            cells.len(),
+            scenarios.len(),
+            if scenarios.len() == 1 { "" } else { "s" },
+            out_dir.display()
+        );
+    }
+    let results = runner::run(cells, &opts).await?;
+    write_outputs(&results, &out_dir)?;
+    if !a.quiet {
+        print!("{}", terminal_table(&results));
+        println!(
+            "\nresults: {}\nsummary: {}\nreport:  {}",
+            out_dir.join("results.json").display(),
+            out_dir.join("summary.md").display(),
+            out_dir.join("report.html").display()
+        );
+    }
+    let failed = results
+        .cells
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .count();
+    if failed > 0 {
+        eprintln!("wirebench: {failed} cell(s) failed; see summary.md");
+        return Ok(EXIT_CELLS_FAILED);
+    }
+    Ok(0)
+}
+
+/// Writes summary.md and report.html beside results.json.
+fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<()> {
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, wirebench_reports::summary::markdown(results))
+        .with_context(|| format!("writing {}", summary.display()))?;
+    let html = dir.join("report.html");
+    crate::report::write_html(results, &html)?;
+    Ok(())
+}
+
+/// The end-of-run table for the terminal.
+pub fn terminal_table(r: &Results) -> String {
+    use std::fmt::Write as _;
+    use wirebench_reports::summary::{fmt_bps, fmt_us, rows};
+    let rows = rows(r);
+    let mut s = String::new();
+    let dash = || "–".to_string();
+    let _ = writeln!(
+        s,
+        "\n{:<10} {:<11} {:<10} {:>3} {:>10} {:>10} {:>14} {:>10}",
+        "workload", "transport", "profile", "n", "p50", "p99", "goodput", "setup"
+    );
+    for row in rows {
+        let _ = writeln!(
+            s,
+            "{:<10} {:<11} {:<10} {:>3} {:>10} {:>10} {:>14} {:>10}",
+            row.workload,
+            row.transport,
+            row.profile,
+            row.repeats,
+            row.p50_us.map(fmt_us).unwrap_or_else(dash),
+            row.p99_us.map(fmt_us).unwrap_or_else(dash),
+            row.goodput_bps.map(fmt_bps).unwrap_or_else(dash),
+            row.setup_ms
+                .map(|v| format!("{v:.2} ms"))
+                .unwrap_or_else(dash),
+        );
+    }
+    for c in r.cells.iter().filter(|c| c.status != Status::Ok) {
+        let _ = writeln!(
+            s,
+            "{} {}/{}/{} #{}: {}",
+            if c.status == Status::Failed {
+                "FAILED "
+            } else {
+                "skipped"
+            },
+            c.workload,
+            c.transport,
+            c.profile,
+            c.repeat,
+            c.error.as_deref().unwrap_or("")
+        );
+    }
+    s
+}
+
+async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
+    if a.control {
+        crate::agent::drive::run_control().await?;
+        return Ok(0);
+    }
+    let target = a.target.as_deref().unwrap_or_default();
+    let url = url::Url::parse(target).with_context(|| format!("--target {target:?}: not a URL"))?;
+    let tls = match url.scheme() {
+        "https" => true,
+        "http" => false,
+        s => bail!("--target: scheme {s:?} is not http or https"),
+    };
+    let host = url
+        .host_str()
+        .with_context(|| format!("--target {target:?}: no host"))?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addr: SocketAddr = tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("--target: resolving {host}"))?
+        .next()
+        .with_context(|| format!("--target: {host} has no address"))?;
+    if tls && a.cert_sha256.is_none() {
+        bail!("--cert-sha256 is required for https targets (wirebench serve prints it; GET /cert-hash returns it)");
+    }
+    let params = Params {
+        rate: a.rate,
+        size: a.size,
+        duration_ms: a.duration_ms,
+        warmup_ms: a.warmup_ms,
+        clients: a.clients,
+        connects: 20,
+        poll_interval_ms: 50,
+    };
+    let workload = match a.workload.as_str() {
+        "echo" => WorkloadSpec::Echo(params),
+        "connect" => WorkloadSpec::Connect(params),
+        w => bail!("--workload {w:?}: `drive` runs echo or connect on its own (push, download and upload need `wirebench run`)"),
+    };
+    let job = crate::agent::control::Job {
+        transport: a.transport.clone(),
+        addr: addr.to_string(),
+        tls,
+        cert_sha256: a.cert_sha256.clone(),
+        first_client: a.client_id,
+        workload,
+    };
+    let report = crate::agent::drive::run_job(&job, |_| {}).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        if let Some(h) = &report.latency_hdr {
+            let h = wirebench_reports::decode_histogram(h)?;
+            println!(
+                "{} {} to {}: {} samples, p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+                a.transport,
+                a.workload,
+                addr,
+                h.len(),
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.9),
+                h.value_at_quantile(0.99),
+                h.max()
+            );
+        }
+        println!(
+            "sent {}, received {}, duplicated {}, reordered {}",
+            report.sent, report.received, report.duplicated, report.reordered
+        );
+    }
+    if let Some(e) = report.error {
+        bail!("{e}");
+    }
+    Ok(0)
+}
+
+fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
+    let results = Results::load(&a.results)?;
+    let out = a.out.unwrap_or_else(|| {
+        a.results
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("report.html")
+    });
+    crate::report::write_html(&results, &out)?;
+    println!("{}", out.display());
+    Ok(0)
+}
+
+fn cmd_list(a: ListArgs) -> anyhow::Result<u8> {
+    let profiles = load_profiles(a.profiles.as_deref())?;
+    println!("transports:");
+    for id in crate::transport::ALL_IDS {
+        println!("  {id:<24} {}", crate::transport::describe(id));
+    }
+    println!("\nworkloads:");
+    for (id, d) in crate::workload::ALL_IDS {
+        println!("  {id:<24} {d}");
+    }
+    println!("\nprofiles:");
+    for (name, p) in &profiles.profiles {
+        println!(
+            "  {name:<24} {}",
+            p.description.lines().next().unwrap_or("")
+        );
+    }
+    println!("\nscenarios (embedded):");
+    let names: Vec<String> = profiles.profiles.keys().cloned().collect();
+    let s = scenario::parse(scenario::DEFAULT_SUITE, "default.toml", &names)?;
+    println!("  {:<24} {}", s.name, s.description);
+    Ok(0)
+}

@@ -1,0 +1,119 @@
+//! Progress while a run goes: a bar on a terminal, plain lines otherwise, nothing with --quiet.
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use wirebench_reports::model::{Cell, Status};
+use wirebench_reports::summary::fmt_us;
+
+use super::PlannedCell;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A bar if stderr is a terminal, plain lines if not.
+    Auto,
+    /// Nothing.
+    Quiet,
+}
+
+/// Progress display for a run.
+#[derive(Debug)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    total: usize,
+}
+
+fn label(pc: &PlannedCell) -> String {
+    format!(
+        "{}/{}/{}/{} #{}",
+        pc.scenario,
+        pc.spec.id(),
+        pc.transport,
+        pc.profile,
+        pc.repeat
+    )
+}
+
+fn outcome(cell: &Cell) -> String {
+    match cell.status {
+        Status::Ok => match (&cell.latency_us, &cell.throughput) {
+            (Some(l), _) if cell.workload != "connect" => {
+                format!(
+                    "ok  p50 {}  p99 {}",
+                    fmt_us(l.p50 as f64),
+                    fmt_us(l.p99 as f64)
+                )
+            }
+            (_, Some(t)) if t.goodput_bps.is_some() => format!(
+                "ok  {}",
+                wirebench_reports::summary::fmt_bps(t.goodput_bps.unwrap_or(0.0))
+            ),
+            _ => match cell.setup_ms {
+                Some(ms) => format!("ok  setup {ms:.2} ms"),
+                None => "ok".into(),
+            },
+        },
+        Status::Failed => format!("FAILED: {}", cell.error.as_deref().unwrap_or("?")),
+        Status::Skipped => format!("skipped: {}", cell.error.as_deref().unwrap_or("?")),
+    }
+}
+
+impl Progress {
+    /// A display for `total` cells.
+    pub fn new(mode: Mode, total: usize) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (mode == Mode::Auto && tty).then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} (eta {eta}) {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Self {
+            bar,
+            plain: mode == Mode::Auto && !tty,
+            total,
+        }
+    }
+
+    /// A cell starts.
+    pub fn start_cell(&mut self, _i: usize, pc: &PlannedCell) {
+        if let Some(b) = &self.bar {
+            b.set_message(label(pc));
+        }
+    }
+
+    /// A cell ended.
+    pub fn end_cell(&mut self, i: usize, pc: &PlannedCell, cell: &Cell, took: Duration) {
+        let line = format!(
+            "[{}/{}] {}: {} ({:.1} s)",
+            i + 1,
+            self.total,
+            label(pc),
+            outcome(cell),
+            took.as_secs_f64()
+        );
+        if let Some(b) = &self.bar {
+            if cell.status != Status::Ok {
+                b.println(line);
+            }
+            b.inc(1);
+        } else if self.plain {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The run ended.
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Scenario files: TOML that names workloads, parameters, transports, profiles and repeats.
+//!
+//! Parsing is strict (`deny_unknown_fields`) and every error names the file, the line and the
+//! key at fault, so a typo never silently changes what is measured.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::transport;
+use crate::workload::{Params, WorkloadSpec};
+
+/// The default suite, embedded so `wirebench run` works anywhere.
+pub const DEFAULT_SUITE: &str = include_str!("../../../scenarios/default.toml");
+/// The shipped network profiles, embedded.
+pub const DEFAULT_PROFILES: &str = include_str!("../../../scenarios/profiles.toml");
+
+/// An error in a scenario file, located.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {key}: {msg}")]
+pub struct ScenarioError {
+    /// File name.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// Key at fault (dotted path).
+    pub key: String,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name (from the file, or its stem).
+    pub name: String,
+    /// What it tests.
+    pub description: String,
+    /// Workloads with their transports and profiles.
+    pub workloads: Vec<WorkloadPlan>,
+    /// Repeats of each cell.
+    pub repeat: u32,
+}
+
+/// One workload of a scenario and where it runs.
+#[derive(Debug, Clone)]
+pub struct WorkloadPlan {
+    /// The workload and its parameters.
+    pub spec: WorkloadSpec,
+    /// Transport ids.
+    pub transports: Vec<String>,
+    /// Profile names.
+    pub profiles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    transports: Option<Vec<Spanned<String>>>,
+    profiles: Option<Vec<Spanned<String>>>,
+    repeat: Option<Spanned<u32>>,
+    #[serde(default)]
+    defaults: RawParams,
+    #[serde(default)]
+    workload: Vec<RawWorkload>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    rate: Option<Spanned<f64>>,
+    size: Option<Spanned<u64>>,
+    duration_ms: Option<Spanned<u64>>,
+    warmup_ms: Option<Spanned<u64>>,
+    clients: Option<Spanned<u32>>,
+    connects: Option<Spanned<u32>>,
+    poll_interval_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    kind: Spanned<String>,
+    transports: Option<Vec<Spanned<String>>>,
+    profiles: Option<Vec<Spanned<String>>>,
+    // The parameters again (serde's `flatten` cannot be combined with `deny_unknown_fields`
+    // nor keep spans).
+    rate: Option<Spanned<f64>>,
+    size: Option<Spanned<u64>>,
+    duration_ms: Option<Spanned<u64>>,
+    warmup_ms: Option<Spanned<u64>>,
+    clients: Option<Spanned<u32>>,
+    connects: Option<Spanned<u32>>,
+    poll_interval_ms: Option<Spanned<u64>>,
+}
+
+impl RawWorkload {
+    fn params(&self) -> RawParams {
+        RawParams {
+            rate: self.rate.clone(),
+            size: self.size.clone(),
+            duration_ms: self.duration_ms.clone(),
+            warmup_ms: self.warmup_ms.clone(),
+            clients: self.clients.clone(),
+            connects: self.connects.clone(),
+            poll_interval_ms: self.poll_interval_ms.clone(),
+        }
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        msg: impl Into<String>,
+    ) -> Result<T, ScenarioError> {
+        Err(ScenarioError {
+            file: self.file.to_string(),
+            line: line_of(self.text, span.start),
+            key: key.to_string(),
+            msg: msg.into(),
+        })
+    }
+}
+
+/// Parses and validates a scenario. `file` names it in errors; `profiles` lists the known
+/// profile names.
+pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, ScenarioError> {
+    let ctx = Ctx { file, text };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        let msg = e.message().to_string();
+        let key = msg
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "(document)".into());
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            key,
+            msg,
+        }
+    })?;
+    let stem = Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario")
+        .to_string();
+    let repeat = match raw.repeat {
+        Some(r) if *r.get_ref() == 0 => return ctx.err(r.span(), "repeat", "must be at least 1"),
+        Some(r) => r.into_inner(),
+        None => 3,
+    };
+    let all_transports = transport::ALL_IDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>();
+    let top_transports = match &raw.transports {
+        Some(v) => check_names(&ctx, v, "transports", &all_transports, "transport")?,
+        None => all_transports.clone(),
+    };
+    let top_profiles = match &raw.profiles {
+        Some(v) => check_names(&ctx, v, "profiles", profiles, "profile")?,
+        None => vec!["loopback".to_string()],
+    };
+    if raw.workload.is_empty() {
+        return ctx.err(
+            0..0,
+            "workload",
+            "a scenario needs at least one [[workload]]",
+        );
+    }
+    let mut workloads = Vec::new();
+    for (i, w) in raw.workload.iter().enumerate() {
+        let key = |k: &str| format!("workload[{}].{k}", i + 1);
+        let transports = match &w.transports {
+            Some(v) => check_names(&ctx, v, &key("transports"), &all_transports, "transport")?,
+            None => top_transports.clone(),
+        };
+        let profiles = match &w.profiles {
+            Some(v) => check_names(&ctx, v, &key("profiles"), profiles, "profile")?,
+            None => top_profiles.clone(),
+        };
+        let params = merge_params(&ctx, &w.params(), &raw.defaults, &key)?;
+        let spec = match w.kind.get_ref().as_str() {
+            "echo" => WorkloadSpec::Echo(params),
+            "push" => WorkloadSpec::Push(params),
+            "download" => WorkloadSpec::Download(params),
+            "upload" => WorkloadSpec::Upload(params),
+            "connect" => WorkloadSpec::Connect(params),
+            other => {
+                let known: Vec<&str> = crate::workload::ALL_IDS.iter().map(|(id, _)| *id).collect();
+                return ctx.err(
+                    w.kind.span(),
+                    &key("kind"),
+                    format!("unknown workload {other:?} (known: {})", known.join(", ")),
+                );
+            }
+        };
+        workloads.push(WorkloadPlan {
+            spec,
+            transports,
+            profiles,
+        });
+    }
+    Ok(Scenario {
+        name: raw.name.unwrap_or(stem),
+        description: raw.description.unwrap_or_default(),
+        workloads,
+        repeat,
+    })
+}
+
+fn check_names(
+    ctx: &Ctx<'_>,
+    v: &[Spanned<String>],
+    key: &str,
+    known: &[String],
+    what: &str,
+) -> Result<Vec<String>, ScenarioError> {
+    if v.is_empty() {
+        return ctx.err(0..0, key, format!("needs at least one {what}"));
+    }
+    let mut out = Vec::new();
+    for s in v {
+        if !known.iter().any(|k| k == s.get_ref()) {
+            return ctx.err(
+                s.span(),
+                key,
+                format!(
+                    "unknown {what} {:?} (known: {})",
+                    s.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+        if !out.contains(s.get_ref()) {
+            out.push(s.get_ref().clone());
+        }
+    }
+    Ok(out)
+}
+
+fn merge_params(
+    ctx: &Ctx<'_>,
+    w: &RawParams,
+    d: &RawParams,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Params, ScenarioError> {
+    fn pick<T: Clone>(a: &Option<Spanned<T>>, b: &Option<Spanned<T>>) -> Option<Spanned<T>> {
+        a.clone().or_else(|| b.clone())
+    }
+    let rate = pick(&w.rate, &d.rate);
+    if let Some(r) = &rate {
+        let v = *r.get_ref();
+        if !(v > 0.0 && v <= 1_000_000.0) {
+            return ctx.err(
+                r.span(),
+                &key("rate"),
+                format!("{v} is out of range (0, 1000000] messages/s"),
+            );
+        }
+    }
+    let size = pick(&w.size, &d.size);
+    if let Some(s) = &size {
+        let v = *s.get_ref();
+        if !(crate::frame::HEADER_LEN as u64..=crate::frame::MAX_FRAME as u64).contains(&v) {
+            return ctx.err(
+                s.span(),
+                &key("size"),
+                format!(
+                    "{v} bytes is out of range: a message is at least the {}-byte header and at most {} bytes",
+                    crate::frame::HEADER_LEN,
+                    crate::frame::MAX_FRAME
+                ),
+            );
+        }
+    }
+    let positive = |v: &Option<Spanned<u64>>, name: &str| -> Result<Option<u64>, ScenarioError> {
+        match v {
+            Some(s) if *s.get_ref() == 0 => ctx.err(s.span(), &key(name), "must be greater than 0"),
+            Some(s) => Ok(Some(*s.get_ref())),
+            None => Ok(None),
+        }
+    };
+    let positive32 = |v: &Option<Spanned<u32>>, name: &str| -> Result<Option<u32>, ScenarioError> {
+        match v {
+            Some(s) if *s.get_ref() == 0 => ctx.err(s.span(), &key(name), "must be greater than 0"),
+            Some(s) => Ok(Some(*s.get_ref())),
+            None => Ok(None),
+        }
+    };
+    Ok(Params {
+        rate: rate.map_or(1000.0, |r| *r.get_ref()),
+        size: size.map_or(64, |s| *s.get_ref() as usize),
+        duration_ms: positive(&pick(&w.duration_ms, &d.duration_ms), "duration_ms")?
+            .unwrap_or(3000),
+        warmup_ms: pick(&w.warmup_ms, &d.warmup_ms).map_or(500, |s| *s.get_ref()),
+        clients: positive32(&pick(&w.clients, &d.clients), "clients")?.unwrap_or(1),
+        connects: positive32(&pick(&w.connects, &d.connects), "connects")?.unwrap_or(20),
+        poll_interval_ms: positive(
+            &pick(&w.poll_interval_ms, &d.poll_interval_ms),
+            "poll_interval_ms",
+        )?
+        .unwrap_or(50),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profiles() -> Vec<String> {
+        vec!["loopback".into()]
+    }
+
+    #[test]
+    fn default_suite_parses() {
+        let s = parse(DEFAULT_SUITE, "default.toml", &profiles()).unwrap();
+        assert!(!s.workloads.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "name = \"x\"\n[[workload]]\nkind = \"echo\"\nrat = 5\n";
+        let e = parse(text, "x.toml", &profiles()).unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.to_string().starts_with("x.toml:4: rat:"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let text = "[[workload]]\nkind = \"echo\"\n\n[[workload]]\nkind = \"echo\"\nsize = 3\n";
+        let e = parse(text, "y.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (6, "workload[2].size"), "{e}");
+        let text = "transports = [\"tcp\", \"carrier-pigeon\"]\n[[workload]]\nkind = \"echo\"\n";
+        let e = parse(text, "z.toml", &profiles()).unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.msg.contains("carrier-pigeon"));
+        let text = "[[workload]]\nkind = \"teleport\"\n";
+        let e = parse(text, "w.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (2, "workload[1].kind"));
+    }
+}

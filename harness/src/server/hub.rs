@@ -1,0 +1,479 @@
+//! The server's shared state: per-client downstream routing, the HTTP downstream queue with
+//! cursors, and the public behaviour (echo, broadcast) applied to every upstream frame, whatever
+//! transport it came in on.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use crate::clock::now_ns;
+use crate::frame::{with_kind, FrameError, Header, Kind};
+
+/// How many frames a client's HTTP downstream queue keeps for resume.
+pub const RETAIN_FRAMES: usize = 65_536;
+/// How long a client's HTTP downstream queue keeps frames for resume.
+pub const RETAIN_AGE: Duration = Duration::from_secs(60);
+/// Undelivered frames in a client's HTTP queue above which `POST /up` answers 503.
+pub const BACKLOG_LIMIT: u64 = 16_384;
+/// A client's state is dropped after this long with no request and no open downstream.
+pub const IDLE_EXPIRY: Duration = Duration::from_secs(300);
+
+/// Where a reply goes: back on the connection the request came in on.
+#[derive(Debug, Clone, Copy)]
+pub enum Reply<'a> {
+    /// A connection with its own writer (WebSocket, tcp, WebTransport stream, data channel).
+    Channel(&'a mpsc::Sender<Bytes>),
+    /// The client's HTTP downstream queue (requests that came in by `POST /up`).
+    Http,
+}
+
+/// A client's current downstream for server-originated frames.
+#[derive(Debug, Clone)]
+enum Downstream {
+    Channel(mpsc::Sender<Bytes>),
+    Http,
+}
+
+/// Frames queued for one client's HTTP downstream (sse, long-poll, poll).
+#[derive(Debug)]
+pub struct HttpQueue {
+    /// (cursor, frame, enqueued at ns); cursors are consecutive.
+    frames: VecDeque<(u64, Bytes, u64)>,
+    /// Cursor of the newest frame (0 = none yet).
+    last: u64,
+    /// Highest cursor the client has acknowledged or been sent.
+    delivered: u64,
+}
+
+/// What a downstream reader gets from [`ClientState::take_after`].
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// (cursor, frame) in order.
+    pub frames: Vec<(u64, Bytes)>,
+    /// Frames after the requested cursor that are no longer kept.
+    pub gap: u64,
+    /// The cursor to resume from next (last delivered, or the request's `after`).
+    pub cursor: u64,
+}
+
+/// Counters of bulk data received from a client (upload goodput is measured at the server).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct DataCount {
+    /// First data frame's arrival, warm-up included, ns.
+    pub seen_ns: u64,
+    /// Data frames.
+    pub frames: u64,
+    /// Data bytes (whole frames).
+    pub bytes: u64,
+    /// First data frame's arrival, ns.
+    pub first_ns: u64,
+    /// Last data frame's arrival, ns.
+    pub last_ns: u64,
+}
+
+/// One client's state.
+#[derive(Debug)]
+pub struct ClientState {
+    queue: Mutex<HttpQueue>,
+    /// Latest cursor in the HTTP queue; readers wait on it.
+    pub latest: watch::Sender<u64>,
+    /// Delivered cursor; bulk producers wait on it (backpressure).
+    pub delivered: watch::Sender<u64>,
+    downstream: Mutex<Option<(u64, Downstream)>>,
+    /// Bumped to end the client's open event streams (a server-side cut; the client resumes).
+    pub kick: watch::Sender<u64>,
+    data: Mutex<DataCount>,
+    last_active_ns: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the data half-updated in a way that
+    // matters for measurement, so a poisoned lock is simply taken over.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ClientState {
+    fn new() -> Self {
+        Self {
+            queue: Mutex::new(HttpQueue {
+                frames: VecDeque::new(),
+                last: 0,
+                delivered: 0,
+            }),
+            latest: watch::channel(0).0,
+            delivered: watch::channel(0).0,
+            downstream: Mutex::new(None),
+            kick: watch::channel(0).0,
+            data: Mutex::new(DataCount::default()),
+            last_active_ns: AtomicU64::new(now_ns()),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_active_ns.store(now_ns(), Ordering::Relaxed);
+    }
+
+    /// Appends a frame to the HTTP queue, trimming what is past the retention limits.
+    pub fn enqueue(&self, frame: Bytes) -> u64 {
+        let now = now_ns();
+        let cursor = {
+            let mut q = lock(&self.queue);
+            q.last += 1;
+            let c = q.last;
+            q.frames.push_back((c, frame, now));
+            let max_age = RETAIN_AGE.as_nanos() as u64;
+            while q.frames.len() > RETAIN_FRAMES
+                || q.frames
+                    .front()
+                    .is_some_and(|(_, _, at)| now.saturating_sub(*at) > max_age)
+            {
+                q.frames.pop_front();
+            }
+            c
+        };
+        self.latest.send_replace(cursor);
+        cursor
+    }
+
+    /// Frames after `after` (at most `max_frames` / `max_bytes`), marking them delivered when
+    /// `mark_delivered`. An `after` beyond the newest cursor is treated as the newest.
+    pub fn take_after(
+        &self,
+        after: u64,
+        max_frames: usize,
+        max_bytes: usize,
+        mark_delivered: bool,
+    ) -> Batch {
+        let mut q = lock(&self.queue);
+        let after = after.min(q.last);
+        let mut b = Batch {
+            cursor: after,
+            ..Batch::default()
+        };
+        let first_kept = q.frames.front().map_or(q.last + 1, |(c, _, _)| *c);
+        if after + 1 < first_kept {
+            b.gap = first_kept - 1 - after;
+        }
+        let start = (after + 1).max(first_kept);
+        let skip = (start - first_kept) as usize;
+        let mut bytes = 0;
+        for (c, f, _) in q.frames.iter().skip(skip) {
+            if b.frames.len() >= max_frames || (bytes > 0 && bytes + f.len() > max_bytes) {
+                break;
+            }
+            bytes += f.len();
+            b.frames.push((*c, f.clone()));
+            b.cursor = *c;
+        }
+        if mark_delivered && b.cursor > q.delivered {
+            q.delivered = b.cursor;
+            drop(q);
+            self.delivered.send_replace(b.cursor);
+        }
+        b
+    }
+
+    /// Records that the client has everything up to `cursor` (a poll's `after`).
+    pub fn acknowledge(&self, cursor: u64) {
+        let mut q = lock(&self.queue);
+        let c = cursor.min(q.last);
+        if c > q.delivered {
+            q.delivered = c;
+            drop(q);
+            self.delivered.send_replace(c);
+        }
+    }
+
+    /// The newest cursor.
+    pub fn last_cursor(&self) -> u64 {
+        lock(&self.queue).last
+    }
+
+    /// Frames queued but not yet delivered.
+    pub fn backlog(&self) -> u64 {
+        let q = lock(&self.queue);
+        q.last - q.delivered
+    }
+
+    /// Ends the client's open event streams (clients resume with `Last-Event-ID`).
+    pub fn disconnect_streams(&self) {
+        self.kick.send_modify(|k| *k += 1);
+    }
+
+    /// Bulk data received so far.
+    pub fn data_count(&self) -> DataCount {
+        *lock(&self.data)
+    }
+}
+
+/// Keeps a downstream registered; dropping it unregisters (if it is still the current one).
+#[derive(Debug)]
+pub struct Attachment {
+    client: Arc<ClientState>,
+    generation: u64,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        // A closed connection stops being the downstream. The HTTP queue stays the downstream
+        // when its request ends: frames keep queueing so the client can resume (Last-Event-ID,
+        // the next poll) without loss.
+        let mut d = lock(&self.client.downstream);
+        if d.as_ref()
+            .is_some_and(|(g, d)| *g == self.generation && matches!(d, Downstream::Channel(_)))
+        {
+            *d = None;
+        }
+        self.client.touch();
+    }
+}
+
+/// Error counters by kind (malformed frames, refused requests, ...).
+#[derive(Debug, Default)]
+pub struct ErrorCounts(Mutex<BTreeMap<String, u64>>);
+
+impl ErrorCounts {
+    /// Adds one to `key`.
+    pub fn add(&self, key: &str) {
+        *lock(&self.0).entry(key.to_string()).or_default() += 1;
+    }
+    /// A copy of the counts.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        lock(&self.0).clone()
+    }
+}
+
+/// The server's shared state.
+#[derive(Debug, Default)]
+pub struct Hub {
+    clients: Mutex<HashMap<u32, Arc<ClientState>>>,
+    generation: AtomicU64,
+    /// Frames dropped and requests refused, by kind.
+    pub errors: ErrorCounts,
+    /// Notable events by kind (e.g. `sse_open`), for diagnostics and tests.
+    pub events: ErrorCounts,
+    /// Extra delay before each echo reply, µs (a hidden switch for testing regression checks).
+    pub inject_delay_us: AtomicU64,
+    /// Uploaded bytes are counted only this long after a client's first data frame, ns.
+    pub upload_warmup_ns: AtomicU64,
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The state of `client`, created on first use.
+    pub fn client(&self, id: u32) -> Arc<ClientState> {
+        let c = lock(&self.clients)
+            .entry(id)
+            .or_insert_with(|| Arc::new(ClientState::new()))
+            .clone();
+        c.touch();
+        c
+    }
+
+    /// Ids of every known client.
+    pub fn client_ids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = lock(&self.clients).keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Makes `tx` the client's downstream for server-originated frames, until the returned
+    /// attachment is dropped or a newer downstream opens.
+    pub fn attach_channel(&self, client: u32, tx: mpsc::Sender<Bytes>) -> Attachment {
+        self.attach(client, Downstream::Channel(tx))
+    }
+
+    /// Makes the HTTP queue the client's downstream (an event stream or poll opened).
+    pub fn attach_http(&self, client: u32) -> Attachment {
+        self.attach(client, Downstream::Http)
+    }
+
+    fn attach(&self, client: u32, d: Downstream) -> Attachment {
+        let c = self.client(client);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        *lock(&c.downstream) = Some((generation, d));
+        Attachment {
+            client: c,
+            generation,
+        }
+    }
+
+    /// Sends a server-originated frame to the client's most recent downstream, waiting when a
+    /// channel pushes back. Returns false if the client has no downstream.
+    pub async fn send_to(&self, client: u32, frame: Bytes) -> bool {
+        let c = self.client(client);
+        let d = lock(&c.downstream).as_ref().map(|(_, d)| d.clone());
+        match d {
+            Some(Downstream::Channel(tx)) => tx.send(frame).await.is_ok(),
+            Some(Downstream::Http) => {
+                c.enqueue(frame);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Handles one upstream frame from `client` per the public behaviour: echo-request →
+    /// echo-reply on the same path; broadcast-request → broadcast to every client; data →
+    /// counted. Anything else is dropped and counted.
+    pub async fn on_frame(&self, client: u32, frame: Bytes, reply: Reply<'_>) {
+        let h = match Header::parse(&frame) {
+            Ok(h) => h,
+            Err(e) => {
+                self.errors.add(e.counter_key());
+                return;
+            }
+        };
+        match h.kind {
+            Kind::EchoRequest => {
+                let delay = self.inject_delay_us.load(Ordering::Relaxed);
+                if delay > 0 {
+                    spin_sleep_us(delay).await;
+                }
+                let out = with_kind(&frame, Kind::EchoReply);
+                match reply {
+                    Reply::Channel(tx) => {
+                        if tx.send(out).await.is_err() {
+                            self.errors.add("reply_connection_closed");
+                        }
+                    }
+                    Reply::Http => {
+                        self.client(client).enqueue(out);
+                    }
+                }
+            }
+            Kind::BroadcastRequest => {
+                let out = with_kind(&frame, Kind::Broadcast);
+                for id in self.client_ids() {
+                    self.send_to(id, out.clone()).await;
+                }
+            }
+            Kind::Data => {
+                let now = now_ns();
+                let warmup = self.upload_warmup_ns.load(Ordering::Relaxed);
+                let c = self.client(client);
+                let mut d = lock(&c.data);
+                if d.seen_ns == 0 {
+                    d.seen_ns = now;
+                }
+                if now < d.seen_ns + warmup {
+                    return;
+                }
+                if d.frames == 0 {
+                    d.first_ns = now;
+                }
+                d.frames += 1;
+                d.bytes += frame.len() as u64;
+                d.last_ns = now;
+            }
+            Kind::EchoReply | Kind::Broadcast | Kind::Push => {
+                self.errors.add("frame_unexpected_kind");
+            }
+        }
+    }
+
+    /// Counts a malformed frame reported by a transport's own decoder.
+    pub fn count_bad(&self, e: &FrameError) {
+        self.errors.add(e.counter_key());
+    }
+
+    /// Drops clients idle for longer than [`IDLE_EXPIRY`] with no downstream open.
+    pub fn expire_idle(&self) {
+        let cutoff = now_ns().saturating_sub(IDLE_EXPIRY.as_nanos() as u64);
+        lock(&self.clients).retain(|_, c| {
+            lock(&c.downstream).is_some() || c.last_active_ns.load(Ordering::Relaxed) > cutoff
+        });
+    }
+}
+
+/// Waits `us` microseconds with µs precision (timerfd), for the injected-delay test switch.
+async fn spin_sleep_us(us: u64) {
+    if let Ok(mut t) = crate::clock::PreciseTimer::new() {
+        let _ = t.sleep_until_ns(now_ns() + us * 1000).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u64, kind: Kind) -> Bytes {
+        Header {
+            seq,
+            sent_ns: 1,
+            sender: 7,
+            kind,
+        }
+        .encode(32)
+    }
+
+    #[test]
+    fn queue_cursors_gaps_and_resume() {
+        let c = ClientState::new();
+        for i in 0..10 {
+            assert_eq!(c.enqueue(frame(i, Kind::Push)), i + 1);
+        }
+        let b = c.take_after(3, 4, usize::MAX, true);
+        assert_eq!(
+            b.frames.iter().map(|f| f.0).collect::<Vec<_>>(),
+            [4, 5, 6, 7]
+        );
+        assert_eq!(b.cursor, 7);
+        assert_eq!(b.gap, 0);
+        assert_eq!(c.backlog(), 3);
+        // An `after` from the future is treated as current.
+        let b = c.take_after(99, 10, usize::MAX, false);
+        assert!(b.frames.is_empty());
+        assert_eq!(b.cursor, 10);
+    }
+
+    #[test]
+    fn trimmed_frames_are_reported_as_a_gap() {
+        let c = ClientState::new();
+        for i in 0..(RETAIN_FRAMES as u64 + 5) {
+            c.enqueue(frame(i, Kind::Push));
+        }
+        let b = c.take_after(0, 1, usize::MAX, false);
+        assert_eq!(b.gap, 5);
+        assert_eq!(b.frames[0].0, 6);
+    }
+
+    #[tokio::test]
+    async fn echo_goes_back_on_the_request_path_and_bad_frames_are_counted() {
+        let hub = Hub::new();
+        let (tx, mut rx) = mpsc::channel(4);
+        hub.on_frame(1, frame(5, Kind::EchoRequest), Reply::Channel(&tx))
+            .await;
+        let got = rx.recv().await.unwrap();
+        assert_eq!(Header::parse(&got).unwrap().kind, Kind::EchoReply);
+        hub.on_frame(1, frame(6, Kind::EchoRequest), Reply::Http)
+            .await;
+        assert_eq!(hub.client(1).last_cursor(), 1);
+        hub.on_frame(1, Bytes::from_static(b"short"), Reply::Http)
+            .await;
+        assert_eq!(hub.errors.snapshot().get("frame_short"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn broadcast_reaches_every_attached_client() {
+        let hub = Hub::new();
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let _a1 = hub.attach_channel(1, tx1.clone());
+        let _a2 = hub.attach_http(2);
+        hub.on_frame(1, frame(1, Kind::BroadcastRequest), Reply::Channel(&tx1))
+            .await;
+        assert_eq!(
+            Header::parse(&rx1.recv().await.unwrap()).unwrap().kind,
+            Kind::Broadcast
+        );
+        assert_eq!(hub.client(2).last_cursor(), 1);
+    }
+}

@@ -1,0 +1,288 @@
+//! The server agent's network side: one port P serving HTTPS (HTTP/1.1) on TCP P and the raw
+//! `tcp` transport on TCP P+1 (UDP P is reserved for HTTP/3), all feeding one [`Hub`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+pub mod http;
+pub mod hub;
+
+use crate::frame::{Header, Kind, LengthPrefixed};
+use crate::tls::Identity;
+use hub::{Hub, Reply};
+
+/// What `GET /info` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    /// wirebench version.
+    pub version: String,
+    /// Transport ids served.
+    pub transports: Vec<String>,
+    /// Base URL of the HTTP endpoints.
+    pub url: String,
+    /// WebTransport URL (`https://HOST:P/wt`).
+    pub webtransport_url: String,
+    /// Address of the raw `tcp` transport.
+    pub tcp: String,
+    /// SHA-256 of the DER certificate, lowercase hex (null with --plaintext).
+    pub cert_sha256: Option<String>,
+    /// SHA-256 of the certificate's SPKI, base64, for Chromium's
+    /// `--ignore-certificate-errors-spki-list`.
+    pub spki_sha256: Option<String>,
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free P such that P+1 is free too.
+    pub bind: SocketAddr,
+    /// Serve plain HTTP instead of HTTPS.
+    pub plaintext: bool,
+    /// Long-poll wait limit.
+    pub poll_timeout: Duration,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// The HTTP(S) address (port P).
+    pub addr: SocketAddr,
+    /// Shared state.
+    pub hub: Arc<Hub>,
+    /// What `/info` reports.
+    pub info: ServerInfo,
+    /// The TLS identity (always made: WebTransport needs it even with --plaintext).
+    pub identity: Identity,
+    /// UDP port P, bound and reserved for HTTP/3.
+    pub udp: Option<std::net::UdpSocket>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Binds TCP P, TCP P+1 and UDP P. With port 0, retries random ports until all three are free.
+async fn bind_ports(
+    bind: SocketAddr,
+) -> std::io::Result<(TcpListener, TcpListener, std::net::UdpSocket)> {
+    let mut last_err = None;
+    for _ in 0..64 {
+        let http = TcpListener::bind(bind).await?;
+        let p = http.local_addr()?.port();
+        let mut tcp_addr = bind;
+        tcp_addr.set_port(p.wrapping_add(1));
+        let mut udp_addr = bind;
+        udp_addr.set_port(p);
+        match (
+            TcpListener::bind(tcp_addr).await,
+            std::net::UdpSocket::bind(udp_addr),
+        ) {
+            (Ok(t), Ok(u)) => return Ok((http, t, u)),
+            (Err(e), _) | (_, Err(e)) => {
+                if bind.port() != 0 {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "port {} is free but {} (tcp P+1 / udp P) is not: {e}",
+                            p,
+                            p + 1
+                        ),
+                    ));
+                }
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port pair found")))
+}
+
+impl Server {
+    /// Binds the ports and starts serving.
+    pub async fn start(cfg: ServerConfig) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let (http_l, tcp_l, udp) = bind_ports(cfg.bind)
+            .await
+            .with_context(|| format!("binding {}", cfg.bind))?;
+        let addr = http_l.local_addr()?;
+        let tcp_addr = tcp_l.local_addr()?;
+        let identity = Identity::generate(&addr.ip().to_string())?;
+        let hub = Hub::new();
+        let scheme = if cfg.plaintext { "http" } else { "https" };
+        let info = ServerInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            transports: crate::transport::ALL_IDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            url: format!("{scheme}://{addr}"),
+            webtransport_url: format!("https://{addr}/wt"),
+            tcp: tcp_addr.to_string(),
+            cert_sha256: Some(identity.cert_sha256_hex()),
+            spki_sha256: Some(identity.spki_sha256_b64.clone()),
+        };
+        let state = Arc::new(http::AppState {
+            hub: hub.clone(),
+            info: info.clone(),
+            poll_timeout: cfg.poll_timeout,
+        });
+        let router = http::router(state);
+        let tls = if cfg.plaintext {
+            None
+        } else {
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(
+                identity.server_config(&[b"http/1.1"])?,
+            )))
+        };
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(serve_http(http_l, tls, router)));
+        tasks.push(tokio::spawn(serve_tcp(tcp_l, hub.clone())));
+        let sweeper_hub = hub.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                sweeper_hub.expire_idle();
+            }
+        }));
+        Ok(Self {
+            addr,
+            hub,
+            info,
+            identity,
+            udp: Some(udp),
+            tasks,
+        })
+    }
+}
+
+async fn serve_http(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: axum::Router,
+) {
+    loop {
+        let Ok((stream, _peer)) = listener.accept().await else {
+            // Out of descriptors or similar: back off briefly rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let tls = tls.clone();
+        let svc = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(acc) => {
+                    if let Ok(s) = acc.accept(stream).await {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(s), svc)
+                            .with_upgrades()
+                            .await;
+                    }
+                }
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                }
+            }
+        });
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, hub: Arc<Hub>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(tcp_session(stream, hub.clone()));
+    }
+}
+
+/// One raw-TCP client: the first frame names it, then frames both ways.
+async fn tcp_session(stream: TcpStream, hub: Arc<Hub>) {
+    use tokio::io::AsyncReadExt;
+    let (mut r, w) = stream.into_split();
+    let mut w = Some(w);
+    let mut dec = LengthPrefixed::new();
+    let mut id = None;
+    let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
+    let mut attached = None;
+    let mut writer = None;
+    loop {
+        let frame = match dec.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                let buf = dec.buffer_mut();
+                buf.reserve(64 * 1024);
+                match r.read_buf(buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            }
+            Err(e) => {
+                // A length prefix we cannot trust: the stream cannot be resynchronised.
+                hub.count_bad(&e);
+                break;
+            }
+        };
+        match id {
+            Some(id) => hub.on_frame(id, frame, Reply::Channel(&tx)).await,
+            None => match Header::parse(&frame) {
+                Ok(h) if h.kind == Kind::Data && h.sender != 0 && w.is_some() => {
+                    let Some(mut w) = w.take() else { break };
+                    id = Some(h.sender);
+                    attached = Some(hub.attach_channel(h.sender, tx.clone()));
+                    let mut rx = std::mem::replace(&mut rx, mpsc::channel(1).1);
+                    writer = Some(tokio::spawn(async move {
+                        let mut buf = bytes::BytesMut::new();
+                        while let Some(f) = rx.recv().await {
+                            buf.clear();
+                            crate::frame::put_prefixed(&mut buf, &f);
+                            // Coalesce what is already queued into one write.
+                            while buf.len() < 256 * 1024 {
+                                match rx.try_recv() {
+                                    Ok(f) => crate::frame::put_prefixed(&mut buf, &f),
+                                    Err(_) => break,
+                                }
+                            }
+                            if w.write_all(&buf).await.is_err() {
+                                break;
+                            }
+                        }
+                    }));
+                }
+                Ok(_) => {
+                    hub.errors.add("tcp_bad_hello");
+                    break;
+                }
+                Err(e) => {
+                    hub.count_bad(&e);
+                    break;
+                }
+            },
+        }
+    }
+    drop(attached);
+    drop(tx);
+    if let Some(w) = writer {
+        // Let queued replies drain, then end.
+        let _ = tokio::time::timeout(Duration::from_secs(1), w).await;
+    }
+}

@@ -1,0 +1,188 @@
+//! The transport trait: one client half per transport id, used by every workload unchanged.
+//!
+//! A transport connects a client to a wirebench server (see `docs/protocol.md`) and hands back a
+//! [`Connection`]: a [`FrameSink`] that sends whole frames (waiting when the transport pushes
+//! back) and a [`FrameStream`] that yields whole frames as they arrive, plus how long setup took.
+//! Workloads only see this; they never branch on the transport.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::frame::FrameError;
+
+pub mod http;
+pub mod net;
+pub mod poll;
+pub mod sse;
+pub mod tcp;
+pub mod websocket;
+
+/// Errors a transport reports. They end the connection; the cell is marked failed with the text.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Socket-level failure.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TLS failure.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The peer broke the protocol (bad status, bad framing, ...).
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// A frame the peer sent could not be decoded.
+    #[error("frame: {0}")]
+    Frame(#[from] FrameError),
+    /// The frame is larger than the transport can carry (e.g. a datagram over the max size).
+    #[error("frame of {size} bytes exceeds this transport's maximum of {max} bytes")]
+    TooLarge {
+        /// Size asked for.
+        size: usize,
+        /// Largest allowed.
+        max: usize,
+    },
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// Timed out.
+    #[error("timed out: {0}")]
+    Timeout(String),
+}
+
+impl TransportError {
+    /// Wraps an I/O error with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Where a client connects and who it is.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Server address for HTTPS/HTTP/3 (port P); the raw `tcp` transport uses P+1.
+    pub addr: SocketAddr,
+    /// Use TLS for the TCP-based HTTP transports (`--plaintext` turns it off).
+    pub tls: bool,
+    /// SHA-256 of the server certificate's DER, pinned by TLS clients.
+    pub cert_sha256: Option<[u8; 32]>,
+    /// This client's id (`?client=`), not 0.
+    pub client_id: u32,
+    /// Interval between polls for `poll` (short polling).
+    pub poll_interval: Duration,
+}
+
+/// How long connection setup took, in total and by phase where the transport exposes phases.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// From the first packet to a connection ready for frames both ways.
+    pub total: Duration,
+    /// Named phases (`tcp`, `tls`, `upgrade`, `ice`, `dtls`, `channel`, ...), in order.
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+/// Sends frames to the server.
+#[async_trait]
+pub trait FrameSink: Send {
+    /// Sends one whole frame; waits while the transport pushes back.
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError>;
+    /// Closes the sending side cleanly.
+    async fn close(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
+}
+
+/// Receives frames from the server.
+#[async_trait]
+pub trait FrameStream: Send {
+    /// The next whole frame; `Ok(None)` when the server closed the stream cleanly.
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError>;
+    /// Messages the transport dropped because they were not frames (e.g. WebSocket text).
+    fn dropped(&self) -> u64 {
+        0
+    }
+}
+
+/// An open connection: both halves, independently usable, plus setup timing.
+pub struct Connection {
+    /// Sending half.
+    pub sink: Box<dyn FrameSink>,
+    /// Receiving half.
+    pub stream: Box<dyn FrameStream>,
+    /// How long setup took.
+    pub setup: Setup,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("setup", &self.setup)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a transport promises, so checks and workloads know what to expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guarantees {
+    /// Every frame arrives (or the connection fails).
+    pub reliable: bool,
+    /// Frames arrive in the order sent.
+    pub ordered: bool,
+}
+
+/// The client half of one transport.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Stable id (`tcp`, `websocket`, ...).
+    fn id(&self) -> &'static str;
+    /// Implementation name, where a transport has several.
+    fn implementation(&self) -> Option<&'static str> {
+        None
+    }
+    /// Delivery guarantees.
+    fn guarantees(&self) -> Guarantees {
+        Guarantees {
+            reliable: true,
+            ordered: true,
+        }
+    }
+    /// Opens a connection for `target.client_id`.
+    async fn connect(&self, target: &Target) -> Result<Connection, TransportError>;
+}
+
+/// Every transport id this build knows, in report order.
+pub const ALL_IDS: &[&str] = &["tcp", "websocket", "sse", "long-poll", "poll"];
+
+/// One-line description of a transport, for `wirebench list`.
+pub fn describe(id: &str) -> &'static str {
+    match id {
+        "tcp" => "length-prefixed frames on raw TCP (port P+1): the floor for TCP-based transports",
+        "websocket" => "RFC 6455 WebSocket (wss, GET /ws), one frame per binary message",
+        "sse" => "Server-Sent Events down (GET /sse, Last-Event-ID resume), POST /up up",
+        "long-poll" => "hanging GET /poll?after=N down, POST /up up",
+        "poll" => "GET /poll?wait=0 on a fixed interval down, POST /up up",
+        _ => "",
+    }
+}
+
+/// The client half for a transport id, or `None` for an unknown id.
+pub fn by_id(id: &str) -> Option<Arc<dyn Transport>> {
+    Some(match id {
+        "tcp" => Arc::new(tcp::TcpTransport),
+        "websocket" => Arc::new(websocket::WebSocketTransport),
+        "sse" => Arc::new(sse::SseTransport),
+        "long-poll" => Arc::new(poll::PollTransport { long: true }),
+        "poll" => Arc::new(poll::PollTransport { long: false }),
+        _ => return None,
+    })
+}

@@ -1,0 +1,172 @@
+//! `long-poll` and `poll`: `GET /poll?client=<id>&after=<cursor>` down (hanging until frames
+//! exist, or `&wait=0` answered at once on a fixed interval), `POST /up` up.
+//!
+//! The client keeps the cursor from `Wirebench-Cursor` and asks for frames after it, so a
+//! lost response is fetched again and nothing is delivered twice.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+
+use super::http::{read_body, HttpConn, UpSink};
+use super::{Connection, FrameStream, Setup, Target, Transport, TransportError};
+use crate::clock::{now_ns, PreciseTimer};
+use crate::frame::split_prefixed;
+
+/// Long polling (`long == true`) or short polling at `Target::poll_interval`.
+#[derive(Debug)]
+pub struct PollTransport {
+    /// Hang until frames exist (long-poll) or return at once (poll).
+    pub long: bool,
+}
+
+#[async_trait]
+impl Transport for PollTransport {
+    fn id(&self) -> &'static str {
+        if self.long {
+            "long-poll"
+        } else {
+            "poll"
+        }
+    }
+
+    async fn connect(&self, target: &Target) -> Result<Connection, TransportError> {
+        let t0 = Instant::now();
+        let mut down_setup = Setup::default();
+        let mut up_setup = Setup::default();
+        let (down, up) = tokio::join!(
+            HttpConn::open(target, &mut down_setup),
+            UpSink::open(target, &mut up_setup)
+        );
+        let (down, up) = (down?, up?);
+        let mut setup = down_setup;
+        setup.total = t0.elapsed();
+        let interval_ns = target.poll_interval.as_nanos().max(1) as u64;
+        let mut frames = PollFrames {
+            conn: down,
+            client: target.client_id,
+            long: self.long,
+            cursor: 0,
+            ready: VecDeque::new(),
+            interval_ns,
+            next_poll_ns: now_ns(),
+            timer: None,
+            gaps: 0,
+        };
+        // A first, immediate poll opens the client's HTTP downstream on the server (so
+        // server-originated frames queue for it) and is part of setup, as SSE's first response is.
+        let t = Instant::now();
+        frames.poll_now().await?;
+        setup.phases.push(("request", t.elapsed()));
+        setup.total = t0.elapsed();
+        Ok(Connection {
+            sink: Box::new(up),
+            stream: Box::new(frames),
+            setup,
+        })
+    }
+}
+
+/// The downstream half: repeated GETs that advance a cursor.
+pub struct PollFrames {
+    conn: HttpConn,
+    client: u32,
+    long: bool,
+    cursor: u64,
+    ready: VecDeque<Bytes>,
+    interval_ns: u64,
+    next_poll_ns: u64,
+    timer: Option<PreciseTimer>,
+    /// Frames the server reported as no longer available (`Wirebench-Gap`).
+    pub gaps: u64,
+}
+
+impl PollFrames {
+    async fn poll_now(&mut self) -> Result<(), TransportError> {
+        let long = std::mem::replace(&mut self.long, false);
+        let r = self.poll_once().await;
+        self.long = long;
+        r
+    }
+
+    async fn poll_once(&mut self) -> Result<(), TransportError> {
+        let path = if self.long {
+            format!("/poll?client={}&after={}", self.client, self.cursor)
+        } else {
+            format!("/poll?client={}&after={}&wait=0", self.client, self.cursor)
+        };
+        let resp = self
+            .conn
+            .request(Method::GET, &path, &[], Bytes::new())
+            .await?;
+        let status = resp.status();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let cursor = header("wirebench-cursor");
+        if let Some(g) = header("wirebench-gap") {
+            self.gaps += g;
+        }
+        let body = read_body(resp).await?;
+        match status {
+            StatusCode::OK => {
+                self.ready.extend(split_prefixed(&body)?);
+            }
+            StatusCode::NO_CONTENT => {}
+            s => {
+                return Err(TransportError::Protocol(format!(
+                    "GET /poll answered {s}: {}",
+                    String::from_utf8_lossy(&body)
+                )))
+            }
+        }
+        match cursor {
+            Some(c) => self.cursor = c,
+            None => {
+                return Err(TransportError::Protocol(
+                    "GET /poll response without Wirebench-Cursor".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FrameStream for PollFrames {
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        loop {
+            if let Some(f) = self.ready.pop_front() {
+                return Ok(Some(f));
+            }
+            if !self.long {
+                // Fixed-rate schedule: poll at t0, t0+i, t0+2i ... regardless of response time.
+                if self.timer.is_none() {
+                    self.timer =
+                        Some(PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?);
+                }
+                if let Some(t) = self.timer.as_mut() {
+                    t.sleep_until_ns(self.next_poll_ns)
+                        .await
+                        .map_err(|e| TransportError::io("timerfd", e))?;
+                }
+                let now = now_ns();
+                self.next_poll_ns += self.interval_ns;
+                if self.next_poll_ns < now {
+                    // Fell behind (slow responses): skip missed ticks rather than burst.
+                    self.next_poll_ns = now + self.interval_ns;
+                }
+            }
+            self.poll_once().await?;
+        }
+    }
+}
+
+/// Default short-poll interval when a workload does not set one.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);

@@ -1,0 +1,103 @@
+//! `websocket`: RFC 6455 over TLS (`wss://HOST:P/ws?client=<id>`), one frame per binary message.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::net::{connect_stream, ByteStream};
+use super::{Connection, FrameSink, FrameStream, Setup, Target, Transport, TransportError};
+use crate::frame::MAX_FRAME;
+
+/// The WebSocket transport.
+#[derive(Debug)]
+pub struct WebSocketTransport;
+
+type Ws = WebSocketStream<Box<dyn ByteStream>>;
+
+#[async_trait]
+impl Transport for WebSocketTransport {
+    fn id(&self) -> &'static str {
+        "websocket"
+    }
+
+    async fn connect(&self, target: &Target) -> Result<Connection, TransportError> {
+        let t0 = Instant::now();
+        let mut setup = Setup::default();
+        let stream =
+            connect_stream(target, target.addr, target.tls, &[b"http/1.1"], &mut setup).await?;
+        let scheme = if target.tls { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}/ws?client={}", target.addr, target.client_id);
+        let t1 = Instant::now();
+        let cfg = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME))
+            .max_frame_size(Some(MAX_FRAME));
+        let (ws, _resp) = tokio_tungstenite::client_async_with_config(url, stream, Some(cfg))
+            .await
+            .map_err(|e| TransportError::Protocol(format!("WebSocket upgrade: {e}")))?;
+        setup.phases.push(("upgrade", t1.elapsed()));
+        setup.total = t0.elapsed();
+        let (w, r) = ws.split();
+        Ok(Connection {
+            sink: Box::new(WsSink { w }),
+            stream: Box::new(WsFrames { r, dropped: 0 }),
+            setup,
+        })
+    }
+}
+
+struct WsSink {
+    w: SplitSink<Ws, Message>,
+}
+
+#[async_trait]
+impl FrameSink for WsSink {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        self.w
+            .send(Message::Binary(frame))
+            .await
+            .map_err(|e| TransportError::Protocol(format!("WebSocket send: {e}")))
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        self.w
+            .close()
+            .await
+            .map_err(|e| TransportError::Protocol(format!("WebSocket close: {e}")))
+    }
+}
+
+struct WsFrames {
+    r: SplitStream<Ws>,
+    dropped: u64,
+}
+
+#[async_trait]
+impl FrameStream for WsFrames {
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        loop {
+            match self.r.next().await {
+                None | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(Message::Binary(b))) => return Ok(Some(b)),
+                Some(Ok(Message::Text(_))) => {
+                    // Not a frame: dropped and counted, never fatal.
+                    self.dropped += 1;
+                    continue;
+                }
+                Some(Ok(_)) => continue, // ping/pong are answered by tungstenite
+                Some(Err(e)) => {
+                    return Err(TransportError::Protocol(format!("WebSocket recv: {e}")))
+                }
+            }
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}

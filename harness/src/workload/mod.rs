@@ -1,0 +1,765 @@
+//! Workloads, written once against the [`Transport`] trait: no per-transport branches.
+//!
+//! The client half of every workload runs in the client agent (`wirebench drive`); the
+//! server-driven parts (push schedules, downloads) run in the server agent on the orchestrator's
+//! command. Latency is measured from the **intended** send time of an open-loop schedule
+//! (coordinated-omission corrected) into HdrHistogram (µs, 3 significant digits); samples from
+//! the warm-up are recorded apart and excluded.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{now_ns, PreciseTimer};
+use crate::frame::{Header, Kind, HEADER_LEN};
+use crate::transport::{Connection, FrameSink, FrameStream, Target, Transport, TransportError};
+
+/// Highest latency the histograms track: 60 s in µs.
+pub const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// A new latency histogram (µs, 3 significant digits).
+pub fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts; failure would be a programming error.
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+/// Which workload and its parameters, as run by the client agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkloadSpec {
+    /// Round trips at a fixed rate per client (open loop).
+    Echo(Params),
+    /// Server → clients at a fixed rate; one-way latency on the shared clock.
+    Push(Params),
+    /// Server → client bulk transfer with backpressure.
+    Download(Params),
+    /// Client → server bulk transfer with backpressure.
+    Upload(Params),
+    /// Cold connection setup, repeated.
+    Connect(Params),
+}
+
+/// Parameters shared by the workloads (each uses the ones that apply).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Params {
+    /// Messages per second per client (echo, push).
+    pub rate: f64,
+    /// Message size in bytes, including the 24-byte header.
+    pub size: usize,
+    /// Measured duration, ms (after warm-up).
+    pub duration_ms: u64,
+    /// Warm-up, ms, excluded from the figures.
+    pub warmup_ms: u64,
+    /// Concurrent clients.
+    pub clients: u32,
+    /// Connections to open one after another (connect).
+    pub connects: u32,
+    /// Short-poll interval, ms (poll transport).
+    pub poll_interval_ms: u64,
+}
+
+impl WorkloadSpec {
+    /// The workload's id.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Self::Echo(_) => "echo",
+            Self::Push(_) => "push",
+            Self::Download(_) => "download",
+            Self::Upload(_) => "upload",
+            Self::Connect(_) => "connect",
+        }
+    }
+
+    /// Its parameters.
+    pub fn params(&self) -> &Params {
+        match self {
+            Self::Echo(p)
+            | Self::Push(p)
+            | Self::Download(p)
+            | Self::Upload(p)
+            | Self::Connect(p) => p,
+        }
+    }
+
+    /// What the latency figures of this workload are.
+    pub fn latency_kind(&self) -> &'static str {
+        match self {
+            Self::Echo(_) => "rtt",
+            Self::Push(_) | Self::Download(_) => "one-way",
+            Self::Upload(_) => "none",
+            Self::Connect(_) => "setup",
+        }
+    }
+
+    /// How long the whole workload may take before the orchestrator gives up on it.
+    pub fn time_limit(&self) -> Duration {
+        let p = self.params();
+        let base = p.warmup_ms + p.duration_ms;
+        match self {
+            Self::Connect(_) => Duration::from_secs(60 + 10 * p.connects as u64),
+            _ => Duration::from_millis(base) + Duration::from_secs(60),
+        }
+    }
+}
+
+/// Every workload id, for `wirebench list`.
+pub const ALL_IDS: &[(&str, &str)] = &[
+    ("echo", "RTT at a fixed open-loop send rate per client"),
+    (
+        "push",
+        "server → N clients at a fixed rate, one-way latency",
+    ),
+    ("download", "bulk server → client goodput with backpressure"),
+    (
+        "upload",
+        "bulk client → server goodput with backpressure (measured at the server)",
+    ),
+    ("connect", "cold connection setup time, repeated"),
+];
+
+/// What a client agent reports for its clients, merged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// Why the workload failed, if it did.
+    pub error: Option<String>,
+    /// Latency histogram (base64 V2+deflate), warm-up excluded.
+    pub latency_hdr: Option<String>,
+    /// Samples recorded during warm-up.
+    pub warmup_samples: u64,
+    /// Setup time of each connection, µs.
+    pub setup_us: Vec<u64>,
+    /// Setup phases summed over connections, µs (divide by `setup_us.len()` for the mean).
+    pub setup_phases_us: BTreeMap<String, u64>,
+    /// Frames sent (after warm-up, for the delivery figures).
+    pub sent: u64,
+    /// Distinct frames received (after warm-up).
+    pub received: u64,
+    /// Extra copies received.
+    pub duplicated: u64,
+    /// Frames received after a higher sequence number.
+    pub reordered: u64,
+    /// Bytes received after warm-up.
+    pub bytes_received: u64,
+    /// Frames received after warm-up.
+    pub frames_received: u64,
+    /// Time span of the bytes counted in `bytes_received`, ns (summed per client).
+    pub recv_span_ns: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Errors counted by kind (not fatal).
+    pub errors: BTreeMap<String, u64>,
+    /// CPU seconds of the agent process.
+    pub cpu_s: Option<f64>,
+    /// Peak RSS of the agent process, bytes.
+    pub rss_peak_bytes: Option<u64>,
+}
+
+impl ClientReport {
+    fn count_error(&mut self, key: &str) {
+        *self.errors.entry(key.to_string()).or_default() += 1;
+    }
+
+    fn merge(&mut self, other: ClientReport) -> Result<(), TransportError> {
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+        self.latency_hdr = match (self.latency_hdr.take(), other.latency_hdr) {
+            (None, x) | (x, None) => x,
+            (Some(a), Some(b)) => {
+                let mut ha = decode(&a)?;
+                ha.add(decode(&b)?)
+                    .map_err(|e| TransportError::Protocol(format!("histogram merge: {e}")))?;
+                Some(encode(&ha)?)
+            }
+        };
+        self.warmup_samples += other.warmup_samples;
+        self.setup_us.extend(other.setup_us);
+        for (k, v) in other.setup_phases_us {
+            *self.setup_phases_us.entry(k).or_default() += v;
+        }
+        self.sent += other.sent;
+        self.received += other.received;
+        self.duplicated += other.duplicated;
+        self.reordered += other.reordered;
+        self.bytes_received += other.bytes_received;
+        self.frames_received += other.frames_received;
+        self.recv_span_ns = self.recv_span_ns.max(other.recv_span_ns);
+        self.bytes_sent += other.bytes_sent;
+        for (k, v) in other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        Ok(())
+    }
+}
+
+fn encode(h: &Histogram<u64>) -> Result<String, TransportError> {
+    wirebench_reports::encode_histogram(h).map_err(|e| TransportError::Protocol(e.to_string()))
+}
+
+fn decode(s: &str) -> Result<Histogram<u64>, TransportError> {
+    wirebench_reports::decode_histogram(s).map_err(|e| TransportError::Protocol(e.to_string()))
+}
+
+/// Tracks sequence numbers: distinct, duplicated and reordered arrivals.
+#[derive(Debug, Default)]
+pub struct SeqTracker {
+    seen: Vec<u64>,
+    max_seen: Option<u64>,
+    /// Distinct sequence numbers seen.
+    pub distinct: u64,
+    /// Repeats of a sequence number already seen.
+    pub duplicated: u64,
+    /// Arrivals below the highest sequence number seen so far.
+    pub reordered: u64,
+}
+
+impl SeqTracker {
+    /// Records `seq`; returns true if it is new.
+    pub fn record(&mut self, seq: u64) -> bool {
+        let (w, b) = ((seq / 64) as usize, seq % 64);
+        if w >= self.seen.len() {
+            if w > 1 << 26 {
+                // Absurd sequence number from a peer: count it, don't allocate for it.
+                self.duplicated += 1;
+                return false;
+            }
+            self.seen.resize(w + 1, 0);
+        }
+        if self.seen[w] & (1 << b) != 0 {
+            self.duplicated += 1;
+            return false;
+        }
+        self.seen[w] |= 1 << b;
+        self.distinct += 1;
+        match self.max_seen {
+            Some(m) if seq < m => self.reordered += 1,
+            _ => self.max_seen = Some(seq),
+        }
+        true
+    }
+}
+
+/// Runs the client half of `spec` for clients `first_client ..` over `transport`.
+/// `on_connected` is called once every client is connected (server-driven workloads start then).
+pub async fn run_clients(
+    transport: Arc<dyn Transport>,
+    base: Target,
+    spec: WorkloadSpec,
+    first_client: u32,
+    on_connected: impl FnOnce(Vec<u32>),
+) -> ClientReport {
+    let p = spec.params().clone();
+    let mut report = ClientReport::default();
+    if p.size < HEADER_LEN {
+        report.error = Some(format!(
+            "message size {} is below the {HEADER_LEN}-byte frame header",
+            p.size
+        ));
+        return report;
+    }
+    if let WorkloadSpec::Connect(_) = spec {
+        let target = Target {
+            client_id: first_client,
+            ..base
+        };
+        connect_workload(transport.as_ref(), &target, &p, &mut report).await;
+        return finish(report);
+    }
+    // Connect every client first (concurrently, a few at a time to spread the handshakes).
+    let ids: Vec<u32> = (0..p.clients.max(1)).map(|k| first_client + k).collect();
+    let mut conns = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(64) {
+        let futs = chunk.iter().map(|&id| {
+            let t = transport.clone();
+            let target = Target {
+                client_id: id,
+                ..base.clone()
+            };
+            async move { (id, t.connect(&target).await) }
+        });
+        for (id, r) in futures_util::future::join_all(futs).await {
+            match r {
+                Ok(c) => {
+                    report.setup_us.push(c.setup.total.as_micros() as u64);
+                    for (k, v) in &c.setup.phases {
+                        *report.setup_phases_us.entry(k.to_string()).or_default() +=
+                            v.as_micros() as u64;
+                    }
+                    conns.push((id, c));
+                }
+                Err(e) => {
+                    report.error = Some(format!("client {id}: connect: {e}"));
+                    return finish(report);
+                }
+            }
+        }
+    }
+    on_connected(ids);
+    let start_ns = now_ns() + 5_000_000; // every client's schedule starts 5 ms from now
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|(id, conn)| {
+            let spec = spec.clone();
+            tokio::spawn(async move { run_one(spec, id, conn, start_ns).await })
+        })
+        .collect();
+    for t in tasks {
+        match t.await {
+            Ok(r) => {
+                if let Err(e) = report.merge(r) {
+                    report.error.get_or_insert(e.to_string());
+                }
+            }
+            Err(e) => {
+                report.error.get_or_insert(format!("client task: {e}"));
+            }
+        }
+    }
+    finish(report)
+}
+
+fn finish(mut r: ClientReport) -> ClientReport {
+    r.cpu_s = crate::agent::procstat::cpu_seconds();
+    r.rss_peak_bytes = crate::agent::procstat::rss_peak_bytes();
+    r
+}
+
+async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -> ClientReport {
+    let mut rep = ClientReport::default();
+    let Connection { sink, stream, .. } = conn;
+    let res = match &spec {
+        WorkloadSpec::Echo(p) => echo(p, id, sink, stream, start_ns, &mut rep).await,
+        WorkloadSpec::Push(p) => receive_server_frames(p, Kind::Push, stream, &mut rep).await,
+        WorkloadSpec::Download(p) => {
+            let _keep = sink; // keep the upstream open while downloading
+            receive_server_frames(p, Kind::Data, stream, &mut rep).await
+        }
+        WorkloadSpec::Upload(p) => upload(p, id, sink, stream, start_ns, &mut rep).await,
+        WorkloadSpec::Connect(_) => Ok(()),
+    };
+    if let Err(e) = res {
+        rep.error = Some(format!("client {id}: {e}"));
+    }
+    rep
+}
+
+/// How long to wait for stragglers after the last scheduled send.
+const DRAIN: Duration = Duration::from_secs(3);
+
+async fn echo(
+    p: &Params,
+    id: u32,
+    mut sink: Box<dyn FrameSink>,
+    mut stream: Box<dyn FrameStream>,
+    start_ns: u64,
+    rep: &mut ClientReport,
+) -> Result<(), TransportError> {
+    let period_ns = (1e9 / p.rate.max(0.001)) as u64;
+    let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
+    let total_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+    let size = p.size;
+    let sent = Arc::new(AtomicU64::new(0));
+    let sent_w = sent.clone();
+    let sender = async move {
+        let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
+        for seq in 0..total_n {
+            let t = start_ns + seq * period_ns;
+            timer
+                .sleep_until_ns(t)
+                .await
+                .map_err(|e| TransportError::io("timerfd", e))?;
+            let f = Header {
+                seq,
+                sent_ns: t,
+                sender: id,
+                kind: Kind::EchoRequest,
+            }
+            .encode(size);
+            sink.send(f).await?;
+            sent_w.store(seq + 1, Ordering::Release);
+        }
+        Ok::<_, TransportError>(sink)
+    };
+    let end_ns = start_ns + total_n * period_ns + DRAIN.as_nanos() as u64;
+    let mut hist = new_histogram();
+    let mut warm = 0u64;
+    let mut seqs = SeqTracker::default();
+    let receiver = async {
+        let mut got = 0u64;
+        while got < total_n {
+            let wait = end_ns.saturating_sub(now_ns());
+            let f = match tokio::time::timeout(Duration::from_nanos(wait), stream.recv()).await {
+                Err(_) => break,
+                Ok(r) => match r? {
+                    Some(f) => f,
+                    None => break,
+                },
+            };
+            let now = now_ns();
+            let h = match Header::parse(&f) {
+                Ok(h) if h.kind == Kind::EchoReply && h.sender == id => h,
+                Ok(_) => {
+                    rep.count_error("frame_unexpected");
+                    continue;
+                }
+                Err(e) => {
+                    rep.count_error(e.counter_key());
+                    continue;
+                }
+            };
+            if h.seq >= total_n || !seqs.record(h.seq) {
+                continue;
+            }
+            got += 1;
+            let us = now.saturating_sub(h.sent_ns) / 1000;
+            if h.seq < warm_n {
+                warm += 1;
+            } else {
+                let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
+            }
+        }
+        Ok::<_, TransportError>(())
+    };
+    let (s, r) = tokio::join!(sender, receiver);
+    r?;
+    let mut sink = s?;
+    let _ = sink.close().await;
+    let sent = sent.load(Ordering::Acquire);
+    rep.latency_hdr = Some(encode(&hist)?);
+    rep.warmup_samples = warm;
+    rep.sent = sent.saturating_sub(warm_n);
+    rep.received = hist.len();
+    rep.duplicated = seqs.duplicated;
+    rep.reordered = seqs.reordered;
+    rep.frames_received = hist.len();
+    rep.bytes_received = hist.len() * size as u64;
+    rep.recv_span_ns = (total_n - warm_n) * period_ns;
+    rep.bytes_sent = sent * size as u64;
+    if stream.dropped() > 0 {
+        *rep.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
+    }
+    Ok(())
+}
+
+/// Receives server-originated frames of `kind` (push or download data).
+async fn receive_server_frames(
+    p: &Params,
+    kind: Kind,
+    mut stream: Box<dyn FrameStream>,
+    rep: &mut ClientReport,
+) -> Result<(), TransportError> {
+    let bulk = kind == Kind::Data;
+    let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
+    let expect_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+    let mut hist = new_histogram();
+    let mut warm = 0;
+    let mut seqs = SeqTracker::default();
+    let mut first_ns = None;
+    let mut counted_first = None;
+    let mut last_ns = 0;
+    let first_wait = Duration::from_secs(30);
+    let idle = if bulk {
+        Duration::from_millis(1500)
+    } else {
+        DRAIN
+    };
+    let mut deadline = now_ns() + first_wait.as_nanos() as u64;
+    loop {
+        if !bulk && seqs.distinct >= expect_n {
+            break;
+        }
+        let wait = deadline.saturating_sub(now_ns());
+        let f = match tokio::time::timeout(Duration::from_nanos(wait), stream.recv()).await {
+            Err(_) => break,
+            Ok(r) => match r? {
+                Some(f) => f,
+                None => break,
+            },
+        };
+        let now = now_ns();
+        let h = match Header::parse(&f) {
+            Ok(h) if h.kind == kind => h,
+            Ok(_) => {
+                rep.count_error("frame_unexpected");
+                continue;
+            }
+            Err(e) => {
+                rep.count_error(e.counter_key());
+                continue;
+            }
+        };
+        let first = *first_ns.get_or_insert(now);
+        deadline = if bulk {
+            now + idle.as_nanos() as u64
+        } else {
+            first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64
+        };
+        if !seqs.record(h.seq) {
+            continue;
+        }
+        let in_warmup = if bulk {
+            now < first + p.warmup_ms * 1_000_000
+        } else {
+            h.seq < warm_n
+        };
+        if in_warmup {
+            warm += 1;
+            continue;
+        }
+        let us = now.saturating_sub(h.sent_ns) / 1000;
+        let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
+        counted_first.get_or_insert(now);
+        last_ns = now;
+        rep.bytes_received += f.len() as u64;
+        rep.frames_received += 1;
+    }
+    if first_ns.is_none() {
+        return Err(TransportError::Timeout(format!(
+            "no {} frame arrived within {} s",
+            if bulk { "data" } else { "push" },
+            first_wait.as_secs()
+        )));
+    }
+    rep.latency_hdr = Some(encode(&hist)?);
+    rep.warmup_samples = warm;
+    rep.received = hist.len();
+    rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
+    rep.duplicated = seqs.duplicated;
+    rep.reordered = seqs.reordered;
+    rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
+    if stream.dropped() > 0 {
+        *rep.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
+    }
+    Ok(())
+}
+
+async fn upload(
+    p: &Params,
+    id: u32,
+    mut sink: Box<dyn FrameSink>,
+    mut stream: Box<dyn FrameStream>,
+    start_ns: u64,
+    rep: &mut ClientReport,
+) -> Result<(), TransportError> {
+    let end = start_ns + (p.warmup_ms + p.duration_ms) * 1_000_000;
+    let mut seq = 0u64;
+    crate::clock::PreciseTimer::new()
+        .map_err(|e| TransportError::io("timerfd", e))?
+        .sleep_until_ns(start_ns)
+        .await
+        .map_err(|e| TransportError::io("timerfd", e))?;
+    while now_ns() < end {
+        let f = Header {
+            seq,
+            sent_ns: now_ns(),
+            sender: id,
+            kind: Kind::Data,
+        }
+        .encode(p.size);
+        sink.send(f).await?;
+        seq += 1;
+        rep.bytes_sent += p.size as u64;
+    }
+    rep.sent = seq;
+    // An echo after the data: on a reliable ordered transport its reply proves the server has
+    // taken every data frame before it.
+    let marker = Header {
+        seq,
+        sent_ns: now_ns(),
+        sender: id,
+        kind: Kind::EchoRequest,
+    }
+    .encode(HEADER_LEN);
+    sink.send(marker).await?;
+    let deadline = Duration::from_secs(30);
+    let got = tokio::time::timeout(deadline, async {
+        while let Some(f) = stream.recv().await? {
+            if let Ok(h) = Header::parse(&f) {
+                if h.kind == Kind::EchoReply && h.seq == seq {
+                    return Ok::<_, TransportError>(true);
+                }
+            }
+        }
+        Ok(false)
+    })
+    .await;
+    match got {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(TransportError::Closed),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(TransportError::Timeout(
+            "server did not confirm the end of the upload".into(),
+        )),
+    }
+}
+
+async fn connect_workload(
+    transport: &dyn Transport,
+    target: &Target,
+    p: &Params,
+    rep: &mut ClientReport,
+) {
+    let mut hist = new_histogram();
+    for i in 0..p.connects.max(1) {
+        let t0 = now_ns();
+        let mut conn = match transport.connect(target).await {
+            Ok(c) => c,
+            Err(e) => {
+                rep.error = Some(format!("connect #{}: {e}", i + 1));
+                return;
+            }
+        };
+        let setup_us = conn.setup.total.as_micros() as u64;
+        // One round trip proves the connection carries frames both ways.
+        let probe = Header {
+            seq: i as u64,
+            sent_ns: t0,
+            sender: target.client_id,
+            kind: Kind::EchoRequest,
+        }
+        .encode(p.size.max(HEADER_LEN));
+        let ok = async {
+            conn.sink.send(probe).await?;
+            loop {
+                match conn.stream.recv().await? {
+                    Some(f) => {
+                        if Header::parse(&f).is_ok_and(|h| h.kind == Kind::EchoReply) {
+                            return Ok::<_, TransportError>(());
+                        }
+                    }
+                    None => return Err(TransportError::Closed),
+                }
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(10), ok).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                rep.error = Some(format!("connect #{}: first echo: {e}", i + 1));
+                return;
+            }
+            Err(_) => {
+                rep.error = Some(format!("connect #{}: first echo timed out", i + 1));
+                return;
+            }
+        }
+        let _ = conn.sink.close().await;
+        drop(conn);
+        let warm = i == 0 && p.warmup_ms > 0; // the first connect warms caches when a warm-up is asked for
+        if warm {
+            rep.warmup_samples += 1;
+        } else {
+            let _ = hist.record(setup_us.max(1));
+            rep.setup_us.push(setup_us);
+        }
+    }
+    rep.sent = hist.len();
+    rep.received = hist.len();
+    match encode(&hist) {
+        Ok(s) => rep.latency_hdr = Some(s),
+        Err(e) => rep.error = Some(e.to_string()),
+    }
+}
+
+/// Sends `count` push frames to each client at `rate`, stamped with their intended send time.
+pub async fn server_push(
+    hub: &crate::server::hub::Hub,
+    clients: &[u32],
+    rate: f64,
+    size: usize,
+    count: u64,
+) -> std::io::Result<()> {
+    let period = (1e9 / rate.max(0.001)) as u64;
+    let start = now_ns() + 2_000_000;
+    let mut timer = PreciseTimer::new()?;
+    for seq in 0..count {
+        let t = start + seq * period;
+        timer.sleep_until_ns(t).await?;
+        let f: Bytes = Header {
+            seq,
+            sent_ns: t,
+            sender: 0,
+            kind: Kind::Push,
+        }
+        .encode(size);
+        for &c in clients {
+            hub.send_to(c, f.clone()).await;
+        }
+    }
+    Ok(())
+}
+
+/// Sends data frames to each client as fast as its downstream accepts, for `duration`.
+/// HTTP downstreams are paced by what the client has acknowledged (a bounded window).
+pub async fn server_download(
+    hub: Arc<crate::server::hub::Hub>,
+    clients: Vec<u32>,
+    size: usize,
+    duration: Duration,
+) {
+    let end = now_ns() + duration.as_nanos() as u64;
+    let window = (4 << 20) / size.max(1) as u64 + 16;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let state = hub.client(c);
+                let mut delivered = state.delivered.subscribe();
+                let mut seq = 0;
+                while now_ns() < end {
+                    while state.backlog() > window {
+                        delivered.mark_unchanged();
+                        if state.backlog() <= window {
+                            break;
+                        }
+                        if tokio::time::timeout(Duration::from_millis(200), delivered.changed())
+                            .await
+                            .is_ok_and(|r| r.is_err())
+                        {
+                            return;
+                        }
+                        if now_ns() >= end {
+                            return;
+                        }
+                    }
+                    let f = Header {
+                        seq,
+                        sent_ns: now_ns(),
+                        sender: 0,
+                        kind: Kind::Data,
+                    }
+                    .encode(size);
+                    if !hub.send_to(c, f).await {
+                        return;
+                    }
+                    seq += 1;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_tracker_counts_dups_and_reorders() {
+        let mut t = SeqTracker::default();
+        for s in [0, 1, 3, 2, 3, 5, 4] {
+            t.record(s);
+        }
+        assert_eq!(t.distinct, 6);
+        assert_eq!(t.duplicated, 1);
+        assert_eq!(t.reordered, 2);
+    }
+}

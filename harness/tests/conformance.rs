@@ -1,0 +1,302 @@
+//! One conformance suite, run against every transport: the same checks, no per-transport
+//! expectations except where a transport's guarantees differ.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rstest::rstest;
+use wirebench::clock::now_ns;
+use wirebench::frame::{Header, Kind};
+use wirebench::server::{Server, ServerConfig};
+use wirebench::transport::{self, Connection, Target};
+
+async fn server() -> Server {
+    Server::start(ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        plaintext: false,
+        poll_timeout: Duration::from_secs(25),
+    })
+    .await
+    .expect("server starts")
+}
+
+fn target(s: &Server, client: u32) -> Target {
+    Target {
+        addr: s.addr,
+        tls: true,
+        cert_sha256: Some(s.identity.cert_sha256),
+        client_id: client,
+        poll_interval: Duration::from_millis(5),
+    }
+}
+
+async fn connect(s: &Server, t: &str, client: u32) -> Connection {
+    let tr = transport::by_id(t).expect("known transport");
+    tokio::time::timeout(Duration::from_secs(10), tr.connect(&target(s, client)))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+fn frame(seq: u64, sender: u32, kind: Kind, size: usize) -> Bytes {
+    let mut f = Header {
+        seq,
+        sent_ns: now_ns(),
+        sender,
+        kind,
+    }
+    .encode(size)
+    .to_vec();
+    // Recognisable filler, so corruption shows.
+    for (i, b) in f.iter_mut().enumerate().skip(24) {
+        *b = (i as u64 * 31 + seq) as u8;
+    }
+    Bytes::from(f)
+}
+
+async fn recv(c: &mut Connection) -> Bytes {
+    tokio::time::timeout(Duration::from_secs(10), c.stream.recv())
+        .await
+        .expect("frame in time")
+        .expect("recv ok")
+        .expect("stream open")
+}
+
+const ALL: [&str; 5] = ["tcp", "websocket", "sse", "long-poll", "poll"];
+
+#[rstest]
+#[tokio::test]
+async fn echo_frames_come_back_intact(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+    #[values(24, 64, 1024, 70_000)] size: usize,
+) {
+    let s = server().await;
+    let mut c = connect(&s, t, 7).await;
+    for seq in 0..5 {
+        let f = frame(seq, 7, Kind::EchoRequest, size);
+        c.sink.send(f.clone()).await.unwrap();
+        let got = recv(&mut c).await;
+        assert_eq!(got.len(), size, "{t}: size");
+        let h = Header::parse(&got).unwrap();
+        assert_eq!(h.kind, Kind::EchoReply, "{t}");
+        assert_eq!(&got[..20], &f[..20], "{t}: header fields changed");
+        assert_eq!(&got[24..], &f[24..], "{t}: payload changed");
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn ordered_transports_keep_order(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let s = server().await;
+    let tr = transport::by_id(t).unwrap();
+    assert!(tr.guarantees().ordered);
+    let mut c = connect(&s, t, 3).await;
+    let n = 500;
+    for seq in 0..n {
+        c.sink
+            .send(frame(seq, 3, Kind::EchoRequest, 64))
+            .await
+            .unwrap();
+    }
+    for want in 0..n {
+        let h = Header::parse(&recv(&mut c).await).unwrap();
+        assert_eq!(h.seq, want, "{t}: out of order");
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn broadcast_reaches_every_client(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let s = server().await;
+    let mut clients = Vec::new();
+    for id in 1..=3 {
+        clients.push(connect(&s, t, id).await);
+    }
+    // Make sure every downstream is registered before broadcasting (a poll registers on its
+    // first request): one echo round trip each.
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.sink
+            .send(frame(0, i as u32 + 1, Kind::EchoRequest, 32))
+            .await
+            .unwrap();
+        recv(c).await;
+    }
+    clients[0]
+        .sink
+        .send(frame(99, 1, Kind::BroadcastRequest, 48))
+        .await
+        .unwrap();
+    for c in clients.iter_mut() {
+        let h = Header::parse(&recv(c).await).unwrap();
+        assert_eq!((h.kind, h.seq, h.sender), (Kind::Broadcast, 99, 1), "{t}");
+    }
+}
+
+/// A reader that stops reading must not make the server queue without bound: the server's
+/// producer is held back (channel + socket buffers, or the HTTP window).
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_bounds_server_memory(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let s = server().await;
+    let c = connect(&s, t, 5).await;
+    // Register the downstream for HTTP transports with a first poll.
+    let mut c = c;
+    c.sink
+        .send(frame(0, 5, Kind::EchoRequest, 32))
+        .await
+        .unwrap();
+    recv(&mut c).await;
+    let before = wirebench::agent::procstat::rss_bytes().unwrap();
+    let hub = s.hub.clone();
+    // 1.5 s of 64 KiB frames at loopback speed would be gigabytes if nothing pushed back.
+    let producer = tokio::spawn(wirebench::workload::server_download(
+        hub,
+        vec![5],
+        65_536,
+        Duration::from_millis(1500),
+    ));
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let grown = wirebench::agent::procstat::rss_bytes()
+        .unwrap()
+        .saturating_sub(before);
+    producer.abort();
+    assert!(
+        grown < 200 << 20,
+        "{t}: RSS grew by {} MiB with a stalled reader",
+        grown >> 20
+    );
+    if t != "tcp" && t != "websocket" {
+        assert!(
+            s.hub.client(5).backlog() < 1000,
+            "{t}: HTTP queue unbounded"
+        );
+    }
+}
+
+/// Malformed input from a peer is refused or counted; the server keeps serving others.
+#[rstest]
+#[tokio::test]
+async fn malformed_frames_do_not_hurt_other_clients(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let s = server().await;
+    let mut good = connect(&s, t, 1).await;
+    let mut bad = connect(&s, t, 2).await;
+    // A frame shorter than the header and one of an unknown kind: dropped and counted.
+    let _ = bad.sink.send(Bytes::from_static(b"tiny")).await;
+    let mut unknown = frame(1, 2, Kind::Data, 32).to_vec();
+    unknown[20] = 77;
+    let _ = bad.sink.send(Bytes::from(unknown)).await;
+    // Then send an oversized length prefix by hand for stream transports.
+    if t == "tcp" {
+        use tokio::io::AsyncWriteExt;
+        let mut addr = s.addr;
+        addr.set_port(addr.port() + 1);
+        let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
+        raw.write_all(&[0u8; 64]).await.unwrap();
+    }
+    good.sink
+        .send(frame(5, 1, Kind::EchoRequest, 64))
+        .await
+        .unwrap();
+    let h = Header::parse(&recv(&mut good).await).unwrap();
+    assert_eq!((h.kind, h.seq), (Kind::EchoReply, 5), "{t}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let errors = s.hub.errors.snapshot();
+    assert!(
+        errors.get("frame_short").copied().unwrap_or(0) >= 1,
+        "{t}: short frame not counted: {errors:?}"
+    );
+    assert!(
+        errors.get("frame_unknown_kind").copied().unwrap_or(0) >= 1,
+        "{t}: unknown kind not counted: {errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_http_requests_get_clear_statuses() {
+    use wirebench::transport::http::{read_body, HttpConn};
+    use wirebench::transport::Setup;
+    let s = server().await;
+    let mut conn = HttpConn::open(&target(&s, 1), &mut Setup::default())
+        .await
+        .unwrap();
+    let cases: [(&str, &str, &[u8], u16); 5] = [
+        ("GET", "/poll", b"", 400),
+        ("GET", "/poll?client=0", b"", 400),
+        ("GET", "/poll?client=1&after=x", b"", 400),
+        ("POST", "/up?client=1", b"\x05\x00\x00\x00ab", 400),
+        ("GET", "/poll?client=1&wait=0", b"", 204),
+    ];
+    for (m, path, body, want) in cases {
+        let resp = conn
+            .request(m.parse().unwrap(), path, &[], Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = read_body(resp).await.unwrap();
+        assert_eq!(
+            status,
+            want,
+            "{m} {path}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
+
+/// SSE resume: the event stream breaks mid-stream, the client reconnects with Last-Event-ID,
+/// and every frame arrives exactly once, in order.
+#[tokio::test]
+async fn sse_resumes_without_loss_or_duplicates() {
+    let s = server().await;
+    let mut c = connect(&s, "sse", 9).await;
+    let hub = s.hub.clone();
+    let n = 400u64;
+    let pusher = tokio::spawn(async move {
+        for seq in 0..n {
+            hub.send_to(9, frame(seq, 0, Kind::Push, 64)).await;
+            if seq == n / 2 {
+                // Cut the stream server-side while frames are flowing.
+                hub.client(9).disconnect_streams();
+            }
+            if seq % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    while got.len() < n as usize {
+        let h = Header::parse(&recv(&mut c).await).unwrap();
+        got.push(h.seq);
+    }
+    pusher.await.unwrap();
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+    // Nothing more (no duplicates) arrives.
+    let extra = tokio::time::timeout(Duration::from_millis(300), c.stream.recv()).await;
+    assert!(extra.is_err(), "unexpected extra frame after resume");
+    let opens = s.hub.events.snapshot().get("sse_open").copied();
+    assert!(
+        opens >= Some(2),
+        "the stream was not cut and resumed: {opens:?}"
+    );
+}
+
+#[test]
+fn every_transport_id_resolves() {
+    for t in ALL {
+        let tr = transport::by_id(t).unwrap();
+        assert_eq!(tr.id(), t);
+    }
+    assert!(transport::by_id("pigeon").is_none());
+    let _ = Arc::new(0);
+}
