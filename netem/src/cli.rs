@@ -118,6 +118,9 @@ pub enum NetemCommand {
         /// Skip the goodput (TCP/UDP) measurements.
         #[arg(long)]
         no_goodput: bool,
+        /// Seed of the emulator's random choices (loss, jitter); vary it for independent samples.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Profile overrides.
         #[command(flatten)]
         overrides: Overrides,
@@ -182,6 +185,7 @@ pub fn run(cmd: NetemCommand, profiles: &ProfileSet) -> Result<i32, NetemError> 
             seconds,
             probes,
             no_goodput,
+            seed,
             overrides,
         } => {
             let names: Vec<String> = if profile.is_empty() {
@@ -194,6 +198,7 @@ pub fn run(cmd: NetemCommand, profiles: &ProfileSet) -> Result<i32, NetemError> 
                 seconds: seconds.clamp(0.5, 120.0),
                 probes: probes.clamp(10, 100_000),
                 goodput: !no_goodput,
+                seed,
             };
             let mut failed = 0;
             let baseline = baseline_rtt(netem, &opts)?;
@@ -337,6 +342,7 @@ struct CheckOptions {
     seconds: f64,
     probes: u32,
     goodput: bool,
+    seed: u64,
 }
 
 /// One line of a check report.
@@ -437,7 +443,8 @@ fn check_profile(
     opts: &CheckOptions,
     baseline_ms: f64,
 ) -> Result<CheckReport, NetemError> {
-    let spec = TopologySpec::star(profile, 1);
+    let mut spec = TopologySpec::star(profile, 1);
+    spec.seed = opts.seed;
     let choice = choose_backend(netem, !profile.is_unshaped())?;
     let topo = Topology::up_with(choice, &spec)?;
     let mut lines = Vec::new();
@@ -514,8 +521,11 @@ fn check_profile(
         let pps = params.rate_mbit.map_or(2000.0, |r| {
             (0.4 * r * 1e6 / ((size + 28) as f64 * 8.0)).min(2000.0)
         });
-        let n = ((pps * opts.seconds.min(3.0)) as u64).clamp(200, 6000);
+        // At least 2000 packets (up to ~7 s on the slowest links) for a usable interval.
+        let n = ((pps * opts.seconds.min(3.0)) as u64).clamp(2000, 6000);
+        let before = link_drops(&topo, dir);
         let got = udp_stream(&topo, from, to, size, pps, n, 1)?;
+        let after = link_drops(&topo, dir);
         let loss = 1.0 - got.packets as f64 / n as f64;
         let (lo, hi) = binomial_ci(params.mean_loss(), n, vif(&params));
         lines.push(CheckLine {
@@ -529,6 +539,18 @@ fn check_profile(
             ),
             pass: Some(loss >= lo && loss <= hi),
         });
+        if let (Some(b), Some(a)) = (before, after) {
+            lines.push(CheckLine {
+                metric: format!("  emulator drops {dir}"),
+                configured: String::new(),
+                measured: format!(
+                    "loss model {}, queue {}",
+                    a.0.saturating_sub(b.0),
+                    a.1.saturating_sub(b.1)
+                ),
+                pass: None,
+            });
+        }
     }
 
     if opts.goodput {
@@ -582,6 +604,17 @@ fn check_profile(
         backend,
         lines,
     })
+}
+
+/// (lost by the loss model, queue drops) on client 1's link in one direction, when the backend
+/// counts them.
+fn link_drops(topo: &Topology, dir: Direction) -> Option<(u64, u64)> {
+    let c = topo.counters(HostId::client(1)).ok()?;
+    let d = match dir {
+        Direction::Up => c.up,
+        Direction::Down => c.down,
+    };
+    Some((d.lost, d.queue_drops))
 }
 
 struct RttResult {
@@ -701,6 +734,8 @@ fn udp_stream(
     let done = Arc::new(AtomicBool::new(false));
     let done2 = Arc::clone(&done);
     set_rcvbuf(&rx, 8 << 20);
+    let received = Arc::new(AtomicU64::new(0));
+    let received2 = Arc::clone(&received);
     let receiver = std::thread::spawn(move || {
         crate::sys::set_realtime();
         let mut buf = vec![0u8; 65536];
@@ -717,6 +752,7 @@ fn udp_stream(
                     bytes += len as u64;
                 }
                 count += 1;
+                received2.store(count, Ordering::Relaxed);
                 last = now;
             }
         }
@@ -733,7 +769,7 @@ fn udp_stream(
     let sender = std::thread::spawn(move || {
         crate::sys::set_realtime();
         let payload = vec![0u8; size];
-        let start = Instant::now();
+        let mut start = Instant::now();
         let burst = burst.max(1);
         let mut sent = 0u64;
         while sent < n {
@@ -741,6 +777,10 @@ fn udp_stream(
             let el = start.elapsed();
             if target > el {
                 std::thread::sleep(target - el);
+            } else if el - target > Duration::from_millis(5) {
+                // Stalled (busy machine): drop the schedule debt instead of bursting it into the
+                // bottleneck queue, which would turn into queue drops counted as loss.
+                start = Instant::now() - target;
             }
             for _ in 0..burst.min(n - sent) {
                 let _ = tx.send_to(&payload, to_addr);
@@ -749,8 +789,13 @@ fn udp_stream(
         }
     });
     let _ = sender.join();
-    // Drain: the queue and delay line empty within a second or so (3G: 100 packets queued).
-    std::thread::sleep(Duration::from_millis(1000) + topo_delay_hint(topo));
+    // Drain: until everything arrived, or 3 s (delay line + a full 3G queue, with room for a
+    // stalled machine).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && received.load(Ordering::Relaxed) < n {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
     done.store(true, Ordering::Relaxed);
     let (packets, goodput_mbit) = receiver.join().unwrap_or((0, 0.0));
     Ok(StreamResult {
@@ -777,10 +822,6 @@ fn set_rcvbuf(sock: &UdpSocket, bytes: i32) {
             return;
         }
     }
-}
-
-fn topo_delay_hint(_topo: &Topology) -> Duration {
-    Duration::from_millis(700)
 }
 
 /// Bulk TCP from one host to another for `secs`; goodput over the second half, Mbit/s.

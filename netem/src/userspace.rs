@@ -72,10 +72,12 @@ impl Dir {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Offers a packet; returns what is due at once.
-    fn offer(&self, now: Duration, pkt: Pkt, due: &mut Vec<Pkt>) {
+    /// Offers a packet; returns what is due at once. The time is read under the lock, so the
+    /// core sees it in order.
+    fn offer(&self, epoch: &Instant, pkt: Pkt, due: &mut Vec<Pkt>) {
         let len = pkt.buf.len().saturating_sub(VNET_HDR_LEN);
         let mut st = self.lock();
+        let now = epoch.elapsed();
         st.core.send(now, pkt, len);
         while let Some(p) = st.core.poll_transmit(now) {
             due.push(p);
@@ -123,7 +125,7 @@ impl Shared {
 
     fn enter_up(&self, src: usize, pkt: Pkt) {
         let mut due = Vec::new();
-        self.links[src].up.offer(self.now(), pkt, &mut due);
+        self.links[src].up.offer(&self.epoch, pkt, &mut due);
         for p in due {
             self.enter_path(p);
         }
@@ -134,7 +136,7 @@ impl Shared {
             return self.enter_down(pkt);
         };
         let mut due = Vec::new();
-        self.paths[i].dir.offer(self.now(), pkt, &mut due);
+        self.paths[i].dir.offer(&self.epoch, pkt, &mut due);
         for p in due {
             self.enter_down(p);
         }
@@ -146,7 +148,7 @@ impl Shared {
             return;
         };
         let mut due = Vec::new();
-        link.down.offer(self.now(), pkt, &mut due);
+        link.down.offer(&self.epoch, pkt, &mut due);
         for p in due {
             self.deliver(dst, &p);
         }
