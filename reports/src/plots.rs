@@ -168,11 +168,16 @@ fn finish(svg: String, title: &str) -> String {
     }
 }
 
+/// Largest value an axis extends to; anything beyond is drawn at the edge (no measurement
+/// of wirebench comes near it, and plotters' tick search needs finite, sane ranges).
+const PLOT_MAX: f64 = 1e30;
+
 fn positive_range(vals: impl Iterator<Item = f64>, floor: f64) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in vals.filter(|v| v.is_finite()) {
-        lo = lo.min(v.max(floor));
-        hi = hi.max(v.max(floor));
+        let v = v.clamp(floor, PLOT_MAX);
+        lo = lo.min(v);
+        hi = hi.max(v);
     }
     (lo <= hi).then_some((lo, hi))
 }
@@ -456,8 +461,15 @@ pub fn bars(spec: &Bars<'_>) -> Result<String, PlotError> {
     let vals = spec
         .rows
         .iter()
-        .flat_map(|r| r.value.iter().chain(r.back.iter()))
-        .flat_map(|v| [v.min, v.median, v.max]);
+        .flat_map(|r| {
+            r.value
+                .iter()
+                .chain(r.back.iter())
+                .flat_map(|v| [v.min, v.median, v.max])
+                .chain(r.marker)
+        })
+        .filter(|v| v.is_finite())
+        .map(|v| v.min(PLOT_MAX));
     let label_w = spec
         .rows
         .iter()
@@ -490,10 +502,7 @@ pub fn bars(spec: &Bars<'_>) -> Result<String, PlotError> {
                 .map_err(|x| e(x.to_string()))?;
             mesh_and_bars(&mut chart, spec, a, x_top, &root, label_w).map_err(&e)?;
         } else {
-            let hi = vals
-                .filter(|v| v.is_finite())
-                .fold(0.0f64, f64::max)
-                .max(f64::MIN_POSITIVE);
+            let hi = vals.fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
             x_top = hi * 1.3;
             let lo = 0.0;
             let mut chart = ChartBuilder::on(&right)

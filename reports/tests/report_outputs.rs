@@ -328,3 +328,44 @@ fn write_puts_the_file_in_place() {
     assert!(bad.to_string().contains("no/such/dir"), "{bad}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn extreme_values_render_without_panics() {
+    let mut rng = Rng::new(11);
+    let mut cells = Vec::new();
+    for (i, v) in [0.0, -5.0, 1e-300, f64::MAX, 1e300, f64::MIN_POSITIVE]
+        .into_iter()
+        .enumerate()
+    {
+        let mut c = ok_cell(&mut rng, "edge", "edge", "tcp", "p", i as u32 + 1, 50);
+        c.setup_ms = Some(v);
+        c.setup_rtts = Some(v);
+        c.throughput = Some(wirebench_reports::Throughput {
+            msgs_per_s: Some(v),
+            goodput_bps: Some(v),
+        });
+        if let Some(w) = c.wire.as_mut() {
+            w.overhead_ratio = Some(v);
+        }
+        if let Some(l) = c.latency_us.as_mut() {
+            l.p50 = if i % 2 == 0 { 0 } else { u64::MAX };
+            l.p99 = u64::MAX;
+        }
+        c.params.insert("clients".into(), serde_json::json!(v));
+        cells.push(c);
+    }
+    // One transport whose every figure is zero, alone in its scenario.
+    let mut zero = ok_cell(&mut rng, "zero", "zero", "websocket", "p", 1, 50);
+    zero.setup_ms = Some(0.0);
+    zero.throughput = Some(wirebench_reports::Throughput {
+        msgs_per_s: Some(0.0),
+        goodput_bps: Some(0.0),
+    });
+    cells.push(zero);
+    let r = results(cells);
+    let page = html::render(&r).expect("renders");
+    assert!(page.contains("data-chart=\"s-edge-edge-setup_ms\""));
+    let _ = summary::markdown(&r);
+    let _ = export::csv(&r);
+    let _ = export::bencher(&r);
+}
