@@ -251,7 +251,7 @@ pub fn csv(r: &Results) -> String {
     for k in figures::keys(r) {
         let mut row: Vec<String> = vec![
             csv_field(k.scenario),
-            csv_field(k.workload),
+            csv_field(&k.workload),
             csv_field(k.transport),
             csv_field(k.profile),
             (k.ok.len() + k.failed.len() + k.skipped.len()).to_string(),
@@ -286,7 +286,7 @@ pub fn csv(r: &Results) -> String {
 
 fn names<'a>(r: &'a Results) -> impl Fn(&KeyCells<'a>) -> String + 'a {
     let multi = figures::multi_workload_scenarios(r);
-    move |k| k.bench_name(multi.contains(&k.scenario))
+    move |k| k.bench_name(multi.iter().any(|s| s == k.scenario))
 }
 
 fn gab_entry(name: &str, m: &figures::Metric, s: Spread) -> Value {

@@ -248,8 +248,9 @@ impl Spread {
 pub struct KeyCells<'a> {
     /// Scenario name.
     pub scenario: &'a str,
-    /// Workload id.
-    pub workload: &'a str,
+    /// Workload name: the second part of [`Cell::key`] (the workload id, or its label in the
+    /// scenario when the model has one).
+    pub workload: String,
     /// Transport id.
     pub transport: &'a str,
     /// Profile name.
@@ -317,21 +318,17 @@ impl<'a> KeyCells<'a> {
 
 /// Every cell key of a results file, ok or not, in the order the keys first appear.
 pub fn keys(r: &Results) -> Vec<KeyCells<'_>> {
-    let mut index: BTreeMap<(&str, &str, &str, &str), usize> = BTreeMap::new();
+    let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
     let mut out: Vec<KeyCells<'_>> = Vec::new();
     for c in &r.cells {
-        let k = (
-            c.scenario.as_str(),
-            c.workload.as_str(),
-            c.transport.as_str(),
-            c.profile.as_str(),
-        );
+        let k = c.key();
+        let workload = k.1.clone();
         let i = *index.entry(k).or_insert_with(|| {
             out.push(KeyCells {
-                scenario: k.0,
-                workload: k.1,
-                transport: k.2,
-                profile: k.3,
+                scenario: c.scenario.as_str(),
+                workload,
+                transport: c.transport.as_str(),
+                profile: c.profile.as_str(),
                 ok: Vec::new(),
                 failed: Vec::new(),
                 skipped: Vec::new(),
@@ -349,12 +346,13 @@ pub fn keys(r: &Results) -> Vec<KeyCells<'_>> {
 }
 
 /// Scenarios that run more than one workload (their CI benchmark names include the workload).
-pub fn multi_workload_scenarios(r: &Results) -> Vec<&str> {
-    let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+pub fn multi_workload_scenarios(r: &Results) -> Vec<String> {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in &r.cells {
-        let w = seen.entry(c.scenario.as_str()).or_default();
-        if !w.contains(&c.workload.as_str()) {
-            w.push(c.workload.as_str());
+        let (scenario, workload, _, _) = c.key();
+        let w = seen.entry(scenario).or_default();
+        if !w.contains(&workload) {
+            w.push(workload);
         }
     }
     seen.into_iter()

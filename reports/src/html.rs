@@ -311,7 +311,7 @@ fn legend_html(transports: &[&str]) -> String {
     s
 }
 
-type Section<'k, 'a> = (&'a str, &'a str, Vec<&'k KeyCells<'a>>);
+type Section<'k, 'a> = (&'a str, &'k str, Vec<&'k KeyCells<'a>>);
 
 /// Keys grouped by (scenario, workload), in order of first appearance.
 fn sections<'k, 'a>(keys: &'k [KeyCells<'a>]) -> Vec<Section<'k, 'a>> {
@@ -322,7 +322,7 @@ fn sections<'k, 'a>(keys: &'k [KeyCells<'a>]) -> Vec<Section<'k, 'a>> {
             .find(|(s, w, _)| *s == k.scenario && *w == k.workload)
         {
             Some((_, _, v)) => v.push(k),
-            None => out.push((k.scenario, k.workload, vec![k])),
+            None => out.push((k.scenario, k.workload.as_str(), vec![k])),
         }
     }
     out
@@ -498,7 +498,7 @@ fn section(
         let _ = writeln!(
             h,
             "<p class=\"meta\">workload <code>{}</code>{}{}</p>",
-            escape(workload),
+            escape(&c.workload),
             if params.is_empty() { "" } else { " · " },
             escape(&params.join(" · "))
         );

@@ -1,7 +1,8 @@
 //! report.html in a real browser: Debian's Chromium, headless, with the flags of
 //! `shared/CHROMIUM.md` (they keep Chromium's own traffic on the machine), driven over the
 //! DevTools protocol. Asserts no console errors, every chart's `<svg>` present with a non-zero
-//! size, no request other than the file itself, no horizontal scrolling at 1280 px; keeps a
+//! size, no request other than the file itself, no horizontal scrolling at 1280 px, all with
+//! page JavaScript disabled; keeps a
 //! full-page screenshot as a test artifact (`$WIREBENCH_ARTIFACTS/report-screenshot.png`, or
 //! `<target>/report-screenshot.png`).
 //!
@@ -297,6 +298,11 @@ fn report_renders_in_chromium() {
     cdp.call(
         "Emulation.setDeviceMetricsOverride",
         json!({"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    // The report must read with JavaScript off: load it that way.
+    cdp.call(
+        "Emulation.setScriptExecutionDisabled",
+        json!({"value": true}),
     );
     cdp.events.clear();
     cdp.call("Page.navigate", json!({"url": file_url}));
