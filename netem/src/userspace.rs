@@ -322,6 +322,16 @@ impl Shared {
     }
 }
 
+/// An independent seed for random stream `k` of a topology seeded with `seed` (SplitMix64 of
+/// both), so no two cores share a random sequence.
+fn stream_seed(seed: u64, k: u64) -> u64 {
+    let mut z = seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Destination host of a packet (virtio-net header + IPv4), if it is in the topology's /16.
 fn route(frame: &[u8]) -> Option<usize> {
     let ip = frame.get(VNET_HDR_LEN..)?;
@@ -382,7 +392,6 @@ impl Userspace {
                 ],
             )?;
             let profile = spec.profile(HostId(h as u32)).cloned().unwrap_or_default();
-            let seed = spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (h as u64) << 1;
             let mk = |dir: Direction, s: u64| Dir {
                 state: Mutex::new(DirState {
                     core: LinkCore::new(profile.direction(dir), s),
@@ -392,8 +401,8 @@ impl Userspace {
             };
             links.push(HostLink {
                 tun,
-                up: mk(Direction::Up, seed),
-                down: mk(Direction::Down, seed | 1),
+                up: mk(Direction::Up, stream_seed(spec.seed, 2 * h as u64)),
+                down: mk(Direction::Down, stream_seed(spec.seed, 2 * h as u64 + 1)),
                 cut: AtomicBool::new(false),
                 offload_on: AtomicBool::new(false),
                 unroutable: AtomicU64::new(0),
@@ -430,7 +439,10 @@ impl Userspace {
                 paths.push(PairPath {
                     dir: Dir {
                         state: Mutex::new(DirState {
-                            core: LinkCore::new(params, spec.seed ^ 0x5EED),
+                            core: LinkCore::new(
+                                params,
+                                stream_seed(spec.seed, (1 << 32) + paths.len() as u64),
+                            ),
                             sleeping_until: None,
                         }),
                         cv: Condvar::new(),
@@ -567,5 +579,33 @@ impl Drop for Userspace {
         if let Err(e) = self.teardown() {
             eprintln!("wirebench-netem: userspace teardown: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_seeds_differ() {
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..20u64 {
+            for k in 0..20u64 {
+                assert!(seen.insert(stream_seed(seed, k)), "collision {seed} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn routes_ipv4_in_the_topology_only() {
+        let mut f = vec![0u8; VNET_HDR_LEN + 20];
+        f[VNET_HDR_LEN] = 0x45;
+        f[VNET_HDR_LEN + 16..VNET_HDR_LEN + 20].copy_from_slice(&[10, 77, 0, 2]);
+        assert_eq!(route(&f), Some(1));
+        f[VNET_HDR_LEN + 17] = 78;
+        assert_eq!(route(&f), None);
+        f[VNET_HDR_LEN] = 0x60;
+        assert_eq!(route(&f), None);
+        assert_eq!(route(&f[..12]), None);
     }
 }
