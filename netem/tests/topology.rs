@@ -315,3 +315,57 @@ fn kernel_backend_topology_without_shaping() {
         "namespaces left behind"
     );
 }
+
+/// `netem exec` end to end (in-process): the command runs in the client namespace with
+/// WIREBENCH_SERVER_ADDR set, its exit code comes back, the server command is stopped and
+/// nothing is left behind.
+#[test]
+fn exec_runs_in_the_client_namespace_and_cleans_up() {
+    if !root() {
+        return;
+    }
+    use wirebench_netem::cli::{run, NetemCommand, Overrides};
+    let before: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let cmd = NetemCommand::Exec {
+        profile: "broadband".into(),
+        netem: BackendKind::Userspace,
+        server: Some("sleep 30".into()),
+        no_offload: false,
+        overrides: Overrides::default(),
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "test \"$WIREBENCH_SERVER_ADDR\" = 10.77.0.1 && ip -o -4 addr show dev wb0 | grep -q 10.77.0.2/16 && exit 7".into(),
+        ],
+    };
+    let code = run(cmd, &wirebench_netem::ProfileSet::builtin()).unwrap();
+    assert_eq!(
+        code, 7,
+        "the command did not run as expected in the client namespace"
+    );
+    // Other tests run in parallel and have namespaces of their own for a while: ours must be
+    // gone at once, theirs go when they end; anything new still there after 30 s is a leak.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let after: Vec<String> = std::fs::read_dir("/run/netns")
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let new: Vec<String> = after
+            .into_iter()
+            .filter(|n| n.starts_with("wb-") && !before.contains(n))
+            .collect();
+        if new.is_empty() || Instant::now() > deadline {
+            break new;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(new.is_empty(), "left behind: {new:?}");
+}
