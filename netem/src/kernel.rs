@@ -258,6 +258,7 @@ impl LinkBackend for Kernel {
                 ..CoreStats::default()
             },
             unroutable: 0,
+            write_errors: 0,
         })
     }
 

@@ -131,6 +131,8 @@ pub struct LinkCounters {
     pub down: CoreStats,
     /// Packets the host sent that no host of the topology could take (unknown address, IPv6).
     pub unroutable: u64,
+    /// Packets the emulator could not write into the host's device (should stay 0).
+    pub write_errors: u64,
 }
 
 /// Whether shaped-free links may use TUN offloads (TSO/GSO super-packets).

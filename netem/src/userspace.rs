@@ -514,6 +514,7 @@ impl LinkBackend for Userspace {
             up: link.up.lock().core.stats(),
             down: link.down.lock().core.stats(),
             unroutable: link.unroutable.load(Ordering::Relaxed),
+            write_errors: link.write_errors.load(Ordering::Relaxed),
         })
     }
 
