@@ -283,9 +283,10 @@ fn report_renders_in_chromium() {
         "fixture should give many charts: {expected:?}"
     );
 
-    let dir = std::env::temp_dir().join(format!("wirebench-report-page-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("report.html");
+    let dir =
+        PageDir(std::env::temp_dir().join(format!("wirebench-report-page-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let file = dir.0.join("report.html");
     std::fs::write(&file, &html).expect("write report");
     let file_url = format!("file://{}", file.display());
 
@@ -399,5 +400,14 @@ fn report_renders_in_chromium() {
 
     drop(cdp);
     drop(browser);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
+}
+
+/// The directory holding the rendered page; removed even when an assertion fails.
+struct PageDir(PathBuf);
+
+impl Drop for PageDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
