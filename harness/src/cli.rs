@@ -37,8 +37,15 @@ enum Command {
     Serve(ServeArgs),
     /// Run the client agent only, against a running server.
     Drive(DriveArgs),
-    /// Render report.html (and summary.md) from a results file.
+    /// Render report.html from a results file (and, with --export, other formats).
     Report(ReportArgs),
+    /// Compare two results files: ratio per cell and metric with a bootstrap 95 % interval.
+    ///
+    /// Exit code 0 when nothing regressed, 2 when something regressed, 1 on an error.
+    Compare(CompareArgs),
+    /// Link emulation tools: check profiles, run programs on an emulated link, clean up.
+    #[command(subcommand)]
+    Netem(wirebench_netem::cli::NetemCommand),
     /// List transports, workloads, profiles and scenarios.
     List(ListArgs),
 }
@@ -68,6 +75,12 @@ struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
+    /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier latency figures).
+    #[arg(long)]
+    pin: bool,
+    /// Also write these formats beside results.json (csv, github-action-benchmark, bencher).
+    #[arg(long, value_delimiter = ',')]
+    export: Vec<wirebench_reports::export::Format>,
     /// Delay every echo reply by N µs (for testing regression detection).
     #[arg(long, hide = true, default_value_t = 0)]
     inject_delay_us: u64,
@@ -139,6 +152,27 @@ struct ReportArgs {
     /// Output HTML file (default: report.html beside the results).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write these formats beside the report (csv, github-action-benchmark, bencher).
+    #[arg(long, value_delimiter = ',')]
+    export: Vec<wirebench_reports::export::Format>,
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// The baseline results.json.
+    baseline: PathBuf,
+    /// The current results.json.
+    current: PathBuf,
+    /// A change counts as a regression when its whole 95 % interval lies this many percent
+    /// beyond no-change in the bad direction.
+    #[arg(long, default_value_t = 10.0)]
+    threshold: f64,
+    /// Only these metrics (p50, p99, goodput, msgs_per_s, setup_ms, server_cpu_s, rss_per_conn).
+    #[arg(long, value_delimiter = ',')]
+    metric: Vec<String>,
+    /// Output format.
+    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    format: String,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +220,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Drive(a) => cmd_drive(a).await,
         Command::Report(a) => cmd_report(a),
+        Command::Compare(a) => cmd_compare(a),
+        Command::Netem(c) => {
+            let profiles = load_profiles(None)?;
+            let code = wirebench_netem::cli::run(c, &profiles)?;
+            Ok(u8::try_from(code).unwrap_or(1))
+        }
         Command::List(a) => cmd_list(a),
     }
 }
@@ -266,6 +306,9 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     if a.repeat == Some(0) {
         bail!("--repeat: must be at least 1");
     }
+    if a.pin && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        bail!("--pin needs at least 2 CPUs (server on CPU 0, client on CPU 1)");
+    }
     for s in &mut scenarios {
         for w in &mut s.workloads {
             if !a.transport.is_empty() {
@@ -295,6 +338,7 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         },
         inject_delay_us: a.inject_delay_us,
         agent_exe: std::env::current_exe().context("locating the wirebench executable")?,
+        pin: a.pin,
     };
     if !a.quiet {
         eprintln!(
@@ -307,6 +351,9 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let results = runner::run(cells, &opts).await?;
     write_outputs(&results, &out_dir)?;
+    for f in &a.export {
+        wirebench_reports::export::write(&results, *f, &out_dir)?;
+    }
     if !a.quiet {
         print!("{}", terminal_table(&results));
         println!(
@@ -334,7 +381,7 @@ fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<()> {
     std::fs::write(&summary, wirebench_reports::summary::markdown(results))
         .with_context(|| format!("writing {}", summary.display()))?;
     let html = dir.join("report.html");
-    crate::report::write_html(results, &html)?;
+    wirebench_reports::html::write(results, &html)?;
     Ok(())
 }
 
@@ -375,7 +422,7 @@ pub fn terminal_table(r: &Results) -> String {
             } else {
                 "skipped"
             },
-            c.workload,
+            c.workload_name(),
             c.transport,
             c.profile,
             c.repeat,
@@ -453,6 +500,11 @@ async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
             "sent {}, received {}, duplicated {}, reordered {}",
             report.sent, report.received, report.duplicated, report.reordered
         );
+        if let Some([p50, p99, max]) = report.send_lateness_us {
+            println!(
+                "sends left late against the schedule by p50 {p50} µs, p99 {p99} µs, max {max} µs"
+            );
+        }
     }
     if let Some(e) = report.error {
         bail!("{e}");
@@ -468,9 +520,33 @@ fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
             .unwrap_or_else(|| Path::new("."))
             .join("report.html")
     });
-    crate::report::write_html(&results, &out)?;
+    wirebench_reports::html::write(&results, &out)?;
     println!("{}", out.display());
+    let dir = out.parent().unwrap_or_else(|| Path::new("."));
+    for f in &a.export {
+        for p in wirebench_reports::export::write(&results, *f, dir)? {
+            println!("{}", p.display());
+        }
+    }
     Ok(0)
+}
+
+fn cmd_compare(a: CompareArgs) -> anyhow::Result<u8> {
+    use wirebench_reports::compare::{compare, CompareOptions, Metric};
+    let base = Results::load(&a.baseline)?;
+    let cur = Results::load(&a.current)?;
+    let opts = CompareOptions {
+        threshold_pct: a.threshold,
+        metrics: Metric::parse_list(&a.metric.join(","))?,
+        ..CompareOptions::default()
+    };
+    let cmp = compare(&base, &cur, &opts)?;
+    if a.format == "json" {
+        println!("{}", cmp.json()?);
+    } else {
+        print!("{}", cmp.markdown());
+    }
+    Ok(u8::try_from(cmp.exit_code()).unwrap_or(1))
 }
 
 fn cmd_list(a: ListArgs) -> anyhow::Result<u8> {

@@ -11,7 +11,6 @@ pub mod cli;
 pub mod clock;
 pub mod frame;
 pub mod host;
-pub mod report;
 pub mod runner;
 pub mod server;
 pub mod tls;

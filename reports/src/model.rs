@@ -112,6 +112,10 @@ pub struct Cell {
     pub scenario: String,
     /// Workload id (`echo`, `push`, ...).
     pub workload: String,
+    /// The workload's name in its scenario when it differs from the id (a scenario may run one
+    /// workload twice with different parameters, e.g. `echo` and `echo-1k`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Transport id (`tcp`, `websocket`, ...).
     pub transport: String,
     /// Network profile name.
@@ -151,6 +155,11 @@ pub struct Cell {
     /// What the warm-up excluded.
     #[serde(default)]
     pub warmup: Option<Warmup>,
+    /// How late the open-loop sender's sends left against their schedule, µs (client side).
+    /// Large values mean the client machine could not keep the schedule: the latency figures
+    /// then include that delay (which is the correct, coordinated-omission-free reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lateness_us: Option<Lateness>,
     /// Errors by kind (e.g. `malformed_frame`, `http_503`), counted, not fatal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, u64>,
@@ -273,6 +282,18 @@ pub struct Resources {
     pub client_rss_peak_bytes: Option<u64>,
 }
 
+/// Schedule lateness of an open-loop sender, µs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Lateness {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
 /// What warm-up excluded from the figures.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -332,11 +353,17 @@ impl Results {
 }
 
 impl Cell {
+    /// The workload's name in its scenario: `label` when set, else the workload id.
+    pub fn workload_name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.workload)
+    }
+
     /// The cell's key without the repeat: cells with the same key are repeats of one another.
+    /// The workload part is [`Cell::workload_name`].
     pub fn key(&self) -> (String, String, String, String) {
         (
             self.scenario.clone(),
-            self.workload.clone(),
+            self.workload_name().to_string(),
             self.transport.clone(),
             self.profile.clone(),
         )

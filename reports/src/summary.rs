@@ -194,7 +194,7 @@ pub fn markdown(r: &Results) -> String {
                     _ => "skipped",
                 },
                 c.scenario,
-                c.workload,
+                c.workload_name(),
                 c.transport,
                 c.profile,
                 c.repeat,

@@ -12,7 +12,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use wirebench_netem::ProfileSet;
 use wirebench_reports::model::{
-    Cell, Delivery, Latency, Resources, Results, Status, Throughput, Warmup, Wire,
+    Cell, Delivery, Latency, Lateness, Resources, Results, Status, Throughput, Warmup, Wire,
 };
 
 use crate::agent::control::{DriveEvent, Job, ServerCommand, ServerEvent};
@@ -28,6 +28,8 @@ use scenario::Scenario;
 pub struct PlannedCell {
     /// Scenario name.
     pub scenario: String,
+    /// Workload name in the scenario.
+    pub name: String,
     /// Workload and parameters.
     pub spec: WorkloadSpec,
     /// Transport id.
@@ -57,6 +59,7 @@ pub fn plan(scenarios: &[Scenario], repeat_override: Option<u32>) -> Vec<Planned
                     for t in &w.transports {
                         cells.push(PlannedCell {
                             scenario: s.name.clone(),
+                            name: w.name.clone(),
                             spec: w.spec.clone(),
                             transport: t.clone(),
                             profile: p.clone(),
@@ -85,6 +88,9 @@ pub struct RunOptions {
     pub inject_delay_us: u64,
     /// The agent binary (normally this executable).
     pub agent_exe: PathBuf,
+    /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier figures on small
+    /// machines; needs at least 2 CPUs).
+    pub pin: bool,
 }
 
 /// Runs every cell, writing `results.json` after each; returns the results.
@@ -147,6 +153,7 @@ fn base_cell(pc: &PlannedCell) -> Cell {
     Cell {
         scenario: pc.scenario.clone(),
         workload: pc.spec.id().to_string(),
+        label: (pc.name != pc.spec.id()).then(|| pc.name.clone()),
         transport: pc.transport.clone(),
         profile: pc.profile.clone(),
         repeat: pc.repeat,
@@ -163,6 +170,7 @@ fn base_cell(pc: &PlannedCell) -> Cell {
         wire: None,
         resources: None,
         warmup: None,
+        send_lateness_us: None,
         setup_phases_ms: BTreeMap::new(),
         errors: BTreeMap::new(),
     }
@@ -212,17 +220,23 @@ struct Agent {
 }
 
 impl Agent {
-    fn spawn(exe: &Path, args: &[&str], name: &'static str) -> anyhow::Result<Self> {
+    fn spawn(
+        exe: &Path,
+        args: &[&str],
+        name: &'static str,
+        cpu: Option<usize>,
+    ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(exe);
         cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        // SAFETY: the closure runs in the child between fork and exec and only calls prctl,
-        // which is async-signal-safe; it allocates nothing and touches no locks.
+        // SAFETY: the closure runs in the child between fork and exec and only calls prctl and
+        // sched_setaffinity on a stack-local cpu_set_t, which are async-signal-safe; it
+        // allocates nothing and touches no locks.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 // The agent dies with the orchestrator, whatever kills it.
                 libc::prctl(
                     libc::PR_SET_PDEATHSIG,
@@ -231,6 +245,14 @@ impl Agent {
                     0,
                     0,
                 );
+                if let Some(cpu) = cpu {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(cpu, &mut set);
+                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }
@@ -331,7 +353,12 @@ async fn drive_cell(
     if opts.inject_delay_us > 0 {
         server_args.extend(["--inject-delay-us", &delay]);
     }
-    let mut server = Agent::spawn(&opts.agent_exe, &server_args, "server")?;
+    let (server_cpu, client_cpu) = if opts.pin {
+        (Some(0), Some(1))
+    } else {
+        (None, None)
+    };
+    let mut server = Agent::spawn(&opts.agent_exe, &server_args, "server", server_cpu)?;
     let (addr, cert) = match server.recv::<ServerEvent>().await? {
         ServerEvent::Ready { addr, cert_sha256 } => (addr, cert_sha256),
         other => bail!("server agent: expected ready, got {other:?}"),
@@ -344,7 +371,12 @@ async fn drive_cell(
             })
             .await?;
     }
-    let mut drive = Agent::spawn(&opts.agent_exe, &["drive", "--control"], "client")?;
+    let mut drive = Agent::spawn(
+        &opts.agent_exe,
+        &["drive", "--control"],
+        "client",
+        client_cpu,
+    )?;
     drive
         .send(&Job {
             transport: pc.transport.clone(),
@@ -512,6 +544,9 @@ fn fill_cell(
         client_cpu_s: r.cpu_s,
         client_rss_peak_bytes: r.rss_peak_bytes,
     });
+    cell.send_lateness_us = r
+        .send_lateness_us
+        .map(|[p50, p99, max]| Lateness { p50, p99, max });
     cell.warmup = Some(Warmup {
         duration_ms: p.warmup_ms,
         samples: r.warmup_samples,

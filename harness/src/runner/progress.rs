@@ -29,18 +29,14 @@ pub struct Progress {
 fn label(pc: &PlannedCell) -> String {
     format!(
         "{}/{}/{}/{} #{}",
-        pc.scenario,
-        pc.spec.id(),
-        pc.transport,
-        pc.profile,
-        pc.repeat
+        pc.scenario, pc.name, pc.transport, pc.profile, pc.repeat
     )
 }
 
 fn outcome(cell: &Cell) -> String {
     match cell.status {
         Status::Ok => match (&cell.latency_us, &cell.throughput) {
-            (Some(l), _) if cell.workload != "connect" => {
+            (Some(l), _) if matches!(cell.workload.as_str(), "echo" | "push") => {
                 format!(
                     "ok  p50 {}  p99 {}",
                     fmt_us(l.p50 as f64),

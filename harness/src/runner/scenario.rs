@@ -46,6 +46,8 @@ pub struct Scenario {
 /// One workload of a scenario and where it runs.
 #[derive(Debug, Clone)]
 pub struct WorkloadPlan {
+    /// Its name in the scenario (the workload id unless the file names it).
+    pub name: String,
     /// The workload and its parameters.
     pub spec: WorkloadSpec,
     /// Transport ids.
@@ -84,6 +86,7 @@ struct RawParams {
 #[serde(deny_unknown_fields)]
 struct RawWorkload {
     kind: Spanned<String>,
+    name: Option<Spanned<String>>,
     transports: Option<Vec<Spanned<String>>>,
     profiles: Option<Vec<Spanned<String>>>,
     // The parameters again (serde's `flatten` cannot be combined with `deny_unknown_fields`
@@ -212,7 +215,37 @@ pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, Sc
                 );
             }
         };
+        let name = match &w.name {
+            Some(n) => {
+                let v = n.get_ref();
+                if v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return ctx.err(
+                        n.span(),
+                        &key("name"),
+                        format!("{v:?}: use letters, digits, '-' and '_'"),
+                    );
+                }
+                v.clone()
+            }
+            None => spec.id().to_string(),
+        };
+        if let Some(prev) = workloads.iter().position(|p: &WorkloadPlan| p.name == name) {
+            let span = w.name.as_ref().map_or(w.kind.span(), |n| n.span());
+            return ctx.err(
+                span,
+                &key("name"),
+                format!(
+                    "workload[{}] is already named {name:?}; cells are keyed by workload name, so give each a distinct `name = \"…\"`",
+                    prev + 1
+                ),
+            );
+        }
         workloads.push(WorkloadPlan {
+            name,
             spec,
             transports,
             profiles,
@@ -341,6 +374,17 @@ mod tests {
         let e = parse(text, "x.toml", &profiles()).unwrap_err();
         assert_eq!(e.line, 4, "{e}");
         assert!(e.to_string().starts_with("x.toml:4: rat:"), "{e}");
+    }
+
+    #[test]
+    fn the_same_workload_twice_needs_names() {
+        let text = "[[workload]]\nkind = \"echo\"\n[[workload]]\nkind = \"echo\"\n";
+        let e = parse(text, "d.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (4, "workload[2].name"), "{e}");
+        let ok =
+            "[[workload]]\nkind = \"echo\"\n[[workload]]\nkind = \"echo\"\nname = \"echo-1k\"\n";
+        let s = parse(ok, "d.toml", &profiles()).unwrap();
+        assert_eq!(s.workloads[1].name, "echo-1k");
     }
 
     #[test]

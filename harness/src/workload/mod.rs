@@ -154,6 +154,8 @@ pub struct ClientReport {
     pub bytes_sent: u64,
     /// Errors counted by kind (not fatal).
     pub errors: BTreeMap<String, u64>,
+    /// How late sends left against their schedule: p50, p99, max in µs (open-loop senders).
+    pub send_lateness_us: Option<[u64; 3]>,
     /// CPU seconds of the agent process.
     pub cpu_s: Option<f64>,
     /// Peak RSS of the agent process, bytes.
@@ -191,6 +193,10 @@ impl ClientReport {
         self.frames_received += other.frames_received;
         self.recv_span_ns = self.recv_span_ns.max(other.recv_span_ns);
         self.bytes_sent += other.bytes_sent;
+        self.send_lateness_us = match (self.send_lateness_us, other.send_lateness_us) {
+            (Some(a), Some(b)) => Some([a[0].max(b[0]), a[1].max(b[1]), a[2].max(b[2])]),
+            (a, b) => a.or(b),
+        };
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
         }
@@ -368,12 +374,14 @@ async fn echo(
     let sent_w = sent.clone();
     let sender = async move {
         let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
+        let mut late = new_histogram();
         for seq in 0..total_n {
             let t = start_ns + seq * period_ns;
             timer
                 .sleep_until_ns(t)
                 .await
                 .map_err(|e| TransportError::io("timerfd", e))?;
+            let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
             let f = Header {
                 seq,
                 sent_ns: t,
@@ -384,7 +392,7 @@ async fn echo(
             sink.send(f).await?;
             sent_w.store(seq + 1, Ordering::Release);
         }
-        Ok::<_, TransportError>(sink)
+        Ok::<_, TransportError>((sink, late))
     };
     let end_ns = start_ns + total_n * period_ns + DRAIN.as_nanos() as u64;
     let mut hist = new_histogram();
@@ -428,8 +436,13 @@ async fn echo(
     };
     let (s, r) = tokio::join!(sender, receiver);
     r?;
-    let mut sink = s?;
+    let (mut sink, late) = s?;
     let _ = sink.close().await;
+    rep.send_lateness_us = Some([
+        late.value_at_quantile(0.5),
+        late.value_at_quantile(0.99),
+        late.max(),
+    ]);
     let sent = sent.load(Ordering::Acquire);
     rep.latency_hdr = Some(encode(&hist)?);
     rep.warmup_samples = warm;
