@@ -163,3 +163,115 @@ fn report_regenerates_html_from_results() {
     wirebench().arg("report").arg(&path).assert().success();
     assert!(dir.path().join("report.html").exists());
 }
+
+fn netns_names() -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output();
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|n| n.starts_with("wb-"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A shaped profile runs through the link emulator: setup counts the round trips the protocols
+/// predict, echo sees the configured RTT, wire bytes are counted, and no namespace is left.
+#[test]
+fn shaped_profile_runs_through_the_emulator_and_cleans_up() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: link emulation needs root");
+        return;
+    }
+    let before = netns_names();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("shaped.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "shaped"
+repeat = 1
+transports = ["tcp", "websocket"]
+profiles = ["broadband"]
+[defaults]
+warmup_ms = 200
+duration_ms = 800
+[[workload]]
+kind = "echo"
+rate = 100
+[[workload]]
+kind = "connect"
+connects = 3
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    wirebench()
+        .args(["run", "--quiet", "--netem", "userspace", "--out"])
+        .arg(&out)
+        .arg(&scenario)
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(0);
+    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
+    assert_eq!(r.netem_backend, "userspace");
+    for c in &r.cells {
+        assert_eq!(c.status, wirebench_reports::Status::Ok, "{c:?}");
+        let rtts = c.setup_rtts.expect("setup in round trips on a shaped link");
+        let want = if c.transport == "tcp" { 1.0 } else { 3.0 };
+        assert!(
+            (rtts - want).abs() < 0.5,
+            "{}/{}: setup {rtts:.2} RTT, the protocol predicts {want}",
+            c.workload,
+            c.transport
+        );
+        let w = c.wire.as_ref().unwrap();
+        assert!(w.bytes_up.unwrap() > 0 && w.bytes_down.unwrap() > 0);
+        if c.workload == "echo" {
+            let p50_ms = c.latency_us.as_ref().unwrap().p50 as f64 / 1000.0;
+            assert!(
+                (29.0..40.0).contains(&p50_ms),
+                "{}: echo p50 {p50_ms} ms over a 30 ms RTT",
+                c.transport
+            );
+            assert!(w.overhead_ratio.unwrap() > 1.0);
+        }
+    }
+    assert_eq!(netns_names(), before, "namespaces left behind");
+}
+
+/// `--ab` runs both builds interleaved and compares them; the same build against itself must
+/// not be called a regression on a clear signal, and writes the comparison.
+#[test]
+fn ab_run_compares_two_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("ab.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"ab\"\nrepeat = 3\ntransports = [\"tcp\"]\n[[workload]]\nkind = \"connect\"\nconnects = 5\nwarmup_ms = 1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let me = assert_cmd::cargo::cargo_bin("wirebench");
+    let a = wirebench()
+        .args(["run", "--quiet", "--threshold", "1000", "--ab"])
+        .arg(&me)
+        .arg("--out")
+        .arg(&out)
+        .arg(&scenario)
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    for side in ["baseline", "current"] {
+        let r = wirebench_reports::Results::load(&out.join(side).join("results.json")).unwrap();
+        assert_eq!(r.cells.len(), 3, "{side}");
+    }
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("connect"), "{md}");
+    assert!(stdout.contains("connect"), "{stdout}");
+}

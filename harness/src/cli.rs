@@ -78,6 +78,17 @@ struct RunArgs {
     /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier latency figures).
     #[arg(long)]
     pin: bool,
+    /// Link emulation for shaped profiles: auto picks kernel netem, else the userspace
+    /// emulator, else none (shaped cells are then skipped with the reason).
+    #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
+    netem: wirebench_netem::BackendKind,
+    /// A/B run: run every cell with BASELINE_BINARY's agents and this build's, interleaved,
+    /// then compare (exit 2 on a regression). Results go to OUT/baseline and OUT/current.
+    #[arg(long, value_name = "BASELINE_BINARY")]
+    ab: Option<PathBuf>,
+    /// Regression threshold for --ab, percent.
+    #[arg(long, default_value_t = 10.0)]
+    threshold: f64,
     /// Also write these formats beside results.json (csv, github-action-benchmark, bencher).
     #[arg(long, value_delimiter = ',')]
     export: Vec<wirebench_reports::export::Format>,
@@ -327,6 +338,60 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         PathBuf::from("wirebench-out")
             .join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
     });
+    let me = std::env::current_exe().context("locating the wirebench executable")?;
+    let variants = match &a.ab {
+        None => vec![runner::Variant {
+            name: String::new(),
+            exe: me,
+            out_dir: out_dir.clone(),
+        }],
+        Some(base) => {
+            let base = base
+                .canonicalize()
+                .with_context(|| format!("--ab: {}: no such binary", base.display()))?;
+            vec![
+                runner::Variant {
+                    name: "baseline".into(),
+                    exe: base,
+                    out_dir: out_dir.join("baseline"),
+                },
+                runner::Variant {
+                    name: "current".into(),
+                    exe: me,
+                    out_dir: out_dir.join("current"),
+                },
+            ]
+        }
+    };
+    let shaped = cells
+        .iter()
+        .any(|c| profiles.get(&c.profile).is_ok_and(|p| !p.is_unshaped()));
+    let netem = if shaped {
+        wirebench_netem::choose_backend(a.netem, true).map_err(|e| e.to_string())
+    } else {
+        Ok(wirebench_netem::BackendChoice {
+            kind: wirebench_netem::BackendKind::None,
+            reason: "every profile of this run is unshaped".into(),
+        })
+    };
+    if !a.quiet {
+        eprintln!(
+            "wirebench: {} cells ({} scenario{}{}), writing {}",
+            cells.len() * variants.len(),
+            scenarios.len(),
+            if scenarios.len() == 1 { "" } else { "s" },
+            if a.ab.is_some() { ", A/B" } else { "" },
+            out_dir.display()
+        );
+        if shaped {
+            match &netem {
+                Ok(c) => eprintln!("wirebench: link emulation: {c}"),
+                Err(e) => eprintln!(
+                    "wirebench: link emulation unavailable, shaped cells will be skipped: {e}"
+                ),
+            }
+        }
+    }
     let opts = runner::RunOptions {
         out_dir: out_dir.clone(),
         plaintext: a.plaintext,
@@ -337,42 +402,67 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             progress::Mode::Auto
         },
         inject_delay_us: a.inject_delay_us,
-        agent_exe: std::env::current_exe().context("locating the wirebench executable")?,
+        variants,
+        netem,
         pin: a.pin,
     };
-    if !a.quiet {
-        eprintln!(
-            "wirebench: {} cells ({} scenario{}), writing {}",
-            cells.len(),
-            scenarios.len(),
-            if scenarios.len() == 1 { "" } else { "s" },
-            out_dir.display()
-        );
+    let all = runner::run(cells, &opts).await?;
+    for (results, v) in all.iter().zip(&opts.variants) {
+        write_outputs(results, &v.out_dir)?;
+        for f in &a.export {
+            wirebench_reports::export::write(results, *f, &v.out_dir)?;
+        }
     }
-    let results = runner::run(cells, &opts).await?;
-    write_outputs(&results, &out_dir)?;
-    for f in &a.export {
-        wirebench_reports::export::write(&results, *f, &out_dir)?;
-    }
+    let current = all.last().context("no results")?;
     if !a.quiet {
-        print!("{}", terminal_table(&results));
+        print!("{}", terminal_table(current));
         println!(
             "\nresults: {}\nsummary: {}\nreport:  {}",
-            out_dir.join("results.json").display(),
-            out_dir.join("summary.md").display(),
-            out_dir.join("report.html").display()
+            opts.variants[opts.variants.len() - 1]
+                .out_dir
+                .join("results.json")
+                .display(),
+            opts.variants[opts.variants.len() - 1]
+                .out_dir
+                .join("summary.md")
+                .display(),
+            opts.variants[opts.variants.len() - 1]
+                .out_dir
+                .join("report.html")
+                .display()
         );
     }
-    let failed = results
-        .cells
+    let failed = all
         .iter()
+        .flat_map(|r| &r.cells)
         .filter(|c| c.status == Status::Failed)
         .count();
+    let mut code = 0;
     if failed > 0 {
         eprintln!("wirebench: {failed} cell(s) failed; see summary.md");
-        return Ok(EXIT_CELLS_FAILED);
+        code = EXIT_CELLS_FAILED;
     }
-    Ok(0)
+    if a.ab.is_some() {
+        use wirebench_reports::compare::{compare, CompareOptions};
+        let cmp = compare(
+            &all[0],
+            current,
+            &CompareOptions {
+                threshold_pct: a.threshold,
+                ..CompareOptions::default()
+            },
+        )?;
+        let md = cmp.markdown();
+        let path = out_dir.join("compare.md");
+        std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(out_dir.join("compare.json"), cmp.json()?)
+            .with_context(|| format!("writing {}", out_dir.join("compare.json").display()))?;
+        println!("\n{md}");
+        if cmp.regressed() {
+            code = u8::try_from(cmp.exit_code()).unwrap_or(2);
+        }
+    }
+    Ok(code)
 }
 
 /// Writes summary.md and report.html beside results.json.

@@ -2,6 +2,7 @@
 //! their histograms and counters, and writes `results.json` after every cell.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use anyhow::{anyhow, bail, Context as _};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use wirebench_netem::ProfileSet;
+use wirebench_netem::{BackendChoice, BackendKind, HostId, ProfileSet, Topology, TopologySpec};
 use wirebench_reports::model::{
     Cell, Delivery, Latency, Lateness, Resources, Results, Status, Throughput, Warmup, Wire,
 };
@@ -86,53 +87,119 @@ pub struct RunOptions {
     pub progress: progress::Mode,
     /// Hidden: delay each echo reply by this many µs.
     pub inject_delay_us: u64,
-    /// The agent binary (normally this executable).
-    pub agent_exe: PathBuf,
+    /// The builds to run, each into its own results (one for a plain run; baseline and
+    /// current for `--ab`, interleaved cell by cell).
+    pub variants: Vec<Variant>,
+    /// Link-emulation backend for shaped profiles, once chosen (None: shaping unavailable, and
+    /// the reason).
+    pub netem: Result<BackendChoice, String>,
     /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier figures on small
     /// machines; needs at least 2 CPUs).
     pub pin: bool,
 }
 
-/// Runs every cell, writing `results.json` after each; returns the results.
-pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<Results> {
-    std::fs::create_dir_all(&opts.out_dir)
-        .with_context(|| format!("creating {}", opts.out_dir.display()))?;
-    let results_path = opts.out_dir.join("results.json");
-    let mut results = Results {
-        schema: wirebench_reports::SCHEMA.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        git: option_env!("WIREBENCH_GIT").map(str::to_string),
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        host: crate::host::host_facts(),
-        netem_backend: "none".to_string(),
-        cells: Vec::new(),
-        verdicts: Vec::new(),
-    };
-    let mut bar = progress::Progress::new(opts.progress, cells.len());
+/// One build whose agents run the cells, and where its results go.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// Name shown in progress lines (`current`, `baseline`); empty for a plain run.
+    pub name: String,
+    /// The agent binary.
+    pub exe: PathBuf,
+    /// Directory of its results.json.
+    pub out_dir: PathBuf,
+}
+
+/// Runs every cell with every variant (alternating which variant goes first, so order effects
+/// cancel), writing each variant's `results.json` after every cell; returns the results in
+/// variant order. Ctrl-C stops the run, tears down what the current cell set up, and keeps the
+/// results of the cells finished so far.
+pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<Vec<Results>> {
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let host = crate::host::host_facts();
+    let mut all = Vec::new();
+    for v in &opts.variants {
+        std::fs::create_dir_all(&v.out_dir)
+            .with_context(|| format!("creating {}", v.out_dir.display()))?;
+        all.push(Results {
+            schema: wirebench_reports::SCHEMA.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git: option_env!("WIREBENCH_GIT").map(str::to_string),
+            started_at: started_at.clone(),
+            host: host.clone(),
+            netem_backend: "none".to_string(),
+            cells: Vec::new(),
+            verdicts: Vec::new(),
+        });
+    }
+    let n = opts.variants.len();
+    let total = cells.len() * n;
+    let mut bar = progress::Progress::new(opts.progress, total);
+    let mut done = 0;
     for (i, pc) in cells.iter().enumerate() {
-        bar.start_cell(i, pc);
-        let started = Instant::now();
-        let cell = tokio::select! {
-            c = run_cell(pc, opts) => c,
-            _ = tokio::signal::ctrl_c() => {
+        for k in 0..n {
+            // A B, B A, A B, ...: each variant goes first half the time.
+            let vi = if i % 2 == 0 { k } else { n - 1 - k };
+            let v = &opts.variants[vi];
+            bar.start_cell(done, pc, &v.name);
+            let started = Instant::now();
+            let outcome = tokio::select! {
+                c = run_cell(pc, opts, &v.exe) => Some(c),
+                _ = shutdown_signal() => None,
+            };
+            let Some((cell, backend)) = outcome else {
                 bar.finish();
-                results.save_atomic(&results_path)?;
+                for (r, v) in all.iter().zip(&opts.variants) {
+                    r.save_atomic(&v.out_dir.join("results.json"))?;
+                }
                 bail!(
-                    "interrupted after {} of {} cells; partial results in {}",
-                    i,
-                    cells.len(),
-                    results_path.display()
+                    "interrupted after {done} of {total} cells; partial results in {}",
+                    opts.variants[0].out_dir.join("results.json").display()
                 );
+            };
+            bar.end_cell(done, pc, &v.name, &cell, started.elapsed());
+            done += 1;
+            let results = &mut all[vi];
+            if let Some(b) = backend {
+                results.netem_backend = b.to_string();
             }
-        };
-        bar.end_cell(i, pc, &cell, started.elapsed());
-        results.cells.push(cell);
-        results
-            .save_atomic(&results_path)
-            .with_context(|| format!("writing {}", results_path.display()))?;
+            results.cells.push(cell);
+            let path = v.out_dir.join("results.json");
+            results
+                .save_atomic(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
     }
     bar.finish();
-    Ok(results)
+    Ok(all)
+}
+
+/// Resolves on SIGINT, SIGTERM or SIGHUP, so every way of stopping a run tears down what it
+/// set up (namespaces, child agents) before exiting.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let hup = async {
+        match hup.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+        _ = hup => {}
+    }
 }
 
 fn base_cell(pc: &PlannedCell) -> Cell {
@@ -176,28 +243,71 @@ fn base_cell(pc: &PlannedCell) -> Cell {
     }
 }
 
-/// Runs one cell; failures become a failed cell with the reason, never an error of the run.
-pub async fn run_cell(pc: &PlannedCell, opts: &RunOptions) -> Cell {
+/// Runs one cell with the agents of `exe`; failures become a failed (or skipped) cell with the
+/// reason, never an error of the run. Returns the cell and the link backend it used, if any.
+/// A shaped profile gets a fresh namespace topology, torn down when the cell ends (or when
+/// this future is dropped, e.g. on Ctrl-C).
+pub async fn run_cell(
+    pc: &PlannedCell,
+    opts: &RunOptions,
+    exe: &Path,
+) -> (Cell, Option<&'static str>) {
     let mut cell = base_cell(pc);
     let profile = match opts.profiles.get(&pc.profile) {
         Ok(p) => p.clone(),
         Err(e) => {
             cell.status = Status::Failed;
             cell.error = Some(e.to_string());
-            return cell;
+            return (cell, None);
         }
     };
+    cell.params.insert(
+        "link".into(),
+        serde_json::to_value(&profile).unwrap_or(serde_json::Value::Null),
+    );
+    let mut topo = None;
     if !profile.is_unshaped() {
-        cell.status = Status::Skipped;
-        cell.error = Some(format!(
-            "profile {:?} needs link emulation, which this build does not run yet (backend none)",
-            pc.profile
-        ));
-        return cell;
+        let choice = match &opts.netem {
+            Ok(c) if c.kind != BackendKind::None => c.clone(),
+            Ok(c) => {
+                cell.status = Status::Skipped;
+                cell.error = Some(format!(
+                    "profile {:?} needs link emulation; {c}",
+                    pc.profile
+                ));
+                return (cell, None);
+            }
+            Err(why) => {
+                cell.status = Status::Skipped;
+                cell.error = Some(format!(
+                    "profile {:?} needs link emulation, unavailable here: {why}",
+                    pc.profile
+                ));
+                return (cell, None);
+            }
+        };
+        match Topology::up_with(choice, &TopologySpec::star(&profile, 1)) {
+            Ok(t) => topo = Some(t),
+            Err(e) => {
+                cell.status = Status::Failed;
+                cell.error = Some(format!("bringing up the emulated link: {e}"));
+                return (cell, None);
+            }
+        }
     }
+    let backend = topo.as_ref().map(|t| t.backend_name());
     let limit = pc.spec.time_limit();
-    match tokio::time::timeout(limit, drive_cell(pc, opts)).await {
-        Ok(Ok((report, stats))) => fill_cell(&mut cell, pc, report, stats, profile.rtt_ms()),
+    match tokio::time::timeout(limit, drive_cell(pc, opts, exe, topo.as_ref())).await {
+        Ok(Ok((report, stats))) => {
+            let counters = topo
+                .as_ref()
+                .and_then(|t| t.counters(HostId::client(1)).ok());
+            fill_cell(&mut cell, pc, report, stats, profile.rtt_ms());
+            if let (Some(c), Some(w)) = (counters, cell.wire.as_mut()) {
+                w.bytes_up = Some(c.up.bytes_in);
+                w.bytes_down = Some(c.down.bytes_out);
+            }
+        }
         Ok(Err(e)) => {
             cell.status = Status::Failed;
             cell.error = Some(format!("{e:#}"));
@@ -207,7 +317,25 @@ pub async fn run_cell(pc: &PlannedCell, opts: &RunOptions) -> Cell {
             cell.error = Some(format!("timed out after {} s", limit.as_secs()));
         }
     }
-    cell
+    if let Some(t) = topo {
+        if let Err(e) = t.teardown() {
+            cell.errors.insert(format!("netem_teardown: {e}"), 1);
+        }
+    }
+    if let Some(w) = cell.wire.as_mut() {
+        let payload = cell
+            .params
+            .get("payload_bytes")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if let (Some(up), Some(down)) = (w.bytes_up, w.bytes_down) {
+            if payload > 0 {
+                w.overhead_ratio = Some((up + down) as f64 / payload as f64);
+            }
+        }
+    }
+    cell.params.remove("payload_bytes");
+    (cell, backend)
 }
 
 /// A child agent with its control pipes. Dropping it kills the process.
@@ -221,12 +349,13 @@ struct Agent {
 
 impl Agent {
     fn spawn(
-        exe: &Path,
+        cmd: std::process::Command,
         args: &[&str],
         name: &'static str,
         cpu: Option<usize>,
     ) -> anyhow::Result<Self> {
-        let mut cmd = Command::new(exe);
+        let exe = PathBuf::from(cmd.get_program());
+        let mut cmd = Command::from(cmd);
         cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -344,9 +473,23 @@ struct ServerStats {
 async fn drive_cell(
     pc: &PlannedCell,
     opts: &RunOptions,
+    exe: &Path,
+    topo: Option<&Topology>,
 ) -> anyhow::Result<(ClientReport, ServerStats)> {
     let delay = opts.inject_delay_us.to_string();
-    let mut server_args = vec!["serve", "--bind", "127.0.0.1:0", "--control"];
+    let (server_cmd, client_cmd, bind) = match topo {
+        Some(t) => (
+            t.command(HostId::SERVER, exe)?,
+            t.command(HostId::client(1), exe)?,
+            SocketAddr::new(t.server().addr, 0).to_string(),
+        ),
+        None => (
+            std::process::Command::new(exe),
+            std::process::Command::new(exe),
+            "127.0.0.1:0".to_string(),
+        ),
+    };
+    let mut server_args = vec!["serve", "--bind", &bind, "--control"];
     if opts.plaintext {
         server_args.push("--plaintext");
     }
@@ -358,7 +501,7 @@ async fn drive_cell(
     } else {
         (None, None)
     };
-    let mut server = Agent::spawn(&opts.agent_exe, &server_args, "server", server_cpu)?;
+    let mut server = Agent::spawn(server_cmd, &server_args, "server", server_cpu)?;
     let (addr, cert) = match server.recv::<ServerEvent>().await? {
         ServerEvent::Ready { addr, cert_sha256 } => (addr, cert_sha256),
         other => bail!("server agent: expected ready, got {other:?}"),
@@ -371,12 +514,7 @@ async fn drive_cell(
             })
             .await?;
     }
-    let mut drive = Agent::spawn(
-        &opts.agent_exe,
-        &["drive", "--control"],
-        "client",
-        client_cpu,
-    )?;
+    let mut drive = Agent::spawn(client_cmd, &["drive", "--control"], "client", client_cpu)?;
     drive
         .send(&Job {
             transport: pc.transport.clone(),
@@ -538,6 +676,12 @@ fn fill_cell(
         }
     }
     cell.wire = Some(Wire::default());
+    // Every frame byte the client sent or received, warm-up included: the denominator of the
+    // wire overhead ratio (removed from params once used).
+    cell.params.insert(
+        "payload_bytes".into(),
+        (r.bytes_sent + r.bytes_received_total).into(),
+    );
     cell.resources = Some(Resources {
         server_cpu_s: s.cpu_s,
         server_rss_peak_bytes: s.rss_peak_bytes,

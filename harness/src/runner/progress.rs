@@ -33,6 +33,14 @@ fn label(pc: &PlannedCell) -> String {
     )
 }
 
+fn tag(variant: &str) -> String {
+    if variant.is_empty() {
+        String::new()
+    } else {
+        format!("[{variant}] ")
+    }
+}
+
 fn outcome(cell: &Cell) -> String {
     match cell.status {
         Status::Ok => match (&cell.latency_us, &cell.throughput) {
@@ -79,19 +87,27 @@ impl Progress {
         }
     }
 
-    /// A cell starts.
-    pub fn start_cell(&mut self, _i: usize, pc: &PlannedCell) {
+    /// A cell starts (`variant` names the build in an A/B run, else empty).
+    pub fn start_cell(&mut self, _i: usize, pc: &PlannedCell, variant: &str) {
         if let Some(b) = &self.bar {
-            b.set_message(label(pc));
+            b.set_message(format!("{}{}", tag(variant), label(pc)));
         }
     }
 
     /// A cell ended.
-    pub fn end_cell(&mut self, i: usize, pc: &PlannedCell, cell: &Cell, took: Duration) {
+    pub fn end_cell(
+        &mut self,
+        i: usize,
+        pc: &PlannedCell,
+        variant: &str,
+        cell: &Cell,
+        took: Duration,
+    ) {
         let line = format!(
-            "[{}/{}] {}: {} ({:.1} s)",
+            "[{}/{}] {}{}: {} ({:.1} s)",
             i + 1,
             self.total,
+            tag(variant),
             label(pc),
             outcome(cell),
             took.as_secs_f64()

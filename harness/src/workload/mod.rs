@@ -150,8 +150,10 @@ pub struct ClientReport {
     pub frames_received: u64,
     /// Time span of the bytes counted in `bytes_received`, ns (summed per client).
     pub recv_span_ns: u64,
-    /// Bytes sent.
+    /// Bytes sent (every frame, warm-up included).
     pub bytes_sent: u64,
+    /// Bytes received (every frame, warm-up included).
+    pub bytes_received_total: u64,
     /// Errors counted by kind (not fatal).
     pub errors: BTreeMap<String, u64>,
     /// How late sends left against their schedule: p50, p99, max in µs (open-loop senders).
@@ -193,6 +195,7 @@ impl ClientReport {
         self.frames_received += other.frames_received;
         self.recv_span_ns = self.recv_span_ns.max(other.recv_span_ns);
         self.bytes_sent += other.bytes_sent;
+        self.bytes_received_total += other.bytes_received_total;
         self.send_lateness_us = match (self.send_lateness_us, other.send_lateness_us) {
             (Some(a), Some(b)) => Some([a[0].max(b[0]), a[1].max(b[1]), a[2].max(b[2])]),
             (a, b) => a.or(b),
@@ -398,6 +401,7 @@ async fn echo(
     let mut hist = new_histogram();
     let mut warm = 0u64;
     let mut seqs = SeqTracker::default();
+    let mut rx_total = 0u64;
     let receiver = async {
         let mut got = 0u64;
         while got < total_n {
@@ -410,6 +414,7 @@ async fn echo(
                 },
             };
             let now = now_ns();
+            rx_total += f.len() as u64;
             let h = match Header::parse(&f) {
                 Ok(h) if h.kind == Kind::EchoReply && h.sender == id => h,
                 Ok(_) => {
@@ -454,6 +459,7 @@ async fn echo(
     rep.bytes_received = hist.len() * size as u64;
     rep.recv_span_ns = (total_n - warm_n) * period_ns;
     rep.bytes_sent = sent * size as u64;
+    rep.bytes_received_total = rx_total;
     if stream.dropped() > 0 {
         *rep.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
     }
@@ -496,6 +502,7 @@ async fn receive_server_frames(
             },
         };
         let now = now_ns();
+        rep.bytes_received_total += f.len() as u64;
         let h = match Header::parse(&f) {
             Ok(h) if h.kind == kind => h,
             Ok(_) => {
