@@ -12,6 +12,22 @@ test:
 report RESULTS:
     cargo run --release -- report {{RESULTS}}
 
+# criterion micro-benchmarks: codec (frames, length prefixes, SSE, long-poll, histograms) and the
+# link emulator core. Extra arguments go to criterion, e.g. `just bench -- frame`.
+bench *ARGS:
+    cargo bench -p wirebench -p wirebench-netem {{ARGS}}
+
+# Proof that A/B regression detection works: A/A false positives and injected-delay detections
+# (bench/perf-proof.sh; about 20 minutes; RUNS=5 for a quick look).
+perf-proof:
+    cargo build --release -p wirebench
+    bash bench/perf-proof.sh
+
 # Everything CI does.
 ci:
     bash .ci/run
+
+# wirebench's own overhead against sockperf and iperf3 (needs both installed).
+calibrate:
+    cargo build --release -p wirebench
+    bash bench/calibrate.sh
