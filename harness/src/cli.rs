@@ -92,7 +92,9 @@ struct RunArgs {
     /// Also write these formats beside results.json (csv, github-action-benchmark, bencher).
     #[arg(long, value_delimiter = ',')]
     export: Vec<wirebench_reports::export::Format>,
-    /// Delay every echo reply by N µs (for testing regression detection).
+    /// Delay every echo reply by N µs (for testing regression detection). With --ab it
+    /// applies to the current build's server agents only, never the baseline's, so the A/B
+    /// comparison sees an injected regression of N µs.
     #[arg(long, hide = true, default_value_t = 0)]
     inject_delay_us: u64,
 }
@@ -344,6 +346,7 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             name: String::new(),
             exe: me,
             out_dir: out_dir.clone(),
+            inject_delay: true,
         }],
         Some(base) => {
             let base = base
@@ -354,11 +357,13 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
                     name: "baseline".into(),
                     exe: base,
                     out_dir: out_dir.join("baseline"),
+                    inject_delay: false,
                 },
                 runner::Variant {
                     name: "current".into(),
                     exe: me,
                     out_dir: out_dir.join("current"),
+                    inject_delay: true,
                 },
             ]
         }

@@ -85,7 +85,8 @@ pub struct RunOptions {
     pub profiles: ProfileSet,
     /// Progress display.
     pub progress: progress::Mode,
-    /// Hidden: delay each echo reply by this many µs.
+    /// Hidden: delay each echo reply by this many µs, in the server agents of the variants
+    /// whose [`Variant::inject_delay`] is set.
     pub inject_delay_us: u64,
     /// The builds to run, each into its own results (one for a plain run; baseline and
     /// current for `--ab`, interleaved cell by cell).
@@ -107,6 +108,9 @@ pub struct Variant {
     pub exe: PathBuf,
     /// Directory of its results.json.
     pub out_dir: PathBuf,
+    /// Whether [`RunOptions::inject_delay_us`] applies to this variant's server agents (with
+    /// `--ab`, only the current build's, so the injected regression is what compare sees).
+    pub inject_delay: bool,
 }
 
 /// Runs every cell with every variant (alternating which variant goes first, so order effects
@@ -142,8 +146,13 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
             let v = &opts.variants[vi];
             bar.start_cell(done, pc, &v.name);
             let started = Instant::now();
+            let delay = if v.inject_delay {
+                opts.inject_delay_us
+            } else {
+                0
+            };
             let outcome = tokio::select! {
-                c = run_cell(pc, opts, &v.exe) => Some(c),
+                c = run_cell(pc, opts, &v.exe, delay) => Some(c),
                 _ = shutdown_signal() => None,
             };
             let Some((cell, backend)) = outcome else {
@@ -247,10 +256,12 @@ fn base_cell(pc: &PlannedCell) -> Cell {
 /// reason, never an error of the run. Returns the cell and the link backend it used, if any.
 /// A shaped profile gets a fresh namespace topology, torn down when the cell ends (or when
 /// this future is dropped, e.g. on Ctrl-C).
+/// `inject_delay_us` is the hidden echo-reply delay for this cell's server agent (0 = none).
 pub async fn run_cell(
     pc: &PlannedCell,
     opts: &RunOptions,
     exe: &Path,
+    inject_delay_us: u64,
 ) -> (Cell, Option<&'static str>) {
     let mut cell = base_cell(pc);
     let profile = match opts.profiles.get(&pc.profile) {
@@ -297,7 +308,12 @@ pub async fn run_cell(
     }
     let backend = topo.as_ref().map(|t| t.backend_name());
     let limit = pc.spec.time_limit();
-    match tokio::time::timeout(limit, drive_cell(pc, opts, exe, topo.as_ref())).await {
+    match tokio::time::timeout(
+        limit,
+        drive_cell(pc, opts, exe, topo.as_ref(), inject_delay_us),
+    )
+    .await
+    {
         Ok(Ok((report, stats))) => {
             let counters = topo
                 .as_ref()
@@ -475,8 +491,9 @@ async fn drive_cell(
     opts: &RunOptions,
     exe: &Path,
     topo: Option<&Topology>,
+    inject_delay_us: u64,
 ) -> anyhow::Result<(ClientReport, ServerStats)> {
-    let delay = opts.inject_delay_us.to_string();
+    let delay = inject_delay_us.to_string();
     let (server_cmd, client_cmd, bind) = match topo {
         Some(t) => (
             t.command(HostId::SERVER, exe)?,
@@ -493,7 +510,7 @@ async fn drive_cell(
     if opts.plaintext {
         server_args.push("--plaintext");
     }
-    if opts.inject_delay_us > 0 {
+    if inject_delay_us > 0 {
         server_args.extend(["--inject-delay-us", &delay]);
     }
     let (server_cpu, client_cpu) = if opts.pin {

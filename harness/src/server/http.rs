@@ -12,7 +12,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -233,13 +232,7 @@ async fn sse(
                     out.extend_from_slice(format!("event: gap\ndata: {}\n\n", b.gap).as_bytes());
                 }
                 for (c, f) in &b.frames {
-                    out.extend_from_slice(format!("id: {c}\ndata: ").as_bytes());
-                    out.extend_from_slice(
-                        base64::engine::general_purpose::STANDARD
-                            .encode(f)
-                            .as_bytes(),
-                    );
-                    out.extend_from_slice(b"\n\n");
+                    crate::transport::sse::encode_event(&mut out, *c, f);
                 }
                 pos = b.cursor;
                 if tx.send(Ok(out.freeze())).await.is_err() {

@@ -125,6 +125,18 @@ impl SseParser {
     }
 }
 
+/// Appends one event carrying `frame` to `out` in the format of `GET /sse`: `id: <cursor>`,
+/// `data: <standard padded base64 of the frame>`, blank line (see `docs/protocol.md`).
+pub fn encode_event(out: &mut BytesMut, cursor: u64, frame: &[u8]) {
+    out.extend_from_slice(format!("id: {cursor}\ndata: ").as_bytes());
+    out.extend_from_slice(
+        base64::engine::general_purpose::STANDARD
+            .encode(frame)
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\n\n");
+}
+
 /// The downstream half: an event stream that reconnects with `Last-Event-ID`.
 pub struct SseFrames {
     target: Target,
@@ -276,5 +288,20 @@ mod tests {
         let mut p = SseParser::default();
         let evs = p.push(b"data:a\ndata: b\n\n");
         assert_eq!(evs[0].data, "a\nb");
+    }
+
+    #[test]
+    fn encoded_event_parses_back() {
+        let frame = [0u8, 1, 2, 250, 251, 252, 7];
+        let mut out = BytesMut::new();
+        encode_event(&mut out, 42, &frame);
+        assert_eq!(&out[..], b"id: 42\ndata: AAEC+vv8Bw==\n\n");
+        let evs = SseParser::default().push(&out);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].id.as_deref(), Some("42"));
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(&evs[0].data)
+            .unwrap();
+        assert_eq!(back, frame);
     }
 }
