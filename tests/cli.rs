@@ -206,6 +206,9 @@ rate = 100
 [[workload]]
 kind = "connect"
 connects = 3
+[[workload]]
+kind = "download"
+size = 16384
 "#,
     )
     .unwrap();
@@ -239,6 +242,15 @@ connects = 3
                 c.transport
             );
             assert!(w.overhead_ratio.unwrap() > 1.0);
+        }
+        if c.workload == "download" {
+            // broadband is 100 Mbit/s down: the emulator must hold the rate.
+            let g = c.throughput.as_ref().and_then(|t| t.goodput_bps).unwrap() / 1e6;
+            assert!(
+                (60.0..=101.0).contains(&g),
+                "{}: download {g:.1} Mbit/s on a 100 Mbit/s link",
+                c.transport
+            );
         }
     }
     assert_eq!(netns_names(), before, "namespaces left behind");

@@ -11,6 +11,9 @@ use super::control::{ServerCommand, ServerEvent};
 use super::procstat;
 use crate::server::{Server, ServerConfig};
 
+/// How long a push or download waits for its clients' downstreams to open.
+const ATTACH_WAIT: Duration = Duration::from_secs(10);
+
 /// Options of `wirebench serve`.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -92,6 +95,11 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                         let hub = server.hub.clone();
                         let tx = done_tx.clone();
                         tokio::spawn(async move {
+                            let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+                            if !missing.is_empty() {
+                                let _ = tx.send(ServerEvent::Error { message: format!("push: clients {missing:?} never opened a downstream") }).await;
+                                return;
+                            }
                             let ev = match crate::workload::server_push(&hub, &clients, rate, size, count).await {
                                 Ok(()) => ServerEvent::Done,
                                 Err(e) => ServerEvent::Error { message: format!("push: {e}") },
@@ -103,6 +111,11 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                         let hub = server.hub.clone();
                         let tx = done_tx.clone();
                         tokio::spawn(async move {
+                            let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+                            if !missing.is_empty() {
+                                let _ = tx.send(ServerEvent::Error { message: format!("download: clients {missing:?} never opened a downstream") }).await;
+                                return;
+                            }
                             crate::workload::server_download(hub, clients, size, Duration::from_millis(duration_ms)).await;
                             let _ = tx.send(ServerEvent::Done).await;
                         });

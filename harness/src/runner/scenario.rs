@@ -364,7 +364,9 @@ mod tests {
 
     #[test]
     fn default_suite_parses() {
-        let s = parse(DEFAULT_SUITE, "default.toml", &profiles()).unwrap();
+        let set = wirebench_netem::ProfileSet::parse(DEFAULT_PROFILES, "profiles.toml").unwrap();
+        let names: Vec<String> = set.profiles.keys().cloned().collect();
+        let s = parse(DEFAULT_SUITE, "default.toml", &names).unwrap();
         assert!(!s.workloads.is_empty());
     }
 

@@ -306,6 +306,24 @@ impl Hub {
         }
     }
 
+    /// Waits until each of `clients` has a downstream open (a raw-TCP client's hello, say, may
+    /// still be in flight when its agent reports it connected). Returns the ids still without
+    /// one when `timeout` passes.
+    pub async fn wait_attached(&self, clients: &[u32], timeout: Duration) -> Vec<u32> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let missing: Vec<u32> = clients
+                .iter()
+                .copied()
+                .filter(|&c| lock(&self.client(c).downstream).is_none())
+                .collect();
+            if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+                return missing;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Sends a server-originated frame to the client's most recent downstream, waiting when a
     /// channel pushes back. Returns false if the client has no downstream.
     pub async fn send_to(&self, client: u32, frame: Bytes) -> bool {

@@ -165,6 +165,26 @@ pub struct ClientReport {
 }
 
 impl ClientReport {
+    /// Stores what a receiving loop measured: the histogram, warm-up count, sequence
+    /// accounting and frames the transport dropped.
+    fn record_receipt(
+        &mut self,
+        hist: &Histogram<u64>,
+        warm: u64,
+        seqs: &SeqTracker,
+        stream: &dyn FrameStream,
+    ) -> Result<(), TransportError> {
+        self.latency_hdr = Some(encode(hist)?);
+        self.warmup_samples = warm;
+        self.received = hist.len();
+        self.duplicated = seqs.duplicated;
+        self.reordered = seqs.reordered;
+        if stream.dropped() > 0 {
+            *self.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
+        }
+        Ok(())
+    }
+
     fn count_error(&mut self, key: &str) {
         *self.errors.entry(key.to_string()).or_default() += 1;
     }
@@ -449,20 +469,13 @@ async fn echo(
         late.max(),
     ]);
     let sent = sent.load(Ordering::Acquire);
-    rep.latency_hdr = Some(encode(&hist)?);
-    rep.warmup_samples = warm;
+    rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
     rep.sent = sent.saturating_sub(warm_n);
-    rep.received = hist.len();
-    rep.duplicated = seqs.duplicated;
-    rep.reordered = seqs.reordered;
     rep.frames_received = hist.len();
     rep.bytes_received = hist.len() * size as u64;
     rep.recv_span_ns = (total_n - warm_n) * period_ns;
     rep.bytes_sent = sent * size as u64;
     rep.bytes_received_total = rx_total;
-    if stream.dropped() > 0 {
-        *rep.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
-    }
     Ok(())
 }
 
@@ -483,8 +496,10 @@ async fn receive_server_frames(
     let mut counted_first = None;
     let mut last_ns = 0;
     let first_wait = Duration::from_secs(30);
+    // Bulk: the server sends for warm-up + duration; stop half a second after that (or after
+    // half a second without data), so a deep queue's tail does not stretch the cell.
     let idle = if bulk {
-        Duration::from_millis(1500)
+        Duration::from_millis(500)
     } else {
         DRAIN
     };
@@ -516,7 +531,8 @@ async fn receive_server_frames(
         };
         let first = *first_ns.get_or_insert(now);
         deadline = if bulk {
-            now + idle.as_nanos() as u64
+            (now + idle.as_nanos() as u64)
+                .min(first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64)
         } else {
             first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64
         };
@@ -546,16 +562,9 @@ async fn receive_server_frames(
             first_wait.as_secs()
         )));
     }
-    rep.latency_hdr = Some(encode(&hist)?);
-    rep.warmup_samples = warm;
-    rep.received = hist.len();
+    rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
     rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
-    rep.duplicated = seqs.duplicated;
-    rep.reordered = seqs.reordered;
     rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
-    if stream.dropped() > 0 {
-        *rep.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
-    }
     Ok(())
 }
 
