@@ -490,9 +490,12 @@ fn section(
         escape(&title)
     );
     if let Some(c) = first {
+        // Scalars only: structured params (the link profile's settings) differ per profile and
+        // would overflow the line; the profile names are in the environment table.
         let params: Vec<String> = c
             .params
             .iter()
+            .filter(|(_, v)| !v.is_object() && !v.is_array())
             .map(|(k, v)| format!("{}={}", k, json_text(Some(v))))
             .collect();
         let _ = writeln!(
