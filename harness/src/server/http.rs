@@ -99,7 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn cors(req: Request<Body>, next: Next) -> Response {
+pub(crate) async fn cors(req: Request<Body>, next: Next) -> Response {
     let preflight = req.method() == Method::OPTIONS;
     let mut resp = if preflight {
         StatusCode::NO_CONTENT.into_response()

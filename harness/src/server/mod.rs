@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 
 pub mod http;
 pub mod hub;
+pub mod rtc;
+pub mod webtransport;
 
 use crate::frame::{Header, Kind, LengthPrefixed};
 use crate::tls::Identity;
@@ -139,7 +141,15 @@ impl Server {
             info: info.clone(),
             poll_timeout: cfg.poll_timeout,
         });
-        let router = http::router(state);
+        let router = http::router(state).merge(
+            rtc::router(rtc::RtcState::new(hub.clone(), addr))
+                .layer(axum::middleware::from_fn(http::cors)),
+        );
+        let wt_socket = udp
+            .try_clone()
+            .with_context(|| format!("sharing UDP {addr} with HTTP/3"))?;
+        let wt = webtransport::endpoint(wt_socket, &identity)
+            .with_context(|| format!("HTTP/3 on UDP {addr}"))?;
         let tls = if cfg.plaintext {
             None
         } else {
@@ -150,6 +160,7 @@ impl Server {
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(serve_http(http_l, tls, router)));
         tasks.push(tokio::spawn(serve_tcp(tcp_l, hub.clone())));
+        tasks.push(tokio::spawn(webtransport::serve(wt, hub.clone())));
         let sweeper_hub = hub.clone();
         tasks.push(tokio::spawn(async move {
             loop {

@@ -17,9 +17,13 @@ use crate::frame::FrameError;
 pub mod http;
 pub mod net;
 pub mod poll;
+pub mod rtc;
+pub mod rtc_str0m;
+pub mod rtc_webrtcrs;
 pub mod sse;
 pub mod tcp;
 pub mod websocket;
+pub mod webtransport;
 
 /// Errors a transport reports. They end the connection; the cell is marked failed with the text.
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +165,17 @@ pub trait Transport: Send + Sync {
 }
 
 /// Every transport id this build knows, in report order.
-pub const ALL_IDS: &[&str] = &["tcp", "websocket", "sse", "long-poll", "poll"];
+pub const ALL_IDS: &[&str] = &[
+    "tcp",
+    "websocket",
+    "sse",
+    "long-poll",
+    "poll",
+    "webtransport",
+    "webtransport-datagram",
+    "webrtc",
+    "webrtc-unreliable",
+];
 
 /// One-line description of a transport, for `wirebench list`.
 pub fn describe(id: &str) -> &'static str {
@@ -171,6 +185,18 @@ pub fn describe(id: &str) -> &'static str {
         "sse" => "Server-Sent Events down (GET /sse, Last-Event-ID resume), POST /up up",
         "long-poll" => "hanging GET /poll?after=N down, POST /up up",
         "poll" => "GET /poll?wait=0 on a fixed interval down, POST /up up",
+        "webtransport" => {
+            "HTTP/3 WebTransport session (/wt), length-prefixed frames on one bidirectional stream"
+        }
+        "webtransport-datagram" => {
+            "HTTP/3 WebTransport session (/wt), one frame per datagram (unreliable)"
+        }
+        "webrtc" => {
+            "SCTP data channel, reliable + ordered (str0m or webrtc-rs; WHIP-style /rtc/offer)"
+        }
+        "webrtc-unreliable" => {
+            "SCTP data channel, unordered, maxRetransmits = 0 (str0m or webrtc-rs)"
+        }
         _ => "",
     }
 }
@@ -183,6 +209,39 @@ pub fn by_id(id: &str) -> Option<Arc<dyn Transport>> {
         "sse" => Arc::new(sse::SseTransport),
         "long-poll" => Arc::new(poll::PollTransport { long: true }),
         "poll" => Arc::new(poll::PollTransport { long: false }),
+        "webtransport" => Arc::new(webtransport::WebTransportTransport { datagram: false }),
+        "webtransport-datagram" => Arc::new(webtransport::WebTransportTransport { datagram: true }),
+        "webrtc" | "webrtc-unreliable" => return by_id_impl(id, None),
         _ => return None,
     })
+}
+
+/// Implementations a transport id can run with (`impl` in result cells), default first; empty
+/// for transports with one implementation.
+pub fn implementations(id: &str) -> &'static [&'static str] {
+    match id {
+        "webrtc" | "webrtc-unreliable" => rtc::IMPLEMENTATIONS,
+        _ => &[],
+    }
+}
+
+/// The client half for a transport id run with a named implementation (see
+/// [`implementations`]); `None` for an unknown id or an implementation it does not have. The
+/// server answers with the same implementation, so a cell measures one stack end to end.
+pub fn by_id_impl(id: &str, implementation: Option<&str>) -> Option<Arc<dyn Transport>> {
+    let reliable = match id {
+        "webrtc" => true,
+        "webrtc-unreliable" => false,
+        _ if implementation.is_none() => return by_id(id),
+        _ => return None,
+    };
+    let imp = match implementation {
+        None => rtc::RtcImpl::Str0m,
+        Some(name) => rtc::RtcImpl::parse(name)?,
+    };
+    Some(Arc::new(rtc::WebRtcTransport {
+        reliable,
+        client: imp,
+        server: imp,
+    }))
 }

@@ -1,0 +1,207 @@
+//! `webrtc` (reliable, ordered data channel) and `webrtc-unreliable` (unordered,
+//! maxRetransmits = 0), each with two implementations behind the same transport: `str0m`
+//! (sans-IO, one tokio task per peer) and `webrtc-rs` (crate `webrtc`, classic 0.17 line).
+//!
+//! Signalling is WHIP-style over the server's HTTPS port, without trickle: the client gathers
+//! its candidates, `POST /rtc/offer?client=<id>&impl=<server impl>` with the complete offer,
+//! and gets `201 Created` with the complete answer and `Location: /rtc/session/<sid>`. The client
+//! opens one in-band (DCEP) channel; the server accepts any.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hyper::Method;
+
+use super::http::{read_body, HttpConn};
+use super::{Connection, Guarantees, Setup, Target, Transport, TransportError};
+
+/// The implementations, default first.
+pub const IMPLEMENTATIONS: &[&str] = &["str0m", "webrtc-rs"];
+
+/// Label of the channel the client opens.
+pub const CHANNEL_LABEL: &str = "wirebench";
+
+/// How long a client waits for its channel to open after signalling.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest frame a data channel carries: the SDP default `max-message-size` (64 KiB, RFC 8841),
+/// which both stacks use. Larger frames are refused by the sender with
+/// [`TransportError::TooLarge`] (and dropped and counted as `rtc_frame_too_large` by the
+/// server), never split.
+pub const MAX_MESSAGE: usize = 65_536;
+
+/// Refuses a frame over [`MAX_MESSAGE`].
+pub fn check_size(frame: &[u8]) -> Result<(), TransportError> {
+    if frame.len() > MAX_MESSAGE {
+        return Err(TransportError::TooLarge {
+            size: frame.len(),
+            max: MAX_MESSAGE,
+        });
+    }
+    Ok(())
+}
+
+/// Bytes a data channel may hold unacknowledged before a sender waits (backpressure).
+pub const MAX_BUFFERED: usize = 1 << 20;
+
+/// Which WebRTC stack runs a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtcImpl {
+    /// str0m, sans-IO.
+    Str0m,
+    /// webrtc-rs 0.17.
+    WebrtcRs,
+}
+
+impl RtcImpl {
+    /// Parses an implementation name (`str0m`, `webrtc-rs`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "str0m" => Some(Self::Str0m),
+            "webrtc-rs" => Some(Self::WebrtcRs),
+            _ => None,
+        }
+    }
+
+    /// The name recorded in result cells as `impl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Str0m => "str0m",
+            Self::WebrtcRs => "webrtc-rs",
+        }
+    }
+}
+
+/// A data-channel transport: client implementation, and the implementation the server should
+/// answer with (by default the same, so a cell measures one stack end to end; interop tests
+/// mix them).
+#[derive(Debug, Clone, Copy)]
+pub struct WebRtcTransport {
+    /// `webrtc` (reliable, ordered) or `webrtc-unreliable`.
+    pub reliable: bool,
+    /// The client's stack.
+    pub client: RtcImpl,
+    /// The server's stack.
+    pub server: RtcImpl,
+}
+
+/// Data channel options for one side.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelOpts {
+    /// Reliable and ordered, or unordered with no retransmissions.
+    pub reliable: bool,
+}
+
+/// The local address to use towards `target`: for loopback the target's own address, otherwise
+/// the address the kernel would route from (a connected UDP socket sends nothing).
+pub fn local_ip_towards(target: SocketAddr) -> Result<IpAddr, TransportError> {
+    if target.ip().is_loopback() {
+        return Ok(target.ip());
+    }
+    let any: SocketAddr = if target.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let s = std::net::UdpSocket::bind(any).map_err(|e| TransportError::io("route probe", e))?;
+    s.connect(target)
+        .map_err(|e| TransportError::io(format!("no route to {target}"), e))?;
+    Ok(s.local_addr()
+        .map_err(|e| TransportError::io("route probe", e))?
+        .ip())
+}
+
+/// Posts a complete offer and returns (answer SDP, session path).
+pub async fn signal(
+    target: &Target,
+    offer: String,
+    server: RtcImpl,
+) -> Result<(String, String), TransportError> {
+    let mut scratch = Setup::default();
+    let mut conn = HttpConn::open(target, &mut scratch).await?;
+    let path = format!(
+        "/rtc/offer?client={}&impl={}",
+        target.client_id,
+        server.name()
+    );
+    let resp = conn
+        .request(
+            Method::POST,
+            &path,
+            &[("content-type", "application/sdp")],
+            Bytes::from(offer),
+        )
+        .await?;
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(hyper::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = read_body(resp).await?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| TransportError::Protocol("answer is not UTF-8".into()))?;
+    if status != hyper::StatusCode::CREATED {
+        return Err(TransportError::Protocol(format!(
+            "POST {path}: {status}: {}",
+            text.trim()
+        )));
+    }
+    Ok((text, location))
+}
+
+/// Phase timestamps reported by a peer while it connects.
+pub(crate) type PhaseTx = tokio::sync::mpsc::UnboundedSender<(&'static str, Instant)>;
+
+/// Turns collected phase instants into a [`Setup`].
+pub(crate) fn setup_from(
+    t0: Instant,
+    signalled: Instant,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(&'static str, Instant)>,
+) -> Setup {
+    let mut setup = Setup {
+        total: t0.elapsed(),
+        phases: vec![("signalling", signalled - t0)],
+    };
+    while let Ok((name, at)) = rx.try_recv() {
+        if !setup.phases.iter().any(|(n, _)| *n == name) {
+            setup.phases.push((name, at.saturating_duration_since(t0)));
+        }
+    }
+    setup
+}
+
+#[async_trait]
+impl Transport for WebRtcTransport {
+    fn id(&self) -> &'static str {
+        if self.reliable {
+            "webrtc"
+        } else {
+            "webrtc-unreliable"
+        }
+    }
+
+    fn implementation(&self) -> Option<&'static str> {
+        Some(self.client.name())
+    }
+
+    fn guarantees(&self) -> Guarantees {
+        Guarantees {
+            reliable: self.reliable,
+            ordered: self.reliable,
+        }
+    }
+
+    async fn connect(&self, target: &Target) -> Result<Connection, TransportError> {
+        let opts = ChannelOpts {
+            reliable: self.reliable,
+        };
+        match self.client {
+            RtcImpl::Str0m => super::rtc_str0m::connect(target, opts, self.server).await,
+            RtcImpl::WebrtcRs => super::rtc_webrtcrs::connect(target, opts, self.server).await,
+        }
+    }
+}

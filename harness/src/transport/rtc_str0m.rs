@@ -1,0 +1,427 @@
+//! str0m peers: one tokio task per peer owns the sans-IO [`Rtc`] and its UDP socket, feeding it
+//! datagrams and timeouts and writing what it transmits. Used by the client transport and by the
+//! server's `/rtc/offer` (the server answers as a peer, one UDP socket per session on the address
+//! the request arrived on).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::channel::{ChannelConfig, ChannelId, Reliability};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::rtc::{
+    check_size, local_ip_towards, setup_from, signal, ChannelOpts, PhaseTx, RtcImpl, CHANNEL_LABEL,
+    MAX_BUFFERED, OPEN_TIMEOUT,
+};
+use super::{Connection, FrameSink, FrameStream, Target, TransportError};
+use crate::server::hub::{Attachment, Hub, Reply};
+
+/// Frames queued towards a peer task before senders wait.
+const QUEUE: usize = 1024;
+/// Largest UDP datagram read.
+const RECV_BUF: usize = 2048;
+/// Datagrams handled per wake-up before polling output again.
+const RECV_BATCH: usize = 64;
+
+fn rtc_err(context: &str, e: RtcError) -> TransportError {
+    TransportError::Protocol(format!("str0m {context}: {e}"))
+}
+
+fn new_rtc() -> Rtc {
+    Rtc::builder()
+        .set_sctp_max_buffered_amount(MAX_BUFFERED)
+        .build(Instant::now())
+}
+
+/// What a peer task does with channels and data.
+enum Role {
+    /// Client: one channel; data goes to the connection's stream.
+    Client {
+        inbound: mpsc::UnboundedSender<Bytes>,
+        open: Option<oneshot::Sender<()>>,
+        phases: PhaseTx,
+    },
+    /// Server: any channels; data goes to the hub, replies back on the same channel.
+    Server {
+        hub: Arc<Hub>,
+        client: u32,
+        out: mpsc::Sender<(Option<ChannelId>, Bytes)>,
+        upstream: HashMap<ChannelId, mpsc::UnboundedSender<Bytes>>,
+        attachment: Option<Attachment>,
+    },
+}
+
+impl Role {
+    fn phase(&self, name: &'static str) {
+        if let Role::Client { phases, .. } = self {
+            let _ = phases.send((name, Instant::now()));
+        }
+    }
+
+    fn channel_open(&mut self, cid: ChannelId) {
+        match self {
+            Role::Client { open, .. } => {
+                if let Some(o) = open.take() {
+                    let _ = o.send(());
+                }
+            }
+            Role::Server {
+                hub,
+                client,
+                out,
+                upstream,
+                attachment,
+            } => {
+                // Replies to this channel's requests, and (first channel) server-originated
+                // frames, reach the peer task through a per-channel queue.
+                let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
+                let out = out.clone();
+                let h = hub.clone();
+                tokio::spawn(async move {
+                    while let Some(f) = rx.recv().await {
+                        if check_size(&f).is_err() {
+                            h.errors.add("rtc_frame_too_large");
+                            continue;
+                        }
+                        if out.send((Some(cid), f)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                if attachment.is_none() {
+                    *attachment = Some(hub.attach_channel(*client, tx.clone()));
+                }
+                let (up_tx, mut up_rx) = mpsc::unbounded_channel::<Bytes>();
+                let (hub, id) = (hub.clone(), *client);
+                tokio::spawn(async move {
+                    while let Some(f) = up_rx.recv().await {
+                        hub.on_frame(id, f, Reply::Channel(&tx)).await;
+                    }
+                });
+                upstream.insert(cid, up_tx);
+            }
+        }
+    }
+
+    fn data(&mut self, cid: ChannelId, binary: bool, data: Vec<u8>) {
+        match self {
+            Role::Client { inbound, .. } => {
+                if binary {
+                    let _ = inbound.send(Bytes::from(data));
+                }
+            }
+            Role::Server { hub, upstream, .. } => {
+                if !binary {
+                    hub.errors.add("frame_text");
+                } else if let Some(up) = upstream.get(&cid) {
+                    let _ = up.send(Bytes::from(data));
+                }
+            }
+        }
+    }
+}
+
+/// Drives one peer until it closes. `primary` is the channel `None`-addressed frames go to.
+async fn drive(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    mut role: Role,
+    mut out_rx: mpsc::Receiver<(Option<ChannelId>, Bytes)>,
+    mut close_rx: oneshot::Receiver<()>,
+) -> Result<(), TransportError> {
+    let local = socket
+        .local_addr()
+        .map_err(|e| TransportError::io("peer socket", e))?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut primary: Option<ChannelId> = None;
+    let mut outq: VecDeque<(ChannelId, Bytes)> = VecDeque::new();
+    let mut ice_done = false;
+    let mut closing = false;
+    loop {
+        // Hand queued frames to SCTP while it has room.
+        while let Some((cid, f)) = outq.front() {
+            let Some(mut ch) = rtc.channel(*cid) else {
+                outq.pop_front();
+                continue;
+            };
+            if ch.write(true, f).map_err(|e| rtc_err("write", e))? {
+                outq.pop_front();
+            } else {
+                break;
+            }
+        }
+        let deadline = loop {
+            match rtc.poll_output().map_err(|e| rtc_err("poll", e))? {
+                Output::Timeout(t) => break t,
+                Output::Transmit(t) => {
+                    // UDP: a failed send is a lost packet, which the protocols handle.
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(e) => match e {
+                    Event::IceConnectionStateChange(s) => match s {
+                        IceConnectionState::Connected | IceConnectionState::Completed
+                            if !ice_done =>
+                        {
+                            ice_done = true;
+                            role.phase("ice");
+                        }
+                        IceConnectionState::Disconnected => return Ok(()),
+                        _ => {}
+                    },
+                    Event::Connected => role.phase("dtls"),
+                    Event::ChannelOpen(cid, _label) => {
+                        if primary.is_none() {
+                            primary = Some(cid);
+                            role.phase("channel");
+                        }
+                        role.channel_open(cid);
+                    }
+                    Event::ChannelData(d) => role.data(d.id, d.binary, d.data),
+                    Event::ChannelClose(cid) if Some(cid) == primary => {
+                        closing = true;
+                    }
+                    Event::Closed => return Ok(()),
+                    _ => {}
+                },
+            }
+        };
+        if !rtc.is_alive() || (closing && outq.is_empty()) {
+            return Ok(());
+        }
+        let can_take = outq.is_empty() && primary.is_some();
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                let (n, source) = r.map_err(|e| TransportError::io("peer socket recv", e))?;
+                feed(&mut rtc, &buf[..n], source, local)?;
+                for _ in 1..RECV_BATCH {
+                    match socket.try_recv_from(&mut buf) {
+                        Ok((n, source)) => feed(&mut rtc, &buf[..n], source, local)?,
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                rtc.handle_input(Input::Timeout(Instant::now())).map_err(|e| rtc_err("timeout", e))?;
+            }
+            f = out_rx.recv(), if can_take => {
+                let Some((cid, f)) = f else {
+                    // The client dropped its sink: close DTLS politely, flush, end.
+                    let _ = rtc.close();
+                    while let Ok(Output::Transmit(t)) = rtc.poll_output() {
+                        let _ = socket.send_to(&t.contents, t.destination).await;
+                    }
+                    return Ok(());
+                };
+                if let Some(c) = cid.or(primary) {
+                    outq.push_back((c, f));
+                }
+                while outq.len() < RECV_BATCH {
+                    match out_rx.try_recv() {
+                        Ok((cid, f)) => if let Some(c) = cid.or(primary) { outq.push_back((c, f)) },
+                        Err(_) => break,
+                    }
+                }
+                rtc.handle_input(Input::Timeout(Instant::now())).map_err(|e| rtc_err("timeout", e))?;
+            }
+            _ = &mut close_rx => {
+                let _ = rtc.close();
+                while let Ok(Output::Transmit(t)) = rtc.poll_output() {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn feed(
+    rtc: &mut Rtc,
+    data: &[u8],
+    source: SocketAddr,
+    local: SocketAddr,
+) -> Result<(), TransportError> {
+    // Datagrams str0m cannot parse (not STUN/DTLS/RTP) are dropped.
+    let Ok(contents) = data.try_into() else {
+        return Ok(());
+    };
+    let input = Input::Receive(
+        Instant::now(),
+        Receive {
+            proto: Protocol::Udp,
+            source,
+            destination: local,
+            contents,
+        },
+    );
+    if rtc.accepts(&input) {
+        rtc.handle_input(input).map_err(|e| rtc_err("input", e))?;
+    }
+    Ok(())
+}
+
+/// Server side: answers a complete offer as a str0m peer whose host candidate is on `local_ip`.
+/// The peer runs until the client closes, ICE fails, or `close` fires.
+pub async fn answer(
+    offer_sdp: &str,
+    local_ip: IpAddr,
+    hub: Arc<Hub>,
+    client: u32,
+    close: oneshot::Receiver<()>,
+) -> Result<String, TransportError> {
+    let offer = SdpOffer::from_sdp_string(offer_sdp)
+        .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
+    let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
+        .await
+        .map_err(|e| TransportError::io(format!("binding a UDP socket on {local_ip}"), e))?;
+    let addr = socket
+        .local_addr()
+        .map_err(|e| TransportError::io("peer socket", e))?;
+    let mut rtc = new_rtc();
+    let cand = Candidate::host(addr, "udp")
+        .map_err(|e| TransportError::Protocol(format!("host candidate {addr}: {e}")))?;
+    rtc.add_local_candidate(cand);
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| rtc_err("accepting the offer", e))?;
+    let (out_tx, out_rx) = mpsc::channel(QUEUE);
+    let role = Role::Server {
+        hub: hub.clone(),
+        client,
+        out: out_tx,
+        upstream: HashMap::new(),
+        attachment: None,
+    };
+    tokio::spawn(async move {
+        if drive(rtc, socket, role, out_rx, close).await.is_err() {
+            hub.errors.add("rtc_peer_failed");
+        }
+    });
+    Ok(answer.to_sdp_string())
+}
+
+/// Client side: offers one channel, signals, and waits for the channel to open.
+pub async fn connect(
+    target: &Target,
+    opts: ChannelOpts,
+    server: RtcImpl,
+) -> Result<Connection, TransportError> {
+    let t0 = Instant::now();
+    let ip = local_ip_towards(target.addr)?;
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+        .await
+        .map_err(|e| TransportError::io(format!("binding a UDP socket on {ip}"), e))?;
+    let addr = socket
+        .local_addr()
+        .map_err(|e| TransportError::io("peer socket", e))?;
+    let mut rtc = new_rtc();
+    let cand = Candidate::host(addr, "udp")
+        .map_err(|e| TransportError::Protocol(format!("host candidate {addr}: {e}")))?;
+    rtc.add_local_candidate(cand);
+    let mut api = rtc.sdp_api();
+    api.add_channel_with_config(ChannelConfig {
+        label: CHANNEL_LABEL.into(),
+        ordered: opts.reliable,
+        reliability: if opts.reliable {
+            Reliability::Reliable
+        } else {
+            Reliability::MaxRetransmits { retransmits: 0 }
+        },
+        ..Default::default()
+    });
+    let (offer, pending) = api
+        .apply()
+        .ok_or_else(|| TransportError::Protocol("str0m made no offer".into()))?;
+    let (answer, session) = signal(target, offer.to_sdp_string(), server).await?;
+    let signalled = Instant::now();
+    let answer = SdpAnswer::from_sdp_string(&answer)
+        .map_err(|e| TransportError::Protocol(format!("invalid SDP answer: {e}")))?;
+    rtc.sdp_api()
+        .accept_answer(pending, answer)
+        .map_err(|e| rtc_err("accepting the answer", e))?;
+    let (out_tx, out_rx) = mpsc::channel(QUEUE);
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    let (ph_tx, mut ph_rx) = mpsc::unbounded_channel();
+    let (open_tx, open_rx) = oneshot::channel();
+    let (close_tx, close_rx) = oneshot::channel();
+    let role = Role::Client {
+        inbound: in_tx,
+        open: Some(open_tx),
+        phases: ph_tx,
+    };
+    let (fail_tx, fail_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        if let Err(e) = drive(rtc, socket, role, out_rx, close_rx).await {
+            let _ = fail_tx.send(e);
+        }
+    });
+    match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            return Err(match fail_rx.await {
+                Ok(e) => e,
+                Err(_) => {
+                    TransportError::Protocol("str0m peer ended before the channel opened".into())
+                }
+            })
+        }
+        Err(_) => {
+            return Err(TransportError::Timeout(format!(
+                "data channel open ({} s) after signalling to {session}",
+                OPEN_TIMEOUT.as_secs()
+            )))
+        }
+    }
+    let setup = setup_from(t0, signalled, &mut ph_rx);
+    Ok(Connection {
+        sink: Box::new(Sink {
+            tx: Some(out_tx),
+            close: Some(close_tx),
+        }),
+        stream: Box::new(Stream { rx: in_rx }),
+        setup,
+    })
+}
+
+struct Sink {
+    tx: Option<mpsc::Sender<(Option<ChannelId>, Bytes)>>,
+    close: Option<oneshot::Sender<()>>,
+}
+
+#[async_trait]
+impl FrameSink for Sink {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        let tx = self.tx.as_ref().ok_or(TransportError::Closed)?;
+        check_size(&frame)?;
+        tx.send((None, frame))
+            .await
+            .map_err(|_| TransportError::Closed)
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        self.tx = None;
+        if let Some(c) = self.close.take() {
+            let _ = c.send(());
+        }
+        Ok(())
+    }
+}
+
+struct Stream {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+}
+
+#[async_trait]
+impl FrameStream for Stream {
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        Ok(self.rx.recv().await)
+    }
+}

@@ -1,0 +1,342 @@
+//! webrtc-rs peers (crate `webrtc`, classic 0.17 line), client and server.
+//!
+//! ICE is restricted to one local address (loopback stays on loopback), UDP only, with mDNS
+//! off, so no packet leaves for another interface or a multicast group.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, Notify};
+use webrtc::api::media_engine::MediaEngine;
+use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::{APIBuilder, API};
+use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
+use webrtc::data_channel::data_channel_message::DataChannelMessage;
+use webrtc::data_channel::RTCDataChannel;
+use webrtc::ice::mdns::MulticastDnsMode;
+use webrtc::ice::network_type::NetworkType;
+use webrtc::ice_transport::ice_connection_state::RTCIceConnectionState;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+
+use super::rtc::{
+    check_size, local_ip_towards, setup_from, signal, ChannelOpts, RtcImpl, CHANNEL_LABEL,
+    MAX_BUFFERED, OPEN_TIMEOUT,
+};
+use super::{Connection, FrameSink, FrameStream, Target, TransportError};
+use crate::server::hub::{Attachment, Hub, Reply};
+
+/// Frames queued towards a channel's writer before senders wait.
+const QUEUE: usize = 1024;
+
+fn err(context: &str, e: webrtc::Error) -> TransportError {
+    TransportError::Protocol(format!("webrtc-rs {context}: {e}"))
+}
+
+fn api(local_ip: IpAddr) -> API {
+    let mut s = SettingEngine::default();
+    s.set_include_loopback_candidate(true);
+    s.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    s.set_ip_filter(Box::new(move |ip| ip == local_ip));
+    s.set_network_types(vec![if local_ip.is_ipv4() {
+        NetworkType::Udp4
+    } else {
+        NetworkType::Udp6
+    }]);
+    APIBuilder::new()
+        .with_media_engine(MediaEngine::default())
+        .with_setting_engine(s)
+        .build()
+}
+
+async fn peer(local_ip: IpAddr) -> Result<Arc<RTCPeerConnection>, TransportError> {
+    Ok(Arc::new(
+        api(local_ip)
+            .new_peer_connection(RTCConfiguration::default())
+            .await
+            .map_err(|e| err("creating the peer", e))?,
+    ))
+}
+
+/// Sets the local description and waits for ICE gathering to finish (no trickle).
+async fn complete_local(
+    pc: &RTCPeerConnection,
+    desc: RTCSessionDescription,
+) -> Result<String, TransportError> {
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(desc)
+        .await
+        .map_err(|e| err("setting the local description", e))?;
+    let _ = gathered.recv().await;
+    pc.local_description()
+        .await
+        .map(|d| d.sdp)
+        .ok_or_else(|| TransportError::Protocol("webrtc-rs has no local description".into()))
+}
+
+/// Waits while a channel holds more than [`MAX_BUFFERED`] bytes, then sends.
+async fn send_paced(
+    dc: &RTCDataChannel,
+    low: &Notify,
+    frame: &Bytes,
+) -> Result<(), TransportError> {
+    while dc.buffered_amount().await > MAX_BUFFERED {
+        // Bounded wait in case the low-water callback raced ahead of us.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(5), low.notified()).await;
+    }
+    dc.send(frame).await.map_err(|e| err("send", e))?;
+    Ok(())
+}
+
+async fn watch_low(dc: &RTCDataChannel) -> Arc<Notify> {
+    let low = Arc::new(Notify::new());
+    dc.set_buffered_amount_low_threshold(MAX_BUFFERED / 2).await;
+    let l = low.clone();
+    dc.on_buffered_amount_low(Box::new(move || {
+        l.notify_waiters();
+        Box::pin(async {})
+    }))
+    .await;
+    low
+}
+
+/// Server side: answers a complete offer as a webrtc-rs peer on `local_ip`.
+pub async fn answer(
+    offer_sdp: &str,
+    local_ip: IpAddr,
+    hub: Arc<Hub>,
+    client: u32,
+    close: oneshot::Receiver<()>,
+) -> Result<String, TransportError> {
+    let offer = RTCSessionDescription::offer(offer_sdp.to_string())
+        .map_err(|e| err("invalid SDP offer", e))?;
+    let pc = peer(local_ip).await?;
+    let attachment: Arc<Mutex<Option<Attachment>>> = Arc::new(Mutex::new(None));
+    let att = attachment.clone();
+    let h = hub.clone();
+    pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
+        let (hub, att) = (h.clone(), att.clone());
+        Box::pin(async move {
+            let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
+            if let Ok(mut a) = att.lock() {
+                if a.is_none() {
+                    *a = Some(hub.attach_channel(client, tx.clone()));
+                }
+            }
+            let low = watch_low(&dc).await;
+            let writer_dc = dc.clone();
+            let h = hub.clone();
+            tokio::spawn(async move {
+                while let Some(f) = rx.recv().await {
+                    if check_size(&f).is_err() {
+                        h.errors.add("rtc_frame_too_large");
+                        continue;
+                    }
+                    if send_paced(&writer_dc, &low, &f).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            dc.on_message(Box::new(move |m: DataChannelMessage| {
+                let (hub, tx) = (hub.clone(), tx.clone());
+                Box::pin(async move {
+                    if m.is_string {
+                        hub.errors.add("frame_text");
+                    } else {
+                        hub.on_frame(client, m.data, Reply::Channel(&tx)).await;
+                    }
+                })
+            }));
+        })
+    }));
+    let (end_tx, end_rx) = oneshot::channel::<()>();
+    let end_tx = Mutex::new(Some(end_tx));
+    pc.on_peer_connection_state_change(Box::new(move |s| {
+        if matches!(
+            s,
+            RTCPeerConnectionState::Failed
+                | RTCPeerConnectionState::Closed
+                | RTCPeerConnectionState::Disconnected
+        ) {
+            if let Some(t) = end_tx.lock().ok().and_then(|mut g| g.take()) {
+                let _ = t.send(());
+            }
+        }
+        Box::pin(async {})
+    }));
+    pc.set_remote_description(offer)
+        .await
+        .map_err(|e| err("applying the offer", e))?;
+    let ans = pc
+        .create_answer(None)
+        .await
+        .map_err(|e| err("creating the answer", e))?;
+    let sdp = complete_local(&pc, ans).await?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = end_rx => {}
+            _ = close => {}
+        }
+        let _ = pc.close().await;
+        if let Ok(mut a) = attachment.lock() {
+            a.take();
+        }
+    });
+    Ok(sdp)
+}
+
+/// Client side: offers one channel, signals, and waits for the channel to open.
+pub async fn connect(
+    target: &Target,
+    opts: ChannelOpts,
+    server: RtcImpl,
+) -> Result<Connection, TransportError> {
+    let t0 = Instant::now();
+    let pc = peer(local_ip_towards(target.addr)?).await?;
+    let (ph_tx, mut ph_rx) = mpsc::unbounded_channel::<(&'static str, Instant)>();
+    let p = ph_tx.clone();
+    pc.on_ice_connection_state_change(Box::new(move |s| {
+        if s == RTCIceConnectionState::Connected {
+            let _ = p.send(("ice", Instant::now()));
+        }
+        Box::pin(async {})
+    }));
+    let p = ph_tx.clone();
+    pc.on_peer_connection_state_change(Box::new(move |s| {
+        // webrtc-rs reports Connected once ICE and DTLS are both up.
+        if s == RTCPeerConnectionState::Connected {
+            let _ = p.send(("dtls", Instant::now()));
+        }
+        Box::pin(async {})
+    }));
+    let init = RTCDataChannelInit {
+        ordered: Some(opts.reliable),
+        max_retransmits: if opts.reliable { None } else { Some(0) },
+        ..Default::default()
+    };
+    let dc = pc
+        .create_data_channel(CHANNEL_LABEL, Some(init))
+        .await
+        .map_err(|e| err("creating the channel", e))?;
+    let (open_tx, open_rx) = oneshot::channel::<()>();
+    let p = ph_tx.clone();
+    dc.on_open(Box::new(move || {
+        let _ = p.send(("channel", Instant::now()));
+        let _ = open_tx.send(());
+        Box::pin(async {})
+    }));
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    dc.on_message(Box::new(move |m: DataChannelMessage| {
+        if !m.is_string {
+            let _ = in_tx.send(m.data);
+        }
+        Box::pin(async {})
+    }));
+    let low = watch_low(&dc).await;
+    let offer = pc
+        .create_offer(None)
+        .await
+        .map_err(|e| err("creating the offer", e))?;
+    let sdp = complete_local(&pc, offer).await?;
+    let (answer, session) = signal(target, sdp, server).await?;
+    let signalled = Instant::now();
+    let answer = RTCSessionDescription::answer(answer).map_err(|e| err("invalid SDP answer", e))?;
+    pc.set_remote_description(answer)
+        .await
+        .map_err(|e| err("applying the answer", e))?;
+    match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {
+        Ok(Ok(())) => {}
+        _ => {
+            let _ = pc.close().await;
+            return Err(TransportError::Timeout(format!(
+                "data channel open ({} s) after signalling to {session}",
+                OPEN_TIMEOUT.as_secs()
+            )));
+        }
+    }
+    let setup = setup_from(t0, signalled, &mut ph_rx);
+    // The peer connection lives as long as the sink; the stream ends when it closes.
+    let closed_pc = pc.clone();
+    let in_done = Arc::new(Notify::new());
+    let done = in_done.clone();
+    closed_pc.on_peer_connection_state_change(Box::new(move |s| {
+        if matches!(
+            s,
+            RTCPeerConnectionState::Failed
+                | RTCPeerConnectionState::Closed
+                | RTCPeerConnectionState::Disconnected
+        ) {
+            done.notify_one();
+        }
+        Box::pin(async {})
+    }));
+    Ok(Connection {
+        sink: Box::new(Sink {
+            dc,
+            pc: Some(pc),
+            low,
+        }),
+        stream: Box::new(Stream {
+            rx: in_rx,
+            done: in_done,
+        }),
+        setup,
+    })
+}
+
+struct Sink {
+    dc: Arc<RTCDataChannel>,
+    pc: Option<Arc<RTCPeerConnection>>,
+    low: Arc<Notify>,
+}
+
+#[async_trait]
+impl FrameSink for Sink {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        if self.pc.is_none() {
+            return Err(TransportError::Closed);
+        }
+        check_size(&frame)?;
+        send_paced(&self.dc, &self.low, &frame).await
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        if let Some(pc) = self.pc.take() {
+            pc.close().await.map_err(|e| err("close", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Some(pc) = self.pc.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = pc.close().await;
+                });
+            }
+        }
+    }
+}
+
+struct Stream {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    done: Arc<Notify>,
+}
+
+#[async_trait]
+impl FrameStream for Stream {
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        tokio::select! {
+            biased;
+            f = self.rx.recv() => Ok(f),
+            _ = self.done.notified() => Ok(self.rx.try_recv().ok()),
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Conformance of the UDP-based transports (`webtransport`, `webtransport-datagram`, `webrtc`,
+//! `webrtc-unreliable` with both implementations) and WebRTC interop between str0m and
+//! webrtc-rs. The same checks as the TCP transports, except that unreliable modes may lose
+//! frames, which must then be counted, never duplicated or corrupted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rstest::rstest;
+use wirebench::clock::now_ns;
+use wirebench::frame::{Header, Kind};
+use wirebench::server::{Server, ServerConfig};
+use wirebench::transport::rtc::{RtcImpl, WebRtcTransport};
+use wirebench::transport::{self, Connection, Target, Transport, TransportError};
+
+async fn server() -> Server {
+    Server::start(ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        plaintext: false,
+        poll_timeout: Duration::from_secs(25),
+    })
+    .await
+    .expect("server starts")
+}
+
+fn target(s: &Server, client: u32) -> Target {
+    Target {
+        addr: s.addr,
+        tls: true,
+        cert_sha256: Some(s.identity.cert_sha256),
+        client_id: client,
+        poll_interval: Duration::from_millis(5),
+    }
+}
+
+/// `id` or `id@impl`.
+fn transport_for(spec: &str) -> Arc<dyn Transport> {
+    let (id, imp) = match spec.split_once('@') {
+        Some((id, imp)) => (id, Some(imp)),
+        None => (spec, None),
+    };
+    transport::by_id_impl(id, imp).expect("known transport")
+}
+
+async fn connect_with(s: &Server, tr: &dyn Transport, client: u32) -> Connection {
+    tokio::time::timeout(Duration::from_secs(15), tr.connect(&target(s, client)))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+async fn connect(s: &Server, spec: &str, client: u32) -> Connection {
+    connect_with(s, transport_for(spec).as_ref(), client).await
+}
+
+fn frame(seq: u64, sender: u32, kind: Kind, size: usize) -> Bytes {
+    let mut f = Header {
+        seq,
+        sent_ns: now_ns(),
+        sender,
+        kind,
+    }
+    .encode(size)
+    .to_vec();
+    for (i, b) in f.iter_mut().enumerate().skip(24) {
+        *b = (i as u64 * 31 + seq) as u8;
+    }
+    Bytes::from(f)
+}
+
+async fn recv(c: &mut Connection) -> Bytes {
+    tokio::time::timeout(Duration::from_secs(10), c.stream.recv())
+        .await
+        .expect("frame in time")
+        .expect("recv ok")
+        .expect("stream open")
+}
+
+const RELIABLE: [&str; 3] = ["webtransport", "webrtc@str0m", "webrtc@webrtc-rs"];
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_frames_come_back_intact(
+    #[values(
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc@str0m",
+        "webrtc@webrtc-rs",
+        "webrtc-unreliable@str0m",
+        "webrtc-unreliable@webrtc-rs"
+    )]
+    t: &str,
+    #[values(24, 64, 1024, 70_000)] size: usize,
+) {
+    let tr = transport_for(t);
+    if !tr.guarantees().reliable && size > 1024 {
+        // Unreliable modes carry frames up to a datagram (or a few SCTP chunks).
+        return;
+    }
+    let s = server().await;
+    let mut c = connect_with(&s, tr.as_ref(), 7).await;
+    assert!(c.setup.total > Duration::ZERO, "{t}: setup not measured");
+    if t.starts_with("webrtc") && size > transport::rtc::MAX_MESSAGE {
+        // Over the data channel's max-message-size: refused clearly, never split or lost.
+        let err = c
+            .sink
+            .send(frame(0, 7, Kind::EchoRequest, size))
+            .await
+            .expect_err("over max-message-size");
+        assert!(matches!(err, TransportError::TooLarge { .. }), "{t}: {err}");
+        return;
+    }
+    for seq in 0..5 {
+        let f = frame(seq, 7, Kind::EchoRequest, size);
+        c.sink.send(f.clone()).await.unwrap();
+        // On loopback an unreliable echo of five frames does not lose any in practice; a lost
+        // one would show as a timeout here.
+        let got = recv(&mut c).await;
+        assert_eq!(got.len(), size, "{t}: size");
+        let h = Header::parse(&got).unwrap();
+        assert_eq!(h.kind, Kind::EchoReply, "{t}");
+        assert_eq!(&got[..20], &f[..20], "{t}: header fields changed");
+        assert_eq!(&got[24..], &f[24..], "{t}: payload changed");
+    }
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_transports_keep_order(
+    #[values("webtransport", "webrtc@str0m", "webrtc@webrtc-rs")] t: &str,
+) {
+    assert!(RELIABLE.contains(&t));
+    let s = server().await;
+    assert!(transport_for(t).guarantees().ordered);
+    let mut c = connect(&s, t, 3).await;
+    let n = 500;
+    for seq in 0..n {
+        c.sink
+            .send(frame(seq, 3, Kind::EchoRequest, 64))
+            .await
+            .unwrap();
+    }
+    for want in 0..n {
+        let h = Header::parse(&recv(&mut c).await).unwrap();
+        assert_eq!(h.seq, want, "{t}: out of order");
+    }
+}
+
+/// A paced unreliable stream: whatever arrives is intact and unique, and sent = received + lost
+/// adds up.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreliable_loss_is_counted_not_hidden(
+    #[values(
+        "webtransport-datagram",
+        "webrtc-unreliable@str0m",
+        "webrtc-unreliable@webrtc-rs"
+    )]
+    t: &str,
+) {
+    let s = server().await;
+    let tr = transport_for(t);
+    assert!(!tr.guarantees().reliable && !tr.guarantees().ordered);
+    let mut c = connect_with(&s, tr.as_ref(), 4).await;
+    let sent = 2000u64;
+    let mut tick = tokio::time::interval(Duration::from_micros(200));
+    for seq in 0..sent {
+        tick.tick().await;
+        c.sink
+            .send(frame(seq, 4, Kind::EchoRequest, 512))
+            .await
+            .unwrap();
+    }
+    let mut seen = HashSet::new();
+    while let Ok(Ok(Some(f))) =
+        tokio::time::timeout(Duration::from_millis(500), c.stream.recv()).await
+    {
+        let h = Header::parse(&f).unwrap();
+        assert_eq!(h.kind, Kind::EchoReply, "{t}");
+        assert_eq!(
+            f,
+            with_kind(&frame(h.seq, 4, Kind::EchoReply, 512), &f),
+            "{t}: corrupted"
+        );
+        assert!(h.seq < sent, "{t}: unknown seq");
+        assert!(seen.insert(h.seq), "{t}: duplicate {}", h.seq);
+    }
+    let received = seen.len() as u64;
+    let lost = sent - received;
+    eprintln!("{t}: sent {sent} received {received} lost {lost}");
+    assert!(
+        received >= sent * 9 / 10,
+        "{t}: lost {lost} of {sent} on loopback at 5k/s"
+    );
+}
+
+/// The expected frame with `got`'s send time (the filler depends only on seq).
+fn with_kind(expected: &Bytes, got: &Bytes) -> Bytes {
+    let mut v = expected.to_vec();
+    v[8..16].copy_from_slice(&got[8..16]);
+    Bytes::from(v)
+}
+
+#[tokio::test]
+async fn oversized_datagram_is_refused_clearly() {
+    let s = server().await;
+    let mut c = connect(&s, "webtransport-datagram", 2).await;
+    let err = c
+        .sink
+        .send(frame(1, 2, Kind::EchoRequest, 4000))
+        .await
+        .expect_err("a 4000-byte datagram must be refused");
+    match &err {
+        TransportError::TooLarge { size, max } => {
+            assert_eq!(*size, 4000);
+            assert!((1000..4000).contains(max), "max datagram size {max}");
+        }
+        e => panic!("wrong error: {e}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("4000") && text.contains("maximum"), "{text}");
+    // The session is still usable after the refusal.
+    c.sink
+        .send(frame(2, 2, Kind::EchoRequest, 64))
+        .await
+        .unwrap();
+    assert_eq!(Header::parse(&recv(&mut c).await).unwrap().seq, 2);
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_and_push_reach_every_client(
+    #[values("webtransport", "webrtc@str0m", "webrtc@webrtc-rs")] t: &str,
+) {
+    let s = server().await;
+    let mut clients = Vec::new();
+    for id in 1..=3 {
+        let mut c = connect(&s, t, id).await;
+        // One round trip registers the downstream (a WebTransport stream exists once used).
+        c.sink
+            .send(frame(0, id, Kind::EchoRequest, 32))
+            .await
+            .unwrap();
+        recv(&mut c).await;
+        clients.push(c);
+    }
+    clients[0]
+        .sink
+        .send(frame(99, 1, Kind::BroadcastRequest, 48))
+        .await
+        .unwrap();
+    for c in clients.iter_mut() {
+        let h = Header::parse(&recv(c).await).unwrap();
+        assert_eq!((h.kind, h.seq, h.sender), (Kind::Broadcast, 99, 1), "{t}");
+    }
+    assert!(s.hub.send_to(2, frame(7, 0, Kind::Push, 100)).await);
+    let h = Header::parse(&recv(&mut clients[1]).await).unwrap();
+    assert_eq!((h.kind, h.seq), (Kind::Push, 7), "{t}");
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_are_counted(
+    #[values(
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc@str0m",
+        "webrtc@webrtc-rs"
+    )]
+    t: &str,
+) {
+    let s = server().await;
+    let mut good = connect(&s, t, 1).await;
+    let mut bad = connect(&s, t, 2).await;
+    let _ = bad.sink.send(Bytes::from_static(b"tiny")).await;
+    let mut unknown = frame(1, 2, Kind::Data, 32).to_vec();
+    unknown[20] = 77;
+    let _ = bad.sink.send(Bytes::from(unknown)).await;
+    good.sink
+        .send(frame(5, 1, Kind::EchoRequest, 64))
+        .await
+        .unwrap();
+    let h = Header::parse(&recv(&mut good).await).unwrap();
+    assert_eq!((h.kind, h.seq), (Kind::EchoReply, 5), "{t}");
+    let mut errors = s.hub.errors.snapshot();
+    for _ in 0..50 {
+        if errors.contains_key("frame_unknown_kind") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        errors = s.hub.errors.snapshot();
+    }
+    assert!(
+        errors.get("frame_short").copied().unwrap_or(0) >= 1,
+        "{t}: short frame not counted: {errors:?}"
+    );
+    assert!(
+        errors.get("frame_unknown_kind").copied().unwrap_or(0) >= 1,
+        "{t}: unknown kind not counted: {errors:?}"
+    );
+}
+
+/// Interop: each implementation's client against the other's server, both channel kinds.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webrtc_implementations_interoperate(
+    #[values((RtcImpl::WebrtcRs, RtcImpl::Str0m), (RtcImpl::Str0m, RtcImpl::WebrtcRs))] pair: (
+        RtcImpl,
+        RtcImpl,
+    ),
+    #[values(true, false)] reliable: bool,
+) {
+    let (client, server_impl) = pair;
+    let s = server().await;
+    let tr = WebRtcTransport {
+        reliable,
+        client,
+        server: server_impl,
+    };
+    let mut c = connect_with(&s, &tr, 11).await;
+    let names: Vec<&str> = c.setup.phases.iter().map(|(n, _)| *n).collect();
+    for phase in ["signalling", "ice", "dtls", "channel"] {
+        assert!(
+            names.contains(&phase),
+            "{client:?}->{server_impl:?}: no {phase} in {names:?}"
+        );
+    }
+    for seq in 0..20 {
+        let f = frame(seq, 11, Kind::EchoRequest, 1000);
+        c.sink.send(f.clone()).await.unwrap();
+        let got = recv(&mut c).await;
+        assert_eq!(&got[24..], &f[24..]);
+        assert_eq!(Header::parse(&got).unwrap().seq, seq);
+    }
+    c.sink.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_signalling_gets_clear_statuses() {
+    use wirebench::transport::http::{read_body, HttpConn};
+    use wirebench::transport::Setup;
+    let s = server().await;
+    let mut conn = HttpConn::open(&target(&s, 1), &mut Setup::default())
+        .await
+        .unwrap();
+    let cases: [(&str, &str, &[u8], u16); 5] = [
+        ("POST", "/rtc/offer", b"v=0\r\n", 400),
+        ("POST", "/rtc/offer?client=0", b"v=0\r\n", 400),
+        ("POST", "/rtc/offer?client=1&impl=pigeon", b"v=0\r\n", 400),
+        ("POST", "/rtc/offer?client=1", b"not sdp", 400),
+        ("DELETE", "/rtc/session/12345", b"", 404),
+    ];
+    for (m, path, body, want) in cases {
+        let resp = conn
+            .request(m.parse().unwrap(), path, &[], Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = read_body(resp).await.unwrap();
+        assert_eq!(
+            status,
+            want,
+            "{m} {path}: {}",
+            String::from_utf8_lossy(&text)
+        );
+        if want == 400 {
+            assert!(!text.is_empty(), "{m} {path}: 400 without a reason");
+        }
+    }
+}
+
+#[test]
+fn udp_transport_ids_resolve_with_implementations() {
+    for id in [
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc",
+        "webrtc-unreliable",
+    ] {
+        assert!(transport::ALL_IDS.contains(&id));
+        assert_eq!(transport::by_id(id).unwrap().id(), id);
+    }
+    assert_eq!(transport::implementations("webrtc"), ["str0m", "webrtc-rs"]);
+    assert!(transport::implementations("tcp").is_empty());
+    let t = transport::by_id_impl("webrtc-unreliable", Some("webrtc-rs")).unwrap();
+    assert_eq!(
+        (t.id(), t.implementation()),
+        ("webrtc-unreliable", Some("webrtc-rs"))
+    );
+    assert_eq!(
+        transport::by_id("webrtc").unwrap().implementation(),
+        Some("str0m")
+    );
+    assert!(transport::by_id_impl("webrtc", Some("pigeon")).is_none());
+    assert!(transport::by_id_impl("tcp", Some("str0m")).is_none());
+}
