@@ -129,6 +129,9 @@ struct DriveArgs {
     /// Transport id.
     #[arg(long, default_value = "websocket")]
     transport: String,
+    /// Implementation, for transports with several (webrtc: str0m or webrtc-rs).
+    #[arg(long = "impl")]
+    implementation: Option<String>,
     /// Workload: echo or connect (push, download and upload need the orchestrator).
     #[arg(long, default_value = "echo")]
     workload: String,
@@ -567,6 +570,7 @@ async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
     };
     let job = crate::agent::control::Job {
         transport: a.transport.clone(),
+        implementation: a.implementation.clone(),
         addr: addr.to_string(),
         tls,
         cert_sha256: a.cert_sha256.clone(),

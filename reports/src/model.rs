@@ -358,13 +358,23 @@ impl Cell {
         self.label.as_deref().unwrap_or(&self.workload)
     }
 
+    /// The transport as shown and keyed: the id, with the implementation in parentheses
+    /// where the transport has several (`webrtc (str0m)`).
+    pub fn transport_name(&self) -> String {
+        match &self.implementation {
+            Some(i) => format!("{} ({i})", self.transport),
+            None => self.transport.clone(),
+        }
+    }
+
     /// The cell's key without the repeat: cells with the same key are repeats of one another.
-    /// The workload part is [`Cell::workload_name`].
+    /// The workload part is [`Cell::workload_name`], the transport part
+    /// [`Cell::transport_name`].
     pub fn key(&self) -> (String, String, String, String) {
         (
             self.scenario.clone(),
             self.workload_name().to_string(),
-            self.transport.clone(),
+            self.transport_name(),
             self.profile.clone(),
         )
     }

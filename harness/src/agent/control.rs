@@ -82,6 +82,9 @@ pub enum ServerEvent {
 pub struct Job {
     /// Transport id.
     pub transport: String,
+    /// Implementation, for transports with several (None: the default one).
+    #[serde(default)]
+    pub implementation: Option<String>,
     /// Server address (port P).
     pub addr: String,
     /// Use TLS.

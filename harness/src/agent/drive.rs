@@ -17,8 +17,14 @@ pub async fn run_job(
 ) -> anyhow::Result<ClientReport> {
     crate::clock::tighten_timer_slack();
     super::procstat::raise_nofile_limit();
-    let t = transport::by_id(&job.transport)
-        .with_context(|| format!("unknown transport {:?}", job.transport))?;
+    let t = transport::by_id_impl(&job.transport, job.implementation.as_deref()).with_context(
+        || {
+            format!(
+                "unknown transport {:?} (implementation {:?})",
+                job.transport, job.implementation
+            )
+        },
+    )?;
     let addr = job
         .addr
         .parse()

@@ -35,6 +35,8 @@ pub struct PlannedCell {
     pub spec: WorkloadSpec,
     /// Transport id.
     pub transport: String,
+    /// Implementation, for transports with several (each runs as its own cell).
+    pub implementation: Option<String>,
     /// Profile name.
     pub profile: String,
     /// Repeat index from 1.
@@ -58,14 +60,23 @@ pub fn plan(scenarios: &[Scenario], repeat_override: Option<u32>) -> Vec<Planned
             for w in &s.workloads {
                 for p in &w.profiles {
                     for t in &w.transports {
-                        cells.push(PlannedCell {
-                            scenario: s.name.clone(),
-                            name: w.name.clone(),
-                            spec: w.spec.clone(),
-                            transport: t.clone(),
-                            profile: p.clone(),
-                            repeat: rep,
-                        });
+                        let impls = crate::transport::implementations(t);
+                        let impls: Vec<Option<String>> = if impls.is_empty() {
+                            vec![None]
+                        } else {
+                            impls.iter().map(|i| Some(i.to_string())).collect()
+                        };
+                        for implementation in impls {
+                            cells.push(PlannedCell {
+                                scenario: s.name.clone(),
+                                name: w.name.clone(),
+                                spec: w.spec.clone(),
+                                transport: t.clone(),
+                                implementation,
+                                profile: p.clone(),
+                                repeat: rep,
+                            });
+                        }
                     }
                 }
             }
@@ -236,7 +247,7 @@ fn base_cell(pc: &PlannedCell) -> Cell {
         status: Status::Ok,
         error: None,
         params,
-        implementation: None,
+        implementation: pc.implementation.clone(),
         client: None,
         latency_us: None,
         setup_ms: None,
@@ -535,6 +546,7 @@ async fn drive_cell(
     drive
         .send(&Job {
             transport: pc.transport.clone(),
+            implementation: pc.implementation.clone(),
             addr,
             tls: !opts.plaintext,
             cert_sha256: Some(cert),
@@ -616,6 +628,14 @@ fn fill_cell(
     for (k, v) in r.errors.iter().chain(s.errors.iter()) {
         *cell.errors.entry(k.clone()).or_default() += v;
     }
+    if let Some(e) = cell.error.as_mut() {
+        // What the server counted often explains a client-side failure (frames too large for
+        // the transport, refused requests): say it in the reason.
+        if !s.errors.is_empty() {
+            let counts: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+            e.push_str(&format!(" (server counted: {})", counts.join(", ")));
+        }
+    }
     if let Some(h) = &r.latency_hdr {
         match wirebench_reports::decode_histogram(h).and_then(|h| Latency::from_histogram(&h)) {
             Ok(l) if l.count > 0 => cell.latency_us = Some(l),
@@ -670,6 +690,13 @@ fn fill_cell(
         }
         WorkloadSpec::Connect(_) => None,
     };
+    if cell.status == Status::Ok
+        && matches!(pc.spec, WorkloadSpec::Download(_) | WorkloadSpec::Push(_))
+        && r.frames_received == 0
+    {
+        cell.status = Status::Failed;
+        cell.error = Some("no frame arrived after the warm-up".into());
+    }
     cell.delivery = match &pc.spec {
         WorkloadSpec::Echo(_) | WorkloadSpec::Push(_) => Some(Delivery {
             sent: r.sent,

@@ -91,7 +91,8 @@ pub struct Target {
 pub struct Setup {
     /// From the first packet to a connection ready for frames both ways.
     pub total: Duration,
-    /// Named phases (`tcp`, `tls`, `upgrade`, `ice`, `dtls`, `channel`, ...), in order.
+    /// Named phases (`tcp`, `tls`, `upgrade`, `ice`, `dtls`, `channel`, ...) with how long
+    /// each took (durations, not timestamps), in order.
     pub phases: Vec<(&'static str, Duration)>,
 }
 

@@ -162,16 +162,25 @@ pub(crate) fn setup_from(
     signalled: Instant,
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<(&'static str, Instant)>,
 ) -> Setup {
-    let mut setup = Setup {
-        total: t0.elapsed(),
-        phases: vec![("signalling", signalled - t0)],
-    };
+    // Phases are durations (like the TCP transports' `tcp`, `tls`, `upgrade`): each runs from
+    // the end of the previous one to the instant the peer reported it done.
+    let mut marks: Vec<(&'static str, Instant)> = vec![("signalling", signalled)];
     while let Ok((name, at)) = rx.try_recv() {
-        if !setup.phases.iter().any(|(n, _)| *n == name) {
-            setup.phases.push((name, at.saturating_duration_since(t0)));
+        if !marks.iter().any(|(n, _)| *n == name) {
+            marks.push((name, at));
         }
     }
-    setup
+    marks.sort_by_key(|(_, at)| *at);
+    let mut prev = t0;
+    let mut phases = Vec::with_capacity(marks.len());
+    for (name, at) in marks {
+        phases.push((name, at.saturating_duration_since(prev)));
+        prev = prev.max(at);
+    }
+    Setup {
+        total: t0.elapsed(),
+        phases,
+    }
 }
 
 #[async_trait]

@@ -106,7 +106,10 @@ impl Transport for WebTransportTransport {
             .await
             .map_err(|e| wt_err("opening the stream", e))?;
         setup.total = t0.elapsed();
-        setup.phases.push(("stream", setup.total));
+        let session = setup.phases.first().map_or(Duration::ZERO, |(_, d)| *d);
+        setup
+            .phases
+            .push(("stream", setup.total.saturating_sub(session)));
         Ok(Connection {
             sink: Box::new(StreamSink {
                 send,
