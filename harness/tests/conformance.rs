@@ -8,62 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rstest::rstest;
-use wirebench::clock::now_ns;
 use wirebench::frame::{Header, Kind};
-use wirebench::server::{Server, ServerConfig};
-use wirebench::transport::{self, Connection, Target};
+use wirebench::transport;
 
-async fn server() -> Server {
-    Server::start(ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        plaintext: false,
-        poll_timeout: Duration::from_secs(25),
-    })
-    .await
-    .expect("server starts")
-}
-
-fn target(s: &Server, client: u32) -> Target {
-    Target {
-        addr: s.addr,
-        tls: true,
-        cert_sha256: Some(s.identity.cert_sha256),
-        client_id: client,
-        poll_interval: Duration::from_millis(5),
-    }
-}
-
-async fn connect(s: &Server, t: &str, client: u32) -> Connection {
-    let tr = transport::by_id(t).expect("known transport");
-    tokio::time::timeout(Duration::from_secs(10), tr.connect(&target(s, client)))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
-
-fn frame(seq: u64, sender: u32, kind: Kind, size: usize) -> Bytes {
-    let mut f = Header {
-        seq,
-        sent_ns: now_ns(),
-        sender,
-        kind,
-    }
-    .encode(size)
-    .to_vec();
-    // Recognisable filler, so corruption shows.
-    for (i, b) in f.iter_mut().enumerate().skip(24) {
-        *b = (i as u64 * 31 + seq) as u8;
-    }
-    Bytes::from(f)
-}
-
-async fn recv(c: &mut Connection) -> Bytes {
-    tokio::time::timeout(Duration::from_secs(10), c.stream.recv())
-        .await
-        .expect("frame in time")
-        .expect("recv ok")
-        .expect("stream open")
-}
+mod common;
+use common::*;
 
 const ALL: [&str; 5] = ["tcp", "websocket", "sse", "long-poll", "poll"];
 

@@ -6,79 +6,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rstest::rstest;
-use wirebench::clock::now_ns;
 use wirebench::frame::{Header, Kind};
-use wirebench::server::{Server, ServerConfig};
 use wirebench::transport::rtc::{RtcImpl, WebRtcTransport};
-use wirebench::transport::{self, Connection, Target, Transport, TransportError};
+use wirebench::transport::{self, TransportError};
 
-async fn server() -> Server {
-    Server::start(ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        plaintext: false,
-        poll_timeout: Duration::from_secs(25),
-    })
-    .await
-    .expect("server starts")
-}
-
-fn target(s: &Server, client: u32) -> Target {
-    Target {
-        addr: s.addr,
-        tls: true,
-        cert_sha256: Some(s.identity.cert_sha256),
-        client_id: client,
-        poll_interval: Duration::from_millis(5),
-    }
-}
-
-/// `id` or `id@impl`.
-fn transport_for(spec: &str) -> Arc<dyn Transport> {
-    let (id, imp) = match spec.split_once('@') {
-        Some((id, imp)) => (id, Some(imp)),
-        None => (spec, None),
-    };
-    transport::by_id_impl(id, imp).expect("known transport")
-}
-
-async fn connect_with(s: &Server, tr: &dyn Transport, client: u32) -> Connection {
-    tokio::time::timeout(Duration::from_secs(15), tr.connect(&target(s, client)))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
-
-async fn connect(s: &Server, spec: &str, client: u32) -> Connection {
-    connect_with(s, transport_for(spec).as_ref(), client).await
-}
-
-fn frame(seq: u64, sender: u32, kind: Kind, size: usize) -> Bytes {
-    let mut f = Header {
-        seq,
-        sent_ns: now_ns(),
-        sender,
-        kind,
-    }
-    .encode(size)
-    .to_vec();
-    for (i, b) in f.iter_mut().enumerate().skip(24) {
-        *b = (i as u64 * 31 + seq) as u8;
-    }
-    Bytes::from(f)
-}
-
-async fn recv(c: &mut Connection) -> Bytes {
-    tokio::time::timeout(Duration::from_secs(10), c.stream.recv())
-        .await
-        .expect("frame in time")
-        .expect("recv ok")
-        .expect("stream open")
-}
+mod common;
+use common::*;
 
 const RELIABLE: [&str; 3] = ["webtransport", "webrtc@str0m", "webrtc@webrtc-rs"];
 
