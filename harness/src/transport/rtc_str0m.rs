@@ -28,8 +28,12 @@ use crate::server::hub::{Attachment, Hub, Reply};
 const QUEUE: usize = 1024;
 /// Largest UDP datagram read.
 const RECV_BUF: usize = 2048;
-/// Datagrams handled per wake-up before polling output again.
-const RECV_BATCH: usize = 64;
+/// Datagrams fed to str0m per wake-up before polling its output again. str0m's DTLS receive
+/// queue is small: feeding a burst without draining output in between fails the peer with
+/// "DTLS error: receive queue full" under bulk load.
+const RECV_BATCH: usize = 4;
+/// Frames taken from the sender's queue per wake-up.
+const SEND_BATCH: usize = 64;
 
 fn rtc_err(context: &str, e: RtcError) -> TransportError {
     TransportError::Protocol(format!("str0m {context}: {e}"))
@@ -223,7 +227,7 @@ async fn drive(
                 if let Some(c) = cid.or(primary) {
                     outq.push_back((c, f));
                 }
-                while outq.len() < RECV_BATCH {
+                while outq.len() < SEND_BATCH {
                     match out_rx.try_recv() {
                         Ok((cid, f)) => if let Some(c) = cid.or(primary) { outq.push_back((c, f)) },
                         Err(_) => break,
@@ -301,8 +305,9 @@ pub async fn answer(
         attachment: None,
     };
     tokio::spawn(async move {
-        if drive(rtc, socket, role, out_rx, close).await.is_err() {
-            hub.errors.add("rtc_peer_failed");
+        if let Err(e) = drive(rtc, socket, role, out_rx, close).await {
+            // The reason goes into the counter's key, so a failed cell says why the peer died.
+            hub.errors.add(&format!("rtc_peer_failed: {e}"));
         }
     });
     Ok(answer.to_sdp_string())
