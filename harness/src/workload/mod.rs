@@ -378,6 +378,19 @@ async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -
     rep
 }
 
+/// The next frame if one arrives before `deadline_ns` (monotonic); `None` at the deadline or
+/// when the stream ends.
+async fn recv_before(
+    stream: &mut dyn FrameStream,
+    deadline_ns: u64,
+) -> Result<Option<Bytes>, TransportError> {
+    let wait = Duration::from_nanos(deadline_ns.saturating_sub(now_ns()));
+    match tokio::time::timeout(wait, stream.recv()).await {
+        Err(_) => Ok(None),
+        Ok(r) => r,
+    }
+}
+
 /// How long to wait for stragglers after the last scheduled send.
 const DRAIN: Duration = Duration::from_secs(3);
 
@@ -425,13 +438,8 @@ async fn echo(
     let receiver = async {
         let mut got = 0u64;
         while got < total_n {
-            let wait = end_ns.saturating_sub(now_ns());
-            let f = match tokio::time::timeout(Duration::from_nanos(wait), stream.recv()).await {
-                Err(_) => break,
-                Ok(r) => match r? {
-                    Some(f) => f,
-                    None => break,
-                },
+            let Some(f) = recv_before(stream.as_mut(), end_ns).await? else {
+                break;
             };
             let now = now_ns();
             rx_total += f.len() as u64;
@@ -508,13 +516,8 @@ async fn receive_server_frames(
         if !bulk && seqs.distinct >= expect_n {
             break;
         }
-        let wait = deadline.saturating_sub(now_ns());
-        let f = match tokio::time::timeout(Duration::from_nanos(wait), stream.recv()).await {
-            Err(_) => break,
-            Ok(r) => match r? {
-                Some(f) => f,
-                None => break,
-            },
+        let Some(f) = recv_before(stream.as_mut(), deadline).await? else {
+            break;
         };
         let now = now_ns();
         rep.bytes_received_total += f.len() as u64;
