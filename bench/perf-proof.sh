@@ -4,7 +4,7 @@
 #  a. A/A: RUNS × `wirebench run --ab WB --pin` (the same build on both sides); counts the runs
 #     whose comparison flags a regression (all metrics, as `run --ab` gates, and p50 only).
 #  b. injected: RUNS × the same with `--inject-delay-us N` (applied to the current side's
-#     server agents only); counts the runs where `wirebench compare --metric p50` flags it.
+#     server agents only); counts the runs where `wirebench compare --metric p50 --paired` flags it.
 #  c. detection limit: SWEEP_RUNS runs at each of the smaller injected sizes in SWEEP (% of p50).
 # Needs a release build at target/release/wirebench (`cargo build --release -p wirebench`) and
 # 2 CPUs (--pin). Everything runs on loopback; nothing is left running. Prints counts and times.
@@ -57,7 +57,7 @@ ab_run() {
   bg_wait "${prio[@]}" "$WB" run --ab "$WB" --pin --quiet --threshold "$THRESHOLD" --out "$dir" "$@" "$SCENARIO" \
     >"$dir.log" 2>&1 || RUN_RC=$?
   P50_RC=0
-  bg_wait "$WB" compare "$dir/baseline/results.json" "$dir/current/results.json" --metric p50 \
+  bg_wait "$WB" compare "$dir/baseline/results.json" "$dir/current/results.json" --metric p50 --paired \
     --threshold "$THRESHOLD" --format json >"$dir.p50.json" 2>>"$dir.log" || P50_RC=$?
 }
 

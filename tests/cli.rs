@@ -260,6 +260,85 @@ size = 16384
     assert_eq!(netns_names(), before, "namespaces left behind");
 }
 
+/// Rootless mode: an unprivileged user (uid 65534, no capabilities) gets a shaped run by
+/// becoming root over a private user namespace; the run says so, the link is really shaped,
+/// and nothing appears in (or is left in) the host's namespaces.
+#[test]
+fn unprivileged_user_runs_shaped_cells_rootless() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: needs root to drop to an unprivileged user with setpriv");
+        return;
+    }
+    let before = netns_names();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // The build tree may sit where uid 65534 cannot reach (e.g. under /root): run a copy.
+    let bin = dir.path().join("wirebench");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("wirebench"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let scenario = dir.path().join("rootless.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "rootless"
+repeat = 1
+transports = ["tcp"]
+profiles = ["broadband"]
+[defaults]
+warmup_ms = 100
+duration_ms = 500
+[[workload]]
+kind = "echo"
+rate = 100
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&scenario, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = dir.path().join("out");
+    let run = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(&bin)
+        .args(["run", "--netem", "userspace", "--out"])
+        .arg(&out)
+        .arg(&scenario)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "rootless run failed: {text}");
+    assert!(
+        text.contains("rootless"),
+        "the run must say it is rootless: {text}"
+    );
+    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
+    assert_eq!(r.netem_backend, "userspace");
+    let c = &r.cells[0];
+    assert_eq!(c.status, wirebench_reports::Status::Ok, "{c:?}");
+    let p50_ms = c.latency_us.as_ref().unwrap().p50 as f64 / 1000.0;
+    assert!(
+        (29.0..1000.0).contains(&p50_ms),
+        "echo p50 {p50_ms} ms over broadband's 30 ms RTT"
+    );
+    assert_eq!(
+        netns_names(),
+        before,
+        "rootless mode must not touch the host's namespaces"
+    );
+}
+
 /// `--ab` runs both builds interleaved and compares them; the same build against itself must
 /// not be called a regression on a clear signal, and writes the comparison.
 #[test]

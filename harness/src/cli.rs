@@ -78,6 +78,11 @@ struct RunArgs {
     /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier latency figures).
     #[arg(long)]
     pin: bool,
+    /// Keep CPUs out of idle states during the run (holds /dev/cpu_dma_latency at 0 µs, as
+    /// tuned's latency-performance profile does; needs root). On a VM this removes the vCPU
+    /// wake-up time from latency figures; recorded in each cell's params.
+    #[arg(long)]
+    no_idle: bool,
     /// Link emulation for shaped profiles: auto picks kernel netem, else the userspace
     /// emulator, else none (shaped cells are then skipped with the reason).
     #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
@@ -189,6 +194,10 @@ struct CompareArgs {
     /// Output format.
     #[arg(long, default_value = "md", value_parser = ["md", "json"])]
     format: String,
+    /// Pair repeat i of both files (right only for the two halves of one `run --ab`, whose
+    /// repeats ran interleaved): the machine's drift cancels within each pair.
+    #[arg(long)]
+    paired: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +210,19 @@ struct ListArgs {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Not root? Commands that may build emulated links become root over a private user
+    // namespace first; this must happen before any thread starts (the runtime's included).
+    let wants_links = match &cli.command {
+        Command::Run(a) => a.netem != wirebench_netem::BackendKind::None,
+        Command::Netem(c) => c.needs_links(),
+        _ => false,
+    };
+    if wants_links {
+        if let Err(e) = wirebench_netem::rootless::enter() {
+            eprintln!("wirebench: error: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -400,6 +422,13 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    let _no_idle = if a.no_idle {
+        Some(crate::clock::NoIdle::request().context(
+            "--no-idle: cannot hold /dev/cpu_dma_latency at 0 (needs root and a kernel with PM QoS)",
+        )?)
+    } else {
+        None
+    };
     let opts = runner::RunOptions {
         out_dir: out_dir.clone(),
         plaintext: a.plaintext,
@@ -413,6 +442,7 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         variants,
         netem,
         pin: a.pin,
+        no_idle: a.no_idle,
     };
     let all = runner::run(cells, &opts).await?;
     for (results, v) in all.iter().zip(&opts.variants) {
@@ -457,6 +487,8 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             current,
             &CompareOptions {
                 threshold_pct: a.threshold,
+                // Repeat i of both builds ran back to back (A B A B …).
+                paired: true,
                 ..CompareOptions::default()
             },
         )?;
@@ -637,6 +669,7 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<u8> {
     let opts = CompareOptions {
         threshold_pct: a.threshold,
         metrics: Metric::parse_list(&a.metric.join(","))?,
+        paired: a.paired,
         ..CompareOptions::default()
     };
     let cmp = compare(&base, &cur, &opts)?;

@@ -155,6 +155,17 @@ pub enum NetemCommand {
     },
 }
 
+impl NetemCommand {
+    /// Whether the subcommand builds namespaces and links (so an unprivileged caller should
+    /// enter rootless mode first, see [`crate::rootless`]).
+    pub fn needs_links(&self) -> bool {
+        match self {
+            Self::Check { netem, .. } | Self::Exec { netem, .. } => *netem != BackendKind::None,
+            Self::Cleanup { .. } => false,
+        }
+    }
+}
+
 /// Runs a subcommand; returns the process exit code.
 pub fn run(cmd: NetemCommand, profiles: &ProfileSet) -> Result<i32, NetemError> {
     match cmd {

@@ -19,6 +19,7 @@ pub mod core;
 pub mod error;
 pub mod kernel;
 pub mod profile;
+pub mod rootless;
 mod sys;
 pub mod topology;
 mod userspace;

@@ -418,6 +418,17 @@ pub fn choose_backend(
     requested: BackendKind,
     shaping_needed: bool,
 ) -> Result<BackendChoice, NetemError> {
+    let mut choice = choose_backend_as(requested, shaping_needed)?;
+    if let Some(note) = crate::rootless::note() {
+        choice.reason = format!("{}; {note}", choice.reason);
+    }
+    Ok(choice)
+}
+
+fn choose_backend_as(
+    requested: BackendKind,
+    shaping_needed: bool,
+) -> Result<BackendChoice, NetemError> {
     let root = sys::is_root();
     let tun = tun_usable();
     match requested {
@@ -429,7 +440,10 @@ pub fn choose_backend(
             if !root {
                 return Err(NetemError::Unavailable {
                     backend: "userspace",
-                    reason: "needs root (CAP_NET_ADMIN) to create namespaces and TUN devices; rootless user-namespace mode is not implemented".into(),
+                    reason: format!(
+                        "needs root (CAP_NET_ADMIN) to create namespaces and TUN devices; {}",
+                        crate::rootless::not_root_reason()
+                    ),
                 });
             }
             tun.map_err(|reason| NetemError::Unavailable {
@@ -445,7 +459,10 @@ pub fn choose_backend(
             if !root {
                 return Err(NetemError::Unavailable {
                     backend: "kernel",
-                    reason: "needs root (CAP_NET_ADMIN)".into(),
+                    reason: format!(
+                        "needs root (CAP_NET_ADMIN); {}",
+                        crate::rootless::not_root_reason()
+                    ),
                 });
             }
             crate::kernel::probe_netem().map_err(|reason| NetemError::Unavailable {
@@ -459,7 +476,10 @@ pub fn choose_backend(
         }
         BackendKind::Auto => {
             if !root {
-                let reason = "not root: namespaces and links need CAP_NET_ADMIN (rootless mode is not implemented); loopback only".to_string();
+                let reason = format!(
+                    "not root: namespaces and links need CAP_NET_ADMIN ({}); loopback only",
+                    crate::rootless::not_root_reason()
+                );
                 if shaping_needed {
                     return Err(NetemError::Unavailable {
                         backend: "auto",
@@ -502,7 +522,7 @@ pub fn choose_backend(
     }
 }
 
-fn tun_usable() -> Result<(), String> {
+pub(crate) fn tun_usable() -> Result<(), String> {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -339,6 +339,11 @@ pub struct CompareOptions {
     pub seed: u64,
     /// Parameter names left out of the params equality check (e.g. a per-run seed).
     pub ignore_params: Vec<String>,
+    /// Pair repeat `i` of the baseline with repeat `i` of the current run and bootstrap the
+    /// per-pair ratios ([`stats::bootstrap_paired_ratio`]). Right only when the two files come
+    /// from one interleaved A/B run (`wirebench run --ab`), where repeat `i` of both builds ran
+    /// back to back, so drift of the machine cancels within each pair.
+    pub paired: bool,
 }
 
 impl Default for CompareOptions {
@@ -351,6 +356,7 @@ impl Default for CompareOptions {
             confidence: 0.95,
             seed: BootstrapOptions::default().seed,
             ignore_params: Vec::new(),
+            paired: false,
         }
     }
 }
@@ -377,7 +383,8 @@ pub struct MetricComparison {
     pub baseline: SideFigures,
     /// Current figures.
     pub current: SideFigures,
-    /// `median(current) / median(baseline)` (`null` in JSON when infinite).
+    /// `median(current) / median(baseline)`; when paired, the median of the per-pair ratios
+    /// (`null` in JSON when infinite).
     pub ratio: f64,
     /// Bootstrap confidence interval of the ratio; absent when a side has too few repeats.
     pub ci: Option<Interval>,
@@ -456,6 +463,8 @@ pub struct Comparison {
     pub seed: u64,
     /// Fewest repeats per side for a non-noisy verdict.
     pub min_repeats: usize,
+    /// Whether repeats were paired by index (see [`CompareOptions::paired`]).
+    pub paired: bool,
     /// Metrics compared.
     pub metrics: Vec<Metric>,
     /// Baseline `git` / version, for the heading.
@@ -562,6 +571,7 @@ pub fn compare(
         resamples: opts.resamples,
         seed: opts.seed,
         min_repeats: opts.min_repeats,
+        paired: opts.paired,
         metrics,
         baseline_version: describe(baseline),
         current_version: describe(current),
@@ -700,13 +710,16 @@ fn check_params(
     Ok(())
 }
 
+/// `(repeat index, value)` of one metric on one side.
+type Repeats = Vec<(u32, f64)>;
+
 /// Per-repeat values of `metric` over the `ok` repeats, validated.
 fn values(
     cells: &[&Cell],
     metric: Metric,
     key: &CellKey,
     side: &'static str,
-) -> Result<Vec<f64>, CompareError> {
+) -> Result<Repeats, CompareError> {
     let mut out = Vec::new();
     for c in cells.iter().filter(|c| c.status == Status::Ok) {
         if let Some(v) = metric.extract(c) {
@@ -719,7 +732,7 @@ fn values(
                     value: v,
                 });
             }
-            out.push(v);
+            out.push((c.repeat, v));
         }
     }
     Ok(out)
@@ -728,11 +741,22 @@ fn values(
 fn compare_metric(
     key: &CellKey,
     metric: Metric,
-    bv: Vec<f64>,
-    cv: Vec<f64>,
+    bv: Repeats,
+    cv: Repeats,
     t: f64,
     opts: &CompareOptions,
 ) -> Result<MetricComparison, CompareError> {
+    // Paired: only repeats measured on both sides, matched by repeat index.
+    let (bv, cv): (Repeats, Repeats) = if opts.paired {
+        let cmap: BTreeMap<u32, f64> = cv.iter().copied().collect();
+        bv.iter()
+            .filter_map(|&(r, b)| cmap.get(&r).map(|&c| ((r, b), (r, c))))
+            .unzip()
+    } else {
+        (bv, cv)
+    };
+    let bv: Vec<f64> = bv.into_iter().map(|(_, v)| v).collect();
+    let cv: Vec<f64> = cv.into_iter().map(|(_, v)| v).collect();
     let side = |values: Vec<f64>| SideFigures {
         n: values.len(),
         median: stats::median(&values).unwrap_or(f64::NAN),
@@ -767,15 +791,17 @@ fn compare_metric(
             &key.profile,
             metric.id(),
         ]);
-    let est = stats::bootstrap_ratio_of_medians(
-        &out.baseline.values,
-        &out.current.values,
-        &BootstrapOptions {
-            resamples: opts.resamples,
-            confidence: opts.confidence,
-            seed,
-        },
-    )?;
+    let bo = BootstrapOptions {
+        resamples: opts.resamples,
+        confidence: opts.confidence,
+        seed,
+    };
+    let est = if opts.paired {
+        stats::bootstrap_paired_ratio(&out.baseline.values, &out.current.values, &bo)?
+    } else {
+        stats::bootstrap_ratio_of_medians(&out.baseline.values, &out.current.values, &bo)?
+    };
+    out.ratio = est.estimate;
     let ci = est.ci;
     out.ci = Some(ci);
     let up = 1.0 + t;
@@ -901,12 +927,17 @@ impl Comparison {
         let _ = writeln!(
             s,
             "{headline} · {} improved · {} unchanged · {} noisy — threshold ±{}, {} % bootstrap \
-             CI of the ratio of medians over repeats ({} resamples, ≥ {} repeats per side).\n",
+             CI of {} ({} resamples, ≥ {} repeats per side).\n",
             c.improved,
             c.unchanged,
             c.noisy,
             fmt_threshold(self.threshold_pct),
             trim_float(self.confidence * 100.0),
+            if self.paired {
+                "the median per-pair ratio, repeats paired as run (A/B)"
+            } else {
+                "the ratio of medians over repeats"
+            },
             self.resamples,
             self.min_repeats,
         );

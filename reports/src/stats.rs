@@ -145,15 +145,7 @@ pub fn bootstrap_ratio_of_medians(
     current: &[f64],
     opts: &BootstrapOptions,
 ) -> Result<RatioEstimate, StatsError> {
-    if opts.resamples == 0 {
-        return Err(StatsError::Options("resamples must be at least 1".into()));
-    }
-    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
-        return Err(StatsError::Options(format!(
-            "confidence {} is not in (0, 1)",
-            opts.confidence
-        )));
-    }
+    check_options(opts)?;
     let b = checked_sorted(baseline, "baseline")?;
     let c = checked_sorted(current, "current")?;
     let (Some(mb), Some(mc)) = (median_sorted(&b), median_sorted(&c)) else {
@@ -186,10 +178,7 @@ pub fn bootstrap_ratio_of_medians(
         ratios.push(ratio(rc, rb));
     }
     ratios.sort_by(f64::total_cmp);
-    let tail = (1.0 - opts.confidence) / 2.0;
-    let k = ((tail * opts.resamples as f64).floor() as usize).min(opts.resamples - 1);
-    let (lo, hi) = (k, opts.resamples - 1 - k);
-    let (low, high) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    let (low, high) = interval_ranks(opts);
     Ok(RatioEstimate {
         estimate: ratio(mc, mb),
         ci: Interval {
@@ -197,6 +186,84 @@ pub fn bootstrap_ratio_of_medians(
             high: ratios[high],
         },
     })
+}
+
+/// Bootstrap confidence interval for the change between *paired* figures: `current[i]` and
+/// `baseline[i]` were measured back to back (an interleaved A/B run), so slow drift of the
+/// machine hits both members of a pair alike and cancels in their ratio.
+///
+/// The estimate is the median of the per-pair ratios `current[i] / baseline[i]`, taken on the
+/// log scale (for an even count, the geometric mean of the two middle ratios), so swapping the
+/// sides gives exactly the reciprocal estimate and interval. The interval is a percentile
+/// bootstrap over the pairs (resampled with replacement), with mirrored ranks. Ratios are
+/// clamped to [1e-9, 1e9] so a zero on one side cannot produce an infinite log.
+pub fn bootstrap_paired_ratio(
+    baseline: &[f64],
+    current: &[f64],
+    opts: &BootstrapOptions,
+) -> Result<RatioEstimate, StatsError> {
+    check_options(opts)?;
+    checked_sorted(baseline, "baseline")?;
+    checked_sorted(current, "current")?;
+    if baseline.len() != current.len() {
+        return Err(StatsError::Options(format!(
+            "paired figures need equal counts ({} baseline, {} current)",
+            baseline.len(),
+            current.len()
+        )));
+    }
+    let logs: Vec<f64> = baseline
+        .iter()
+        .zip(current)
+        .map(|(&b, &c)| ratio(c, b).clamp(1e-9, 1e9).ln())
+        .collect();
+    let mut sorted = logs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let estimate = median_sorted(&sorted).unwrap_or(0.0).exp();
+    // The resampled indices never depend on the values, so swapping the sides negates every
+    // resampled median and the mirrored ranks below give the reciprocal interval.
+    let mut rng = XorShift64Star::new(SplitMix64(opts.seed).next_u64());
+    let mut buf = vec![0.0; logs.len()];
+    let mut meds = Vec::with_capacity(opts.resamples);
+    for _ in 0..opts.resamples {
+        meds.push(resampled_median(&logs, &mut buf, &mut rng));
+    }
+    meds.sort_by(f64::total_cmp);
+    let (low, high) = interval_ranks(opts);
+    Ok(RatioEstimate {
+        estimate,
+        ci: Interval {
+            low: meds[low].exp(),
+            high: meds[high].exp(),
+        },
+    })
+}
+
+/// Refuses zero resamples and a confidence outside (0, 1).
+fn check_options(opts: &BootstrapOptions) -> Result<(), StatsError> {
+    if opts.resamples == 0 {
+        return Err(StatsError::Options("resamples must be at least 1".into()));
+    }
+    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
+        return Err(StatsError::Options(format!(
+            "confidence {} is not in (0, 1)",
+            opts.confidence
+        )));
+    }
+    Ok(())
+}
+
+/// Ranks of the interval's bounds among the sorted resampled statistics: mirrored, so the
+/// interval of the swapped comparison is exactly the reciprocal one.
+fn interval_ranks(opts: &BootstrapOptions) -> (usize, usize) {
+    let tail = (1.0 - opts.confidence) / 2.0;
+    let k = ((tail * opts.resamples as f64).floor() as usize).min(opts.resamples - 1);
+    let (lo, hi) = (k, opts.resamples - 1 - k);
+    if lo <= hi {
+        (lo, hi)
+    } else {
+        (hi, lo)
+    }
 }
 
 /// Validates and sorts one side.
@@ -352,6 +419,35 @@ mod tests {
         assert!((r.ci.low * f.ci.high - 1.0).abs() < 1e-12, "{r:?} vs {f:?}");
         assert!((r.ci.high * f.ci.low - 1.0).abs() < 1e-12, "{r:?} vs {f:?}");
         assert!((r.estimate * f.estimate - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn paired_ratio_cancels_shared_drift() {
+        // Drift of ±40 % shared by both members of each pair; the change is exactly +20 %.
+        let b = [100.0, 140.0, 80.0, 120.0, 60.0, 110.0, 90.0];
+        let c: Vec<f64> = b.iter().map(|x| x * 1.2).collect();
+        let o = BootstrapOptions::default();
+        let p = bootstrap_paired_ratio(&b, &c, &o).unwrap();
+        assert!((p.estimate - 1.2).abs() < 1e-9, "{p:?}");
+        assert!((p.ci.low - 1.2).abs() < 1e-9 && (p.ci.high - 1.2).abs() < 1e-9);
+        // Unpaired, the same drift swamps the change.
+        let u = bootstrap_ratio_of_medians(&b, &c, &o).unwrap();
+        assert!(u.ci.low < 1.0, "{u:?}");
+    }
+
+    #[test]
+    fn paired_ratio_is_swap_symmetric_and_contains_its_estimate() {
+        let b = [100.0, 104.0, 98.0, 101.0, 150.0, 97.0];
+        let c = [130.0, 112.0, 108.0, 115.0, 109.0, 111.0];
+        let o = BootstrapOptions::default();
+        let f = bootstrap_paired_ratio(&b, &c, &o).unwrap();
+        let r = bootstrap_paired_ratio(&c, &b, &o).unwrap();
+        assert!(f.ci.contains(f.estimate), "{f:?}");
+        assert!((r.ci.low * f.ci.high - 1.0).abs() < 1e-12, "{r:?} vs {f:?}");
+        assert!((r.ci.high * f.ci.low - 1.0).abs() < 1e-12, "{r:?} vs {f:?}");
+        assert!((r.estimate * f.estimate - 1.0).abs() < 1e-12);
+        assert!(bootstrap_paired_ratio(&b, &c[..5], &o).is_err());
+        assert!(bootstrap_paired_ratio(&[0.0, 1.0], &[1.0, 0.0], &o).is_ok());
     }
 
     #[test]

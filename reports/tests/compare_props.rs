@@ -5,7 +5,9 @@ mod compare_common;
 use compare_common::{cells, results, Rep};
 use proptest::prelude::*;
 use wirebench_reports::compare::{compare, CompareOptions, Metric, Verdict};
-use wirebench_reports::stats::{bootstrap_ratio_of_medians, BootstrapOptions};
+use wirebench_reports::stats::{
+    bootstrap_paired_ratio, bootstrap_ratio_of_medians, BootstrapOptions,
+};
 
 /// Repeat levels within `spread` (fraction) of `base`.
 fn levels(n: std::ops::RangeInclusive<usize>, spread: f64) -> impl Strategy<Value = Vec<Rep>> {
@@ -49,16 +51,29 @@ proptest! {
         prop_assert!(r.ci.low <= r.estimate && r.estimate <= r.ci.high, "{r:?}");
     }
 
+    /// Same for the paired bootstrap.
+    #[test]
+    fn paired_ci_contains_point_estimate(
+        pairs in prop::collection::vec((0.0..1e6f64, 0.0..1e6f64), 1..12),
+        seed in any::<u64>(),
+    ) {
+        let (b, c): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+        let o = BootstrapOptions { resamples: 2000, confidence: 0.95, seed };
+        let r = bootstrap_paired_ratio(&b, &c, &o).unwrap();
+        prop_assert!(r.ci.low <= r.estimate * (1.0 + 1e-12) && r.estimate <= r.ci.high * (1.0 + 1e-12), "{r:?}");
+    }
+
     /// Same, through `compare` on real histograms.
     #[test]
     fn compare_ci_contains_ratio(
         b in levels(3..=7, 0.5),
         c in levels(3..=7, 0.5),
+        paired in any::<bool>(),
     ) {
         let cmp = compare(
             &results(cells("websocket", &b, 1.0)),
             &results(cells("websocket", &c, 1.0)),
-            &CompareOptions::default(),
+            &CompareOptions { paired, ..CompareOptions::default() },
         ).unwrap();
         prop_assert_eq!(cmp.rows().count(), Metric::ALL.len());
         for (_, m) in cmp.rows() {
@@ -73,15 +88,17 @@ proptest! {
     fn identical_inputs_are_unchanged(
         quiet in levels(3..=8, 0.08),
         loud in levels(3..=8, 1.0),
+        paired in any::<bool>(),
     ) {
+        let opts = CompareOptions { paired, ..CompareOptions::default() };
         let r = results(cells("websocket", &quiet, 1.0));
-        let cmp = compare(&r, &r, &CompareOptions::default()).unwrap();
+        let cmp = compare(&r, &r, &opts).unwrap();
         prop_assert_eq!(cmp.counts.unchanged, Metric::ALL.len());
         prop_assert!(cmp.rows().all(|(_, m)| m.verdict == Verdict::Unchanged && m.ratio == 1.0));
         prop_assert_eq!(cmp.exit_code(), 0);
 
         let r = results(cells("websocket", &loud, 1.0));
-        let cmp = compare(&r, &r, &CompareOptions::default()).unwrap();
+        let cmp = compare(&r, &r, &opts).unwrap();
         prop_assert!(cmp.rows().all(|(_, m)| matches!(m.verdict, Verdict::Unchanged | Verdict::Noisy)));
         prop_assert!(!cmp.regressed());
     }
@@ -93,8 +110,9 @@ proptest! {
     fn latency_times_1_5_regresses(
         reps in levels(3..=8, 0.2),
         threshold in 5.0..20.0f64,
+        paired in any::<bool>(),
     ) {
-        let opts = CompareOptions { threshold_pct: threshold, ..CompareOptions::default() };
+        let opts = CompareOptions { threshold_pct: threshold, paired, ..CompareOptions::default() };
         let cmp = compare(
             &results(cells("websocket", &reps, 1.0)),
             &results(cells("websocket", &reps, 1.5)),
@@ -120,10 +138,11 @@ proptest! {
         b in levels(2..=7, 0.3),
         c in levels(2..=7, 0.3),
         scale in 0.5..2.0f64,
+        paired in any::<bool>(),
     ) {
         let base = results(cells("websocket", &b, 1.0));
         let cur = results(cells("websocket", &c, scale));
-        let opts = CompareOptions::default();
+        let opts = CompareOptions { paired, ..CompareOptions::default() };
         let fwd = compare(&base, &cur, &opts).unwrap();
         let back = compare(&cur, &base, &opts).unwrap();
         for ((_, f), (_, r)) in fwd.rows().zip(back.rows()) {

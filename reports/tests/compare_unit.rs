@@ -383,3 +383,28 @@ fn markdown_for_a_pr_comment() {
     - quick/echo/tcp/lan
     "#);
 }
+
+#[test]
+fn paired_repeats_cancel_drift_that_makes_unpaired_noisy() {
+    // Repeat i of both builds ran back to back and drifted together (±40 %); the current
+    // build is 25 % slower in every pair.
+    let drift = reps(&[100.0, 140.0, 80.0, 120.0, 60.0, 110.0, 90.0]);
+    let base = results(cells("websocket", &drift, 1.0));
+    let cur = results(cells("websocket", &drift, 1.25));
+    let unpaired = compare(&base, &cur, &CompareOptions::default()).unwrap();
+    assert_ne!(verdict(&unpaired, Metric::P50), Verdict::Regressed);
+    let paired = CompareOptions {
+        paired: true,
+        ..CompareOptions::default()
+    };
+    let r = compare(&base, &cur, &paired).unwrap();
+    assert_eq!(verdict(&r, Metric::P50), Verdict::Regressed);
+    assert!(r.paired && r.markdown().contains("paired"));
+    // The same drift with no change is not a regression when paired.
+    let same = compare(&base, &results(cells("websocket", &drift, 1.0)), &paired).unwrap();
+    assert_eq!(verdict(&same, Metric::P50), Verdict::Unchanged);
+    // Only repeats present on both sides pair up: too few pairs is noisy, not a verdict.
+    let short = results(cells("websocket", &drift[..2], 1.25));
+    let r = compare(&base, &short, &paired).unwrap();
+    assert_eq!(verdict(&r, Metric::P50), Verdict::Noisy);
+}

@@ -108,6 +108,9 @@ pub struct RunOptions {
     /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier figures on small
     /// machines; needs at least 2 CPUs).
     pub pin: bool,
+    /// CPUs kept out of idle states during the run (`--no-idle`, [`crate::clock::NoIdle`]);
+    /// recorded as `params.no_idle` so runs measured differently are never compared.
+    pub no_idle: bool,
 }
 
 /// One build whose agents run the cells, and where its results go.
@@ -275,6 +278,9 @@ pub async fn run_cell(
     inject_delay_us: u64,
 ) -> (Cell, Option<&'static str>) {
     let mut cell = base_cell(pc);
+    if opts.no_idle {
+        cell.params.insert("no_idle".into(), true.into());
+    }
     let profile = match opts.profiles.get(&pc.profile) {
         Ok(p) => p.clone(),
         Err(e) => {
