@@ -281,6 +281,18 @@ pub async fn run_cell(
     if opts.no_idle {
         cell.params.insert("no_idle".into(), true.into());
     }
+    let unreliable = crate::transport::by_id_impl(&pc.transport, pc.implementation.as_deref())
+        .is_some_and(|t| !t.guarantees().reliable);
+    if unreliable && matches!(pc.spec, WorkloadSpec::Upload(_)) {
+        cell.status = Status::Skipped;
+        cell.error = Some(
+            "upload measures goodput under backpressure, which an unreliable transport does not \
+             have (its send queue drops datagrams); measure it with echo or push at a paced \
+             rate, whose delivery counts show the loss"
+                .into(),
+        );
+        return (cell, None);
+    }
     let profile = match opts.profiles.get(&pc.profile) {
         Ok(p) => p.clone(),
         Err(e) => {
@@ -713,14 +725,20 @@ fn fill_cell(
         }),
         _ => None,
     };
-    if cell.status == Status::Ok {
+    // Reliable transports must deliver everything; losing frames fails the cell. Unreliable
+    // ones (datagrams, maxRetransmits = 0) may lose frames: counted in `delivery`, never silent.
+    let reliable = crate::transport::by_id_impl(&pc.transport, pc.implementation.as_deref())
+        .is_none_or(|t| t.guarantees().reliable);
+    if cell.status == Status::Ok && reliable {
         if let Some(d) = &cell.delivery {
-            // Reliable transports must deliver everything; losing frames is a failure of the cell.
             if d.lost > 0 {
                 cell.status = Status::Failed;
                 cell.error = Some(format!(
-                    "{} of {} frames never arrived on a reliable transport",
-                    d.lost, d.sent
+                    "{} of {} frames had not arrived {} s after the schedule ended, on a \
+                     reliable transport (lost, or the transport fell behind the offered rate)",
+                    d.lost,
+                    d.sent,
+                    crate::workload::DRAIN.as_secs()
                 ));
             }
         }

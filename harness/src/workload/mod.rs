@@ -392,7 +392,7 @@ async fn recv_before(
 }
 
 /// How long to wait for stragglers after the last scheduled send.
-const DRAIN: Duration = Duration::from_secs(3);
+pub const DRAIN: Duration = Duration::from_secs(3);
 
 async fn echo(
     p: &Params,
