@@ -37,7 +37,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run the client agent only, against a running server.
     Drive(DriveArgs),
-    /// Render report.html from a results file (and, with --export, other formats).
+    /// Render report.html from a results file (and, with --export, other formats). FAQ
+    /// verdicts are recomputed with this build's rules.
     Report(ReportArgs),
     /// Compare two results files: ratio per cell and metric with a bootstrap 95 % interval.
     ///
@@ -48,6 +49,66 @@ enum Command {
     Netem(wirebench_netem::cli::NetemCommand),
     /// List transports, workloads, profiles and scenarios.
     List(ListArgs),
+    /// Rank transports for a workload described by its traits, with the measured evidence.
+    ///
+    /// Reads --results (a run of the FAQ scenarios, `wirebench run scenarios/faq`), or, without
+    /// it, first runs the FAQ scenarios the traits need at CI scale (`--quick`) into --out.
+    Recommend(RecommendArgs),
+}
+
+/// `--topology` of `wirebench recommend`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TopologyArg {
+    /// Messages between peers, no central source of truth.
+    P2p,
+    /// A server holds the truth and relays.
+    Server,
+}
+
+#[derive(Debug, Args)]
+struct RecommendArgs {
+    /// Where the messages flow: between peers (p2p) or through a server that holds the truth.
+    #[arg(long, value_enum, default_value_t = TopologyArg::Server)]
+    topology: TopologyArg,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 10)]
+    clients: u32,
+    /// Messages per second per client.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 256)]
+    size: u64,
+    /// Long quiet periods between messages (notifications).
+    #[arg(long)]
+    quiet_periods: bool,
+    /// Messages may be lost (media, telemetry): unreliable transports qualify.
+    #[arg(long)]
+    loss_tolerant: bool,
+    /// Network profile to judge on (default: every profile measured).
+    #[arg(long)]
+    profile: Option<String>,
+    /// A results.json to read instead of running the scenarios.
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Where the scenario run goes when there is no --results (default:
+    /// wirebench-out/recommend-<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Link emulation for the scenario run (see `wirebench run --netem`).
+    #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
+    netem: wirebench_netem::BackendKind,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+/// Parses `wirebench run` arguments on their own (for `recommend`'s scenario run).
+#[derive(Debug, Parser)]
+#[command(name = "wirebench run")]
+struct RunOnly {
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +124,10 @@ struct RunArgs {
     /// Repeats of each cell (overrides the scenarios).
     #[arg(long)]
     repeat: Option<u32>,
+    /// CI scale: apply each scenario's `[quick]` overrides (fewer clients, shorter runs, fewer
+    /// profiles and repeats); without it scenarios run at their full scale.
+    #[arg(long)]
+    quick: bool,
     /// Output directory (default: wirebench-out/<timestamp>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -265,6 +330,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::List(a) => cmd_list(a),
+        Command::Recommend(a) => cmd_recommend(a).await,
     }
 }
 
@@ -311,21 +377,132 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
+    use wirebench_reports::recommend::{self, Topology, Traits};
+    if a.clients == 0 {
+        bail!("--clients: must be at least 1");
+    }
+    if !(a.rate.is_finite() && a.rate > 0.0) {
+        bail!(
+            "--rate {}: must be a positive number of messages per second",
+            a.rate
+        );
+    }
+    if a.size < crate::frame::HEADER_LEN as u64 || a.size > crate::frame::MAX_FRAME as u64 {
+        bail!(
+            "--size {}: must be between {} and {} bytes",
+            a.size,
+            crate::frame::HEADER_LEN,
+            crate::frame::MAX_FRAME
+        );
+    }
+    if let Some(p) = &a.profile {
+        load_profiles(None)?
+            .get(p)
+            .map_err(|e| anyhow::anyhow!("--profile: {e}"))?;
+    }
+    let traits = Traits {
+        topology: match a.topology {
+            TopologyArg::P2p => Topology::P2p,
+            TopologyArg::Server => Topology::Server,
+        },
+        clients: a.clients,
+        rate: a.rate,
+        size: a.size,
+        quiet_periods: a.quiet_periods,
+        loss_tolerant: a.loss_tolerant,
+        profile: a.profile.clone(),
+    };
+    let results = match &a.results {
+        Some(path) => Results::load(path)?,
+        None => {
+            let out = a.out.clone().unwrap_or_else(|| {
+                PathBuf::from("wirebench-out").join(format!(
+                    "recommend-{}",
+                    chrono::Local::now().format("%Y%m%d-%H%M%S")
+                ))
+            });
+            let dir = out.join("scenarios");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut files = Vec::new();
+            let mut missing = Vec::new();
+            for name in recommend::needed_scenarios(&traits) {
+                let stem = name.trim_start_matches("faq-");
+                match scenario::FAQ_SCENARIOS
+                    .iter()
+                    .find(|(f, _)| f.strip_suffix(".toml") == Some(stem))
+                {
+                    Some((file, text)) => {
+                        let path = dir.join(file);
+                        std::fs::write(&path, text)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        files.push(path);
+                    }
+                    None => missing.push(name),
+                }
+            }
+            if files.is_empty() {
+                bail!(
+                    "the scenarios these traits need ({}) are not in this build; pass --results",
+                    missing.join(", ")
+                );
+            }
+            eprintln!(
+                "wirebench recommend: no --results; running {} at CI scale (--quick) into {}",
+                files
+                    .iter()
+                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                out.display()
+            );
+            let mut argv: Vec<std::ffi::OsString> = vec![
+                "run".into(),
+                "--quick".into(),
+                "--quiet".into(),
+                "--out".into(),
+                out.clone().into(),
+                "--netem".into(),
+                clap::ValueEnum::to_possible_value(&a.netem)
+                    .map_or("auto".to_string(), |v| v.get_name().to_string())
+                    .into(),
+            ];
+            argv.extend(files.into_iter().map(Into::into));
+            let run = RunOnly::try_parse_from(argv).context("building the scenario run")?;
+            Box::pin(cmd_run(run.run)).await?;
+            Results::load(&out.join("results.json"))?
+        }
+    };
+    let rec = recommend::recommend(&results, &traits);
+    if a.format == "json" {
+        println!("{}", rec.json()?);
+    } else {
+        print!("{}", rec.text());
+    }
+    Ok(0)
+}
+
 async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     let profiles = load_profiles(a.profiles.as_deref())?;
     let names: Vec<String> = profiles.profiles.keys().cloned().collect();
     let mut scenarios = Vec::new();
     if a.scenarios.is_empty() {
-        scenarios.push(scenario::parse(
+        scenarios.push(scenario::parse_scaled(
             scenario::DEFAULT_SUITE,
             "scenarios/default.toml (embedded)",
             &names,
+            a.quick,
         )?);
     } else {
         for f in scenario_files(&a.scenarios)? {
             let text =
                 std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-            scenarios.push(scenario::parse(&text, &f.display().to_string(), &names)?);
+            scenarios.push(scenario::parse_scaled(
+                &text,
+                &f.display().to_string(),
+                &names,
+                a.quick,
+            )?);
         }
     }
     for t in &a.transport {
@@ -444,8 +621,17 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         pin: a.pin,
         no_idle: a.no_idle,
     };
-    let all = runner::run(cells, &opts).await?;
-    for (results, v) in all.iter().zip(&opts.variants) {
+    let mut all = runner::run(cells, &opts).await?;
+    for (results, v) in all.iter_mut().zip(&opts.variants) {
+        // FAQ verdicts, for the FAQ scenarios among those run.
+        let verdicts = wirebench_reports::verdicts::evaluate(results);
+        if !verdicts.is_empty() {
+            results.verdicts = wirebench_reports::verdicts::to_json(&verdicts);
+            let path = v.out_dir.join("results.json");
+            results
+                .save_atomic(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         write_outputs(results, &v.out_dir)?;
         for f in &a.export {
             wirebench_reports::export::write(results, *f, &v.out_dir)?;
@@ -454,6 +640,10 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     let current = all.last().context("no results")?;
     if !a.quiet {
         print!("{}", terminal_table(current));
+        print!(
+            "{}",
+            wirebench_reports::verdicts::terminal(&wirebench_reports::verdicts::read(current))
+        );
         println!(
             "\nresults: {}\nsummary: {}\nreport:  {}",
             opts.variants[opts.variants.len() - 1]
@@ -644,7 +834,13 @@ async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
 }
 
 fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
-    let results = Results::load(&a.results)?;
+    let mut results = Results::load(&a.results)?;
+    // The FAQ verdicts as this build's rules judge the cells.
+    let verdicts = wirebench_reports::verdicts::evaluate(&results);
+    if !verdicts.is_empty() {
+        results.verdicts = wirebench_reports::verdicts::to_json(&verdicts);
+        eprint!("{}", wirebench_reports::verdicts::terminal(&verdicts));
+    }
     let out = a.out.unwrap_or_else(|| {
         a.results
             .parent()

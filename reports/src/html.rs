@@ -179,6 +179,11 @@ fn verdicts(h: &mut String, r: &Results) {
     if r.verdicts.is_empty() {
         return;
     }
+    let faq = crate::verdicts::read(r);
+    if faq.len() == r.verdicts.len() {
+        faq_verdicts(h, &faq);
+        return;
+    }
     h.push_str("<section id=\"verdicts\"><h2>Verdicts</h2>\n<div class=\"wide\"><table>");
     let objects: Vec<&serde_json::Map<String, serde_json::Value>> =
         r.verdicts.iter().filter_map(|v| v.as_object()).collect();
@@ -218,6 +223,59 @@ fn verdicts(h: &mut String, r: &Results) {
     h.push_str("</table></div></section>\n");
 }
 
+/// The FAQ verdicts: a table of outcomes, then each verdict's evidence and caveats.
+fn faq_verdicts(h: &mut String, vs: &[crate::verdicts::Verdict]) {
+    use crate::verdicts::{fmt_value, Outcome};
+    h.push_str(
+        "<section id=\"verdicts\"><h2>FAQ verdicts</h2>\n<div class=\"wide\"><table>\
+         <tr><th>faq</th><th>claim</th><th>verdict</th><th>decided by</th></tr>\n",
+    );
+    for v in vs {
+        let class = match v.verdict {
+            Outcome::Confirmed => "",
+            Outcome::Refuted => " class=\"failed\"",
+            Outcome::Inconclusive => " class=\"skipped\"",
+        };
+        let _ = writeln!(
+            h,
+            "<tr{class}><td>{}</td><td><code>{}</code><small>{}</small></td><td><b>{}</b></td>\
+             <td>{}</td></tr>",
+            escape(&v.faq),
+            escape(&v.id),
+            escape(&v.claim),
+            v.verdict.as_str(),
+            escape(&v.decided_by)
+        );
+    }
+    h.push_str("</table></div>\n");
+    for v in vs {
+        let _ = writeln!(
+            h,
+            "<details><summary><code>{}</code>: {}</summary><p>Rule: {}</p><ul>",
+            escape(&v.id),
+            v.verdict.as_str(),
+            escape(&v.rule)
+        );
+        for e in &v.evidence {
+            let _ = writeln!(
+                h,
+                "<li><code>{}</code> {}: {} ({}–{}, n = {})</li>",
+                escape(&e.cell),
+                escape(&e.metric),
+                escape(&fmt_value(e.median, &e.unit)),
+                escape(&fmt_value(e.min, &e.unit)),
+                escape(&fmt_value(e.max, &e.unit)),
+                e.repeats
+            );
+        }
+        for c in &v.caveats {
+            let _ = writeln!(h, "<li>caveat: {}</li>", escape(c));
+        }
+        h.push_str("</ul></details>\n");
+    }
+    h.push_str("</section>\n");
+}
+
 fn json_text(v: Option<&serde_json::Value>) -> String {
     match v {
         None | Some(serde_json::Value::Null) => "–".into(),
@@ -226,7 +284,8 @@ fn json_text(v: Option<&serde_json::Value>) -> String {
     }
 }
 
-fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+/// The distinct strings of `it`, in first-seen order.
+pub(crate) fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
     for s in it {
         if !out.contains(&s) {

@@ -11,7 +11,9 @@ pub mod figures;
 pub mod html;
 pub mod model;
 pub mod plots;
+pub mod recommend;
 pub mod stats;
 pub mod summary;
+pub mod verdicts;
 
 pub use model::*;

@@ -69,7 +69,9 @@ pub struct Results {
     pub netem_backend: String,
     /// One entry per measured cell (workload × transport × profile × repeat).
     pub cells: Vec<Cell>,
-    /// FAQ verdicts computed over the cells, when a run produced them.
+    /// FAQ verdicts computed over the cells, when a run produced them: objects of the shape
+    /// of [`crate::verdicts::Verdict`] (kept as JSON so files with other verdict objects still
+    /// read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<serde_json::Value>,
 }

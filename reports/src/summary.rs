@@ -155,6 +155,7 @@ pub fn markdown(r: &Results) -> String {
             .filter(|c| c.status == Status::Skipped)
             .count()
     );
+    s.push_str(&crate::verdicts::markdown(&crate::verdicts::read(r)));
     let rows = rows(r);
     if !rows.is_empty() {
         let _ = writeln!(

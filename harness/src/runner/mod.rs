@@ -41,6 +41,8 @@ pub struct PlannedCell {
     pub profile: String,
     /// Repeat index from 1.
     pub repeat: u32,
+    /// Run at the scenario's CI scale (`--quick`); recorded as `params.quick = true`.
+    pub quick: bool,
 }
 
 /// Expands scenarios into cells: repeats outermost, so every transport's repeats are spread
@@ -75,6 +77,7 @@ pub fn plan(scenarios: &[Scenario], repeat_override: Option<u32>) -> Vec<Planned
                                 implementation,
                                 profile: p.clone(),
                                 repeat: rep,
+                                quick: s.quick,
                             });
                         }
                     }
@@ -231,6 +234,9 @@ fn base_cell(pc: &PlannedCell) -> Cell {
         _ => serde_json::Map::new(),
     };
     params.insert("latency".into(), pc.spec.latency_kind().into());
+    if pc.quick {
+        params.insert("quick".into(), true.into());
+    }
     if !matches!(pc.spec, WorkloadSpec::Echo(_) | WorkloadSpec::Push(_)) {
         params.remove("rate");
     }

@@ -15,6 +15,19 @@ use crate::workload::{Params, WorkloadSpec};
 pub const DEFAULT_SUITE: &str = include_str!("../../../scenarios/default.toml");
 /// The shipped network profiles, embedded.
 pub const DEFAULT_PROFILES: &str = include_str!("../../../scenarios/profiles.toml");
+/// The FAQ scenarios (`scenarios/faq/`), embedded so `wirebench recommend` can run them
+/// anywhere: (file name, text). Each file's scenario name is `faq-` + its stem.
+pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
+    ("hol.toml", include_str!("../../../scenarios/faq/hol.toml")),
+    (
+        "refresh.toml",
+        include_str!("../../../scenarios/faq/refresh.toml"),
+    ),
+    (
+        "setup.toml",
+        include_str!("../../../scenarios/faq/setup.toml"),
+    ),
+];
 
 /// An error in a scenario file, located.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +54,9 @@ pub struct Scenario {
     pub workloads: Vec<WorkloadPlan>,
     /// Repeats of each cell.
     pub repeat: u32,
+    /// Whether the file was read at its CI scale (`wirebench run --quick`: its `[quick]`
+    /// overrides applied).
+    pub quick: bool,
 }
 
 /// One workload of a scenario and where it runs.
@@ -66,8 +82,47 @@ struct RawScenario {
     repeat: Option<Spanned<u32>>,
     #[serde(default)]
     defaults: RawParams,
+    /// CI scale: overrides applied by `wirebench run --quick`.
+    #[serde(default)]
+    quick: RawQuick,
     #[serde(default)]
     workload: Vec<RawWorkload>,
+}
+
+/// A `[quick]` table (scenario-wide) or a workload's `quick = { … }`: what `--quick` changes.
+/// A workload's own `quick` wins over the scenario's `[quick]`, which wins over the normal
+/// values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuick {
+    repeat: Option<Spanned<u32>>,
+    profiles: Option<Vec<Spanned<String>>>,
+    transports: Option<Vec<Spanned<String>>>,
+    rate: Option<Spanned<f64>>,
+    size: Option<Spanned<u64>>,
+    duration_ms: Option<Spanned<u64>>,
+    warmup_ms: Option<Spanned<u64>>,
+    clients: Option<Spanned<u32>>,
+    connects: Option<Spanned<u32>>,
+    poll_interval_ms: Option<Spanned<u64>>,
+}
+
+impl RawQuick {
+    /// The parameter overrides, as parameters (workload-specific keys are not overridden).
+    // The update keeps this total when workloads add keys of their own.
+    #[allow(clippy::needless_update)]
+    fn params(&self) -> RawParams {
+        RawParams {
+            rate: self.rate.clone(),
+            size: self.size.clone(),
+            duration_ms: self.duration_ms.clone(),
+            warmup_ms: self.warmup_ms.clone(),
+            clients: self.clients.clone(),
+            connects: self.connects.clone(),
+            poll_interval_ms: self.poll_interval_ms.clone(),
+            ..RawParams::default()
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +153,8 @@ struct RawWorkload {
     clients: Option<Spanned<u32>>,
     connects: Option<Spanned<u32>>,
     poll_interval_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    quick: RawQuick,
 }
 
 impl RawWorkload {
@@ -110,6 +167,25 @@ impl RawWorkload {
             clients: self.clients.clone(),
             connects: self.connects.clone(),
             poll_interval_ms: self.poll_interval_ms.clone(),
+        }
+    }
+}
+
+impl RawParams {
+    /// Each overridable parameter (those of [`RawQuick`]) from `self` where set, else from
+    /// `under`; every other key from `under`.
+    // The update keeps this total when workloads add keys of their own.
+    #[allow(clippy::needless_update)]
+    fn over(self, under: RawParams) -> RawParams {
+        RawParams {
+            rate: self.rate.or(under.rate),
+            size: self.size.or(under.size),
+            duration_ms: self.duration_ms.or(under.duration_ms),
+            warmup_ms: self.warmup_ms.or(under.warmup_ms),
+            clients: self.clients.or(under.clients),
+            connects: self.connects.or(under.connects),
+            poll_interval_ms: self.poll_interval_ms.or(under.poll_interval_ms),
+            ..under
         }
     }
 }
@@ -140,9 +216,22 @@ impl Ctx<'_> {
     }
 }
 
-/// Parses and validates a scenario. `file` names it in errors; `profiles` lists the known
-/// profile names.
+/// Parses and validates a scenario at its full scale. `file` names it in errors; `profiles`
+/// lists the known profile names.
 pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, ScenarioError> {
+    parse_scaled(text, file, profiles, false)
+}
+
+/// Parses and validates a scenario; with `quick`, its `[quick]` overrides (and each workload's
+/// `quick = { … }`) are applied: the CI scale of `wirebench run --quick`. The overrides are
+/// validated either way, so a typo in `[quick]` is found by a full-scale run too.
+pub fn parse_scaled(
+    text: &str,
+    file: &str,
+    profiles: &[String],
+    quick: bool,
+) -> Result<Scenario, ScenarioError> {
+    let profiles_known = profiles;
     let ctx = Ctx { file, text };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
@@ -164,8 +253,16 @@ pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, Sc
         .and_then(|s| s.to_str())
         .unwrap_or("scenario")
         .to_string();
+    if let Some(r) = &raw.quick.repeat {
+        if *r.get_ref() == 0 {
+            return ctx.err(r.span(), "quick.repeat", "must be at least 1");
+        }
+    }
     let repeat = match raw.repeat {
         Some(r) if *r.get_ref() == 0 => return ctx.err(r.span(), "repeat", "must be at least 1"),
+        _ if quick && raw.quick.repeat.is_some() => {
+            raw.quick.repeat.as_ref().map_or(1, |r| *r.get_ref())
+        }
         Some(r) => r.into_inner(),
         None => 3,
     };
@@ -181,6 +278,24 @@ pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, Sc
         Some(v) => check_names(&ctx, v, "profiles", profiles, "profile")?,
         None => vec!["loopback".to_string()],
     };
+    let quick_transports = match &raw.quick.transports {
+        Some(v) => Some(check_names(
+            &ctx,
+            v,
+            "quick.transports",
+            &all_transports,
+            "transport",
+        )?),
+        None => None,
+    };
+    let quick_profiles = match &raw.quick.profiles {
+        Some(v) => Some(check_names(&ctx, v, "quick.profiles", profiles, "profile")?),
+        None => None,
+    };
+    // The overrides are checked at every scale; they apply only with `quick`.
+    merge_params(&ctx, &raw.quick.params(), &RawParams::default(), &|k| {
+        format!("quick.{k}")
+    })?;
     if raw.workload.is_empty() {
         return ctx.err(
             0..0,
@@ -191,15 +306,55 @@ pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, Sc
     let mut workloads = Vec::new();
     for (i, w) in raw.workload.iter().enumerate() {
         let key = |k: &str| format!("workload[{}].{k}", i + 1);
-        let transports = match &w.transports {
+        let mut transports = match &w.transports {
             Some(v) => check_names(&ctx, v, &key("transports"), &all_transports, "transport")?,
             None => top_transports.clone(),
         };
-        let profiles = match &w.profiles {
+        let mut profiles = match &w.profiles {
             Some(v) => check_names(&ctx, v, &key("profiles"), profiles, "profile")?,
             None => top_profiles.clone(),
         };
-        let params = merge_params(&ctx, &w.params(), &raw.defaults, &key)?;
+        let qkey = |k: &str| format!("workload[{}].quick.{k}", i + 1);
+        if let Some(r) = &w.quick.repeat {
+            return ctx.err(
+                r.span(),
+                &qkey("repeat"),
+                "repeats are per scenario: set it in the scenario's [quick] table",
+            );
+        }
+        let wq_transports = match &w.quick.transports {
+            Some(v) => Some(check_names(
+                &ctx,
+                v,
+                &qkey("transports"),
+                &all_transports,
+                "transport",
+            )?),
+            None => None,
+        };
+        let wq_profiles = match &w.quick.profiles {
+            Some(v) => Some(check_names(
+                &ctx,
+                v,
+                &qkey("profiles"),
+                profiles_known,
+                "profile",
+            )?),
+            None => None,
+        };
+        merge_params(&ctx, &w.quick.params(), &RawParams::default(), &qkey)?;
+        let quick_params = w.quick.params().over(raw.quick.params());
+        let params = if quick {
+            if let Some(t) = wq_transports.or_else(|| quick_transports.clone()) {
+                transports = t;
+            }
+            if let Some(p) = wq_profiles.or_else(|| quick_profiles.clone()) {
+                profiles = p;
+            }
+            merge_params(&ctx, &quick_params.over(w.params()), &raw.defaults, &key)?
+        } else {
+            merge_params(&ctx, &w.params(), &raw.defaults, &key)?
+        };
         let spec = match w.kind.get_ref().as_str() {
             "echo" => WorkloadSpec::Echo(params),
             "push" => WorkloadSpec::Push(params),
@@ -256,6 +411,7 @@ pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, Sc
         description: raw.description.unwrap_or_default(),
         workloads,
         repeat,
+        quick,
     })
 }
 
@@ -401,5 +557,118 @@ mod tests {
         let text = "[[workload]]\nkind = \"teleport\"\n";
         let e = parse(text, "w.toml", &profiles()).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (2, "workload[1].kind"));
+    }
+
+    const QUICK: &str = "repeat = 3\nprofiles = [\"loopback\", \"broadband\"]\n\
+[defaults]\nduration_ms = 5000\n\
+[quick]\nrepeat = 1\nprofiles = [\"loopback\"]\nduration_ms = 500\nclients = 20\n\
+[[workload]]\nkind = \"push\"\nclients = 1000\n\
+[[workload]]\nkind = \"echo\"\nclients = 4\nquick = { clients = 2, transports = [\"tcp\"] }\n";
+
+    fn all_profiles() -> Vec<String> {
+        let set = wirebench_netem::ProfileSet::parse(DEFAULT_PROFILES, "profiles.toml").unwrap();
+        set.profiles.keys().cloned().collect()
+    }
+
+    #[test]
+    fn quick_overrides_apply_only_with_quick() {
+        let full = parse_scaled(QUICK, "q.toml", &all_profiles(), false).unwrap();
+        assert_eq!((full.repeat, full.quick), (3, false));
+        let push = &full.workloads[0];
+        assert_eq!(push.spec.params().clients, 1000);
+        assert_eq!(push.spec.params().duration_ms, 5000);
+        assert_eq!(push.profiles, ["loopback", "broadband"]);
+        let quick = parse_scaled(QUICK, "q.toml", &all_profiles(), true).unwrap();
+        assert_eq!((quick.repeat, quick.quick), (1, true));
+        let push = &quick.workloads[0];
+        // [quick] beats the workload's own value, which beats [defaults].
+        assert_eq!(push.spec.params().clients, 20);
+        assert_eq!(push.spec.params().duration_ms, 500);
+        assert_eq!(push.profiles, ["loopback"]);
+        assert_eq!(push.transports.len(), transport::ALL_IDS.len());
+        // A workload's own quick beats [quick].
+        let echo = &quick.workloads[1];
+        assert_eq!(echo.spec.params().clients, 2);
+        assert_eq!(echo.transports, ["tcp"]);
+    }
+
+    #[test]
+    fn quick_errors_name_file_line_and_key() {
+        let cases = [
+            (
+                "[quick]\nrepaet = 1\n[[workload]]\nkind = \"echo\"\n",
+                2,
+                "repaet",
+            ),
+            (
+                "[quick]\nrate = -1.0\n[[workload]]\nkind = \"echo\"\n",
+                2,
+                "quick.rate",
+            ),
+            (
+                "[quick]\nrepeat = 0\n[[workload]]\nkind = \"echo\"\n",
+                2,
+                "quick.repeat",
+            ),
+            (
+                "[quick]\nprofiles = [\"mars\"]\n[[workload]]\nkind = \"echo\"\n",
+                2,
+                "quick.profiles",
+            ),
+            (
+                "[[workload]]\nkind = \"echo\"\n[workload.quick]\nclients = 0\n",
+                4,
+                "workload[1].quick.clients",
+            ),
+            (
+                "[[workload]]\nkind = \"echo\"\nquick = { repeat = 2 }\n",
+                3,
+                "workload[1].quick.repeat",
+            ),
+        ];
+        for (text, line, key) in cases {
+            // Checked at the full scale too, so CI's quick runs are not the first to find them.
+            for quick in [false, true] {
+                let e = parse_scaled(text, "bad.toml", &profiles(), quick).unwrap_err();
+                assert_eq!((e.line, e.key.as_str()), (line, key), "{e}");
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("bad.toml:{line}: {key}:")),
+                    "{e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn faq_scenarios_parse_at_both_scales_and_are_all_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/faq");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<String> = FAQ_SCENARIOS.iter().map(|(f, _)| f.to_string()).collect();
+        assert_eq!(
+            on_disk, embedded,
+            "FAQ_SCENARIOS must list scenarios/faq/*.toml, sorted"
+        );
+        for (file, text) in FAQ_SCENARIOS {
+            let full = parse_scaled(text, file, &all_profiles(), false).unwrap();
+            let quick = parse_scaled(text, file, &all_profiles(), true).unwrap();
+            let stem = file.trim_end_matches(".toml");
+            assert_eq!(full.name, format!("faq-{stem}"), "{file}");
+            assert!(!full.description.is_empty(), "{file} states no claim");
+            // The CI scale is never larger than the full one.
+            assert!(quick.repeat <= full.repeat, "{file}");
+            for (q, f) in quick.workloads.iter().zip(&full.workloads) {
+                let (q, f) = (q.spec.params(), f.spec.params());
+                assert!(
+                    q.clients <= f.clients && q.duration_ms <= f.duration_ms,
+                    "{file}"
+                );
+            }
+        }
     }
 }
