@@ -50,6 +50,7 @@ fn echo_cell(transport: &str, repeat: u32, p50_us: f64, rate: u64) -> Cell {
         resources: None,
         warmup: None,
         send_lateness_us: None,
+        browser: None,
         errors: BTreeMap::new(),
     }
 }

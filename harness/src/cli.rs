@@ -137,6 +137,11 @@ struct RunArgs {
     /// Plain HTTP instead of HTTPS for the HTTP transports.
     #[arg(long)]
     plaintext: bool,
+    /// Which client runs the workloads' client side: the Rust agent, headless Chromium (the
+    /// page served at /client/, driven over DevTools; needs Debian's `chromium`), or both, side
+    /// by side (overrides the scenarios' `client` key).
+    #[arg(long, value_parser = ["rust", "browser", "both"])]
+    client: Option<String>,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -531,6 +536,13 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             }
             if !a.profile.is_empty() {
                 w.profiles = a.profile.clone();
+            }
+            if let Some(c) = a
+                .client
+                .as_deref()
+                .and_then(scenario::ClientKind::parse_choice)
+            {
+                w.client = c;
             }
         }
     }

@@ -7,6 +7,7 @@
 //! read live in `wirebench-reports`; link emulation lives in `wirebench-netem`.
 
 pub mod agent;
+pub mod browser;
 pub mod cli;
 pub mod clock;
 pub mod frame;

@@ -165,6 +165,59 @@ pub struct Cell {
     /// Errors by kind (e.g. `malformed_frame`, `http_503`), counted, not fatal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, u64>,
+    /// What only the browser client measures (clock offset estimate, per-origin limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserFigures>,
+}
+
+/// Figures of a browser-client cell beyond the common ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserFigures {
+    /// How the page's clock was related to the server's, for one-way figures (push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_sync: Option<ClockSync>,
+    /// The per-origin connection limit, as the browser showed it (workload `origin-limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_limit: Option<OriginLimit>,
+}
+
+/// An NTP-style estimate of the offset between a client's clock and the server's
+/// (`GET /clock` probes; the one with the shortest round trip wins). The one-way figures of the
+/// cell are off by at most `uncertainty_us` (half that round trip), in either direction.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSync {
+    /// Probes sent (per client).
+    pub probes: u32,
+    /// Largest error bound over the cell's clients, µs.
+    pub uncertainty_us: f64,
+}
+
+/// N streams opened at once to one origin, and when each got going.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OriginLimit {
+    /// Streams opened together.
+    pub streams: u32,
+    /// How long each stream was held before one was released, ms.
+    pub hold_ms: u64,
+    /// Streams served before the first release: the browser's concurrent limit per origin.
+    pub concurrent: u32,
+    /// Per stream, in opening order.
+    pub per_stream: Vec<StreamStart>,
+}
+
+/// When one stream of [`OriginLimit`] got going, ms after all were opened (null: never).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamStart {
+    /// Stream number, from 1.
+    pub stream: u32,
+    /// SSE: the stream opened (response headers); long-poll: the request left the browser.
+    pub opened_ms: Option<f64>,
+    /// SSE: its first event; long-poll: its response.
+    pub first_ms: Option<f64>,
 }
 
 /// Latency summary plus the full histogram.
@@ -360,12 +413,19 @@ impl Cell {
         self.label.as_deref().unwrap_or(&self.workload)
     }
 
-    /// The transport as shown and keyed: the id, with the implementation in parentheses
-    /// where the transport has several (`webrtc (str0m)`).
+    /// The transport as shown and keyed: the id, with the implementation and a client other
+    /// than the Rust agent in parentheses (`webrtc (str0m)`, `websocket (chromium)`), so a
+    /// browser cell never counts as a repeat of a Rust one.
     pub fn transport_name(&self) -> String {
-        match &self.implementation {
-            Some(i) => format!("{} ({i})", self.transport),
-            None => self.transport.clone(),
+        let client = self
+            .client
+            .as_deref()
+            .map(|c| c.split_whitespace().next().unwrap_or(c));
+        match (&self.implementation, client) {
+            (Some(i), Some(c)) => format!("{} ({i}, {c})", self.transport),
+            (Some(i), None) => format!("{} ({i})", self.transport),
+            (None, Some(c)) => format!("{} ({c})", self.transport),
+            (None, None) => self.transport.clone(),
         }
     }
 

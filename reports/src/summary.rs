@@ -95,33 +95,159 @@ pub struct Row {
     pub lost: Option<u64>,
 }
 
+/// The summary row of one cell key's repeats.
+fn row_of((scenario, workload, transport, profile): Key, cells: &[&Cell]) -> Row {
+    let pick =
+        |f: &dyn Fn(&Cell) -> Option<f64>| median(cells.iter().filter_map(|c| f(c)).collect());
+    let lost: Vec<u64> = cells
+        .iter()
+        .filter_map(|c| c.delivery.as_ref().map(|d| d.lost))
+        .collect();
+    Row {
+        scenario,
+        workload,
+        transport,
+        profile,
+        repeats: cells.len(),
+        p50_us: pick(&|c| c.latency_us.as_ref().map(|l| l.p50 as f64)),
+        p99_us: pick(&|c| c.latency_us.as_ref().map(|l| l.p99 as f64)),
+        goodput_bps: pick(&|c| c.throughput.as_ref().and_then(|t| t.goodput_bps)),
+        msgs_per_s: pick(&|c| c.throughput.as_ref().and_then(|t| t.msgs_per_s)),
+        setup_ms: pick(&|c| c.setup_ms),
+        lost: (!lost.is_empty()).then(|| lost.iter().sum()),
+    }
+}
+
 /// Summary rows, one per cell key, in run order.
 pub fn rows(r: &Results) -> Vec<Row> {
     group_ok(r)
         .into_iter()
-        .map(|((scenario, workload, transport, profile), cells)| {
-            let pick = |f: &dyn Fn(&Cell) -> Option<f64>| {
-                median(cells.iter().filter_map(|c| f(c)).collect())
-            };
-            let lost: Vec<u64> = cells
-                .iter()
-                .filter_map(|c| c.delivery.as_ref().map(|d| d.lost))
-                .collect();
-            Row {
-                scenario,
-                workload,
-                transport,
-                profile,
-                repeats: cells.len(),
-                p50_us: pick(&|c| c.latency_us.as_ref().map(|l| l.p50 as f64)),
-                p99_us: pick(&|c| c.latency_us.as_ref().map(|l| l.p99 as f64)),
-                goodput_bps: pick(&|c| c.throughput.as_ref().and_then(|t| t.goodput_bps)),
-                msgs_per_s: pick(&|c| c.throughput.as_ref().and_then(|t| t.msgs_per_s)),
-                setup_ms: pick(&|c| c.setup_ms),
-                lost: (!lost.is_empty()).then(|| lost.iter().sum()),
-            }
+        .map(|(k, cells)| row_of(k, &cells))
+        .collect()
+}
+
+/// The Rust client and the browser client on the same workload, transport and profile.
+#[derive(Debug, Clone)]
+pub struct Versus {
+    /// The browser cells' row (its transport names the browser, e.g. `websocket (chromium)`).
+    pub browser: Row,
+    /// The Rust cells' row: the transport's default implementation (the one the browser's
+    /// server runs), or none when the run had no Rust cells there.
+    pub rust: Option<Row>,
+}
+
+/// Rust vs browser, one entry per browser cell key with ok cells, in run order.
+pub fn versus(r: &Results) -> Vec<Versus> {
+    let groups = group_ok(r);
+    let first = |cells: &[&Cell]| cells.first().map(|c| (*c).clone());
+    groups
+        .iter()
+        .filter_map(|(k, cells)| {
+            let b = first(cells)?;
+            b.client.as_ref()?;
+            // The Rust counterpart: same scenario, workload name, transport and profile, no
+            // client; with several implementations the first run (the default) is taken.
+            let rust = groups.iter().find(|(_, rc)| {
+                rc.first().is_some_and(|c| {
+                    c.client.is_none()
+                        && c.scenario == b.scenario
+                        && c.workload_name() == b.workload_name()
+                        && c.transport == b.transport
+                        && c.profile == b.profile
+                })
+            });
+            Some(Versus {
+                browser: row_of(k.clone(), cells),
+                rust: rust.map(|(rk, rc)| row_of(rk.clone(), rc)),
+            })
         })
         .collect()
+}
+
+/// Markdown tables of the browser lane: Rust vs browser, and the per-origin limit; empty when
+/// the run had no browser cells.
+pub fn browser_markdown(r: &Results) -> String {
+    let mut s = String::new();
+    let v = versus(r);
+    if !v.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Rust vs browser\n\nThe same workload, transport and profile with the Rust client \
+             and with headless Chromium (`{}`); medians over repeats. The browser's figures \
+             include what users get: its timers, its network stack, its connection pool. \
+             WebRTC's Rust column is str0m on both ends, the server the browser talks to.\n",
+            r.cells
+                .iter()
+                .find_map(|c| c.client.as_deref())
+                .unwrap_or("chromium")
+        );
+        let _ = writeln!(
+            s,
+            "| workload | transport | profile | p50 Rust | p50 browser | p99 Rust | p99 browser | setup Rust | setup browser |"
+        );
+        let _ = writeln!(s, "|---|---|---|--:|--:|--:|--:|--:|--:|");
+        for x in &v {
+            let rust = |f: &dyn Fn(&Row) -> Option<f64>| x.rust.as_ref().and_then(f);
+            let ms = |v: f64| format!("{v:.2} ms");
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                x.browser.workload,
+                x.rust
+                    .as_ref()
+                    .map_or(x.browser.transport.as_str(), |r| r.transport.as_str()),
+                x.browser.profile,
+                fmt_opt(rust(&|r| r.p50_us), fmt_us),
+                fmt_opt(x.browser.p50_us, fmt_us),
+                fmt_opt(rust(&|r| r.p99_us), fmt_us),
+                fmt_opt(x.browser.p99_us, fmt_us),
+                fmt_opt(rust(&|r| r.setup_ms), ms),
+                fmt_opt(x.browser.setup_ms, ms),
+            );
+        }
+    }
+    let limits: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.browser.as_ref().is_some_and(|b| b.origin_limit.is_some()))
+        .collect();
+    if !limits.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Per-origin connection limit (browser)\n\nN streams opened at once to one \
+             origin; time to each one's first event (sse) or response (long-poll), ms. \
+             `concurrent`: streams served before one was released.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| transport | profile | repeat | concurrent | hold | first event per stream (ms) |"
+        );
+        let _ = writeln!(s, "|---|---|--:|--:|--:|---|");
+        for c in limits {
+            if let Some(ol) = c.browser.as_ref().and_then(|b| b.origin_limit.as_ref()) {
+                let firsts: Vec<String> = ol
+                    .per_stream
+                    .iter()
+                    .map(|st| {
+                        st.first_ms
+                            .map_or("never".into(), |ms| format!("{}: {ms:.0}", st.stream))
+                    })
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} of {} | {} ms | {} |",
+                    c.transport_name(),
+                    c.profile,
+                    c.repeat,
+                    ol.concurrent,
+                    ol.streams,
+                    ol.hold_ms,
+                    firsts.join(", ")
+                );
+            }
+        }
+    }
+    s
 }
 
 /// Renders the Markdown summary: one table row per cell key (medians over repeats), then
@@ -183,6 +309,7 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
+    s.push_str(&browser_markdown(r));
     let bad: Vec<&Cell> = r.cells.iter().filter(|c| c.status != Status::Ok).collect();
     if !bad.is_empty() {
         let _ = writeln!(s, "\n## Failed and skipped cells\n");

@@ -56,6 +56,9 @@ pub enum ServerEvent {
         addr: String,
         /// Certificate hash to pin.
         cert_sha256: String,
+        /// SHA-256 of the certificate's SPKI, base64 (what a browser is told to accept).
+        #[serde(default)]
+        spki_sha256: Option<String>,
     },
     /// Answer to `stats`.
     Stats {

@@ -70,6 +70,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         send(ServerEvent::Ready {
             addr: server.addr.to_string(),
             cert_sha256: server.identity.cert_sha256_hex(),
+            spki_sha256: Some(server.identity.spki_sha256_b64.clone()),
         })
         .as_bytes(),
     )

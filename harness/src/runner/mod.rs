@@ -22,7 +22,7 @@ use crate::workload::{ClientReport, WorkloadSpec};
 pub mod progress;
 pub mod scenario;
 
-use scenario::Scenario;
+use scenario::{ClientKind, Scenario};
 
 /// One planned cell.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub struct PlannedCell {
     pub repeat: u32,
     /// Run at the scenario's CI scale (`--quick`); recorded as `params.quick = true`.
     pub quick: bool,
+    /// Which client runs the client side.
+    pub client: ClientKind,
 }
 
 /// Expands scenarios into cells: repeats outermost, so every transport's repeats are spread
@@ -62,23 +64,31 @@ pub fn plan(scenarios: &[Scenario], repeat_override: Option<u32>) -> Vec<Planned
             for w in &s.workloads {
                 for p in &w.profiles {
                     for t in &w.transports {
-                        let impls = crate::transport::implementations(t);
-                        let impls: Vec<Option<String>> = if impls.is_empty() {
-                            vec![None]
-                        } else {
-                            impls.iter().map(|i| Some(i.to_string())).collect()
-                        };
-                        for implementation in impls {
-                            cells.push(PlannedCell {
-                                scenario: s.name.clone(),
-                                name: w.name.clone(),
-                                spec: w.spec.clone(),
-                                transport: t.clone(),
-                                implementation,
-                                profile: p.clone(),
-                                repeat: rep,
-                                quick: s.quick,
-                            });
+                        for &client in &w.client {
+                            // A browser brings its own stack: one cell, against the server's
+                            // default implementation.
+                            let impls = match client {
+                                ClientKind::Rust => crate::transport::implementations(t),
+                                ClientKind::Browser => &[],
+                            };
+                            let impls: Vec<Option<String>> = if impls.is_empty() {
+                                vec![None]
+                            } else {
+                                impls.iter().map(|i| Some(i.to_string())).collect()
+                            };
+                            for implementation in impls {
+                                cells.push(PlannedCell {
+                                    scenario: s.name.clone(),
+                                    name: w.name.clone(),
+                                    spec: w.spec.clone(),
+                                    transport: t.clone(),
+                                    implementation,
+                                    profile: p.clone(),
+                                    repeat: rep,
+                                    quick: s.quick,
+                                    client,
+                                });
+                            }
                         }
                     }
                 }
@@ -257,7 +267,8 @@ fn base_cell(pc: &PlannedCell) -> Cell {
         error: None,
         params,
         implementation: pc.implementation.clone(),
-        client: None,
+        // The version is filled in once the browser has told it.
+        client: (pc.client == ClientKind::Browser).then(|| "chromium".to_string()),
         latency_us: None,
         setup_ms: None,
         setup_rtts: None,
@@ -269,6 +280,7 @@ fn base_cell(pc: &PlannedCell) -> Cell {
         send_lateness_us: None,
         setup_phases_ms: BTreeMap::new(),
         errors: BTreeMap::new(),
+        browser: None,
     }
 }
 
@@ -297,6 +309,11 @@ pub async fn run_cell(
              rate, whose delivery counts show the loss"
                 .into(),
         );
+        return (cell, None);
+    }
+    if let Some(why) = client_cannot_run(pc) {
+        cell.status = Status::Skipped;
+        cell.error = Some(why);
         return (cell, None);
     }
     let profile = match opts.profiles.get(&pc.profile) {
@@ -349,11 +366,25 @@ pub async fn run_cell(
     )
     .await
     {
-        Ok(Ok((report, stats))) => {
+        Ok(Ok((report, stats, browser))) => {
             let counters = topo
                 .as_ref()
                 .and_then(|t| t.counters(HostId::client(1)).ok());
             fill_cell(&mut cell, pc, report, stats, profile.rtt_ms());
+            if let Some(b) = browser {
+                cell.client = Some(b.version);
+                if let Some(ol) = &b.figures.origin_limit {
+                    // Not echo frames: what counts is when each stream got going.
+                    cell.delivery = None;
+                    if cell.status == Status::Ok && ol.concurrent == 0 {
+                        cell.status = Status::Failed;
+                        cell.error = Some("no stream got its first event".into());
+                    }
+                }
+                if b.figures != Default::default() {
+                    cell.browser = Some(b.figures);
+                }
+            }
             if let (Some(c), Some(w)) = (counters, cell.wire.as_mut()) {
                 w.bytes_up = Some(c.up.bytes_in);
                 w.bytes_down = Some(c.down.bytes_out);
@@ -412,29 +443,10 @@ impl Agent {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        // SAFETY: the closure runs in the child between fork and exec and only calls prctl and
-        // sched_setaffinity on a stack-local cpu_set_t, which are async-signal-safe; it
-        // allocates nothing and touches no locks.
+        // SAFETY: the closure runs in the child between fork and exec and only calls
+        // `child_setup`, which is async-signal-safe (no allocation, no locks).
         unsafe {
-            cmd.pre_exec(move || {
-                // The agent dies with the orchestrator, whatever kills it.
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                if let Some(cpu) = cpu {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(cpu, &mut set);
-                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
+            cmd.pre_exec(move || crate::agent::child_setup(cpu));
         }
         let mut child = cmd
             .spawn()
@@ -514,6 +526,46 @@ impl Agent {
     }
 }
 
+/// Why this cell's client cannot run it here (it is then skipped with the reason).
+fn client_cannot_run(pc: &PlannedCell) -> Option<String> {
+    match pc.client {
+        ClientKind::Rust => matches!(pc.spec, WorkloadSpec::OriginLimit(_))
+            .then(|| "origin-limit is a browser-only workload (client = \"browser\")".into()),
+        ClientKind::Browser => crate::browser::unsupported(&pc.spec, &pc.transport).or_else(|| {
+            crate::browser::chromium::find()
+                .is_none()
+                .then(|| crate::browser::BrowserError::NotFound.to_string())
+        }),
+    }
+}
+
+/// What a browser cell adds to the client's report.
+struct BrowserCell {
+    version: String,
+    figures: wirebench_reports::model::BrowserFigures,
+}
+
+/// The command that starts a server-driven workload once its clients are connected.
+fn start_command(spec: &WorkloadSpec, clients: Vec<u32>) -> Option<ServerCommand> {
+    match spec {
+        WorkloadSpec::Push(p) => {
+            let count = (p.rate * (p.warmup_ms + p.duration_ms) as f64 / 1000.0).ceil() as u64;
+            Some(ServerCommand::Push {
+                clients,
+                rate: p.rate,
+                size: p.size,
+                count,
+            })
+        }
+        WorkloadSpec::Download(p) => Some(ServerCommand::Download {
+            clients,
+            size: p.size,
+            duration_ms: p.warmup_ms + p.duration_ms,
+        }),
+        _ => None,
+    }
+}
+
 struct ServerStats {
     cpu_s: Option<f64>,
     rss_peak_bytes: Option<u64>,
@@ -527,7 +579,7 @@ async fn drive_cell(
     exe: &Path,
     topo: Option<&Topology>,
     inject_delay_us: u64,
-) -> anyhow::Result<(ClientReport, ServerStats)> {
+) -> anyhow::Result<(ClientReport, ServerStats, Option<BrowserCell>)> {
     let delay = inject_delay_us.to_string();
     let (server_cmd, client_cmd, bind) = match topo {
         Some(t) => (
@@ -554,8 +606,12 @@ async fn drive_cell(
         (None, None)
     };
     let mut server = Agent::spawn(server_cmd, &server_args, "server", server_cpu)?;
-    let (addr, cert) = match server.recv::<ServerEvent>().await? {
-        ServerEvent::Ready { addr, cert_sha256 } => (addr, cert_sha256),
+    let (addr, cert, spki) = match server.recv::<ServerEvent>().await? {
+        ServerEvent::Ready {
+            addr,
+            cert_sha256,
+            spki_sha256,
+        } => (addr, cert_sha256, spki_sha256),
         other => bail!("server agent: expected ready, got {other:?}"),
     };
     let p = pc.spec.params().clone();
@@ -566,48 +622,75 @@ async fn drive_cell(
             })
             .await?;
     }
-    let mut drive = Agent::spawn(client_cmd, &["drive", "--control"], "client", client_cpu)?;
-    drive
-        .send(&Job {
-            transport: pc.transport.clone(),
-            implementation: pc.implementation.clone(),
-            addr,
+    let mut browser_cell = None;
+    let report = if pc.client == ClientKind::Browser {
+        let chromium =
+            crate::browser::chromium::find().ok_or(crate::browser::BrowserError::NotFound)?;
+        let cmd = match topo {
+            Some(t) => t.command(HostId::client(1), &chromium)?,
+            None => std::process::Command::new(&chromium),
+        };
+        let job = crate::browser::Job {
+            transport: &pc.transport,
+            addr: addr
+                .parse()
+                .with_context(|| format!("server address {addr:?}"))?,
             tls: !opts.plaintext,
-            cert_sha256: Some(cert),
+            spki_sha256: spki,
             first_client: 1,
-            workload: pc.spec.clone(),
-        })
-        .await?;
-    let report = loop {
-        match drive.recv::<DriveEvent>().await? {
-            DriveEvent::Connected { clients } => match &pc.spec {
-                WorkloadSpec::Push(p) => {
-                    let count =
-                        (p.rate * (p.warmup_ms + p.duration_ms) as f64 / 1000.0).ceil() as u64;
-                    server
-                        .send(&ServerCommand::Push {
-                            clients,
-                            rate: p.rate,
-                            size: p.size,
-                            count,
-                        })
-                        .await?;
+            workload: &pc.spec,
+        };
+        let browser =
+            crate::browser::Chromium::launch(cmd, &job.launch_options(client_cpu)).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let outcome = {
+            let run = crate::browser::run(&browser, &job, tx);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => break r?,
+                    Some(clients) = rx.recv() => {
+                        if let Some(cmd) = start_command(&pc.spec, clients) {
+                            server.send(&cmd).await?;
+                        }
+                    }
                 }
-                WorkloadSpec::Download(p) => {
-                    server
-                        .send(&ServerCommand::Download {
-                            clients,
-                            size: p.size,
-                            duration_ms: p.warmup_ms + p.duration_ms,
-                        })
-                        .await?;
+            }
+        };
+        let mut report = outcome.report;
+        (report.cpu_s, report.rss_peak_bytes) = browser.resources();
+        browser_cell = Some(BrowserCell {
+            version: browser.version.clone(),
+            figures: outcome.figures,
+        });
+        browser.close().await;
+        report
+    } else {
+        let mut drive = Agent::spawn(client_cmd, &["drive", "--control"], "client", client_cpu)?;
+        drive
+            .send(&Job {
+                transport: pc.transport.clone(),
+                implementation: pc.implementation.clone(),
+                addr,
+                tls: !opts.plaintext,
+                cert_sha256: Some(cert),
+                first_client: 1,
+                workload: pc.spec.clone(),
+            })
+            .await?;
+        let report = loop {
+            match drive.recv::<DriveEvent>().await? {
+                DriveEvent::Connected { clients } => {
+                    if let Some(cmd) = start_command(&pc.spec, clients) {
+                        server.send(&cmd).await?;
+                    }
                 }
-                _ => {}
-            },
-            DriveEvent::Result(r) => break *r,
-        }
+                DriveEvent::Result(r) => break *r,
+            }
+        };
+        drive.shutdown().await;
+        report
     };
-    drive.shutdown().await;
     server.send(&ServerCommand::Stats).await?;
     let stats = loop {
         match server.recv::<ServerEvent>().await? {
@@ -630,7 +713,7 @@ async fn drive_cell(
     };
     let _ = server.send(&ServerCommand::Shutdown).await;
     server.shutdown().await;
-    Ok((report, stats))
+    Ok((report, stats, browser_cell))
 }
 
 fn median_u64(v: &[u64]) -> Option<f64> {
@@ -712,7 +795,7 @@ fn fill_cell(
                 }
             }
         }
-        WorkloadSpec::Connect(_) => None,
+        WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => None,
     };
     if cell.status == Status::Ok
         && matches!(pc.spec, WorkloadSpec::Download(_) | WorkloadSpec::Push(_))

@@ -59,6 +59,27 @@ pub struct Scenario {
     pub quick: bool,
 }
 
+/// Which client runs the client side of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClientKind {
+    /// The Rust client agent (`wirebench drive`).
+    Rust,
+    /// Headless Chromium running the page served at `/client/`.
+    Browser,
+}
+
+impl ClientKind {
+    /// Parses a scenario's or the CLI's `client` value: `rust`, `browser` or `both`.
+    pub fn parse_choice(s: &str) -> Option<Vec<ClientKind>> {
+        Some(match s {
+            "rust" => vec![ClientKind::Rust],
+            "browser" => vec![ClientKind::Browser],
+            "both" => vec![ClientKind::Rust, ClientKind::Browser],
+            _ => return None,
+        })
+    }
+}
+
 /// One workload of a scenario and where it runs.
 #[derive(Debug, Clone)]
 pub struct WorkloadPlan {
@@ -70,6 +91,8 @@ pub struct WorkloadPlan {
     pub transports: Vec<String>,
     /// Profile names.
     pub profiles: Vec<String>,
+    /// Which clients run it (`client = "rust" | "browser" | "both"`; default rust).
+    pub client: Vec<ClientKind>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +100,7 @@ pub struct WorkloadPlan {
 struct RawScenario {
     name: Option<String>,
     description: Option<String>,
+    client: Option<Spanned<String>>,
     transports: Option<Vec<Spanned<String>>>,
     profiles: Option<Vec<Spanned<String>>>,
     repeat: Option<Spanned<u32>>,
@@ -142,6 +166,7 @@ struct RawParams {
 struct RawWorkload {
     kind: Spanned<String>,
     name: Option<Spanned<String>>,
+    client: Option<Spanned<String>>,
     transports: Option<Vec<Spanned<String>>>,
     profiles: Option<Vec<Spanned<String>>>,
     // The parameters again (serde's `flatten` cannot be combined with `deny_unknown_fields`
@@ -296,6 +321,18 @@ pub fn parse_scaled(
     merge_params(&ctx, &raw.quick.params(), &RawParams::default(), &|k| {
         format!("quick.{k}")
     })?;
+    let client_of = |v: &Option<Spanned<String>>, key: &str, default: Vec<ClientKind>| match v {
+        None => Ok(default),
+        Some(c) => match ClientKind::parse_choice(c.get_ref()) {
+            Some(k) => Ok(k),
+            None => ctx.err(
+                c.span(),
+                key,
+                format!("{:?}: use \"rust\", \"browser\" or \"both\"", c.get_ref()),
+            ),
+        },
+    };
+    let top_client = client_of(&raw.client, "client", vec![ClientKind::Rust])?;
     if raw.workload.is_empty() {
         return ctx.err(
             0..0,
@@ -355,12 +392,14 @@ pub fn parse_scaled(
         } else {
             merge_params(&ctx, &w.params(), &raw.defaults, &key)?
         };
+        let client = client_of(&w.client, &key("client"), top_client.clone())?;
         let spec = match w.kind.get_ref().as_str() {
             "echo" => WorkloadSpec::Echo(params),
             "push" => WorkloadSpec::Push(params),
             "download" => WorkloadSpec::Download(params),
             "upload" => WorkloadSpec::Upload(params),
             "connect" => WorkloadSpec::Connect(params),
+            "origin-limit" => WorkloadSpec::OriginLimit(params),
             other => {
                 let known: Vec<&str> = crate::workload::ALL_IDS.iter().map(|(id, _)| *id).collect();
                 return ctx.err(
@@ -404,6 +443,7 @@ pub fn parse_scaled(
             spec,
             transports,
             profiles,
+            client,
         });
     }
     Ok(Scenario {
@@ -670,5 +710,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn client_key_picks_clients() {
+        let text = "client = \"both\"\n[[workload]]\nkind = \"echo\"\n[[workload]]\nkind = \"connect\"\nclient = \"browser\"\n";
+        let s = parse(text, "c.toml", &profiles()).unwrap();
+        assert_eq!(
+            s.workloads[0].client,
+            [ClientKind::Rust, ClientKind::Browser]
+        );
+        assert_eq!(s.workloads[1].client, [ClientKind::Browser]);
+        let bad = "[[workload]]\nkind = \"echo\"\nclient = \"firefox\"\n";
+        let e = parse(bad, "c.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (3, "workload[1].client"), "{e}");
     }
 }

@@ -1,4 +1,5 @@
-//! The HTTP endpoints: `/info`, `/cert-hash`, `/ws`, `/sse`, `/poll`, `/up`, with CORS.
+//! The HTTP endpoints: `/info`, `/cert-hash`, `/clock`, `/ws`, `/sse`, `/poll`, `/up`, with
+//! CORS, and the browser client's page under `/client/`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -91,6 +92,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/info", get(info))
         .route("/cert-hash", get(cert_hash))
+        .route("/clock", get(clock))
+        .route("/client", get(client_redirect))
+        .route("/client/", get(client_page))
+        .route("/client/wirebench.js", get(client_script))
         .route("/ws", get(ws))
         .route("/sse", get(sse))
         .route("/poll", get(poll))
@@ -143,6 +148,64 @@ async fn cert_hash(State(s): State<Arc<AppState>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /clock`: the server's `CLOCK_MONOTONIC` in ns (text), so a client without that clock
+/// (a browser) can estimate its offset NTP-style for one-way figures.
+async fn clock() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        crate::clock::now_ns().to_string(),
+    )
+        .into_response()
+}
+
+/// The browser client's page and script (`harness/assets/client/`), embedded in the binary.
+const CLIENT_HTML: &str = include_str!("../../assets/client/index.html");
+const CLIENT_JS: &str = include_str!("../../assets/client/wirebench.js");
+
+/// Serves a browser-client file cross-origin isolated (COOP + COEP, and CORP on what the page
+/// loads), so `performance.now()` has its fine (5 µs) resolution in the page.
+fn isolated(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin",
+            ),
+            (
+                header::HeaderName::from_static("cross-origin-embedder-policy"),
+                "require-corp",
+            ),
+            (
+                header::HeaderName::from_static("cross-origin-resource-policy"),
+                "same-origin",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn client_redirect() -> Response {
+    (
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, "/client/")],
+    )
+        .into_response()
+}
+
+async fn client_page() -> Response {
+    isolated("text/html; charset=utf-8", CLIENT_HTML)
+}
+
+async fn client_script() -> Response {
+    isolated("text/javascript; charset=utf-8", CLIENT_JS)
 }
 
 async fn ws(
@@ -272,8 +335,8 @@ fn tokio_stream_from<T: Send + 'static>(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// `GET /poll?after=N[&wait=0]`: frames after N, waiting up to the poll timeout unless
-/// `wait=0`; `204` when there are none.
+/// `GET /poll?after=N[&wait=MS]`: frames after N, waiting up to the poll timeout (or `wait` ms
+/// when shorter; `wait=0` answers at once); `204` when there are none.
 async fn poll(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>) -> Response {
     let id = match client_id(&q) {
         Ok(id) => id,
@@ -283,12 +346,22 @@ async fn poll(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>) -> R
         Ok(a) => a.unwrap_or(0),
         Err(r) => return r.into_response(),
     };
-    let wait = !matches!(q.wait.as_deref(), Some("0"));
+    let limit = match q.wait.as_deref().map(str::parse::<u64>) {
+        None => s.poll_timeout,
+        Some(Ok(ms)) => s.poll_timeout.min(Duration::from_millis(ms)),
+        Some(Err(_)) => {
+            return bad_request(format!(
+                "invalid wait={:?}: must be milliseconds (0 = answer at once)",
+                q.wait.as_deref().unwrap_or_default()
+            ))
+        }
+    };
+    let wait = !limit.is_zero();
     let client = s.hub.client(id);
     let _attached = s.hub.attach_http(id);
     client.acknowledge(after);
     let mut latest = client.latest.subscribe();
-    let deadline = tokio::time::Instant::now() + s.poll_timeout;
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         latest.mark_unchanged();
         let b = client.take_after(after, POLL_MAX_FRAMES, POLL_MAX_BYTES, false);

@@ -43,6 +43,10 @@ pub enum WorkloadSpec {
     Upload(Params),
     /// Cold connection setup, repeated.
     Connect(Params),
+    /// Browser only: `clients` event streams (or long-polls) opened at once to one origin;
+    /// time to each one's first event shows the browser's per-origin connection limit. One
+    /// stream is released every `duration_ms`.
+    OriginLimit(Params),
 }
 
 /// Parameters shared by the workloads (each uses the ones that apply).
@@ -73,6 +77,7 @@ impl WorkloadSpec {
             Self::Download(_) => "download",
             Self::Upload(_) => "upload",
             Self::Connect(_) => "connect",
+            Self::OriginLimit(_) => "origin-limit",
         }
     }
 
@@ -83,7 +88,8 @@ impl WorkloadSpec {
             | Self::Push(p)
             | Self::Download(p)
             | Self::Upload(p)
-            | Self::Connect(p) => p,
+            | Self::Connect(p)
+            | Self::OriginLimit(p) => p,
         }
     }
 
@@ -94,6 +100,7 @@ impl WorkloadSpec {
             Self::Push(_) | Self::Download(_) => "one-way",
             Self::Upload(_) => "none",
             Self::Connect(_) => "setup",
+            Self::OriginLimit(_) => "first-event",
         }
     }
 
@@ -103,6 +110,10 @@ impl WorkloadSpec {
         let base = p.warmup_ms + p.duration_ms;
         match self {
             Self::Connect(_) => Duration::from_secs(60 + 10 * p.connects as u64),
+            Self::OriginLimit(_) => {
+                Duration::from_millis(p.duration_ms * (p.clients as u64 + 2))
+                    + Duration::from_secs(60)
+            }
             _ => Duration::from_millis(base) + Duration::from_secs(60),
         }
     }
@@ -121,6 +132,10 @@ pub const ALL_IDS: &[(&str, &str)] = &[
         "bulk client → server goodput with backpressure (measured at the server)",
     ),
     ("connect", "cold connection setup time, repeated"),
+    (
+        "origin-limit",
+        "browser only: N event streams / long-polls to one origin, time to each one's first event",
+    ),
 ];
 
 /// What a client agent reports for its clients, merged.
@@ -189,7 +204,8 @@ impl ClientReport {
         *self.errors.entry(key.to_string()).or_default() += 1;
     }
 
-    fn merge(&mut self, other: ClientReport) -> Result<(), TransportError> {
+    /// Adds another client's report to this one (histograms merged, counts summed).
+    pub fn merge(&mut self, other: ClientReport) -> Result<(), TransportError> {
         if self.error.is_none() {
             self.error = other.error;
         }
@@ -300,6 +316,11 @@ pub async fn run_clients(
         connect_workload(transport.as_ref(), &target, &p, &mut report).await;
         return finish(report);
     }
+    if let WorkloadSpec::OriginLimit(_) = spec {
+        report.error =
+            Some("origin-limit runs in the browser client only (--client browser)".into());
+        return report;
+    }
     // Connect every client first (concurrently, a few at a time to spread the handshakes).
     let ids: Vec<u32> = (0..p.clients.max(1)).map(|k| first_client + k).collect();
     let mut conns = Vec::with_capacity(ids.len());
@@ -370,7 +391,7 @@ async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -
             receive_server_frames(p, Kind::Data, stream, &mut rep).await
         }
         WorkloadSpec::Upload(p) => upload(p, id, sink, stream, start_ns, &mut rep).await,
-        WorkloadSpec::Connect(_) => Ok(()),
+        WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => Ok(()),
     };
     if let Err(e) = res {
         rep.error = Some(format!("client {id}: {e}"));

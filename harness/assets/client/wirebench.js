@@ -1,0 +1,710 @@
+// wirebench browser client: the wire protocol of docs/protocol.md spoken with the browser's own
+// APIs (WebSocket, EventSource + fetch POST, fetch long-poll and poll, RTCPeerConnection data
+// channels, WebTransport streams and datagrams).
+//
+// Like the Rust agent it is one client library (every transport behind one connection
+// interface: send(frame), onFrame(handler), close(), setup timing) and one workload runner
+// (echo, push, connect) that never branches on the transport. `wirebench run --client browser`
+// loads this page from the server under test and calls `window.wirebench.run(job)` over the
+// DevTools protocol; what it returns becomes a result cell beside the Rust client's.
+//
+// Time is the page's `performance.now()` (ms, 5 µs resolution: the page is served with
+// COOP/COEP, so it is cross-origin isolated). Open-loop schedules stamp each frame with its
+// *intended* send time, as the Rust client does (coordinated omission corrected).
+
+export const HEADER_LEN = 24;
+export const KIND = { ECHO_REQUEST: 1, ECHO_REPLY: 2, BROADCAST_REQUEST: 3, BROADCAST: 4, PUSH: 5, DATA: 6 };
+const MAX_FRAME = 16 * 1024 * 1024;
+const UP_MAX_BATCH = 1 << 20;
+const DRAIN_MS = 3000;
+const CONNECT_TIMEOUT_MS = 15000;
+
+/** The page's clock, ms. */
+const now = () => performance.now();
+
+// ---- frames -------------------------------------------------------------------------------
+
+/** A frame of `size` bytes (at least the header): seq, sent_ns (ns), sender, kind; the filler
+ *  is zeros, or with `pattern` a function of seq and offset (so a reply can be checked). */
+export function encodeFrame(seq, sentNs, sender, kind, size, pattern = false) {
+  const buf = new Uint8Array(Math.max(size, HEADER_LEN));
+  if (pattern) for (let i = HEADER_LEN; i < buf.length; i++) buf[i] = (i * 31 + seq) & 255;
+  const v = new DataView(buf.buffer);
+  v.setBigUint64(0, BigInt(seq), true);
+  v.setBigUint64(8, BigInt(Math.max(0, Math.round(sentNs))), true);
+  v.setUint32(16, sender, true);
+  v.setUint32(20, kind, true);
+  return buf;
+}
+
+/** The header of a frame, or `{error}` with the counter key the Rust side uses. */
+export function parseHeader(buf) {
+  if (buf.byteLength < HEADER_LEN) return { error: 'frame_short' };
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const kind = v.getUint32(20, true);
+  if (kind < 1 || kind > 6) return { error: 'frame_unknown_kind' };
+  return {
+    seq: Number(v.getBigUint64(0, true)),
+    sentNs: Number(v.getBigUint64(8, true)),
+    sender: v.getUint32(16, true),
+    kind,
+  };
+}
+
+/** Frames concatenated, each after its u32-LE length. */
+export function prefixed(frames) {
+  let n = 0;
+  for (const f of frames) n += 4 + f.byteLength;
+  const out = new Uint8Array(n);
+  const v = new DataView(out.buffer);
+  let o = 0;
+  for (const f of frames) {
+    v.setUint32(o, f.byteLength, true);
+    out.set(f, o + 4);
+    o += 4 + f.byteLength;
+  }
+  return out;
+}
+
+/** Incremental decoder of length-prefixed frames (WebTransport streams, /poll bodies). */
+export class Prefixed {
+  constructor() { this.buf = new Uint8Array(0); }
+  push(chunk) {
+    if (this.buf.byteLength === 0) { this.buf = chunk; return; }
+    const b = new Uint8Array(this.buf.byteLength + chunk.byteLength);
+    b.set(this.buf);
+    b.set(chunk, this.buf.byteLength);
+    this.buf = b;
+  }
+  /** Whole frames buffered so far; throws on a length prefix over 16 MiB. */
+  take() {
+    const out = [];
+    while (this.buf.byteLength >= 4) {
+      const v = new DataView(this.buf.buffer, this.buf.byteOffset, 4);
+      const len = v.getUint32(0, true);
+      if (len > MAX_FRAME) throw new Error(`length prefix ${len} over 16 MiB`);
+      if (this.buf.byteLength < 4 + len) break;
+      out.push(this.buf.slice(4, 4 + len));
+      this.buf = this.buf.subarray(4 + len);
+    }
+    return out;
+  }
+}
+
+function splitPrefixed(body) {
+  const d = new Prefixed();
+  d.push(body);
+  const frames = d.take();
+  if (d.buf.byteLength !== 0) throw new Error(`${d.buf.byteLength} trailing bytes after the frames`);
+  return frames;
+}
+
+function hexBytes(hex) {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16);
+  return out;
+}
+
+function base64Bytes(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+// ---- timers -------------------------------------------------------------------------------
+
+// A task yield without setTimeout's clamping: a MessageChannel round trip.
+const yieldQueue = [];
+const yieldChannel = new MessageChannel();
+yieldChannel.port1.onmessage = () => { const r = yieldQueue.shift(); if (r) r(); };
+const yieldTask = () => new Promise((r) => { yieldQueue.push(r); yieldChannel.port2.postMessage(0); });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `t` (ms, page clock): setTimeout for the bulk, then task yields for the last
+ *  3 ms (incoming messages are still handled between yields). */
+export async function sleepUntil(t) {
+  for (;;) {
+    const d = t - now();
+    if (d <= 0) return;
+    if (d > 3) await sleep(d - 2);
+    else await yieldTask();
+  }
+}
+
+async function waitUntil(cond) {
+  while (!cond()) await sleep(1);
+}
+
+function withTimeout(p, ms, what) {
+  let timer;
+  return Promise.race([
+    p,
+    new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} (after ${ms} ms)`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// ---- connections --------------------------------------------------------------------------
+
+/** One client connection, whatever the transport: frames out with `send` (a promise that
+ *  waits while the transport pushes back), frames in through `onFrame(handler(frame, t))`
+ *  with their arrival time, `close()`, and counters of what was dropped. */
+class Conn {
+  constructor() {
+    this.handler = null;
+    this.early = [];
+    this.errors = {};
+    this.failure = null;
+    this.failWaiters = [];
+    this.closing = false;
+    this.send = async () => { throw new Error('not connected'); };
+    this.close = async () => {};
+  }
+  deliver(frame, t) {
+    if (this.handler) this.handler(frame, t);
+    else this.early.push([frame, t]);
+  }
+  onFrame(h) {
+    this.handler = h;
+    for (const [f, t] of this.early.splice(0)) h(f, t);
+  }
+  count(key, n = 1) { this.errors[key] = (this.errors[key] || 0) + n; }
+  /** The transport broke (ignored once the workload closes it). */
+  fail(why) {
+    if (this.closing || this.failure) return;
+    this.failure = why;
+    for (const w of this.failWaiters.splice(0)) w(new Error(why));
+  }
+  /** A promise that rejects when the transport breaks. */
+  broken() {
+    return new Promise((_, rej) => {
+      if (this.failure) rej(new Error(this.failure));
+      else this.failWaiters.push(rej);
+    });
+  }
+}
+
+/** POST /up with batching: frames queued while a POST is in flight go in the next body. */
+function attachUpSink(t, c) {
+  const queue = [];
+  let queued = 0;
+  let flushing = false;
+  const flush = async () => {
+    while (queue.length) {
+      const batch = [];
+      let n = 0;
+      while (queue.length && (batch.length === 0 || n + 4 + queue[0].byteLength <= UP_MAX_BATCH)) {
+        const f = queue.shift();
+        n += 4 + f.byteLength;
+        queued -= f.byteLength;
+        batch.push(f);
+      }
+      const body = prefixed(batch);
+      for (;;) {
+        const r = await fetch(`/up?client=${t.client}`, {
+          method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' },
+        });
+        if (r.status === 204) break;
+        if (r.status === 503) { c.count('http_503_backpressure'); await sleep(1); continue; }
+        throw new Error(`POST /up answered ${r.status}: ${await r.text()}`);
+      }
+    }
+  };
+  c.send = async (f) => {
+    queue.push(f);
+    queued += f.byteLength;
+    if (!flushing) {
+      flushing = true;
+      flush().catch((e) => c.fail(`POST /up: ${e.message}`)).finally(() => { flushing = false; });
+    }
+    if (queued > 8 << 20) await waitUntil(() => queued < 1 << 20 || c.failure);
+  };
+}
+
+async function openWebSocket(t, c) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${scheme}//${location.host}/ws?client=${t.client}`);
+  ws.binaryType = 'arraybuffer';
+  await new Promise((res, rej) => {
+    ws.onopen = res;
+    ws.onerror = () => rej(new Error('WebSocket failed to open'));
+  });
+  ws.onmessage = (e) => {
+    const at = now();
+    if (typeof e.data === 'string') { c.count('frame_text'); return; }
+    c.deliver(new Uint8Array(e.data), at);
+  };
+  ws.onclose = (e) => c.fail(`WebSocket closed (code ${e.code})`);
+  c.send = async (f) => {
+    if (ws.readyState !== WebSocket.OPEN) throw new Error('WebSocket is not open');
+    ws.send(f);
+    if (ws.bufferedAmount > 4 << 20) await waitUntil(() => ws.bufferedAmount < 1 << 20);
+  };
+  c.close = async () => { c.closing = true; ws.close(); };
+  return {};
+}
+
+async function openSse(t, c) {
+  const es = new EventSource(`/sse?client=${t.client}`);
+  await new Promise((res, rej) => {
+    es.onopen = res;
+    es.onerror = () => { es.close(); rej(new Error('EventSource failed to open')); };
+  });
+  es.onmessage = (e) => {
+    const at = now();
+    let f;
+    try { f = base64Bytes(e.data); } catch { c.count('sse_bad_base64'); return; }
+    c.deliver(f, at);
+  };
+  es.addEventListener('gap', (e) => c.count('gap', Number(e.data) || 1));
+  // EventSource reconnects by itself with Last-Event-ID (the server resumes after it).
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) c.fail('EventSource closed');
+    else c.count('sse_reconnect');
+  };
+  attachUpSink(t, c);
+  c.close = async () => { c.closing = true; es.close(); };
+  return {};
+}
+
+async function openPoll(t, c, long) {
+  let cursor = 0;
+  const abort = new AbortController();
+  const once = async (wait) => {
+    const url = `/poll?client=${t.client}&after=${cursor}${wait ? '' : '&wait=0'}`;
+    const r = await fetch(url, { cache: 'no-store', signal: abort.signal });
+    const gap = r.headers.get('Wirebench-Gap');
+    if (gap) c.count('gap', Number(gap) || 1);
+    const cur = r.headers.get('Wirebench-Cursor');
+    if (r.status === 200) {
+      const body = new Uint8Array(await r.arrayBuffer());
+      const at = now();
+      for (const f of splitPrefixed(body)) c.deliver(f, at);
+    } else if (r.status !== 204) {
+      throw new Error(`GET /poll answered ${r.status}: ${await r.text()}`);
+    }
+    if (cur !== null) cursor = Number(cur);
+  };
+  // A first, immediate poll opens the client's HTTP downstream on the server (as the Rust
+  // client does; it is part of setup).
+  await once(false);
+  attachUpSink(t, c);
+  let stop = false;
+  (async () => {
+    let next = now();
+    while (!stop) {
+      if (!long) {
+        next = Math.max(next + t.pollIntervalMs, now() - t.pollIntervalMs);
+        await sleepUntil(next);
+      }
+      try { await once(long); } catch (e) {
+        if (!stop) c.fail(`poll: ${e.message}`);
+        return;
+      }
+    }
+  })();
+  c.close = async () => { c.closing = true; stop = true; abort.abort(); };
+  return {};
+}
+
+async function readLoop(reader, c, onChunk) {
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) { c.fail('stream ended'); return; }
+      onChunk(value, now());
+    }
+  } catch (e) {
+    c.fail(`read: ${e.message}`);
+  }
+}
+
+async function openWebTransport(t, c, datagram) {
+  const t0 = now();
+  const wt = new WebTransport(`https://${location.host}/wt?client=${t.client}`, {
+    serverCertificateHashes: [{ algorithm: 'sha-256', value: t.certHash }],
+  });
+  await wt.ready;
+  const session = now() - t0;
+  wt.closed.then(() => c.fail('WebTransport session closed'), (e) => c.fail(`WebTransport session: ${e.message}`));
+  if (datagram) {
+    const w = wt.datagrams.writable.getWriter();
+    c.send = async (f) => {
+      const max = wt.datagrams.maxDatagramSize;
+      if (f.byteLength > max) throw new Error(`frame of ${f.byteLength} bytes exceeds this transport's maximum of ${max} bytes`);
+      await w.ready;
+      w.write(f).catch(() => {});
+    };
+    readLoop(wt.datagrams.readable.getReader(), c, (d, at) => c.deliver(d, at));
+    c.close = async () => { c.closing = true; wt.close(); };
+    return { session };
+  }
+  const s = await wt.createBidirectionalStream();
+  const stream = now() - t0 - session;
+  const w = s.writable.getWriter();
+  c.send = async (f) => {
+    await w.ready;
+    w.write(prefixed([f])).catch((e) => c.fail(`stream write: ${e.message}`));
+  };
+  const dec = new Prefixed();
+  readLoop(s.readable.getReader(), c, (chunk, at) => {
+    dec.push(chunk);
+    let frames;
+    try { frames = dec.take(); } catch (e) { c.fail(e.message); return; }
+    for (const f of frames) c.deliver(f, at);
+  });
+  c.close = async () => {
+    c.closing = true;
+    try { await w.close(); } catch { /* already closed */ }
+    wt.close();
+  };
+  return { session, stream };
+}
+
+async function openWebRtc(t, c, reliable) {
+  const t0 = now();
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const dc = pc.createDataChannel('wirebench', reliable ? { ordered: true } : { ordered: false, maxRetransmits: 0 });
+  dc.binaryType = 'arraybuffer';
+  const opened = new Promise((res, rej) => {
+    dc.onopen = res;
+    dc.onerror = (e) => rej(new Error(`data channel: ${e.error ? e.error.message : 'error'}`));
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  // No trickle: the offer carries every candidate.
+  if (pc.iceGatheringState !== 'complete') {
+    await withTimeout(new Promise((res) => {
+      pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') res(); });
+    }), 10000, 'ICE gathering did not complete');
+  }
+  const gather = now() - t0;
+  const r = await fetch(`/rtc/offer?client=${t.client}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+  });
+  if (r.status !== 201) throw new Error(`POST /rtc/offer answered ${r.status}: ${await r.text()}`);
+  const session = r.headers.get('Location');
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  const signal = now() - t0 - gather;
+  await withTimeout(opened, CONNECT_TIMEOUT_MS, 'data channel did not open');
+  const channel = now() - t0 - gather - signal;
+  dc.onmessage = (e) => {
+    const at = now();
+    if (typeof e.data === 'string') { c.count('frame_text'); return; }
+    c.deliver(new Uint8Array(e.data), at);
+  };
+  dc.onclose = () => c.fail('data channel closed');
+  c.send = async (f) => {
+    if (dc.readyState !== 'open') throw new Error('data channel is not open');
+    dc.send(f);
+    if (dc.bufferedAmount > 1 << 20) await waitUntil(() => dc.bufferedAmount < 256 << 10 || dc.readyState !== 'open');
+  };
+  c.close = async () => {
+    c.closing = true;
+    dc.close();
+    pc.close();
+    if (session) await fetch(session, { method: 'DELETE' }).catch(() => {});
+  };
+  return { gather, signal, channel };
+}
+
+const OPENERS = {
+  websocket: (t, c) => openWebSocket(t, c),
+  sse: (t, c) => openSse(t, c),
+  'long-poll': (t, c) => openPoll(t, c, true),
+  poll: (t, c) => openPoll(t, c, false),
+  webtransport: (t, c) => openWebTransport(t, c, false),
+  'webtransport-datagram': (t, c) => openWebTransport(t, c, true),
+  webrtc: (t, c) => openWebRtc(t, c, true),
+  'webrtc-unreliable': (t, c) => openWebRtc(t, c, false),
+};
+
+/** Transport ids this client speaks. */
+export const TRANSPORTS = Object.keys(OPENERS);
+
+/** Opens a connection: `{conn, setupMs, phasesMs}`. */
+export async function connect(transport, target) {
+  const open = OPENERS[transport];
+  if (!open) throw new Error(`transport ${JSON.stringify(transport)} has no browser API here`);
+  const conn = new Conn();
+  const t0 = now();
+  const phasesMs = await withTimeout(open(target, conn), CONNECT_TIMEOUT_MS, `${transport}: connect timed out`);
+  return { conn, setupMs: now() - t0, phasesMs };
+}
+
+// ---- workloads ----------------------------------------------------------------------------
+
+/** Sequence accounting, as the Rust client's SeqTracker. */
+class SeqTracker {
+  constructor() { this.seen = new Set(); this.max = -1; this.distinct = 0; this.duplicated = 0; this.reordered = 0; }
+  record(seq) {
+    if (this.seen.has(seq)) { this.duplicated++; return false; }
+    this.seen.add(seq);
+    this.distinct++;
+    if (seq < this.max) this.reordered++;
+    else this.max = seq;
+    return true;
+  }
+}
+
+function newReport() {
+  return {
+    latency_us: [], warmup_samples: 0, setup_us: [], setup_phases_us: {}, sent: 0, received: 0,
+    duplicated: 0, reordered: 0, bytes_received: 0, frames_received: 0, recv_span_ns: 0,
+    bytes_sent: 0, bytes_received_total: 0, errors: {}, send_lateness_us: null, clock: null,
+  };
+}
+
+function addSetup(rep, setupMs, phasesMs) {
+  rep.setup_us.push(Math.round(setupMs * 1000));
+  for (const [k, v] of Object.entries(phasesMs)) {
+    rep.setup_phases_us[k] = (rep.setup_phases_us[k] || 0) + Math.round(v * 1000);
+  }
+}
+
+function mergeErrors(rep, errors) {
+  for (const [k, v] of Object.entries(errors)) rep.errors[k] = (rep.errors[k] || 0) + v;
+}
+
+function count(rep, key) { rep.errors[key] = (rep.errors[key] || 0) + 1; }
+
+/** Hands `conn`'s frames of `kind` (from `sender`, when given) to `handle(h, frame, at)`;
+ *  counts the rest by why they were dropped. Returns a promise and its resolver for "all in". */
+function receive(conn, rep, kind, sender, handle) {
+  let done;
+  const allIn = new Promise((r) => { done = r; });
+  conn.onFrame((f, at) => {
+    rep.bytes_received_total += f.byteLength;
+    const h = parseHeader(f);
+    if (h.error) { count(rep, h.error); return; }
+    if (h.kind !== kind || (sender !== null && h.sender !== sender)) { count(rep, 'frame_unexpected'); return; }
+    handle(h, f, at, done);
+  });
+  return allIn;
+}
+
+/** Echo: open-loop requests at `rate`, RTT from each frame's intended send time. */
+async function echo(p, id, conn, startMs, rep) {
+  const periodMs = 1000 / Math.max(p.rate, 0.001);
+  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
+  const totalN = warmN + Math.ceil(p.rate * p.duration_ms / 1000);
+  const seqs = new SeqTracker();
+  let warm = 0;
+  let got = 0;
+  const allIn = receive(conn, rep, KIND.ECHO_REPLY, id, (h, f, at, done) => {
+    if (h.seq >= totalN) { count(rep, 'frame_unexpected'); return; }
+    // Frames intact: the reply is the request with only the kind changed.
+    if (f.byteLength !== p.size || h.sentNs !== Math.round((startMs + h.seq * periodMs) * 1e6)
+        || !f.every((b, i) => i < HEADER_LEN || b === ((i * 31 + h.seq) & 255))) {
+      count(rep, 'frame_corrupted');
+      return;
+    }
+    if (!seqs.record(h.seq)) return;
+    got++;
+    const us = Math.max(1, (at * 1e6 - h.sentNs) / 1000);
+    if (h.seq < warmN) warm++;
+    else rep.latency_us.push(us);
+    if (got >= totalN) done();
+  });
+  const late = [];
+  let sent = 0;
+  const sender = (async () => {
+    for (let seq = 0; seq < totalN; seq++) {
+      const t = startMs + seq * periodMs;
+      await sleepUntil(t);
+      late.push(Math.max(1, (now() - t) * 1000));
+      await conn.send(encodeFrame(seq, t * 1e6, id, KIND.ECHO_REQUEST, p.size, true));
+      sent = seq + 1;
+    }
+  })();
+  const endMs = startMs + totalN * periodMs + DRAIN_MS;
+  await Promise.race([Promise.all([sender, allIn]), conn.broken(), sleepUntil(endMs).then(() => sender)]);
+  late.sort((a, b) => a - b);
+  rep.send_lateness_us = late;
+  rep.warmup_samples = warm;
+  rep.received = rep.latency_us.length;
+  rep.duplicated = seqs.duplicated;
+  rep.reordered = seqs.reordered;
+  rep.sent = Math.max(0, sent - warmN);
+  rep.frames_received = rep.latency_us.length;
+  rep.bytes_received = rep.latency_us.length * p.size;
+  rep.recv_span_ns = Math.round((totalN - warmN) * periodMs * 1e6);
+  rep.bytes_sent = sent * p.size;
+}
+
+/** Push: server-originated frames at `rate`; one-way latency on the server's clock through the
+ *  estimated offset (`clock`). */
+async function push(p, conn, clock, rep) {
+  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
+  const expectN = warmN + Math.ceil(p.rate * p.duration_ms / 1000);
+  const seqs = new SeqTracker();
+  let warm = 0;
+  let first = null;
+  const allIn = receive(conn, rep, KIND.PUSH, null, (h, f, at, done) => {
+    if (first === null) first = at;
+    if (!seqs.record(h.seq)) return;
+    if (h.seq < warmN) { warm++; } else {
+      const us = (at * 1e6 + clock.offset_ns - h.sentNs) / 1000;
+      if (us < 0) count(rep, 'clock_negative_one_way');
+      rep.latency_us.push(Math.max(1, us));
+      rep.bytes_received += f.byteLength;
+      rep.frames_received++;
+    }
+    if (seqs.distinct >= expectN) done();
+  });
+  const t0 = now();
+  await Promise.race([
+    allIn,
+    conn.broken(),
+    (async () => {
+      while (first === null && now() - t0 < 30000) await sleep(20);
+      if (first === null) throw new Error('no push frame arrived within 30 s');
+      await sleepUntil(first + p.duration_ms + p.warmup_ms + DRAIN_MS);
+    })(),
+  ]);
+  rep.warmup_samples = warm;
+  rep.received = rep.latency_us.length;
+  rep.duplicated = seqs.duplicated;
+  rep.reordered = seqs.reordered;
+  rep.sent = expectN - warmN;
+}
+
+/** Estimates the offset between the page's clock and the server's CLOCK_MONOTONIC, NTP-style:
+ *  `GET /clock` probes, the one with the shortest round trip wins; its half round trip bounds
+ *  the error. */
+export async function syncClock(probes = 16) {
+  let best = null;
+  for (let i = 0; i < probes; i++) {
+    const t0 = now();
+    const r = await fetch('/clock', { cache: 'no-store' });
+    const server = Number(await r.text());
+    const t1 = now();
+    if (!r.ok || !Number.isFinite(server)) throw new Error(`GET /clock answered ${r.status}`);
+    const rtt = t1 - t0;
+    if (best === null || rtt < best.rtt) best = { rtt, offset: server - (t0 + t1) / 2 * 1e6 };
+  }
+  return { offset_ns: best.offset, uncertainty_us: best.rtt / 2 * 1000, probes };
+}
+
+/** Connect: repeated cold setups, each proven by one echo round trip. */
+async function connectWorkload(transport, target, p, rep) {
+  for (let i = 0; i < Math.max(1, p.connects); i++) {
+    const { conn, setupMs, phasesMs } = await connect(transport, target).catch((e) => {
+      throw new Error(`connect #${i + 1}: ${e.message}`);
+    });
+    let ok;
+    const replied = new Promise((r) => { ok = r; });
+    conn.onFrame((f) => { const h = parseHeader(f); if (!h.error && h.kind === KIND.ECHO_REPLY) ok(); });
+    await conn.send(encodeFrame(i, now() * 1e6, target.client, KIND.ECHO_REQUEST, Math.max(p.size, HEADER_LEN)));
+    await withTimeout(Promise.race([replied, conn.broken()]), 10000, `connect #${i + 1}: first echo timed out`);
+    mergeErrors(rep, conn.errors);
+    await conn.close();
+    if (i === 0 && p.warmup_ms > 0) rep.warmup_samples++;
+    else {
+      addSetup(rep, setupMs, phasesMs);
+      rep.latency_us.push(Math.max(1, setupMs * 1000));
+    }
+  }
+  rep.sent = rep.latency_us.length;
+  rep.received = rep.latency_us.length;
+}
+
+/** Runs one client of a job: `{transport, client, workload: {kind, rate, size, ...}}`.
+ *  Calls `window.wbConnected(client)` (a DevTools binding) once connected, so the orchestrator
+ *  can start server-driven workloads. Returns the client's report (raw samples in µs). */
+export async function run(job) {
+  if (!crossOriginIsolated) throw new Error('the page is not cross-origin isolated (COOP/COEP missing): performance.now() would be coarse');
+  const p = job.workload;
+  const rep = newReport();
+  if (p.size < HEADER_LEN) throw new Error(`message size ${p.size} is below the ${HEADER_LEN}-byte frame header`);
+  const certHash = hexBytes((await (await fetch('/cert-hash')).text()).trim());
+  const target = { client: job.client, certHash, pollIntervalMs: Math.max(1, p.poll_interval_ms) };
+  const announce = () => { if (typeof window.wbConnected === 'function') window.wbConnected(String(job.client)); };
+  if (p.kind === 'connect') {
+    announce();
+    await connectWorkload(job.transport, target, p, rep);
+    return rep;
+  }
+  if (p.kind !== 'echo' && p.kind !== 'push') throw new Error(`workload ${p.kind} has no browser runner`);
+  if (p.kind === 'push') rep.clock = await syncClock();
+  const { conn, setupMs, phasesMs } = await connect(job.transport, target);
+  addSetup(rep, setupMs, phasesMs);
+  announce();
+  try {
+    if (p.kind === 'echo') await echo(p, job.client, conn, now() + 5, rep);
+    else await push(p, conn, rep.clock, rep);
+  } finally {
+    mergeErrors(rep, conn.errors);
+    await conn.close();
+  }
+  if (conn.failure) rep.error = `client ${job.client}: ${conn.failure}`;
+  return rep;
+}
+
+// ---- browser-only: the per-origin connection limit ----------------------------------------
+
+/** Opens `streams` EventSources (`sse`) or long-polls (`long-poll`) to this one origin at
+ *  once and records, per stream, when its request went out / its response began and when its
+ *  first event (or response) arrived, ms from the start.
+ *
+ *  sse: each client first has one frame queued (an echo reply, by a POST /up done before the
+ *  start), and each stream asks for it with `after=0`, so a stream's first event arrives as
+ *  soon as its request reaches the server. Streams stay open; every `holdMs` the
+ *  lowest-numbered stream that has had its first event is closed, freeing one connection.
+ *  long-poll: each poll waits at the server for `holdMs` (`wait=<ms>`) and answers 204; a poll
+ *  the browser holds back is sent only when an earlier one has answered.
+ *
+ *  `concurrent` = streams served before the first one was released: the browser's limit. */
+export async function originLimit({ transport, streams, holdMs, firstClient }) {
+  if (!crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
+  const ids = Array.from({ length: streams }, (_, k) => firstClient + k);
+  const res = ids.map((id, k) => ({ stream: k + 1, client: id, opened_ms: null, first_ms: null }));
+  const deadline = (streams + 2) * holdMs + 10000;
+  let t0;
+  if (transport === 'sse') {
+    for (const id of ids) {
+      const body = prefixed([encodeFrame(0, now() * 1e6, id, KIND.ECHO_REQUEST, HEADER_LEN)]);
+      const r = await fetch(`/up?client=${id}`, { method: 'POST', body });
+      if (r.status !== 204) throw new Error(`POST /up answered ${r.status}`);
+    }
+    t0 = now();
+    const sources = ids.map((id, k) => {
+      const es = new EventSource(`/sse?client=${id}&after=0`);
+      es.onopen = () => { if (res[k].opened_ms === null) res[k].opened_ms = now() - t0; };
+      es.onmessage = () => { if (res[k].first_ms === null) res[k].first_ms = now() - t0; };
+      return es;
+    });
+    const released = new Set();
+    let releases = 0;
+    try {
+      while (res.some((r) => r.first_ms === null) && now() - t0 < deadline) {
+        await sleepUntil(t0 + (releases + 1) * holdMs);
+        const k = res.findIndex((r, i) => r.first_ms !== null && !released.has(i));
+        if (k >= 0) { sources[k].close(); released.add(k); releases++; res[k].released_ms = now() - t0; }
+        else if (res.every((r) => r.first_ms === null)) break;
+      }
+    } finally {
+      for (const es of sources) es.close();
+    }
+  } else if (transport === 'long-poll') {
+    t0 = now();
+    const urls = ids.map((id) => new URL(`/poll?client=${id}&after=0&wait=${Math.round(holdMs)}`, location.href).href);
+    await Promise.all(urls.map(async (u, k) => {
+      const r = await withTimeout(fetch(u, { cache: 'no-store' }), deadline, `long-poll ${k + 1}`);
+      res[k].first_ms = now() - t0;
+      await r.arrayBuffer();
+      if (r.status !== 204 && r.status !== 200) throw new Error(`GET /poll answered ${r.status}`);
+    }));
+    for (const [k, u] of urls.entries()) {
+      const e = performance.getEntriesByName(u)[0];
+      if (e && e.requestStart > 0) res[k].opened_ms = e.requestStart - t0;
+    }
+  } else {
+    throw new Error(`origin-limit runs over sse or long-poll, not ${transport}`);
+  }
+  const firstRelease = transport === 'sse' ? holdMs : holdMs * 1.5;
+  const concurrent = res.filter((r) => r.first_ms !== null && r.first_ms < firstRelease).length;
+  return { transport, streams, hold_ms: holdMs, concurrent, per_stream: res };
+}
+
+window.wirebench = { run, originLimit, syncClock, connect, TRANSPORTS, encodeFrame, parseHeader };
+document.getElementById('status').textContent = 'ready';

@@ -1,0 +1,388 @@
+//! The browser lane: headless Chromium as the client of every transport.
+//!
+//! A Rust client shows what a protocol costs; only a browser shows what users get (its
+//! per-origin connection limit, its SCTP and QUIC stacks, its timers). For a browser cell the
+//! orchestrator starts Chromium ([`chromium`]) where the Rust client agent would run (inside
+//! the client's namespace on shaped profiles), loads the page the server under test serves at
+//! `/client/` (`harness/assets/client/`, cross-origin isolated so `performance.now()` has 5 µs
+//! resolution) and calls its workload runner over the DevTools protocol. Each client gets its
+//! own page in its own browser context (its own connection pool, like a separate user). The
+//! page returns raw samples in µs; here they become the same [`ClientReport`] (HdrHistogram,
+//! µs, 3 significant digits) as the Rust client's, and the cell records
+//! `client: "chromium <version>"`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use wirebench_reports::model::{BrowserFigures, ClockSync, OriginLimit, StreamStart};
+
+use crate::workload::{new_histogram, ClientReport, WorkloadSpec, MAX_LATENCY_US};
+
+pub mod chromium;
+
+pub use chromium::{Chromium, LaunchOptions};
+
+/// Errors of the browser lane.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    /// No Chromium binary.
+    #[error("Chromium not found: install Debian's `chromium` (apt-get install chromium) or set WIREBENCH_CHROMIUM to its path")]
+    NotFound,
+    /// Chromium could not be started.
+    #[error("launching Chromium: {0}")]
+    Launch(String),
+    /// A DevTools command failed.
+    #[error("DevTools: {0}")]
+    Cdp(String),
+    /// Something took too long.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The browser went away.
+    #[error("Chromium closed the DevTools connection (crashed or was killed)")]
+    Closed,
+    /// The page threw or returned something unusable.
+    #[error("in the page: {0}")]
+    Page(String),
+}
+
+/// Why the browser client cannot run `transport`, if it cannot.
+pub fn unsupported_transport(transport: &str) -> Option<&'static str> {
+    match transport {
+        "tcp" => Some("browsers have no raw TCP API: the tcp floor has Rust cells only"),
+        _ => None,
+    }
+}
+
+/// Why the browser client cannot run `spec` over `transport`, if it cannot.
+pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
+    if let Some(why) = unsupported_transport(transport) {
+        return Some(why.to_string());
+    }
+    match spec {
+        WorkloadSpec::Echo(_) | WorkloadSpec::Push(_) | WorkloadSpec::Connect(_) => None,
+        WorkloadSpec::OriginLimit(_) if matches!(transport, "sse" | "long-poll") => None,
+        WorkloadSpec::OriginLimit(_) => Some(format!(
+            "origin-limit measures HTTP/1.1 streams (sse, long-poll), not {transport}"
+        )),
+        _ => Some(format!(
+            "the browser client has no {} runner yet (echo, push, connect and origin-limit only)",
+            spec.id()
+        )),
+    }
+}
+
+/// What a browser job needs to know about the server.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    /// Transport id.
+    pub transport: &'a str,
+    /// The server's HTTP(S) address (port P): the page's origin.
+    pub addr: SocketAddr,
+    /// HTTPS (else plain HTTP).
+    pub tls: bool,
+    /// The certificate's SPKI SHA-256 (base64), for `--ignore-certificate-errors-spki-list`.
+    pub spki_sha256: Option<String>,
+    /// First client id.
+    pub first_client: u32,
+    /// The workload.
+    pub workload: &'a WorkloadSpec,
+}
+
+impl Job<'_> {
+    /// The page's URL: `/client/` on the server under test.
+    pub fn page_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/client/", self.addr)
+    }
+
+    /// Launch settings for this server: its certificate accepted by SPKI, its address
+    /// reachable, and (for plain HTTP on a non-loopback address) its origin treated as secure,
+    /// since WebTransport and cross-origin isolation need a secure context.
+    pub fn launch_options(&self, cpu: Option<usize>) -> LaunchOptions {
+        let mut args = Vec::new();
+        if let Some(spki) = &self.spki_sha256 {
+            args.push(format!("--ignore-certificate-errors-spki-list={spki}"));
+        }
+        if !self.tls && !self.addr.ip().is_loopback() {
+            args.push(format!(
+                "--unsafely-treat-insecure-origin-as-secure=http://{}",
+                self.addr
+            ));
+        }
+        let ip = self.addr.ip().to_string();
+        LaunchOptions {
+            args,
+            reachable: if ip == "127.0.0.1" { vec![] } else { vec![ip] },
+            cpu,
+        }
+    }
+}
+
+/// What a browser run gives back.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The clients' merged report, as the Rust client agent's.
+    pub report: ClientReport,
+    /// Browser-only figures for the cell.
+    pub figures: BrowserFigures,
+}
+
+/// One client's report as the page returns it: raw samples in µs.
+#[derive(Debug, Deserialize)]
+struct PageReport {
+    latency_us: Vec<f64>,
+    warmup_samples: u64,
+    setup_us: Vec<u64>,
+    setup_phases_us: BTreeMap<String, u64>,
+    sent: u64,
+    received: u64,
+    duplicated: u64,
+    reordered: u64,
+    bytes_received: u64,
+    frames_received: u64,
+    recv_span_ns: u64,
+    bytes_sent: u64,
+    bytes_received_total: u64,
+    errors: BTreeMap<String, u64>,
+    send_lateness_us: Option<Vec<f64>>,
+    clock: Option<PageClock>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageClock {
+    uncertainty_us: f64,
+    probes: u32,
+}
+
+fn record_all(samples: &[f64]) -> hdrhistogram::Histogram<u64> {
+    let mut h = new_histogram();
+    for &us in samples {
+        if us.is_finite() {
+            let _ = h.record((us.round() as u64).clamp(1, MAX_LATENCY_US));
+        }
+    }
+    h
+}
+
+impl PageReport {
+    fn into_report(self) -> Result<(ClientReport, Option<PageClock>), BrowserError> {
+        let enc = |h: &hdrhistogram::Histogram<u64>| {
+            wirebench_reports::encode_histogram(h).map_err(|e| BrowserError::Page(e.to_string()))
+        };
+        let hist = record_all(&self.latency_us);
+        let late = self.send_lateness_us.as_deref().map(record_all);
+        Ok((
+            ClientReport {
+                error: self.error,
+                latency_hdr: Some(enc(&hist)?),
+                warmup_samples: self.warmup_samples,
+                setup_us: self.setup_us,
+                setup_phases_us: self.setup_phases_us,
+                sent: self.sent,
+                received: self.received,
+                duplicated: self.duplicated,
+                reordered: self.reordered,
+                bytes_received: self.bytes_received,
+                frames_received: self.frames_received,
+                recv_span_ns: self.recv_span_ns,
+                bytes_sent: self.bytes_sent,
+                bytes_received_total: self.bytes_received_total,
+                errors: self.errors,
+                send_lateness_us: late
+                    .filter(|h| !h.is_empty())
+                    .map(|h| [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]),
+                cpu_s: None,
+                rss_peak_bytes: None,
+            },
+            self.clock,
+        ))
+    }
+}
+
+/// Runs `job`'s client side in `browser`: one page per client, each in its own browser
+/// context. `connected` is told the client ids once every page is connected (server-driven
+/// workloads start then). Page failures become the report's `error`; only a browser that
+/// cannot be driven at all is an `Err`.
+pub async fn run(
+    browser: &Chromium,
+    job: &Job<'_>,
+    connected: mpsc::UnboundedSender<Vec<u32>>,
+) -> Result<Outcome, BrowserError> {
+    if let WorkloadSpec::OriginLimit(_) = job.workload {
+        return origin_limit(browser, job).await;
+    }
+    let p = job.workload.params();
+    let n = match job.workload {
+        WorkloadSpec::Connect(_) => 1,
+        _ => p.clients.max(1),
+    };
+    let ids: Vec<u32> = (0..n).map(|k| job.first_client + k).collect();
+    let url = job.page_url();
+    let mut pages = Vec::new();
+    for _ in &ids {
+        let page = browser.new_page(true).await?;
+        page.navigate(&url).await?;
+        page.call(
+            "Runtime.addBinding",
+            json!({"name": "wbConnected"}),
+            Duration::from_secs(10),
+        )
+        .await?;
+        pages.push(page);
+    }
+    let mut events = browser.cdp.events();
+    let limit = job.workload.time_limit();
+    let runs = pages.iter().zip(&ids).map(|(page, &id)| {
+        let call = json!({
+            "transport": job.transport,
+            "client": id,
+            "workload": job.workload,
+        });
+        let expr = format!("window.wirebench.run({call})");
+        async move { page.evaluate(&expr, limit).await }
+    });
+    let all = futures_util::future::join_all(runs);
+    tokio::pin!(all);
+    let sessions: Vec<&str> = pages.iter().map(|p| p.session.as_str()).collect();
+    let mut announced = std::collections::BTreeSet::new();
+    let mut told = false;
+    let results = loop {
+        tokio::select! {
+            r = &mut all => break r,
+            ev = events.recv() => {
+                let Ok(ev) = ev else { continue };
+                if ev["method"] == "Runtime.bindingCalled"
+                    && ev["params"]["name"] == "wbConnected"
+                    && ev["sessionId"].as_str().is_some_and(|s| sessions.contains(&s))
+                {
+                    announced.insert(ev["sessionId"].as_str().unwrap_or_default().to_string());
+                    if !told && announced.len() == sessions.len() {
+                        told = true;
+                        let _ = connected.send(ids.clone());
+                    }
+                }
+            }
+        }
+    };
+    let mut out = Outcome::default();
+    let mut worst_clock: Option<ClockSync> = None;
+    for (r, id) in results.into_iter().zip(&ids) {
+        let rep = match r {
+            Ok(v) => match serde_json::from_value::<PageReport>(v.clone()) {
+                Ok(pr) => {
+                    let (rep, clock) = pr.into_report()?;
+                    if let Some(c) = clock {
+                        let w = worst_clock.get_or_insert(ClockSync {
+                            probes: c.probes,
+                            uncertainty_us: 0.0,
+                        });
+                        w.uncertainty_us = w.uncertainty_us.max(c.uncertainty_us);
+                    }
+                    rep
+                }
+                Err(e) => ClientReport {
+                    error: Some(format!("client {id}: the page's report is unusable: {e}")),
+                    ..ClientReport::default()
+                },
+            },
+            Err(BrowserError::Page(msg)) => ClientReport {
+                error: Some(format!("client {id}: {msg}")),
+                ..ClientReport::default()
+            },
+            Err(e) => return Err(e),
+        };
+        out.report
+            .merge(rep)
+            .map_err(|e| BrowserError::Page(e.to_string()))?;
+    }
+    out.figures.clock_sync = worst_clock;
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+struct PageOriginLimit {
+    hold_ms: f64,
+    concurrent: u32,
+    per_stream: Vec<PageStream>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageStream {
+    stream: u32,
+    opened_ms: Option<f64>,
+    first_ms: Option<f64>,
+}
+
+/// `origin-limit`: N streams from one page to one origin (the page's own).
+async fn origin_limit(browser: &Chromium, job: &Job<'_>) -> Result<Outcome, BrowserError> {
+    let p = job.workload.params();
+    let page = browser.new_page(true).await?;
+    page.navigate(&job.page_url()).await?;
+    let call = json!({
+        "transport": job.transport,
+        "streams": p.clients,
+        "holdMs": p.duration_ms,
+        "firstClient": job.first_client,
+    });
+    let v = page
+        .evaluate(
+            &format!("window.wirebench.originLimit({call})"),
+            job.workload.time_limit(),
+        )
+        .await;
+    let mut out = Outcome::default();
+    let v = match v {
+        Ok(v) => v,
+        Err(BrowserError::Page(msg)) => {
+            out.report.error = Some(msg);
+            return Ok(out);
+        }
+        Err(e) => return Err(e),
+    };
+    let r: PageOriginLimit = serde_json::from_value(v.clone())
+        .map_err(|e| BrowserError::Page(format!("origin-limit result {v}: {e}")))?;
+    let firsts: Vec<f64> = r
+        .per_stream
+        .iter()
+        .filter_map(|s| s.first_ms.map(|ms| ms * 1000.0))
+        .collect();
+    let hist = record_all(&firsts);
+    out.report.latency_hdr = Some(
+        wirebench_reports::encode_histogram(&hist)
+            .map_err(|e| BrowserError::Page(e.to_string()))?,
+    );
+    out.report.sent = p.clients as u64;
+    out.report.received = firsts.len() as u64;
+    if firsts.len() < p.clients as usize {
+        out.report.error = Some(format!(
+            "{} of {} streams never got their first event",
+            p.clients as usize - firsts.len(),
+            p.clients
+        ));
+    }
+    out.figures.origin_limit = Some(OriginLimit {
+        streams: p.clients,
+        hold_ms: r.hold_ms.round() as u64,
+        concurrent: r.concurrent,
+        per_stream: r
+            .per_stream
+            .into_iter()
+            .map(|s| StreamStart {
+                stream: s.stream,
+                opened_ms: s.opened_ms.map(round3),
+                first_ms: s.first_ms.map(round3),
+            })
+            .collect(),
+    });
+    Ok(out)
+}
+
+fn round3(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
