@@ -164,6 +164,20 @@ fn report_regenerates_html_from_results() {
     assert!(dir.path().join("report.html").exists());
 }
 
+/// A namespace prefix unique to one test of this process, so parallel tests (and other runs on
+/// the machine) never see each other's namespaces.
+fn own_prefix(test: &str) -> String {
+    format!("wb-t{}{test}-", std::process::id())
+}
+
+/// Named namespaces starting with `prefix`.
+fn netns_with(prefix: &str) -> Vec<String> {
+    netns_names()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
 fn netns_names() -> Vec<String> {
     let out = std::process::Command::new("ip")
         .args(["netns", "list"])
@@ -188,7 +202,7 @@ fn shaped_profile_runs_through_the_emulator_and_cleans_up() {
         eprintln!("skipped: link emulation needs root");
         return;
     }
-    let before = netns_names();
+    let prefix = own_prefix("shaped");
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("shaped.toml");
     std::fs::write(
@@ -217,6 +231,7 @@ size = 16384
         .args(["run", "--quiet", "--netem", "userspace", "--out"])
         .arg(&out)
         .arg(&scenario)
+        .env("WIREBENCH_NETNS_PREFIX", &prefix)
         .timeout(std::time::Duration::from_secs(120))
         .assert()
         .code(0);
@@ -257,7 +272,11 @@ size = 16384
             );
         }
     }
-    assert_eq!(netns_names(), before, "namespaces left behind");
+    assert_eq!(
+        netns_with(&prefix),
+        Vec::<String>::new(),
+        "namespaces left behind"
+    );
 }
 
 /// Rootless mode: an unprivileged user (uid 65534, no capabilities) gets a shaped run by
@@ -272,7 +291,7 @@ fn unprivileged_user_runs_shaped_cells_rootless() {
         eprintln!("skipped: needs root to drop to an unprivileged user with setpriv");
         return;
     }
-    let before = netns_names();
+    let prefix = own_prefix("rootless");
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     // The build tree may sit where uid 65534 cannot reach (e.g. under /root): run a copy.
@@ -311,6 +330,7 @@ rate = 100
         .arg(&scenario)
         .current_dir(dir.path())
         .env("HOME", dir.path())
+        .env("WIREBENCH_NETNS_PREFIX", &prefix)
         .output()
         .expect("setpriv (util-linux) runs");
     let text = format!(
@@ -333,8 +353,8 @@ rate = 100
         "echo p50 {p50_ms} ms over broadband's 30 ms RTT"
     );
     assert_eq!(
-        netns_names(),
-        before,
+        netns_with(&prefix),
+        Vec::<String>::new(),
         "rootless mode must not touch the host's namespaces"
     );
 }

@@ -20,7 +20,9 @@
 //!
 //! Addresses: host `h` (0 = server, k = client k) is `10.77.0.0 + h + 1` in `10.77.0.0/16`, so
 //! the server is `10.77.0.1` and client 1 is `10.77.0.2`. Namespaces are named
-//! `<prefix><run id>-s` (server) and `<prefix><run id>-c<k>`; the prefix is `wb-`.
+//! `<prefix><run id>-s` (server) and `<prefix><run id>-c<k>`; the prefix is `wb-`, or the value
+//! of `WIREBENCH_NETNS_PREFIX` (it must start with `wb-`), which lets tests and side-by-side runs
+//! find and clean up exactly their own namespaces (`wirebench netem cleanup --prefix …`).
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -38,6 +40,10 @@ use crate::sys;
 
 /// The namespace-name prefix of everything this crate creates.
 pub const PREFIX: &str = "wb-";
+
+/// Environment variable that overrides [`PREFIX`] for the topologies of this process (and of
+/// processes it starts): must start with `wb-`.
+pub const PREFIX_ENV: &str = "WIREBENCH_NETNS_PREFIX";
 
 /// Which backend shapes the links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Default)]
@@ -184,7 +190,7 @@ impl TopologySpec {
     /// `clients` clients, each on `profile`; the server's link unshaped.
     pub fn star(profile: &Profile, clients: u32) -> Self {
         Self {
-            prefix: PREFIX.to_string(),
+            prefix: std::env::var(PREFIX_ENV).unwrap_or_else(|_| PREFIX.to_string()),
             run_id: None,
             server: Profile::default(),
             clients: vec![profile.clone(); clients as usize],
