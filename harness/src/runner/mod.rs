@@ -640,8 +640,9 @@ async fn drive_cell(
             first_client: 1,
             workload: &pc.spec,
         };
-        let browser =
-            crate::browser::Chromium::launch(cmd, &job.launch_options(client_cpu)).await?;
+        // Chromium is never pinned: its browser, network and renderer processes on one CPU
+        // (with a page that spins before each send) inflated browser RTTs twentyfold.
+        let browser = crate::browser::Chromium::launch(cmd, &job.launch_options(None)).await?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let outcome = {
             let run = crate::browser::run(&browser, &job, tx);
