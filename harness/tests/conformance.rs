@@ -174,33 +174,18 @@ async fn malformed_frames_do_not_hurt_other_clients(
 
 #[tokio::test]
 async fn bad_http_requests_get_clear_statuses() {
-    use wirebench::transport::http::{read_body, HttpConn};
-    use wirebench::transport::Setup;
     let s = server().await;
-    let mut conn = HttpConn::open(&target(&s, 1), &mut Setup::default())
-        .await
-        .unwrap();
-    let cases: [(&str, &str, &[u8], u16); 5] = [
-        ("GET", "/poll", b"", 400),
-        ("GET", "/poll?client=0", b"", 400),
-        ("GET", "/poll?client=1&after=x", b"", 400),
-        ("POST", "/up?client=1", b"\x05\x00\x00\x00ab", 400),
-        ("GET", "/poll?client=1&wait=0", b"", 204),
-    ];
-    for (m, path, body, want) in cases {
-        let resp = conn
-            .request(m.parse().unwrap(), path, &[], Bytes::copy_from_slice(body))
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let text = read_body(resp).await.unwrap();
-        assert_eq!(
-            status,
-            want,
-            "{m} {path}: {}",
-            String::from_utf8_lossy(&text)
-        );
-    }
+    expect_statuses(
+        &s,
+        &[
+            ("GET", "/poll", b"", 400),
+            ("GET", "/poll?client=0", b"", 400),
+            ("GET", "/poll?client=1&after=x", b"", 400),
+            ("POST", "/up?client=1", b"\x05\x00\x00\x00ab", 400),
+            ("GET", "/poll?client=1&wait=0", b"", 204),
+        ],
+    )
+    .await;
 }
 
 /// SSE resume: the event stream breaks mid-stream, the client reconnects with Last-Event-ID,

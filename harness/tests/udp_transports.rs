@@ -278,12 +278,7 @@ async fn webrtc_implementations_interoperate(
 
 #[tokio::test]
 async fn bad_signalling_gets_clear_statuses() {
-    use wirebench::transport::http::{read_body, HttpConn};
-    use wirebench::transport::Setup;
     let s = server().await;
-    let mut conn = HttpConn::open(&target(&s, 1), &mut Setup::default())
-        .await
-        .unwrap();
     let cases: [(&str, &str, &[u8], u16); 5] = [
         ("POST", "/rtc/offer", b"v=0\r\n", 400),
         ("POST", "/rtc/offer?client=0", b"v=0\r\n", 400),
@@ -291,20 +286,9 @@ async fn bad_signalling_gets_clear_statuses() {
         ("POST", "/rtc/offer?client=1", b"not sdp", 400),
         ("DELETE", "/rtc/session/12345", b"", 404),
     ];
-    for (m, path, body, want) in cases {
-        let resp = conn
-            .request(m.parse().unwrap(), path, &[], Bytes::copy_from_slice(body))
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let text = read_body(resp).await.unwrap();
-        assert_eq!(
-            status,
-            want,
-            "{m} {path}: {}",
-            String::from_utf8_lossy(&text)
-        );
-        if want == 400 {
+    let bodies = expect_statuses(&s, &cases).await;
+    for ((m, path, _, want), text) in cases.iter().zip(&bodies) {
+        if *want == 400 {
             assert!(!text.is_empty(), "{m} {path}: 400 without a reason");
         }
     }

@@ -7,6 +7,24 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Every transport id, in report order. The harness's `transport::ALL_IDS` is this list, so the
+/// reports (ranking, verdicts, plot colours) and the harness can never disagree on the set.
+pub const TRANSPORT_IDS: &[&str] = &[
+    "tcp",
+    "websocket",
+    "sse",
+    "long-poll",
+    "poll",
+    "webtransport",
+    "webtransport-datagram",
+    "webrtc",
+    "webrtc-unreliable",
+];
+
+/// The transports that may lose or reorder frames by design (datagrams, unordered data
+/// channels with `maxRetransmits = 0`).
+pub const UNRELIABLE_TRANSPORTS: &[&str] = &["webtransport-datagram", "webrtc-unreliable"];
+
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;

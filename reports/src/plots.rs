@@ -687,17 +687,7 @@ mod tests {
 
     #[test]
     fn colours_are_fixed_and_distinct() {
-        let ids = [
-            "tcp",
-            "websocket",
-            "sse",
-            "long-poll",
-            "poll",
-            "webtransport",
-            "webtransport-datagram",
-            "webrtc",
-            "webrtc-unreliable",
-        ];
+        let ids = crate::TRANSPORT_IDS;
         let cs: Vec<String> = ids.iter().map(|i| css_color(transport_color(i))).collect();
         for (i, c) in cs.iter().enumerate() {
             assert!(cs[i + 1..].iter().all(|o| o != c), "{} repeats", ids[i]);

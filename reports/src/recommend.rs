@@ -301,19 +301,6 @@ pub struct Recommendation {
     pub notes: Vec<String>,
 }
 
-/// Web transports in report order (raw tcp is the floor, not a candidate).
-const WEB: &[&str] = &[
-    "websocket",
-    "sse",
-    "long-poll",
-    "poll",
-    "webtransport",
-    "webtransport-datagram",
-    "webrtc",
-    "webrtc-unreliable",
-];
-const UNRELIABLE: &[&str] = &["webtransport-datagram", "webrtc-unreliable"];
-
 /// Ranks the transports of `r` for `t`.
 pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
     let mut notes = Vec::new();
@@ -472,7 +459,10 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
     }
     names.sort_by_key(|(n, id)| {
         (
-            WEB.iter().position(|w| w == id).unwrap_or(usize::MAX),
+            crate::TRANSPORT_IDS
+                .iter()
+                .position(|w| w == id)
+                .unwrap_or(usize::MAX),
             n.clone(),
         )
     });
@@ -517,7 +507,7 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
         if id == "tcp" {
             item.excluded =
                 Some("raw TCP is not available to browsers (shown as the floor)".into());
-        } else if UNRELIABLE.contains(&id.as_str()) && !t.loss_tolerant {
+        } else if crate::UNRELIABLE_TRANSPORTS.contains(&id.as_str()) && !t.loss_tolerant {
             item.excluded = Some(
                 "drops messages under loss; pass --loss-tolerant if your messages may be lost"
                     .into(),
@@ -595,7 +585,7 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
 
 fn eligible(_name: &str, id: &str, t: &Traits) -> bool {
     id != "tcp"
-        && (t.loss_tolerant || !UNRELIABLE.contains(&id))
+        && (t.loss_tolerant || !crate::UNRELIABLE_TRANSPORTS.contains(&id))
         && !(id == "webtransport-datagram" && t.size > MAX_DATAGRAM_BYTES)
 }
 

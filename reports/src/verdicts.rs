@@ -625,6 +625,25 @@ fn versus(a: &Fig, b: &Fig) -> Result<(Comparison, String), String> {
     }
 }
 
+/// Compares `a` with `b` and records the part: `a` clearly lower confirms, clearly higher
+/// refutes, within noise is noise, a missing figure is missing; the line says why.
+fn lower_confirms(a: &Fig, b: &Fig, parts: &mut Vec<Part>, lines: &mut Vec<String>) {
+    match versus(a, b) {
+        Ok((c, line)) => {
+            parts.push(match c.diff {
+                Diff::Lower => Part::Confirms,
+                Diff::Higher => Part::Refutes,
+                Diff::Same => Part::Noise,
+            });
+            lines.push(line);
+        }
+        Err(e) => {
+            parts.push(Part::Missing);
+            lines.push(e);
+        }
+    }
+}
+
 fn new_verdict(id: &str, faq: &str, claim: &str, rule: &str) -> Verdict {
     Verdict {
         id: id.to_string(),
@@ -691,20 +710,7 @@ fn peer_relay(ctx: &Ctx<'_>) -> Vec<Verdict> {
             ));
             continue;
         };
-        match versus(rtc, ws) {
-            Ok((c, line)) => {
-                parts.push(match c.diff {
-                    Diff::Lower => Part::Confirms,
-                    Diff::Higher => Part::Refutes,
-                    Diff::Same => Part::Noise,
-                });
-                lines.push(line);
-            }
-            Err(e) => {
-                parts.push(Part::Missing);
-                lines.push(e);
-            }
-        }
+        lower_confirms(rtc, ws, &mut parts, &mut lines);
         if let Some(other) = best(
             here.iter()
                 .copied()
@@ -754,20 +760,7 @@ fn peer_media(ctx: &Ctx<'_>) -> Vec<Verdict> {
                 else {
                     continue;
                 };
-                match versus(u, r) {
-                    Ok((c, line)) => {
-                        parts.push(match c.diff {
-                            Diff::Lower => Part::Confirms,
-                            Diff::Higher => Part::Refutes,
-                            Diff::Same => Part::Noise,
-                        });
-                        lines.push(line);
-                    }
-                    Err(e) => {
-                        parts.push(Part::Missing);
-                        lines.push(e);
-                    }
-                }
+                lower_confirms(u, r, &mut parts, &mut lines);
             }
         }
     }
@@ -1291,8 +1284,6 @@ fn setup_rtts(ctx: &Ctx<'_>) -> Vec<Verdict> {
 // ---------------------------------------------------------------------------------------------
 // Cross-cutting: head-of-line blocking
 
-const UNORDERED: &[&str] = &["webtransport-datagram", "webrtc-unreliable"];
-
 fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
     let mut v = new_verdict(
         "hol-blocking",
@@ -1331,7 +1322,7 @@ fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
         let un = best(
             here.iter()
                 .copied()
-                .filter(|f| UNORDERED.contains(&f.transport.as_str())),
+                .filter(|f| crate::UNRELIABLE_TRANSPORTS.contains(&f.transport.as_str())),
         );
         let (Some(ws), Some(un)) = (ws, un) else {
             parts.push(Part::Missing);

@@ -47,6 +47,15 @@ pub struct PlannedCell {
     pub client: ClientKind,
 }
 
+impl PlannedCell {
+    /// Whether the cell's transport promises delivery (unknown ids count as reliable, so a
+    /// lost frame is never excused by a typo).
+    fn reliable(&self) -> bool {
+        crate::transport::by_id_impl(&self.transport, self.implementation.as_deref())
+            .is_none_or(|t| t.guarantees().reliable)
+    }
+}
+
 /// Expands scenarios into cells: repeats outermost, so every transport's repeats are spread
 /// over the whole run (interleaved) instead of back to back.
 pub fn plan(scenarios: &[Scenario], repeat_override: Option<u32>) -> Vec<PlannedCell> {
@@ -299,9 +308,7 @@ pub async fn run_cell(
     if opts.no_idle {
         cell.params.insert("no_idle".into(), true.into());
     }
-    let unreliable = crate::transport::by_id_impl(&pc.transport, pc.implementation.as_deref())
-        .is_some_and(|t| !t.guarantees().reliable);
-    if unreliable && matches!(pc.spec, WorkloadSpec::Upload(_)) {
+    if !pc.reliable() && matches!(pc.spec, WorkloadSpec::Upload(_)) {
         cell.status = Status::Skipped;
         cell.error = Some(
             "upload measures goodput under backpressure, which an unreliable transport does not \
@@ -817,9 +824,7 @@ fn fill_cell(
     };
     // Reliable transports must deliver everything; losing frames fails the cell. Unreliable
     // ones (datagrams, maxRetransmits = 0) may lose frames: counted in `delivery`, never silent.
-    let reliable = crate::transport::by_id_impl(&pc.transport, pc.implementation.as_deref())
-        .is_none_or(|t| t.guarantees().reliable);
-    if cell.status == Status::Ok && reliable {
+    if cell.status == Status::Ok && pc.reliable() {
         if let Some(d) = &cell.delivery {
             if d.lost > 0 {
                 cell.status = Status::Failed;

@@ -165,18 +165,8 @@ pub trait Transport: Send + Sync {
     async fn connect(&self, target: &Target) -> Result<Connection, TransportError>;
 }
 
-/// Every transport id this build knows, in report order.
-pub const ALL_IDS: &[&str] = &[
-    "tcp",
-    "websocket",
-    "sse",
-    "long-poll",
-    "poll",
-    "webtransport",
-    "webtransport-datagram",
-    "webrtc",
-    "webrtc-unreliable",
-];
+/// Every transport id this build knows, in report order (one list, shared with the reports).
+pub const ALL_IDS: &[&str] = wirebench_reports::TRANSPORT_IDS;
 
 /// One-line description of a transport, for `wirebench list`.
 pub fn describe(id: &str) -> &'static str {
@@ -245,4 +235,23 @@ pub fn by_id_impl(id: &str, implementation: Option<&str>) -> Option<Arc<dyn Tran
         client: imp,
         server: imp,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reports' list of unreliable transports (ranking, verdicts) is what the transports
+    /// themselves promise.
+    #[test]
+    fn reports_know_which_transports_are_unreliable() {
+        for id in ALL_IDS {
+            let t = by_id(id).unwrap_or_else(|| panic!("{id} has a transport"));
+            assert_eq!(
+                !t.guarantees().reliable,
+                wirebench_reports::UNRELIABLE_TRANSPORTS.contains(id),
+                "{id}"
+            );
+        }
+    }
 }

@@ -45,6 +45,21 @@ fn new_rtc() -> Rtc {
         .build(Instant::now())
 }
 
+/// A UDP socket on `ip` and a new peer whose one host candidate is that socket's address.
+async fn bind_peer(ip: IpAddr) -> Result<(UdpSocket, Rtc), TransportError> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+        .await
+        .map_err(|e| TransportError::io(format!("binding a UDP socket on {ip}"), e))?;
+    let addr = socket
+        .local_addr()
+        .map_err(|e| TransportError::io("peer socket", e))?;
+    let mut rtc = new_rtc();
+    let cand = Candidate::host(addr, "udp")
+        .map_err(|e| TransportError::Protocol(format!("host candidate {addr}: {e}")))?;
+    rtc.add_local_candidate(cand);
+    Ok((socket, rtc))
+}
+
 /// What a peer task does with channels and data.
 enum Role {
     /// Client: one channel; data goes to the connection's stream.
@@ -282,16 +297,7 @@ pub async fn answer(
 ) -> Result<String, TransportError> {
     let offer = SdpOffer::from_sdp_string(offer_sdp)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
-    let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-        .await
-        .map_err(|e| TransportError::io(format!("binding a UDP socket on {local_ip}"), e))?;
-    let addr = socket
-        .local_addr()
-        .map_err(|e| TransportError::io("peer socket", e))?;
-    let mut rtc = new_rtc();
-    let cand = Candidate::host(addr, "udp")
-        .map_err(|e| TransportError::Protocol(format!("host candidate {addr}: {e}")))?;
-    rtc.add_local_candidate(cand);
+    let (socket, mut rtc) = bind_peer(local_ip).await?;
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
@@ -321,16 +327,7 @@ pub async fn connect(
 ) -> Result<Connection, TransportError> {
     let t0 = Instant::now();
     let ip = local_ip_towards(target.addr)?;
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-        .await
-        .map_err(|e| TransportError::io(format!("binding a UDP socket on {ip}"), e))?;
-    let addr = socket
-        .local_addr()
-        .map_err(|e| TransportError::io("peer socket", e))?;
-    let mut rtc = new_rtc();
-    let cand = Candidate::host(addr, "udp")
-        .map_err(|e| TransportError::Protocol(format!("host candidate {addr}: {e}")))?;
-    rtc.add_local_candidate(cand);
+    let (socket, mut rtc) = bind_peer(ip).await?;
     let mut api = rtc.sdp_api();
     api.add_channel_with_config(ChannelConfig {
         label: CHANNEL_LABEL.into(),

@@ -74,3 +74,30 @@ pub async fn recv(c: &mut Connection) -> Bytes {
         .expect("recv ok")
         .expect("stream open")
 }
+
+/// Sends each `(method, path, body, status)` request on one HTTP connection to the server and
+/// asserts the status; returns the response bodies in order (for checks on the reasons).
+pub async fn expect_statuses(s: &Server, cases: &[(&str, &str, &[u8], u16)]) -> Vec<Bytes> {
+    use wirebench::transport::http::{read_body, HttpConn};
+    use wirebench::transport::Setup;
+    let mut conn = HttpConn::open(&target(s, 1), &mut Setup::default())
+        .await
+        .unwrap();
+    let mut bodies = Vec::new();
+    for &(m, path, body, want) in cases {
+        let resp = conn
+            .request(m.parse().unwrap(), path, &[], Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = read_body(resp).await.unwrap();
+        assert_eq!(
+            status,
+            want,
+            "{m} {path}: {}",
+            String::from_utf8_lossy(&text)
+        );
+        bodies.push(text);
+    }
+    bodies
+}
