@@ -359,6 +359,91 @@ rate = 100
     );
 }
 
+/// relay with the peers 5 ms apart and the server 60 ms away (userspace emulator): WebRTC goes
+/// peer to peer (≈ 5 ms one way), WebSocket through the server (≈ 60 + 60 ms); the peers run on
+/// two client hosts, and no namespace is left.
+#[test]
+fn shaped_relay_takes_the_peer_path_or_the_server_path() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: link emulation needs root");
+        return;
+    }
+    let prefix = own_prefix("relay");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("relay.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "relay-shaped"
+repeat = 1
+profiles = ["loopback"]
+[[workload]]
+kind = "relay"
+transports = ["websocket", "webrtc"]
+rate = 50
+size = 256
+warmup_ms = 200
+duration_ms = 800
+pair_delay_ms = 5
+server_delay_ms = 60
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    wirebench()
+        .args(["run", "--quiet", "--netem", "userspace", "--out"])
+        .arg(&out)
+        .arg(&scenario)
+        .env("WIREBENCH_NETNS_PREFIX", &prefix)
+        .timeout(std::time::Duration::from_secs(180))
+        .assert()
+        .code(0);
+    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
+    assert_eq!(r.netem_backend, "userspace");
+    let mut seen = Vec::new();
+    for c in &r.cells {
+        assert_eq!(c.status, wirebench_reports::Status::Ok, "{c:?}");
+        seen.push(format!(
+            "{}@{}",
+            c.transport,
+            c.implementation.as_deref().unwrap_or("-")
+        ));
+        let d = c.delivery.as_ref().unwrap();
+        assert_eq!((d.sent, d.received), (40, 40), "{}: delivery", c.transport);
+        assert_eq!(c.params["pair_delay_ms"], 5.0);
+        assert_eq!(c.params["server_delay_ms"], 60.0);
+        // The emulated path is a hard floor; stalls of a loaded machine only add.
+        let p50_ms = c.latency_us.as_ref().unwrap().p50 as f64 / 1000.0;
+        let (lo, hi) = if c.transport == "webrtc" {
+            (5.0, 60.0) // peer to peer: 5 ms; through the server it could not beat 120 ms
+        } else {
+            (120.0, 600.0)
+        };
+        assert!(
+            (lo..hi).contains(&p50_ms),
+            "{}: relay p50 {p50_ms} ms, the path predicts {lo} ms",
+            c.transport
+        );
+        let w = c.wire.as_ref().unwrap();
+        assert!(w.bytes_up.unwrap() > 0 && w.bytes_down.unwrap() > 0);
+        // Setup in round trips of the client <-> server path (120 ms).
+        assert!(
+            c.setup_rtts.unwrap() > 0.5,
+            "{}: {:?}",
+            c.transport,
+            c.setup_rtts
+        );
+    }
+    seen.sort();
+    assert_eq!(seen, ["webrtc@str0m", "webrtc@webrtc-rs", "websocket@-"]);
+    assert_eq!(
+        netns_with(&prefix),
+        Vec::<String>::new(),
+        "namespaces left behind"
+    );
+}
+
 /// `--ab` runs both builds interleaved and compares them; the same build against itself must
 /// not be called a regression on a clear signal, and writes the comparison.
 #[test]

@@ -582,9 +582,11 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             ]
         }
     };
-    let shaped = cells
-        .iter()
-        .any(|c| profiles.get(&c.profile).is_ok_and(|p| !p.is_unshaped()));
+    let shaped = cells.iter().any(|c| {
+        profiles
+            .get(&c.profile)
+            .is_ok_and(|p| crate::runner::needs_topology(&c.spec, p))
+    });
     let netem = if shaped {
         wirebench_netem::choose_backend(a.netem, true).map_err(|e| e.to_string())
     } else {
@@ -796,6 +798,7 @@ async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
         clients: a.clients,
         connects: 20,
         poll_interval_ms: 50,
+        ..Params::default()
     };
     let workload = match a.workload.as_str() {
         "echo" => WorkloadSpec::Echo(params),
@@ -809,6 +812,8 @@ async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
         tls,
         cert_sha256: a.cert_sha256.clone(),
         first_client: a.client_id,
+        clients: None,
+        wait_start: false,
         workload,
     };
     let report = crate::agent::drive::run_job(&job, |_| {}).await?;

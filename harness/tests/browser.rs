@@ -66,6 +66,7 @@ fn params(rate: f64, size: usize) -> Params {
         clients: 1,
         connects: 3,
         poll_interval_ms: 10,
+        ..Params::default()
     }
 }
 

@@ -234,3 +234,35 @@ fn every_transport_id_resolves() {
     assert!(transport::by_id("pigeon").is_none());
     let _ = Arc::new(0);
 }
+
+/// relay through the server: two pairs, every sender's data frames forwarded to its peer,
+/// each exactly once and in order, with one-way latency per frame.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_goes_through_the_server(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let s = server().await;
+    let r = run_workload(&s, t, relay_spec(4)).await;
+    check_relay(t, &r, 2, true);
+    // Every frame, warm-up included, went through the server: 2 senders × 120.
+    let relayed = s.hub.relayed.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(relayed, 240, "{t}: frames the server forwarded");
+    assert_eq!(
+        s.hub.client(1).data_count().frames,
+        0,
+        "{t}: relayed counted as upload"
+    );
+}
+
+/// collab: three clients' ops, put in one order by the server, reach every client in that
+/// order.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collab_delivers_every_op_to_all_in_the_server_order(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let s = server().await;
+    let r = run_workload(&s, t, collab_spec(3)).await;
+    check_collab(t, &s, &r, 3, true, true);
+}

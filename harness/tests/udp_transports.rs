@@ -319,3 +319,138 @@ fn udp_transport_ids_resolve_with_implementations() {
     assert!(transport::by_id_impl("webrtc", Some("pigeon")).is_none());
     assert!(transport::by_id_impl("tcp", Some("str0m")).is_none());
 }
+
+/// relay over WebTransport goes through the server (stream: every frame; datagrams: loss is
+/// counted); over WebRTC it is peer to peer: the server only passes the offer and the answer
+/// along and never sees a data frame.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_runs_on_every_udp_transport(
+    #[values(
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc@str0m",
+        "webrtc@webrtc-rs",
+        "webrtc-unreliable@str0m",
+        "webrtc-unreliable@webrtc-rs"
+    )]
+    t: &str,
+) {
+    let s = server().await;
+    let tr = transport_for(t);
+    let r = run_workload(&s, t, relay_spec(2)).await;
+    let received = check_relay(t, &r, 1, tr.guarantees().reliable);
+    let relayed = s.hub.relayed.load(std::sync::atomic::Ordering::Relaxed);
+    let events = s.hub.events.snapshot();
+    if tr.peer_to_peer() {
+        assert_eq!(
+            relayed, 0,
+            "{t}: peer-to-peer frames went through the server"
+        );
+        assert_eq!(
+            s.hub.client(1).data_count().frames,
+            0,
+            "{t}: server saw data"
+        );
+        assert_eq!(events.get("rtc_relay_offer"), Some(&1), "{t}: {events:?}");
+        assert_eq!(events.get("rtc_relay_answer"), Some(&1), "{t}: {events:?}");
+        assert_eq!(events.get("rtc_offer"), None, "{t}: a server peer was made");
+    } else {
+        // Warm-up frames too (120 in all); a lost datagram is lost either side of the server.
+        assert!(
+            relayed >= received && relayed <= 120,
+            "{t}: relayed {relayed}"
+        );
+    }
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collab_runs_on_every_udp_transport(
+    #[values(
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc@str0m",
+        "webrtc@webrtc-rs",
+        "webrtc-unreliable@str0m",
+        "webrtc-unreliable@webrtc-rs"
+    )]
+    t: &str,
+) {
+    let s = server().await;
+    let g = transport_for(t).guarantees();
+    let r = run_workload(&s, t, collab_spec(3)).await;
+    check_collab(t, &s, &r, 3, g.reliable, g.ordered);
+}
+
+#[tokio::test]
+async fn bad_relay_signalling_gets_clear_statuses() {
+    let s = server().await;
+    let cases: [(&str, &str, &[u8], u16); 7] = [
+        ("POST", "/rtc/relay/offer?client=1", b"v=0\r\n", 400),
+        ("POST", "/rtc/relay/offer?client=1&peer=1", b"v=0\r\n", 400),
+        ("POST", "/rtc/relay/offer?client=1&peer=2", b"not sdp", 400),
+        ("GET", "/rtc/relay/offer?client=2&wait=0", b"", 204),
+        ("GET", "/rtc/relay/offer", b"", 400),
+        ("POST", "/rtc/relay/session/999?client=2", b"v=0\r\n", 404),
+        ("DELETE", "/rtc/relay/session/999", b"", 404),
+    ];
+    let bodies = expect_statuses(&s, &cases).await;
+    for ((m, path, _, want), text) in cases.iter().zip(&bodies) {
+        if *want == 400 {
+            assert!(!text.is_empty(), "{m} {path}: 400 without a reason");
+        }
+    }
+    // An offer addressed to client 2: only client 2 may answer it; withdrawing it ends the
+    // offerer's wait with 410.
+    use wirebench::transport::http::{read_body, HttpConn};
+    use wirebench::transport::Setup;
+    let mut conn = HttpConn::open(&target(&s, 2), &mut Setup::default())
+        .await
+        .unwrap();
+    let t1 = target(&s, 1);
+    let offerer = tokio::spawn(async move {
+        let mut c = HttpConn::open(&t1, &mut Setup::default()).await.unwrap();
+        let resp = c
+            .request(
+                "POST".parse().unwrap(),
+                "/rtc/relay/offer?client=1&peer=2",
+                &[],
+                Bytes::from_static(b"v=0\r\n"),
+            )
+            .await
+            .unwrap();
+        resp.status().as_u16()
+    });
+    let resp = conn
+        .request(
+            "GET".parse().unwrap(),
+            "/rtc/relay/offer?client=2",
+            &[],
+            Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let session = resp.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(resp.headers()["wirebench-peer"].to_str().unwrap(), "1");
+    assert_eq!(read_body(resp).await.unwrap().as_ref(), b"v=0\r\n");
+    let resp = conn
+        .request(
+            "POST".parse().unwrap(),
+            &format!("{session}?client=3"),
+            &[],
+            Bytes::from_static(b"v=0\r\n"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    read_body(resp).await.unwrap();
+    let resp = conn
+        .request("DELETE".parse().unwrap(), &session, &[], Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    read_body(resp).await.unwrap();
+    assert_eq!(offerer.await.unwrap(), 410);
+}

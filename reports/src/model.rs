@@ -327,6 +327,16 @@ pub struct Delivery {
     pub duplicated: u64,
     /// Frames that arrived after a higher sequence number from the same sender.
     pub reordered: u64,
+    /// relay with a deadline (media-like traffic): frames that arrived later than the deadline.
+    /// They count in `lost`, not `received`; their latency is in `latency_us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late: Option<u64>,
+    /// collab: op arrivals out of the server's single broadcast order, over all clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_violations: Option<u64>,
+    /// collab: ops each client received after warm-up, in client-id order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_client_received: Option<Vec<u64>>,
 }
 
 /// Bytes on the wire per direction.

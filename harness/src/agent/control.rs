@@ -40,6 +40,19 @@ pub enum ServerCommand {
         /// Warm-up, ms.
         warmup_ms: u64,
     },
+    /// Pair relay clients (sender, receiver): the server forwards each sender's data frames to
+    /// its receiver's downstream. Answered with `done` once every receiver has a downstream open
+    /// (or `error` naming those that have none after 10 s).
+    Relay {
+        /// (sender, receiver) client ids.
+        pairs: Vec<(u32, u32)>,
+    },
+    /// Start recording the global broadcast order (collab). Answered with `done` once every one
+    /// of `clients` has a downstream open (or `error`).
+    Collab {
+        /// Client ids.
+        clients: Vec<u32>,
+    },
     /// Report resources, counters and errors.
     Stats,
     /// Stop serving and exit.
@@ -70,6 +83,12 @@ pub enum ServerEvent {
         data: Vec<(u32, DataCount)>,
         /// Errors by kind.
         errors: BTreeMap<String, u64>,
+        /// Data frames forwarded to a relay peer.
+        #[serde(default)]
+        relayed: u64,
+        /// The global broadcast order while recording (collab), op ids.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        order: Vec<u64>,
     },
     /// A command failed.
     Error {
@@ -96,8 +115,23 @@ pub struct Job {
     pub cert_sha256: Option<String>,
     /// First client id; the agent's clients are `first_client .. first_client + clients`.
     pub first_client: u32,
+    /// How many clients this agent runs (None: the workload's `clients`). With several client
+    /// agents each runs its share; ids stay unique across them.
+    #[serde(default)]
+    pub clients: Option<u32>,
+    /// Hold every schedule, once connected, until the orchestrator sends `{"cmd":"start"}`.
+    #[serde(default)]
+    pub wait_start: bool,
     /// The workload.
     pub workload: WorkloadSpec,
+}
+
+/// Orchestrator → client agent after `connected`, when the job said `wait_start`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum DriveCommand {
+    /// Start the schedules now.
+    Start,
 }
 
 /// Client agent → orchestrator.

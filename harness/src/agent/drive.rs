@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::control::{DriveEvent, Job};
+use super::control::{DriveCommand, DriveEvent, Job};
 use crate::transport::{self, Target};
 use crate::workload::{self, ClientReport};
 
@@ -14,6 +14,15 @@ use crate::workload::{self, ClientReport};
 pub async fn run_job(
     job: &Job,
     on_connected: impl FnOnce(Vec<u32>),
+) -> anyhow::Result<ClientReport> {
+    run_job_gated(job, on_connected, async {}).await
+}
+
+/// [`run_job`], holding the schedules until `start` resolves (after `on_connected`).
+pub async fn run_job_gated(
+    job: &Job,
+    on_connected: impl FnOnce(Vec<u32>),
+    start: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<ClientReport> {
     crate::clock::tighten_timer_slack();
     super::procstat::raise_nofile_limit();
@@ -43,12 +52,14 @@ pub async fn run_job(
         client_id: job.first_client,
         poll_interval: Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
     };
-    Ok(workload::run_clients(
+    Ok(workload::run_clients_gated(
         t,
         target,
         job.workload.clone(),
         job.first_client,
+        job.clients,
         on_connected,
+        start,
     )
     .await)
 }
@@ -75,9 +86,31 @@ pub async fn run_control() -> anyhow::Result<()> {
         }
     });
     let tx2 = tx.clone();
-    let report = match run_job(&job, move |clients| {
-        let _ = tx2.send(DriveEvent::Connected { clients });
-    })
+    // With `wait_start`, the next line is the orchestrator's `start`; stdin closing instead
+    // means the orchestrator is gone, and the agent ends without starting.
+    let wait_start = job.wait_start;
+    let start = async move {
+        if !wait_start {
+            return;
+        }
+        loop {
+            match lines.next_line().await {
+                Ok(Some(l)) if l.trim().is_empty() => continue,
+                Ok(Some(l)) => match serde_json::from_str::<DriveCommand>(&l) {
+                    Ok(DriveCommand::Start) => return,
+                    Err(e) => eprintln!("wirebench drive: ignoring bad command {l:?}: {e}"),
+                },
+                Ok(None) | Err(_) => std::process::exit(1),
+            }
+        }
+    };
+    let report = match run_job_gated(
+        &job,
+        move |clients| {
+            let _ = tx2.send(DriveEvent::Connected { clients });
+        },
+        start,
+    )
     .await
     {
         Ok(r) => r,

@@ -121,6 +121,14 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                             let _ = tx.send(ServerEvent::Done).await;
                         });
                     }
+                    ServerCommand::Relay { pairs } => {
+                        server.hub.set_relay(&pairs);
+                        let receivers: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
+                        spawn_when_attached(server.hub.clone(), receivers, "relay", done_tx.clone(), |_| {});
+                    }
+                    ServerCommand::Collab { clients } => {
+                        spawn_when_attached(server.hub.clone(), clients, "collab", done_tx.clone(), |hub| hub.record_order());
+                    }
                     ServerCommand::UploadWarmup { warmup_ms } => {
                         server.hub.upload_warmup_ns.store(warmup_ms * 1_000_000, Ordering::Relaxed);
                     }
@@ -137,6 +145,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                             rss_peak_bytes: procstat::rss_peak_bytes(),
                             data,
                             errors: server.hub.errors.snapshot(),
+                            relayed: server.hub.relayed.load(Ordering::Relaxed),
+                            order: server.hub.broadcast_order(),
                         };
                         out.write_all(send(ev).as_bytes()).await?;
                         out.flush().await?;
@@ -151,4 +161,27 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Answers `done` once every one of `clients` has a downstream open (after running `then`), or
+/// `error` naming those that have none after [`ATTACH_WAIT`].
+fn spawn_when_attached(
+    hub: std::sync::Arc<crate::server::hub::Hub>,
+    clients: Vec<u32>,
+    what: &'static str,
+    tx: tokio::sync::mpsc::Sender<ServerEvent>,
+    then: impl FnOnce(&crate::server::hub::Hub) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+        let ev = if missing.is_empty() {
+            then(&hub);
+            ServerEvent::Done
+        } else {
+            ServerEvent::Error {
+                message: format!("{what}: clients {missing:?} never opened a downstream"),
+            }
+        };
+        let _ = tx.send(ev).await;
+    });
 }

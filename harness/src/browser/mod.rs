@@ -199,6 +199,7 @@ impl PageReport {
                     .map(|h| [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]),
                 cpu_s: None,
                 rss_peak_bytes: None,
+                ..ClientReport::default()
             },
             self.clock,
         ))

@@ -11,12 +11,14 @@ use anyhow::{anyhow, bail, Context as _};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use wirebench_netem::{BackendChoice, BackendKind, HostId, ProfileSet, Topology, TopologySpec};
+use wirebench_netem::{
+    BackendChoice, BackendKind, HostId, PairDelay, Profile, ProfileSet, Topology, TopologySpec,
+};
 use wirebench_reports::model::{
     Cell, Delivery, Latency, Lateness, Resources, Results, Status, Throughput, Warmup, Wire,
 };
 
-use crate::agent::control::{DriveEvent, Job, ServerCommand, ServerEvent};
+use crate::agent::control::{DriveCommand, DriveEvent, Job, ServerCommand, ServerEvent};
 use crate::workload::{ClientReport, WorkloadSpec};
 
 pub mod progress;
@@ -53,6 +55,13 @@ impl PlannedCell {
     fn reliable(&self) -> bool {
         crate::transport::by_id_impl(&self.transport, self.implementation.as_deref())
             .is_none_or(|t| t.guarantees().reliable)
+    }
+
+    /// Whether the cell's relay clients talk to each other directly (WebRTC), not via the
+    /// server.
+    fn peer_to_peer(&self) -> bool {
+        crate::transport::by_id_impl(&self.transport, self.implementation.as_deref())
+            .is_some_and(|t| t.peer_to_peer())
     }
 }
 
@@ -256,7 +265,13 @@ fn base_cell(pc: &PlannedCell) -> Cell {
     if pc.quick {
         params.insert("quick".into(), true.into());
     }
-    if !matches!(pc.spec, WorkloadSpec::Echo(_) | WorkloadSpec::Push(_)) {
+    if !matches!(
+        pc.spec,
+        WorkloadSpec::Echo(_)
+            | WorkloadSpec::Push(_)
+            | WorkloadSpec::Relay(_)
+            | WorkloadSpec::Collab(_)
+    ) {
         params.remove("rate");
     }
     if pc.transport != "poll" {
@@ -336,13 +351,18 @@ pub async fn run_cell(
         serde_json::to_value(&profile).unwrap_or(serde_json::Value::Null),
     );
     let mut topo = None;
-    if !profile.is_unshaped() {
+    let p = pc.spec.params();
+    let server_link = p.server_delay_ms.map(|d| Profile {
+        delay_ms: d,
+        ..Profile::default()
+    });
+    if needs_topology(&pc.spec, &profile) {
         let choice = match &opts.netem {
             Ok(c) if c.kind != BackendKind::None => c.clone(),
             Ok(c) => {
                 cell.status = Status::Skipped;
                 cell.error = Some(format!(
-                    "profile {:?} needs link emulation; {c}",
+                    "profile {:?} (with this workload's delays) needs link emulation; {c}",
                     pc.profile
                 ));
                 return (cell, None);
@@ -356,7 +376,7 @@ pub async fn run_cell(
                 return (cell, None);
             }
         };
-        match Topology::up_with(choice, &TopologySpec::star(&profile, 1)) {
+        match Topology::up_with(choice, &topology_spec(&pc.spec, &profile, server_link)) {
             Ok(t) => topo = Some(t),
             Err(e) => {
                 cell.status = Status::Failed;
@@ -367,6 +387,9 @@ pub async fn run_cell(
     }
     let backend = topo.as_ref().map(|t| t.backend_name());
     let limit = pc.spec.time_limit();
+    // The client <-> server round trip: both access links, both ways.
+    let rtt_ms = Some(profile.rtt_ms().unwrap_or(0.0) + 2.0 * p.server_delay_ms.unwrap_or(0.0))
+        .filter(|&r| r > 0.0);
     match tokio::time::timeout(
         limit,
         drive_cell(pc, opts, exe, topo.as_ref(), inject_delay_us),
@@ -374,10 +397,15 @@ pub async fn run_cell(
     .await
     {
         Ok(Ok((report, stats, browser))) => {
-            let counters = topo
-                .as_ref()
-                .and_then(|t| t.counters(HostId::client(1)).ok());
-            fill_cell(&mut cell, pc, report, stats, profile.rtt_ms());
+            // Wire bytes of every client host's access link.
+            let counters = topo.as_ref().and_then(|t| {
+                (1..=t.client_count())
+                    .map(|k| t.counters(HostId::client(k)).ok())
+                    .try_fold((0, 0), |(up, down), c| {
+                        c.map(|c| (up + c.up.bytes_in, down + c.down.bytes_out))
+                    })
+            });
+            fill_cell(&mut cell, pc, report, stats, rtt_ms);
             if let Some(b) = browser {
                 cell.client = Some(b.version);
                 if let Some(ol) = &b.figures.origin_limit {
@@ -392,9 +420,9 @@ pub async fn run_cell(
                     cell.browser = Some(b.figures);
                 }
             }
-            if let (Some(c), Some(w)) = (counters, cell.wire.as_mut()) {
-                w.bytes_up = Some(c.up.bytes_in);
-                w.bytes_down = Some(c.down.bytes_out);
+            if let (Some((up, down)), Some(w)) = (counters, cell.wire.as_mut()) {
+                w.bytes_up = Some(up);
+                w.bytes_down = Some(down);
             }
         }
         Ok(Err(e)) => {
@@ -578,6 +606,68 @@ struct ServerStats {
     rss_peak_bytes: Option<u64>,
     data: Vec<(u32, crate::server::hub::DataCount)>,
     errors: BTreeMap<String, u64>,
+    /// Data frames the server forwarded between relay peers.
+    relayed: u64,
+    /// The server's global broadcast order (collab).
+    order: Vec<u64>,
+}
+
+/// Whether a cell runs in a namespace topology: a shaped profile, or delays on the server's
+/// link or between relay peers.
+pub fn needs_topology(spec: &WorkloadSpec, profile: &Profile) -> bool {
+    let p = spec.params();
+    !profile.is_unshaped() || p.server_delay_ms.is_some() || p.pair_delay_ms.is_some()
+}
+
+/// Which client agents run which clients: (host, first client id, clients). Relay peers run on
+/// two client hosts when there is a topology (every sender on client host 1, every receiver
+/// on client host 2, so the peer path crosses the emulated network); everything else runs in
+/// one agent on client host 1.
+fn client_groups(spec: &WorkloadSpec, topology: bool) -> Vec<(HostId, u32, u32)> {
+    let p = spec.params();
+    match spec {
+        WorkloadSpec::Relay(_) if topology => {
+            let n = p.clients / 2;
+            vec![(HostId::client(1), 1, n), (HostId::client(2), n + 1, n)]
+        }
+        _ => vec![(HostId::client(1), 1, p.clients.max(1))],
+    }
+}
+
+/// The topology of a shaped cell: one client host per client agent on `profile`, the server's
+/// link on `server_link` (unshaped if none), and the relay's pair delay between the two
+/// peers' hosts.
+fn topology_spec(
+    spec: &WorkloadSpec,
+    profile: &Profile,
+    server_link: Option<Profile>,
+) -> TopologySpec {
+    let hosts = client_groups(spec, true).len() as u32;
+    let mut t = TopologySpec::star(profile, hosts);
+    if let Some(s) = server_link {
+        t.server = s;
+    }
+    if let (WorkloadSpec::Relay(p), true) = (spec, hosts == 2) {
+        if let Some(d) = p.pair_delay_ms {
+            t.pair_delays.push(PairDelay {
+                a: HostId::client(1),
+                b: HostId::client(2),
+                delay_ms: d,
+            });
+        }
+    }
+    t
+}
+
+/// Waits for the server agent's `done` (or `error`) after a command that answers with one.
+async fn server_done(server: &mut Agent) -> anyhow::Result<()> {
+    loop {
+        match server.recv::<ServerEvent>().await? {
+            ServerEvent::Done => return Ok(()),
+            ServerEvent::Error { message } => bail!("server agent: {message}"),
+            _ => continue,
+        }
+    }
 }
 
 async fn drive_cell(
@@ -588,17 +678,12 @@ async fn drive_cell(
     inject_delay_us: u64,
 ) -> anyhow::Result<(ClientReport, ServerStats, Option<BrowserCell>)> {
     let delay = inject_delay_us.to_string();
-    let (server_cmd, client_cmd, bind) = match topo {
+    let (server_cmd, bind) = match topo {
         Some(t) => (
             t.command(HostId::SERVER, exe)?,
-            t.command(HostId::client(1), exe)?,
             SocketAddr::new(t.server().addr, 0).to_string(),
         ),
-        None => (
-            std::process::Command::new(exe),
-            std::process::Command::new(exe),
-            "127.0.0.1:0".to_string(),
-        ),
+        None => (std::process::Command::new(exe), "127.0.0.1:0".to_string()),
     };
     let mut server_args = vec!["serve", "--bind", &bind, "--control"];
     if opts.plaintext {
@@ -674,29 +759,86 @@ async fn drive_cell(
         browser.close().await;
         report
     } else {
-        let mut drive = Agent::spawn(client_cmd, &["drive", "--control"], "client", client_cpu)?;
-        drive
-            .send(&Job {
-                transport: pc.transport.clone(),
-                implementation: pc.implementation.clone(),
-                addr,
-                tls: !opts.plaintext,
-                cert_sha256: Some(cert),
-                first_client: 1,
-                workload: pc.spec.clone(),
-            })
-            .await?;
-        let report = loop {
+        // Relay and collab hold their schedules until the server (and every other agent) is
+        // ready.
+        let gated = matches!(pc.spec, WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_));
+        let groups = client_groups(&pc.spec, topo.is_some());
+        let mut drives = Vec::with_capacity(groups.len());
+        for &(host, first_client, count) in &groups {
+            let cmd = match topo {
+                Some(t) => t.command(host, exe)?,
+                None => std::process::Command::new(exe),
+            };
+            let mut drive = Agent::spawn(cmd, &["drive", "--control"], "client", client_cpu)?;
+            drive
+                .send(&Job {
+                    transport: pc.transport.clone(),
+                    implementation: pc.implementation.clone(),
+                    addr: addr.clone(),
+                    tls: !opts.plaintext,
+                    cert_sha256: Some(cert.clone()),
+                    first_client,
+                    clients: (groups.len() > 1).then_some(count),
+                    wait_start: gated,
+                    workload: pc.spec.clone(),
+                })
+                .await?;
+            drives.push(drive);
+        }
+        // Every agent reports its clients connected, or ends early with a failure.
+        let mut clients = Vec::new();
+        let mut early: Option<ClientReport> = None;
+        for drive in &mut drives {
             match drive.recv::<DriveEvent>().await? {
-                DriveEvent::Connected { clients } => {
-                    if let Some(cmd) = start_command(&pc.spec, clients) {
+                DriveEvent::Connected { clients: c } => clients.extend(c),
+                DriveEvent::Result(r) => {
+                    early.get_or_insert_with(ClientReport::default).merge(*r)?
+                }
+            }
+        }
+        let report = if let Some(r) = early {
+            r
+        } else {
+            match &pc.spec {
+                WorkloadSpec::Relay(p) => {
+                    if !pc.peer_to_peer() {
+                        server
+                            .send(&ServerCommand::Relay {
+                                pairs: crate::workload::relay::pairs(p.clients),
+                            })
+                            .await?;
+                        server_done(&mut server).await?;
+                    }
+                }
+                WorkloadSpec::Collab(_) => {
+                    server.send(&ServerCommand::Collab { clients }).await?;
+                    server_done(&mut server).await?;
+                }
+                spec => {
+                    if let Some(cmd) = start_command(spec, clients) {
                         server.send(&cmd).await?;
                     }
                 }
-                DriveEvent::Result(r) => break *r,
             }
+            if gated {
+                for drive in &mut drives {
+                    drive.send(&DriveCommand::Start).await?;
+                }
+            }
+            let mut report = ClientReport::default();
+            for drive in &mut drives {
+                loop {
+                    if let DriveEvent::Result(r) = drive.recv::<DriveEvent>().await? {
+                        report.merge(*r)?;
+                        break;
+                    }
+                }
+            }
+            report
         };
-        drive.shutdown().await;
+        for drive in drives {
+            drive.shutdown().await;
+        }
         report
     };
     server.send(&ServerCommand::Stats).await?;
@@ -707,12 +849,16 @@ async fn drive_cell(
                 rss_peak_bytes,
                 data,
                 errors,
+                relayed,
+                order,
             } => {
                 break ServerStats {
                     cpu_s,
                     rss_peak_bytes,
                     data,
                     errors,
+                    relayed,
+                    order,
                 }
             }
             ServerEvent::Error { message } => bail!("server agent: {message}"),
@@ -769,7 +915,10 @@ fn fill_cell(
     };
     let measured_s = p.duration_ms as f64 / 1000.0;
     cell.throughput = match &pc.spec {
-        WorkloadSpec::Echo(_) | WorkloadSpec::Push(_) => Some(Throughput {
+        WorkloadSpec::Echo(_)
+        | WorkloadSpec::Push(_)
+        | WorkloadSpec::Relay(_)
+        | WorkloadSpec::Collab(_) => Some(Throughput {
             msgs_per_s: Some(r.frames_received as f64 / measured_s),
             goodput_bps: Some(r.bytes_received as f64 * 8.0 / measured_s),
         }),
@@ -806,32 +955,67 @@ fn fill_cell(
         WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => None,
     };
     if cell.status == Status::Ok
-        && matches!(pc.spec, WorkloadSpec::Download(_) | WorkloadSpec::Push(_))
-        && r.frames_received == 0
+        && matches!(
+            pc.spec,
+            WorkloadSpec::Download(_)
+                | WorkloadSpec::Push(_)
+                | WorkloadSpec::Relay(_)
+                | WorkloadSpec::Collab(_)
+        )
+        && r.frames_received + r.late == 0
     {
         cell.status = Status::Failed;
         cell.error = Some("no frame arrived after the warm-up".into());
     }
+    let relay = matches!(pc.spec, WorkloadSpec::Relay(_));
+    let collab = matches!(pc.spec, WorkloadSpec::Collab(_));
     cell.delivery = match &pc.spec {
-        WorkloadSpec::Echo(_) | WorkloadSpec::Push(_) => Some(Delivery {
+        WorkloadSpec::Echo(_)
+        | WorkloadSpec::Push(_)
+        | WorkloadSpec::Relay(_)
+        | WorkloadSpec::Collab(_) => Some(Delivery {
             sent: r.sent,
             received: r.received,
             lost: r.sent.saturating_sub(r.received),
             duplicated: r.duplicated,
             reordered: r.reordered,
+            late: p.deadline_ms.filter(|_| relay).map(|_| r.late),
+            order_violations: collab.then(|| {
+                // Against the server's single order; without one (a server that does not
+                // report it), against the first client's.
+                let reference = match (s.order.is_empty(), r.arrival_orders.first()) {
+                    (true, Some(first)) => first.as_slice(),
+                    _ => s.order.as_slice(),
+                };
+                crate::workload::collab::order_violations(reference, &r.arrival_orders)
+            }),
+            per_client_received: collab.then(|| r.per_client_received.clone()),
         }),
         _ => None,
     };
-    // Reliable transports must deliver everything; losing frames fails the cell. Unreliable
-    // ones (datagrams, maxRetransmits = 0) may lose frames: counted in `delivery`, never silent.
+    if relay && cell.status == Status::Ok && pc.peer_to_peer() {
+        // Peer to peer means the server carried none of the data.
+        let via_server = s.relayed + s.data.iter().map(|(_, d)| d.frames).sum::<u64>();
+        if via_server > 0 {
+            cell.status = Status::Failed;
+            cell.error = Some(format!(
+                "peer-to-peer relay: the server saw {via_server} data frames"
+            ));
+        }
+    }
+    // Reliable transports must deliver everything; losing frames fails the cell (frames that
+    // arrived after a relay deadline did arrive: the deadline is the application's choice).
+    // Unreliable ones (datagrams, maxRetransmits = 0) may lose frames: counted in `delivery`,
+    // never silent.
     if cell.status == Status::Ok && pc.reliable() {
         if let Some(d) = &cell.delivery {
-            if d.lost > 0 {
+            let lost = d.lost - d.late.unwrap_or(0).min(d.lost);
+            if lost > 0 {
                 cell.status = Status::Failed;
                 cell.error = Some(format!(
                     "{} of {} frames had not arrived {} s after the schedule ended, on a \
                      reliable transport (lost, or the transport fell behind the offered rate)",
-                    d.lost,
+                    lost,
                     d.sent,
                     crate::workload::DRAIN.as_secs()
                 ));

@@ -18,7 +18,15 @@ pub const DEFAULT_PROFILES: &str = include_str!("../../../scenarios/profiles.tom
 /// The FAQ scenarios (`scenarios/faq/`), embedded so `wirebench recommend` can run them
 /// anywhere: (file name, text). Each file's scenario name is `faq-` + its stem.
 pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
+    (
+        "collab.toml",
+        include_str!("../../../scenarios/faq/collab.toml"),
+    ),
     ("hol.toml", include_str!("../../../scenarios/faq/hol.toml")),
+    (
+        "peer.toml",
+        include_str!("../../../scenarios/faq/peer.toml"),
+    ),
     (
         "refresh.toml",
         include_str!("../../../scenarios/faq/refresh.toml"),
@@ -159,6 +167,9 @@ struct RawParams {
     clients: Option<Spanned<u32>>,
     connects: Option<Spanned<u32>>,
     poll_interval_ms: Option<Spanned<u64>>,
+    deadline_ms: Option<Spanned<u64>>,
+    pair_delay_ms: Option<Spanned<f64>>,
+    server_delay_ms: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +191,9 @@ struct RawWorkload {
     poll_interval_ms: Option<Spanned<u64>>,
     #[serde(default)]
     quick: RawQuick,
+    deadline_ms: Option<Spanned<u64>>,
+    pair_delay_ms: Option<Spanned<f64>>,
+    server_delay_ms: Option<Spanned<f64>>,
 }
 
 impl RawWorkload {
@@ -192,6 +206,9 @@ impl RawWorkload {
             clients: self.clients.clone(),
             connects: self.connects.clone(),
             poll_interval_ms: self.poll_interval_ms.clone(),
+            deadline_ms: self.deadline_ms.clone(),
+            pair_delay_ms: self.pair_delay_ms.clone(),
+            server_delay_ms: self.server_delay_ms.clone(),
         }
     }
 }
@@ -393,13 +410,28 @@ pub fn parse_scaled(
             merge_params(&ctx, &w.params(), &raw.defaults, &key)?
         };
         let client = client_of(&w.client, &key("client"), top_client.clone())?;
-        let spec = match w.kind.get_ref().as_str() {
+        let mut params = params;
+        let kind = w.kind.get_ref().as_str();
+        // The key that set `clients`, for relay's pairing check.
+        let clients_key = [
+            quick.then(|| w.quick.clients.clone()).flatten(),
+            quick.then(|| raw.quick.clients.clone()).flatten(),
+            w.clients.clone(),
+            raw.defaults.clients.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        check_relay_keys(&ctx, kind, &w.params(), clients_key, &key, &mut params)?;
+        let spec = match kind {
             "echo" => WorkloadSpec::Echo(params),
             "push" => WorkloadSpec::Push(params),
             "download" => WorkloadSpec::Download(params),
             "upload" => WorkloadSpec::Upload(params),
             "connect" => WorkloadSpec::Connect(params),
             "origin-limit" => WorkloadSpec::OriginLimit(params),
+            "relay" => WorkloadSpec::Relay(params),
+            "collab" => WorkloadSpec::Collab(params),
             other => {
                 let known: Vec<&str> = crate::workload::ALL_IDS.iter().map(|(id, _)| *id).collect();
                 return ctx.err(
@@ -453,6 +485,47 @@ pub fn parse_scaled(
         repeat,
         quick,
     })
+}
+
+/// The relay's keys: clients come in pairs (default one pair), and `deadline_ms` /
+/// `pair_delay_ms` mean something only for relay.
+fn check_relay_keys(
+    ctx: &Ctx<'_>,
+    kind: &str,
+    w: &RawParams,
+    clients_key: Option<Spanned<u32>>,
+    key: &dyn Fn(&str) -> String,
+    params: &mut Params,
+) -> Result<(), ScenarioError> {
+    if kind == "relay" {
+        match clients_key {
+            None => params.clients = 2,
+            Some(c) => {
+                if let Err(e) = crate::workload::relay::check_pairs(params.clients) {
+                    return ctx.err(c.span(), &key("clients"), e);
+                }
+            }
+        }
+        return Ok(());
+    }
+    // Set on the workload itself (a [defaults] value may serve other workloads).
+    if let Some(v) = &w.deadline_ms {
+        return ctx.err(
+            v.span(),
+            &key("deadline_ms"),
+            "only the relay workload has a deadline",
+        );
+    }
+    if let Some(v) = &w.pair_delay_ms {
+        return ctx.err(
+            v.span(),
+            &key("pair_delay_ms"),
+            "only the relay workload has peers (pair_delay_ms is the delay between them)",
+        );
+    }
+    params.deadline_ms = None;
+    params.pair_delay_ms = None;
+    Ok(())
 }
 
 fn check_names(
@@ -534,7 +607,24 @@ fn merge_params(
             None => Ok(None),
         }
     };
+    let delay = |v: &Option<Spanned<f64>>, name: &str| -> Result<Option<f64>, ScenarioError> {
+        match v {
+            Some(s) if !(0.0..=10_000.0).contains(s.get_ref()) => ctx.err(
+                s.span(),
+                &key(name),
+                format!("{} is out of range [0, 10000] ms", s.get_ref()),
+            ),
+            Some(s) => Ok(Some(*s.get_ref())),
+            None => Ok(None),
+        }
+    };
     Ok(Params {
+        deadline_ms: positive(&pick(&w.deadline_ms, &d.deadline_ms), "deadline_ms")?,
+        pair_delay_ms: delay(&pick(&w.pair_delay_ms, &d.pair_delay_ms), "pair_delay_ms")?,
+        server_delay_ms: delay(
+            &pick(&w.server_delay_ms, &d.server_delay_ms),
+            "server_delay_ms",
+        )?,
         rate: rate.map_or(1000.0, |r| *r.get_ref()),
         size: size.map_or(64, |s| *s.get_ref() as usize),
         duration_ms: positive(&pick(&w.duration_ms, &d.duration_ms), "duration_ms")?
@@ -583,6 +673,46 @@ mod tests {
             "[[workload]]\nkind = \"echo\"\n[[workload]]\nkind = \"echo\"\nname = \"echo-1k\"\n";
         let s = parse(ok, "d.toml", &profiles()).unwrap();
         assert_eq!(s.workloads[1].name, "echo-1k");
+    }
+
+    #[test]
+    fn relay_and_collab_keys_parse_and_are_checked() {
+        let text = "[[workload]]\nkind = \"relay\"\nrate = 30\nsize = 1024\ndeadline_ms = 150\n\
+                    pair_delay_ms = 5\nserver_delay_ms = 60\n\
+                    [[workload]]\nkind = \"collab\"\nclients = 5\nrate = 20\n";
+        let s = parse(text, "r.toml", &profiles()).unwrap();
+        let p = s.workloads[0].spec.params();
+        assert_eq!(s.workloads[0].spec.id(), "relay");
+        assert_eq!(
+            (p.clients, p.deadline_ms, p.pair_delay_ms, p.server_delay_ms),
+            (2, Some(150), Some(5.0), Some(60.0))
+        );
+        assert_eq!(s.workloads[1].spec.id(), "collab");
+        assert_eq!(s.workloads[1].spec.params().clients, 5);
+        let cases = [
+            ("kind = \"relay\"\nclients = 3\n", "workload[1].clients"),
+            (
+                "kind = \"echo\"\ndeadline_ms = 150\n",
+                "workload[1].deadline_ms",
+            ),
+            (
+                "kind = \"collab\"\npair_delay_ms = 5\n",
+                "workload[1].pair_delay_ms",
+            ),
+            (
+                "kind = \"relay\"\npair_delay_ms = -1.0\n",
+                "workload[1].pair_delay_ms",
+            ),
+            (
+                "kind = \"relay\"\nserver_delay_ms = 1e9\n",
+                "workload[1].server_delay_ms",
+            ),
+        ];
+        for (body, key) in cases {
+            let text = format!("[[workload]]\n{body}");
+            let e = parse(&text, "r.toml", &profiles()).unwrap_err();
+            assert_eq!((e.line, e.key.as_str()), (3, key), "{e}");
+        }
     }
 
     #[test]

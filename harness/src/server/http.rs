@@ -115,7 +115,7 @@ pub(crate) async fn cors(req: Request<Body>, next: Next) -> Response {
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     h.insert(
         "access-control-expose-headers",
-        HeaderValue::from_static("Wirebench-Cursor, Wirebench-Gap, Location"),
+        HeaderValue::from_static("Wirebench-Cursor, Wirebench-Gap, Location, Wirebench-Peer"),
     );
     if preflight {
         h.insert(

@@ -260,6 +260,15 @@ pub struct Hub {
     pub inject_delay_us: AtomicU64,
     /// Uploaded bytes are counted only this long after a client's first data frame, ns.
     pub upload_warmup_ns: AtomicU64,
+    /// Relay pairs (sender → receiver): a paired sender's data frames go to the receiver.
+    relay: Mutex<HashMap<u32, u32>>,
+    /// Data frames forwarded to a relay peer.
+    pub relayed: AtomicU64,
+    /// Held while a broadcast goes out, so every client gets broadcasts in one global order.
+    broadcast_order: tokio::sync::Mutex<()>,
+    /// The global order of broadcasts (op ids, see [`crate::workload::collab::op_id`]), while
+    /// recording.
+    order_log: Mutex<Option<Vec<u64>>>,
 }
 
 impl Hub {
@@ -276,6 +285,22 @@ impl Hub {
             .clone();
         c.touch();
         c
+    }
+
+    /// Pairs relay clients: from now on `sender`'s data frames go, unchanged, to `receiver`'s
+    /// downstream instead of being counted as upload.
+    pub fn set_relay(&self, pairs: &[(u32, u32)]) {
+        lock(&self.relay).extend(pairs.iter().copied());
+    }
+
+    /// Starts recording the global broadcast order (collab), from empty.
+    pub fn record_order(&self) {
+        *lock(&self.order_log) = Some(Vec::new());
+    }
+
+    /// The broadcast order recorded so far (empty when not recording).
+    pub fn broadcast_order(&self) -> Vec<u64> {
+        lock(&self.order_log).clone().unwrap_or_default()
     }
 
     /// Ids of every known client.
@@ -370,8 +395,24 @@ impl Hub {
             }
             Kind::BroadcastRequest => {
                 let out = with_kind(&frame, Kind::Broadcast);
+                // One broadcast at a time: the order they take the lock in is the one order
+                // every client sees them in (per downstream, frames stay in order).
+                let _order = self.broadcast_order.lock().await;
+                if let Some(log) = lock(&self.order_log).as_mut() {
+                    log.push(crate::workload::collab::op_id(h.sender, h.seq));
+                }
                 for id in self.client_ids() {
                     self.send_to(id, out.clone()).await;
+                }
+            }
+            Kind::Data if lock(&self.relay).contains_key(&client) => {
+                let to = lock(&self.relay).get(&client).copied();
+                if let Some(to) = to {
+                    if self.send_to(to, frame).await {
+                        self.relayed.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.errors.add("relay_peer_no_downstream");
+                    }
                 }
             }
             Kind::Data => {

@@ -4,8 +4,13 @@
 //!
 //! The server is a peer: one UDP socket per session, with a host candidate on the address the
 //! request was sent to (the `Host` header; loopback included).
+//!
+//! Peer-to-peer signalling for the relay workload, the same way: `POST /rtc/relay/offer?client=A
+//! &peer=B` with A's complete offer waits for B's answer; B long-polls `GET /rtc/relay/offer?
+//! client=B` for offers addressed to it and answers with `POST /rtc/relay/session/<sid>?client=B`.
+//! The server only passes the two descriptions along; the peers then talk directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
 use serde::Deserialize;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use super::hub::Hub;
 use crate::transport::rtc::RtcImpl;
@@ -24,6 +29,43 @@ use crate::transport::{rtc_str0m, rtc_webrtcrs};
 
 /// Largest SDP offer accepted.
 pub const MAX_OFFER: usize = 64 * 1024;
+/// How long a relay offer waits for its peer's answer.
+pub const RELAY_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long `GET /rtc/relay/offer` waits for an offer before answering 204.
+pub const RELAY_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// An offer waiting for its peer: (session id, offering client, SDP).
+type RelayOffer = (u64, u32, String);
+
+/// A refused request: status and reason (the body).
+#[derive(Debug)]
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+fn refuse(msg: String) -> Refused {
+    Refused(StatusCode::BAD_REQUEST, msg)
+}
+
+/// Relay signalling: offers passed from one client to another.
+#[derive(Debug, Default)]
+struct RelaySignals {
+    /// Offers addressed to each client, oldest first: (sid, from, SDP).
+    offers: Mutex<HashMap<u32, VecDeque<RelayOffer>>>,
+    /// Offerers waiting for an answer, by session: (addressed client, where the answer goes).
+    waiting: Mutex<HashMap<u64, (u32, oneshot::Sender<String>)>>,
+    /// Woken when an offer arrives.
+    arrived: Notify,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Plain maps: a panic elsewhere cannot leave them half-updated in a way that matters.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Signalling state: open sessions by id.
 #[derive(Debug)]
@@ -33,6 +75,7 @@ pub struct RtcState {
     fallback_ip: IpAddr,
     next: AtomicU64,
     sessions: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    relay: RelaySignals,
 }
 
 impl RtcState {
@@ -52,6 +95,7 @@ impl RtcState {
             fallback_ip,
             next: AtomicU64::new(1),
             sessions: Mutex::new(HashMap::new()),
+            relay: RelaySignals::default(),
         })
     }
 
@@ -72,6 +116,11 @@ pub fn router(state: Arc<RtcState>) -> Router {
     Router::new()
         .route("/rtc/offer", post(offer))
         .route("/rtc/session/{sid}", delete(close))
+        .route("/rtc/relay/offer", post(relay_offer).get(relay_take_offer))
+        .route(
+            "/rtc/relay/session/{sid}",
+            post(relay_answer).delete(relay_withdraw),
+        )
         .with_state(state)
 }
 
@@ -112,21 +161,43 @@ fn host_ip(headers: &HeaderMap, fallback: IpAddr) -> IpAddr {
     }
 }
 
+/// A client id from the query (`name` = `client` or `peer`): a u32, not 0.
+fn parse_id(raw: Option<&str>, name: &str) -> Result<u32, Refused> {
+    match raw.map(str::parse::<u32>) {
+        None => Err(refuse(format!("missing ?{name}=<id> (a u32, not 0)"))),
+        Some(Ok(0)) | Some(Err(_)) => Err(refuse(format!(
+            "invalid ?{name}={:?}: must be a u32, not 0",
+            raw.unwrap_or_default()
+        ))),
+        Some(Ok(id)) => Ok(id),
+    }
+}
+
+/// Refuses a body that is not a complete SDP description of acceptable size.
+fn check_sdp(body: &str, what: &str) -> Result<(), Refused> {
+    if body.len() > MAX_OFFER {
+        return Err(Refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("SDP {what} over 64 KiB"),
+        ));
+    }
+    if !body.starts_with("v=0") {
+        return Err(refuse(format!(
+            "body must be a complete SDP {what} (application/sdp)"
+        )));
+    }
+    Ok(())
+}
+
 async fn offer(
     State(s): State<Arc<RtcState>>,
     Query(q): Query<OfferQuery>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let client = match q.client.as_deref().map(str::parse::<u32>) {
-        None => return bad("missing ?client=<id> (a u32, not 0)".into()),
-        Some(Ok(0)) | Some(Err(_)) => {
-            return bad(format!(
-                "invalid ?client={:?}: must be a u32, not 0",
-                q.client.unwrap_or_default()
-            ))
-        }
-        Some(Ok(id)) => id,
+    let client = match parse_id(q.client.as_deref(), "client") {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
     };
     let imp = match q.implementation.as_deref() {
         None | Some("") => RtcImpl::Str0m,
@@ -135,11 +206,8 @@ async fn offer(
             None => return bad(format!("unknown impl={name:?}: use str0m or webrtc-rs")),
         },
     };
-    if body.len() > MAX_OFFER {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "SDP offer over 64 KiB").into_response();
-    }
-    if !body.starts_with("v=0") {
-        return bad("body must be a complete SDP offer (application/sdp)".into());
+    if let Err(r) = check_sdp(&body, "offer") {
+        return r.into_response();
     }
     let ip = host_ip(&headers, s.fallback_ip);
     let (close_tx, close_rx) = oneshot::channel();
@@ -180,6 +248,160 @@ async fn close(State(s): State<Arc<RtcState>>, Path(sid): Path<String>) -> Respo
             StatusCode::NO_CONTENT.into_response()
         }
         None => (StatusCode::NOT_FOUND, format!("no session {sid}")).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RelayQuery {
+    client: Option<String>,
+    peer: Option<String>,
+    wait: Option<String>,
+}
+
+/// `POST /rtc/relay/offer?client=A&peer=B`: queues A's offer for B and waits for B's answer.
+async fn relay_offer(
+    State(s): State<Arc<RtcState>>,
+    Query(q): Query<RelayQuery>,
+    body: String,
+) -> Result<Response, Refused> {
+    let client = parse_id(q.client.as_deref(), "client")?;
+    let peer = parse_id(q.peer.as_deref(), "peer")?;
+    if peer == client {
+        return Err(refuse(format!("peer={peer} is the offering client itself")));
+    }
+    check_sdp(&body, "offer")?;
+    let sid = s.next.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = oneshot::channel();
+    locked(&s.relay.waiting).insert(sid, (peer, tx));
+    locked(&s.relay.offers)
+        .entry(peer)
+        .or_default()
+        .push_back((sid, client, body));
+    s.relay.arrived.notify_waiters();
+    s.hub.events.add("rtc_relay_offer");
+    let answer = tokio::time::timeout(RELAY_ANSWER_WAIT, rx).await;
+    // Whatever is left of the session goes, answered or not.
+    locked(&s.relay.waiting).remove(&sid);
+    if let Some(q) = locked(&s.relay.offers).get_mut(&peer) {
+        q.retain(|(id, _, _)| *id != sid);
+    }
+    match answer {
+        Ok(Ok(sdp)) => Ok((
+            StatusCode::CREATED,
+            [
+                (header::LOCATION, format!("/rtc/relay/session/{sid}")),
+                (header::CONTENT_TYPE, "application/sdp".to_string()),
+            ],
+            sdp,
+        )
+            .into_response()),
+        Ok(Err(_)) => Err(Refused(
+            StatusCode::GONE,
+            format!("relay session {sid} was withdrawn before client {peer} answered"),
+        )),
+        Err(_) => Err(Refused(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "client {peer} did not answer within {} s",
+                RELAY_ANSWER_WAIT.as_secs()
+            ),
+        )),
+    }
+}
+
+/// `GET /rtc/relay/offer?client=B[&wait=0]`: the oldest offer addressed to B, waiting up to
+/// [`RELAY_POLL_WAIT`] for one (`wait=0`: answer at once); `204` when there is none.
+async fn relay_take_offer(
+    State(s): State<Arc<RtcState>>,
+    Query(q): Query<RelayQuery>,
+) -> Result<Response, Refused> {
+    let client = parse_id(q.client.as_deref(), "client")?;
+    let wait = q.wait.as_deref() != Some("0");
+    let deadline = tokio::time::Instant::now() + RELAY_POLL_WAIT;
+    loop {
+        let arrived = s.relay.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
+        let next = locked(&s.relay.offers)
+            .get_mut(&client)
+            .and_then(|q| q.pop_front());
+        if let Some((sid, from, sdp)) = next {
+            return Ok((
+                StatusCode::OK,
+                [
+                    (header::LOCATION, format!("/rtc/relay/session/{sid}")),
+                    (header::CONTENT_TYPE, "application/sdp".to_string()),
+                    (
+                        header::HeaderName::from_static("wirebench-peer"),
+                        from.to_string(),
+                    ),
+                ],
+                sdp,
+            )
+                .into_response());
+        }
+        if !wait || tokio::time::timeout_at(deadline, arrived).await.is_err() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+}
+
+/// `POST /rtc/relay/session/<sid>?client=B`: B's complete answer, handed to the waiting offerer.
+async fn relay_answer(
+    State(s): State<Arc<RtcState>>,
+    Path(sid): Path<String>,
+    Query(q): Query<RelayQuery>,
+    body: String,
+) -> Result<Response, Refused> {
+    let client = parse_id(q.client.as_deref(), "client")?;
+    let sid = sid
+        .parse::<u64>()
+        .map_err(|_| refuse(format!("invalid session id {sid:?}")))?;
+    check_sdp(&body, "answer")?;
+    let mut waiting = locked(&s.relay.waiting);
+    let Some((to, tx)) = waiting.remove(&sid) else {
+        return Err(Refused(
+            StatusCode::NOT_FOUND,
+            format!("no relay session {sid} is waiting for an answer"),
+        ));
+    };
+    if to != client {
+        waiting.insert(sid, (to, tx));
+        return Err(Refused(
+            StatusCode::FORBIDDEN,
+            format!("relay session {sid} is addressed to client {to}, not {client}"),
+        ));
+    }
+    drop(waiting);
+    if tx.send(body).is_err() {
+        return Err(Refused(
+            StatusCode::GONE,
+            format!("the offerer of relay session {sid} is gone"),
+        ));
+    }
+    s.hub.events.add("rtc_relay_answer");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /rtc/relay/session/<sid>`: withdraws an offer not answered yet (the offerer's
+/// request ends with `410`). An answered session is the peers' own: `404`.
+async fn relay_withdraw(State(s): State<Arc<RtcState>>, Path(sid): Path<String>) -> Response {
+    let Ok(sid) = sid.parse::<u64>() else {
+        return bad(format!("invalid session id {sid:?}"));
+    };
+    let found = locked(&s.relay.waiting).remove(&sid);
+    match found {
+        Some((to, _tx)) => {
+            if let Some(q) = locked(&s.relay.offers).get_mut(&to) {
+                q.retain(|(id, _, _)| *id != sid);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no relay session {sid} waiting"),
+        )
+            .into_response(),
     }
 }
 

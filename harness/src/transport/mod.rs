@@ -163,6 +163,23 @@ pub trait Transport: Send + Sync {
     }
     /// Opens a connection for `target.client_id`.
     async fn connect(&self, target: &Target) -> Result<Connection, TransportError>;
+    /// Whether the relay workload's peers talk directly (WebRTC), not through the server.
+    fn peer_to_peer(&self) -> bool {
+        false
+    }
+    /// Opens `target.client_id`'s path to `peer` for the relay workload; `sender` is the side
+    /// that sends (and, peer to peer, offers). By default the ordinary connection to the
+    /// server, which forwards the sender's data frames to the peer (paired by the
+    /// orchestrator); peer-to-peer transports signal through the server and connect directly.
+    async fn connect_relay(
+        &self,
+        target: &Target,
+        peer: u32,
+        sender: bool,
+    ) -> Result<Connection, TransportError> {
+        let _ = (peer, sender);
+        self.connect(target).await
+    }
 }
 
 /// Every transport id this build knows, in report order (one list, shared with the reports).

@@ -6,6 +6,10 @@
 //! its candidates, `POST /rtc/offer?client=<id>&impl=<server impl>` with the complete offer,
 //! and gets `201 Created` with the complete answer and `Location: /rtc/session/<sid>`. The client
 //! opens one in-band (DCEP) channel; the server accepts any.
+//!
+//! For the relay workload two clients connect to each other instead (peer to peer): the sender
+//! offers through `POST /rtc/relay/offer?client=A&peer=B`, the receiver takes the offer from
+//! `GET /rtc/relay/offer?client=B` and answers with `POST /rtc/relay/session/<sid>?client=B`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -113,25 +117,33 @@ pub fn local_ip_towards(target: SocketAddr) -> Result<IpAddr, TransportError> {
         .ip())
 }
 
-/// Posts a complete offer and returns (answer SDP, session path).
-pub async fn signal(
-    target: &Target,
-    offer: String,
-    server: RtcImpl,
-) -> Result<(String, String), TransportError> {
-    let mut scratch = Setup::default();
-    let mut conn = HttpConn::open(target, &mut scratch).await?;
-    let path = format!(
-        "/rtc/offer?client={}&impl={}",
-        target.client_id,
-        server.name()
-    );
+/// Where a peer's offer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// To the server, which answers as a peer with this stack (`/rtc/offer`).
+    Server(RtcImpl),
+    /// Through the server to this client, which answers (`/rtc/relay/offer`, peer to peer).
+    Peer(u32),
+}
+
+/// One signalling request carrying an SDP body (or none): (status, `Location`, body as text).
+async fn sdp_request(
+    conn: &mut HttpConn,
+    method: Method,
+    path: &str,
+    sdp: Option<String>,
+) -> Result<(hyper::StatusCode, String, String), TransportError> {
+    let headers: &[(&str, &str)] = if sdp.is_some() {
+        &[("content-type", "application/sdp")]
+    } else {
+        &[]
+    };
     let resp = conn
         .request(
-            Method::POST,
-            &path,
-            &[("content-type", "application/sdp")],
-            Bytes::from(offer),
+            method,
+            path,
+            headers,
+            sdp.map(Bytes::from).unwrap_or_default(),
         )
         .await?;
     let status = resp.status();
@@ -143,7 +155,26 @@ pub async fn signal(
         .to_string();
     let body = read_body(resp).await?;
     let text = String::from_utf8(body.to_vec())
-        .map_err(|_| TransportError::Protocol("answer is not UTF-8".into()))?;
+        .map_err(|_| TransportError::Protocol(format!("{path}: the body is not UTF-8")))?;
+    Ok((status, location, text))
+}
+
+/// Posts a complete offer and returns (answer SDP, session path).
+pub async fn signal(
+    target: &Target,
+    offer: String,
+    to: Signal,
+) -> Result<(String, String), TransportError> {
+    let mut conn = HttpConn::open(target, &mut Setup::default()).await?;
+    let path = match to {
+        Signal::Server(server) => format!(
+            "/rtc/offer?client={}&impl={}",
+            target.client_id,
+            server.name()
+        ),
+        Signal::Peer(peer) => format!("/rtc/relay/offer?client={}&peer={peer}", target.client_id),
+    };
+    let (status, location, text) = sdp_request(&mut conn, Method::POST, &path, Some(offer)).await?;
     if status != hyper::StatusCode::CREATED {
         return Err(TransportError::Protocol(format!(
             "POST {path}: {status}: {}",
@@ -151,6 +182,62 @@ pub async fn signal(
         )));
     }
     Ok((text, location))
+}
+
+/// How long a relay answerer waits for its peer's offer.
+pub const RELAY_OFFER_WAIT: Duration = Duration::from_secs(30);
+
+/// Relay answerer: waits for an offer addressed to `target.client_id` (long-polling
+/// `GET /rtc/relay/offer`, at most [`RELAY_OFFER_WAIT`]); returns (offer SDP, session path).
+pub async fn relay_take_offer(target: &Target) -> Result<(String, String), TransportError> {
+    let mut conn = HttpConn::open(target, &mut Setup::default()).await?;
+    let path = format!("/rtc/relay/offer?client={}", target.client_id);
+    let give_up = Instant::now() + RELAY_OFFER_WAIT;
+    loop {
+        let left = give_up.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TransportError::Timeout(format!(
+                "no relay offer for client {} within {} s",
+                target.client_id,
+                RELAY_OFFER_WAIT.as_secs()
+            )));
+        }
+        let (status, location, text) =
+            tokio::time::timeout(left, sdp_request(&mut conn, Method::GET, &path, None))
+                .await
+                .map_err(|_| TransportError::Timeout(format!("GET {path}")))??;
+        match status {
+            hyper::StatusCode::NO_CONTENT => continue,
+            hyper::StatusCode::OK if location.starts_with("/rtc/relay/session/") => {
+                return Ok((text, location))
+            }
+            _ => {
+                return Err(TransportError::Protocol(format!(
+                    "GET {path}: {status}: {}",
+                    text.trim()
+                )))
+            }
+        }
+    }
+}
+
+/// Relay answerer: hands the complete answer for `session` (a `Location` from
+/// [`relay_take_offer`]) to the waiting offerer.
+pub async fn relay_answer(
+    target: &Target,
+    session: &str,
+    answer: String,
+) -> Result<(), TransportError> {
+    let mut conn = HttpConn::open(target, &mut Setup::default()).await?;
+    let path = format!("{session}?client={}", target.client_id);
+    let (status, _, text) = sdp_request(&mut conn, Method::POST, &path, Some(answer)).await?;
+    if status != hyper::StatusCode::NO_CONTENT {
+        return Err(TransportError::Protocol(format!(
+            "POST {path}: {status}: {}",
+            text.trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Phase timestamps reported by a peer while it connects.
@@ -208,9 +295,37 @@ impl Transport for WebRtcTransport {
         let opts = ChannelOpts {
             reliable: self.reliable,
         };
+        let to = Signal::Server(self.server);
         match self.client {
-            RtcImpl::Str0m => super::rtc_str0m::connect(target, opts, self.server).await,
-            RtcImpl::WebrtcRs => super::rtc_webrtcrs::connect(target, opts, self.server).await,
+            RtcImpl::Str0m => super::rtc_str0m::connect(target, opts, to).await,
+            RtcImpl::WebrtcRs => super::rtc_webrtcrs::connect(target, opts, to).await,
+        }
+    }
+
+    fn peer_to_peer(&self) -> bool {
+        true
+    }
+
+    /// The sender offers to `peer` through the server; the receiver takes the offer and
+    /// answers; then they talk directly. Both run this transport's client stack.
+    async fn connect_relay(
+        &self,
+        target: &Target,
+        peer: u32,
+        sender: bool,
+    ) -> Result<Connection, TransportError> {
+        let opts = ChannelOpts {
+            reliable: self.reliable,
+        };
+        match (self.client, sender) {
+            (RtcImpl::Str0m, true) => {
+                super::rtc_str0m::connect(target, opts, Signal::Peer(peer)).await
+            }
+            (RtcImpl::WebrtcRs, true) => {
+                super::rtc_webrtcrs::connect(target, opts, Signal::Peer(peer)).await
+            }
+            (RtcImpl::Str0m, false) => super::rtc_str0m::accept_peer(target).await,
+            (RtcImpl::WebrtcRs, false) => super::rtc_webrtcrs::accept_peer(target).await,
         }
     }
 }

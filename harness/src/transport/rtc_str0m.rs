@@ -18,8 +18,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::rtc::{
-    check_size, local_ip_towards, setup_from, signal, ChannelOpts, PhaseTx, RtcImpl, CHANNEL_LABEL,
-    MAX_BUFFERED, OPEN_TIMEOUT,
+    check_size, local_ip_towards, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
+    PhaseTx, Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
 };
 use super::{Connection, FrameSink, FrameStream, Target, TransportError};
 use crate::server::hub::{Attachment, Hub, Reply};
@@ -319,15 +319,23 @@ pub async fn answer(
     Ok(answer.to_sdp_string())
 }
 
-/// Client side: offers one channel, signals, and waits for the channel to open.
+/// A new str0m peer with a UDP socket and its host candidate on the local address towards
+/// `target`'s server (in a topology, this host's own address; on loopback, loopback).
+async fn client_peer(target: &Target) -> Result<(Rtc, UdpSocket), TransportError> {
+    let ip = local_ip_towards(target.addr)?;
+    let (socket, rtc) = bind_peer(ip).await?;
+    Ok((rtc, socket))
+}
+
+/// Client side: offers one channel, signals (to the server, or through it to a peer), and waits
+/// for the channel to open.
 pub async fn connect(
     target: &Target,
     opts: ChannelOpts,
-    server: RtcImpl,
+    to: Signal,
 ) -> Result<Connection, TransportError> {
     let t0 = Instant::now();
-    let ip = local_ip_towards(target.addr)?;
-    let (socket, mut rtc) = bind_peer(ip).await?;
+    let (mut rtc, socket) = client_peer(target).await?;
     let mut api = rtc.sdp_api();
     api.add_channel_with_config(ChannelConfig {
         label: CHANNEL_LABEL.into(),
@@ -342,13 +350,41 @@ pub async fn connect(
     let (offer, pending) = api
         .apply()
         .ok_or_else(|| TransportError::Protocol("str0m made no offer".into()))?;
-    let (answer, session) = signal(target, offer.to_sdp_string(), server).await?;
+    let (answer, session) = signal(target, offer.to_sdp_string(), to).await?;
     let signalled = Instant::now();
     let answer = SdpAnswer::from_sdp_string(&answer)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP answer: {e}")))?;
     rtc.sdp_api()
         .accept_answer(pending, answer)
         .map_err(|e| rtc_err("accepting the answer", e))?;
+    open_client(rtc, socket, t0, signalled, &session).await
+}
+
+/// Relay receiver: takes the offer addressed to this client, answers it through the server,
+/// and waits for the offerer's channel to open (peer to peer).
+pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> {
+    let (offer, session) = relay_take_offer(target).await?;
+    let t0 = Instant::now();
+    let offer = SdpOffer::from_sdp_string(&offer)
+        .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
+    let (mut rtc, socket) = client_peer(target).await?;
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| rtc_err("accepting the offer", e))?;
+    relay_answer(target, &session, answer.to_sdp_string()).await?;
+    let signalled = Instant::now();
+    open_client(rtc, socket, t0, signalled, &session).await
+}
+
+/// Runs a client-side peer whose descriptions are settled and waits for its first channel.
+async fn open_client(
+    rtc: Rtc,
+    socket: UdpSocket,
+    t0: Instant,
+    signalled: Instant,
+    session: &str,
+) -> Result<Connection, TransportError> {
     let (out_tx, out_rx) = mpsc::channel(QUEUE);
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let (ph_tx, mut ph_rx) = mpsc::unbounded_channel();

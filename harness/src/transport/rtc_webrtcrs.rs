@@ -15,6 +15,7 @@ use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::{APIBuilder, API};
 use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
 use webrtc::data_channel::data_channel_message::DataChannelMessage;
+use webrtc::data_channel::data_channel_state::RTCDataChannelState;
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
@@ -25,8 +26,8 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
 use super::rtc::{
-    check_size, local_ip_towards, setup_from, signal, ChannelOpts, RtcImpl, CHANNEL_LABEL,
-    MAX_BUFFERED, OPEN_TIMEOUT,
+    check_size, local_ip_towards, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
+    Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
 };
 use super::{Connection, FrameSink, FrameStream, Target, TransportError};
 use crate::server::hub::{Attachment, Hub, Reply};
@@ -190,15 +191,14 @@ pub async fn answer(
     Ok(sdp)
 }
 
-/// Client side: offers one channel, signals, and waits for the channel to open.
-pub async fn connect(
-    target: &Target,
-    opts: ChannelOpts,
-    server: RtcImpl,
-) -> Result<Connection, TransportError> {
-    let t0 = Instant::now();
-    let pc = peer(local_ip_towards(target.addr)?).await?;
-    let (ph_tx, mut ph_rx) = mpsc::unbounded_channel::<(&'static str, Instant)>();
+type Phases = (
+    mpsc::UnboundedSender<(&'static str, Instant)>,
+    mpsc::UnboundedReceiver<(&'static str, Instant)>,
+);
+
+/// Reports the `ice` and `dtls` phases of a client-side peer.
+fn watch_phases(pc: &RTCPeerConnection) -> Phases {
+    let (ph_tx, ph_rx) = mpsc::unbounded_channel::<(&'static str, Instant)>();
     let p = ph_tx.clone();
     pc.on_ice_connection_state_change(Box::new(move |s| {
         if s == RTCIceConnectionState::Connected {
@@ -214,6 +214,19 @@ pub async fn connect(
         }
         Box::pin(async {})
     }));
+    (ph_tx, ph_rx)
+}
+
+/// Client side: offers one channel, signals (to the server, or through it to a peer), and waits
+/// for the channel to open.
+pub async fn connect(
+    target: &Target,
+    opts: ChannelOpts,
+    to: Signal,
+) -> Result<Connection, TransportError> {
+    let t0 = Instant::now();
+    let pc = peer(local_ip_towards(target.addr)?).await?;
+    let (ph_tx, mut ph_rx) = watch_phases(&pc);
     let init = RTCDataChannelInit {
         ordered: Some(opts.reliable),
         max_retransmits: if opts.reliable { None } else { Some(0) },
@@ -243,7 +256,7 @@ pub async fn connect(
         .await
         .map_err(|e| err("creating the offer", e))?;
     let sdp = complete_local(&pc, offer).await?;
-    let (answer, session) = signal(target, sdp, server).await?;
+    let (answer, session) = signal(target, sdp, to).await?;
     let signalled = Instant::now();
     let answer = RTCSessionDescription::answer(answer).map_err(|e| err("invalid SDP answer", e))?;
     pc.set_remote_description(answer)
@@ -260,6 +273,87 @@ pub async fn connect(
         }
     }
     let setup = setup_from(t0, signalled, &mut ph_rx);
+    Ok(client_connection(pc, dc, low, in_rx, setup))
+}
+
+/// Relay receiver: takes the offer addressed to this client, answers it through the server,
+/// and waits for the offerer's channel (peer to peer).
+pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> {
+    let (offer, session) = relay_take_offer(target).await?;
+    let t0 = Instant::now();
+    let offer = RTCSessionDescription::offer(offer).map_err(|e| err("invalid SDP offer", e))?;
+    let pc = peer(local_ip_towards(target.addr)?).await?;
+    let (ph_tx, mut ph_rx) = watch_phases(&pc);
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    let (open_tx, open_rx) = oneshot::channel::<Arc<RTCDataChannel>>();
+    let open_tx = Arc::new(Mutex::new(Some(open_tx)));
+    pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
+        let (in_tx, open_tx, p) = (in_tx.clone(), open_tx.clone(), ph_tx.clone());
+        Box::pin(async move {
+            // The offerer's first channel is the one; later ones are ignored.
+            let taken = open_tx.lock().ok().and_then(|mut g| g.take());
+            let Some(tx) = taken else {
+                return;
+            };
+            dc.on_message(Box::new(move |m: DataChannelMessage| {
+                if !m.is_string {
+                    let _ = in_tx.send(m.data);
+                }
+                Box::pin(async {})
+            }));
+            let once = Arc::new(Mutex::new(Some(tx)));
+            let opened = {
+                let (once, dc, p) = (once.clone(), dc.clone(), p.clone());
+                move || {
+                    if let Some(tx) = once.lock().ok().and_then(|mut g| g.take()) {
+                        let _ = p.send(("channel", Instant::now()));
+                        let _ = tx.send(dc);
+                    }
+                }
+            };
+            let on_open = opened.clone();
+            dc.on_open(Box::new(move || {
+                on_open();
+                Box::pin(async {})
+            }));
+            if dc.ready_state() == RTCDataChannelState::Open {
+                opened();
+            }
+        })
+    }));
+    pc.set_remote_description(offer)
+        .await
+        .map_err(|e| err("applying the offer", e))?;
+    let ans = pc
+        .create_answer(None)
+        .await
+        .map_err(|e| err("creating the answer", e))?;
+    let sdp = complete_local(&pc, ans).await?;
+    relay_answer(target, &session, sdp).await?;
+    let signalled = Instant::now();
+    let dc = match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {
+        Ok(Ok(dc)) => dc,
+        _ => {
+            let _ = pc.close().await;
+            return Err(TransportError::Timeout(format!(
+                "data channel open ({} s) after answering {session}",
+                OPEN_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    let low = watch_low(&dc).await;
+    let setup = setup_from(t0, signalled, &mut ph_rx);
+    Ok(client_connection(pc, dc, low, in_rx, setup))
+}
+
+/// The connection of a client-side peer whose channel is open.
+fn client_connection(
+    pc: Arc<RTCPeerConnection>,
+    dc: Arc<RTCDataChannel>,
+    low: Arc<Notify>,
+    in_rx: mpsc::UnboundedReceiver<Bytes>,
+    setup: super::Setup,
+) -> Connection {
     // The peer connection lives as long as the sink; the stream ends when it closes.
     let closed_pc = pc.clone();
     let in_done = Arc::new(Notify::new());
@@ -275,7 +369,7 @@ pub async fn connect(
         }
         Box::pin(async {})
     }));
-    Ok(Connection {
+    Connection {
         sink: Box::new(Sink {
             dc,
             pc: Some(pc),
@@ -286,7 +380,7 @@ pub async fn connect(
             done: in_done,
         }),
         setup,
-    })
+    }
 }
 
 struct Sink {

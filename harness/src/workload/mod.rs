@@ -19,6 +19,9 @@ use crate::clock::{now_ns, PreciseTimer};
 use crate::frame::{Header, Kind, HEADER_LEN};
 use crate::transport::{Connection, FrameSink, FrameStream, Target, Transport, TransportError};
 
+pub mod collab;
+pub mod relay;
+
 /// Highest latency the histograms track: 60 s in µs.
 pub const MAX_LATENCY_US: u64 = 60_000_000;
 
@@ -47,10 +50,16 @@ pub enum WorkloadSpec {
     /// time to each one's first event shows the browser's per-origin connection limit. One
     /// stream is released every `duration_ms`.
     OriginLimit(Params),
+    /// Client A → client B in pairs (open loop, one-way latency): through the server, or peer
+    /// to peer for WebRTC.
+    Relay(Params),
+    /// N clients send ops; the server orders and broadcasts them: op → delivered-to-all
+    /// latency and order violations.
+    Collab(Params),
 }
 
 /// Parameters shared by the workloads (each uses the ones that apply).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Params {
     /// Messages per second per client (echo, push).
     pub rate: f64,
@@ -66,6 +75,17 @@ pub struct Params {
     pub connects: u32,
     /// Short-poll interval, ms (poll transport).
     pub poll_interval_ms: u64,
+    /// relay: a frame arriving later than this after its intended send time counts as lost
+    /// (media-like traffic); none = every arrival counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// relay on a topology: extra one-way delay between the two peers' hosts, ms, on top of
+    /// both access links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_delay_ms: Option<f64>,
+    /// One-way delay on the server's access link, ms (the server far away); none = unshaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_delay_ms: Option<f64>,
 }
 
 impl WorkloadSpec {
@@ -78,6 +98,8 @@ impl WorkloadSpec {
             Self::Upload(_) => "upload",
             Self::Connect(_) => "connect",
             Self::OriginLimit(_) => "origin-limit",
+            Self::Relay(_) => "relay",
+            Self::Collab(_) => "collab",
         }
     }
 
@@ -89,7 +111,9 @@ impl WorkloadSpec {
             | Self::Download(p)
             | Self::Upload(p)
             | Self::Connect(p)
-            | Self::OriginLimit(p) => p,
+            | Self::OriginLimit(p)
+            | Self::Relay(p)
+            | Self::Collab(p) => p,
         }
     }
 
@@ -97,7 +121,7 @@ impl WorkloadSpec {
     pub fn latency_kind(&self) -> &'static str {
         match self {
             Self::Echo(_) => "rtt",
-            Self::Push(_) | Self::Download(_) => "one-way",
+            Self::Push(_) | Self::Download(_) | Self::Relay(_) | Self::Collab(_) => "one-way",
             Self::Upload(_) => "none",
             Self::Connect(_) => "setup",
             Self::OriginLimit(_) => "first-event",
@@ -135,6 +159,14 @@ pub const ALL_IDS: &[(&str, &str)] = &[
     (
         "origin-limit",
         "browser only: N event streams / long-polls to one origin, time to each one's first event",
+    ),
+    (
+        "relay",
+        "client A → client B in pairs, one-way latency: WebRTC peer to peer, others via the server",
+    ),
+    (
+        "collab",
+        "N clients send ops, the server orders and broadcasts: delivered-to-all latency, order violations",
     ),
 ];
 
@@ -177,6 +209,16 @@ pub struct ClientReport {
     pub cpu_s: Option<f64>,
     /// Peak RSS of the agent process, bytes.
     pub rss_peak_bytes: Option<u64>,
+    /// relay with a deadline: frames that arrived after it (counted as lost, not received).
+    #[serde(default)]
+    pub late: u64,
+    /// collab: ops delivered to each client after warm-up, in client-id order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_client_received: Vec<u64>,
+    /// collab: each client's arrival order of the ops after warm-up (op id = sender << 32 |
+    /// seq), compared by the orchestrator with the server's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrival_orders: Vec<Vec<u64>>,
 }
 
 impl ClientReport {
@@ -200,11 +242,32 @@ impl ClientReport {
         Ok(())
     }
 
-    fn count_error(&mut self, key: &str) {
+    /// The frame's header if it parses and `wanted` accepts it; otherwise counts it
+    /// (`frame_unexpected`, or the parse error's key) and returns None.
+    pub(crate) fn accept(
+        &mut self,
+        frame: &[u8],
+        wanted: impl Fn(&Header) -> bool,
+    ) -> Option<Header> {
+        match Header::parse(frame) {
+            Ok(h) if wanted(&h) => Some(h),
+            Ok(_) => {
+                self.count_error("frame_unexpected");
+                None
+            }
+            Err(e) => {
+                self.count_error(e.counter_key());
+                None
+            }
+        }
+    }
+
+    pub(crate) fn count_error(&mut self, key: &str) {
         *self.errors.entry(key.to_string()).or_default() += 1;
     }
 
-    /// Adds another client's report to this one (histograms merged, counts summed).
+    /// Adds another report (another client, or another client agent) to this one (histograms
+    /// merged, counts summed).
     pub fn merge(&mut self, other: ClientReport) -> Result<(), TransportError> {
         if self.error.is_none() {
             self.error = other.error;
@@ -239,11 +302,23 @@ impl ClientReport {
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
         }
+        // Several client agents: their processes' CPU time and peak memory add up.
+        self.cpu_s = match (self.cpu_s, other.cpu_s) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.rss_peak_bytes = match (self.rss_peak_bytes, other.rss_peak_bytes) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.late += other.late;
+        self.per_client_received.extend(other.per_client_received);
+        self.arrival_orders.extend(other.arrival_orders);
         Ok(())
     }
 }
 
-fn encode(h: &Histogram<u64>) -> Result<String, TransportError> {
+pub(crate) fn encode(h: &Histogram<u64>) -> Result<String, TransportError> {
     wirebench_reports::encode_histogram(h).map_err(|e| TransportError::Protocol(e.to_string()))
 }
 
@@ -299,6 +374,30 @@ pub async fn run_clients(
     first_client: u32,
     on_connected: impl FnOnce(Vec<u32>),
 ) -> ClientReport {
+    run_clients_gated(
+        transport,
+        base,
+        spec,
+        first_client,
+        None,
+        on_connected,
+        async {},
+    )
+    .await
+}
+
+/// [`run_clients`] for `count` clients (None: the workload's `clients`), holding every schedule
+/// until `start` resolves after `on_connected`: the orchestrator's barrier when the server or
+/// other client agents must be ready first (relay pairs, collab).
+pub async fn run_clients_gated(
+    transport: Arc<dyn Transport>,
+    base: Target,
+    spec: WorkloadSpec,
+    first_client: u32,
+    count: Option<u32>,
+    on_connected: impl FnOnce(Vec<u32>),
+    start: impl std::future::Future<Output = ()>,
+) -> ClientReport {
     let p = spec.params().clone();
     let mut report = ClientReport::default();
     if p.size < HEADER_LEN {
@@ -321,17 +420,35 @@ pub async fn run_clients(
             Some("origin-limit runs in the browser client only (--client browser)".into());
         return report;
     }
-    // Connect every client first (concurrently, a few at a time to spread the handshakes).
-    let ids: Vec<u32> = (0..p.clients.max(1)).map(|k| first_client + k).collect();
+    let relay = matches!(spec, WorkloadSpec::Relay(_));
+    if relay {
+        if let Err(e) = relay::check_pairs(p.clients) {
+            report.error = Some(e);
+            return report;
+        }
+    }
+    // Connect every client first (concurrently, a few at a time to spread the handshakes;
+    // relay peers all at once, since a peer-to-peer offer waits for its answerer).
+    let ids: Vec<u32> = (0..count.unwrap_or(p.clients).max(1))
+        .map(|k| first_client + k)
+        .collect();
     let mut conns = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(64) {
+    let chunk_len = if relay { ids.len() } else { 64 };
+    for chunk in ids.chunks(chunk_len) {
         let futs = chunk.iter().map(|&id| {
             let t = transport.clone();
             let target = Target {
                 client_id: id,
                 ..base.clone()
             };
-            async move { (id, t.connect(&target).await) }
+            let pair = relay.then(|| relay::peer_of(id, p.clients));
+            async move {
+                let c = match pair {
+                    Some((peer, sender)) => t.connect_relay(&target, peer, sender).await,
+                    None => t.connect(&target).await,
+                };
+                (id, c)
+            }
         });
         for (id, r) in futures_util::future::join_all(futs).await {
             match r {
@@ -351,7 +468,15 @@ pub async fn run_clients(
         }
     }
     on_connected(ids);
+    start.await;
     let start_ns = now_ns() + 5_000_000; // every client's schedule starts 5 ms from now
+    if let WorkloadSpec::Collab(p) = &spec {
+        let r = collab::run(p, conns, start_ns).await;
+        if let Err(e) = report.merge(r) {
+            report.error.get_or_insert(e.to_string());
+        }
+        return finish(report);
+    }
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|(id, conn)| {
@@ -391,7 +516,11 @@ async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -
             receive_server_frames(p, Kind::Data, stream, &mut rep).await
         }
         WorkloadSpec::Upload(p) => upload(p, id, sink, stream, start_ns, &mut rep).await,
-        WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => Ok(()),
+        WorkloadSpec::Relay(p) => match relay::peer_of(id, p.clients) {
+            (peer, true) => relay::send(p, id, peer, sink, stream, start_ns, &mut rep).await,
+            (peer, false) => relay::receive(p, peer, sink, stream, start_ns, &mut rep).await,
+        },
+        WorkloadSpec::Connect(_) | WorkloadSpec::Collab(_) | WorkloadSpec::OriginLimit(_) => Ok(()),
     };
     if let Err(e) = res {
         rep.error = Some(format!("client {id}: {e}"));
@@ -401,7 +530,7 @@ async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -
 
 /// The next frame if one arrives before `deadline_ns` (monotonic); `None` at the deadline or
 /// when the stream ends.
-async fn recv_before(
+pub(crate) async fn recv_before(
     stream: &mut dyn FrameStream,
     deadline_ns: u64,
 ) -> Result<Option<Bytes>, TransportError> {
@@ -418,39 +547,16 @@ pub const DRAIN: Duration = Duration::from_secs(3);
 async fn echo(
     p: &Params,
     id: u32,
-    mut sink: Box<dyn FrameSink>,
+    sink: Box<dyn FrameSink>,
     mut stream: Box<dyn FrameStream>,
     start_ns: u64,
     rep: &mut ClientReport,
 ) -> Result<(), TransportError> {
-    let period_ns = (1e9 / p.rate.max(0.001)) as u64;
-    let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
-    let total_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+    let (sched, warm_n) = Schedule::of(p, start_ns);
+    let (period_ns, total_n) = (sched.period_ns, sched.total_n);
     let size = p.size;
     let sent = Arc::new(AtomicU64::new(0));
-    let sent_w = sent.clone();
-    let sender = async move {
-        let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
-        let mut late = new_histogram();
-        for seq in 0..total_n {
-            let t = start_ns + seq * period_ns;
-            timer
-                .sleep_until_ns(t)
-                .await
-                .map_err(|e| TransportError::io("timerfd", e))?;
-            let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
-            let f = Header {
-                seq,
-                sent_ns: t,
-                sender: id,
-                kind: Kind::EchoRequest,
-            }
-            .encode(size);
-            sink.send(f).await?;
-            sent_w.store(seq + 1, Ordering::Release);
-        }
-        Ok::<_, TransportError>((sink, late))
-    };
+    let sender = send_schedule(sink, sched, id, Kind::EchoRequest, size, sent.clone());
     let end_ns = start_ns + total_n * period_ns + DRAIN.as_nanos() as u64;
     let mut hist = new_histogram();
     let mut warm = 0u64;
@@ -464,16 +570,8 @@ async fn echo(
             };
             let now = now_ns();
             rx_total += f.len() as u64;
-            let h = match Header::parse(&f) {
-                Ok(h) if h.kind == Kind::EchoReply && h.sender == id => h,
-                Ok(_) => {
-                    rep.count_error("frame_unexpected");
-                    continue;
-                }
-                Err(e) => {
-                    rep.count_error(e.counter_key());
-                    continue;
-                }
+            let Some(h) = rep.accept(&f, |h| h.kind == Kind::EchoReply && h.sender == id) else {
+                continue;
             };
             if h.seq >= total_n || !seqs.record(h.seq) {
                 continue;
@@ -492,11 +590,7 @@ async fn echo(
     r?;
     let (mut sink, late) = s?;
     let _ = sink.close().await;
-    rep.send_lateness_us = Some([
-        late.value_at_quantile(0.5),
-        late.value_at_quantile(0.99),
-        late.max(),
-    ]);
+    rep.send_lateness_us = Some(lateness(&late));
     let sent = sent.load(Ordering::Acquire);
     rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
     rep.sent = sent.saturating_sub(warm_n);
@@ -506,6 +600,74 @@ async fn echo(
     rep.bytes_sent = sent * size as u64;
     rep.bytes_received_total = rx_total;
     Ok(())
+}
+
+/// An open-loop send schedule: frame `seq` is due at `start_ns + seq * period_ns`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// When frame 0 is due (monotonic ns).
+    pub start_ns: u64,
+    /// Interval between frames, ns.
+    pub period_ns: u64,
+    /// Frames in all, warm-up included.
+    pub total_n: u64,
+}
+
+impl Schedule {
+    /// The schedule of `p` (rate, warm-up, duration) from `start_ns`, and the warm-up's frames.
+    pub fn of(p: &Params, start_ns: u64) -> (Self, u64) {
+        let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
+        let total_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+        let s = Self {
+            start_ns,
+            period_ns: (1e9 / p.rate.max(0.001)) as u64,
+            total_n,
+        };
+        (s, warm_n)
+    }
+
+    /// When the last frame is due.
+    pub fn end_ns(&self) -> u64 {
+        self.start_ns + self.total_n * self.period_ns
+    }
+}
+
+/// Sends the schedule's frames of `kind` from `id`, each stamped with its intended send time;
+/// `sent` counts frames handed to the transport. Returns the sink and how late each send left
+/// (µs histogram).
+pub(crate) async fn send_schedule(
+    mut sink: Box<dyn FrameSink>,
+    sched: Schedule,
+    id: u32,
+    kind: Kind,
+    size: usize,
+    sent: Arc<AtomicU64>,
+) -> Result<(Box<dyn FrameSink>, Histogram<u64>), TransportError> {
+    let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
+    let mut late = new_histogram();
+    for seq in 0..sched.total_n {
+        let t = sched.start_ns + seq * sched.period_ns;
+        timer
+            .sleep_until_ns(t)
+            .await
+            .map_err(|e| TransportError::io("timerfd", e))?;
+        let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
+        let f = Header {
+            seq,
+            sent_ns: t,
+            sender: id,
+            kind,
+        }
+        .encode(size);
+        sink.send(f).await?;
+        sent.store(seq + 1, Ordering::Release);
+    }
+    Ok((sink, late))
+}
+
+/// p50, p99 and max of a send-lateness histogram.
+pub(crate) fn lateness(h: &Histogram<u64>) -> [u64; 3] {
+    [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
 }
 
 /// Receives server-originated frames of `kind` (push or download data).
@@ -542,16 +704,8 @@ async fn receive_server_frames(
         };
         let now = now_ns();
         rep.bytes_received_total += f.len() as u64;
-        let h = match Header::parse(&f) {
-            Ok(h) if h.kind == kind => h,
-            Ok(_) => {
-                rep.count_error("frame_unexpected");
-                continue;
-            }
-            Err(e) => {
-                rep.count_error(e.counter_key());
-                continue;
-            }
+        let Some(h) = rep.accept(&f, |h| h.kind == kind) else {
+            continue;
         };
         let first = *first_ns.get_or_insert(now);
         deadline = if bulk {

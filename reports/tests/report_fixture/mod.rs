@@ -170,6 +170,7 @@ pub fn ok_cell(
         lost,
         duplicated: 0,
         reordered: if lost > 0 { lost / 3 } else { 0 },
+        ..Delivery::default()
     });
     c.wire = Some(Wire {
         bytes_up: Some(samples * 300),
