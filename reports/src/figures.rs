@@ -264,6 +264,17 @@ pub struct KeyCells<'a> {
 }
 
 impl<'a> KeyCells<'a> {
+    /// The transport as shown: the id with the implementation and a non-Rust client in
+    /// parentheses ([`Cell::transport_name`]), so two WebRTC implementations get two names.
+    pub fn transport_name(&self) -> String {
+        self.ok
+            .iter()
+            .chain(&self.failed)
+            .chain(&self.skipped)
+            .next()
+            .map_or_else(|| self.transport.to_string(), |c| c.transport_name())
+    }
+
     /// Median and spread of a metric over the ok repeats.
     pub fn spread(&self, m: &Metric) -> Option<Spread> {
         Spread::of(self.ok.iter().filter_map(|c| (m.extract)(c)).collect())

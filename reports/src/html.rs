@@ -566,9 +566,9 @@ fn m(id: &str) -> &'static Metric {
 
 fn row_label(k: &KeyCells<'_>, profiles: usize) -> String {
     if profiles > 1 {
-        format!("{} · {}", k.transport, k.profile)
+        format!("{} · {}", k.transport_name(), k.profile)
     } else {
-        k.transport.to_string()
+        k.transport_name()
     }
 }
 
@@ -685,26 +685,28 @@ fn section(
             for e in errors {
                 notes.push(format!(
                     "{} · {}: histogram not readable ({e})",
-                    k.transport, k.profile
+                    k.transport_name(),
+                    k.profile
                 ));
             }
             match hist {
                 Some(hist) => {
                     let color = plots::transport_color(k.transport);
                     lines_s.push(Line {
-                        name: k.transport.to_string(),
+                        name: k.transport_name(),
                         color,
                         points: spectrum_points(&hist),
                     });
                     lines_c.push(Line {
-                        name: k.transport.to_string(),
+                        name: k.transport_name(),
                         color,
                         points: cdf_points(&hist),
                     });
                 }
                 None if !k.ok.is_empty() => notes.push(format!(
                     "{} · {}: no latency recorded",
-                    k.transport, k.profile
+                    k.transport_name(),
+                    k.profile
                 )),
                 None => {}
             }
@@ -905,7 +907,7 @@ fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
              <td class=\"num\">{}/{}</td>{}{}{}{}{}{}<td class=\"num\">{}</td>{}{}{}</tr>",
             status_class(k),
             plots::css_color(plots::transport_color(k.transport)),
-            escape(k.transport),
+            escape(&k.transport_name()),
             escape(k.profile),
             k.ok.len(),
             total,
@@ -977,7 +979,7 @@ fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             h,
             "<tr{}><td>{}</td><td>{}</td>{}{}<td class=\"num\">{}</td><td>{}</td></tr>",
             status_class(k),
-            escape(k.transport),
+            escape(&k.transport_name()),
             escape(k.profile),
             spread_td(k.spread(m("setup_ms")), &|v| format!("{v:.2} ms")),
             spread_td(k.spread(m("setup_rtts")), &|v| format!("{v:.2}")),
@@ -1018,7 +1020,7 @@ fn delivery_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            escape(k.transport),
+            escape(&k.transport_name()),
             escape(k.profile),
             d.sent,
             d.received,

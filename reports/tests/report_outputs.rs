@@ -369,3 +369,23 @@ fn extreme_values_render_without_panics() {
     let _ = export::csv(&r);
     let _ = export::bencher(&r);
 }
+
+/// Two implementations of one transport are two rows, each named (`webrtc (str0m)`), in the
+/// HTML tables as in summary.md.
+#[test]
+fn html_names_each_implementation() {
+    let mut rng = Rng::new(7);
+    let mut cells = Vec::new();
+    for imp in ["str0m", "webrtc-rs"] {
+        let mut c = ok_cell(&mut rng, "echo", "echo", "webrtc", "loopback", 1, 100);
+        c.implementation = Some(imp.into());
+        cells.push(c);
+    }
+    let page = html::render(&results(cells)).expect("renders");
+    for name in ["webrtc (str0m)", "webrtc (webrtc-rs)"] {
+        assert!(
+            page.contains(&format!("</i>{name}</td>")),
+            "{name} has no row of its own in the figures table"
+        );
+    }
+}
