@@ -1,7 +1,8 @@
 //! The browser lane against a real server: Debian's Chromium (headless, driven over DevTools)
 //! runs the page served at `/client/` and passes the echo checks on every transport a browser
 //! can speak (frames intact, nothing lost where the transport is reliable, order where it is
-//! ordered); the per-origin limit test sees exactly HTTP/1.1's six connections per origin; and
+//! ordered); download and upload move every frame whole on every browser transport; the
+//! per-origin limit test sees exactly HTTP/1.1's six connections per origin; and
 //! `wirebench run --client both` writes Rust and browser cells side by side into one valid
 //! results file.
 //!
@@ -167,6 +168,147 @@ async fn browser_echo() {
         }
         if !why.is_empty() {
             failures.push(format!("{t}: {}", why.join("; ")));
+        }
+    }
+    browser.close().await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn browser_download_and_upload_on_every_browser_transport() {
+    let _turn = serial();
+    block_on(browser_bulk());
+}
+
+/// Download on every browser transport, upload on the reliable ones (the runner skips upload
+/// on unreliable transports): nothing missing, corrupted, duplicated or out of order where the
+/// transport promises it, and every uploaded byte counted at the server.
+async fn browser_bulk() {
+    let Some(path) = chromium_or_skip("browser_download_and_upload_on_every_browser_transport")
+    else {
+        return;
+    };
+    let server = common::server().await;
+    // (transport, frame size, reliable + ordered): datagrams must fit one packet.
+    let transports = [
+        ("websocket", 16384, true),
+        ("sse", 16384, true),
+        ("long-poll", 16384, true),
+        ("poll", 16384, true),
+        ("webtransport", 16384, true),
+        ("webtransport-datagram", 1000, false),
+        ("webrtc", 16384, true),
+        ("webrtc-unreliable", 1000, false),
+    ];
+    let w0 = WorkloadSpec::Echo(params(200.0, 64));
+    let browser = launch(&path, &job(&server, "websocket", &w0)).await;
+    let mut failures = Vec::new();
+    for (k, (t, size, reliable)) in transports.into_iter().enumerate() {
+        // No warm-up: every frame counts, so a stall (str0m's SCTP sender recovering from the
+        // datagrams Chromium's socket buffer dropped) cannot leave nothing to check.
+        let mut p = params(0.0, size);
+        p.duration_ms = 600;
+        p.warmup_ms = 0;
+        let down = WorkloadSpec::Download(p.clone());
+        let mut j = job(&server, t, &down);
+        j.first_client = 1000 + 10 * k as u32;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u32>>();
+        let hub = server.hub.clone();
+        let total = Duration::from_millis(p.warmup_ms + p.duration_ms);
+        // The server agent's part: once the page is connected, send as fast as it takes.
+        let sender = tokio::spawn(async move {
+            if let Some(clients) = rx.recv().await {
+                let missing = hub.wait_attached(&clients, Duration::from_secs(10)).await;
+                assert!(missing.is_empty(), "never attached: {missing:?}");
+                wirebench::workload::server_download(hub, clients, size, total).await;
+            }
+        });
+        let out = tokio::time::timeout(Duration::from_secs(60), browser::run(&browser, &j, tx))
+            .await
+            .unwrap_or_else(|_| panic!("{t}: browser download timed out"))
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
+        sender.await.unwrap();
+        let r = out.report;
+        let mbit = r.bytes_received as f64 * 8.0 / (r.recv_span_ns.max(1) as f64 / 1e3);
+        eprintln!(
+            "download {t:<22} frames {:>6} warm-up {:>5} {:>8.1} Mbit/s errors {:?}",
+            r.frames_received, r.warmup_samples, mbit, r.errors
+        );
+        let mut why = Vec::new();
+        if let Some(e) = &r.error {
+            why.push(format!("error: {e}"));
+        }
+        if r.frames_received == 0 || r.recv_span_ns == 0 {
+            why.push(format!(
+                "{} frames over {} ns after warm-up",
+                r.frames_received, r.recv_span_ns
+            ));
+        }
+        // Count correct: every frame whole (a wrong length is `frame_corrupted`), no sequence
+        // number skipped (`frame_missing`) where the transport is reliable.
+        if r.bytes_received != r.frames_received * size as u64 {
+            why.push(format!(
+                "{} bytes in {} frames of {size}",
+                r.bytes_received, r.frames_received
+            ));
+        }
+        let tolerated: &[&str] = if reliable { &[] } else { &["frame_missing"] };
+        let bad: Vec<_> = r
+            .errors
+            .iter()
+            .filter(|(k, _)| !tolerated.contains(&k.as_str()))
+            .collect();
+        if !bad.is_empty() {
+            why.push(format!("errors counted: {bad:?}"));
+        }
+        if reliable && (r.reordered != 0 || r.duplicated != 0) {
+            why.push(format!(
+                "{} reordered, {} duplicated",
+                r.reordered, r.duplicated
+            ));
+        }
+        if out.figures.clock_sync.is_none() {
+            why.push("no clock sync for the one-way figures".into());
+        }
+        if !why.is_empty() {
+            failures.push(format!("download {t}: {}", why.join("; ")));
+        }
+        if !reliable {
+            continue;
+        }
+        let up = WorkloadSpec::Upload(p.clone());
+        let mut j = job(&server, t, &up);
+        j.first_client = 1000 + 10 * k as u32 + 5;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let out = tokio::time::timeout(Duration::from_secs(60), browser::run(&browser, &j, tx))
+            .await
+            .unwrap_or_else(|_| panic!("{t}: browser upload timed out"))
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
+        let r = out.report;
+        // The test server counts from the first data frame (no warm-up), so it must have
+        // counted exactly what the page sent: the page waited for the reply to an echo sent
+        // after the last data frame.
+        let d = server.hub.client(j.first_client).data_count();
+        let mbit = d.bytes as f64 * 8.0 / ((d.last_ns - d.first_ns).max(1) as f64 / 1e3);
+        eprintln!(
+            "upload   {t:<22} sent {:>6} server counted {:>6} frames {:>8.1} Mbit/s errors {:?}",
+            r.sent, d.frames, mbit, r.errors
+        );
+        let mut why = Vec::new();
+        if let Some(e) = &r.error {
+            why.push(format!("error: {e}"));
+        }
+        if r.sent == 0 || d.frames != r.sent || d.bytes != r.sent * size as u64 {
+            why.push(format!(
+                "page sent {} frames ({} bytes), server counted {} frames ({} bytes)",
+                r.sent, r.bytes_sent, d.frames, d.bytes
+            ));
+        }
+        if r.bytes_sent != r.sent * size as u64 {
+            why.push(format!("{} bytes sent in {} frames", r.bytes_sent, r.sent));
+        }
+        if !why.is_empty() {
+            failures.push(format!("upload {t}: {}", why.join("; ")));
         }
     }
     browser.close().await;

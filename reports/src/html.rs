@@ -131,7 +131,7 @@ fn head(h: &mut String, r: &Results) {
 /// The browser lane: Rust vs browser side by side, and the per-origin limit (only when the
 /// run had browser cells).
 fn browser_lane(h: &mut String, r: &Results) {
-    use crate::summary::{fmt_us, versus};
+    use crate::summary::{fmt_bps, fmt_us, versus};
     let v = versus(r);
     let limits: Vec<_> = r
         .cells
@@ -150,6 +150,7 @@ fn browser_lane(h: &mut String, r: &Results) {
              ends, the server the browser talks to.</p>\n<div class=\"wide\"><table \
              class=\"versus\"><tr><th>workload</th><th>transport</th><th>profile</th>\
              <th>p50 Rust</th><th>p50 browser</th><th>p99 Rust</th><th>p99 browser</th>\
+             <th>goodput Rust</th><th>goodput browser</th>\
              <th>setup Rust</th><th>setup browser</th></tr>\n",
         );
         let td = |v: Option<f64>, f: &dyn Fn(f64) -> String| {
@@ -164,7 +165,7 @@ fn browser_lane(h: &mut String, r: &Results) {
                 |f: &dyn Fn(&crate::summary::Row) -> Option<f64>| x.rust.as_ref().and_then(f);
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}{}{}</tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}{}{}{}{}</tr>",
                 escape(&x.browser.workload),
                 escape(&x.browser.transport),
                 escape(&x.browser.profile),
@@ -172,6 +173,8 @@ fn browser_lane(h: &mut String, r: &Results) {
                 td(x.browser.p50_us, &fmt_us),
                 td(rust(&|r| r.p99_us), &fmt_us),
                 td(x.browser.p99_us, &fmt_us),
+                td(rust(&|r| r.goodput_bps), &fmt_bps),
+                td(x.browser.goodput_bps, &fmt_bps),
                 td(rust(&|r| r.setup_ms), &ms),
                 td(x.browser.setup_ms, &ms),
             );
@@ -427,7 +430,16 @@ fn environment(h: &mut String, r: &Results, keys: &[KeyCells<'_>]) {
         ),
         ("transports", legend_html(&transports)),
     ];
-    let clients = distinct(r.cells.iter().filter_map(|c| c.client.as_deref()));
+    // A browser cell skipped before Chromium started says only `chromium`: name the version
+    // the other cells found instead.
+    let clients = distinct(r.cells.iter().filter_map(|c| {
+        c.client
+            .as_deref()
+            .map(|cl| match cl.split_whitespace().nth(1) {
+                Some(_) => cl,
+                None => crate::summary::browser_client(r),
+            })
+    }));
     if !clients.is_empty() {
         rows.push(("clients", escape(&clients.join(", "))));
     }

@@ -164,6 +164,31 @@ pub fn versus(r: &Results) -> Vec<Versus> {
         .collect()
 }
 
+/// The browser as the run's cells name it: the first `chromium <version>` (a cell skipped
+/// before the browser started says only `chromium`), else `chromium`.
+pub fn browser_client(r: &Results) -> &str {
+    let clients = || r.cells.iter().filter_map(|c| c.client.as_deref());
+    clients()
+        .find(|c| c.split_whitespace().nth(1).is_some())
+        .or_else(|| clients().next())
+        .unwrap_or("chromium")
+}
+
+/// The HTTP version of an origin-limit cell, as shown: what the browser negotiated (its ALPN
+/// id), else what the server offered (`params.http`; absent = HTTP/1.1 only).
+pub fn origin_http(c: &Cell, negotiated: Option<&str>) -> String {
+    match negotiated {
+        Some("h2") => "2 (h2)".into(),
+        Some("http/1.1") => "1.1".into(),
+        Some(other) => other.to_string(),
+        None => c
+            .params
+            .get("http")
+            .and_then(|v| v.as_str())
+            .map_or("1.1".into(), |v| format!("{v} (offered)")),
+    }
+}
+
 /// Markdown tables of the browser lane: Rust vs browser, and the per-origin limit; empty when
 /// the run had no browser cells.
 pub fn browser_markdown(r: &Results) -> String {
@@ -176,22 +201,19 @@ pub fn browser_markdown(r: &Results) -> String {
              and with headless Chromium (`{}`); medians over repeats. The browser's figures \
              include what users get: its timers, its network stack, its connection pool. \
              WebRTC's Rust column is str0m on both ends, the server the browser talks to.\n",
-            r.cells
-                .iter()
-                .find_map(|c| c.client.as_deref())
-                .unwrap_or("chromium")
+            browser_client(r)
         );
         let _ = writeln!(
             s,
-            "| workload | transport | profile | p50 Rust | p50 browser | p99 Rust | p99 browser | setup Rust | setup browser |"
+            "| workload | transport | profile | p50 Rust | p50 browser | p99 Rust | p99 browser | goodput Rust | goodput browser | setup Rust | setup browser |"
         );
-        let _ = writeln!(s, "|---|---|---|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(s, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         for x in &v {
             let rust = |f: &dyn Fn(&Row) -> Option<f64>| x.rust.as_ref().and_then(f);
             let ms = |v: f64| format!("{v:.2} ms");
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 x.browser.workload,
                 x.rust
                     .as_ref()
@@ -201,6 +223,8 @@ pub fn browser_markdown(r: &Results) -> String {
                 fmt_opt(x.browser.p50_us, fmt_us),
                 fmt_opt(rust(&|r| r.p99_us), fmt_us),
                 fmt_opt(x.browser.p99_us, fmt_us),
+                fmt_opt(rust(&|r| r.goodput_bps), fmt_bps),
+                fmt_opt(x.browser.goodput_bps, fmt_bps),
                 fmt_opt(rust(&|r| r.setup_ms), ms),
                 fmt_opt(x.browser.setup_ms, ms),
             );

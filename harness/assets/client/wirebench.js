@@ -4,7 +4,7 @@
 //
 // Like the Rust agent it is one client library (every transport behind one connection
 // interface: send(frame), onFrame(handler), close(), setup timing) and one workload runner
-// (echo, push, connect) that never branches on the transport. `wirebench run --client browser`
+// (echo, push, download, upload, connect) that never branches on the transport. `wirebench run --client browser`
 // loads this page from the server under test and calls `window.wirebench.run(job)` over the
 // DevTools protocol; what it returns becomes a result cell beside the Rust client's.
 //
@@ -106,6 +106,9 @@ function hexBytes(hex) {
 }
 
 function base64Bytes(s) {
+  // The native decoder where the browser has it (Chromium 140+): a bulk SSE download is not
+  // limited by a JavaScript loop.
+  if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(s);
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -366,6 +369,10 @@ async function openWebRtc(t, c, reliable) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   const dc = pc.createDataChannel('wirebench', reliable ? { ordered: true } : { ordered: false, maxRetransmits: 0 });
   dc.binaryType = 'arraybuffer';
+  dc.bufferedAmountLowThreshold = 256 << 10;
+  let lowWaiter = null;
+  const wake = () => { const w = lowWaiter; lowWaiter = null; if (w) w(); };
+  dc.onbufferedamountlow = wake;
   const opened = new Promise((res, rej) => {
     dc.onopen = res;
     dc.onerror = (e) => rej(new Error(`data channel: ${e.error ? e.error.message : 'error'}`));
@@ -392,11 +399,15 @@ async function openWebRtc(t, c, reliable) {
     if (typeof e.data === 'string') { c.count('frame_text'); return; }
     c.deliver(new Uint8Array(e.data), at);
   };
-  dc.onclose = () => c.fail('data channel closed');
+  dc.onclose = () => { wake(); c.fail('data channel closed'); };
   c.send = async (f) => {
     if (dc.readyState !== 'open') throw new Error('data channel is not open');
     dc.send(f);
-    if (dc.bufferedAmount > 1 << 20) await waitUntil(() => dc.bufferedAmount < 256 << 10 || dc.readyState !== 'open');
+    if (dc.bufferedAmount > 1 << 20) {
+      // Backpressure: wait for the channel's own "buffer low" event (polling with timers would
+      // be clamped to 4 ms and starve a fast channel).
+      await new Promise((res) => { lowWaiter = res; });
+    }
   };
   c.close = async () => {
     c.closing = true;
@@ -568,6 +579,84 @@ async function push(p, conn, clock, rep) {
   rep.sent = expectN - warmN;
 }
 
+/** Download: server-originated data frames, as fast as the downstream takes them (the server
+ *  paces HTTP downstreams by what the client has acknowledged). As the Rust client: the
+ *  warm-up is the first `warmup_ms` after the first frame; the receive ends half a second
+ *  after the last frame or half a second after the server's sending time (warm-up + duration
+ *  from the first frame), whichever comes first; goodput is over the span between the first
+ *  and the last frame counted. One-way latency through the estimated offset (`clock`).
+ *  A frame whose length is not the workload's size counts as `frame_corrupted`; sequence
+ *  numbers missing below the highest seen as `frame_missing`. */
+async function download(p, conn, clock, rep) {
+  const IDLE_MS = 500;
+  const seqs = new SeqTracker();
+  let warm = 0;
+  let first = null;
+  let countedFirst = null;
+  let last = 0;
+  let deadline = now() + 30000;
+  receive(conn, rep, KIND.DATA, null, (h, f, at) => {
+    if (f.byteLength !== p.size) { count(rep, 'frame_corrupted'); return; }
+    if (first === null) first = at;
+    deadline = Math.min(at + IDLE_MS, first + p.duration_ms + p.warmup_ms + IDLE_MS);
+    if (!seqs.record(h.seq)) return;
+    if (at < first + p.warmup_ms) { warm++; return; }
+    const us = (at * 1e6 + clock.offset_ns - h.sentNs) / 1000;
+    if (us < 0) count(rep, 'clock_negative_one_way');
+    rep.latency_us.push(Math.max(1, us));
+    if (countedFirst === null) countedFirst = at;
+    last = at;
+    rep.bytes_received += f.byteLength;
+    rep.frames_received++;
+  });
+  await Promise.race([
+    conn.broken(),
+    (async () => {
+      while (now() < deadline) await sleep(Math.min(50, Math.max(1, deadline - now())));
+    })(),
+  ]);
+  if (first === null) throw new Error('no data frame arrived within 30 s');
+  const missing = seqs.max + 1 - seqs.distinct;
+  if (missing > 0) rep.errors.frame_missing = (rep.errors.frame_missing || 0) + missing;
+  rep.warmup_samples = warm;
+  rep.received = rep.latency_us.length;
+  rep.duplicated = seqs.duplicated;
+  rep.reordered = seqs.reordered;
+  rep.sent = rep.latency_us.length;
+  rep.recv_span_ns = countedFirst === null ? 0 : Math.round((last - countedFirst) * 1e6);
+}
+
+/** Upload: data frames as fast as the transport takes them (its send waits while the
+ *  transport pushes back) for warm-up + duration; the server counts what arrives (it measures
+ *  the goodput, after its own warm-up). Then one echo request: on a reliable ordered transport
+ *  its reply proves the server has taken every data frame before it. */
+async function upload(p, id, conn, startMs, rep) {
+  const end = startMs + p.warmup_ms + p.duration_ms;
+  let marker = null;
+  let confirm;
+  const confirmed = new Promise((r) => { confirm = r; });
+  conn.onFrame((f) => {
+    rep.bytes_received_total += f.byteLength;
+    const h = parseHeader(f);
+    if (!h.error && h.kind === KIND.ECHO_REPLY && h.seq === marker) confirm();
+  });
+  await sleepUntil(startMs);
+  let seq = 0;
+  const sending = (async () => {
+    while (now() < end) {
+      await conn.send(encodeFrame(seq, now() * 1e6, id, KIND.DATA, p.size));
+      seq++;
+      rep.bytes_sent += p.size;
+    }
+  })();
+  await Promise.race([sending, conn.broken()]);
+  rep.sent = seq;
+  marker = seq;
+  await conn.send(encodeFrame(seq, now() * 1e6, id, KIND.ECHO_REQUEST, HEADER_LEN));
+  await withTimeout(Promise.race([confirmed, conn.broken()]), 30000,
+    'server did not confirm the end of the upload');
+}
+
 /** Estimates the offset between the page's clock and the server's CLOCK_MONOTONIC, NTP-style:
  *  `GET /clock` probes, the one with the shortest round trip wins; its half round trip bounds
  *  the error. */
@@ -624,14 +713,17 @@ export async function run(job) {
     await connectWorkload(job.transport, target, p, rep);
     return rep;
   }
-  if (p.kind !== 'echo' && p.kind !== 'push') throw new Error(`workload ${p.kind} has no browser runner`);
-  if (p.kind === 'push') rep.clock = await syncClock();
+  if (!['echo', 'push', 'download', 'upload'].includes(p.kind)) throw new Error(`workload ${p.kind} has no browser runner`);
+  // One-way figures need the server's clock.
+  if (p.kind === 'push' || p.kind === 'download') rep.clock = await syncClock();
   const { conn, setupMs, phasesMs } = await connect(job.transport, target);
   addSetup(rep, setupMs, phasesMs);
   announce();
   try {
     if (p.kind === 'echo') await echo(p, job.client, conn, now() + 5, rep);
-    else await push(p, conn, rep.clock, rep);
+    else if (p.kind === 'push') await push(p, conn, rep.clock, rep);
+    else if (p.kind === 'download') await download(p, conn, rep.clock, rep);
+    else await upload(p, job.client, conn, now() + 5, rep);
   } finally {
     mergeErrors(rep, conn.errors);
     await conn.close();

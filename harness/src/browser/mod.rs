@@ -63,13 +63,18 @@ pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
         return Some(why.to_string());
     }
     match spec {
-        WorkloadSpec::Echo(_) | WorkloadSpec::Push(_) | WorkloadSpec::Connect(_) => None,
+        WorkloadSpec::Echo(_)
+        | WorkloadSpec::Push(_)
+        | WorkloadSpec::Download(_)
+        | WorkloadSpec::Upload(_)
+        | WorkloadSpec::Connect(_) => None,
         WorkloadSpec::OriginLimit(_) if matches!(transport, "sse" | "long-poll") => None,
         WorkloadSpec::OriginLimit(_) => Some(format!(
-            "origin-limit measures HTTP/1.1 streams (sse, long-poll), not {transport}"
+            "origin-limit measures HTTP streams (sse, long-poll), not {transport}"
         )),
-        _ => Some(format!(
-            "the browser client has no {} runner yet (echo, push, connect and origin-limit only)",
+        WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_) => Some(format!(
+            "the browser client has no {} runner yet (echo, push, download, upload, connect and \
+             origin-limit only)",
             spec.id()
         )),
     }

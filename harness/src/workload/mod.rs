@@ -741,6 +741,16 @@ async fn receive_server_frames(
         )));
     }
     rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
+    if bulk {
+        // Sequence numbers below the highest one seen that never came: lost data frames
+        // (possible on unreliable transports; a fault on reliable ones).
+        let missing = seqs
+            .max_seen
+            .map_or(0, |m| (m + 1).saturating_sub(seqs.distinct));
+        if missing > 0 {
+            *rep.errors.entry("frame_missing".into()).or_default() += missing;
+        }
+    }
     rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
     rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
     Ok(())
