@@ -182,6 +182,10 @@ struct ServeArgs {
     /// Plain HTTP instead of HTTPS.
     #[arg(long)]
     plaintext: bool,
+    /// Offer HTTP/2 too (ALPN `h2`, then `http/1.1`; up to 100 concurrent streams per
+    /// connection). TLS only. Without it the server speaks HTTP/1.1 only.
+    #[arg(long, conflicts_with = "plaintext")]
+    http2: bool,
     /// How long a long-poll waits before answering 204, seconds.
     #[arg(long, default_value_t = 25)]
     poll_timeout: u64,
@@ -319,6 +323,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             crate::agent::serve::run(crate::agent::serve::ServeOptions {
                 bind: a.bind,
                 plaintext: a.plaintext,
+                http2: a.http2,
                 poll_timeout: Duration::from_secs(a.poll_timeout),
                 control: a.control,
                 inject_delay_us: a.inject_delay_us,

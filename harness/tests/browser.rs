@@ -2,9 +2,9 @@
 //! runs the page served at `/client/` and passes the echo checks on every transport a browser
 //! can speak (frames intact, nothing lost where the transport is reliable, order where it is
 //! ordered); download and upload move every frame whole on every browser transport; the
-//! per-origin limit test sees exactly HTTP/1.1's six connections per origin; and
-//! `wirebench run --client both` writes Rust and browser cells side by side into one valid
-//! results file.
+//! per-origin limit test sees exactly HTTP/1.1's six connections per origin, and all eight
+//! streams at once over HTTP/2; and `wirebench run --client both` writes Rust and browser cells
+//! side by side into one valid results file.
 //!
 //! Chromium missing: each test says so and passes, except under `CI=true`, where it fails (CI
 //! installs Chromium).
@@ -316,52 +316,82 @@ async fn browser_bulk() {
 }
 
 #[test]
-fn per_origin_limit_is_six_on_http1() {
+fn per_origin_limit_is_six_on_http1_and_gone_on_http2() {
     let _turn = serial();
     block_on(per_origin_limit());
 }
 
+/// Eight event streams / long-polls to one origin: over HTTP/1.1 exactly six run at once (the
+/// 7th and 8th wait for a connection); over HTTP/2 all eight run at once on one connection
+/// (the server allows 100 concurrent streams).
 async fn per_origin_limit() {
-    let Some(path) = chromium_or_skip("per_origin_limit_is_six_on_http1") else {
+    let Some(path) = chromium_or_skip("per_origin_limit_is_six_on_http1_and_gone_on_http2") else {
         return;
     };
-    let server = common::server().await;
     let mut p = params(1.0, 64);
     p.clients = 8;
     p.duration_ms = 400;
     let w = WorkloadSpec::OriginLimit(p);
-    let browser = launch(&path, &job(&server, "sse", &w)).await;
-    for (k, t) in ["sse", "long-poll"].into_iter().enumerate() {
-        let mut j = job(&server, t, &w);
-        j.first_client = 100 * (k as u32 + 1);
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let out = browser::run(&browser, &j, tx)
-            .await
-            .unwrap_or_else(|e| panic!("{t}: {e}"));
-        assert!(out.report.error.is_none(), "{t}: {:?}", out.report.error);
-        let ol = out.figures.origin_limit.expect("origin-limit figures");
-        let firsts: Vec<f64> = ol
-            .per_stream
-            .iter()
-            .map(|s| s.first_ms.expect("every stream got going"))
-            .collect();
-        eprintln!("{t}: concurrent {} first (ms) {firsts:.1?}", ol.concurrent);
-        assert_eq!(
-            ol.concurrent, 6,
-            "{t}: HTTP/1.1 allows 6 per origin: {ol:?}"
-        );
-        // The 7th and 8th wait for a connection: one hold (sse: a release; long-poll: the
-        // first polls' answers) later than the first six.
-        let first_six = firsts[..6].iter().cloned().fold(0.0, f64::max);
-        for (i, f) in firsts[6..].iter().enumerate() {
+    for (http2, protocol) in [(false, "http/1.1"), (true, "h2")] {
+        let server = common::server_with(http2).await;
+        // A fresh browser per server: nothing pooled from the other one.
+        let browser = launch(&path, &job(&server, "sse", &w)).await;
+        for (k, t) in ["sse", "long-poll"].into_iter().enumerate() {
+            let mut j = job(&server, t, &w);
+            j.first_client = 100 * (k as u32 + 1);
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let out = browser::run(&browser, &j, tx)
+                .await
+                .unwrap_or_else(|e| panic!("{t} {protocol}: {e}"));
             assert!(
-                *f >= 400.0 && *f > first_six,
-                "{t}: stream {} started at {f} ms, before a connection was free: {firsts:?}",
-                7 + i
+                out.report.error.is_none(),
+                "{t} {protocol}: {:?}",
+                out.report.error
             );
+            let ol = out.figures.origin_limit.expect("origin-limit figures");
+            let firsts: Vec<f64> = ol
+                .per_stream
+                .iter()
+                .map(|s| s.first_ms.expect("every stream got going"))
+                .collect();
+            eprintln!(
+                "{t} over {protocol}: concurrent {} first (ms) {firsts:.1?}",
+                ol.concurrent
+            );
+            assert_eq!(
+                ol.protocol.as_deref(),
+                Some(protocol),
+                "{t}: the browser negotiated {:?}",
+                ol.protocol
+            );
+            // sse: a first event comes as soon as the stream reaches the server; long-poll: a
+            // response after one hold (400 ms).
+            let served_at_once = if t == "sse" { 400.0 } else { 600.0 };
+            if http2 {
+                assert_eq!(ol.concurrent, 8, "{t}: HTTP/2 multiplexes all 8: {ol:?}");
+                assert!(
+                    firsts.iter().all(|f| *f < served_at_once),
+                    "{t}: a stream stalled over HTTP/2: {firsts:?}"
+                );
+                continue;
+            }
+            assert_eq!(
+                ol.concurrent, 6,
+                "{t}: HTTP/1.1 allows 6 per origin: {ol:?}"
+            );
+            // The 7th and 8th wait for a connection: one hold (sse: a release; long-poll: the
+            // first polls' answers) later than the first six.
+            let first_six = firsts[..6].iter().cloned().fold(0.0, f64::max);
+            for (i, f) in firsts[6..].iter().enumerate() {
+                assert!(
+                    *f >= 400.0 && *f > first_six,
+                    "{t}: stream {} started at {f} ms, before a connection was free: {firsts:?}",
+                    7 + i
+                );
+            }
         }
+        browser.close().await;
     }
-    browser.close().await;
 }
 
 #[test]

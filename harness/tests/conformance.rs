@@ -266,3 +266,61 @@ async fn collab_delivers_every_op_to_all_in_the_server_order(
     let r = run_workload(&s, t, collab_spec(3)).await;
     check_collab(t, &s, &r, 3, true, true);
 }
+
+/// HTTP/2 is opt-in: a server with it negotiates `h2` with a client that offers it (and serves
+/// a request over it), HTTP/1.1 with one that offers only `http/1.1` (wirebench's own clients),
+/// and a server without it never negotiates `h2`. Every HTTP transport still echoes against
+/// the HTTP/2 server.
+#[tokio::test]
+async fn http2_is_negotiated_only_when_offered_by_both() {
+    async fn alpn(s: &wirebench::server::Server, offer: &[&[u8]]) -> Option<Vec<u8>> {
+        let cfg = wirebench::tls::pinned_client_config(s.identity.cert_sha256, offer).unwrap();
+        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::IpAddress(s.addr.ip().into());
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
+    }
+    let h1 = server_with(false).await;
+    let h2 = server_with(true).await;
+    let both: &[&[u8]] = &[b"h2", b"http/1.1"];
+    assert_eq!(alpn(&h2, both).await.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(
+        alpn(&h2, &[b"http/1.1"]).await.as_deref(),
+        Some(&b"http/1.1"[..])
+    );
+    assert_eq!(alpn(&h1, both).await.as_deref(), Some(&b"http/1.1"[..]));
+
+    // A real HTTP/2 exchange.
+    let cfg = wirebench::tls::pinned_client_config(h2.identity.cert_sha256, &[b"h2"]).unwrap();
+    let tcp = tokio::net::TcpStream::connect(h2.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(h2.addr.ip().into());
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(format!("https://{}/clock", h2.addr))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), hyper::Version::HTTP_2);
+
+    for t in ["websocket", "sse", "long-poll", "poll"] {
+        let mut c = connect(&h2, t, 70).await;
+        let f = frame(1, 70, Kind::EchoRequest, 64);
+        c.sink.send(f.clone()).await.unwrap();
+        let got = recv(&mut c).await;
+        assert_eq!(&got[24..], &f[24..], "{t} over the HTTP/2-enabled server");
+        assert_eq!(Header::parse(&got).unwrap().kind, Kind::EchoReply, "{t}");
+    }
+}

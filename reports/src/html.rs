@@ -131,7 +131,7 @@ fn head(h: &mut String, r: &Results) {
 /// The browser lane: Rust vs browser side by side, and the per-origin limit (only when the
 /// run had browser cells).
 fn browser_lane(h: &mut String, r: &Results) {
-    use crate::summary::{fmt_bps, fmt_us, versus};
+    use crate::summary::{fmt_bps, fmt_us, origin_http, versus};
     let v = versus(r);
     let limits: Vec<_> = r
         .cells
@@ -185,8 +185,11 @@ fn browser_lane(h: &mut String, r: &Results) {
         h.push_str(
             "<h3>Per-origin connection limit</h3>\n<p class=\"note\">N streams opened at once \
              to one origin; time to each one's first event (sse) or response (long-poll). \
-             <i>concurrent</i>: streams served before one was released.</p>\n<div class=\"wide\">\
-             <table class=\"origin-limit\"><tr><th>transport</th><th>profile</th><th>repeat</th>\
+             <i>concurrent</i>: streams served before one was released. <i>HTTP</i>: the \
+             version the browser negotiated (HTTP/1.1: six connections per origin; HTTP/2: one \
+             connection, as many streams as the server allows).</p>\n<div class=\"wide\">\
+             <table class=\"origin-limit\"><tr><th>transport</th><th>HTTP</th><th>profile</th>\
+             <th>repeat</th>\
              <th>concurrent</th><th>hold</th><th>first event per stream</th></tr>\n",
         );
         for (c, ol) in limits {
@@ -200,9 +203,10 @@ fn browser_lane(h: &mut String, r: &Results) {
                 .collect();
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} of {}</td>\
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} of {}</td>\
                  <td class=\"num\">{} ms</td><td>{}</td></tr>",
                 escape(&c.transport_name()),
+                escape(&origin_http(c, ol.protocol.as_deref())),
                 escape(&c.profile),
                 c.repeat,
                 ol.concurrent,

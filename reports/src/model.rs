@@ -222,6 +222,11 @@ pub struct OriginLimit {
     pub hold_ms: u64,
     /// Streams served before the first release: the browser's concurrent limit per origin.
     pub concurrent: u32,
+    /// The protocol the browser negotiated with the origin, as its ALPN id (`http/1.1`, `h2`;
+    /// the page's `nextHopProtocol`): HTTP/1.1 limits connections per origin, HTTP/2 streams
+    /// per connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// Per stream, in opening order.
     pub per_stream: Vec<StreamStart>,
 }

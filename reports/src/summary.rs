@@ -240,13 +240,15 @@ pub fn browser_markdown(r: &Results) -> String {
             s,
             "\n## Per-origin connection limit (browser)\n\nN streams opened at once to one \
              origin; time to each one's first event (sse) or response (long-poll), ms. \
-             `concurrent`: streams served before one was released.\n"
+             `concurrent`: streams served before one was released. HTTP: the version the \
+             browser negotiated (HTTP/1.1: six connections per origin; HTTP/2: one connection, \
+             as many streams as the server allows).\n"
         );
         let _ = writeln!(
             s,
-            "| transport | profile | repeat | concurrent | hold | first event per stream (ms) |"
+            "| transport | HTTP | profile | repeat | concurrent | hold | first event per stream (ms) |"
         );
-        let _ = writeln!(s, "|---|---|--:|--:|--:|---|");
+        let _ = writeln!(s, "|---|---|---|--:|--:|--:|---|");
         for c in limits {
             if let Some(ol) = c.browser.as_ref().and_then(|b| b.origin_limit.as_ref()) {
                 let firsts: Vec<String> = ol
@@ -259,8 +261,9 @@ pub fn browser_markdown(r: &Results) -> String {
                     .collect();
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} of {} | {} ms | {} |",
+                    "| {} | {} | {} | {} | {} of {} | {} ms | {} |",
                     c.transport_name(),
+                    origin_http(c, ol.protocol.as_deref()),
                     c.profile,
                     c.repeat,
                     ol.concurrent,

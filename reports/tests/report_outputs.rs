@@ -389,3 +389,77 @@ fn html_names_each_implementation() {
         );
     }
 }
+
+/// Browser lane: the Rust-vs-browser table names the browser's version even when the first
+/// browser cell was skipped before Chromium started (it says only `chromium`), shows goodput
+/// side by side, and the per-origin table says which HTTP version each row ran over.
+#[test]
+fn browser_tables_name_the_version_goodput_and_http_version() {
+    use wirebench_reports::{BrowserFigures, OriginLimit, StreamStart};
+    let mut rng = Rng::new(11);
+    let mut skipped = bad_cell(
+        "b",
+        "download",
+        "tcp",
+        "loopback",
+        1,
+        Status::Skipped,
+        "browsers have no raw TCP API",
+    );
+    skipped.client = Some("chromium".into());
+    let rust = ok_cell(&mut rng, "b", "download", "websocket", "loopback", 1, 500);
+    let mut browser = ok_cell(&mut rng, "b", "download", "websocket", "loopback", 1, 500);
+    browser.client = Some("chromium 156.0.7500.1".into());
+    if let Some(t) = browser.throughput.as_mut() {
+        t.goodput_bps = Some(123.4e6);
+    }
+    let mut origin = |label: &str, protocol: &str, concurrent: u32, http: Option<&str>| {
+        let mut c = ok_cell(&mut rng, "b", "origin-limit", "sse", "loopback", 1, 50);
+        c.label = Some(label.into());
+        c.client = Some("chromium 156.0.7500.1".into());
+        if let Some(h) = http {
+            c.params.insert("http".into(), serde_json::json!(h));
+        }
+        c.browser = Some(BrowserFigures {
+            clock_sync: None,
+            origin_limit: Some(OriginLimit {
+                streams: 8,
+                hold_ms: 500,
+                concurrent,
+                protocol: Some(protocol.into()),
+                per_stream: (1..=8)
+                    .map(|k| StreamStart {
+                        stream: k,
+                        opened_ms: Some(1.0),
+                        first_ms: Some(if k <= concurrent { 2.0 } else { 502.0 }),
+                    })
+                    .collect(),
+            }),
+        });
+        c
+    };
+    let h1 = origin("origin-limit", "http/1.1", 6, None);
+    let h2 = origin("origin-limit-h2", "h2", 8, Some("2"));
+    let r = results(vec![skipped, rust, browser, h1, h2]);
+    let md = summary::markdown(&r);
+    assert!(
+        md.contains("headless Chromium (`chromium 156.0.7500.1`)"),
+        "{md}"
+    );
+    assert!(md.contains("goodput browser"), "{md}");
+    assert!(md.contains("123.4 Mbit/s"), "{md}");
+    assert!(
+        md.contains("| sse (chromium) | 1.1 | loopback | 1 | 6 of 8 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| sse (chromium) | 2 (h2) | loopback | 1 | 8 of 8 |"),
+        "{md}"
+    );
+    let page = html::render(&r).expect("renders");
+    assert!(page.contains("<td>2 (h2)</td>"), "html lacks the h2 row");
+    assert!(
+        !page.contains("chromium, "),
+        "plain `chromium` listed beside the version"
+    );
+}

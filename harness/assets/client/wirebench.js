@@ -745,7 +745,9 @@ export async function run(job) {
  *  long-poll: each poll waits at the server for `holdMs` (`wait=<ms>`) and answers 204; a poll
  *  the browser holds back is sent only when an earlier one has answered.
  *
- *  `concurrent` = streams served before the first one was released: the browser's limit. */
+ *  `concurrent` = streams served before the first one was released: the browser's limit
+ *  (HTTP/1.1: six connections per origin; HTTP/2: the server's SETTINGS_MAX_CONCURRENT_STREAMS
+ *  on one connection). */
 export async function originLimit({ transport, streams, holdMs, firstClient }) {
   if (!crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
   const ids = Array.from({ length: streams }, (_, k) => firstClient + k);
@@ -795,7 +797,11 @@ export async function originLimit({ transport, streams, holdMs, firstClient }) {
   }
   const firstRelease = transport === 'sse' ? holdMs : holdMs * 1.5;
   const concurrent = res.filter((r) => r.first_ms !== null && r.first_ms < firstRelease).length;
-  return { transport, streams, hold_ms: holdMs, concurrent, per_stream: res };
+  // The protocol the browser negotiated with this origin (ALPN id: "http/1.1", "h2"), from the
+  // page's own navigation: the streams share its connection pool.
+  const nav = performance.getEntriesByType('navigation')[0];
+  const protocol = nav && nav.nextHopProtocol ? nav.nextHopProtocol : null;
+  return { transport, streams, hold_ms: holdMs, concurrent, protocol, per_stream: res };
 }
 
 window.wirebench = { run, originLimit, syncClock, connect, TRANSPORTS, encodeFrame, parseHeader };

@@ -21,6 +21,8 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     /// Serve plain HTTP.
     pub plaintext: bool,
+    /// Offer HTTP/2 too (ALPN `h2`; TLS only).
+    pub http2: bool,
     /// Long-poll wait limit.
     pub poll_timeout: Duration,
     /// Take commands on stdin and report on stdout (JSON lines), as the orchestrator does.
@@ -37,6 +39,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let server = Server::start(ServerConfig {
         bind: opts.bind,
         plaintext: opts.plaintext,
+        http2: opts.http2,
         poll_timeout: opts.poll_timeout,
     })
     .await?;

@@ -315,6 +315,8 @@ pub async fn run(
 struct PageOriginLimit {
     hold_ms: f64,
     concurrent: u32,
+    #[serde(default)]
+    protocol: Option<String>,
     per_stream: Vec<PageStream>,
 }
 
@@ -376,6 +378,7 @@ async fn origin_limit(browser: &Chromium, job: &Job<'_>) -> Result<Outcome, Brow
         streams: p.clients,
         hold_ms: r.hold_ms.round() as u64,
         concurrent: r.concurrent,
+        protocol: r.protocol,
         per_stream: r
             .per_stream
             .into_iter()

@@ -333,6 +333,15 @@ pub async fn run_cell(
         );
         return (cell, None);
     }
+    if opts.plaintext && !pc.spec.params().http.is_http1() {
+        cell.status = Status::Skipped;
+        cell.error = Some(
+            "http = \"2\" needs TLS (HTTP/2 is negotiated with ALPN `h2`; browsers speak it \
+             over TLS only), and the run is --plaintext"
+                .into(),
+        );
+        return (cell, None);
+    }
     if let Some(why) = client_cannot_run(pc) {
         cell.status = Status::Skipped;
         cell.error = Some(why);
@@ -688,6 +697,9 @@ async fn drive_cell(
     let mut server_args = vec!["serve", "--bind", &bind, "--control"];
     if opts.plaintext {
         server_args.push("--plaintext");
+    }
+    if !pc.spec.params().http.is_http1() {
+        server_args.push("--http2");
     }
     if inject_delay_us > 0 {
         server_args.extend(["--inject-delay-us", &delay]);

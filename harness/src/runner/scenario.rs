@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::transport;
-use crate::workload::{Params, WorkloadSpec};
+use crate::workload::{HttpVersion, Params, WorkloadSpec};
 
 /// The default suite, embedded so `wirebench run` works anywhere.
 pub const DEFAULT_SUITE: &str = include_str!("../../../scenarios/default.toml");
@@ -170,6 +170,7 @@ struct RawParams {
     deadline_ms: Option<Spanned<u64>>,
     pair_delay_ms: Option<Spanned<f64>>,
     server_delay_ms: Option<Spanned<f64>>,
+    http: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +190,7 @@ struct RawWorkload {
     clients: Option<Spanned<u32>>,
     connects: Option<Spanned<u32>>,
     poll_interval_ms: Option<Spanned<u64>>,
+    http: Option<Spanned<String>>,
     #[serde(default)]
     quick: RawQuick,
     deadline_ms: Option<Spanned<u64>>,
@@ -209,6 +211,7 @@ impl RawWorkload {
             deadline_ms: self.deadline_ms.clone(),
             pair_delay_ms: self.pair_delay_ms.clone(),
             server_delay_ms: self.server_delay_ms.clone(),
+            http: self.http.clone(),
         }
     }
 }
@@ -618,6 +621,22 @@ fn merge_params(
             None => Ok(None),
         }
     };
+    let http = match pick(&w.http, &d.http) {
+        None => HttpVersion::default(),
+        Some(h) => match HttpVersion::parse(h.get_ref()) {
+            Some(v) => v,
+            None => {
+                return ctx.err(
+                    h.span(),
+                    &key("http"),
+                    format!(
+                        "{:?}: use \"1.1\" (HTTP/1.1 only, the default) or \"2\" (the server offers HTTP/2 too)",
+                        h.get_ref()
+                    ),
+                )
+            }
+        },
+    };
     Ok(Params {
         deadline_ms: positive(&pick(&w.deadline_ms, &d.deadline_ms), "deadline_ms")?,
         pair_delay_ms: delay(&pick(&w.pair_delay_ms, &d.pair_delay_ms), "pair_delay_ms")?,
@@ -637,6 +656,7 @@ fn merge_params(
             "poll_interval_ms",
         )?
         .unwrap_or(50),
+        http,
     })
 }
 
@@ -854,5 +874,26 @@ mod tests {
         let bad = "[[workload]]\nkind = \"echo\"\nclient = \"firefox\"\n";
         let e = parse(bad, "c.toml", &profiles()).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (3, "workload[1].client"), "{e}");
+    }
+
+    #[test]
+    fn http_key_picks_the_version_and_is_checked() {
+        let text = "[defaults]\nhttp = \"2\"\n[[workload]]\nkind = \"origin-limit\"\n\
+                    [[workload]]\nkind = \"echo\"\nhttp = \"1.1\"\n[[workload]]\nkind = \"push\"\n";
+        let s = parse(text, "h.toml", &profiles()).unwrap();
+        let http: Vec<HttpVersion> = s.workloads.iter().map(|w| w.spec.params().http).collect();
+        assert_eq!(
+            http,
+            [HttpVersion::Http2, HttpVersion::Http1, HttpVersion::Http2]
+        );
+        let none = parse("[[workload]]\nkind = \"echo\"\n", "h.toml", &profiles()).unwrap();
+        assert_eq!(none.workloads[0].spec.params().http, HttpVersion::Http1);
+        let bad = "[[workload]]\nkind = \"echo\"\n\nhttp = \"3\"\n";
+        let e = parse(bad, "h.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (4, "workload[1].http"), "{e}");
+        assert!(e.msg.contains("\"1.1\""), "{e}");
+        let bad = "[defaults]\nhttp = 2\n[[workload]]\nkind = \"echo\"\n";
+        let e = parse(bad, "h.toml", &profiles()).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
     }
 }

@@ -1,12 +1,13 @@
-//! The server agent's network side: one port P serving HTTPS (HTTP/1.1) on TCP P and the raw
-//! `tcp` transport on TCP P+1 (UDP P is reserved for HTTP/3), all feeding one [`Hub`].
+//! The server agent's network side: one port P serving HTTPS (HTTP/1.1, and HTTP/2 through ALPN
+//! when asked for) on TCP P, HTTP/3 (WebTransport) on UDP P and the raw `tcp` transport on
+//! TCP P+1, all feeding one [`Hub`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
@@ -51,7 +52,14 @@ pub struct ServerConfig {
     pub plaintext: bool,
     /// Long-poll wait limit.
     pub poll_timeout: Duration,
+    /// Offer HTTP/2 as well (ALPN `h2` before `http/1.1`; TLS only). Off: HTTP/1.1 only.
+    pub http2: bool,
 }
+
+/// `SETTINGS_MAX_CONCURRENT_STREAMS` the server advertises on HTTP/2 connections: the RFC 9113
+/// recommended minimum, so a browser may run up to 100 event streams and polls to one origin
+/// at once (where HTTP/1.1 allows 6 connections).
+pub const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
 
 /// A running server.
 #[derive(Debug)]
@@ -116,6 +124,12 @@ impl Server {
     /// Binds the ports and starts serving.
     pub async fn start(cfg: ServerConfig) -> anyhow::Result<Self> {
         use anyhow::Context as _;
+        if cfg.http2 && cfg.plaintext {
+            anyhow::bail!(
+                "HTTP/2 is offered over TLS only (browsers negotiate it with ALPN `h2`): \
+                 drop --plaintext or the HTTP/2 setting"
+            );
+        }
         let (http_l, tcp_l, udp) = bind_ports(cfg.bind)
             .await
             .with_context(|| format!("binding {}", cfg.bind))?;
@@ -153,8 +167,13 @@ impl Server {
         let tls = if cfg.plaintext {
             None
         } else {
+            let alpn: &[&[u8]] = if cfg.http2 {
+                &[b"h2", b"http/1.1"]
+            } else {
+                &[b"http/1.1"]
+            };
             Some(tokio_rustls::TlsAcceptor::from(Arc::new(
-                identity.server_config(&[b"http/1.1"])?,
+                identity.server_config(alpn)?,
             )))
         };
         let mut tasks = Vec::new();
@@ -197,7 +216,18 @@ async fn serve_http(
             let builder = hyper::server::conn::http1::Builder::new();
             match tls {
                 Some(acc) => {
-                    if let Ok(s) = acc.accept(stream).await {
+                    let Ok(s) = acc.accept(stream).await else {
+                        return;
+                    };
+                    if s.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        // HTTP/2: every request of the origin multiplexed on this connection,
+                        // up to the advertised number of concurrent streams. No extended
+                        // CONNECT: browsers open WebSockets on an HTTP/1.1 connection.
+                        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                            .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
+                            .serve_connection(TokioIo::new(s), svc)
+                            .await;
+                    } else {
                         let _ = builder
                             .serve_connection(TokioIo::new(s), svc)
                             .with_upgrades()

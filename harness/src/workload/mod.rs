@@ -86,6 +86,39 @@ pub struct Params {
     /// One-way delay on the server's access link, ms (the server far away); none = unshaped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_delay_ms: Option<f64>,
+    /// The HTTP version the server offers (scenario key `http`); recorded in the cell's params
+    /// only when not the default HTTP/1.1.
+    #[serde(default, skip_serializing_if = "HttpVersion::is_http1")]
+    pub http: HttpVersion,
+}
+
+/// Which HTTP versions the server under test offers on TCP P.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only (ALPN `http/1.1`): the default.
+    #[default]
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2 offered first (ALPN `h2`, then `http/1.1`; TLS only). Browsers take it; the Rust
+    /// clients offer only `http/1.1` and keep speaking HTTP/1.1.
+    #[serde(rename = "2")]
+    Http2,
+}
+
+impl HttpVersion {
+    /// Parses a scenario's `http` value: `"1.1"` or `"2"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "1.1" => Some(Self::Http1),
+            "2" => Some(Self::Http2),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the default, HTTP/1.1 only.
+    pub fn is_http1(&self) -> bool {
+        *self == Self::Http1
+    }
 }
 
 impl WorkloadSpec {

@@ -14,10 +14,16 @@ use wirebench::transport::{self, Connection, Target, Transport};
 use wirebench::workload::{relay, run_clients_gated, ClientReport, Params, WorkloadSpec};
 
 pub async fn server() -> Server {
+    server_with(false).await
+}
+
+/// A server that offers HTTP/2 (ALPN `h2`) as well as HTTP/1.1 when `http2`.
+pub async fn server_with(http2: bool) -> Server {
     Server::start(ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         plaintext: false,
         poll_timeout: Duration::from_secs(25),
+        http2,
     })
     .await
     .expect("server starts")
