@@ -192,7 +192,7 @@ pub struct Cell {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserFigures {
-    /// How the page's clock was related to the server's, for one-way figures (push).
+    /// How the page's clock was related to the server's, for one-way figures (push, download).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_sync: Option<ClockSync>,
     /// The per-origin connection limit, as the browser showed it (workload `origin-limit`).
