@@ -505,3 +505,123 @@ transports = ["sse"]
     let summary_md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary_md.contains("Rust vs browser"), "{summary_md}");
 }
+
+/// Runs a relay or collab job in `browser` against the in-process server, behind the same
+/// start barrier as the Rust client (pairs made, receivers attached, order recording).
+async fn run_gated(
+    browser: &Chromium,
+    s: &Server,
+    t: &str,
+    w: &WorkloadSpec,
+) -> wirebench::workload::ClientReport {
+    let gate = common::server_gate(s, t.starts_with("webrtc"), w);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        browser::run_gated(&[browser], &job(s, t, w), tx, gate),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{t}: browser {} timed out", w.id()))
+    .unwrap_or_else(|e| panic!("{t}: {e}"));
+    let clock = out.figures.clock_sync.expect("the shared clock's estimate");
+    assert!(
+        clock.probes == 16 && clock.uncertainty_us > 0.0,
+        "{t}: {clock:?}"
+    );
+    out.report
+}
+
+#[test]
+fn browser_relay_through_the_server_and_peer_to_peer() {
+    let _turn = serial();
+    block_on(browser_relay());
+}
+
+async fn browser_relay() {
+    let Some(path) = chromium_or_skip("browser_relay_through_the_server_and_peer_to_peer") else {
+        return;
+    };
+    let w = common::relay_spec(4);
+    for t in ["websocket", "webrtc"] {
+        // A fresh server per transport (its counters show which path the data took), so a
+        // browser that accepts its certificate.
+        let s = common::server().await;
+        let browser = launch(&path, &job(&s, t, &w)).await;
+        let r = run_gated(&browser, &s, t, &w).await;
+        browser.close().await;
+        let hist = common::latency(&r);
+        eprintln!(
+            "browser relay {t:<10} sent {} received {} p50 {} µs p99 {} µs send lateness {:?} µs setup {:?} µs phases {:?} errors {:?}",
+            r.sent,
+            r.received,
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            r.send_lateness_us,
+            r.setup_us,
+            r.setup_phases_us,
+            r.errors
+        );
+        // Two pairs, 100 frames per sender after warm-up, none lost, duplicated or reordered.
+        common::check_relay(t, &r, 2, true);
+        assert!(r.errors.is_empty(), "{t}: {:?}", r.errors);
+        assert_eq!(r.setup_us.len(), 4, "{t}: every page connected once");
+        // One-way on loopback between two pages: a unit slip or a clock mix-up would be far off.
+        assert!(
+            hist.value_at_quantile(0.5) < 50_000,
+            "{t}: implausible one-way p50 {} µs",
+            hist.value_at_quantile(0.5)
+        );
+        let relayed = s.hub.relayed.load(std::sync::atomic::Ordering::Relaxed);
+        let uploaded: u64 = (1..=4).map(|id| s.hub.client(id).data_count().frames).sum();
+        if t == "webrtc" {
+            // Peer to peer: the pages signalled through the server, then talked directly.
+            assert_eq!(
+                (relayed, uploaded),
+                (0, 0),
+                "{t}: the server saw data frames"
+            );
+            assert!(r.setup_phases_us.contains_key("channel"), "{t}");
+        } else {
+            // Every frame, warm-up included, went through the server: 2 senders × 120.
+            assert_eq!(relayed, 240, "{t}: frames the server forwarded");
+            assert_eq!(uploaded, 0, "{t}: relayed frames counted as upload");
+        }
+    }
+}
+
+#[test]
+fn browser_collab_delivers_every_op_to_all_in_order() {
+    let _turn = serial();
+    block_on(browser_collab());
+}
+
+async fn browser_collab() {
+    let Some(path) = chromium_or_skip("browser_collab_delivers_every_op_to_all_in_order") else {
+        return;
+    };
+    let t = "websocket";
+    let s = common::server().await;
+    let w = common::collab_spec(3);
+    let browser = launch(&path, &job(&s, t, &w)).await;
+    let r = run_gated(&browser, &s, t, &w).await;
+    let hist = common::latency(&r);
+    eprintln!(
+        "browser collab {t} sent {} delivered-to-all {} per client {:?} p50 {} µs p99 {} µs",
+        r.sent,
+        r.received,
+        r.per_client_received,
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.99)
+    );
+    // Every op reached all three pages, in the server's one order.
+    let violations = common::check_collab(t, &s, &r, 3, true, true);
+    assert_eq!(violations, 0);
+    assert_eq!(r.per_client_received, [90, 90, 90], "{t}");
+    assert!(r.errors.is_empty(), "{t}: {:?}", r.errors);
+    assert!(
+        hist.value_at_quantile(0.5) < 50_000,
+        "{t}: implausible delivered-to-all p50 {} µs",
+        hist.value_at_quantile(0.5)
+    );
+    browser.close().await;
+}

@@ -4,9 +4,10 @@
 //
 // Like the Rust agent it is one client library (every transport behind one connection
 // interface: send(frame), onFrame(handler), close(), setup timing) and one workload runner
-// (echo, push, download, upload, connect) that never branches on the transport. `wirebench run --client browser`
-// loads this page from the server under test and calls `window.wirebench.run(job)` over the
-// DevTools protocol; what it returns becomes a result cell beside the Rust client's.
+// (echo, push, download, upload, connect, relay, collab) that never branches on the transport
+// (relay over WebRTC connects to the peer page instead of the server, the one difference).
+// `wirebench run --client browser` loads this page from the server under test and calls
+// `window.wirebench.run(job)` over the DevTools protocol; what it returns becomes a result cell beside the Rust client's.
 //
 // Time is the page's `performance.now()` (ms, 5 µs resolution: the page is served with
 // COOP/COEP, so it is cross-origin isolated). Open-loop schedules stamp each frame with its
@@ -160,6 +161,7 @@ class Conn {
     this.failure = null;
     this.failWaiters = [];
     this.closing = false;
+    this.diag = null;
     this.send = async () => { throw new Error('not connected'); };
     this.close = async () => {};
   }
@@ -364,36 +366,30 @@ async function openWebTransport(t, c, datagram) {
   return { session, stream };
 }
 
-async function openWebRtc(t, c, reliable) {
-  const t0 = now();
-  const pc = new RTCPeerConnection({ iceServers: [] });
-  const dc = pc.createDataChannel('wirebench', reliable ? { ordered: true } : { ordered: false, maxRetransmits: 0 });
+/** Gathers every ICE candidate of `pc`'s local description (no trickle: a description carries
+ *  them all). */
+async function gathered(pc) {
+  if (pc.iceGatheringState === 'complete') return;
+  await withTimeout(new Promise((res) => {
+    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') res(); });
+  }), 10000, 'ICE gathering did not complete');
+}
+
+/** A data channel's open promise. */
+function channelOpen(dc) {
   dc.binaryType = 'arraybuffer';
+  return new Promise((res, rej) => {
+    dc.onopen = res;
+    dc.onerror = (e) => rej(new Error(`data channel: ${e.error ? e.error.message : 'error'}`));
+  });
+}
+
+/** Wires an open data channel into `c`; closing also withdraws `session` when given. */
+function attachChannel(c, pc, dc, session) {
   dc.bufferedAmountLowThreshold = 256 << 10;
   let lowWaiter = null;
   const wake = () => { const w = lowWaiter; lowWaiter = null; if (w) w(); };
   dc.onbufferedamountlow = wake;
-  const opened = new Promise((res, rej) => {
-    dc.onopen = res;
-    dc.onerror = (e) => rej(new Error(`data channel: ${e.error ? e.error.message : 'error'}`));
-  });
-  await pc.setLocalDescription(await pc.createOffer());
-  // No trickle: the offer carries every candidate.
-  if (pc.iceGatheringState !== 'complete') {
-    await withTimeout(new Promise((res) => {
-      pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') res(); });
-    }), 10000, 'ICE gathering did not complete');
-  }
-  const gather = now() - t0;
-  const r = await fetch(`/rtc/offer?client=${t.client}`, {
-    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
-  });
-  if (r.status !== 201) throw new Error(`POST /rtc/offer answered ${r.status}: ${await r.text()}`);
-  const session = r.headers.get('Location');
-  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
-  const signal = now() - t0 - gather;
-  await withTimeout(opened, CONNECT_TIMEOUT_MS, 'data channel did not open');
-  const channel = now() - t0 - gather - signal;
   dc.onmessage = (e) => {
     const at = now();
     if (typeof e.data === 'string') { c.count('frame_text'); return; }
@@ -415,7 +411,93 @@ async function openWebRtc(t, c, reliable) {
     pc.close();
     if (session) await fetch(session, { method: 'DELETE' }).catch(() => {});
   };
+}
+
+function channelOptions(reliable) {
+  return reliable ? { ordered: true } : { ordered: false, maxRetransmits: 0 };
+}
+
+async function openWebRtc(t, c, reliable) {
+  const t0 = now();
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const dc = pc.createDataChannel('wirebench', channelOptions(reliable));
+  const opened = channelOpen(dc);
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const gather = now() - t0;
+  const r = await fetch(`/rtc/offer?client=${t.client}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+  });
+  if (r.status !== 201) throw new Error(`POST /rtc/offer answered ${r.status}: ${await r.text()}`);
+  const session = r.headers.get('Location');
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  const signal = now() - t0 - gather;
+  await withTimeout(opened, CONNECT_TIMEOUT_MS, 'data channel did not open');
+  const channel = now() - t0 - gather - signal;
+  attachChannel(c, pc, dc, session);
   return { gather, signal, channel };
+}
+
+/** Relay peer to peer (docs/protocol.md, "Peer to peer (relay)"): the sender offers one channel
+ *  to `peer` through `POST /rtc/relay/offer` and gets its answer; the receiver long-polls
+ *  `GET /rtc/relay/offer` for the offer, answers it with `POST /rtc/relay/session/<sid>` and
+ *  takes the channel. From then on the two pages talk directly; the server sees no data. */
+async function openWebRtcRelay(t, c, reliable, peer, sender) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  // Where it got stuck, for the failure reason.
+  let step = sender ? 'offering' : 'waiting for the offer';
+  const cands = (d) => (d ? d.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:'))
+    .map((l) => l.split(' ').slice(4, 6).join(':')).join(' ') : 'none');
+  c.diag = () => `${step}; ICE ${pc.iceConnectionState}, local candidates ${cands(pc.localDescription)}, remote ${cands(pc.remoteDescription)}`;
+  if (sender) {
+    const t0 = now();
+    const dc = pc.createDataChannel('wirebench', channelOptions(reliable));
+    const opened = channelOpen(dc);
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const gather = now() - t0;
+    step = 'waiting for the answer';
+    const r = await fetch(`/rtc/relay/offer?client=${t.client}&peer=${peer}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+    });
+    if (r.status !== 201) throw new Error(`POST /rtc/relay/offer answered ${r.status}: ${await r.text()}`);
+    await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+    const signal = now() - t0 - gather;
+    step = 'opening the channel';
+    await withTimeout(opened, CONNECT_TIMEOUT_MS, 'data channel did not open');
+    attachChannel(c, pc, dc, null);
+    return { gather, signal, channel: now() - t0 - gather - signal };
+  }
+  // Receiver: wait for the offer addressed to this client (the setup clock starts once it is
+  // here, as the Rust receiver's does).
+  let r;
+  for (;;) {
+    r = await fetch(`/rtc/relay/offer?client=${t.client}`, { cache: 'no-store' });
+    if (r.status === 200) break;
+    if (r.status !== 204) throw new Error(`GET /rtc/relay/offer answered ${r.status}: ${await r.text()}`);
+  }
+  const from = Number(r.headers.get('Wirebench-Peer'));
+  if (from !== peer) throw new Error(`relay offer from client ${from}, expected client ${peer}`);
+  const session = r.headers.get('Location');
+  const offer = await r.text();
+  step = 'answering';
+  const t0 = now();
+  const channelIn = new Promise((res) => { pc.ondatachannel = (e) => res(e.channel); });
+  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await gathered(pc);
+  const gather = now() - t0;
+  const a = await fetch(`${session}?client=${t.client}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+  });
+  if (a.status !== 204) throw new Error(`POST ${session} answered ${a.status}: ${await a.text()}`);
+  const signal = now() - t0 - gather;
+  step = 'waiting for the channel';
+  const dc = await withTimeout(channelIn, CONNECT_TIMEOUT_MS, 'no data channel from the peer');
+  if (dc.readyState !== 'open') await withTimeout(channelOpen(dc), CONNECT_TIMEOUT_MS, 'data channel did not open');
+  dc.binaryType = 'arraybuffer';
+  attachChannel(c, pc, dc, null);
+  return { gather, signal, channel: now() - t0 - gather - signal };
 }
 
 const OPENERS = {
@@ -432,13 +514,19 @@ const OPENERS = {
 /** Transport ids this client speaks. */
 export const TRANSPORTS = Object.keys(OPENERS);
 
-/** Opens a connection: `{conn, setupMs, phasesMs}`. */
-export async function connect(transport, target) {
-  const open = OPENERS[transport];
+/** Opens a connection: `{conn, setupMs, phasesMs}`. With `relay = {peer, sender}` (the relay
+ *  workload), WebRTC connects peer to peer with client `peer` instead of to the server; every
+ *  other transport connects to the server, which forwards the data frames. */
+export async function connect(transport, target, relay = null) {
+  let open = OPENERS[transport];
   if (!open) throw new Error(`transport ${JSON.stringify(transport)} has no browser API here`);
+  if (relay && (transport === 'webrtc' || transport === 'webrtc-unreliable')) {
+    open = (t, c) => openWebRtcRelay(t, c, transport === 'webrtc', relay.peer, relay.sender);
+  }
   const conn = new Conn();
   const t0 = now();
-  const phasesMs = await withTimeout(open(target, conn), CONNECT_TIMEOUT_MS, `${transport}: connect timed out`);
+  const phasesMs = await withTimeout(open(target, conn), CONNECT_TIMEOUT_MS, `${transport}: connect timed out`)
+    .catch((e) => { throw conn.diag ? new Error(`${e.message}; ${conn.diag()}`) : e; });
   return { conn, setupMs: now() - t0, phasesMs };
 }
 
@@ -462,6 +550,7 @@ function newReport() {
     latency_us: [], warmup_samples: 0, setup_us: [], setup_phases_us: {}, sent: 0, received: 0,
     duplicated: 0, reordered: 0, bytes_received: 0, frames_received: 0, recv_span_ns: 0,
     bytes_sent: 0, bytes_received_total: 0, errors: {}, send_lateness_us: null, clock: null,
+    late: 0, arrivals: null,
   };
 }
 
@@ -478,16 +567,18 @@ function mergeErrors(rep, errors) {
 
 function count(rep, key) { rep.errors[key] = (rep.errors[key] || 0) + 1; }
 
-/** Hands `conn`'s frames of `kind` (from `sender`, when given) to `handle(h, frame, at)`;
- *  counts the rest by why they were dropped. Returns a promise and its resolver for "all in". */
+/** Hands `conn`'s frames of `kind` (from `sender`, when given: an id, or a predicate on the
+ *  id) to `handle(h, frame, at, done)`; counts the rest by why they were dropped. Returns the
+ *  promise `done()` resolves ("all in"). */
 function receive(conn, rep, kind, sender, handle) {
   let done;
   const allIn = new Promise((r) => { done = r; });
+  const from = sender === null ? () => true : typeof sender === 'function' ? sender : (id) => id === sender;
   conn.onFrame((f, at) => {
     rep.bytes_received_total += f.byteLength;
     const h = parseHeader(f);
     if (h.error) { count(rep, h.error); return; }
-    if (h.kind !== kind || (sender !== null && h.sender !== sender)) { count(rep, 'frame_unexpected'); return; }
+    if (h.kind !== kind || !from(h.sender)) { count(rep, 'frame_unexpected'); return; }
     handle(h, f, at, done);
   });
   return allIn;
@@ -659,20 +750,41 @@ async function upload(p, id, conn, startMs, rep) {
 
 /** Estimates the offset between the page's clock and the server's CLOCK_MONOTONIC, NTP-style:
  *  `GET /clock` probes, the one with the shortest round trip wins; its half round trip bounds
- *  the error. */
-export async function syncClock(probes = 16) {
+ *  the error. With `epochMs`, the page's clock is the machine's wall clock from that epoch
+ *  (`performance.timeOrigin + performance.now() - epochMs`, see `sharedClock`). */
+export async function syncClock(probes = 16, epochMs = null) {
+  const base = epochMs === null ? 0 : performance.timeOrigin - epochMs;
   let best = null;
   for (let i = 0; i < probes; i++) {
-    const t0 = now();
+    const t0 = base + now();
     const r = await fetch('/clock', { cache: 'no-store' });
     const server = Number(await r.text());
-    const t1 = now();
+    const t1 = base + now();
     if (!r.ok || !Number.isFinite(server)) throw new Error(`GET /clock answered ${r.status}`);
     const rtt = t1 - t0;
     if (best === null || rtt < best.rtt) best = { rtt, offset: server - (t0 + t1) / 2 * 1e6 };
   }
-  return { offset_ns: best.offset, uncertainty_us: best.rtt / 2 * 1000, probes };
+  const clock = { offset_ns: best.offset, uncertainty_us: best.rtt / 2 * 1000, probes };
+  if (epochMs !== null) clock.epoch_ms = epochMs;
+  return clock;
 }
+
+/** The clock every page of a relay or collab cell stamps and reads frames with. Sender and
+ *  receiver are different pages (and, on a topology, different browsers), whose
+ *  `performance.now()` origins differ; what they share is the machine's wall clock,
+ *  `performance.timeOrigin + performance.now()` (CLOCK_REALTIME, the same in every page and
+ *  browser process of one machine). One page estimates, through `/clock`, the offset from that
+ *  wall clock to the server's CLOCK_MONOTONIC, and every page uses that one offset: frames then
+ *  carry `sent_ns` on the server's clock (within `uncertainty_us`), and since sender and
+ *  receiver apply the same offset it cancels out of their one-way latency. */
+export async function sharedClock() {
+  return syncClock(16, Math.floor(performance.timeOrigin + now()));
+}
+
+/** Page time `t` (ms) on the shared clock (ns). */
+const toShared = (clock, t) => (performance.timeOrigin - clock.epoch_ms + t) * 1e6 + clock.offset_ns;
+/** Shared-clock `ns` as page time (ms). */
+const fromShared = (clock, ns) => (ns - clock.offset_ns) / 1e6 - (performance.timeOrigin - clock.epoch_ms);
 
 /** Connect: repeated cold setups, each proven by one echo round trip. */
 async function connectWorkload(transport, target, p, rep) {
@@ -695,6 +807,173 @@ async function connectWorkload(transport, target, p, rep) {
   }
   rep.sent = rep.latency_us.length;
   rep.received = rep.latency_us.length;
+}
+
+/** An open-loop schedule from `startMs` (page clock): `{periodMs, warmN, totalN, endMs}`. */
+function schedule(p, startMs) {
+  const periodMs = 1000 / Math.max(p.rate, 0.001);
+  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
+  const totalN = warmN + Math.ceil(p.rate * p.duration_ms / 1000);
+  return { startMs, periodMs, warmN, totalN, endMs: startMs + totalN * periodMs };
+}
+
+/** Sends the schedule's frames of `kind`, each stamped with its intended send time on the
+ *  shared clock; fills sent (after warm-up), bytes_sent and send_lateness_us. */
+async function sendSchedule(s, p, id, kind, conn, clock, rep) {
+  const late = [];
+  let sent = 0;
+  try {
+    for (let seq = 0; seq < s.totalN; seq++) {
+      const t = s.startMs + seq * s.periodMs;
+      await sleepUntil(t);
+      late.push(Math.max(1, (now() - t) * 1000));
+      await conn.send(encodeFrame(seq, toShared(clock, t), id, kind, p.size));
+      sent = seq + 1;
+    }
+  } finally {
+    late.sort((a, b) => a - b);
+    rep.send_lateness_us = late;
+    rep.sent = Math.max(0, sent - s.warmN);
+    rep.bytes_sent = sent * p.size;
+  }
+}
+
+/** Relay, A's side: the schedule of data frames to the peer (routed by the server's pairing,
+ *  or the peer connection), then a linger of DRAIN_MS so frames in flight arrive before the
+ *  connection closes. */
+async function relaySend(p, id, conn, clock, startMs, rep) {
+  const s = schedule(p, startMs);
+  await Promise.race([sendSchedule(s, p, id, KIND.DATA, conn, clock, rep), conn.broken()]);
+  // Everything is sent: from now on the receiver may close (peer to peer, once it has every
+  // frame); what did not arrive is the receiver's to count.
+  conn.closing = true;
+  await sleepUntil(s.endMs + DRAIN_MS);
+}
+
+/** Relay, B's side: the peer's data frames until all are in or the schedule plus DRAIN_MS is
+ *  over; one-way latency on the shared clock. With `deadline_ms`, later frames count as late
+ *  (their latency recorded, not received). */
+async function relayReceive(p, peer, conn, clock, startMs, rep) {
+  const s = schedule(p, startMs);
+  const deadlineNs = p.deadline_ms === undefined || p.deadline_ms === null ? null : p.deadline_ms * 1e6;
+  const seqs = new SeqTracker();
+  let warm = 0;
+  const allIn = receive(conn, rep, KIND.DATA, peer, (h, f, at, done) => {
+    if (h.seq >= s.totalN || !seqs.record(h.seq)) return;
+    if (h.seq < s.warmN) { warm++; } else {
+      const ns = toShared(clock, at) - h.sentNs;
+      if (ns < 0) count(rep, 'clock_negative_one_way');
+      rep.latency_us.push(Math.max(1, ns / 1000));
+      if (deadlineNs !== null && ns > deadlineNs) rep.late++;
+      else { rep.frames_received++; rep.bytes_received += f.byteLength; }
+    }
+    if (seqs.distinct >= s.totalN) done();
+  });
+  await Promise.race([allIn, conn.broken(), sleepUntil(s.endMs + DRAIN_MS)]);
+  if (seqs.distinct === 0) throw new Error(`no frame from client ${peer} arrived by the end of the schedule`);
+  rep.warmup_samples = warm;
+  rep.received = rep.latency_us.length - rep.late;
+  rep.duplicated = seqs.duplicated;
+  rep.reordered = seqs.reordered;
+  rep.recv_span_ns = Math.round((s.totalN - s.warmN) * s.periodMs * 1e6);
+}
+
+/** Collab, one client: sends its ops (broadcast requests) on the schedule and receives
+ *  everyone's broadcasts until it has all of them or the schedule plus DRAIN_MS is over. Each
+ *  arrival after warm-up is returned (`arrivals`: op id = sender * 2^32 + seq, intended send
+ *  time and arrival on the shared clock, ns) for the orchestrator, which takes each op's last
+ *  arrival over all clients (delivered-to-all latency) and checks each client's order against
+ *  the server's. */
+async function collab(p, id, peers, conn, clock, startMs, rep) {
+  const s = schedule(p, startMs);
+  const ids = new Set(peers);
+  const expect = s.totalN * ids.size;
+  const seqs = new Map();
+  let warm = 0;
+  let got = 0;
+  const arrivals = { op: [], sent_ns: [], recv_ns: [] };
+  const allIn = receive(conn, rep, KIND.BROADCAST, (from) => ids.has(from), (h, f, at, done) => {
+    if (h.seq >= s.totalN) return;
+    if (!seqs.has(h.sender)) seqs.set(h.sender, new SeqTracker());
+    if (!seqs.get(h.sender).record(h.seq)) return;
+    got++;
+    if (h.seq < s.warmN) { warm++; } else {
+      arrivals.op.push(h.sender * 2 ** 32 + h.seq);
+      arrivals.sent_ns.push(h.sentNs);
+      arrivals.recv_ns.push(Math.round(toShared(clock, at)));
+    }
+    if (got >= expect) done();
+  });
+  await Promise.race([
+    Promise.all([
+      sendSchedule(s, p, id, KIND.BROADCAST_REQUEST, conn, clock, rep),
+      Promise.race([allIn, sleepUntil(s.endMs + DRAIN_MS)]),
+    ]),
+    conn.broken(),
+  ]);
+  rep.warmup_samples = warm;
+  for (const t of seqs.values()) { rep.duplicated += t.duplicated; rep.reordered += t.reordered; }
+  rep.arrivals = arrivals;
+}
+
+// relay and collab run in two steps, so the orchestrator can hold every schedule until all
+// clients are connected and the server is ready (relay pairs made, collab order recording):
+// `prepare(job)` connects and returns; `go(startNs)` runs the schedule from `startNs` on the
+// shared clock and returns the report. Between them the connection waits in `session`.
+let session = null;
+
+/** Step 1 of a relay or collab client: `{transport, client, workload, clock}` plus, for relay,
+ *  `peer` and `sender`, for collab, `peers` (every client's id). Connects (relay over WebRTC:
+ *  to the peer, directly) and keeps the connection for `go`. */
+export async function prepare(job) {
+  if (!crossOriginIsolated) throw new Error('the page is not cross-origin isolated (COOP/COEP missing): performance.now() would be coarse');
+  const p = job.workload;
+  if (p.kind !== 'relay' && p.kind !== 'collab') throw new Error(`prepare() is for relay and collab, not ${p.kind}`);
+  if (p.size < HEADER_LEN) throw new Error(`message size ${p.size} is below the ${HEADER_LEN}-byte frame header`);
+  if (!job.clock || job.clock.epoch_ms === undefined) throw new Error('prepare() needs the shared clock (sharedClock())');
+  const rep = newReport();
+  const certHash = hexBytes((await (await fetch('/cert-hash')).text()).trim());
+  const target = { client: job.client, certHash, pollIntervalMs: Math.max(1, p.poll_interval_ms) };
+  const relay = p.kind === 'relay' ? { peer: job.peer, sender: job.sender } : null;
+  const { conn, setupMs, phasesMs } = await connect(job.transport, target, relay);
+  addSetup(rep, setupMs, phasesMs);
+  session = { job, conn, rep };
+  return true;
+}
+
+/** The shared clock now, ns (after `prepare`). */
+export function sharedNow() {
+  if (!session) throw new Error('sharedNow() before prepare()');
+  return toShared(session.job.clock, now());
+}
+
+/** Step 2: runs the prepared client's schedule from `startNs` (shared clock) and returns its
+ *  report. */
+export async function go(startNs) {
+  const s = session;
+  if (!s) throw new Error('go() before prepare()');
+  session = null;
+  const { job, conn, rep } = s;
+  const p = job.workload;
+  const startMs = fromShared(job.clock, startNs);
+  try {
+    if (p.kind === 'collab') await collab(p, job.client, job.peers, conn, job.clock, startMs, rep);
+    else if (job.sender) await relaySend(p, job.client, conn, job.clock, startMs, rep);
+    else await relayReceive(p, job.peer, conn, job.clock, startMs, rep);
+  } finally {
+    mergeErrors(rep, conn.errors);
+    await conn.close();
+  }
+  if (conn.failure) rep.error = `client ${job.client}: ${conn.failure}`;
+  return rep;
+}
+
+/** Closes a prepared connection that will not run (another client failed to connect). */
+export async function abort() {
+  const s = session;
+  session = null;
+  if (s) await s.conn.close();
+  return true;
 }
 
 /** Runs one client of a job: `{transport, client, workload: {kind, rate, size, ...}}`.
@@ -804,5 +1083,7 @@ export async function originLimit({ transport, streams, holdMs, firstClient }) {
   return { transport, streams, hold_ms: holdMs, concurrent, protocol, per_stream: res };
 }
 
-window.wirebench = { run, originLimit, syncClock, connect, TRANSPORTS, encodeFrame, parseHeader };
+window.wirebench = {
+  run, prepare, go, abort, sharedNow, sharedClock, originLimit, syncClock, connect, TRANSPORTS, encodeFrame, parseHeader,
+};
 document.getElementById('status').textContent = 'ready';

@@ -239,7 +239,7 @@ impl Chromium {
         }
         let target = self
             .cdp
-            .call(None, "Target.createTarget", params, t)
+            .call(None, "Target.createTarget", params.clone(), t)
             .await?;
         let target_id = target["targetId"].as_str().unwrap_or_default().to_string();
         let attached = self
@@ -258,6 +258,7 @@ impl Chromium {
         Ok(Page {
             cdp: &self.cdp,
             session,
+            context: params["browserContextId"].as_str().map(str::to_string),
         })
     }
 
@@ -318,6 +319,8 @@ pub struct Page<'a> {
     cdp: &'a Cdp,
     /// Its flat session id.
     pub session: String,
+    /// Its own browser context, if it has one.
+    context: Option<String>,
 }
 
 impl Page<'_> {
@@ -331,6 +334,26 @@ impl Page<'_> {
         self.cdp
             .call(Some(&self.session), method, params, timeout)
             .await
+    }
+
+    /// Grants `origin` microphone and camera permission in this page's browser context. It
+    /// captures nothing: Chromium lets WebRTC gather host candidates on every interface only
+    /// for an origin with media permission, otherwise only on the default route's, and a
+    /// namespace host of an emulated link has no default route (no candidates at all).
+    pub async fn grant_media(&self, origin: &str) -> Result<(), BrowserError> {
+        let mut params = json!({"origin": origin, "permissions": ["audioCapture", "videoCapture"]});
+        if let Some(c) = &self.context {
+            params["browserContextId"] = json!(c);
+        }
+        self.cdp
+            .call(
+                None,
+                "Browser.grantPermissions",
+                params,
+                Duration::from_secs(10),
+            )
+            .await
+            .map(|_| ())
     }
 
     /// Loads `url` and waits for its load event.

@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use wirebench_reports::model::{BrowserFigures, ClockSync, OriginLimit, StreamStart};
 
+use crate::workload::collab::Arrival;
 use crate::workload::{new_histogram, ClientReport, WorkloadSpec, MAX_LATENCY_US};
 
 pub mod chromium;
@@ -67,15 +68,12 @@ pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
         | WorkloadSpec::Push(_)
         | WorkloadSpec::Download(_)
         | WorkloadSpec::Upload(_)
-        | WorkloadSpec::Connect(_) => None,
+        | WorkloadSpec::Connect(_)
+        | WorkloadSpec::Relay(_)
+        | WorkloadSpec::Collab(_) => None,
         WorkloadSpec::OriginLimit(_) if matches!(transport, "sse" | "long-poll") => None,
         WorkloadSpec::OriginLimit(_) => Some(format!(
             "origin-limit measures HTTP streams (sse, long-poll), not {transport}"
-        )),
-        WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_) => Some(format!(
-            "the browser client has no {} runner yet (echo, push, download, upload, connect and \
-             origin-limit only)",
-            spec.id()
         )),
     }
 }
@@ -98,10 +96,15 @@ pub struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// The page's origin: the server under test.
+    pub fn origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
     /// The page's URL: `/client/` on the server under test.
     pub fn page_url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}/client/", self.addr)
+        format!("{}/client/", self.origin())
     }
 
     /// Launch settings for this server: its certificate accepted by SPKI, its address
@@ -157,6 +160,52 @@ struct PageReport {
     clock: Option<PageClock>,
     #[serde(default)]
     error: Option<String>,
+    /// relay with a deadline: frames that arrived after it.
+    #[serde(default)]
+    late: u64,
+    /// collab: this client's arrivals after warm-up.
+    #[serde(default)]
+    arrivals: Option<PageArrivals>,
+}
+
+/// A collab client's arrivals as parallel arrays (op id, intended send time, arrival; ns on
+/// the shared clock).
+#[derive(Debug, Default, Deserialize)]
+struct PageArrivals {
+    op: Vec<f64>,
+    sent_ns: Vec<f64>,
+    recv_ns: Vec<f64>,
+}
+
+impl PageArrivals {
+    fn into_arrivals(self) -> Result<Vec<Arrival>, BrowserError> {
+        let n = self.op.len();
+        if self.sent_ns.len() != n || self.recv_ns.len() != n {
+            return Err(BrowserError::Page(format!(
+                "collab arrivals of unequal lengths ({n}, {}, {})",
+                self.sent_ns.len(),
+                self.recv_ns.len()
+            )));
+        }
+        let ns = |v: f64| {
+            if v.is_finite() && v > 0.0 {
+                v.round() as u64
+            } else {
+                0
+            }
+        };
+        Ok(self
+            .op
+            .iter()
+            .zip(&self.sent_ns)
+            .zip(&self.recv_ns)
+            .map(|((&op, &sent), &recv)| Arrival {
+                op: ns(op),
+                sent_ns: ns(sent),
+                recv_ns: ns(recv),
+            })
+            .collect())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,7 +225,9 @@ fn record_all(samples: &[f64]) -> hdrhistogram::Histogram<u64> {
 }
 
 impl PageReport {
-    fn into_report(self) -> Result<(ClientReport, Option<PageClock>), BrowserError> {
+    fn into_report(
+        self,
+    ) -> Result<(ClientReport, Option<PageClock>, Option<PageArrivals>), BrowserError> {
         let enc = |h: &hdrhistogram::Histogram<u64>| {
             wirebench_reports::encode_histogram(h).map_err(|e| BrowserError::Page(e.to_string()))
         };
@@ -204,9 +255,11 @@ impl PageReport {
                     .map(|h| [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]),
                 cpu_s: None,
                 rss_peak_bytes: None,
+                late: self.late,
                 ..ClientReport::default()
             },
             self.clock,
+            self.arrivals,
         ))
     }
 }
@@ -220,8 +273,13 @@ pub async fn run(
     job: &Job<'_>,
     connected: mpsc::UnboundedSender<Vec<u32>>,
 ) -> Result<Outcome, BrowserError> {
-    if let WorkloadSpec::OriginLimit(_) = job.workload {
-        return origin_limit(browser, job).await;
+    match job.workload {
+        WorkloadSpec::OriginLimit(_) => return origin_limit(browser, job).await,
+        // No barrier: for a server already set up (pairs made, order recording).
+        WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_) => {
+            return run_gated(&[browser], job, connected, async {}).await
+        }
+        _ => {}
     }
     let p = job.workload.params();
     let n = match job.workload {
@@ -277,18 +335,37 @@ pub async fn run(
         }
     };
     let mut out = Outcome::default();
+    out.figures.clock_sync = merge_pages(results, &ids, &mut out.report)?.0;
+    Ok(out)
+}
+
+/// Each collab client's arrivals, by client id.
+type ClientArrivals = Vec<(u32, Vec<Arrival>)>;
+
+/// Merges the pages' answers (client `ids[k]`'s in `results[k]`) into `report`: a page that
+/// failed or answered something unusable becomes that client's error. Returns the worst clock
+/// estimate of the pages that made one and each collab client's arrivals.
+fn merge_pages(
+    results: Vec<Result<serde_json::Value, BrowserError>>,
+    ids: &[u32],
+    report: &mut ClientReport,
+) -> Result<(Option<ClockSync>, ClientArrivals), BrowserError> {
     let mut worst_clock: Option<ClockSync> = None;
-    for (r, id) in results.into_iter().zip(&ids) {
+    let mut arrivals = Vec::new();
+    for (r, &id) in results.into_iter().zip(ids) {
         let rep = match r {
             Ok(v) => match serde_json::from_value::<PageReport>(v.clone()) {
                 Ok(pr) => {
-                    let (rep, clock) = pr.into_report()?;
+                    let (rep, clock, arr) = pr.into_report()?;
                     if let Some(c) = clock {
                         let w = worst_clock.get_or_insert(ClockSync {
                             probes: c.probes,
                             uncertainty_us: 0.0,
                         });
                         w.uncertainty_us = w.uncertainty_us.max(c.uncertainty_us);
+                    }
+                    if let Some(a) = arr {
+                        arrivals.push((id, a.into_arrivals()?));
                     }
                     rep
                 }
@@ -303,11 +380,146 @@ pub async fn run(
             },
             Err(e) => return Err(e),
         };
-        out.report
+        report
             .merge(rep)
             .map_err(|e| BrowserError::Page(e.to_string()))?;
     }
-    out.figures.clock_sync = worst_clock;
+    Ok((worst_clock, arrivals))
+}
+
+/// The shared clock a relay or collab cell's pages stamp and read frames with (the page's
+/// `sharedClock()`: the machine's wall clock, with one NTP-style offset to the server's clock).
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct SharedClock {
+    epoch_ms: f64,
+    offset_ns: f64,
+    uncertainty_us: f64,
+    probes: u32,
+}
+
+/// Runs a `relay` or `collab` job: one page per client (relay on two browsers: every sender
+/// in `browsers[0]`, every receiver in `browsers[1]`, so the peers' traffic crosses the path
+/// between their hosts; otherwise all in `browsers[0]`). Every page connects first (relay over
+/// WebRTC: A offers to B through the server's `/rtc/relay/` signalling, then they talk
+/// directly); `connected` is told the client ids, and the schedules start only once `start`
+/// resolves (the orchestrator's barrier: relay pairs made at the server, collab order
+/// recording), all from one instant on the pages' shared clock.
+///
+/// One-way latency between pages uses the machine's wall clock (`performance.timeOrigin +
+/// performance.now()`, shared by every page and browser process on the machine), converted to
+/// the server's `CLOCK_MONOTONIC` with one offset that the first page estimates over `/clock`;
+/// its uncertainty is the cell's `browser.clock_sync` and cancels out of the latency, since
+/// sender and receiver apply the same offset.
+pub async fn run_gated(
+    browsers: &[&Chromium],
+    job: &Job<'_>,
+    connected: mpsc::UnboundedSender<Vec<u32>>,
+    start: impl std::future::Future<Output = ()>,
+) -> Result<Outcome, BrowserError> {
+    let mut out = Outcome::default();
+    let p = job.workload.params();
+    let relay = matches!(job.workload, WorkloadSpec::Relay(_));
+    if !relay && !matches!(job.workload, WorkloadSpec::Collab(_)) {
+        return Err(BrowserError::Page(format!(
+            "run_gated runs relay and collab, not {}",
+            job.workload.id()
+        )));
+    }
+    if relay {
+        if let Err(e) = crate::workload::relay::check_pairs(p.clients) {
+            out.report.error = Some(e);
+            return Ok(out);
+        }
+    }
+    let first = browsers
+        .first()
+        .ok_or_else(|| BrowserError::Launch("no browser to run the pages in".into()))?;
+    let ids: Vec<u32> = (0..p.clients.max(1))
+        .map(|k| job.first_client + k)
+        .collect();
+    let url = job.page_url();
+    let mut pages = Vec::with_capacity(ids.len());
+    let mut calls = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let mut call = json!({
+            "transport": job.transport,
+            "client": id,
+            "workload": job.workload,
+        });
+        let browser = if relay {
+            let (peer, sender) =
+                crate::workload::relay::peer_of(id - job.first_client + 1, p.clients);
+            call["peer"] = json!(peer + job.first_client - 1);
+            call["sender"] = json!(sender);
+            match browsers.get(1) {
+                Some(b) if !sender => b,
+                _ => first,
+            }
+        } else {
+            call["peers"] = json!(ids);
+            first
+        };
+        let page = browser.new_page(true).await?;
+        if relay && job.transport.starts_with("webrtc") {
+            page.grant_media(&job.origin()).await?;
+        }
+        page.navigate(&url).await?;
+        pages.push(page);
+        calls.push(call);
+    }
+    let t = Duration::from_secs(30);
+    let clock: SharedClock = serde_json::from_value(
+        pages[0]
+            .evaluate("window.wirebench.sharedClock()", t)
+            .await?,
+    )
+    .map_err(|e| BrowserError::Page(format!("sharedClock(): {e}")))?;
+    out.figures.clock_sync = Some(ClockSync {
+        probes: clock.probes,
+        uncertainty_us: clock.uncertainty_us,
+    });
+    let clock = json!(clock);
+    let prepared =
+        futures_util::future::join_all(pages.iter().zip(&mut calls).map(|(page, call)| {
+            call["clock"] = clock.clone();
+            let expr = format!("window.wirebench.prepare({call})");
+            async move { page.evaluate(&expr, t).await }
+        }))
+        .await;
+    let mut failed = Vec::new();
+    for (r, id) in prepared.into_iter().zip(&ids) {
+        match r {
+            Ok(_) => {}
+            Err(BrowserError::Page(msg)) => failed.push(format!("client {id}: connect: {msg}")),
+            Err(e) => return Err(e),
+        }
+    }
+    if !failed.is_empty() {
+        for page in &pages {
+            let _ = page.evaluate("window.wirebench.abort()", t).await;
+        }
+        out.report.error = Some(failed.join("; "));
+        return Ok(out);
+    }
+    let _ = connected.send(ids.clone());
+    start.await;
+    // One start for every page, a little ahead so each has it in time.
+    let now_ns = pages[0]
+        .evaluate("window.wirebench.sharedNow()", t)
+        .await?
+        .as_f64()
+        .ok_or_else(|| BrowserError::Page("sharedNow() is not a number".into()))?;
+    let start_ns = now_ns + 20e6 + 2e6 * pages.len() as f64;
+    let limit = job.workload.time_limit();
+    let results = futures_util::future::join_all(pages.iter().map(|page| {
+        let expr = format!("window.wirebench.go({start_ns})");
+        async move { page.evaluate(&expr, limit).await }
+    }))
+    .await;
+    let (_, arrivals) = merge_pages(results, &ids, &mut out.report)?;
+    if !relay {
+        crate::workload::collab::delivered_to_all(p, ids.len() as u64, arrivals, &mut out.report);
+    }
     Ok(out)
 }
 

@@ -668,6 +668,34 @@ fn topology_spec(
     t
 }
 
+/// Tells the server what the cell needs once its clients are connected: relay pairs (through
+/// the server; peer-to-peer relay needs nothing), collab order recording (both confirmed before
+/// this returns, so the clients' schedules may start), or a server-driven schedule.
+async fn arm_server(server: &mut Agent, pc: &PlannedCell, clients: Vec<u32>) -> anyhow::Result<()> {
+    match &pc.spec {
+        WorkloadSpec::Relay(p) => {
+            if !pc.peer_to_peer() {
+                server
+                    .send(&ServerCommand::Relay {
+                        pairs: crate::workload::relay::pairs(p.clients),
+                    })
+                    .await?;
+                server_done(server).await?;
+            }
+        }
+        WorkloadSpec::Collab(_) => {
+            server.send(&ServerCommand::Collab { clients }).await?;
+            server_done(server).await?;
+        }
+        spec => {
+            if let Some(cmd) = start_command(spec, clients) {
+                server.send(&cmd).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Waits for the server agent's `done` (or `error`) after a command that answers with one.
 async fn server_done(server: &mut Agent) -> anyhow::Result<()> {
     loop {
@@ -727,13 +755,12 @@ async fn drive_cell(
             .await?;
     }
     let mut browser_cell = None;
+    // Relay and collab hold their schedules until the server (and every other client) is
+    // ready.
+    let gated = matches!(pc.spec, WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_));
     let report = if pc.client == ClientKind::Browser {
         let chromium =
             crate::browser::chromium::find().ok_or(crate::browser::BrowserError::NotFound)?;
-        let cmd = match topo {
-            Some(t) => t.command(HostId::client(1), &chromium)?,
-            None => std::process::Command::new(&chromium),
-        };
         let job = crate::browser::Job {
             transport: &pc.transport,
             addr: addr
@@ -744,36 +771,65 @@ async fn drive_cell(
             first_client: 1,
             workload: &pc.spec,
         };
+        // One browser per client host, where the Rust client agents would run (relay on a
+        // topology: senders' pages on client host 1, receivers' on client host 2).
         // Chromium is never pinned: its browser, network and renderer processes on one CPU
         // (with a page that spins before each send) inflated browser RTTs twentyfold.
-        let browser = crate::browser::Chromium::launch(cmd, &job.launch_options(None)).await?;
+        let mut browsers = Vec::new();
+        for (host, _, _) in client_groups(&pc.spec, topo.is_some()) {
+            let cmd = match topo {
+                Some(t) => t.command(host, &chromium)?,
+                None => std::process::Command::new(&chromium),
+            };
+            browsers.push(crate::browser::Chromium::launch(cmd, &job.launch_options(None)).await?);
+        }
+        let refs: Vec<&crate::browser::Chromium> = browsers.iter().collect();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (start_tx, start_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut start_tx = Some(start_tx);
         let outcome = {
-            let run = crate::browser::run(&browser, &job, tx);
+            let run = async {
+                if gated {
+                    let start = async {
+                        let _ = start_rx.await;
+                    };
+                    crate::browser::run_gated(&refs, &job, tx, start).await
+                } else {
+                    crate::browser::run(refs[0], &job, tx).await
+                }
+            };
             tokio::pin!(run);
             loop {
                 tokio::select! {
                     r = &mut run => break r?,
                     Some(clients) = rx.recv() => {
-                        if let Some(cmd) = start_command(&pc.spec, clients) {
-                            server.send(&cmd).await?;
+                        arm_server(&mut server, pc, clients).await?;
+                        if let Some(go) = start_tx.take() {
+                            let _ = go.send(());
                         }
                     }
                 }
             }
         };
         let mut report = outcome.report;
-        (report.cpu_s, report.rss_peak_bytes) = browser.resources();
+        for b in &browsers {
+            // Several browsers: their processes' CPU time and peak memory add up.
+            let (cpu_s, rss_peak_bytes) = b.resources();
+            report.merge(ClientReport {
+                cpu_s,
+                rss_peak_bytes,
+                ..ClientReport::default()
+            })?;
+        }
         browser_cell = Some(BrowserCell {
-            version: browser.version.clone(),
+            version: browsers[0].version.clone(),
             figures: outcome.figures,
         });
-        browser.close().await;
+        for b in browsers {
+            b.close().await;
+        }
         report
     } else {
-        // Relay and collab hold their schedules until the server (and every other agent) is
-        // ready.
-        let gated = matches!(pc.spec, WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_));
         let groups = client_groups(&pc.spec, topo.is_some());
         let mut drives = Vec::with_capacity(groups.len());
         for &(host, first_client, count) in &groups {
@@ -811,27 +867,7 @@ async fn drive_cell(
         let report = if let Some(r) = early {
             r
         } else {
-            match &pc.spec {
-                WorkloadSpec::Relay(p) => {
-                    if !pc.peer_to_peer() {
-                        server
-                            .send(&ServerCommand::Relay {
-                                pairs: crate::workload::relay::pairs(p.clients),
-                            })
-                            .await?;
-                        server_done(&mut server).await?;
-                    }
-                }
-                WorkloadSpec::Collab(_) => {
-                    server.send(&ServerCommand::Collab { clients }).await?;
-                    server_done(&mut server).await?;
-                }
-                spec => {
-                    if let Some(cmd) = start_command(spec, clients) {
-                        server.send(&cmd).await?;
-                    }
-                }
-            }
+            arm_server(&mut server, pc, clients).await?;
             if gated {
                 for drive in &mut drives {
                     drive.send(&DriveCommand::Start).await?;

@@ -26,10 +26,13 @@ pub fn op_id(sender: u32, seq: u64) -> u64 {
 
 /// One op's arrival at one client after the warm-up.
 #[derive(Debug, Clone, Copy)]
-struct Arrival {
-    op: u64,
-    sent_ns: u64,
-    recv_ns: u64,
+pub(crate) struct Arrival {
+    /// The op's id ([`op_id`]).
+    pub op: u64,
+    /// Its intended send time, ns on the shared clock.
+    pub sent_ns: u64,
+    /// When it arrived at this client, ns on the same clock.
+    pub recv_ns: u64,
 }
 
 /// Runs every client of the agent; returns their merged report with the delivered-to-all
@@ -67,6 +70,20 @@ pub(super) async fn run(p: &Params, conns: Vec<(u32, Connection)>, start_ns: u64
             }
         }
     }
+    delivered_to_all(p, n, per_client, &mut report);
+    report
+}
+
+/// Fills `report`'s collab figures from every client's arrivals: each op's delivered-to-all
+/// latency (its latest arrival over the `n` clients minus its intended send time; an op some
+/// client never got is not delivered), the per-client counts and arrival orders (client-id
+/// order). Shared by the Rust client agent and the browser client.
+pub(crate) fn delivered_to_all(
+    p: &Params,
+    n: u64,
+    mut per_client: Vec<(u32, Vec<Arrival>)>,
+    report: &mut ClientReport,
+) {
     per_client.sort_by_key(|(id, _)| *id);
     // Per op: (intended send time, latest arrival, clients reached).
     let mut ops: HashMap<u64, (u64, u64, u64)> = HashMap::new();
@@ -97,7 +114,6 @@ pub(super) async fn run(p: &Params, conns: Vec<(u32, Connection)>, start_ns: u64
         .into_iter()
         .map(|(_, a)| a.into_iter().map(|a| a.op).collect())
         .collect();
-    report
 }
 
 /// One client: sends its ops and receives everyone's, until it has all of them or the schedule

@@ -112,16 +112,19 @@ pub fn collab_spec(clients: u32) -> WorkloadSpec {
     })
 }
 
-/// Runs a relay or collab workload against the in-process server over transport `t` (`id` or
-/// `id@impl`), doing what the orchestrator does over the control channel: pair the relay
-/// clients at the server (unless they talk peer to peer), record the broadcast order for
-/// collab, and start the schedules once every client that must receive has a downstream.
-pub async fn run_workload(s: &Server, t: &str, w: WorkloadSpec) -> ClientReport {
-    let tr = transport_for(t);
+/// Does what the orchestrator does over the control channel before a relay or collab schedule
+/// starts: pairs the relay clients at the server (unless they talk peer to peer) at once; the
+/// returned future waits until every client that must receive has a downstream, then starts
+/// recording the broadcast order for collab. The start barrier of the Rust and browser clients.
+pub fn server_gate(
+    s: &Server,
+    peer_to_peer: bool,
+    w: &WorkloadSpec,
+) -> impl std::future::Future<Output = ()> {
     let p = w.params().clone();
     let hub = s.hub.clone();
-    let ready: Vec<u32> = match &w {
-        WorkloadSpec::Relay(_) if tr.peer_to_peer() => Vec::new(),
+    let ready: Vec<u32> = match w {
+        WorkloadSpec::Relay(_) if peer_to_peer => Vec::new(),
         WorkloadSpec::Relay(_) => {
             let pairs = relay::pairs(p.clients);
             hub.set_relay(&pairs);
@@ -130,7 +133,7 @@ pub async fn run_workload(s: &Server, t: &str, w: WorkloadSpec) -> ClientReport 
         _ => (1..=p.clients).collect(),
     };
     let collab = matches!(w, WorkloadSpec::Collab(_));
-    let gate = async move {
+    async move {
         let missing = hub.wait_attached(&ready, Duration::from_secs(10)).await;
         assert!(
             missing.is_empty(),
@@ -139,7 +142,14 @@ pub async fn run_workload(s: &Server, t: &str, w: WorkloadSpec) -> ClientReport 
         if collab {
             hub.record_order();
         }
-    };
+    }
+}
+
+/// Runs a relay or collab workload against the in-process server over transport `t` (`id` or
+/// `id@impl`), behind [`server_gate`].
+pub async fn run_workload(s: &Server, t: &str, w: WorkloadSpec) -> ClientReport {
+    let tr = transport_for(t);
+    let gate = server_gate(s, tr.peer_to_peer(), &w);
     tokio::time::timeout(
         Duration::from_secs(60),
         run_clients_gated(tr, target(s, 1), w, 1, None, |_| {}, gate),
