@@ -192,7 +192,8 @@ pub struct Cell {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserFigures {
-    /// How the page's clock was related to the server's, for one-way figures (push, download).
+    /// How the page's clock was related to the server's, for one-way figures (push, download,
+    /// relay, collab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_sync: Option<ClockSync>,
     /// The per-origin connection limit, as the browser showed it (workload `origin-limit`).
@@ -202,7 +203,9 @@ pub struct BrowserFigures {
 
 /// An NTP-style estimate of the offset between a client's clock and the server's
 /// (`GET /clock` probes; the one with the shortest round trip wins). The one-way figures of the
-/// cell are off by at most `uncertainty_us` (half that round trip), in either direction.
+/// cell are off by at most `uncertainty_us` (half that round trip), in either direction; for
+/// relay and collab (one-way between pages on the machine's shared wall clock, every page using
+/// the one estimate) it bounds only the frames' `sent_ns` and cancels out of the latency.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSync {
