@@ -372,24 +372,7 @@ fn shaped_relay_takes_the_peer_path_or_the_server_path() {
     }
     let prefix = own_prefix("relay");
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("relay.toml");
-    std::fs::write(
-        &scenario,
-        r#"name = "relay-shaped"
-repeat = 1
-profiles = ["loopback"]
-[[workload]]
-kind = "relay"
-transports = ["websocket", "webrtc"]
-rate = 50
-size = 256
-warmup_ms = 200
-duration_ms = 800
-pair_delay_ms = 5
-server_delay_ms = 60
-"#,
-    )
-    .unwrap();
+    let scenario = repo().join("tests/scenarios/relay-shaped.toml");
     let out = dir.path().join("out");
     wirebench()
         .args(["run", "--quiet", "--netem", "userspace", "--out"])

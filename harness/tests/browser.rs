@@ -625,3 +625,80 @@ async fn browser_collab() {
     );
     browser.close().await;
 }
+
+/// Relay with the peers 5 ms apart and the server 60 ms away, as `wirebench run --client browser`
+/// runs it: the senders' pages in a Chromium on client host 1, the receivers' in another on
+/// client host 2. WebRTC goes peer to peer between the two browsers (≈ 5 ms one way; the cell
+/// fails if the server saw a data frame), WebSocket through the server (≈ 60 + 60 ms); no
+/// namespace is left.
+#[test]
+fn shaped_browser_relay_goes_peer_to_peer_between_two_browsers() {
+    let _turn = serial();
+    let Some(_) = chromium_or_skip("shaped_browser_relay_goes_peer_to_peer_between_two_browsers")
+    else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: link emulation needs root");
+        return;
+    }
+    let prefix = format!("wb-t{}brelay-", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    // The Rust client's shaped relay scenario (tests/cli.rs), with the browser as the client.
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/relay-shaped.toml");
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_wirebench"))
+        .args([
+            "run",
+            "--quiet",
+            "--client",
+            "browser",
+            "--netem",
+            "userspace",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&scenario)
+        .env("WIREBENCH_NETNS_PREFIX", &prefix)
+        .status()
+        .unwrap();
+    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
+    assert!(status.success(), "exit {status}: {:#?}", r.cells);
+    assert_eq!(r.netem_backend, "userspace");
+    assert_eq!(r.cells.len(), 2);
+    for c in &r.cells {
+        let t = c.transport.as_str();
+        assert_eq!(c.status, wirebench_reports::Status::Ok, "{c:?}");
+        assert!(
+            c.client.as_deref().unwrap().starts_with("chromium 1"),
+            "{t}"
+        );
+        let d = c.delivery.as_ref().unwrap();
+        assert_eq!((d.sent, d.received), (40, 40), "{t}: delivery");
+        // The emulated path is a hard floor; stalls of a loaded machine only add.
+        let p50_ms = c.latency_us.as_ref().unwrap().p50 as f64 / 1000.0;
+        let (lo, hi) = if t == "webrtc" {
+            (5.0, 60.0) // peer to peer: 5 ms; through the server it could not beat 120 ms
+        } else {
+            (120.0, 600.0)
+        };
+        assert!(
+            (lo..hi).contains(&p50_ms),
+            "{t}: relay p50 {p50_ms} ms, the path predicts {lo} ms"
+        );
+        // The shared clock's offset was estimated across the 60 ms server link.
+        let clock = c.browser.as_ref().unwrap().clock_sync.as_ref().unwrap();
+        assert!(clock.uncertainty_us >= 60_000.0, "{t}: {clock:?}");
+    }
+    let left: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
+}
