@@ -31,3 +31,10 @@ ci:
 calibrate:
     cargo build --release -p wirebench
     bash bench/calibrate.sh
+
+# Connection-count calibration: the idle workload stepped up (1k, 2k, 5k, 10k clients) per
+# transport on loopback; prints the largest count held, RSS per connection and why it stopped
+# (bench/scale.sh; TRANSPORTS=… STEPS=… to narrow).
+scale:
+    cargo build --release -p wirebench
+    bash bench/scale.sh

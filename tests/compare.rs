@@ -52,6 +52,8 @@ fn echo_cell(transport: &str, repeat: u32, p50_us: f64, rate: u64) -> Cell {
         send_lateness_us: None,
         browser: None,
         errors: BTreeMap::new(),
+        idle: None,
+        flap: None,
     }
 }
 

@@ -324,3 +324,42 @@ async fn http2_is_negotiated_only_when_offered_by_both() {
         assert_eq!(Header::parse(&got).unwrap().kind, Kind::EchoReply, "{t}");
     }
 }
+
+/// `idle`: every client connects and stays connected, every notification reaches every client
+/// once with its latency recorded, and the server's memory per connection is measured.
+#[rstest]
+#[tokio::test]
+async fn idle_holds_every_client_and_notifies_all(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let c = run_cell(IDLE_LOOPBACK, t, "loopback").await.unwrap();
+    check_idle_cell(&c, 20, 4);
+}
+
+/// `idle` on an emulated link: each transport's keep-alive crosses the wire in the quiet window
+/// at the interval asked for (200 ms here), and `tcp`, which has none, stays silent.
+#[rstest]
+#[tokio::test]
+async fn idle_keepalives_cross_the_wire_at_their_interval(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let Some(c) = run_cell(IDLE_SHAPED, t, "lan").await else {
+        return;
+    };
+    check_idle_keepalives(&c, t != "tcp");
+}
+
+/// `flap`: the client's link is cut for 1 s mid-stream. SSE resumes with `Last-Event-ID` and
+/// long-poll / poll from their cursor: nothing lost, nothing twice. `tcp` and `websocket`
+/// reconnect: what the server wrote into the dead connection is lost, and the loss is counted
+/// (it matches the silence the client saw, frame for frame at the push rate).
+#[rstest]
+#[tokio::test]
+async fn flap_recovers_as_documented(
+    #[values("tcp", "websocket", "sse", "long-poll", "poll")] t: &str,
+) {
+    let Some(c) = run_cell(FLAP, t, "lan").await else {
+        return;
+    };
+    check_flap_cell(&c, matches!(t, "sse" | "long-poll" | "poll"));
+}

@@ -454,3 +454,56 @@ async fn bad_relay_signalling_gets_clear_statuses() {
     read_body(resp).await.unwrap();
     assert_eq!(offerer.await.unwrap(), 410);
 }
+
+/// `idle` over the UDP transports: every client connects and stays connected (QUIC keep-alive,
+/// ICE consent), and every notification reaches every client once with its latency recorded.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_holds_every_client_and_notifies_all(
+    #[values(
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc@str0m",
+        "webrtc@webrtc-rs",
+        "webrtc-unreliable@str0m",
+        "webrtc-unreliable@webrtc-rs"
+    )]
+    t: &str,
+) {
+    let c = run_cell(IDLE_LOOPBACK, t, "loopback").await.unwrap();
+    check_idle_cell(&c, 20, 4);
+}
+
+/// `idle` on an emulated link: the WebTransport client's QUIC PINGs cross the wire at the
+/// interval asked for (200 ms here).
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_quic_keepalive_crosses_the_wire(
+    #[values("webtransport", "webtransport-datagram")] t: &str,
+) {
+    let Some(c) = run_cell(IDLE_SHAPED, t, "lan").await else {
+        return;
+    };
+    check_idle_keepalives(&c, true);
+}
+
+/// `flap` over the UDP transports: after a 1 s cut the client reconnects (a new session or
+/// peer connection); frames pushed meanwhile are lost and counted, none twice.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flap_reconnects_and_counts_the_loss(
+    #[values(
+        "webtransport",
+        "webtransport-datagram",
+        "webrtc@str0m",
+        "webrtc@webrtc-rs",
+        "webrtc-unreliable@str0m",
+        "webrtc-unreliable@webrtc-rs"
+    )]
+    t: &str,
+) {
+    let Some(c) = run_cell(FLAP, t, "lan").await else {
+        return;
+    };
+    check_flap_cell(&c, false);
+}

@@ -186,6 +186,79 @@ pub struct Cell {
     /// What only the browser client measures (clock offset estimate, per-origin limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<BrowserFigures>,
+    /// Figures of the `idle` workload: memory per connection, keep-alive bytes, server CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<IdleFigures>,
+    /// Figures of the `flap` workload: the cut, recovery time, resumes and reconnects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flap: Option<FlapFigures>,
+}
+
+/// What the `idle` workload measures besides notification latency (`latency_us`) and delivery.
+/// Figures the cell could not measure are `null` (e.g. wire bytes on loopback, which has no
+/// link emulator to count them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdleFigures {
+    /// Clients connected and held open (each holds one connection: listen-only HTTP clients
+    /// open no upstream).
+    pub connections: u64,
+    /// Clients the server had a downstream open for once all were connected.
+    pub server_attached: Option<u64>,
+    /// Server agent RSS before any client connected, bytes.
+    pub server_rss_before_bytes: Option<u64>,
+    /// Server agent RSS with every client connected, after the warm-up, bytes.
+    pub server_rss_connected_bytes: Option<u64>,
+    /// (connected − before) / connections, bytes.
+    pub server_rss_per_connection_bytes: Option<f64>,
+    /// The client agent's RSS growth while connecting / connections, bytes.
+    pub client_rss_per_connection_bytes: Option<f64>,
+    /// Length of the keep-alive-only window as measured, ms.
+    pub quiet_ms: Option<f64>,
+    /// IP bytes client → server in the quiet window (link emulator), all clients.
+    pub keepalive_bytes_up: Option<u64>,
+    /// IP bytes server → client in the quiet window (link emulator), all clients.
+    pub keepalive_bytes_down: Option<u64>,
+    /// IP packets both ways in the quiet window, all clients.
+    pub keepalive_packets: Option<u64>,
+    /// (bytes up + down) / connections / window length in hours.
+    pub keepalive_bytes_per_connection_hour: Option<f64>,
+    /// Packets both ways / connections / window length in hours.
+    pub keepalive_packets_per_connection_hour: Option<f64>,
+    /// Server agent CPU seconds used in the quiet window.
+    pub server_cpu_quiet_s: Option<f64>,
+    /// Length of the notification window as measured (until the client agent reported), ms.
+    pub notify_window_ms: Option<f64>,
+    /// Server agent CPU seconds used in the notification window (fan-out included).
+    pub server_cpu_notify_s: Option<f64>,
+    /// IP bytes both ways in the notification window / clients / minutes (keep-alives and
+    /// notifications).
+    pub bytes_per_client_per_min: Option<f64>,
+    /// Open-file limit the server agent ran with.
+    pub server_nofile_limit: Option<u64>,
+    /// Open-file limit the client agent ran with.
+    pub client_nofile_limit: Option<u64>,
+}
+
+/// What the `flap` workload measures besides latency and delivery (`lost`, `duplicated`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlapFigures {
+    /// When the link was cut, ms after the push stream was started.
+    pub cut_at_ms: Option<f64>,
+    /// How long the link was cut, ms (as done, not as asked).
+    pub cut_ms: Option<f64>,
+    /// From the restore to the frame that ended a client's longest silence, ms (the slowest
+    /// client); null when no silence ended after the restore.
+    pub recovery_ms: Option<f64>,
+    /// The longest silence clients saw, ms (earliest start to latest end over clients).
+    pub outage_ms: Option<f64>,
+    /// Downstreams resumed in place (SSE `Last-Event-ID`, long-poll / poll cursor).
+    pub resumes: u64,
+    /// New connections opened after a lost or silent one.
+    pub reconnects: u64,
+    /// Resume or reconnect attempts that failed or timed out (while the link was cut).
+    pub failed_attempts: u64,
 }
 
 /// Figures of a browser-client cell beyond the common ones.

@@ -53,6 +53,18 @@ pub enum ServerCommand {
         /// Client ids.
         clients: Vec<u32>,
     },
+    /// Set the keep-alives of connections opened from now on (the `idle` workload's
+    /// production settings; 0 = off, except `long_poll_hold_ms`: 0 = `--poll-timeout`).
+    KeepAlive {
+        /// WebSocket ping interval, ms.
+        ws_ping_ms: u64,
+        /// SSE comment interval, ms.
+        sse_heartbeat_ms: u64,
+        /// Long-poll hold, ms.
+        long_poll_hold_ms: u64,
+    },
+    /// Report current memory, CPU time and open downstreams (answered with `probe`).
+    Probe,
     /// Report resources, counters and errors.
     Stats,
     /// Stop serving and exit.
@@ -72,6 +84,18 @@ pub enum ServerEvent {
         /// SHA-256 of the certificate's SPKI, base64 (what a browser is told to accept).
         #[serde(default)]
         spki_sha256: Option<String>,
+        /// The open-file limit the agent runs with (after raising it).
+        #[serde(default)]
+        nofile_limit: Option<u64>,
+    },
+    /// Answer to `probe`.
+    Probe {
+        /// Resident set size now (VmRSS), bytes.
+        rss_bytes: Option<u64>,
+        /// CPU seconds since start.
+        cpu_s: Option<f64>,
+        /// Clients with a downstream open.
+        attached: usize,
     },
     /// Answer to `stats`.
     Stats {

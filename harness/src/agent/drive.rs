@@ -25,7 +25,7 @@ pub async fn run_job_gated(
     start: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<ClientReport> {
     crate::clock::tighten_timer_slack();
-    super::procstat::raise_nofile_limit();
+    let nofile_limit = super::procstat::raise_nofile_limit();
     let t = transport::by_id_impl(&job.transport, job.implementation.as_deref()).with_context(
         || {
             format!(
@@ -45,14 +45,14 @@ pub async fn run_job_gated(
     if job.first_client == 0 {
         bail!("client ids start at 1 (0 is the server)");
     }
-    let target = Target {
+    let target = Target::new(
         addr,
-        tls: job.tls,
+        job.tls,
         cert_sha256,
-        client_id: job.first_client,
-        poll_interval: Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
-    };
-    Ok(workload::run_clients_gated(
+        job.first_client,
+        Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
+    );
+    let mut report = workload::run_clients_gated(
         t,
         target,
         job.workload.clone(),
@@ -61,7 +61,9 @@ pub async fn run_job_gated(
         on_connected,
         start,
     )
-    .await)
+    .await;
+    report.nofile_limit = nofile_limit;
+    Ok(report)
 }
 
 /// Control mode: read one [`Job`] line from stdin, report `connected` and then the result on

@@ -63,19 +63,45 @@ pub fn group_pids(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Raises the open-file limit to the hard limit (many connections need many descriptors).
-pub fn raise_nofile_limit() {
+/// Ceiling the open-file limit is raised to when the process may raise its hard limit (root).
+pub const NOFILE_WANTED: u64 = 1 << 20;
+
+/// Raises the open-file limit (many connections need many descriptors): soft and hard up to
+/// [`NOFILE_WANTED`] (bounded by `fs.nr_open`) when allowed (CAP_SYS_RESOURCE), else the soft
+/// limit up to the hard one. Returns the soft limit in force afterwards.
+pub fn raise_nofile_limit() -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(NOFILE_WANTED);
+    let want = NOFILE_WANTED.min(nr_open);
     // SAFETY: getrlimit/setrlimit read and write only the given, valid rlimit struct.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        if lim.rlim_max < want {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return Some(want);
+            }
+        }
+        if lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
     }
+    Some(lim.rlim_cur)
 }
 
 #[cfg(test)]

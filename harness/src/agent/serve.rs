@@ -35,7 +35,7 @@ pub struct ServeOptions {
 /// otherwise).
 pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     crate::clock::tighten_timer_slack();
-    procstat::raise_nofile_limit();
+    let nofile_limit = procstat::raise_nofile_limit();
     let server = Server::start(ServerConfig {
         bind: opts.bind,
         plaintext: opts.plaintext,
@@ -74,6 +74,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             addr: server.addr.to_string(),
             cert_sha256: server.identity.cert_sha256_hex(),
             spki_sha256: Some(server.identity.spki_sha256_b64.clone()),
+            nofile_limit,
         })
         .as_bytes(),
     )
@@ -134,6 +135,21 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                     }
                     ServerCommand::UploadWarmup { warmup_ms } => {
                         server.hub.upload_warmup_ns.store(warmup_ms * 1_000_000, Ordering::Relaxed);
+                    }
+                    ServerCommand::KeepAlive { ws_ping_ms, sse_heartbeat_ms, long_poll_hold_ms } => {
+                        let k = &server.hub.keepalive;
+                        k.ws_ping_ms.store(ws_ping_ms, Ordering::Relaxed);
+                        k.sse_heartbeat_ms.store(sse_heartbeat_ms, Ordering::Relaxed);
+                        k.long_poll_hold_ms.store(long_poll_hold_ms, Ordering::Relaxed);
+                    }
+                    ServerCommand::Probe => {
+                        let ev = ServerEvent::Probe {
+                            rss_bytes: procstat::rss_bytes(),
+                            cpu_s: procstat::cpu_seconds(),
+                            attached: server.hub.attached_count(),
+                        };
+                        out.write_all(send(ev).as_bytes()).await?;
+                        out.flush().await?;
                     }
                     ServerCommand::Stats => {
                         let data = server

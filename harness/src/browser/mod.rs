@@ -75,6 +75,11 @@ pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
         WorkloadSpec::OriginLimit(_) => Some(format!(
             "origin-limit measures HTTP streams (sse, long-poll), not {transport}"
         )),
+        WorkloadSpec::Idle(_) | WorkloadSpec::Flap(_) => Some(format!(
+            "the browser client has no {} runner yet (echo, push, download, upload, connect, \
+             origin-limit, relay and collab only)",
+            spec.id()
+        )),
     }
 }
 

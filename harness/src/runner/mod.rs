@@ -12,14 +12,17 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use wirebench_netem::{
-    BackendChoice, BackendKind, HostId, PairDelay, Profile, ProfileSet, Topology, TopologySpec,
+    BackendChoice, BackendKind, HostId, LinkCounters, PairDelay, Profile, ProfileSet, Topology,
+    TopologySpec,
 };
 use wirebench_reports::model::{
-    Cell, Delivery, Latency, Lateness, Resources, Results, Status, Throughput, Warmup, Wire,
+    Cell, Delivery, FlapFigures, IdleFigures, Latency, Lateness, Resources, Results, Status,
+    Throughput, Warmup, Wire,
 };
 
 use crate::agent::control::{DriveCommand, DriveEvent, Job, ServerCommand, ServerEvent};
-use crate::workload::{ClientReport, WorkloadSpec};
+use crate::clock::now_ns;
+use crate::workload::{flap, idle, ClientReport, WorkloadSpec};
 
 pub mod progress;
 pub mod scenario;
@@ -142,6 +145,33 @@ pub struct RunOptions {
     /// CPUs kept out of idle states during the run (`--no-idle`, [`crate::clock::NoIdle`]);
     /// recorded as `params.no_idle` so runs measured differently are never compared.
     pub no_idle: bool,
+}
+
+impl RunOptions {
+    /// Options for running cells one by one with `exe`'s agents ([`run_cell`] from tests and
+    /// calibration scripts): TLS, no progress display, no pinning, no output directory.
+    pub fn single(
+        exe: PathBuf,
+        profiles: ProfileSet,
+        netem: Result<BackendChoice, String>,
+    ) -> Self {
+        Self {
+            out_dir: PathBuf::new(),
+            plaintext: false,
+            profiles,
+            progress: progress::Mode::Quiet,
+            inject_delay_us: 0,
+            variants: vec![Variant {
+                name: String::new(),
+                exe,
+                out_dir: PathBuf::new(),
+                inject_delay: false,
+            }],
+            netem,
+            pin: false,
+            no_idle: false,
+        }
+    }
 }
 
 /// One build whose agents run the cells, and where its results go.
@@ -271,8 +301,23 @@ fn base_cell(pc: &PlannedCell) -> Cell {
             | WorkloadSpec::Push(_)
             | WorkloadSpec::Relay(_)
             | WorkloadSpec::Collab(_)
+            | WorkloadSpec::Flap(_)
     ) {
         params.remove("rate");
+    }
+    // Each transport's keep-alive setting only where it applies.
+    for (key, transports) in [
+        ("ws_ping_ms", &["websocket"][..]),
+        ("sse_heartbeat_ms", &["sse"][..]),
+        ("long_poll_hold_ms", &["long-poll"][..]),
+        (
+            "quic_keepalive_ms",
+            &["webtransport", "webtransport-datagram"][..],
+        ),
+    ] {
+        if !transports.contains(&pc.transport.as_str()) {
+            params.remove(key);
+        }
     }
     if pc.transport != "poll" {
         params.remove("poll_interval_ms");
@@ -305,6 +350,8 @@ fn base_cell(pc: &PlannedCell) -> Cell {
         setup_phases_ms: BTreeMap::new(),
         errors: BTreeMap::new(),
         browser: None,
+        idle: None,
+        flap: None,
     }
 }
 
@@ -359,6 +406,15 @@ pub async fn run_cell(
         "link".into(),
         serde_json::to_value(&profile).unwrap_or(serde_json::Value::Null),
     );
+    if matches!(pc.spec, WorkloadSpec::Flap(_)) && !needs_topology(&pc.spec, &profile) {
+        cell.status = Status::Skipped;
+        cell.error = Some(format!(
+            "flap cuts the client's link, which needs link emulation: profile {:?} is unshaped \
+             (loopback has no link to cut); use a shaped profile",
+            pc.profile
+        ));
+        return (cell, None);
+    }
     let mut topo = None;
     let p = pc.spec.params();
     let server_link = p.server_delay_ms.map(|d| Profile {
@@ -606,8 +662,65 @@ fn start_command(spec: &WorkloadSpec, clients: Vec<u32>) -> Option<ServerCommand
             size: p.size,
             duration_ms: p.warmup_ms + p.duration_ms,
         }),
+        WorkloadSpec::Idle(p) => Some(ServerCommand::Push {
+            clients,
+            rate: 1000.0 / idle::notify_interval_ms(p) as f64,
+            size: p.size,
+            count: idle::notifications(p),
+        }),
+        WorkloadSpec::Flap(p) => Some(ServerCommand::Push {
+            clients,
+            rate: p.rate,
+            size: p.size,
+            count: flap::frames(p),
+        }),
         _ => None,
     }
+}
+
+/// Starts a server-driven workload once its clients are connected: [`start_command`], after
+/// the idle workload's warm-up and keep-alive-only window (marked), and followed by the flap
+/// workload's cut of the client's link.
+async fn start_workload(
+    server: &mut Agent,
+    spec: &WorkloadSpec,
+    clients: Vec<u32>,
+    topo: Option<&Topology>,
+    around: &mut Around,
+) -> anyhow::Result<()> {
+    if let WorkloadSpec::Idle(p) = spec {
+        // Warm-up, then the keep-alive-only window, then the notifications.
+        tokio::time::sleep(Duration::from_millis(p.warmup_ms)).await;
+        let connected = mark(server, topo).await?;
+        tokio::time::sleep(Duration::from_millis(p.quiet_ms.unwrap_or(0))).await;
+        let quiet_end = mark(server, topo).await?;
+        if let Some(m) = around.idle.as_mut() {
+            m.connected = connected;
+            m.quiet_end = quiet_end;
+        }
+    }
+    if let Some(cmd) = start_command(spec, clients) {
+        server.send(&cmd).await?;
+    }
+    if let WorkloadSpec::Flap(p) = spec {
+        let push_ns = now_ns();
+        let t = topo.context("flap needs an emulated link to cut")?;
+        let at = p.warmup_ms + p.cut_at_ms.unwrap_or(flap::defaults::CUT_AT_MS);
+        tokio::time::sleep(Duration::from_millis(at)).await;
+        t.cut(HostId::client(1))
+            .context("cutting the client's link")?;
+        let cut_ns = now_ns();
+        let cut = p.cut_ms.unwrap_or(flap::defaults::CUT_MS);
+        tokio::time::sleep(Duration::from_millis(cut)).await;
+        t.restore(HostId::client(1))
+            .context("restoring the client's link")?;
+        around.flap = Some(FlapMarks {
+            push_ns,
+            cut_ns,
+            restore_ns: now_ns(),
+        });
+    }
+    Ok(())
 }
 
 struct ServerStats {
@@ -619,6 +732,8 @@ struct ServerStats {
     relayed: u64,
     /// The server's global broadcast order (collab).
     order: Vec<u64>,
+    /// What the orchestrator measured around an idle or flap workload.
+    around: Around,
 }
 
 /// Whether a cell runs in a namespace topology: a shaped profile, or delays on the server's
@@ -670,8 +785,15 @@ fn topology_spec(
 
 /// Tells the server what the cell needs once its clients are connected: relay pairs (through
 /// the server; peer-to-peer relay needs nothing), collab order recording (both confirmed before
-/// this returns, so the clients' schedules may start), or a server-driven schedule.
-async fn arm_server(server: &mut Agent, pc: &PlannedCell, clients: Vec<u32>) -> anyhow::Result<()> {
+/// this returns, so the clients' schedules may start), or a server-driven schedule
+/// ([`start_workload`]: idle and flap also mark and cut around it).
+async fn arm_server(
+    server: &mut Agent,
+    pc: &PlannedCell,
+    clients: Vec<u32>,
+    topo: Option<&Topology>,
+    around: &mut Around,
+) -> anyhow::Result<()> {
     match &pc.spec {
         WorkloadSpec::Relay(p) => {
             if !pc.peer_to_peer() {
@@ -687,11 +809,7 @@ async fn arm_server(server: &mut Agent, pc: &PlannedCell, clients: Vec<u32>) -> 
             server.send(&ServerCommand::Collab { clients }).await?;
             server_done(server).await?;
         }
-        spec => {
-            if let Some(cmd) = start_command(spec, clients) {
-                server.send(&cmd).await?;
-            }
-        }
+        spec => start_workload(server, spec, clients, topo, around).await?,
     }
     Ok(())
 }
@@ -701,6 +819,65 @@ async fn server_done(server: &mut Agent) -> anyhow::Result<()> {
     loop {
         match server.recv::<ServerEvent>().await? {
             ServerEvent::Done => return Ok(()),
+            ServerEvent::Error { message } => bail!("server agent: {message}"),
+            _ => continue,
+        }
+    }
+}
+
+/// A server probe with the client link's counters, at one instant.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    at_ns: u64,
+    rss_bytes: Option<u64>,
+    cpu_s: Option<f64>,
+    attached: usize,
+    counters: Option<LinkCounters>,
+}
+
+/// The instants of an idle workload: before connecting, connected (after the warm-up, = quiet
+/// window start), quiet window end (= notifications start), client agent done.
+#[derive(Debug, Clone, Copy, Default)]
+struct IdleMarks {
+    before: Mark,
+    connected: Mark,
+    quiet_end: Mark,
+    done: Mark,
+    server_nofile: Option<u64>,
+}
+
+/// The instants of a flap workload (monotonic ns).
+#[derive(Debug, Clone, Copy, Default)]
+struct FlapMarks {
+    push_ns: u64,
+    cut_ns: u64,
+    restore_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Around {
+    idle: Option<IdleMarks>,
+    flap: Option<FlapMarks>,
+}
+
+/// Asks the server agent for a probe and takes the client link's counters.
+async fn mark(server: &mut Agent, topo: Option<&Topology>) -> anyhow::Result<Mark> {
+    server.send(&ServerCommand::Probe).await?;
+    loop {
+        match server.recv::<ServerEvent>().await? {
+            ServerEvent::Probe {
+                rss_bytes,
+                cpu_s,
+                attached,
+            } => {
+                return Ok(Mark {
+                    at_ns: now_ns(),
+                    rss_bytes,
+                    cpu_s,
+                    attached,
+                    counters: topo.and_then(|t| t.counters(HostId::client(1)).ok()),
+                })
+            }
             ServerEvent::Error { message } => bail!("server agent: {message}"),
             _ => continue,
         }
@@ -738,15 +915,32 @@ async fn drive_cell(
         (None, None)
     };
     let mut server = Agent::spawn(server_cmd, &server_args, "server", server_cpu)?;
-    let (addr, cert, spki) = match server.recv::<ServerEvent>().await? {
+    let (addr, cert, spki, server_nofile) = match server.recv::<ServerEvent>().await? {
         ServerEvent::Ready {
             addr,
             cert_sha256,
             spki_sha256,
-        } => (addr, cert_sha256, spki_sha256),
+            nofile_limit,
+        } => (addr, cert_sha256, spki_sha256, nofile_limit),
         other => bail!("server agent: expected ready, got {other:?}"),
     };
     let p = pc.spec.params().clone();
+    let mut around = Around::default();
+    if let WorkloadSpec::Idle(p) = &pc.spec {
+        use idle::defaults as D;
+        server
+            .send(&ServerCommand::KeepAlive {
+                ws_ping_ms: p.ws_ping_ms.unwrap_or(D::WS_PING_MS),
+                sse_heartbeat_ms: p.sse_heartbeat_ms.unwrap_or(D::SSE_HEARTBEAT_MS),
+                long_poll_hold_ms: p.long_poll_hold_ms.unwrap_or(D::LONG_POLL_HOLD_MS),
+            })
+            .await?;
+        around.idle = Some(IdleMarks {
+            before: mark(&mut server, topo).await?,
+            server_nofile,
+            ..IdleMarks::default()
+        });
+    }
     if let WorkloadSpec::Upload(_) = pc.spec {
         server
             .send(&ServerCommand::UploadWarmup {
@@ -803,7 +997,7 @@ async fn drive_cell(
                 tokio::select! {
                     r = &mut run => break r?,
                     Some(clients) = rx.recv() => {
-                        arm_server(&mut server, pc, clients).await?;
+                        arm_server(&mut server, pc, clients, topo, &mut around).await?;
                         if let Some(go) = start_tx.take() {
                             let _ = go.send(());
                         }
@@ -867,7 +1061,7 @@ async fn drive_cell(
         let report = if let Some(r) = early {
             r
         } else {
-            arm_server(&mut server, pc, clients).await?;
+            arm_server(&mut server, pc, clients, topo, &mut around).await?;
             if gated {
                 for drive in &mut drives {
                     drive.send(&DriveCommand::Start).await?;
@@ -884,6 +1078,9 @@ async fn drive_cell(
             }
             report
         };
+        if let Some(m) = around.idle.as_mut() {
+            m.done = mark(&mut server, topo).await?;
+        }
         for drive in drives {
             drive.shutdown().await;
         }
@@ -907,6 +1104,7 @@ async fn drive_cell(
                     errors,
                     relayed,
                     order,
+                    around,
                 }
             }
             ServerEvent::Error { message } => bail!("server agent: {message}"),
@@ -1000,7 +1198,10 @@ fn fill_cell(
                 }
             }
         }
-        WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => None,
+        WorkloadSpec::Connect(_)
+        | WorkloadSpec::OriginLimit(_)
+        | WorkloadSpec::Idle(_)
+        | WorkloadSpec::Flap(_) => None,
     };
     if cell.status == Status::Ok
         && matches!(
@@ -1021,7 +1222,9 @@ fn fill_cell(
         WorkloadSpec::Echo(_)
         | WorkloadSpec::Push(_)
         | WorkloadSpec::Relay(_)
-        | WorkloadSpec::Collab(_) => Some(Delivery {
+        | WorkloadSpec::Collab(_)
+        | WorkloadSpec::Idle(_)
+        | WorkloadSpec::Flap(_) => Some(Delivery {
             sent: r.sent,
             received: r.received,
             lost: r.sent.saturating_sub(r.received),
@@ -1054,8 +1257,9 @@ fn fill_cell(
     // Reliable transports must deliver everything; losing frames fails the cell (frames that
     // arrived after a relay deadline did arrive: the deadline is the application's choice).
     // Unreliable ones (datagrams, maxRetransmits = 0) may lose frames: counted in `delivery`,
-    // never silent.
-    if cell.status == Status::Ok && pc.reliable() {
+    // never silent. flap measures what a cut loses: the cell reports it.
+    let loss_fails = pc.reliable() && !matches!(pc.spec, WorkloadSpec::Flap(_));
+    if cell.status == Status::Ok && loss_fails {
         if let Some(d) = &cell.delivery {
             let lost = d.lost - d.late.unwrap_or(0).min(d.lost);
             if lost > 0 {
@@ -1090,6 +1294,12 @@ fn fill_cell(
         duration_ms: p.warmup_ms,
         samples: r.warmup_samples,
     });
+    if let Some(m) = &s.around.idle {
+        cell.idle = Some(idle_figures(m, &r));
+    }
+    if let Some(m) = &s.around.flap {
+        cell.flap = Some(flap_figures(m, &r));
+    }
     if !r.setup_us.is_empty() {
         let n = r.setup_us.len() as f64;
         cell.setup_phases_ms = r
@@ -1097,5 +1307,88 @@ fn fill_cell(
             .iter()
             .map(|(k, v)| (k.clone(), (*v as f64 / n).round() / 1000.0))
             .collect();
+    }
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// The idle figures from the orchestrator's marks and the client agent's report.
+fn idle_figures(m: &IdleMarks, r: &ClientReport) -> IdleFigures {
+    let conns = r.setup_us.len() as u64;
+    let per_conn = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if conns > 0 => Some((b as f64 - a as f64) / conns as f64),
+        _ => None,
+    };
+    let cpu = |a: &Mark, b: &Mark| match (a.cpu_s, b.cpu_s) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    // (bytes up, bytes down, packets) between two marks, from the emulator's counters.
+    let wire = |a: &Mark, b: &Mark| match (a.counters, b.counters) {
+        (Some(a), Some(b)) => Some((
+            b.up.bytes_in.saturating_sub(a.up.bytes_in),
+            b.down.bytes_out.saturating_sub(a.down.bytes_out),
+            b.up.packets_in.saturating_sub(a.up.packets_in)
+                + b.down.packets_out.saturating_sub(a.down.packets_out),
+        )),
+        _ => None,
+    };
+    // A window between two marks, if both were taken (a failed cell stops early).
+    let span = |a: &Mark, b: &Mark| (a.at_ns > 0 && b.at_ns >= a.at_ns).then(|| b.at_ns - a.at_ns);
+    let quiet_ns = span(&m.connected, &m.quiet_end);
+    let notify_ns = span(&m.quiet_end, &m.done);
+    let quiet_wire = wire(&m.connected, &m.quiet_end);
+    let per_conn_hour = |x: u64| match quiet_ns {
+        Some(q) if conns > 0 && q > 0 => Some(x as f64 / conns as f64 / (q as f64 / 3.6e12)),
+        _ => None,
+    };
+    IdleFigures {
+        connections: conns,
+        server_attached: quiet_ns.map(|_| m.connected.attached as u64),
+        server_rss_before_bytes: m.before.rss_bytes,
+        server_rss_connected_bytes: m.connected.rss_bytes,
+        server_rss_per_connection_bytes: per_conn(m.before.rss_bytes, m.connected.rss_bytes),
+        client_rss_per_connection_bytes: per_conn(
+            r.rss_before_connect_bytes,
+            r.rss_connected_bytes,
+        ),
+        quiet_ms: quiet_ns.map(ms),
+        keepalive_bytes_up: quiet_wire.map(|w| w.0),
+        keepalive_bytes_down: quiet_wire.map(|w| w.1),
+        keepalive_packets: quiet_wire.map(|w| w.2),
+        keepalive_bytes_per_connection_hour: quiet_wire.and_then(|w| per_conn_hour(w.0 + w.1)),
+        keepalive_packets_per_connection_hour: quiet_wire.and_then(|w| per_conn_hour(w.2)),
+        server_cpu_quiet_s: cpu(&m.connected, &m.quiet_end),
+        notify_window_ms: notify_ns.map(ms),
+        server_cpu_notify_s: cpu(&m.quiet_end, &m.done),
+        bytes_per_client_per_min: match (wire(&m.quiet_end, &m.done), notify_ns) {
+            (Some(w), Some(n)) if conns > 0 && n > 0 => {
+                Some((w.0 + w.1) as f64 / conns as f64 / (n as f64 / 6e10))
+            }
+            _ => None,
+        },
+        server_nofile_limit: m.server_nofile,
+        client_nofile_limit: r.nofile_limit,
+    }
+}
+
+/// The flap figures from the cut's instants and the clients' longest silences.
+fn flap_figures(m: &FlapMarks, r: &ClientReport) -> FlapFigures {
+    FlapFigures {
+        cut_at_ms: Some(ms(m.cut_ns.saturating_sub(m.push_ns))),
+        cut_ms: Some(ms(m.restore_ns.saturating_sub(m.cut_ns))),
+        recovery_ms: r
+            .gap_end_ns
+            .filter(|&e| e >= m.restore_ns)
+            .map(|e| ms(e - m.restore_ns)),
+        outage_ms: match (r.gap_start_ns, r.gap_end_ns) {
+            (Some(a), Some(b)) => Some(ms(b.saturating_sub(a))),
+            _ => None,
+        },
+        resumes: r.resumes,
+        reconnects: r.reconnects,
+        failed_attempts: r.failed_attempts,
     }
 }

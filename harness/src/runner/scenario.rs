@@ -28,6 +28,10 @@ pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../../scenarios/faq/peer.toml"),
     ),
     (
+        "quiet.toml",
+        include_str!("../../../scenarios/faq/quiet.toml"),
+    ),
+    (
         "refresh.toml",
         include_str!("../../../scenarios/faq/refresh.toml"),
     ),
@@ -137,6 +141,8 @@ struct RawQuick {
     clients: Option<Spanned<u32>>,
     connects: Option<Spanned<u32>>,
     poll_interval_ms: Option<Spanned<u64>>,
+    quiet_ms: Option<Spanned<u64>>,
+    notify_interval_ms: Option<Spanned<u64>>,
 }
 
 impl RawQuick {
@@ -152,6 +158,8 @@ impl RawQuick {
             clients: self.clients.clone(),
             connects: self.connects.clone(),
             poll_interval_ms: self.poll_interval_ms.clone(),
+            quiet_ms: self.quiet_ms.clone(),
+            notify_interval_ms: self.notify_interval_ms.clone(),
             ..RawParams::default()
         }
     }
@@ -171,6 +179,15 @@ struct RawParams {
     pair_delay_ms: Option<Spanned<f64>>,
     server_delay_ms: Option<Spanned<f64>>,
     http: Option<Spanned<String>>,
+    notify_interval_ms: Option<Spanned<u64>>,
+    quiet_ms: Option<Spanned<u64>>,
+    ws_ping_ms: Option<Spanned<u64>>,
+    sse_heartbeat_ms: Option<Spanned<u64>>,
+    long_poll_hold_ms: Option<Spanned<u64>>,
+    quic_keepalive_ms: Option<Spanned<u64>>,
+    cut_at_ms: Option<Spanned<u64>>,
+    cut_ms: Option<Spanned<u64>>,
+    stall_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +208,15 @@ struct RawWorkload {
     connects: Option<Spanned<u32>>,
     poll_interval_ms: Option<Spanned<u64>>,
     http: Option<Spanned<String>>,
+    notify_interval_ms: Option<Spanned<u64>>,
+    quiet_ms: Option<Spanned<u64>>,
+    ws_ping_ms: Option<Spanned<u64>>,
+    sse_heartbeat_ms: Option<Spanned<u64>>,
+    long_poll_hold_ms: Option<Spanned<u64>>,
+    quic_keepalive_ms: Option<Spanned<u64>>,
+    cut_at_ms: Option<Spanned<u64>>,
+    cut_ms: Option<Spanned<u64>>,
+    stall_ms: Option<Spanned<u64>>,
     #[serde(default)]
     quick: RawQuick,
     deadline_ms: Option<Spanned<u64>>,
@@ -212,6 +238,15 @@ impl RawWorkload {
             pair_delay_ms: self.pair_delay_ms.clone(),
             server_delay_ms: self.server_delay_ms.clone(),
             http: self.http.clone(),
+            notify_interval_ms: self.notify_interval_ms.clone(),
+            quiet_ms: self.quiet_ms.clone(),
+            ws_ping_ms: self.ws_ping_ms.clone(),
+            sse_heartbeat_ms: self.sse_heartbeat_ms.clone(),
+            long_poll_hold_ms: self.long_poll_hold_ms.clone(),
+            quic_keepalive_ms: self.quic_keepalive_ms.clone(),
+            cut_at_ms: self.cut_at_ms.clone(),
+            cut_ms: self.cut_ms.clone(),
+            stall_ms: self.stall_ms.clone(),
         }
     }
 }
@@ -230,6 +265,8 @@ impl RawParams {
             clients: self.clients.or(under.clients),
             connects: self.connects.or(under.connects),
             poll_interval_ms: self.poll_interval_ms.or(under.poll_interval_ms),
+            quiet_ms: self.quiet_ms.or(under.quiet_ms),
+            notify_interval_ms: self.notify_interval_ms.or(under.notify_interval_ms),
             ..under
         }
     }
@@ -401,20 +438,21 @@ pub fn parse_scaled(
         };
         merge_params(&ctx, &w.quick.params(), &RawParams::default(), &qkey)?;
         let quick_params = w.quick.params().over(raw.quick.params());
-        let params = if quick {
+        let raw_params = if quick {
             if let Some(t) = wq_transports.or_else(|| quick_transports.clone()) {
                 transports = t;
             }
             if let Some(p) = wq_profiles.or_else(|| quick_profiles.clone()) {
                 profiles = p;
             }
-            merge_params(&ctx, &quick_params.over(w.params()), &raw.defaults, &key)?
+            quick_params.over(w.params())
         } else {
-            merge_params(&ctx, &w.params(), &raw.defaults, &key)?
+            w.params()
         };
-        let client = client_of(&w.client, &key("client"), top_client.clone())?;
-        let mut params = params;
+        let mut params = merge_params(&ctx, &raw_params, &raw.defaults, &key)?;
         let kind = w.kind.get_ref().as_str();
+        kind_params(&ctx, kind, &mut params, &raw_params, &raw.defaults, &key)?;
+        let client = client_of(&w.client, &key("client"), top_client.clone())?;
         // The key that set `clients`, for relay's pairing check.
         let clients_key = [
             quick.then(|| w.quick.clients.clone()).flatten(),
@@ -435,6 +473,8 @@ pub fn parse_scaled(
             "origin-limit" => WorkloadSpec::OriginLimit(params),
             "relay" => WorkloadSpec::Relay(params),
             "collab" => WorkloadSpec::Collab(params),
+            "idle" => WorkloadSpec::Idle(params),
+            "flap" => WorkloadSpec::Flap(params),
             other => {
                 let known: Vec<&str> = crate::workload::ALL_IDS.iter().map(|(id, _)| *id).collect();
                 return ctx.err(
@@ -657,7 +697,178 @@ fn merge_params(
         )?
         .unwrap_or(50),
         http,
+        notify_interval_ms: positive(
+            &pick(&w.notify_interval_ms, &d.notify_interval_ms),
+            "notify_interval_ms",
+        )?,
+        quiet_ms: pick(&w.quiet_ms, &d.quiet_ms).map(|s| *s.get_ref()),
+        ws_ping_ms: pick(&w.ws_ping_ms, &d.ws_ping_ms).map(|s| *s.get_ref()),
+        sse_heartbeat_ms: pick(&w.sse_heartbeat_ms, &d.sse_heartbeat_ms).map(|s| *s.get_ref()),
+        long_poll_hold_ms: positive(
+            &pick(&w.long_poll_hold_ms, &d.long_poll_hold_ms),
+            "long_poll_hold_ms",
+        )?,
+        quic_keepalive_ms: pick(&w.quic_keepalive_ms, &d.quic_keepalive_ms).map(|s| *s.get_ref()),
+        cut_at_ms: pick(&w.cut_at_ms, &d.cut_at_ms).map(|s| *s.get_ref()),
+        cut_ms: positive(&pick(&w.cut_ms, &d.cut_ms), "cut_ms")?,
+        stall_ms: pick(&w.stall_ms, &d.stall_ms).map(|s| *s.get_ref()),
     })
+}
+
+/// Keys only the `idle` workload takes.
+pub const IDLE_KEYS: &[&str] = &[
+    "notify_interval_ms",
+    "quiet_ms",
+    "ws_ping_ms",
+    "sse_heartbeat_ms",
+    "long_poll_hold_ms",
+    "quic_keepalive_ms",
+];
+/// Keys only the `flap` workload takes.
+pub const FLAP_KEYS: &[&str] = &["cut_at_ms", "cut_ms", "stall_ms"];
+
+/// Applies the defaults of `kind` to its own keys, refuses the keys of other workloads given
+/// on the workload itself (keys in `[defaults]` apply only where they mean something), and
+/// checks what only makes sense together.
+fn kind_params(
+    ctx: &Ctx<'_>,
+    kind: &str,
+    p: &mut Params,
+    w: &RawParams,
+    d: &RawParams,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), ScenarioError> {
+    let given: [(&str, &Option<Spanned<u64>>); 9] = [
+        ("notify_interval_ms", &w.notify_interval_ms),
+        ("quiet_ms", &w.quiet_ms),
+        ("ws_ping_ms", &w.ws_ping_ms),
+        ("sse_heartbeat_ms", &w.sse_heartbeat_ms),
+        ("long_poll_hold_ms", &w.long_poll_hold_ms),
+        ("quic_keepalive_ms", &w.quic_keepalive_ms),
+        ("cut_at_ms", &w.cut_at_ms),
+        ("cut_ms", &w.cut_ms),
+        ("stall_ms", &w.stall_ms),
+    ];
+    if !crate::workload::ALL_IDS.iter().any(|(id, _)| *id == kind) {
+        return Ok(()); // the caller names the unknown workload
+    }
+    let own: &[&str] = match kind {
+        "idle" => IDLE_KEYS,
+        "flap" => FLAP_KEYS,
+        _ => &[],
+    };
+    for (name, v) in given {
+        if let Some(v) = v {
+            if !own.contains(&name) {
+                let for_kind = if IDLE_KEYS.contains(&name) {
+                    "idle"
+                } else {
+                    "flap"
+                };
+                return ctx.err(
+                    v.span(),
+                    &key(name),
+                    format!("only the {for_kind} workload takes {name} (this one is {kind:?})"),
+                );
+            }
+        }
+    }
+    // `[defaults]` keys of another workload don't apply to this one.
+    let fields: [(&str, &mut Option<u64>); 9] = [
+        ("notify_interval_ms", &mut p.notify_interval_ms),
+        ("quiet_ms", &mut p.quiet_ms),
+        ("ws_ping_ms", &mut p.ws_ping_ms),
+        ("sse_heartbeat_ms", &mut p.sse_heartbeat_ms),
+        ("long_poll_hold_ms", &mut p.long_poll_hold_ms),
+        ("quic_keepalive_ms", &mut p.quic_keepalive_ms),
+        ("cut_at_ms", &mut p.cut_at_ms),
+        ("cut_ms", &mut p.cut_ms),
+        ("stall_ms", &mut p.stall_ms),
+    ];
+    for (name, v) in fields {
+        if !own.contains(&name) {
+            *v = None;
+        }
+    }
+    match kind {
+        "idle" => {
+            use crate::workload::idle::defaults as D;
+            let notify = *p.notify_interval_ms.get_or_insert(D::NOTIFY_INTERVAL_MS);
+            p.quiet_ms.get_or_insert(D::QUIET_MS);
+            p.ws_ping_ms.get_or_insert(D::WS_PING_MS);
+            p.sse_heartbeat_ms.get_or_insert(D::SSE_HEARTBEAT_MS);
+            p.long_poll_hold_ms.get_or_insert(D::LONG_POLL_HOLD_MS);
+            p.quic_keepalive_ms.get_or_insert(D::QUIC_KEEPALIVE_MS);
+            if w.poll_interval_ms.is_none() && d.poll_interval_ms.is_none() {
+                p.poll_interval_ms = D::POLL_INTERVAL_MS;
+            }
+            if p.duration_ms < notify {
+                let span = w
+                    .duration_ms
+                    .as_ref()
+                    .or(d.duration_ms.as_ref())
+                    .or(w.notify_interval_ms.as_ref())
+                    .or(d.notify_interval_ms.as_ref())
+                    .map_or(0..0, |s| s.span());
+                return ctx.err(
+                    span,
+                    &key("duration_ms"),
+                    format!(
+                        "idle sends one notification every notify_interval_ms ({notify} ms): \
+                         duration_ms ({}) must be at least that",
+                        p.duration_ms
+                    ),
+                );
+            }
+        }
+        "flap" => {
+            use crate::workload::flap::defaults as D;
+            if w.rate.is_none() && d.rate.is_none() {
+                p.rate = D::RATE;
+            }
+            let at = *p.cut_at_ms.get_or_insert(D::CUT_AT_MS);
+            let cut = *p.cut_ms.get_or_insert(D::CUT_MS);
+            let stall = *p.stall_ms.get_or_insert(D::STALL_MS);
+            if at + cut >= p.duration_ms {
+                let span = w
+                    .cut_ms
+                    .as_ref()
+                    .or(w.cut_at_ms.as_ref())
+                    .or(w.duration_ms.as_ref())
+                    .or(d.duration_ms.as_ref())
+                    .map_or(w.rate.as_ref().map_or(0..0, |r| r.span()), |s| s.span());
+                return ctx.err(
+                    span,
+                    &key("cut_ms"),
+                    format!(
+                        "the cut (cut_at_ms {at} + cut_ms {cut}) must end before the push stream \
+                         does (duration_ms {})",
+                        p.duration_ms
+                    ),
+                );
+            }
+            let period_ms = 1000.0 / p.rate;
+            if stall > 0 && (stall as f64) < 3.0 * period_ms {
+                let span = w
+                    .stall_ms
+                    .as_ref()
+                    .or(d.stall_ms.as_ref())
+                    .map_or(0..0, |s| s.span());
+                return ctx.err(
+                    span,
+                    &key("stall_ms"),
+                    format!(
+                        "{stall} ms is under three push periods ({:.0} ms at rate {}): a quiet \
+                         stream would look dead",
+                        3.0 * period_ms,
+                        p.rate
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -733,6 +944,63 @@ mod tests {
             let e = parse(&text, "r.toml", &profiles()).unwrap_err();
             assert_eq!((e.line, e.key.as_str()), (3, key), "{e}");
         }
+    }
+
+    #[test]
+    fn idle_and_flap_take_their_keys_with_production_defaults() {
+        let text = "[defaults]\ncut_ms = 2000\n[[workload]]\nkind = \"idle\"\nclients = 1000\nduration_ms = 30000\n[[workload]]\nkind = \"flap\"\nduration_ms = 5000\n[[workload]]\nkind = \"echo\"\n";
+        let s = parse(text, "i.toml", &profiles()).unwrap();
+        let idle = s.workloads[0].spec.params();
+        assert_eq!(s.workloads[0].spec.id(), "idle");
+        assert_eq!(idle.ws_ping_ms, Some(30_000));
+        assert_eq!(idle.sse_heartbeat_ms, Some(15_000));
+        assert_eq!(idle.long_poll_hold_ms, Some(25_000));
+        assert_eq!(idle.quic_keepalive_ms, Some(15_000));
+        assert_eq!(idle.poll_interval_ms, 5_000);
+        assert_eq!(idle.notify_interval_ms, Some(10_000));
+        assert_eq!(
+            idle.cut_ms, None,
+            "a [defaults] key of another workload does not apply"
+        );
+        let flap = s.workloads[1].spec.params();
+        assert_eq!(
+            (flap.cut_ms, flap.cut_at_ms, flap.stall_ms),
+            (Some(2000), Some(1000), Some(1000))
+        );
+        assert_eq!(flap.rate, 100.0);
+        assert_eq!(s.workloads[2].spec.params().ws_ping_ms, None);
+    }
+
+    #[test]
+    fn idle_and_flap_keys_are_checked_and_located() {
+        let text = "[[workload]]\nkind = \"echo\"\n\nws_ping_ms = 5\n";
+        let e = parse(text, "k.toml", &profiles()).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (4, "workload[1].ws_ping_ms"),
+            "{e}"
+        );
+        assert!(e.msg.contains("only the idle workload"), "{e}");
+        let text = "[[workload]]\nkind = \"flap\"\nduration_ms = 3000\ncut_ms = 2500\n";
+        let e = parse(text, "c.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (4, "workload[1].cut_ms"), "{e}");
+        let text = "[[workload]]\nkind = \"flap\"\nrate = 10\nduration_ms = 9000\nstall_ms = 100\n";
+        let e = parse(text, "s.toml", &profiles()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (5, "workload[1].stall_ms"), "{e}");
+        let text = "[[workload]]\nkind = \"idle\"\nnotify_interval_ms = 60000\n";
+        let e = parse(text, "n.toml", &profiles()).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (3, "workload[1].duration_ms"),
+            "{e}"
+        );
+        let text = "[[workload]]\nkind = \"idle\"\nduration_ms = 1000\nnotify_interval_ms = 0\n";
+        let e = parse(text, "z.toml", &profiles()).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (4, "workload[1].notify_interval_ms"),
+            "{e}"
+        );
     }
 
     #[test]

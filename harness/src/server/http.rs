@@ -28,7 +28,8 @@ pub const POLL_MAX_FRAMES: usize = 256;
 pub const POLL_MAX_BYTES: usize = 1 << 20;
 /// Largest `POST /up` body.
 pub const UP_MAX_BODY: usize = 8 << 20;
-/// Interval of SSE keep-alive comments.
+/// Default interval of SSE keep-alive comments (the protocol's 15 s; see
+/// [`super::hub::KeepAlive`] to change it at run time).
 pub const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// State shared by the handlers.
@@ -223,12 +224,43 @@ async fn ws(
         .on_upgrade(move |socket| ws_session(s.hub.clone(), id, socket))
 }
 
+/// Waits for the next tick of an optional interval (forever without one).
+async fn next_tick(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// An interval whose first tick is one period from now; `None` for no interval.
+fn keepalive_timer(period: Option<Duration>) -> Option<tokio::time::Interval> {
+    period.map(|p| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    })
+}
+
 async fn ws_session(hub: Arc<Hub>, id: u32, socket: WebSocket) {
     let (mut w, mut r) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
     let _attached = hub.attach_channel(id, tx.clone());
+    let mut ping = keepalive_timer(super::hub::KeepAlive::interval(&hub.keepalive.ws_ping_ms));
     let writer = tokio::spawn(async move {
-        while let Some(f) = rx.recv().await {
+        loop {
+            let f = tokio::select! {
+                f = rx.recv() => f,
+                _ = next_tick(&mut ping) => {
+                    // Keep-alive: an empty ping; the client's WebSocket answers with a pong.
+                    if w.send(Message::Ping(Bytes::new())).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(f) = f else { break };
             if w.send(Message::Binary(f)).await.is_err() {
                 break;
             }
@@ -274,6 +306,7 @@ async fn sse(
     let client = s.hub.client(id);
     let attached = s.hub.attach_http(id);
     s.hub.events.add("sse_open");
+    let hub = s.hub.clone();
     let mut pos = after.unwrap_or_else(|| client.last_cursor());
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
     tokio::spawn(async move {
@@ -307,8 +340,10 @@ async fn sse(
             if client.last_cursor() > pos {
                 continue;
             }
+            let beat = super::hub::KeepAlive::interval(&hub.keepalive.sse_heartbeat_ms)
+                .unwrap_or(Duration::MAX);
             tokio::select! {
-                r = tokio::time::timeout(SSE_KEEPALIVE, latest.changed()) => match r {
+                r = tokio::time::timeout(beat, latest.changed()) => match r {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return,
                     Err(_) => {
@@ -335,8 +370,9 @@ fn tokio_stream_from<T: Send + 'static>(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// `GET /poll?after=N[&wait=MS]`: frames after N, waiting up to the poll timeout (or `wait` ms
-/// when shorter; `wait=0` answers at once); `204` when there are none.
+/// `GET /poll?after=N[&wait=MS]`: frames after N, waiting up to the long-poll hold (the poll
+/// timeout unless a keep-alive command set one; `wait` ms when shorter, `wait=0` answers at
+/// once); `204` when there are none.
 async fn poll(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>) -> Response {
     let id = match client_id(&q) {
         Ok(id) => id,
@@ -346,9 +382,13 @@ async fn poll(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>) -> R
         Ok(a) => a.unwrap_or(0),
         Err(r) => return r.into_response(),
     };
+    // The hold: the keep-alive setting when the orchestrator gave one (idle workload), else
+    // the poll timeout; a client's `wait` only shortens it.
+    let hold = super::hub::KeepAlive::interval(&s.hub.keepalive.long_poll_hold_ms)
+        .unwrap_or(s.poll_timeout);
     let limit = match q.wait.as_deref().map(str::parse::<u64>) {
-        None => s.poll_timeout,
-        Some(Ok(ms)) => s.poll_timeout.min(Duration::from_millis(ms)),
+        None => hold,
+        Some(Ok(ms)) => hold.min(Duration::from_millis(ms)),
         Some(Err(_)) => {
             return bad_request(format!(
                 "invalid wait={:?}: must be milliseconds (0 = answer at once)",

@@ -247,6 +247,38 @@ impl ErrorCounts {
     }
 }
 
+/// Keep-alive settings of the server's connections, changeable at run time (the `idle`
+/// workload sets production values before its clients connect; see `docs/protocol.md`).
+#[derive(Debug)]
+pub struct KeepAlive {
+    /// WebSocket ping interval, ms (0 = no pings, the default).
+    pub ws_ping_ms: AtomicU64,
+    /// SSE comment interval, ms (0 = none; default 15 s).
+    pub sse_heartbeat_ms: AtomicU64,
+    /// How long a long-poll is held, ms (0 = the server's `--poll-timeout`, the default).
+    pub long_poll_hold_ms: AtomicU64,
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        Self {
+            ws_ping_ms: AtomicU64::new(0),
+            sse_heartbeat_ms: AtomicU64::new(15_000),
+            long_poll_hold_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl KeepAlive {
+    /// An interval setting as a duration, `None` for 0 (off).
+    pub fn interval(v: &AtomicU64) -> Option<Duration> {
+        match v.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+}
+
 /// The server's shared state.
 #[derive(Debug, Default)]
 pub struct Hub {
@@ -269,6 +301,8 @@ pub struct Hub {
     /// The global order of broadcasts (op ids, see [`crate::workload::collab::op_id`]), while
     /// recording.
     order_log: Mutex<Option<Vec<u64>>>,
+    /// Keep-alive settings.
+    pub keepalive: KeepAlive,
 }
 
 impl Hub {
@@ -308,6 +342,15 @@ impl Hub {
         let mut v: Vec<u32> = lock(&self.clients).keys().copied().collect();
         v.sort_unstable();
         v
+    }
+
+    /// How many clients have a downstream open now.
+    pub fn attached_count(&self) -> usize {
+        let clients: Vec<Arc<ClientState>> = lock(&self.clients).values().cloned().collect();
+        clients
+            .iter()
+            .filter(|c| lock(&c.downstream).is_some())
+            .count()
     }
 
     /// Makes `tx` the client's downstream for server-originated frames, until the returned

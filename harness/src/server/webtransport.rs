@@ -18,7 +18,7 @@ use wtransport::{Endpoint, Identity as WtIdentity, ServerConfig};
 use super::hub::{Hub, Reply};
 use crate::frame::{put_prefixed, LengthPrefixed};
 use crate::tls::Identity;
-use crate::transport::webtransport::{send_datagram, StreamFrames, KEEP_ALIVE};
+use crate::transport::webtransport::{send_datagram, StreamFrames};
 use crate::transport::TransportError;
 
 /// Frames queued towards one stream or one session's datagrams before producers wait.
@@ -38,7 +38,9 @@ pub fn endpoint(
     let cfg = ServerConfig::builder()
         .with_bind_socket(socket)
         .with_identity(id)
-        .keep_alive_interval(Some(KEEP_ALIVE))
+        // No server keep-alive: the client keeps its session alive (as browsers do), so the
+        // idle workload's keep-alive bytes are the client's setting, not the server's.
+        .keep_alive_interval(None)
         .build();
     Endpoint::server(cfg).map_err(|e| TransportError::io("HTTP/3 endpoint on UDP P", e))
 }

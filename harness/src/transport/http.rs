@@ -94,14 +94,47 @@ pub struct UpSink {
 impl UpSink {
     /// Opens the upstream connection and starts its sender task.
     pub async fn open(target: &Target, setup: &mut Setup) -> Result<Self, TransportError> {
-        let mut conn = HttpConn::open(target, setup).await?;
+        let conn = HttpConn::open(target, setup).await?;
+        Ok(Self::start(target, Some(conn)))
+    }
+
+    /// Starts the sender task without a connection: it opens one when the first frame is sent
+    /// (as a browser's `fetch` does), so a listen-only client holds no upstream connection.
+    pub fn lazy(target: &Target) -> Self {
+        Self::start(target, None)
+    }
+
+    /// The upstream for `target`: lazy when [`Target::lazy_up`] asks for it, else opened now.
+    pub async fn for_target(target: &Target, setup: &mut Setup) -> Result<Self, TransportError> {
+        if target.lazy_up {
+            Ok(Self::lazy(target))
+        } else {
+            Self::open(target, setup).await
+        }
+    }
+
+    fn start(target: &Target, conn: Option<HttpConn>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
         let failure = Arc::new(Mutex::new(None));
         let fail = failure.clone();
         let path = format!("/up?client={}", target.client_id);
+        let target = target.clone();
         tokio::spawn(async move {
+            let mut conn = conn;
             let mut body = BytesMut::new();
             while let Some(first) = rx.recv().await {
+                let c = match conn.as_mut() {
+                    Some(c) => c,
+                    None => match HttpConn::open(&target, &mut Setup::default()).await {
+                        Ok(c) => conn.insert(c),
+                        Err(e) => {
+                            if let Ok(mut g) = fail.lock() {
+                                *g = Some(format!("opening the upstream connection: {e}"));
+                            }
+                            return;
+                        }
+                    },
+                };
                 body.clear();
                 put_prefixed(&mut body, &first);
                 while body.len() < UP_BATCH_BYTES {
@@ -111,7 +144,7 @@ impl UpSink {
                     }
                 }
                 let payload = body.split().freeze();
-                if let Err(e) = post_until_accepted(&mut conn, &path, payload).await {
+                if let Err(e) = post_until_accepted(c, &path, payload).await {
                     if let Ok(mut g) = fail.lock() {
                         *g = Some(e.to_string());
                     }
@@ -119,7 +152,7 @@ impl UpSink {
                 }
             }
         });
-        Ok(Self { tx, failure })
+        Self { tx, failure }
     }
 }
 

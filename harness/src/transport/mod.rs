@@ -5,7 +5,7 @@
 //! back) and a [`FrameStream`] that yields whole frames as they arrive, plus how long setup took.
 //! Workloads only see this; they never branch on the transport.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +84,38 @@ pub struct Target {
     pub client_id: u32,
     /// Interval between polls for `poll` (short polling).
     pub poll_interval: Duration,
+    /// Local address to connect from (`None`: the kernel's choice). Spreading thousands of
+    /// clients over several loopback addresses keeps ephemeral ports from running out.
+    pub local_ip: Option<IpAddr>,
+    /// The WebTransport client's QUIC keep-alive interval (`None`: no keep-alive PINGs).
+    pub quic_keep_alive: Option<Duration>,
+    /// Open the HTTP transports' upstream connection (`POST /up`) only when the first frame is
+    /// sent, as a browser does, instead of at connect (a listen-only client then holds one
+    /// connection).
+    pub lazy_up: bool,
+}
+
+impl Target {
+    /// A target for `client_id` at `addr` with the defaults: no local address, the
+    /// WebTransport keep-alive of [`webtransport::KEEP_ALIVE`], eager upstream.
+    pub fn new(
+        addr: SocketAddr,
+        tls: bool,
+        cert_sha256: Option<[u8; 32]>,
+        client_id: u32,
+        poll_interval: Duration,
+    ) -> Self {
+        Self {
+            addr,
+            tls,
+            cert_sha256,
+            client_id,
+            poll_interval,
+            local_ip: None,
+            quic_keep_alive: Some(webtransport::KEEP_ALIVE),
+            lazy_up: false,
+        }
+    }
 }
 
 /// How long connection setup took, in total and by phase where the transport exposes phases.
@@ -115,6 +147,13 @@ pub trait FrameStream: Send {
     /// Messages the transport dropped because they were not frames (e.g. WebSocket text).
     fn dropped(&self) -> u64 {
         0
+    }
+    /// Reopens the downstream after its connection was lost or went silent, continuing where
+    /// it left off, for transports that can (SSE: `Last-Event-ID`; long-poll and poll: their
+    /// cursor). `Ok(false)`: this transport cannot resume in place; the caller opens a new
+    /// connection instead (frames sent to the old one are lost).
+    async fn resume(&mut self) -> Result<bool, TransportError> {
+        Ok(false)
     }
 }
 

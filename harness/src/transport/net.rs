@@ -1,12 +1,13 @@
 //! Client-side connection set-up shared by the TCP-based transports: TCP (no Nagle), then TLS
 //! pinned to the server's certificate when the target asks for it, with each phase timed.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use super::{Setup, Target, TransportError};
 
@@ -14,21 +15,42 @@ use super::{Setup, Target, TransportError};
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 
+/// Connects to `addr` over TCP with TCP_NODELAY, from `local_ip` when given.
+pub async fn tcp_connect(
+    addr: SocketAddr,
+    local_ip: Option<IpAddr>,
+) -> Result<TcpStream, TransportError> {
+    let tcp = match local_ip {
+        None => TcpStream::connect(addr).await,
+        Some(ip) => {
+            let sock = if ip.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+            .map_err(|e| TransportError::io("creating a TCP socket", e))?;
+            sock.bind(SocketAddr::new(ip, 0))
+                .map_err(|e| TransportError::io(format!("binding {ip}"), e))?;
+            sock.connect(addr).await
+        }
+    }
+    .map_err(|e| TransportError::io(format!("connect to {addr}"), e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| TransportError::io("set TCP_NODELAY", e))?;
+    Ok(tcp)
+}
+
 /// Connects to `addr` over TCP with TCP_NODELAY, then TLS if `target.tls`, recording the phases
 /// `tcp` and `tls` into `setup`.
 pub async fn connect_stream(
     target: &Target,
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
     tls: bool,
     alpn: &[&[u8]],
     setup: &mut Setup,
 ) -> Result<Box<dyn ByteStream>, TransportError> {
     let t0 = Instant::now();
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| TransportError::io(format!("connect to {addr}"), e))?;
-    tcp.set_nodelay(true)
-        .map_err(|e| TransportError::io("set TCP_NODELAY", e))?;
+    let tcp = tcp_connect(addr, target.local_ip).await?;
     let t1 = Instant::now();
     setup.phases.push(("tcp", t1 - t0));
     if !tls {

@@ -39,7 +39,7 @@ impl Transport for PollTransport {
         let mut up_setup = Setup::default();
         let (down, up) = tokio::join!(
             HttpConn::open(target, &mut down_setup),
-            UpSink::open(target, &mut up_setup)
+            UpSink::for_target(target, &mut up_setup)
         );
         let (down, up) = (down?, up?);
         let mut setup = down_setup;
@@ -47,6 +47,7 @@ impl Transport for PollTransport {
         let interval_ns = target.poll_interval.as_nanos().max(1) as u64;
         let mut frames = PollFrames {
             conn: down,
+            target: target.clone(),
             client: target.client_id,
             long: self.long,
             cursor: 0,
@@ -73,6 +74,7 @@ impl Transport for PollTransport {
 /// The downstream half: repeated GETs that advance a cursor.
 pub struct PollFrames {
     conn: HttpConn,
+    target: Target,
     client: u32,
     long: bool,
     cursor: u64,
@@ -147,14 +149,22 @@ impl FrameStream for PollFrames {
             }
             if !self.long {
                 // Fixed-rate schedule: poll at t0, t0+i, t0+2i ... regardless of response time.
-                if self.timer.is_none() {
-                    self.timer =
-                        Some(PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?);
-                }
-                if let Some(t) = self.timer.as_mut() {
-                    t.sleep_until_ns(self.next_poll_ns)
-                        .await
-                        .map_err(|e| TransportError::io("timerfd", e))?;
+                // Short intervals get a timerfd (µs precision); long ones tokio's 1 ms timer,
+                // so thousands of idle pollers don't hold a descriptor each.
+                if self.interval_ns < PRECISE_BELOW_NS {
+                    if self.timer.is_none() {
+                        self.timer = Some(
+                            PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?,
+                        );
+                    }
+                    if let Some(t) = self.timer.as_mut() {
+                        t.sleep_until_ns(self.next_poll_ns)
+                            .await
+                            .map_err(|e| TransportError::io("timerfd", e))?;
+                    }
+                } else {
+                    let wait = self.next_poll_ns.saturating_sub(now_ns());
+                    tokio::time::sleep(Duration::from_nanos(wait)).await;
                 }
                 let now = now_ns();
                 self.next_poll_ns += self.interval_ns;
@@ -166,7 +176,20 @@ impl FrameStream for PollFrames {
             self.poll_once().await?;
         }
     }
+
+    /// A new connection, polling from the same cursor: what was queued meanwhile arrives,
+    /// nothing twice.
+    async fn resume(&mut self) -> Result<bool, TransportError> {
+        self.conn = HttpConn::open(&self.target, &mut Setup::default()).await?;
+        // Poll at once on the new connection rather than wait for the next tick.
+        self.next_poll_ns = now_ns();
+        self.poll_now().await?;
+        Ok(true)
+    }
 }
+
+/// Poll intervals below this use a timerfd for their schedule.
+const PRECISE_BELOW_NS: u64 = 100_000_000;
 
 /// Default short-poll interval when a workload does not set one.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);

@@ -98,6 +98,15 @@ pub struct ChannelOpts {
     pub reliable: bool,
 }
 
+/// The local address a peer for `target` binds: [`Target::local_ip`] when set, else
+/// [`local_ip_towards`] the server.
+pub fn local_ip_for(target: &Target) -> Result<IpAddr, TransportError> {
+    match target.local_ip {
+        Some(ip) => Ok(ip),
+        None => local_ip_towards(target.addr),
+    }
+}
+
 /// The local address to use towards `target`: for loopback the target's own address, otherwise
 /// the address the kernel would route from (a connected UDP socket sends nothing).
 pub fn local_ip_towards(target: SocketAddr) -> Result<IpAddr, TransportError> {

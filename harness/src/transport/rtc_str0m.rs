@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::rtc::{
-    check_size, local_ip_towards, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
+    check_size, local_ip_for, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
     PhaseTx, Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
 };
 use super::{Connection, FrameSink, FrameStream, Target, TransportError};
@@ -319,10 +319,11 @@ pub async fn answer(
     Ok(answer.to_sdp_string())
 }
 
-/// A new str0m peer with a UDP socket and its host candidate on the local address towards
-/// `target`'s server (in a topology, this host's own address; on loopback, loopback).
+/// A new str0m peer with a UDP socket and its host candidate on `target`'s local address, else
+/// the one towards its server (in a topology, this host's own address; on loopback, loopback):
+/// [`local_ip_for`].
 async fn client_peer(target: &Target) -> Result<(Rtc, UdpSocket), TransportError> {
-    let ip = local_ip_towards(target.addr)?;
+    let ip = local_ip_for(target)?;
     let (socket, rtc) = bind_peer(ip).await?;
     Ok((rtc, socket))
 }

@@ -225,6 +225,8 @@ pub async fn connect(
     to: Signal,
 ) -> Result<Connection, TransportError> {
     let t0 = Instant::now();
+    // webrtc-rs gathers host candidates from interface addresses only, so a spread loopback
+    // source (127.0.0.2, … which lo routes but does not list) is not used.
     let pc = peer(local_ip_towards(target.addr)?).await?;
     let (ph_tx, mut ph_rx) = watch_phases(&pc);
     let init = RTCDataChannelInit {

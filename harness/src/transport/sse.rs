@@ -37,7 +37,7 @@ impl Transport for SseTransport {
         let mut up_setup = Setup::default();
         let (down, up) = tokio::join!(
             SseFrames::open(target.clone(), None, &mut down_setup),
-            UpSink::open(target, &mut up_setup)
+            UpSink::for_target(target, &mut up_setup)
         );
         let (down, up) = (down?, up?);
         let mut setup = down_setup;
@@ -145,6 +145,8 @@ pub struct SseFrames {
     ready: VecDeque<Bytes>,
     last_id: Option<String>,
     reconnects: u32,
+    /// Resumes asked for by the caller ([`FrameStream::resume`]).
+    pub resumes: u64,
     dropped: u64,
     /// Frames the server reported it could no longer deliver (`event: gap`).
     pub gaps: u64,
@@ -165,6 +167,7 @@ impl SseFrames {
             ready: VecDeque::new(),
             last_id,
             reconnects: 0,
+            resumes: 0,
             dropped: 0,
             gaps: 0,
         })
@@ -261,6 +264,19 @@ impl FrameStream for SseFrames {
 
     fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// A new `GET /sse` with `Last-Event-ID` = the last event received: the server sends what
+    /// came after it, so nothing is lost or repeated.
+    async fn resume(&mut self) -> Result<bool, TransportError> {
+        let body =
+            Self::request(&self.target, self.last_id.as_deref(), &mut Setup::default()).await?;
+        // A partly received event is dropped with the old stream; its id is not `last_id`
+        // yet, so the server sends it again.
+        self.parser = SseParser::default();
+        self.body = body;
+        self.resumes += 1;
+        Ok(true)
     }
 }
 

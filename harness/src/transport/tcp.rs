@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 use super::{Connection, FrameSink, FrameStream, Setup, Target, Transport, TransportError};
 use crate::frame::{put_prefixed, Header, Kind, LengthPrefixed};
@@ -32,12 +31,7 @@ impl Transport for TcpTransport {
         let t0 = Instant::now();
         let mut addr = target.addr;
         addr.set_port(tcp_port(addr.port()));
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| TransportError::io(format!("connect to {addr}"), e))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| TransportError::io("set TCP_NODELAY", e))?;
+        let stream = super::net::tcp_connect(addr, target.local_ip).await?;
         let (r, w) = stream.into_split();
         let mut sink = TcpSink {
             w,

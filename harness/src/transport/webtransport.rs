@@ -22,7 +22,9 @@ use super::{
 };
 use crate::frame::{put_prefixed, LengthPrefixed};
 
-/// QUIC keep-alive, well under the idle timeout.
+/// The client's default QUIC keep-alive, well under the 30 s idle timeout (the `idle` workload
+/// sets its own, see [`Target::quic_keep_alive`]). The server sends none: the client keeps the
+/// session alive, as browsers do.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(3);
 
 /// The WebTransport client, over a stream or over datagrams.
@@ -32,10 +34,15 @@ pub struct WebTransportTransport {
     pub datagram: bool,
 }
 
-/// A local address to bind a client UDP socket for reaching `target`: the target's own address
-/// when it is loopback, otherwise the wildcard of its family.
-pub(crate) fn client_bind_addr(target: SocketAddr) -> SocketAddr {
-    let ip = if target.ip().is_loopback() {
+/// A local address to bind a client UDP socket for reaching `target`: the one asked for, else
+/// the target's own address when it is loopback, otherwise the wildcard of its family.
+pub(crate) fn client_bind_addr(
+    target: SocketAddr,
+    local_ip: Option<std::net::IpAddr>,
+) -> SocketAddr {
+    let ip = if let Some(ip) = local_ip {
+        ip
+    } else if target.ip().is_loopback() {
         target.ip()
     } else if target.is_ipv4() {
         std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -75,9 +82,9 @@ impl Transport for WebTransportTransport {
             )
         })?;
         let cfg = ClientConfig::builder()
-            .with_bind_address(client_bind_addr(target.addr))
+            .with_bind_address(client_bind_addr(target.addr, target.local_ip))
             .with_server_certificate_hashes([Sha256Digest::new(hash)])
-            .keep_alive_interval(Some(KEEP_ALIVE))
+            .keep_alive_interval(target.quic_keep_alive)
             .build();
         let endpoint = Endpoint::client(cfg)
             .map_err(|e| TransportError::io("webtransport: binding the client UDP socket", e))?;

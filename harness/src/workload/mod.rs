@@ -22,6 +22,9 @@ use crate::transport::{Connection, FrameSink, FrameStream, Target, Transport, Tr
 pub mod collab;
 pub mod relay;
 
+pub mod flap;
+pub mod idle;
+
 /// Highest latency the histograms track: 60 s in µs.
 pub const MAX_LATENCY_US: u64 = 60_000_000;
 
@@ -56,6 +59,12 @@ pub enum WorkloadSpec {
     /// N clients send ops; the server orders and broadcasts them: op → delivered-to-all
     /// latency and order violations.
     Collab(Params),
+    /// Many quiet connections held open, a rare notification to all of them: memory per
+    /// connection, keep-alive bytes, notification latency (see [`idle`]).
+    Idle(Params),
+    /// A push stream whose link is cut for a while: recovery time, frames lost and duplicated
+    /// (see [`flap`]).
+    Flap(Params),
 }
 
 /// Parameters shared by the workloads (each uses the ones that apply).
@@ -90,6 +99,34 @@ pub struct Params {
     /// only when not the default HTTP/1.1.
     #[serde(default, skip_serializing_if = "HttpVersion::is_http1")]
     pub http: HttpVersion,
+    /// idle: a notification goes to every client this often, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_interval_ms: Option<u64>,
+    /// idle: length of the keep-alive-only window (no notifications) after the warm-up, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_ms: Option<u64>,
+    /// idle: interval of the server's WebSocket pings, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_ping_ms: Option<u64>,
+    /// idle: interval of the server's SSE comment heartbeats, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_heartbeat_ms: Option<u64>,
+    /// idle: how long a long-poll is held before the server answers `204`, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_poll_hold_ms: Option<u64>,
+    /// idle: the WebTransport client's QUIC keep-alive (PING) interval, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic_keepalive_ms: Option<u64>,
+    /// flap: when the link is cut, ms after the warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_at_ms: Option<u64>,
+    /// flap: how long the link stays cut, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_ms: Option<u64>,
+    /// flap: silence after which a client gives its connection up and resumes or reconnects,
+    /// ms (0 = never: only an error or a close makes it reconnect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_ms: Option<u64>,
 }
 
 /// Which HTTP versions the server under test offers on TCP P.
@@ -133,6 +170,8 @@ impl WorkloadSpec {
             Self::OriginLimit(_) => "origin-limit",
             Self::Relay(_) => "relay",
             Self::Collab(_) => "collab",
+            Self::Idle(_) => "idle",
+            Self::Flap(_) => "flap",
         }
     }
 
@@ -146,7 +185,9 @@ impl WorkloadSpec {
             | Self::Connect(p)
             | Self::OriginLimit(p)
             | Self::Relay(p)
-            | Self::Collab(p) => p,
+            | Self::Collab(p)
+            | Self::Idle(p)
+            | Self::Flap(p) => p,
         }
     }
 
@@ -154,7 +195,12 @@ impl WorkloadSpec {
     pub fn latency_kind(&self) -> &'static str {
         match self {
             Self::Echo(_) => "rtt",
-            Self::Push(_) | Self::Download(_) | Self::Relay(_) | Self::Collab(_) => "one-way",
+            Self::Push(_)
+            | Self::Download(_)
+            | Self::Relay(_)
+            | Self::Collab(_)
+            | Self::Idle(_)
+            | Self::Flap(_) => "one-way",
             Self::Upload(_) => "none",
             Self::Connect(_) => "setup",
             Self::OriginLimit(_) => "first-event",
@@ -171,6 +217,13 @@ impl WorkloadSpec {
                 Duration::from_millis(p.duration_ms * (p.clients as u64 + 2))
                     + Duration::from_secs(60)
             }
+            // Connecting thousands of clients takes a while (TLS handshakes on a small machine):
+            // 10 ms per client on top, plus the keep-alive-only window.
+            Self::Idle(_) => {
+                Duration::from_millis(base + p.quiet_ms.unwrap_or(0) + 10 * p.clients as u64)
+                    + Duration::from_secs(120)
+            }
+            Self::Flap(_) => Duration::from_millis(base) + Duration::from_secs(90),
             _ => Duration::from_millis(base) + Duration::from_secs(60),
         }
     }
@@ -200,6 +253,14 @@ pub const ALL_IDS: &[(&str, &str)] = &[
     (
         "collab",
         "N clients send ops, the server orders and broadcasts: delivered-to-all latency, order violations",
+    ),
+    (
+        "idle",
+        "many quiet connections, rare notifications: memory per connection, keep-alive bytes, notification latency",
+    ),
+    (
+        "flap",
+        "link cut mid push stream: recovery time, frames lost and duplicated, reconnects",
     ),
 ];
 
@@ -252,12 +313,39 @@ pub struct ClientReport {
     /// seq), compared by the orchestrator with the server's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arrival_orders: Vec<Vec<u64>>,
+    /// The agent's open-file limit, after raising it.
+    #[serde(default)]
+    pub nofile_limit: Option<u64>,
+    /// RSS of the agent before its clients connected (idle), bytes.
+    #[serde(default)]
+    pub rss_before_connect_bytes: Option<u64>,
+    /// RSS of the agent once every client was connected (idle), bytes.
+    #[serde(default)]
+    pub rss_connected_bytes: Option<u64>,
+    /// Downstreams resumed in place after a lost or silent connection (flap: SSE with
+    /// `Last-Event-ID`, long-poll and poll from their cursor).
+    #[serde(default)]
+    pub resumes: u64,
+    /// New connections opened after a lost or silent one (flap).
+    #[serde(default)]
+    pub reconnects: u64,
+    /// Resume or reconnect attempts that failed or timed out (flap).
+    #[serde(default)]
+    pub failed_attempts: u64,
+    /// Start of the longest silence between two frames a client saw (flap), monotonic ns;
+    /// the earliest over the agent's clients.
+    #[serde(default)]
+    pub gap_start_ns: Option<u64>,
+    /// End of that silence: arrival of the frame that ended it, monotonic ns; the latest over
+    /// the agent's clients.
+    #[serde(default)]
+    pub gap_end_ns: Option<u64>,
 }
 
 impl ClientReport {
     /// Stores what a receiving loop measured: the histogram, warm-up count, sequence
     /// accounting and frames the transport dropped.
-    fn record_receipt(
+    pub(crate) fn record_receipt(
         &mut self,
         hist: &Histogram<u64>,
         warm: u64,
@@ -335,19 +423,46 @@ impl ClientReport {
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
         }
-        // Several client agents: their processes' CPU time and peak memory add up.
+        // Several client agents: their processes' CPU time and memory (peak, and before and
+        // after connecting: idle's memory per connection) add up; the open-file limit in force
+        // is the lowest.
         self.cpu_s = match (self.cpu_s, other.cpu_s) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
         };
-        self.rss_peak_bytes = match (self.rss_peak_bytes, other.rss_peak_bytes) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
+        self.rss_peak_bytes = opt(
+            self.rss_peak_bytes,
+            other.rss_peak_bytes,
+            u64::saturating_add,
+        );
+        self.rss_before_connect_bytes = opt(
+            self.rss_before_connect_bytes,
+            other.rss_before_connect_bytes,
+            u64::saturating_add,
+        );
+        self.rss_connected_bytes = opt(
+            self.rss_connected_bytes,
+            other.rss_connected_bytes,
+            u64::saturating_add,
+        );
+        self.nofile_limit = opt(self.nofile_limit, other.nofile_limit, u64::min);
         self.late += other.late;
         self.per_client_received.extend(other.per_client_received);
         self.arrival_orders.extend(other.arrival_orders);
+        self.resumes += other.resumes;
+        self.reconnects += other.reconnects;
+        self.failed_attempts += other.failed_attempts;
+        self.gap_start_ns = opt(self.gap_start_ns, other.gap_start_ns, u64::min);
+        self.gap_end_ns = opt(self.gap_end_ns, other.gap_end_ns, u64::max);
         Ok(())
+    }
+}
+
+/// Combines two optional values with `f`, or takes whichever is there.
+fn opt(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -460,6 +575,14 @@ pub async fn run_clients_gated(
             return report;
         }
     }
+    let base = match &spec {
+        WorkloadSpec::Idle(p) => idle::client_target(p, base),
+        _ => base,
+    };
+    let spread = matches!(spec, WorkloadSpec::Idle(_));
+    if spread {
+        report.rss_before_connect_bytes = crate::agent::procstat::rss_bytes();
+    }
     // Connect every client first (concurrently, a few at a time to spread the handshakes;
     // relay peers all at once, since a peer-to-peer offer waits for its answerer).
     let ids: Vec<u32> = (0..count.unwrap_or(p.clients).max(1))
@@ -470,20 +593,23 @@ pub async fn run_clients_gated(
     for chunk in ids.chunks(chunk_len) {
         let futs = chunk.iter().map(|&id| {
             let t = transport.clone();
-            let target = Target {
+            let mut target = Target {
                 client_id: id,
                 ..base.clone()
             };
+            if spread {
+                target.local_ip = idle::source_ip(target.addr, id);
+            }
             let pair = relay.then(|| relay::peer_of(id, p.clients));
             async move {
                 let c = match pair {
                     Some((peer, sender)) => t.connect_relay(&target, peer, sender).await,
                     None => t.connect(&target).await,
                 };
-                (id, c)
+                (id, c, target)
             }
         });
-        for (id, r) in futures_util::future::join_all(futs).await {
+        for (id, r, target) in futures_util::future::join_all(futs).await {
             match r {
                 Ok(c) => {
                     report.setup_us.push(c.setup.total.as_micros() as u64);
@@ -491,19 +617,27 @@ pub async fn run_clients_gated(
                         *report.setup_phases_us.entry(k.to_string()).or_default() +=
                             v.as_micros() as u64;
                     }
-                    conns.push((id, c));
+                    conns.push((id, c, target));
                 }
                 Err(e) => {
-                    report.error = Some(format!("client {id}: connect: {e}"));
+                    report.error = Some(format!(
+                        "client {id}: connect: {e} ({} of {} clients connected)",
+                        conns.len(),
+                        ids.len()
+                    ));
                     return finish(report);
                 }
             }
         }
     }
+    if spread {
+        report.rss_connected_bytes = crate::agent::procstat::rss_bytes();
+    }
     on_connected(ids);
     start.await;
     let start_ns = now_ns() + 5_000_000; // every client's schedule starts 5 ms from now
     if let WorkloadSpec::Collab(p) = &spec {
+        let conns = conns.into_iter().map(|(id, c, _)| (id, c)).collect();
         let r = collab::run(p, conns, start_ns).await;
         if let Err(e) = report.merge(r) {
             report.error.get_or_insert(e.to_string());
@@ -512,9 +646,10 @@ pub async fn run_clients_gated(
     }
     let tasks: Vec<_> = conns
         .into_iter()
-        .map(|(id, conn)| {
+        .map(|(id, conn, target)| {
             let spec = spec.clone();
-            tokio::spawn(async move { run_one(spec, id, conn, start_ns).await })
+            let transport = transport.clone();
+            tokio::spawn(async move { run_one(spec, id, conn, start_ns, transport, target).await })
         })
         .collect();
     for t in tasks {
@@ -538,8 +673,21 @@ fn finish(mut r: ClientReport) -> ClientReport {
     r
 }
 
-async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -> ClientReport {
+async fn run_one(
+    spec: WorkloadSpec,
+    id: u32,
+    conn: Connection,
+    start_ns: u64,
+    transport: Arc<dyn Transport>,
+    target: Target,
+) -> ClientReport {
     let mut rep = ClientReport::default();
+    if let WorkloadSpec::Flap(p) = &spec {
+        if let Err(e) = flap::client(p, conn, transport.as_ref(), &target, &mut rep).await {
+            rep.error = Some(format!("client {id}: {e}"));
+        }
+        return rep;
+    }
     let Connection { sink, stream, .. } = conn;
     let res = match &spec {
         WorkloadSpec::Echo(p) => echo(p, id, sink, stream, start_ns, &mut rep).await,
@@ -553,7 +701,14 @@ async fn run_one(spec: WorkloadSpec, id: u32, conn: Connection, start_ns: u64) -
             (peer, true) => relay::send(p, id, peer, sink, stream, start_ns, &mut rep).await,
             (peer, false) => relay::receive(p, peer, sink, stream, start_ns, &mut rep).await,
         },
-        WorkloadSpec::Connect(_) | WorkloadSpec::Collab(_) | WorkloadSpec::OriginLimit(_) => Ok(()),
+        WorkloadSpec::Idle(p) => {
+            let _keep = sink; // a dropped sink may close the connection (tcp: FIN)
+            idle::client(p, stream, start_ns, &mut rep).await
+        }
+        WorkloadSpec::Connect(_)
+        | WorkloadSpec::Collab(_)
+        | WorkloadSpec::OriginLimit(_)
+        | WorkloadSpec::Flap(_) => Ok(()),
     };
     if let Err(e) = res {
         rep.error = Some(format!("client {id}: {e}"));
@@ -1011,5 +1166,44 @@ mod tests {
         assert_eq!(t.distinct, 6);
         assert_eq!(t.duplicated, 1);
         assert_eq!(t.reordered, 2);
+    }
+
+    /// The orchestrator merges its client agents' reports into an empty one: the idle
+    /// workload's memory before and after connecting adds up over agents, the open-file limit
+    /// is the lowest, the flap silence spans the earliest start to the latest end.
+    #[test]
+    fn merged_agent_reports_keep_idle_and_flap_figures() {
+        let agent = |before, connected, nofile, gap: (u64, u64)| ClientReport {
+            rss_before_connect_bytes: Some(before),
+            rss_connected_bytes: Some(connected),
+            nofile_limit: Some(nofile),
+            gap_start_ns: Some(gap.0),
+            gap_end_ns: Some(gap.1),
+            resumes: 1,
+            ..ClientReport::default()
+        };
+        let mut r = ClientReport::default();
+        r.merge(agent(10, 30, 1024, (5, 50))).unwrap();
+        assert_eq!(
+            (
+                r.rss_before_connect_bytes,
+                r.rss_connected_bytes,
+                r.nofile_limit
+            ),
+            (Some(10), Some(30), Some(1024))
+        );
+        r.merge(agent(20, 25, 512, (3, 40))).unwrap();
+        assert_eq!(
+            (
+                r.rss_before_connect_bytes,
+                r.rss_connected_bytes,
+                r.nofile_limit
+            ),
+            (Some(30), Some(55), Some(512))
+        );
+        assert_eq!(
+            (r.gap_start_ns, r.gap_end_ns, r.resumes),
+            (Some(3), Some(50), 2)
+        );
     }
 }

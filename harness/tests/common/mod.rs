@@ -30,13 +30,13 @@ pub async fn server_with(http2: bool) -> Server {
 }
 
 pub fn target(s: &Server, client: u32) -> Target {
-    Target {
-        addr: s.addr,
-        tls: true,
-        cert_sha256: Some(s.identity.cert_sha256),
-        client_id: client,
-        poll_interval: Duration::from_millis(5),
-    }
+    Target::new(
+        s.addr,
+        true,
+        Some(s.identity.cert_sha256),
+        client,
+        Duration::from_millis(5),
+    )
 }
 
 /// `id` or `id@impl`.
@@ -262,4 +262,171 @@ pub async fn expect_statuses(s: &Server, cases: &[(&str, &str, &[u8], u16)]) -> 
         bodies.push(text);
     }
     bodies
+}
+
+/// Runs one cell with the real agents (this package's `wirebench` binary): the `[[workload]]`
+/// body `workload` (TOML keys) over `transport` (`id` or `id@impl`) on `profile`. `None` when the
+/// profile is shaped and link emulation is unavailable here (not root, no TUN): the caller
+/// skips, except in CI, which runs as root.
+pub async fn run_cell(
+    workload: &str,
+    transport: &str,
+    profile: &str,
+) -> Option<wirebench_reports::Cell> {
+    use wirebench::runner::{self, scenario};
+    use wirebench_netem::{BackendKind, ProfileSet};
+    let profiles = ProfileSet::parse(scenario::DEFAULT_PROFILES, "profiles.toml").unwrap();
+    let shaped = !profiles.get(profile).unwrap().is_unshaped();
+    let netem = wirebench_netem::choose_backend(BackendKind::Userspace, true);
+    if shaped && netem.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root with /dev/net/tun"
+        );
+        eprintln!("skipped: link emulation unavailable: {:?}", netem.err());
+        return None;
+    }
+    let (id, imp) = match transport.split_once('@') {
+        Some((id, imp)) => (id, Some(imp.to_string())),
+        None => (transport, None),
+    };
+    let text = format!(
+        "name = \"conformance\"\nrepeat = 1\ntransports = [\"{id}\"]\nprofiles = [\"{profile}\"]\n[[workload]]\n{workload}\n"
+    );
+    let names: Vec<String> = profiles.profiles.keys().cloned().collect();
+    let s = scenario::parse(&text, "conformance.toml", &names).unwrap();
+    let mut cells = runner::plan(&[s], None);
+    cells.retain(|c| {
+        c.implementation == imp || (imp.is_none() && c.implementation.as_deref() == Some("str0m"))
+    });
+    assert_eq!(cells.len(), 1, "{transport}: one planned cell");
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_wirebench"));
+    let opts = runner::RunOptions::single(exe.clone(), profiles, netem.map_err(|e| e.to_string()));
+    let (cell, _) = runner::run_cell(&cells[0], &opts, &exe, 0).await;
+    Some(cell)
+}
+
+/// A small `idle` workload on loopback: 20 clients, 4 notifications.
+pub const IDLE_LOOPBACK: &str = "kind = \"idle\"\nclients = 20\nwarmup_ms = 200\nquiet_ms = 300\nduration_ms = 1000\nnotify_interval_ms = 250\npoll_interval_ms = 50\n";
+
+/// `idle` with every keep-alive at 200 ms and a 1 s quiet window, 5 clients.
+pub const IDLE_SHAPED: &str = "kind = \"idle\"\nclients = 5\nwarmup_ms = 300\nquiet_ms = 1000\nduration_ms = 500\nnotify_interval_ms = 500\npoll_interval_ms = 200\nws_ping_ms = 200\nsse_heartbeat_ms = 200\nlong_poll_hold_ms = 200\nquic_keepalive_ms = 200\n";
+
+/// `flap`: 100 frames/s, the link cut 0.5 s after the warm-up for 1 s, 300 ms stall timeout.
+pub const FLAP: &str = "kind = \"flap\"\nrate = 100\nwarmup_ms = 200\nduration_ms = 3000\ncut_at_ms = 500\ncut_ms = 1000\nstall_ms = 300\n";
+
+/// Asserts that cell `c` ran ok (else fails with its reason); returns its transport name for
+/// the messages of further checks.
+pub fn expect_ok(c: &wirebench_reports::Cell) -> String {
+    let t = c.transport_name();
+    assert_eq!(
+        c.status,
+        wirebench_reports::Status::Ok,
+        "{t}: {:?}",
+        c.error
+    );
+    t
+}
+
+/// Checks an `idle` cell: all `clients` connected and attached at the server, every one of
+/// `notifications` reached every client exactly once, latencies recorded, memory measured.
+pub fn check_idle_cell(c: &wirebench_reports::Cell, clients: u64, notifications: u64) {
+    let t = expect_ok(c);
+    let idle = c.idle.as_ref().expect("idle figures");
+    assert_eq!(idle.connections, clients, "{t}: clients connected");
+    assert_eq!(
+        idle.server_attached,
+        Some(clients),
+        "{t}: downstreams at the server"
+    );
+    let d = c.delivery.as_ref().unwrap();
+    assert_eq!(d.sent, clients * notifications, "{t}");
+    assert_eq!(
+        (d.received, d.lost, d.duplicated),
+        (d.sent, 0, 0),
+        "{t}: {d:?}"
+    );
+    let l = c.latency_us.as_ref().expect("latency");
+    assert_eq!(l.count, d.sent, "{t}: one latency sample per notification");
+    assert!(l.max < 5_000_000, "{t}: a notification took {} µs", l.max);
+    assert!(
+        idle.server_rss_per_connection_bytes.is_some(),
+        "{t}: server memory"
+    );
+    assert!(
+        idle.client_rss_per_connection_bytes.is_some(),
+        "{t}: client memory"
+    );
+    assert!(idle.quiet_ms.unwrap() >= 250.0, "{t}: quiet window");
+    if c.profile == "loopback" {
+        // No link emulator on loopback: no wire counts, and none invented.
+        assert_eq!(idle.keepalive_bytes_per_connection_hour, None, "{t}");
+    }
+}
+
+/// Checks the keep-alive figures of an [`IDLE_SHAPED`] cell: with a keep-alive, at least three
+/// of the five 200 ms intervals of the 1 s quiet window show up as packets of every client
+/// (each keep-alive is at least one packet); without one, (almost) nothing crosses the link.
+pub fn check_idle_keepalives(c: &wirebench_reports::Cell, has_keepalive: bool) {
+    let t = expect_ok(c);
+    let idle = c.idle.as_ref().expect("idle figures");
+    let packets = idle
+        .keepalive_packets
+        .expect("packets counted on an emulated link");
+    let per_hour = idle
+        .keepalive_bytes_per_connection_hour
+        .expect("bytes per connection-hour");
+    if has_keepalive {
+        assert!(
+            packets >= 5 * 3,
+            "{t}: {packets} packets in the quiet window"
+        );
+        assert!(
+            per_hour > 1000.0,
+            "{t}: {per_hour} bytes per connection-hour"
+        );
+    } else {
+        assert!(packets <= 5, "{t}: {packets} packets without a keep-alive");
+    }
+    assert!(idle.bytes_per_client_per_min.is_some(), "{t}");
+}
+
+/// Checks a [`FLAP`] cell. `resumable`: the transport resumes in place without loss (SSE,
+/// long-poll, poll); otherwise it reconnects and the frames sent into the dead connection are
+/// lost and counted.
+pub fn check_flap_cell(c: &wirebench_reports::Cell, resumable: bool) {
+    let t = expect_ok(c);
+    let f = c.flap.as_ref().expect("flap figures");
+    let cut = f.cut_ms.unwrap();
+    assert!((990.0..1500.0).contains(&cut), "{t}: cut for {cut} ms");
+    let d = c.delivery.as_ref().unwrap();
+    assert_eq!(d.sent, 300, "{t}: 3 s at 100 frames/s after the warm-up");
+    assert_eq!(d.duplicated, 0, "{t}: {d:?}");
+    assert_eq!(d.received + d.lost, d.sent, "{t}: {d:?}");
+    let outage = f.outage_ms.expect("a silence was seen");
+    assert!(
+        outage >= cut - 20.0,
+        "{t}: outage {outage} ms < cut {cut} ms"
+    );
+    let recovery = f.recovery_ms.expect("frames arrived after the restore");
+    assert!(recovery < 3000.0, "{t}: recovery {recovery} ms");
+    if resumable {
+        assert_eq!(d.lost, 0, "{t}: {d:?}");
+        assert!(f.resumes >= 1 && f.reconnects == 0, "{t}: {f:?}");
+        // The frames held back by the cut arrive late, not never.
+        assert!(
+            c.latency_us.as_ref().unwrap().max as f64 >= cut * 1000.0 * 0.9,
+            "{t}"
+        );
+    } else {
+        assert!(f.reconnects >= 1 && f.resumes == 0, "{t}: {f:?}");
+        // Lost = what the server pushed while the client heard nothing: the silence at the
+        // push rate (100/s), give or take the frames in flight at either end.
+        let expected = outage / 10.0;
+        assert!(
+            (d.lost as f64 - expected).abs() <= expected * 0.1 + 10.0,
+            "{t}: lost {} frames over a {outage:.0} ms silence at 100 frames/s",
+            d.lost
+        );
+    }
 }

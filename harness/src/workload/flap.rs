@@ -1,0 +1,228 @@
+//! `flap`: a push stream at `rate` whose link the orchestrator cuts for `cut_ms`, `cut_at_ms`
+//! after the warm-up, then restores.
+//!
+//! A client that hears nothing for `stall_ms` (or whose connection errors or closes) gives the
+//! connection up, as production clients with a heartbeat timeout do, and recovers:
+//! - transports that can resume in place do ([`FrameStream::resume`]): SSE reopens `GET /sse`
+//!   with `Last-Event-ID`, long-poll and poll poll again from their cursor on a new connection;
+//!   the server's per-client queue holds what was sent meanwhile, so nothing is lost or doubled;
+//! - the others (websocket, tcp, webtransport, webrtc) open a new connection with the same
+//!   client id; the server sends to the newest downstream, and what it sent into the dead one
+//!   is lost, and counted.
+//!
+//! Each attempt is bounded by `max(stall_ms, 1 s)` and retried at once until it succeeds (while
+//! the link is cut, attempts time out). With `stall_ms = 0` only an error or a close triggers
+//! recovery: the figures are then those of the transport's own retransmission (TCP's RTO
+//! back-off, QUIC's PTO, SCTP).
+//!
+//! Measured: the longest silence each client saw (the frame that ended it gives the recovery
+//! time against the orchestrator's restore instant), frames lost and duplicated (sequence
+//! numbers), resumes, reconnects and failed attempts, and one-way latency of every frame after
+//! the warm-up (the frames held back by the cut show as the tail).
+
+use std::time::Duration;
+
+use super::{new_histogram, ClientReport, Params, SeqTracker, DRAIN, MAX_LATENCY_US};
+use crate::clock::now_ns;
+use crate::frame::{Header, Kind};
+use crate::transport::{Connection, Target, Transport, TransportError};
+
+/// Defaults of the `flap` workload.
+pub mod defaults {
+    /// Push rate, frames/s per client.
+    pub const RATE: f64 = 100.0;
+    /// Cut 1 s after the warm-up.
+    pub const CUT_AT_MS: u64 = 1_000;
+    /// For 3 s.
+    pub const CUT_MS: u64 = 3_000;
+    /// A client gives a connection up after 1 s without a frame.
+    pub const STALL_MS: u64 = 1_000;
+}
+
+/// How long a client waits for the first frame of the stream.
+const FIRST_WAIT: Duration = Duration::from_secs(30);
+
+/// Once the last frame of the stream arrived, how long to wait for stragglers.
+const TAIL: Duration = Duration::from_millis(500);
+
+/// Frames the server pushes to each client (warm-up included).
+pub fn frames(p: &Params) -> u64 {
+    (p.rate * (p.warmup_ms + p.duration_ms) as f64 / 1000.0).ceil() as u64
+}
+
+/// Frames of the warm-up (excluded from latency and delivery figures).
+pub fn warmup_frames(p: &Params) -> u64 {
+    (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64
+}
+
+/// One client: receives the stream, recovering from silence, errors and closes.
+pub(crate) async fn client(
+    p: &Params,
+    conn: Connection,
+    transport: &dyn Transport,
+    target: &Target,
+    rep: &mut ClientReport,
+) -> Result<(), TransportError> {
+    let n = frames(p);
+    let warm_n = warmup_frames(p);
+    let stall = p.stall_ms.unwrap_or(defaults::STALL_MS);
+    let stall_ns = (stall > 0).then_some(stall * 1_000_000);
+    let attempt = Duration::from_millis(stall.max(1000));
+    let mut conn = conn;
+    let mut hist = new_histogram();
+    let mut warm = 0;
+    let mut seqs = SeqTracker::default();
+    let mut last_rx: Option<u64> = None;
+    let mut quiet_since = now_ns();
+    let mut gap: Option<(u64, u64)> = None;
+    let mut end_ns = now_ns() + FIRST_WAIT.as_nanos() as u64;
+    while seqs.distinct < n {
+        let now = now_ns();
+        if now >= end_ns {
+            break;
+        }
+        // Wait for a frame until the end, or (once the stream flows) until it has been silent
+        // for `stall_ms`.
+        let until = match (stall_ns, last_rx) {
+            (Some(s), Some(_)) => (quiet_since + s).min(end_ns),
+            _ => end_ns,
+        };
+        let wait = Duration::from_nanos(until.saturating_sub(now));
+        let why = match tokio::time::timeout(wait, conn.stream.recv()).await {
+            Ok(Ok(Some(f))) => {
+                let now = now_ns();
+                rep.bytes_received_total += f.len() as u64;
+                let h = match Header::parse(&f) {
+                    Ok(h) if h.kind == Kind::Push && h.seq < n => h,
+                    Ok(_) => {
+                        rep.count_error("frame_unexpected");
+                        continue;
+                    }
+                    Err(e) => {
+                        rep.count_error(e.counter_key());
+                        continue;
+                    }
+                };
+                match last_rx {
+                    None => {
+                        end_ns = now + (p.warmup_ms + p.duration_ms) * 1_000_000 + DRAIN_NS;
+                    }
+                    Some(t) => {
+                        if gap.is_none_or(|(a, b)| now - t > b - a) {
+                            gap = Some((t, now));
+                        }
+                    }
+                }
+                last_rx = Some(now);
+                quiet_since = now;
+                if h.seq + 1 == n {
+                    end_ns = end_ns.min(now + TAIL.as_nanos() as u64);
+                }
+                if !seqs.record(h.seq) {
+                    continue;
+                }
+                if h.seq < warm_n {
+                    warm += 1;
+                } else {
+                    let us = now.saturating_sub(h.sent_ns) / 1000;
+                    let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
+                    rep.frames_received += 1;
+                    rep.bytes_received += f.len() as u64;
+                }
+                continue;
+            }
+            Ok(Ok(None)) => "closed".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) if now_ns() >= end_ns => break,
+            Err(_) => "silent".to_string(),
+        };
+        if last_rx.is_none() {
+            return Err(TransportError::Protocol(format!(
+                "the stream ended before its first frame ({why})"
+            )));
+        }
+        *rep.errors
+            .entry(format!("flap_{}", kind_of(&why)))
+            .or_default() += 1;
+        // Recover: resume in place where the transport can, else a new connection; retried
+        // until it works or the stream's time is up.
+        while now_ns() < end_ns {
+            match tokio::time::timeout(attempt, conn.stream.resume()).await {
+                Ok(Ok(true)) => {
+                    rep.resumes += 1;
+                    break;
+                }
+                Ok(Ok(false)) => {
+                    match tokio::time::timeout(attempt, transport.connect(target)).await {
+                        Ok(Ok(c)) => {
+                            conn = c;
+                            rep.reconnects += 1;
+                            break;
+                        }
+                        Ok(Err(_)) => {
+                            rep.failed_attempts += 1;
+                            // Refused at once (e.g. no route yet): don't spin.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        Err(_) => rep.failed_attempts += 1,
+                    }
+                }
+                Ok(Err(_)) => {
+                    rep.failed_attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(_) => rep.failed_attempts += 1,
+            }
+        }
+        quiet_since = now_ns();
+    }
+    if last_rx.is_none() {
+        return Err(TransportError::Timeout(format!(
+            "no push frame arrived within {} s",
+            FIRST_WAIT.as_secs()
+        )));
+    }
+    rep.record_receipt(&hist, warm, &seqs, conn.stream.as_ref())?;
+    rep.sent = n - warm_n;
+    rep.recv_span_ns = p.duration_ms * 1_000_000;
+    if let Some((a, b)) = gap {
+        rep.gap_start_ns = Some(a);
+        rep.gap_end_ns = Some(b);
+    }
+    let _ = conn.sink.close().await;
+    Ok(())
+}
+
+const DRAIN_NS: u64 = DRAIN.as_nanos() as u64;
+
+/// A short key for why a connection was given up (`silent`, `closed`, `error`).
+fn kind_of(why: &str) -> &'static str {
+    match why {
+        "silent" => "stalled",
+        "closed" => "closed",
+        _ => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_counts_follow_rate_and_windows() {
+        let p = Params {
+            rate: 100.0,
+            size: 64,
+            duration_ms: 5_000,
+            warmup_ms: 500,
+            clients: 1,
+            connects: 1,
+            poll_interval_ms: 50,
+            ..Params::default()
+        };
+        assert_eq!(frames(&p), 550);
+        assert_eq!(warmup_frames(&p), 50);
+        assert_eq!(kind_of("silent"), "stalled");
+        assert_eq!(kind_of("protocol: reset"), "error");
+    }
+}

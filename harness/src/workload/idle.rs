@@ -1,0 +1,186 @@
+//! `idle`: many quiet connections held open, a rare notification to all of them.
+//!
+//! The orchestrator drives the timeline (see `docs/results.md`, field `idle`):
+//! 1. every client connects (on loopback from 16 source addresses, so ephemeral ports don't run
+//!    out); the server agent's RSS is probed before and after, the client agent's too;
+//! 2. warm-up (`warmup_ms`): nothing is sent;
+//! 3. quiet window (`quiet_ms`): only the transports' keep-alives cross the link; the link
+//!    emulator's counters at its ends give the keep-alive bytes per connection-hour;
+//! 4. notification window (`duration_ms`): the server pushes one notification to every client
+//!    every `notify_interval_ms`, stamped with its intended send time; each arrival's one-way
+//!    latency (shared host clock) goes into the histogram.
+//!
+//! Every transport runs with the keep-alive a production deployment would use (parameters with
+//! production defaults, see [`defaults`]): the server pings
+//! WebSockets, sends SSE comments and holds long-polls; `poll` polls at its interval; the
+//! WebTransport client sends QUIC PINGs; WebRTC keeps its own consent checks. HTTP clients open
+//! no upstream connection (they send nothing), as a listening browser tab would not.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::{new_histogram, recv_before, ClientReport, Params, SeqTracker, MAX_LATENCY_US};
+use crate::clock::now_ns;
+use crate::frame::{Header, Kind};
+use crate::transport::{FrameStream, Target, TransportError};
+
+/// Defaults of the `idle` workload: production keep-alives (see `docs/protocol.md`).
+pub mod defaults {
+    /// A notification every 10 s.
+    pub const NOTIFY_INTERVAL_MS: u64 = 10_000;
+    /// One minute of keep-alive-only traffic (a multiple of every default interval below but
+    /// the long-poll hold).
+    pub const QUIET_MS: u64 = 60_000;
+    /// WebSocket ping every 30 s: under the 60 s idle timeout of common proxies and load
+    /// balancers (nginx `proxy_read_timeout`, AWS ALB), the usual server setting.
+    pub const WS_PING_MS: u64 = 30_000;
+    /// SSE comment every 15 s, as `docs/protocol.md` specifies for `GET /sse`.
+    pub const SSE_HEARTBEAT_MS: u64 = 15_000;
+    /// Long-poll held 25 s, the server's default `--poll-timeout`.
+    pub const LONG_POLL_HOLD_MS: u64 = 25_000;
+    /// QUIC PING after 15 s of quiet, as Chromium does for sessions with open streams (its
+    /// 30 s idle timeout halved).
+    pub const QUIC_KEEPALIVE_MS: u64 = 15_000;
+    /// Short polls every 5 s (data at most 5 s stale) unless the scenario sets
+    /// `poll_interval_ms`.
+    pub const POLL_INTERVAL_MS: u64 = 5_000;
+}
+
+/// Loopback source addresses the clients are spread over (127.0.0.1 … 127.0.0.16): each has its
+/// own ~28,000 ephemeral ports towards the server.
+pub const LOOPBACK_SOURCES: u32 = 16;
+
+/// How long a client waits beyond the schedule for its last notification (fan-out to
+/// thousands of clients, a poll interval).
+const SLACK: Duration = Duration::from_secs(30);
+
+/// Notifications each client gets: one per `notify_interval_ms` of the window, at least one.
+pub fn notifications(p: &Params) -> u64 {
+    let every = notify_interval_ms(p);
+    (p.duration_ms / every).max(1)
+}
+
+/// The notification interval, ms.
+pub fn notify_interval_ms(p: &Params) -> u64 {
+    p.notify_interval_ms
+        .unwrap_or(defaults::NOTIFY_INTERVAL_MS)
+        .max(1)
+}
+
+/// The target the idle clients connect with: lazy HTTP upstream, the workload's QUIC
+/// keep-alive (0 = none).
+pub(crate) fn client_target(p: &Params, mut base: Target) -> Target {
+    base.lazy_up = true;
+    base.quic_keep_alive = match p.quic_keepalive_ms.unwrap_or(defaults::QUIC_KEEPALIVE_MS) {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    };
+    base
+}
+
+/// The source address of client `id` towards `server`: one of [`LOOPBACK_SOURCES`] loopback
+/// addresses when the server is on IPv4 loopback, else the kernel's choice.
+pub(crate) fn source_ip(server: SocketAddr, id: u32) -> Option<IpAddr> {
+    match server.ip() {
+        IpAddr::V4(v4) if v4.is_loopback() => {
+            Some(Ipv4Addr::new(127, 0, 0, 1 + (id % LOOPBACK_SOURCES) as u8).into())
+        }
+        _ => None,
+    }
+}
+
+/// One client: waits quietly, then takes its notifications.
+pub(crate) async fn client(
+    p: &Params,
+    mut stream: Box<dyn FrameStream>,
+    start_ns: u64,
+    rep: &mut ClientReport,
+) -> Result<(), TransportError> {
+    let n = notifications(p);
+    let schedule_ms =
+        p.warmup_ms + p.quiet_ms.unwrap_or(0) + n * notify_interval_ms(p) + p.poll_interval_ms;
+    let deadline = start_ns + schedule_ms * 1_000_000 + SLACK.as_nanos() as u64;
+    let mut hist = new_histogram();
+    let mut seqs = SeqTracker::default();
+    while seqs.distinct < n {
+        let Some(f) = recv_before(stream.as_mut(), deadline).await? else {
+            break;
+        };
+        let now = now_ns();
+        rep.bytes_received_total += f.len() as u64;
+        let h = match Header::parse(&f) {
+            Ok(h) if h.kind == Kind::Push && h.seq < n => h,
+            Ok(_) => {
+                rep.count_error("frame_unexpected");
+                continue;
+            }
+            Err(e) => {
+                rep.count_error(e.counter_key());
+                continue;
+            }
+        };
+        if !seqs.record(h.seq) {
+            continue;
+        }
+        let us = now.saturating_sub(h.sent_ns) / 1000;
+        let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
+        rep.frames_received += 1;
+        rep.bytes_received += f.len() as u64;
+    }
+    rep.record_receipt(&hist, 0, &seqs, stream.as_ref())?;
+    rep.sent = n;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10 clients, 25 s of notifications, every idle key unset (the defaults apply).
+    fn params() -> Params {
+        Params {
+            rate: 1.0,
+            size: 64,
+            duration_ms: 25_000,
+            clients: 10,
+            connects: 1,
+            poll_interval_ms: 50,
+            ..Params::default()
+        }
+    }
+
+    #[test]
+    fn notification_count_and_sources() {
+        let mut p = params();
+        p.notify_interval_ms = Some(10_000);
+        assert_eq!(notifications(&p), 2);
+        p.duration_ms = 5_000;
+        assert_eq!(notifications(&p), 1);
+        let lo: SocketAddr = "127.0.0.1:4433".parse().unwrap_or_else(|_| unreachable!());
+        assert_eq!(source_ip(lo, 16), Some(Ipv4Addr::new(127, 0, 0, 1).into()));
+        assert_eq!(source_ip(lo, 17), Some(Ipv4Addr::new(127, 0, 0, 2).into()));
+        let ns: SocketAddr = "10.77.0.1:4433".parse().unwrap_or_else(|_| unreachable!());
+        assert_eq!(source_ip(ns, 3), None);
+    }
+
+    #[test]
+    fn idle_clients_listen_lazily_with_the_quic_keepalive_asked_for() {
+        let mut p = params();
+        let base = Target::new(
+            "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!()),
+            true,
+            None,
+            1,
+            Duration::from_millis(50),
+        );
+        p.quic_keepalive_ms = Some(0);
+        let t = client_target(&p, base.clone());
+        assert!(t.lazy_up);
+        assert_eq!(t.quic_keep_alive, None);
+        p.quic_keepalive_ms = Some(15_000);
+        assert_eq!(
+            client_target(&p, base).quic_keep_alive,
+            Some(Duration::from_secs(15))
+        );
+    }
+}
