@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::{new_histogram, ClientReport, Params, SeqTracker, DRAIN, MAX_LATENCY_US};
 use crate::clock::now_ns;
-use crate::frame::{Header, Kind};
+use crate::frame::Kind;
 use crate::transport::{Connection, Target, Transport, TransportError};
 
 /// Defaults of the `flap` workload.
@@ -92,16 +92,8 @@ pub(crate) async fn client(
             Ok(Ok(Some(f))) => {
                 let now = now_ns();
                 rep.bytes_received_total += f.len() as u64;
-                let h = match Header::parse(&f) {
-                    Ok(h) if h.kind == Kind::Push && h.seq < n => h,
-                    Ok(_) => {
-                        rep.count_error("frame_unexpected");
-                        continue;
-                    }
-                    Err(e) => {
-                        rep.count_error(e.counter_key());
-                        continue;
-                    }
+                let Some(h) = rep.accept(&f, |h| h.kind == Kind::Push && h.seq < n) else {
+                    continue;
                 };
                 match last_rx {
                     None => {

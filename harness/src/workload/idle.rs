@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::{new_histogram, recv_before, ClientReport, Params, SeqTracker, MAX_LATENCY_US};
 use crate::clock::now_ns;
-use crate::frame::{Header, Kind};
+use crate::frame::Kind;
 use crate::transport::{FrameStream, Target, TransportError};
 
 /// Defaults of the `idle` workload: production keep-alives (see `docs/protocol.md`).
@@ -108,16 +108,8 @@ pub(crate) async fn client(
         };
         let now = now_ns();
         rep.bytes_received_total += f.len() as u64;
-        let h = match Header::parse(&f) {
-            Ok(h) if h.kind == Kind::Push && h.seq < n => h,
-            Ok(_) => {
-                rep.count_error("frame_unexpected");
-                continue;
-            }
-            Err(e) => {
-                rep.count_error(e.counter_key());
-                continue;
-            }
+        let Some(h) = rep.accept(&f, |h| h.kind == Kind::Push && h.seq < n) else {
+            continue;
         };
         if !seqs.record(h.seq) {
             continue;
