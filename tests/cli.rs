@@ -145,6 +145,24 @@ fn list_names_transports_workloads_and_profiles() {
     }
 }
 
+/// A reader that stops early (`wirebench list | head -1`) ends the output quietly: exit 0,
+/// no panic.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wirebench"))
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the child writes (it is still starting up).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn report_regenerates_html_from_results() {
     let dir = tempfile::tempdir().unwrap();

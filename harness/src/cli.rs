@@ -485,9 +485,9 @@ async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
     };
     let rec = recommend::recommend(&results, &traits);
     if a.format == "json" {
-        println!("{}", rec.json()?);
+        emit(&format!("{}\n", rec.json()?))?;
     } else {
-        print!("{}", rec.text());
+        emit(&rec.text())?;
     }
     Ok(0)
 }
@@ -658,26 +658,15 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let current = all.last().context("no results")?;
     if !a.quiet {
-        print!("{}", terminal_table(current));
-        print!(
-            "{}",
-            wirebench_reports::verdicts::terminal(&wirebench_reports::verdicts::read(current))
-        );
-        println!(
-            "\nresults: {}\nsummary: {}\nreport:  {}",
-            opts.variants[opts.variants.len() - 1]
-                .out_dir
-                .join("results.json")
-                .display(),
-            opts.variants[opts.variants.len() - 1]
-                .out_dir
-                .join("summary.md")
-                .display(),
-            opts.variants[opts.variants.len() - 1]
-                .out_dir
-                .join("report.html")
-                .display()
-        );
+        let last = &opts.variants[opts.variants.len() - 1].out_dir;
+        emit(&format!(
+            "{}{}\nresults: {}\nsummary: {}\nreport:  {}\n",
+            terminal_table(current),
+            wirebench_reports::verdicts::terminal(&wirebench_reports::verdicts::read(current)),
+            last.join("results.json").display(),
+            last.join("summary.md").display(),
+            last.join("report.html").display()
+        ))?;
     }
     let failed = all
         .iter()
@@ -706,7 +695,7 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
         std::fs::write(out_dir.join("compare.json"), cmp.json()?)
             .with_context(|| format!("writing {}", out_dir.join("compare.json").display()))?;
-        println!("\n{md}");
+        emit(&format!("\n{md}\n"))?;
         if cmp.regressed() {
             code = u8::try_from(cmp.exit_code()).unwrap_or(2);
         }
@@ -892,33 +881,46 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<u8> {
     };
     let cmp = compare(&base, &cur, &opts)?;
     if a.format == "json" {
-        println!("{}", cmp.json()?);
+        emit(&format!("{}\n", cmp.json()?))?;
     } else {
-        print!("{}", cmp.markdown());
+        emit(&cmp.markdown())?;
     }
     Ok(u8::try_from(cmp.exit_code()).unwrap_or(1))
 }
 
 fn cmd_list(a: ListArgs) -> anyhow::Result<u8> {
+    use std::fmt::Write as _;
     let profiles = load_profiles(a.profiles.as_deref())?;
-    println!("transports:");
+    let mut o = String::from("transports:\n");
     for id in crate::transport::ALL_IDS {
-        println!("  {id:<24} {}", crate::transport::describe(id));
+        let _ = writeln!(o, "  {id:<24} {}", crate::transport::describe(id));
     }
-    println!("\nworkloads:");
+    o.push_str("\nworkloads:\n");
     for (id, d) in crate::workload::ALL_IDS {
-        println!("  {id:<24} {d}");
+        let _ = writeln!(o, "  {id:<24} {d}");
     }
-    println!("\nprofiles:");
+    o.push_str("\nprofiles:\n");
     for (name, p) in &profiles.profiles {
-        println!(
-            "  {name:<24} {}",
-            p.description.lines().next().unwrap_or("")
-        );
+        let first = p.description.lines().next().unwrap_or("");
+        let _ = writeln!(o, "  {name:<24} {first}");
     }
-    println!("\nscenarios (embedded):");
+    o.push_str("\nscenarios (embedded):\n");
     let names: Vec<String> = profiles.profiles.keys().cloned().collect();
     let s = scenario::parse(scenario::DEFAULT_SUITE, "default.toml", &names)?;
-    println!("  {:<24} {}", s.name, s.description);
+    let _ = writeln!(o, "  {:<24} {}", s.name, s.description);
+    emit(&o)?;
     Ok(0)
+}
+
+/// Writes `text` to stdout. A reader that went away (`wirebench list | head`) is not an
+/// error: the output simply ends there, as with any Unix filter.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
 }

@@ -348,8 +348,11 @@ fn exec_runs_in_the_client_namespace_and_cleans_up() {
         code, 7,
         "the command did not run as expected in the client namespace"
     );
-    // Other tests run in parallel and have namespaces of their own for a while: ours must be
-    // gone at once, theirs go when they end; anything new still there after 30 s is a leak.
+    // Other tests of this process run in parallel and have namespaces of their own for a
+    // while: ours must be gone at once, theirs go when they end; anything new of this process
+    // still there after 30 s is a leak. Namespaces of other processes (runs beside the tests)
+    // are theirs to clean: run ids start with the creating process's pid in hex.
+    let mine = format!("wb-{:x}", std::process::id());
     let deadline = Instant::now() + Duration::from_secs(30);
     let new = loop {
         let after: Vec<String> = std::fs::read_dir("/run/netns")
@@ -360,7 +363,7 @@ fn exec_runs_in_the_client_namespace_and_cleans_up() {
             .unwrap_or_default();
         let new: Vec<String> = after
             .into_iter()
-            .filter(|n| n.starts_with("wb-") && !before.contains(n))
+            .filter(|n| n.starts_with(&mine) && !before.contains(n))
             .collect();
         if new.is_empty() || Instant::now() > deadline {
             break new;

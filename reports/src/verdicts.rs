@@ -869,8 +869,8 @@ fn collab(ctx: &Ctx<'_>) -> Vec<Verdict> {
 
 const SSE_ORIGIN_LIMIT: &str = "browsers open at most 6 HTTP/1.1 connections per origin, and \
     every SSE stream holds one: a seventh tab (or EventSource) of the same site waits. HTTP/2 \
-    lifts the limit; this bench's Rust clients are not subject to it (the browser lane will \
-    measure it)";
+    lifts the limit (to the server's stream limit, 100 here); this bench's Rust clients are not \
+    subject to it: the browser lane's origin-limit workload measures it (docs/faq.md)";
 
 /// The idle workload with the most clients: its name and clients.
 fn largest_idle(ctx: &Ctx<'_>) -> Option<(String, f64)> {
