@@ -188,6 +188,27 @@ fn own_prefix(test: &str) -> String {
     format!("wb-t{}{test}-", std::process::id())
 }
 
+/// Runs `scenario` through the userspace link emulator with this test's namespace `prefix`,
+/// expects exit 0 within `timeout_s`, and returns the results (checked to be emulated).
+fn run_shaped(
+    scenario: &Path,
+    out: &Path,
+    prefix: &str,
+    timeout_s: u64,
+) -> wirebench_reports::Results {
+    wirebench()
+        .args(["run", "--quiet", "--netem", "userspace", "--out"])
+        .arg(out)
+        .arg(scenario)
+        .env("WIREBENCH_NETNS_PREFIX", prefix)
+        .timeout(std::time::Duration::from_secs(timeout_s))
+        .assert()
+        .code(0);
+    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
+    assert_eq!(r.netem_backend, "userspace");
+    r
+}
+
 /// Named namespaces starting with `prefix`.
 fn netns_with(prefix: &str) -> Vec<String> {
     netns_names()
@@ -245,16 +266,7 @@ size = 16384
     )
     .unwrap();
     let out = dir.path().join("out");
-    wirebench()
-        .args(["run", "--quiet", "--netem", "userspace", "--out"])
-        .arg(&out)
-        .arg(&scenario)
-        .env("WIREBENCH_NETNS_PREFIX", &prefix)
-        .timeout(std::time::Duration::from_secs(120))
-        .assert()
-        .code(0);
-    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
-    assert_eq!(r.netem_backend, "userspace");
+    let r = run_shaped(&scenario, &out, &prefix, 120);
     for c in &r.cells {
         assert_eq!(c.status, wirebench_reports::Status::Ok, "{c:?}");
         let rtts = c.setup_rtts.expect("setup in round trips on a shaped link");
@@ -392,16 +404,7 @@ fn shaped_relay_takes_the_peer_path_or_the_server_path() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = repo().join("tests/scenarios/relay-shaped.toml");
     let out = dir.path().join("out");
-    wirebench()
-        .args(["run", "--quiet", "--netem", "userspace", "--out"])
-        .arg(&out)
-        .arg(&scenario)
-        .env("WIREBENCH_NETNS_PREFIX", &prefix)
-        .timeout(std::time::Duration::from_secs(180))
-        .assert()
-        .code(0);
-    let r = wirebench_reports::Results::load(&out.join("results.json")).unwrap();
-    assert_eq!(r.netem_backend, "userspace");
+    let r = run_shaped(&scenario, &out, &prefix, 180);
     let mut seen = Vec::new();
     for c in &r.cells {
         assert_eq!(c.status, wirebench_reports::Status::Ok, "{c:?}");

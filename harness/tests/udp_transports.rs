@@ -286,12 +286,7 @@ async fn bad_signalling_gets_clear_statuses() {
         ("POST", "/rtc/offer?client=1", b"not sdp", 400),
         ("DELETE", "/rtc/session/12345", b"", 404),
     ];
-    let bodies = expect_statuses(&s, &cases).await;
-    for ((m, path, _, want), text) in cases.iter().zip(&bodies) {
-        if *want == 400 {
-            assert!(!text.is_empty(), "{m} {path}: 400 without a reason");
-        }
-    }
+    expect_statuses_with_reasons(&s, &cases).await;
 }
 
 #[test]
@@ -395,12 +390,7 @@ async fn bad_relay_signalling_gets_clear_statuses() {
         ("POST", "/rtc/relay/session/999?client=2", b"v=0\r\n", 404),
         ("DELETE", "/rtc/relay/session/999", b"", 404),
     ];
-    let bodies = expect_statuses(&s, &cases).await;
-    for ((m, path, _, want), text) in cases.iter().zip(&bodies) {
-        if *want == 400 {
-            assert!(!text.is_empty(), "{m} {path}: 400 without a reason");
-        }
-    }
+    expect_statuses_with_reasons(&s, &cases).await;
     // An offer addressed to client 2: only client 2 may answer it; withdrawing it ends the
     // offerer's wait with 410.
     use wirebench::transport::http::{read_body, HttpConn};

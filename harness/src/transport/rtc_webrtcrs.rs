@@ -80,6 +80,22 @@ async fn complete_local(
         .ok_or_else(|| TransportError::Protocol("webrtc-rs has no local description".into()))
 }
 
+/// Applies a remote offer and answers it: the complete answer SDP (server peer and relay
+/// receiver alike).
+async fn answer_offer(
+    pc: &RTCPeerConnection,
+    offer: RTCSessionDescription,
+) -> Result<String, TransportError> {
+    pc.set_remote_description(offer)
+        .await
+        .map_err(|e| err("applying the offer", e))?;
+    let ans = pc
+        .create_answer(None)
+        .await
+        .map_err(|e| err("creating the answer", e))?;
+    complete_local(pc, ans).await
+}
+
 /// Waits while a channel holds more than [`MAX_BUFFERED`] bytes, then sends.
 async fn send_paced(
     dc: &RTCDataChannel,
@@ -170,14 +186,7 @@ pub async fn answer(
         }
         Box::pin(async {})
     }));
-    pc.set_remote_description(offer)
-        .await
-        .map_err(|e| err("applying the offer", e))?;
-    let ans = pc
-        .create_answer(None)
-        .await
-        .map_err(|e| err("creating the answer", e))?;
-    let sdp = complete_local(&pc, ans).await?;
+    let sdp = answer_offer(&pc, offer).await?;
     tokio::spawn(async move {
         tokio::select! {
             _ = end_rx => {}
@@ -323,14 +332,7 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
             }
         })
     }));
-    pc.set_remote_description(offer)
-        .await
-        .map_err(|e| err("applying the offer", e))?;
-    let ans = pc
-        .create_answer(None)
-        .await
-        .map_err(|e| err("creating the answer", e))?;
-    let sdp = complete_local(&pc, ans).await?;
+    let sdp = answer_offer(&pc, offer).await?;
     relay_answer(target, &session, sdp).await?;
     let signalled = Instant::now();
     let dc = match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {

@@ -264,6 +264,16 @@ pub async fn expect_statuses(s: &Server, cases: &[(&str, &str, &[u8], u16)]) -> 
     bodies
 }
 
+/// [`expect_statuses`], and every 400 must say why in its body.
+pub async fn expect_statuses_with_reasons(s: &Server, cases: &[(&str, &str, &[u8], u16)]) {
+    let bodies = expect_statuses(s, cases).await;
+    for ((m, path, _, want), text) in cases.iter().zip(&bodies) {
+        if *want == 400 {
+            assert!(!text.is_empty(), "{m} {path}: 400 without a reason");
+        }
+    }
+}
+
 /// Runs one cell with the real agents (this package's `wirebench` binary): the `[[workload]]`
 /// body `workload` (TOML keys) over `transport` (`id` or `id@impl`) on `profile`. `None` when the
 /// profile is shaped and link emulation is unavailable here (not root, no TUN): the caller
