@@ -3,8 +3,9 @@
 //! can speak (frames intact, nothing lost where the transport is reliable, order where it is
 //! ordered); download and upload move every frame whole on every browser transport; the
 //! per-origin limit test sees exactly HTTP/1.1's six connections per origin, and all eight
-//! streams at once over HTTP/2; and `wirebench run --client both` writes Rust and browser cells
-//! side by side into one valid results file.
+//! streams at once over HTTP/2; `wirebench run --client both` writes Rust and browser cells
+//! side by side into one valid results file; idle pages get every notification and their
+//! keep-alives cross the link; and a page whose link is cut recovers as documented.
 //!
 //! Chromium missing: each test says so and passes, except under `CI=true`, where it fails (CI
 //! installs Chromium).
@@ -701,4 +702,69 @@ fn shaped_browser_relay_goes_peer_to_peer_between_two_browsers() {
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
+}
+
+/// Every transport a browser speaks (all but raw TCP), for the cell-level tests below.
+fn browser_transports() -> impl Iterator<Item = &'static str> {
+    wirebench_reports::TRANSPORT_IDS
+        .iter()
+        .copied()
+        .filter(|t| browser::unsupported_transport(t).is_none())
+}
+
+/// `idle` in the browser: three pages each hold a quiet connection and get every notification
+/// exactly once on every browser transport; on an emulated link the keep-alives the server
+/// drives (WebSocket pings, SSE comments, long-poll answers) and the page's polls cross the
+/// wire at their interval, as with the Rust client.
+#[test]
+fn browser_idle_notifies_every_page_and_keepalives_cross_the_wire() {
+    let _turn = serial();
+    let Some(_) =
+        chromium_or_skip("browser_idle_notifies_every_page_and_keepalives_cross_the_wire")
+    else {
+        return;
+    };
+    let browser = "client = \"browser\"\n";
+    let loopback = format!(
+        "{}{browser}",
+        common::IDLE_LOOPBACK.replace("clients = 20", "clients = 3")
+    );
+    for t in browser_transports() {
+        let c = block_on(common::run_cell(&loopback, t, "loopback")).unwrap();
+        assert!(c
+            .client
+            .as_deref()
+            .is_some_and(|v| v.starts_with("chromium 1")));
+        common::check_idle_cell(&c, 3, 4);
+    }
+    let shaped = format!("{}{browser}", common::IDLE_SHAPED);
+    for t in ["websocket", "sse", "long-poll", "poll"] {
+        let Some(c) = block_on(common::run_cell(&shaped, t, "lan")) else {
+            return;
+        };
+        common::check_idle_keepalives(&c, true);
+    }
+}
+
+/// `flap` in the browser: the page's link (Chromium runs in the client's namespace) is cut for
+/// 1 s mid-stream. SSE resumes from its last event id, long-poll and poll from their cursor:
+/// nothing lost, nothing twice. The others open a new connection and lose, countably, what the
+/// server wrote into the dead one, as the Rust client does.
+#[test]
+fn browser_flap_recovers_as_documented() {
+    let _turn = serial();
+    let Some(_) = chromium_or_skip("browser_flap_recovers_as_documented") else {
+        return;
+    };
+    let flap = format!("{}client = \"browser\"\n", common::FLAP);
+    for t in browser_transports() {
+        let Some(c) = block_on(common::run_cell(&flap, t, "lan")) else {
+            return;
+        };
+        assert!(c
+            .client
+            .as_deref()
+            .is_some_and(|v| v.starts_with("chromium 1")));
+        common::check_flap_cell(&c, matches!(t, "sse" | "long-poll" | "poll"));
+    }
 }

@@ -277,7 +277,12 @@ impl<'a> KeyCells<'a> {
 
     /// Median and spread of a metric over the ok repeats.
     pub fn spread(&self, m: &Metric) -> Option<Spread> {
-        Spread::of(self.ok.iter().filter_map(|c| (m.extract)(c)).collect())
+        self.spread_of(m.extract)
+    }
+
+    /// Median and spread of any per-cell figure over the ok repeats.
+    pub fn spread_of(&self, f: fn(&Cell) -> Option<f64>) -> Option<Spread> {
+        Spread::of(self.ok.iter().filter_map(|c| f(c)).collect())
     }
 
     /// Delivery counters summed over the ok repeats that have them (summary.md's `lost` is
@@ -412,6 +417,148 @@ pub fn predicted_setup(transport: &str, plaintext: bool) -> Option<Predicted> {
         _ => None,
     }
 }
+
+/// A column of a workload's own table (idle, flap) in summary.md and report.html.
+pub struct Column {
+    /// Header as printed.
+    pub header: &'static str,
+    /// The figure of one cell (one repeat), if it has it.
+    pub extract: fn(&Cell) -> Option<f64>,
+    /// How it is printed.
+    pub fmt: fn(f64) -> String,
+}
+
+/// The figures only a workload has, with the title and note of its table.
+pub struct WorkloadTable {
+    /// Section title.
+    pub title: &'static str,
+    /// What the figures are, for the reader.
+    pub note: &'static str,
+    /// The columns after transport and profile.
+    pub columns: &'static [Column],
+    /// Whether a cell belongs in this table.
+    pub has: fn(&Cell) -> bool,
+}
+
+fn count(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn ms0(v: f64) -> String {
+    format!("{v:.0} ms")
+}
+
+fn p50(c: &Cell) -> Option<f64> {
+    c.latency_us.as_ref().map(|l| l.p50 as f64)
+}
+
+fn p99(c: &Cell) -> Option<f64> {
+    c.latency_us.as_ref().map(|l| l.p99 as f64)
+}
+
+fn lost(c: &Cell) -> Option<f64> {
+    c.delivery.as_ref().map(|d| d.lost as f64)
+}
+
+/// `idle` (quiet connections) and `flap` (link cut): the tables of their own figures.
+pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
+    WorkloadTable {
+        title: "Quiet connections (idle)",
+        note: "Connections held open with only the transports' keep-alives, then notifications. \
+               Keep-alive bytes and packets cross the client's emulated link in the quiet \
+               window, per connection-hour (– on loopback, where no emulator counts them). \
+               Client RSS per connection: the Rust agent's (a browser's memory is per page).",
+        columns: &[
+            Column {
+                header: "connections",
+                extract: |c| Some(c.idle.as_ref()?.connections as f64),
+                fmt: count,
+            },
+            Column {
+                header: "keep-alive / conn-hour",
+                extract: |c| c.idle.as_ref()?.keepalive_bytes_per_connection_hour,
+                fmt: crate::plots::bytes,
+            },
+            Column {
+                header: "packets / conn-hour",
+                extract: |c| c.idle.as_ref()?.keepalive_packets_per_connection_hour,
+                fmt: count,
+            },
+            Column {
+                header: "server RSS / conn",
+                extract: |c| c.idle.as_ref()?.server_rss_per_connection_bytes,
+                fmt: crate::plots::bytes,
+            },
+            Column {
+                header: "client RSS / conn",
+                extract: |c| c.idle.as_ref()?.client_rss_per_connection_bytes,
+                fmt: crate::plots::bytes,
+            },
+            Column {
+                header: "notification p50",
+                extract: p50,
+                fmt: crate::summary::fmt_us,
+            },
+            Column {
+                header: "notification p99",
+                extract: p99,
+                fmt: crate::summary::fmt_us,
+            },
+        ],
+        has: |c| c.idle.is_some(),
+    },
+    WorkloadTable {
+        title: "Link flap (flap)",
+        note: "The client's link cut mid-stream. Recovery: from the link's return to the first \
+               new frame. Longest silence: the longest gap between two frames. Lost: frames \
+               that never arrived (the server wrote them into a connection given up). \
+               Resumes: downstreams resumed in place (SSE, long-poll, poll); reconnects: new \
+               connections.",
+        columns: &[
+            Column {
+                header: "cut",
+                extract: |c| c.flap.as_ref()?.cut_ms,
+                fmt: ms0,
+            },
+            Column {
+                header: "recovery",
+                extract: |c| c.flap.as_ref()?.recovery_ms,
+                fmt: ms0,
+            },
+            Column {
+                header: "longest silence",
+                extract: |c| c.flap.as_ref()?.outage_ms,
+                fmt: ms0,
+            },
+            Column {
+                header: "lost",
+                extract: lost,
+                fmt: count,
+            },
+            Column {
+                header: "duplicated",
+                extract: |c| c.delivery.as_ref().map(|d| d.duplicated as f64),
+                fmt: count,
+            },
+            Column {
+                header: "resumes",
+                extract: |c| Some(c.flap.as_ref()?.resumes as f64),
+                fmt: count,
+            },
+            Column {
+                header: "reconnects",
+                extract: |c| Some(c.flap.as_ref()?.reconnects as f64),
+                fmt: count,
+            },
+            Column {
+                header: "failed attempts",
+                extract: |c| Some(c.flap.as_ref()?.failed_attempts as f64),
+                fmt: count,
+            },
+        ],
+        has: |c| c.flap.is_some(),
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -688,6 +688,7 @@ fn section(
     );
     not_ok_table(h, keys);
     figures_table(h, keys);
+    workload_tables(h, keys);
 
     // Latency: spectrum + CDF per profile.
     let mut notes: Vec<String> = Vec::new();
@@ -940,6 +941,44 @@ fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
         );
     }
     h.push_str("</table></div>\n");
+}
+
+/// The tables of the figures only idle and flap have ([`figures::WORKLOAD_TABLES`]).
+fn workload_tables(h: &mut String, keys: &[&KeyCells<'_>]) {
+    for t in figures::WORKLOAD_TABLES {
+        let rows: Vec<_> = keys
+            .iter()
+            .filter(|k| k.ok.iter().any(|c| (t.has)(c)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<div class=\"wide\"><table \
+             class=\"workload\"><tr><th>transport</th><th>profile</th>",
+            escape(t.title),
+            escape(t.note)
+        );
+        for col in t.columns {
+            let _ = write!(h, "<th>{}</th>", escape(col.header));
+        }
+        h.push_str("</tr>\n");
+        for k in rows {
+            let _ = write!(
+                h,
+                "<tr{}><td>{}</td><td>{}</td>",
+                status_class(k),
+                escape(&k.transport_name()),
+                escape(k.profile)
+            );
+            for col in t.columns {
+                h.push_str(&spread_td(k.spread_of(col.extract), &col.fmt));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table></div>\n");
+    }
 }
 
 fn not_ok_table(h: &mut String, keys: &[&KeyCells<'_>]) {

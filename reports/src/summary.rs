@@ -277,6 +277,49 @@ pub fn browser_markdown(r: &Results) -> String {
     s
 }
 
+/// The tables of the workloads with figures of their own (idle, flap): one row per cell key,
+/// medians over repeats.
+fn workload_markdown(r: &Results) -> String {
+    let mut s = String::new();
+    let groups = group_ok(r);
+    for t in crate::figures::WORKLOAD_TABLES {
+        let rows: Vec<_> = groups
+            .iter()
+            .filter(|(_, cells)| cells.iter().any(|c| (t.has)(c)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "\n## {}\n\n{} Medians over repeats.\n", t.title, t.note);
+        let heads: Vec<&str> = t.columns.iter().map(|c| c.header).collect();
+        let _ = writeln!(
+            s,
+            "| scenario | workload | transport | profile | n | {} |",
+            heads.join(" | ")
+        );
+        let _ = writeln!(s, "|---|---|---|---|--:|{}", "--:|".repeat(heads.len()));
+        for ((scenario, workload, transport, profile), cells) in rows {
+            let vals: Vec<String> = t
+                .columns
+                .iter()
+                .map(|col| {
+                    fmt_opt(
+                        median(cells.iter().filter_map(|c| (col.extract)(c)).collect()),
+                        col.fmt,
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {scenario} | {workload} | {transport} | {profile} | {} | {} |",
+                cells.len(),
+                vals.join(" | ")
+            );
+        }
+    }
+    s
+}
+
 /// Renders the Markdown summary: one table row per cell key (medians over repeats), then
 /// failed and skipped cells with their reasons, never hidden.
 pub fn markdown(r: &Results) -> String {
@@ -336,6 +379,7 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
+    s.push_str(&workload_markdown(r));
     s.push_str(&browser_markdown(r));
     let bad: Vec<&Cell> = r.cells.iter().filter(|c| c.status != Status::Ok).collect();
     if !bad.is_empty() {

@@ -463,3 +463,69 @@ fn browser_tables_name_the_version_goodput_and_http_version() {
         "plain `chromium` listed beside the version"
     );
 }
+
+/// idle and flap have tables of their own figures in summary.md and report.html: keep-alive
+/// bytes per connection-hour, recovery time, frames lost, resumes, reconnects (medians over
+/// repeats; a Rust and a browser cell as rows of their own).
+#[test]
+fn idle_and_flap_figures_have_their_tables() {
+    use wirebench_reports::model::{FlapFigures, IdleFigures};
+    let mut rng = Rng::new(13);
+    let mut cells = Vec::new();
+    for (repeat, bytes) in [(1, 30_000.0), (2, 34_000.0), (3, 32_000.0)] {
+        let mut c = ok_cell(&mut rng, "q", "idle", "sse", "broadband", repeat, 100);
+        c.idle = Some(IdleFigures {
+            connections: 5,
+            keepalive_bytes_per_connection_hour: Some(bytes),
+            keepalive_packets_per_connection_hour: Some(480.0),
+            ..IdleFigures::default()
+        });
+        cells.push(c);
+    }
+    for client in [None, Some("chromium 156.0.7500.1")] {
+        let mut c = ok_cell(&mut rng, "f", "flap", "websocket", "lan", 1, 300);
+        c.client = client.map(String::from);
+        if let Some(d) = c.delivery.as_mut() {
+            d.lost = 134;
+        }
+        c.flap = Some(FlapFigures {
+            cut_ms: Some(1001.2),
+            recovery_ms: Some(if client.is_some() { 341.0 } else { 300.0 }),
+            outage_ms: Some(1350.0),
+            reconnects: 2,
+            failed_attempts: 1,
+            ..FlapFigures::default()
+        });
+        cells.push(c);
+    }
+    let r = results(cells);
+    let md = summary::markdown(&r);
+    assert!(md.contains("## Quiet connections (idle)"), "{md}");
+    // The median of 30,000, 34,000 and 32,000 bytes.
+    assert!(
+        md.contains("| q | idle | sse | broadband | 3 | 5 | 31.2 KiB | 480 |"),
+        "{md}"
+    );
+    assert!(md.contains("## Link flap (flap)"), "{md}");
+    assert!(
+        md.contains("| f | flap | websocket | lan | 1 | 1001 ms | 300 ms | 1350 ms | 134 | "),
+        "{md}"
+    );
+    assert!(
+        md.contains("| f | flap | websocket (chromium) | lan | 1 | 1001 ms | 341 ms |"),
+        "{md}"
+    );
+    let page = html::render(&r).expect("renders");
+    assert!(
+        page.contains("<h3>Link flap (flap)</h3>"),
+        "html lacks the flap table"
+    );
+    assert!(
+        page.contains("<td>websocket (chromium)</td><td>lan</td><td class=\"num\">1001 ms</td>"),
+        "html lacks the browser's flap row"
+    );
+    assert!(
+        page.contains("31.2 KiB<small>"),
+        "html lacks the idle spread"
+    );
+}

@@ -4,8 +4,9 @@
 //
 // Like the Rust agent it is one client library (every transport behind one connection
 // interface: send(frame), onFrame(handler), close(), setup timing) and one workload runner
-// (echo, push, download, upload, connect, relay, collab) that never branches on the transport
-// (relay over WebRTC connects to the peer page instead of the server, the one difference).
+// (echo, push, download, upload, connect, relay, collab, idle, flap) that never branches on the
+// transport (relay over WebRTC connects to the peer page instead of the server, the one
+// difference; flap asks the connection whether it can resume, not which transport it is).
 // `wirebench run --client browser` loads this page from the server under test and calls
 // `window.wirebench.run(job)` over the DevTools protocol; what it returns becomes a result cell beside the Rust client's.
 //
@@ -162,6 +163,10 @@ class Conn {
     this.failWaiters = [];
     this.closing = false;
     this.diag = null;
+    // SSE, long-poll and poll resume their downstream in place (`resume()`, flap); `abandon`
+    // cancels a resume that took too long.
+    this.resume = null;
+    this.abandon = null;
     this.send = async () => { throw new Error('not connected'); };
     this.close = async () => {};
   }
@@ -180,6 +185,8 @@ class Conn {
     this.failure = why;
     for (const w of this.failWaiters.splice(0)) w(new Error(why));
   }
+  /** A resume worked: the transport counts as whole again. */
+  recovered() { this.failure = null; }
   /** A promise that rejects when the transport breaks. */
   broken() {
     return new Promise((_, rej) => {
@@ -249,35 +256,55 @@ async function openWebSocket(t, c) {
   return {};
 }
 
-async function openSse(t, c) {
-  const es = new EventSource(`/sse?client=${t.client}`);
-  await new Promise((res, rej) => {
-    es.onopen = res;
+/** Opens an EventSource at `url` (rejects if it fails to open). */
+function openEventSource(url) {
+  const es = new EventSource(url);
+  return new Promise((res, rej) => {
+    es.onopen = () => res(es);
     es.onerror = () => { es.close(); rej(new Error('EventSource failed to open')); };
   });
-  es.onmessage = (e) => {
-    const at = now();
-    let f;
-    try { f = base64Bytes(e.data); } catch { c.count('sse_bad_base64'); return; }
-    c.deliver(f, at);
+}
+
+async function openSse(t, c) {
+  let lastId = '';
+  const wire = (es) => {
+    es.onmessage = (e) => {
+      const at = now();
+      if (e.lastEventId) lastId = e.lastEventId;
+      let f;
+      try { f = base64Bytes(e.data); } catch { c.count('sse_bad_base64'); return; }
+      c.deliver(f, at);
+    };
+    es.addEventListener('gap', (e) => c.count('gap', Number(e.data) || 1));
+    // EventSource reconnects by itself with Last-Event-ID (the server resumes after it).
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) c.fail('EventSource closed');
+      else c.count('sse_reconnect');
+    };
   };
-  es.addEventListener('gap', (e) => c.count('gap', Number(e.data) || 1));
-  // EventSource reconnects by itself with Last-Event-ID (the server resumes after it).
-  es.onerror = () => {
-    if (es.readyState === EventSource.CLOSED) c.fail('EventSource closed');
-    else c.count('sse_reconnect');
-  };
+  let es = await openEventSource(`/sse?client=${t.client}`);
+  wire(es);
   attachUpSink(t, c);
   c.close = async () => { c.closing = true; es.close(); };
+  // A new stream from the last event received: the page cannot set Last-Event-ID on a new
+  // EventSource, so it asks with `after` (the same cursor, docs/protocol.md).
+  c.resume = async () => {
+    es.close();
+    const next = openEventSource(`/sse?client=${t.client}${lastId ? `&after=${lastId}` : ''}`);
+    c.abandon = () => next.then((s) => s.close(), () => {});
+    es = await next;
+    c.abandon = null;
+    wire(es);
+  };
   return {};
 }
 
 async function openPoll(t, c, long) {
   let cursor = 0;
-  const abort = new AbortController();
-  const once = async (wait) => {
+  let abort = new AbortController();
+  const once = async (wait, signal) => {
     const url = `/poll?client=${t.client}&after=${cursor}${wait ? '' : '&wait=0'}`;
-    const r = await fetch(url, { cache: 'no-store', signal: abort.signal });
+    const r = await fetch(url, { cache: 'no-store', signal });
     const gap = r.headers.get('Wirebench-Gap');
     if (gap) c.count('gap', Number(gap) || 1);
     const cur = r.headers.get('Wirebench-Cursor');
@@ -290,25 +317,38 @@ async function openPoll(t, c, long) {
     }
     if (cur !== null) cursor = Number(cur);
   };
-  // A first, immediate poll opens the client's HTTP downstream on the server (as the Rust
-  // client does; it is part of setup).
-  await once(false);
-  attachUpSink(t, c);
-  let stop = false;
-  (async () => {
+  // The polling loop; a resume aborts it (and its request) and starts another.
+  const loop = (signal) => (async () => {
     let next = now();
-    while (!stop) {
+    while (!signal.aborted) {
       if (!long) {
         next = Math.max(next + t.pollIntervalMs, now() - t.pollIntervalMs);
         await sleepUntil(next);
+        if (signal.aborted) return;
       }
-      try { await once(long); } catch (e) {
-        if (!stop) c.fail(`poll: ${e.message}`);
+      try { await once(long, signal); } catch (e) {
+        if (!signal.aborted) c.fail(`poll: ${e.message}`);
         return;
       }
     }
   })();
-  c.close = async () => { c.closing = true; stop = true; abort.abort(); };
+  // A first, immediate poll opens the client's HTTP downstream on the server (as the Rust
+  // client does; it is part of setup).
+  await once(false, abort.signal);
+  attachUpSink(t, c);
+  loop(abort.signal);
+  c.close = async () => { c.closing = true; abort.abort(); };
+  // Polls again from the cursor at once (the old request, possibly on a dead connection, is
+  // aborted); resolves when that poll has been answered.
+  c.resume = async () => {
+    abort.abort();
+    abort = new AbortController();
+    const { signal } = abort;
+    c.abandon = () => abort.abort();
+    await once(false, signal);
+    c.abandon = null;
+    loop(signal);
+  };
   return {};
 }
 
@@ -550,7 +590,8 @@ function newReport() {
     latency_us: [], warmup_samples: 0, setup_us: [], setup_phases_us: {}, sent: 0, received: 0,
     duplicated: 0, reordered: 0, bytes_received: 0, frames_received: 0, recv_span_ns: 0,
     bytes_sent: 0, bytes_received_total: 0, errors: {}, send_lateness_us: null, clock: null,
-    late: 0, arrivals: null,
+    late: 0, arrivals: null, resumes: 0, reconnects: 0, failed_attempts: 0, gap_start_ns: null,
+    gap_end_ns: null,
   };
 }
 
@@ -670,16 +711,145 @@ async function push(p, conn, clock, rep) {
   rep.sent = expectN - warmN;
 }
 
+/** Idle: the connection stays quiet (only the transports' keep-alives cross the link) while
+ *  the orchestrator holds the warm-up and the quiet window, then the server pushes
+ *  `f.notifications` notifications, one every `f.notify_interval_ms`; each arrival's one-way
+ *  latency goes into the report. As the Rust client, the page waits for them until the whole
+ *  schedule plus 30 s (fan-out to many clients, a poll interval) is over. */
+async function idle(p, f, conn, clock, rep) {
+  const n = f.notifications;
+  const scheduleMs = p.warmup_ms + (p.quiet_ms || 0) + n * f.notify_interval_ms + p.poll_interval_ms;
+  const seqs = new SeqTracker();
+  const allIn = receive(conn, rep, KIND.PUSH, null, (h, fr, at, done) => {
+    if (h.seq >= n) { count(rep, 'frame_unexpected'); return; }
+    if (!seqs.record(h.seq)) return;
+    const us = (at * 1e6 + clock.offset_ns - h.sentNs) / 1000;
+    if (us < 0) count(rep, 'clock_negative_one_way');
+    rep.latency_us.push(Math.max(1, us));
+    rep.frames_received++;
+    rep.bytes_received += fr.byteLength;
+    if (seqs.distinct >= n) done();
+  });
+  await Promise.race([allIn, conn.broken(), sleep(scheduleMs + 30000)]);
+  rep.received = rep.latency_us.length;
+  rep.duplicated = seqs.duplicated;
+  rep.reordered = seqs.reordered;
+  rep.sent = n;
+}
+
+/** `connect()` bounded by `ms`; a connection that opens after that is closed, not leaked. */
+async function connectWithin(transport, target, ms) {
+  let late = false;
+  const opening = connect(transport, target);
+  opening.then((c) => { if (late) c.conn.close(); }, () => {});
+  try {
+    return await withTimeout(opening, ms, `${transport}: reconnect`);
+  } catch (e) {
+    late = true;
+    throw e;
+  }
+}
+
+/** Flap: a push stream of `f.frames` frames (the first `f.warmup_frames` are warm-up) whose
+ *  link the orchestrator cuts and restores. As the Rust client (harness/src/workload/flap.rs):
+ *  a connection silent for `f.stall_ms` (0: never), or one that breaks, is given up; SSE,
+ *  long-poll and poll resume in place from their cursor, the others open a new connection with
+ *  the same client id; each attempt is bounded by max(stall, 1 s) and retried until one works.
+ *  Reports resumes, reconnects, failed attempts and the longest silence between two frames
+ *  (`gap_start_ns`, `gap_end_ns` on the server's clock). `live.conn` is the connection in use
+ *  (the caller closes the last one). */
+async function flap(p, f, transport, target, live, clock, rep) {
+  const n = f.frames;
+  const warmN = f.warmup_frames;
+  const stall = f.stall_ms;
+  const attemptMs = Math.max(stall, 1000);
+  const serverNs = (t) => Math.round(t * 1e6 + clock.offset_ns);
+  const seqs = new SeqTracker();
+  let warm = 0;
+  let lastRx = null;
+  let quietSince = now();
+  let gap = null;
+  let endMs = now() + 30000;
+  const listen = (c) => receive(c, rep, KIND.PUSH, null, (h, fr, at) => {
+    if (c !== live.conn) return; // a connection already given up
+    if (h.seq >= n) { count(rep, 'frame_unexpected'); return; }
+    if (lastRx === null) endMs = at + p.warmup_ms + p.duration_ms + DRAIN_MS;
+    else if (gap === null || at - lastRx > gap[1] - gap[0]) gap = [lastRx, at];
+    lastRx = at;
+    quietSince = at;
+    if (h.seq + 1 === n) endMs = Math.min(endMs, at + 500);
+    if (!seqs.record(h.seq)) return;
+    if (h.seq < warmN) { warm++; return; }
+    const us = (at * 1e6 + clock.offset_ns - h.sentNs) / 1000;
+    if (us < 0) count(rep, 'clock_negative_one_way');
+    rep.latency_us.push(Math.max(1, us));
+    rep.frames_received++;
+    rep.bytes_received += fr.byteLength;
+  });
+  listen(live.conn);
+  while (seqs.distinct < n && now() < endMs) {
+    await sleep(10);
+    let why = null;
+    if (live.conn.failure) why = /closed|ended/.test(live.conn.failure) ? 'closed' : 'error';
+    else if (stall > 0 && lastRx !== null && now() - quietSince >= stall) why = 'stalled';
+    if (why === null) continue;
+    if (lastRx === null) throw new Error(`the stream ended before its first frame (${live.conn.failure || why})`);
+    count(rep, `flap_${why}`);
+    // Recover: resume in place where the transport can, else a new connection.
+    if (!live.conn.resume) {
+      live.conn.close();
+      mergeErrors(rep, live.conn.errors);
+      live.conn.errors = {};
+    }
+    while (now() < endMs) {
+      try {
+        if (live.conn.resume) {
+          await withTimeout(live.conn.resume(), attemptMs, 'resume').catch((e) => {
+            if (live.conn.abandon) live.conn.abandon();
+            throw e;
+          });
+          live.conn.recovered();
+          rep.resumes++;
+        } else {
+          const c = await connectWithin(transport, target, attemptMs);
+          live.conn = c.conn;
+          listen(live.conn);
+          rep.reconnects++;
+        }
+        break;
+      } catch {
+        rep.failed_attempts++;
+        // Refused at once (e.g. no route yet): don't spin.
+        await sleep(20);
+      }
+    }
+    quietSince = now();
+  }
+  if (lastRx === null) throw new Error('no push frame arrived within 30 s');
+  mergeErrors(rep, live.conn.errors);
+  live.conn.errors = {};
+  rep.warmup_samples = warm;
+  rep.received = rep.latency_us.length;
+  rep.duplicated = seqs.duplicated;
+  rep.reordered = seqs.reordered;
+  rep.sent = n - warmN;
+  rep.recv_span_ns = Math.round(p.duration_ms * 1e6);
+  if (gap !== null) { rep.gap_start_ns = serverNs(gap[0]); rep.gap_end_ns = serverNs(gap[1]); }
+}
+
 /** Download: server-originated data frames, as fast as the downstream takes them (the server
  *  paces HTTP downstreams by what the client has acknowledged). As the Rust client: the
- *  warm-up is the first `warmup_ms` after the first frame; the receive ends half a second
- *  after the last frame or half a second after the server's sending time (warm-up + duration
+ *  warm-up is the first `warmup_ms` after the first frame; the receive ends 1.5 s after the
+ *  last frame (longer than SCTP's 1 s minimum RTO: a retransmission stall counts against the
+ *  goodput, it does not end the download) or half a second after the server's sending time
+ *  (warm-up + duration
  *  from the first frame), whichever comes first; goodput is over the span between the first
  *  and the last frame counted. One-way latency through the estimated offset (`clock`).
  *  A frame whose length is not the workload's size counts as `frame_corrupted`; sequence
  *  numbers missing below the highest seen as `frame_missing`. */
 async function download(p, conn, clock, rep) {
   const IDLE_MS = 500;
+  const STALL_MS = 1500; // BULK_STALL of harness/src/workload/mod.rs
   const seqs = new SeqTracker();
   let warm = 0;
   let first = null;
@@ -689,7 +859,7 @@ async function download(p, conn, clock, rep) {
   receive(conn, rep, KIND.DATA, null, (h, f, at) => {
     if (f.byteLength !== p.size) { count(rep, 'frame_corrupted'); return; }
     if (first === null) first = at;
-    deadline = Math.min(at + IDLE_MS, first + p.duration_ms + p.warmup_ms + IDLE_MS);
+    deadline = Math.min(at + STALL_MS, first + p.duration_ms + p.warmup_ms + IDLE_MS);
     if (!seqs.record(h.seq)) return;
     if (at < first + p.warmup_ms) { warm++; return; }
     const us = (at * 1e6 + clock.offset_ns - h.sentNs) / 1000;
@@ -992,22 +1162,25 @@ export async function run(job) {
     await connectWorkload(job.transport, target, p, rep);
     return rep;
   }
-  if (!['echo', 'push', 'download', 'upload'].includes(p.kind)) throw new Error(`workload ${p.kind} has no browser runner`);
+  if (!['echo', 'push', 'download', 'upload', 'idle', 'flap'].includes(p.kind)) throw new Error(`workload ${p.kind} has no browser runner`);
   // One-way figures need the server's clock.
-  if (p.kind === 'push' || p.kind === 'download') rep.clock = await syncClock();
+  if (!['echo', 'upload'].includes(p.kind)) rep.clock = await syncClock();
   const { conn, setupMs, phasesMs } = await connect(job.transport, target);
   addSetup(rep, setupMs, phasesMs);
   announce();
+  const live = { conn };
   try {
     if (p.kind === 'echo') await echo(p, job.client, conn, now() + 5, rep);
     else if (p.kind === 'push') await push(p, conn, rep.clock, rep);
     else if (p.kind === 'download') await download(p, conn, rep.clock, rep);
+    else if (p.kind === 'idle') await idle(p, job.idle, conn, rep.clock, rep);
+    else if (p.kind === 'flap') await flap(p, job.flap, job.transport, target, live, rep.clock, rep);
     else await upload(p, job.client, conn, now() + 5, rep);
   } finally {
-    mergeErrors(rep, conn.errors);
-    await conn.close();
+    mergeErrors(rep, live.conn.errors);
+    await live.conn.close();
   }
-  if (conn.failure) rep.error = `client ${job.client}: ${conn.failure}`;
+  if (live.conn.failure) rep.error = `client ${job.client}: ${live.conn.failure}`;
   return rep;
 }
 

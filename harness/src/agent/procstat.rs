@@ -32,6 +32,17 @@ pub fn rss_peak_bytes_of(pid: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Proportional set size of process `pid` now (its private pages plus its share of the pages
+/// it shares with others), bytes: what a group of processes sharing one binary and zygote
+/// (Chromium's) really holds adds up, where their peak RSS would count the shared pages once
+/// per process.
+pub fn pss_bytes_of(pid: &str) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Current resident set size (VmRSS), bytes.
 pub fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -110,5 +121,6 @@ mod tests {
     fn reads_own_process() {
         assert!(super::cpu_seconds().is_some());
         assert!(super::rss_peak_bytes().unwrap() > 0);
+        assert!(super::pss_bytes_of("self").unwrap() > 0);
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use wirebench_reports::model::{BrowserFigures, ClockSync, OriginLimit, StreamStart};
 
 use crate::workload::collab::Arrival;
+use crate::workload::{flap, idle};
 use crate::workload::{new_histogram, ClientReport, WorkloadSpec, MAX_LATENCY_US};
 
 pub mod chromium;
@@ -58,10 +59,22 @@ pub fn unsupported_transport(transport: &str) -> Option<&'static str> {
     }
 }
 
+/// Most pages one browser cell opens: one page (and browser context, renderer process) per
+/// client; beyond this Chromium's own memory and start-up (about 0.6 s per page here) would be
+/// what the cell measures. Scale belongs to the Rust client.
+pub const MAX_PAGES: u32 = 64;
+
 /// Why the browser client cannot run `spec` over `transport`, if it cannot.
 pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
     if let Some(why) = unsupported_transport(transport) {
         return Some(why.to_string());
+    }
+    let clients = spec.params().clients;
+    if clients > MAX_PAGES && !matches!(spec, WorkloadSpec::OriginLimit(_)) {
+        return Some(format!(
+            "{clients} clients: the browser client opens one page per client, at most \
+             {MAX_PAGES} (the Rust client measures scale)"
+        ));
     }
     match spec {
         WorkloadSpec::Echo(_)
@@ -70,15 +83,12 @@ pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
         | WorkloadSpec::Upload(_)
         | WorkloadSpec::Connect(_)
         | WorkloadSpec::Relay(_)
-        | WorkloadSpec::Collab(_) => None,
+        | WorkloadSpec::Collab(_)
+        | WorkloadSpec::Idle(_)
+        | WorkloadSpec::Flap(_) => None,
         WorkloadSpec::OriginLimit(_) if matches!(transport, "sse" | "long-poll") => None,
         WorkloadSpec::OriginLimit(_) => Some(format!(
             "origin-limit measures HTTP streams (sse, long-poll), not {transport}"
-        )),
-        WorkloadSpec::Idle(_) | WorkloadSpec::Flap(_) => Some(format!(
-            "the browser client has no {} runner yet (echo, push, download, upload, connect, \
-             origin-limit, relay and collab only)",
-            spec.id()
         )),
     }
 }
@@ -171,6 +181,18 @@ struct PageReport {
     /// collab: this client's arrivals after warm-up.
     #[serde(default)]
     arrivals: Option<PageArrivals>,
+    /// flap: downstreams resumed in place, new connections, failed attempts.
+    #[serde(default)]
+    resumes: u64,
+    #[serde(default)]
+    reconnects: u64,
+    #[serde(default)]
+    failed_attempts: u64,
+    /// flap: the longest silence between two frames, server clock (ns).
+    #[serde(default)]
+    gap_start_ns: Option<f64>,
+    #[serde(default)]
+    gap_end_ns: Option<f64>,
 }
 
 /// A collab client's arrivals as parallel arrays (op id, intended send time, arrival; ns on
@@ -192,22 +214,16 @@ impl PageArrivals {
                 self.recv_ns.len()
             )));
         }
-        let ns = |v: f64| {
-            if v.is_finite() && v > 0.0 {
-                v.round() as u64
-            } else {
-                0
-            }
-        };
+        let or0 = |v: f64| ns(v).unwrap_or(0);
         Ok(self
             .op
             .iter()
             .zip(&self.sent_ns)
             .zip(&self.recv_ns)
             .map(|((&op, &sent), &recv)| Arrival {
-                op: ns(op),
-                sent_ns: ns(sent),
-                recv_ns: ns(recv),
+                op: or0(op),
+                sent_ns: or0(sent),
+                recv_ns: or0(recv),
             })
             .collect())
     }
@@ -217,6 +233,11 @@ impl PageArrivals {
 struct PageClock {
     uncertainty_us: f64,
     probes: u32,
+}
+
+/// A page's nanosecond instant (a JSON number), if it is one.
+fn ns(v: f64) -> Option<u64> {
+    (v.is_finite() && v > 0.0).then(|| v.round() as u64)
 }
 
 fn record_all(samples: &[f64]) -> hdrhistogram::Histogram<u64> {
@@ -261,6 +282,11 @@ impl PageReport {
                 cpu_s: None,
                 rss_peak_bytes: None,
                 late: self.late,
+                resumes: self.resumes,
+                reconnects: self.reconnects,
+                failed_attempts: self.failed_attempts,
+                gap_start_ns: self.gap_start_ns.and_then(ns),
+                gap_end_ns: self.gap_end_ns.and_then(ns),
                 ..ClientReport::default()
             },
             self.clock,
@@ -294,8 +320,14 @@ pub async fn run(
     let ids: Vec<u32> = (0..n).map(|k| job.first_client + k).collect();
     let url = job.page_url();
     let mut pages = Vec::new();
+    // A client namespace has no default route: without media permission Chromium gathers no
+    // ICE candidate there (see `grant_media`).
+    let grant = job.transport.starts_with("webrtc") && !job.addr.ip().is_loopback();
     for _ in &ids {
         let page = browser.new_page(true).await?;
+        if grant {
+            page.grant_media(&job.origin()).await?;
+        }
         page.navigate(&url).await?;
         page.call(
             "Runtime.addBinding",
@@ -308,11 +340,29 @@ pub async fn run(
     let mut events = browser.cdp.events();
     let limit = job.workload.time_limit();
     let runs = pages.iter().zip(&ids).map(|(page, &id)| {
-        let call = json!({
+        let mut call = json!({
             "transport": job.transport,
             "client": id,
             "workload": job.workload,
         });
+        // The schedule as the Rust client derives it (defaults applied), so the page repeats
+        // no default.
+        match job.workload {
+            WorkloadSpec::Idle(p) => {
+                call["idle"] = json!({
+                    "notifications": idle::notifications(p),
+                    "notify_interval_ms": idle::notify_interval_ms(p),
+                });
+            }
+            WorkloadSpec::Flap(p) => {
+                call["flap"] = json!({
+                    "frames": flap::frames(p),
+                    "warmup_frames": flap::warmup_frames(p),
+                    "stall_ms": p.stall_ms.unwrap_or(flap::defaults::STALL_MS),
+                });
+            }
+            _ => {}
+        }
         let expr = format!("window.wirebench.run({call})");
         async move { page.evaluate(&expr, limit).await }
     });
@@ -611,4 +661,36 @@ async fn origin_limit(browser: &Chromium, job: &Job<'_>) -> Result<Outcome, Brow
 
 fn round3(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Params;
+
+    fn params(clients: u32) -> Params {
+        Params {
+            rate: 10.0,
+            size: 64,
+            duration_ms: 1000,
+            clients,
+            connects: 1,
+            poll_interval_ms: 50,
+            ..Params::default()
+        }
+    }
+
+    #[test]
+    fn browser_runs_every_workload_but_raw_tcp_and_crowds() {
+        let idle = WorkloadSpec::Idle(params(MAX_PAGES));
+        assert_eq!(unsupported(&idle, "sse"), None);
+        assert_eq!(unsupported(&WorkloadSpec::Flap(params(1)), "webrtc"), None);
+        assert!(unsupported(&idle, "tcp").is_some_and(|w| w.contains("raw TCP")));
+        let crowd = WorkloadSpec::Idle(params(MAX_PAGES + 1));
+        assert!(unsupported(&crowd, "sse").is_some_and(|w| w.contains("one page per client")));
+        // origin-limit's clients are streams of one page.
+        let streams = WorkloadSpec::OriginLimit(params(110));
+        assert_eq!(unsupported(&streams, "sse"), None);
+        assert!(unsupported(&streams, "websocket").is_some());
+    }
 }

@@ -1005,6 +1005,9 @@ async fn drive_cell(
                 }
             }
         };
+        if let Some(m) = around.idle.as_mut() {
+            m.done = mark(&mut server, topo).await?;
+        }
         let mut report = outcome.report;
         for b in &browsers {
             // Several browsers: their processes' CPU time and peak memory add up.

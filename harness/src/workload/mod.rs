@@ -734,6 +734,9 @@ pub(crate) async fn recv_before(
 /// How long to wait for stragglers after the last scheduled send.
 pub const DRAIN: Duration = Duration::from_secs(3);
 
+/// A download ends early after this long without a data frame (the browser page uses the same).
+pub const BULK_STALL: Duration = Duration::from_millis(1500);
+
 async fn echo(
     p: &Params,
     id: u32,
@@ -877,12 +880,14 @@ async fn receive_server_frames(
     let mut counted_first = None;
     let mut last_ns = 0;
     let first_wait = Duration::from_secs(30);
-    // Bulk: the server sends for warm-up + duration; stop half a second after that (or after
-    // half a second without data), so a deep queue's tail does not stretch the cell.
-    let idle = if bulk {
-        Duration::from_millis(500)
+    // Bulk: the server sends for warm-up + duration; stop half a second after that, so a deep
+    // queue's tail does not stretch the cell, or after BULK_STALL without data: longer than a
+    // reliable transport's retransmission timeout (SCTP's minimum RTO is 1 s), so a stall
+    // mid-stream counts against the goodput instead of ending the download.
+    let (stall, idle) = if bulk {
+        (BULK_STALL, Duration::from_millis(500))
     } else {
-        DRAIN
+        (DRAIN, DRAIN)
     };
     let mut deadline = now_ns() + first_wait.as_nanos() as u64;
     loop {
@@ -899,7 +904,7 @@ async fn receive_server_frames(
         };
         let first = *first_ns.get_or_insert(now);
         deadline = if bulk {
-            (now + idle.as_nanos() as u64)
+            (now + stall.as_nanos() as u64)
                 .min(first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64)
         } else {
             first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64

@@ -363,8 +363,10 @@ pub fn check_idle_cell(c: &wirebench_reports::Cell, clients: u64, notifications:
         idle.server_rss_per_connection_bytes.is_some(),
         "{t}: server memory"
     );
-    assert!(
+    // A browser's memory is per page, not per connection: only the Rust agent measures it.
+    assert_eq!(
         idle.client_rss_per_connection_bytes.is_some(),
+        c.client.is_none(),
         "{t}: client memory"
     );
     assert!(idle.quiet_ms.unwrap() >= 250.0, "{t}: quiet window");
@@ -431,10 +433,19 @@ pub fn check_flap_cell(c: &wirebench_reports::Cell, resumable: bool) {
     } else {
         assert!(f.reconnects >= 1 && f.resumes == 0, "{t}: {f:?}");
         // Lost = what the server pushed while the client heard nothing: the silence at the
-        // push rate (100/s), give or take the frames in flight at either end.
+        // push rate (100/s), give or take the frames in flight at either end. Chromium's new
+        // WebTransport session completes the moment the link is back and gets part of what
+        // the server still held for the client (seen: 18-60 frames lost over a 1 s silence),
+        // so a browser may lose fewer, never more.
         let expected = outage / 10.0;
+        let lost = d.lost as f64;
+        let within = if c.client.is_some() {
+            lost <= expected * 1.1 + 10.0
+        } else {
+            (lost - expected).abs() <= expected * 0.1 + 10.0
+        };
         assert!(
-            (d.lost as f64 - expected).abs() <= expected * 0.1 + 10.0,
+            within,
             "{t}: lost {} frames over a {outage:.0} ms silence at 100 frames/s",
             d.lost
         );
