@@ -219,6 +219,7 @@ async fn ws(
         Err(r) => return r.into_response(),
     };
     upgrade
+        .read_buffer_size(crate::transport::websocket::READ_BUFFER)
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| ws_session(s.hub.clone(), id, socket))
