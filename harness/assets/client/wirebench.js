@@ -755,6 +755,7 @@ async function connectWithin(transport, target, ms) {
  *  a connection silent for `f.stall_ms` (0: never), or one that breaks, is given up; SSE,
  *  long-poll and poll resume in place from their cursor, the others open a new connection with
  *  the same client id; each attempt is bounded by max(stall, 1 s) and retried until one works.
+ *  After the stream's final frame, silence is its end (500 ms for stragglers), not a stall.
  *  Reports resumes, reconnects, failed attempts and the longest silence between two frames
  *  (`gap_start_ns`, `gap_end_ns` on the server's clock). `live.conn` is the connection in use
  *  (the caller closes the last one). */
@@ -770,6 +771,9 @@ async function flap(p, f, transport, target, live, clock, rep) {
   let quietSince = now();
   let gap = null;
   let endMs = now() + 30000;
+  // The stream's final frame arrived: silence from then on is its end, not a stall (frames lost
+  // in a dead connection never come, so the distinct count alone would never say so).
+  let ended = false;
   const listen = (c) => receive(c, rep, KIND.PUSH, null, (h, fr, at) => {
     if (c !== live.conn) return; // a connection already given up
     if (h.seq >= n) { count(rep, 'frame_unexpected'); return; }
@@ -777,7 +781,7 @@ async function flap(p, f, transport, target, live, clock, rep) {
     else if (gap === null || at - lastRx > gap[1] - gap[0]) gap = [lastRx, at];
     lastRx = at;
     quietSince = at;
-    if (h.seq + 1 === n) endMs = Math.min(endMs, at + 500);
+    if (h.seq + 1 === n) { ended = true; endMs = Math.min(endMs, at + 500); }
     if (!seqs.record(h.seq)) return;
     if (h.seq < warmN) { warm++; return; }
     const us = (at * 1e6 + clock.offset_ns - h.sentNs) / 1000;
@@ -791,7 +795,7 @@ async function flap(p, f, transport, target, live, clock, rep) {
     await sleep(10);
     let why = null;
     if (live.conn.failure) why = /closed|ended/.test(live.conn.failure) ? 'closed' : 'error';
-    else if (stall > 0 && lastRx !== null && now() - quietSince >= stall) why = 'stalled';
+    else if (stall > 0 && lastRx !== null && !ended && now() - quietSince >= stall) why = 'stalled';
     if (why === null) continue;
     if (lastRx === null) throw new Error(`the stream ended before its first frame (${live.conn.failure || why})`);
     count(rep, `flap_${why}`);

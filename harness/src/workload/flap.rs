@@ -13,7 +13,10 @@
 //! Each attempt is bounded by `max(stall_ms, 1 s)` and retried at once until it succeeds (while
 //! the link is cut, attempts time out). With `stall_ms = 0` only an error or a close triggers
 //! recovery: the figures are then those of the transport's own retransmission (TCP's RTO
-//! back-off, QUIC's PTO, SCTP).
+//! back-off, QUIC's PTO, SCTP). Once the stream's final frame has arrived, silence is its end,
+//! not a stall: the client waits `TAIL` (500 ms) for stragglers and recovers nothing (on a
+//! reconnecting transport the frames lost in the dead connection never come, and a watchdog
+//! still armed would count a second, spurious reconnect after every cut).
 //!
 //! Measured: the longest silence each client saw (the frame that ended it gives the recovery
 //! time against the orchestrator's restore instant), frames lost and duplicated (sequence
@@ -76,15 +79,19 @@ pub(crate) async fn client(
     let mut quiet_since = now_ns();
     let mut gap: Option<(u64, u64)> = None;
     let mut end_ns = now_ns() + FIRST_WAIT.as_nanos() as u64;
+    // The stream's final frame arrived: the server sends nothing more, so silence from then on
+    // is its end, not a stall (frames lost in a dead connection never arrive, so the count of
+    // distinct frames alone would never say so).
+    let mut ended = false;
     while seqs.distinct < n {
         let now = now_ns();
         if now >= end_ns {
             break;
         }
-        // Wait for a frame until the end, or (once the stream flows) until it has been silent
+        // Wait for a frame until the end, or (while the stream flows) until it has been silent
         // for `stall_ms`.
         let until = match (stall_ns, last_rx) {
-            (Some(s), Some(_)) => (quiet_since + s).min(end_ns),
+            (Some(s), Some(_)) if !ended => (quiet_since + s).min(end_ns),
             _ => end_ns,
         };
         let wait = Duration::from_nanos(until.saturating_sub(now));
@@ -108,6 +115,7 @@ pub(crate) async fn client(
                 last_rx = Some(now);
                 quiet_since = now;
                 if h.seq + 1 == n {
+                    ended = true;
                     end_ns = end_ns.min(now + TAIL.as_nanos() as u64);
                 }
                 if !seqs.record(h.seq) {
