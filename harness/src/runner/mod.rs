@@ -455,9 +455,10 @@ pub async fn run_cell(
     // The client <-> server round trip: both access links, both ways.
     let rtt_ms = Some(profile.rtt_ms().unwrap_or(0.0) + 2.0 * p.server_delay_ms.unwrap_or(0.0))
         .filter(|&r| r > 0.0);
+    let stage = Stage::default();
     match tokio::time::timeout(
         limit,
-        drive_cell(pc, opts, exe, topo.as_ref(), inject_delay_us),
+        drive_cell(pc, opts, exe, topo.as_ref(), inject_delay_us, &stage),
     )
     .await
     {
@@ -496,7 +497,11 @@ pub async fn run_cell(
         }
         Err(_) => {
             cell.status = Status::Failed;
-            cell.error = Some(format!("timed out after {} s", limit.as_secs()));
+            cell.error = Some(format!(
+                "timed out after {} s, {}",
+                limit.as_secs(),
+                stage.get()
+            ));
         }
     }
     if let Some(t) = topo {
@@ -884,13 +889,31 @@ async fn mark(server: &mut Agent, topo: Option<&Topology>) -> anyhow::Result<Mar
     }
 }
 
+/// Where a cell's drive has got to: the reason of a cell that runs out of time says it.
+#[derive(Debug, Default)]
+struct Stage(std::sync::Mutex<String>);
+
+impl Stage {
+    fn set(&self, what: impl Into<String>) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = what.into();
+        }
+    }
+
+    fn get(&self) -> String {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
 async fn drive_cell(
     pc: &PlannedCell,
     opts: &RunOptions,
     exe: &Path,
     topo: Option<&Topology>,
     inject_delay_us: u64,
+    stage: &Stage,
 ) -> anyhow::Result<(ClientReport, ServerStats, Option<BrowserCell>)> {
+    stage.set("starting the server agent");
     let delay = inject_delay_us.to_string();
     let (server_cmd, bind) = match topo {
         Some(t) => (
@@ -926,6 +949,7 @@ async fn drive_cell(
     };
     let p = pc.spec.params().clone();
     let mut around = Around::default();
+    stage.set("preparing the server");
     if let WorkloadSpec::Idle(p) = &pc.spec {
         use idle::defaults as D;
         server
@@ -970,6 +994,7 @@ async fn drive_cell(
         // Chromium is never pinned: its browser, network and renderer processes on one CPU
         // (with a page that spins before each send) inflated browser RTTs twentyfold.
         let mut browsers = Vec::new();
+        stage.set("launching Chromium");
         for (host, _, _) in client_groups(&pc.spec, topo.is_some()) {
             let cmd = match topo {
                 Some(t) => t.command(host, &chromium)?,
@@ -981,6 +1006,10 @@ async fn drive_cell(
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (start_tx, start_rx) = tokio::sync::oneshot::channel::<()>();
         let mut start_tx = Some(start_tx);
+        stage.set(format!(
+            "in the browser pages: connecting {} client(s), then the workload",
+            p.clients.max(1)
+        ));
         let outcome = {
             let run = async {
                 if gated {
@@ -997,6 +1026,10 @@ async fn drive_cell(
                 tokio::select! {
                     r = &mut run => break r?,
                     Some(clients) = rx.recv() => {
+                        stage.set(format!(
+                            "every page connected ({}), running the workload",
+                            clients.len()
+                        ));
                         arm_server(&mut server, pc, clients, topo, &mut around).await?;
                         if let Some(go) = start_tx.take() {
                             let _ = go.send(());
@@ -1029,6 +1062,10 @@ async fn drive_cell(
     } else {
         let groups = client_groups(&pc.spec, topo.is_some());
         let mut drives = Vec::with_capacity(groups.len());
+        stage.set(format!(
+            "connecting {} client(s) (none reported connected yet)",
+            p.clients.max(1)
+        ));
         for &(host, first_client, count) in &groups {
             let cmd = match topo {
                 Some(t) => t.command(host, exe)?,
@@ -1064,7 +1101,15 @@ async fn drive_cell(
         let report = if let Some(r) = early {
             r
         } else {
+            let n = clients.len();
+            stage.set(format!(
+                "all {n} client(s) connected; starting the workload"
+            ));
             arm_server(&mut server, pc, clients, topo, &mut around).await?;
+            stage.set(format!(
+                "all {n} client(s) connected; the workload was running, no client agent had \
+                 reported its results"
+            ));
             if gated {
                 for drive in &mut drives {
                     drive.send(&DriveCommand::Start).await?;
@@ -1089,6 +1134,7 @@ async fn drive_cell(
         }
         report
     };
+    stage.set("the clients had reported; collecting the server's statistics");
     server.send(&ServerCommand::Stats).await?;
     let stats = loop {
         match server.recv::<ServerEvent>().await? {

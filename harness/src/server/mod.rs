@@ -177,7 +177,7 @@ impl Server {
             )))
         };
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(serve_http(http_l, tls, router)));
+        tasks.push(tokio::spawn(serve_http(http_l, tls, router, hub.clone())));
         tasks.push(tokio::spawn(serve_tcp(tcp_l, hub.clone())));
         tasks.push(tokio::spawn(webtransport::serve(wt, hub.clone())));
         let sweeper_hub = hub.clone();
@@ -198,18 +198,35 @@ impl Server {
     }
 }
 
+/// The next accepted connection. A failed accept (out of file descriptors, say) is counted in
+/// the server's errors, `accept_emfile` or `accept_failed`, so a cell whose clients cannot get
+/// in says why, and the loop backs off briefly rather than spin.
+async fn accept(listener: &TcpListener, hub: &Hub) -> TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                return stream;
+            }
+            Err(e) => {
+                hub.errors.add(match e.raw_os_error() {
+                    Some(libc::EMFILE | libc::ENFILE) => "accept_emfile",
+                    _ => "accept_failed",
+                });
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
 async fn serve_http(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
+    hub: Arc<Hub>,
 ) {
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
-            // Out of descriptors or similar: back off briefly rather than spin.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = accept(&listener, &hub).await;
         let tls = tls.clone();
         let svc = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
@@ -247,11 +264,7 @@ async fn serve_http(
 
 async fn serve_tcp(listener: TcpListener, hub: Arc<Hub>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = accept(&listener, &hub).await;
         tokio::spawn(tcp_session(stream, hub.clone()));
     }
 }

@@ -577,10 +577,7 @@ pub async fn run_clients_gated(
             return report;
         }
     }
-    let base = match &spec {
-        WorkloadSpec::Idle(p) => idle::client_target(p, base),
-        _ => base,
-    };
+    let base = client_target(&spec, base);
     let spread = matches!(spec, WorkloadSpec::Idle(_));
     if spread {
         report.rss_before_connect_bytes = crate::agent::procstat::rss_bytes();
@@ -604,10 +601,22 @@ pub async fn run_clients_gated(
             }
             let pair = relay.then(|| relay::peer_of(id, p.clients));
             async move {
-                let c = match pair {
-                    Some((peer, sender)) => t.connect_relay(&target, peer, sender).await,
-                    None => t.connect(&target).await,
+                let connect = async {
+                    match pair {
+                        Some((peer, sender)) => t.connect_relay(&target, peer, sender).await,
+                        None => t.connect(&target).await,
+                    }
                 };
+                // A server that accepts no more (out of file descriptors) leaves a handshake
+                // hanging: bounded, so the cell fails with the reason instead of its time limit.
+                let c = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(TransportError::Timeout(format!(
+                            "no connection after {} s",
+                            CONNECT_TIMEOUT.as_secs()
+                        )))
+                    });
                 (id, c, target)
             }
         });
@@ -667,6 +676,20 @@ pub async fn run_clients_gated(
         }
     }
     finish(report)
+}
+
+/// The target a workload's clients connect with: listen-only clients (idle, push) open no
+/// HTTP upstream until they send, which they never do, so 10,000 of them hold 10,000
+/// connections at the server rather than 20,000 (twice the open-file limit's worth, once).
+fn client_target(spec: &WorkloadSpec, base: Target) -> Target {
+    match spec {
+        WorkloadSpec::Idle(p) => idle::client_target(p, base),
+        WorkloadSpec::Push(_) => Target {
+            lazy_up: true,
+            ..base
+        },
+        _ => base,
+    }
 }
 
 fn finish(mut r: ClientReport) -> ClientReport {
@@ -733,6 +756,10 @@ pub(crate) async fn recv_before(
 
 /// How long to wait for stragglers after the last scheduled send.
 pub const DRAIN: Duration = Duration::from_secs(3);
+
+/// How long one client's connect may take before the workload gives up on it (TCP's SYN
+/// retransmits alone reach 15 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A download ends early after this long without a data frame (the browser page uses the same).
 pub const BULK_STALL: Duration = Duration::from_millis(1500);
@@ -1163,6 +1190,31 @@ pub async fn server_download(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Listen-only clients (push, idle) open no HTTP upstream; clients that send do.
+    #[test]
+    fn only_senders_open_an_upstream_at_once() {
+        let base = Target::new(
+            "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!()),
+            true,
+            None,
+            1,
+            Duration::from_millis(50),
+        );
+        let p = Params {
+            rate: 10.0,
+            size: 64,
+            duration_ms: 1000,
+            clients: 1,
+            connects: 1,
+            poll_interval_ms: 50,
+            ..Params::default()
+        };
+        assert!(client_target(&WorkloadSpec::Push(p.clone()), base.clone()).lazy_up);
+        assert!(client_target(&WorkloadSpec::Idle(p.clone()), base.clone()).lazy_up);
+        assert!(!client_target(&WorkloadSpec::Echo(p.clone()), base.clone()).lazy_up);
+        assert!(!client_target(&WorkloadSpec::Upload(p), base).lazy_up);
+    }
 
     #[test]
     fn seq_tracker_counts_dups_and_reorders() {
