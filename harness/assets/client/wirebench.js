@@ -701,7 +701,8 @@ async function push(p, conn, clock, rep) {
     (async () => {
       while (first === null && now() - t0 < 30000) await sleep(20);
       if (first === null) throw new Error('no push frame arrived within 30 s');
-      await sleepUntil(first + p.duration_ms + p.warmup_ms + DRAIN_MS);
+      // A poll client fetches the last frames at its next poll.
+      await sleepUntil(first + p.duration_ms + p.warmup_ms + DRAIN_MS + p.poll_interval_ms);
     })(),
   ]);
   rep.warmup_samples = warm;

@@ -911,10 +911,13 @@ async fn receive_server_frames(
     // queue's tail does not stretch the cell, or after BULK_STALL without data: longer than a
     // reliable transport's retransmission timeout (SCTP's minimum RTO is 1 s), so a stall
     // mid-stream counts against the goodput instead of ending the download.
+    // Push: stragglers get DRAIN after the schedule, plus a poll interval (a poll client
+    // fetches the last frames at its next poll, up to `poll_interval_ms` later).
     let (stall, idle) = if bulk {
         (BULK_STALL, Duration::from_millis(500))
     } else {
-        (DRAIN, DRAIN)
+        let drain = DRAIN + Duration::from_millis(p.poll_interval_ms);
+        (drain, drain)
     };
     let mut deadline = now_ns() + first_wait.as_nanos() as u64;
     loop {
