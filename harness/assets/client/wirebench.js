@@ -167,6 +167,10 @@ class Conn {
     // cancels a resume that took too long.
     this.resume = null;
     this.abandon = null;
+    // Gives up a connection still being opened (set by the opener as soon as there is
+    // something to close): a handshake that completes after its attempt timed out would
+    // otherwise become the client's newest downstream at the server, then close.
+    this.abort = () => {};
     this.send = async () => { throw new Error('not connected'); };
     this.close = async () => {};
   }
@@ -236,6 +240,7 @@ function attachUpSink(t, c) {
 async function openWebSocket(t, c) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(`${scheme}//${location.host}/ws?client=${t.client}`);
+  c.abort = () => ws.close();
   ws.binaryType = 'arraybuffer';
   await new Promise((res, rej) => {
     ws.onopen = res;
@@ -369,6 +374,7 @@ async function openWebTransport(t, c, datagram) {
   const wt = new WebTransport(`https://${location.host}/wt?client=${t.client}`, {
     serverCertificateHashes: [{ algorithm: 'sha-256', value: t.certHash }],
   });
+  c.abort = () => wt.close();
   await wt.ready;
   const session = now() - t0;
   wt.closed.then(() => c.fail('WebTransport session closed'), (e) => c.fail(`WebTransport session: ${e.message}`));
@@ -460,6 +466,7 @@ function channelOptions(reliable) {
 async function openWebRtc(t, c, reliable) {
   const t0 = now();
   const pc = new RTCPeerConnection({ iceServers: [] });
+  c.abort = () => pc.close();
   const dc = pc.createDataChannel('wirebench', channelOptions(reliable));
   const opened = channelOpen(dc);
   await pc.setLocalDescription(await pc.createOffer());
@@ -484,6 +491,7 @@ async function openWebRtc(t, c, reliable) {
  *  takes the channel. From then on the two pages talk directly; the server sees no data. */
 async function openWebRtcRelay(t, c, reliable, peer, sender) {
   const pc = new RTCPeerConnection({ iceServers: [] });
+  c.abort = () => pc.close();
   // Where it got stuck, for the failure reason.
   let step = sender ? 'offering' : 'waiting for the offer';
   const cands = (d) => (d ? d.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:'))
@@ -556,17 +564,20 @@ export const TRANSPORTS = Object.keys(OPENERS);
 
 /** Opens a connection: `{conn, setupMs, phasesMs}`. With `relay = {peer, sender}` (the relay
  *  workload), WebRTC connects peer to peer with client `peer` instead of to the server; every
- *  other transport connects to the server, which forwards the data frames. */
-export async function connect(transport, target, relay = null) {
+ *  other transport connects to the server, which forwards the data frames. `conn` may be
+ *  passed in, so the caller can `abort()` the attempt. */
+export async function connect(transport, target, relay = null, conn = new Conn()) {
   let open = OPENERS[transport];
   if (!open) throw new Error(`transport ${JSON.stringify(transport)} has no browser API here`);
   if (relay && (transport === 'webrtc' || transport === 'webrtc-unreliable')) {
     open = (t, c) => openWebRtcRelay(t, c, transport === 'webrtc', relay.peer, relay.sender);
   }
-  const conn = new Conn();
   const t0 = now();
   const phasesMs = await withTimeout(open(target, conn), CONNECT_TIMEOUT_MS, `${transport}: connect timed out`)
-    .catch((e) => { throw conn.diag ? new Error(`${e.message}; ${conn.diag()}`) : e; });
+    .catch((e) => {
+      conn.abort();
+      throw conn.diag ? new Error(`${e.message}; ${conn.diag()}`) : e;
+    });
   return { conn, setupMs: now() - t0, phasesMs };
 }
 
@@ -738,15 +749,20 @@ async function idle(p, f, conn, clock, rep) {
   rep.sent = n;
 }
 
-/** `connect()` bounded by `ms`; a connection that opens after that is closed, not leaked. */
+/** `connect()` bounded by `ms`: an attempt that runs out of time is aborted, so it cannot
+ *  complete later (the browser keeps a handshake going after its promise is dropped) and take
+ *  the client's downstream at the server from the connection in use; one that opens all the
+ *  same is closed, not leaked. */
 async function connectWithin(transport, target, ms) {
   let late = false;
-  const opening = connect(transport, target);
+  const conn = new Conn();
+  const opening = connect(transport, target, null, conn);
   opening.then((c) => { if (late) c.conn.close(); }, () => {});
   try {
     return await withTimeout(opening, ms, `${transport}: reconnect`);
   } catch (e) {
     late = true;
+    conn.abort();
     throw e;
   }
 }

@@ -83,7 +83,11 @@ pub struct ClientState {
     pub latest: watch::Sender<u64>,
     /// Delivered cursor; bulk producers wait on it (backpressure).
     pub delivered: watch::Sender<u64>,
-    downstream: Mutex<Option<(u64, Downstream)>>,
+    /// The client's open downstreams, oldest first (generation, downstream): frames go to the
+    /// newest, and when it closes, to the newest still open. A connection whose handshake
+    /// completes late (a reconnect attempt given up by the client) and then closes does not
+    /// leave the client without the connection it actually uses.
+    downstream: Mutex<Vec<(u64, Downstream)>>,
     /// Bumped to end the client's open event streams (a server-side cut; the client resumes).
     pub kick: watch::Sender<u64>,
     data: Mutex<DataCount>,
@@ -106,7 +110,7 @@ impl ClientState {
             }),
             latest: watch::channel(0).0,
             delivered: watch::channel(0).0,
-            downstream: Mutex::new(None),
+            downstream: Mutex::new(Vec::new()),
             kick: watch::channel(0).0,
             data: Mutex::new(DataCount::default()),
             last_active_ns: AtomicU64::new(now_ns()),
@@ -210,7 +214,7 @@ impl ClientState {
     }
 }
 
-/// Keeps a downstream registered; dropping it unregisters (if it is still the current one).
+/// Keeps a downstream registered; dropping it unregisters it (frames go to the newest one left).
 #[derive(Debug)]
 pub struct Attachment {
     client: Arc<ClientState>,
@@ -222,12 +226,8 @@ impl Drop for Attachment {
         // A closed connection stops being the downstream. The HTTP queue stays the downstream
         // when its request ends: frames keep queueing so the client can resume (Last-Event-ID,
         // the next poll) without loss.
-        let mut d = lock(&self.client.downstream);
-        if d.as_ref()
-            .is_some_and(|(g, d)| *g == self.generation && matches!(d, Downstream::Channel(_)))
-        {
-            *d = None;
-        }
+        lock(&self.client.downstream)
+            .retain(|(g, d)| !(*g == self.generation && matches!(d, Downstream::Channel(_))));
         self.client.touch();
     }
 }
@@ -349,12 +349,13 @@ impl Hub {
         let clients: Vec<Arc<ClientState>> = lock(&self.clients).values().cloned().collect();
         clients
             .iter()
-            .filter(|c| lock(&c.downstream).is_some())
+            .filter(|c| !lock(&c.downstream).is_empty())
             .count()
     }
 
     /// Makes `tx` the client's downstream for server-originated frames, until the returned
-    /// attachment is dropped or a newer downstream opens.
+    /// attachment is dropped or a newer downstream opens (and again when the newer one
+    /// closes first).
     pub fn attach_channel(&self, client: u32, tx: mpsc::Sender<Bytes>) -> Attachment {
         self.attach(client, Downstream::Channel(tx))
     }
@@ -367,7 +368,13 @@ impl Hub {
     fn attach(&self, client: u32, d: Downstream) -> Attachment {
         let c = self.client(client);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        *lock(&c.downstream) = Some((generation, d));
+        let mut ds = lock(&c.downstream);
+        if matches!(d, Downstream::Http) {
+            // One HTTP queue per client: it moves to the top.
+            ds.retain(|(_, d)| !matches!(d, Downstream::Http));
+        }
+        ds.push((generation, d));
+        drop(ds);
         Attachment {
             client: c,
             generation,
@@ -383,7 +390,7 @@ impl Hub {
             let missing: Vec<u32> = clients
                 .iter()
                 .copied()
-                .filter(|&c| lock(&self.client(c).downstream).is_none())
+                .filter(|&c| lock(&self.client(c).downstream).is_empty())
                 .collect();
             if missing.is_empty() || tokio::time::Instant::now() >= deadline {
                 return missing;
@@ -396,7 +403,7 @@ impl Hub {
     /// channel pushes back. Returns false if the client has no downstream.
     pub async fn send_to(&self, client: u32, frame: Bytes) -> bool {
         let c = self.client(client);
-        let d = lock(&c.downstream).as_ref().map(|(_, d)| d.clone());
+        let d = lock(&c.downstream).last().map(|(_, d)| d.clone());
         match d {
             Some(Downstream::Channel(tx)) => tx.send(frame).await.is_ok(),
             Some(Downstream::Http) => {
@@ -491,7 +498,7 @@ impl Hub {
     pub fn expire_idle(&self) {
         let cutoff = now_ns().saturating_sub(IDLE_EXPIRY.as_nanos() as u64);
         lock(&self.clients).retain(|_, c| {
-            lock(&c.downstream).is_some() || c.last_active_ns.load(Ordering::Relaxed) > cutoff
+            !lock(&c.downstream).is_empty() || c.last_active_ns.load(Ordering::Relaxed) > cutoff
         });
     }
 }
@@ -515,6 +522,31 @@ mod tests {
             kind,
         }
         .encode(32)
+    }
+
+    /// Frames go to the newest downstream; when it closes, to the newest still open (a
+    /// reconnect attempt that completed late and closed does not orphan the connection in use);
+    /// an older one closing changes nothing.
+    #[tokio::test]
+    async fn frames_go_to_the_newest_open_downstream() {
+        let hub = Hub::new();
+        let (tx_a, mut rx_a) = mpsc::channel(8);
+        let (tx_b, mut rx_b) = mpsc::channel(8);
+        let (tx_c, mut rx_c) = mpsc::channel(8);
+        let a = hub.attach_channel(1, tx_a);
+        let b = hub.attach_channel(1, tx_b);
+        assert!(hub.send_to(1, frame(0, Kind::Push)).await);
+        assert!(rx_b.try_recv().is_ok() && rx_a.try_recv().is_err());
+        let c = hub.attach_channel(1, tx_c);
+        drop(c);
+        assert!(hub.send_to(1, frame(1, Kind::Push)).await);
+        assert!(rx_b.try_recv().is_ok() && rx_c.try_recv().is_err());
+        drop(a);
+        assert!(hub.send_to(1, frame(2, Kind::Push)).await);
+        assert!(rx_b.try_recv().is_ok());
+        drop(b);
+        assert!(!hub.send_to(1, frame(3, Kind::Push)).await);
+        assert_eq!(hub.attached_count(), 0);
     }
 
     #[test]
