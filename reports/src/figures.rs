@@ -448,18 +448,6 @@ fn ms0(v: f64) -> String {
     format!("{v:.0} ms")
 }
 
-fn p50(c: &Cell) -> Option<f64> {
-    c.latency_us.as_ref().map(|l| l.p50 as f64)
-}
-
-fn p99(c: &Cell) -> Option<f64> {
-    c.latency_us.as_ref().map(|l| l.p99 as f64)
-}
-
-fn lost(c: &Cell) -> Option<f64> {
-    c.delivery.as_ref().map(|d| d.lost as f64)
-}
-
 /// `idle` (quiet connections) and `flap` (link cut): the tables of their own figures.
 pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
     WorkloadTable {
@@ -496,12 +484,12 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
             },
             Column {
                 header: "notification p50",
-                extract: p50,
+                extract: |c| lat(c, |l| l.p50),
                 fmt: crate::summary::fmt_us,
             },
             Column {
                 header: "notification p99",
-                extract: p99,
+                extract: |c| lat(c, |l| l.p99),
                 fmt: crate::summary::fmt_us,
             },
         ],
@@ -532,7 +520,7 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
             },
             Column {
                 header: "lost",
-                extract: lost,
+                extract: |c| c.delivery.as_ref().map(|d| d.lost as f64),
                 fmt: count,
             },
             Column {

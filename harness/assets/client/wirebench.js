@@ -163,13 +163,12 @@ class Conn {
     this.failWaiters = [];
     this.closing = false;
     this.diag = null;
-    // SSE, long-poll and poll resume their downstream in place (`resume()`, flap); `abandon`
-    // cancels a resume that took too long.
+    // SSE, long-poll and poll resume their downstream in place (`resume()`, flap).
     this.resume = null;
-    this.abandon = null;
-    // Gives up a connection still being opened (set by the opener as soon as there is
-    // something to close): a handshake that completes after its attempt timed out would
-    // otherwise become the client's newest downstream at the server, then close.
+    // Gives up what is being opened, a connection or a resumed downstream (set as soon as
+    // there is something to close, back to a no-op once it is open): a handshake that
+    // completes after its attempt timed out would otherwise become the client's newest
+    // downstream at the server, then close.
     this.abort = () => {};
     this.send = async () => { throw new Error('not connected'); };
     this.close = async () => {};
@@ -296,9 +295,9 @@ async function openSse(t, c) {
   c.resume = async () => {
     es.close();
     const next = openEventSource(`/sse?client=${t.client}${lastId ? `&after=${lastId}` : ''}`);
-    c.abandon = () => next.then((s) => s.close(), () => {});
+    c.abort = () => next.then((s) => s.close(), () => {});
     es = await next;
-    c.abandon = null;
+    c.abort = () => {};
     wire(es);
   };
   return {};
@@ -349,9 +348,9 @@ async function openPoll(t, c, long) {
     abort.abort();
     abort = new AbortController();
     const { signal } = abort;
-    c.abandon = () => abort.abort();
+    c.abort = () => abort.abort();
     await once(false, signal);
-    c.abandon = null;
+    c.abort = () => {};
     loop(signal);
   };
   return {};
@@ -578,6 +577,7 @@ export async function connect(transport, target, relay = null, conn = new Conn()
       conn.abort();
       throw conn.diag ? new Error(`${e.message}; ${conn.diag()}`) : e;
     });
+  conn.abort = () => {};
   return { conn, setupMs: now() - t0, phasesMs };
 }
 
@@ -725,12 +725,11 @@ async function push(p, conn, clock, rep) {
 
 /** Idle: the connection stays quiet (only the transports' keep-alives cross the link) while
  *  the orchestrator holds the warm-up and the quiet window, then the server pushes
- *  `f.notifications` notifications, one every `f.notify_interval_ms`; each arrival's one-way
- *  latency goes into the report. As the Rust client, the page waits for them until the whole
- *  schedule plus 30 s (fan-out to many clients, a poll interval) is over. */
+ *  `f.notifications` notifications; each arrival's one-way latency goes into the report. As
+ *  the Rust client, the page waits for them at most `f.wait_ms` (the whole schedule plus slack
+ *  for fan-out to many clients and a poll interval). */
 async function idle(p, f, conn, clock, rep) {
   const n = f.notifications;
-  const scheduleMs = p.warmup_ms + (p.quiet_ms || 0) + n * f.notify_interval_ms + p.poll_interval_ms;
   const seqs = new SeqTracker();
   const allIn = receive(conn, rep, KIND.PUSH, null, (h, fr, at, done) => {
     if (h.seq >= n) { count(rep, 'frame_unexpected'); return; }
@@ -742,7 +741,7 @@ async function idle(p, f, conn, clock, rep) {
     rep.bytes_received += fr.byteLength;
     if (seqs.distinct >= n) done();
   });
-  await Promise.race([allIn, conn.broken(), sleep(scheduleMs + 30000)]);
+  await Promise.race([allIn, conn.broken(), sleep(f.wait_ms)]);
   rep.received = rep.latency_us.length;
   rep.duplicated = seqs.duplicated;
   rep.reordered = seqs.reordered;
@@ -826,7 +825,7 @@ async function flap(p, f, transport, target, live, clock, rep) {
       try {
         if (live.conn.resume) {
           await withTimeout(live.conn.resume(), attemptMs, 'resume').catch((e) => {
-            if (live.conn.abandon) live.conn.abandon();
+            live.conn.abort();
             throw e;
           });
           live.conn.recovered();

@@ -24,12 +24,19 @@ pub fn rss_peak_bytes() -> Option<u64> {
     rss_peak_bytes_of("self")
 }
 
-/// Peak resident set size (VmHWM) of process `pid` (`"self"` or a number), bytes.
-pub fn rss_peak_bytes_of(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// The `key:  N kB` line of a /proc file (`status`, `smaps_rollup`), in bytes.
+fn kb_field(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.strip_prefix(key).is_some_and(|r| r.starts_with(':')))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Peak resident set size (VmHWM) of process `pid` (`"self"` or a number), bytes.
+pub fn rss_peak_bytes_of(pid: &str) -> Option<u64> {
+    kb_field(&format!("/proc/{pid}/status"), "VmHWM")
 }
 
 /// Proportional set size of process `pid` now (its private pages plus its share of the pages
@@ -37,18 +44,12 @@ pub fn rss_peak_bytes_of(pid: &str) -> Option<u64> {
 /// (Chromium's) really holds adds up, where their peak RSS would count the shared pages once
 /// per process.
 pub fn pss_bytes_of(pid: &str) -> Option<u64> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    kb_field(&format!("/proc/{pid}/smaps_rollup"), "Pss")
 }
 
 /// Current resident set size (VmRSS), bytes.
 pub fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    kb_field("/proc/self/status", "VmRSS")
 }
 
 /// Processes in process group `pgid` (from /proc; a child that changed its group is missed).

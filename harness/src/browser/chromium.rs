@@ -219,19 +219,16 @@ impl Chromium {
         if pids.is_empty() {
             return (None, None);
         }
-        let mut cpu = 0.0;
-        let mut pss: Option<u64> = None;
-        let mut rss = 0;
-        for p in pids {
-            let p = p.to_string();
-            cpu += cpu_seconds_of(&p).unwrap_or(0.0);
-            // A zombie has none: it holds no memory.
-            if let Some(b) = pss_bytes_of(&p) {
-                pss = Some(pss.unwrap_or(0) + b);
-            }
-            rss += rss_peak_bytes_of(&p).unwrap_or(0);
-        }
-        (Some(cpu), Some(pss.unwrap_or(rss)))
+        let pids: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        let cpu = pids.iter().filter_map(|p| cpu_seconds_of(p)).sum();
+        // A zombie has no PSS: it holds no memory.
+        let pss: Vec<u64> = pids.iter().filter_map(|p| pss_bytes_of(p)).collect();
+        let mem = if pss.is_empty() {
+            pids.iter().filter_map(|p| rss_peak_bytes_of(p)).sum()
+        } else {
+            pss.iter().sum()
+        };
+        (Some(cpu), Some(mem))
     }
 
     /// A new page (tab). With `own_context`, in a fresh browser context: its own cookies,

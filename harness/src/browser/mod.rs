@@ -351,14 +351,14 @@ pub async fn run(
             WorkloadSpec::Idle(p) => {
                 call["idle"] = json!({
                     "notifications": idle::notifications(p),
-                    "notify_interval_ms": idle::notify_interval_ms(p),
+                    "wait_ms": idle::wait_ms(p),
                 });
             }
             WorkloadSpec::Flap(p) => {
                 call["flap"] = json!({
                     "frames": flap::frames(p),
                     "warmup_frames": flap::warmup_frames(p),
-                    "stall_ms": p.stall_ms.unwrap_or(flap::defaults::STALL_MS),
+                    "stall_ms": flap::stall_ms(p),
                 });
             }
             _ => {}

@@ -53,6 +53,11 @@ pub fn frames(p: &Params) -> u64 {
     (p.rate * (p.warmup_ms + p.duration_ms) as f64 / 1000.0).ceil() as u64
 }
 
+/// How long a client waits in silence before giving a connection up, ms (0: never).
+pub fn stall_ms(p: &Params) -> u64 {
+    p.stall_ms.unwrap_or(defaults::STALL_MS)
+}
+
 /// Frames of the warm-up (excluded from latency and delivery figures).
 pub fn warmup_frames(p: &Params) -> u64 {
     (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64
@@ -68,7 +73,7 @@ pub(crate) async fn client(
 ) -> Result<(), TransportError> {
     let n = frames(p);
     let warm_n = warmup_frames(p);
-    let stall = p.stall_ms.unwrap_or(defaults::STALL_MS);
+    let stall = stall_ms(p);
     let stall_ns = (stall > 0).then_some(stall * 1_000_000);
     let attempt = Duration::from_millis(stall.max(1000));
     let mut conn = conn;

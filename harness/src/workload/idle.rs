@@ -67,6 +67,16 @@ pub fn notify_interval_ms(p: &Params) -> u64 {
         .max(1)
 }
 
+/// How long a client waits for its notifications from the start, ms: warm-up, quiet window,
+/// every notification interval, a poll interval, and [`SLACK`].
+pub fn wait_ms(p: &Params) -> u64 {
+    p.warmup_ms
+        + p.quiet_ms.unwrap_or(0)
+        + notifications(p) * notify_interval_ms(p)
+        + p.poll_interval_ms
+        + SLACK.as_millis() as u64
+}
+
 /// The target the idle clients connect with: lazy HTTP upstream, the workload's QUIC
 /// keep-alive (0 = none).
 pub(crate) fn client_target(p: &Params, mut base: Target) -> Target {
@@ -97,9 +107,7 @@ pub(crate) async fn client(
     rep: &mut ClientReport,
 ) -> Result<(), TransportError> {
     let n = notifications(p);
-    let schedule_ms =
-        p.warmup_ms + p.quiet_ms.unwrap_or(0) + n * notify_interval_ms(p) + p.poll_interval_ms;
-    let deadline = start_ns + schedule_ms * 1_000_000 + SLACK.as_nanos() as u64;
+    let deadline = start_ns + wait_ms(p) * 1_000_000;
     let mut hist = new_histogram();
     let mut seqs = SeqTracker::default();
     while seqs.distinct < n {
