@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wirebench_reports::model::{Cell, Status};
 use wirebench_reports::summary::fmt_us;
 
-use super::PlannedCell;
+use super::plan::PlannedCell;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,13 +11,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{
-    encode, lateness, new_histogram, recv_before, send_schedule, ClientReport, Params, Schedule,
-    SeqTracker, DRAIN, MAX_LATENCY_US,
-};
+use super::orchestrate::{ServerControl, ServerReport};
+use super::params::Params;
+use super::report::{encode, new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
+use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
+use super::score::{delivery, paced_throughput, require_arrivals};
+use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
 use crate::frame::Kind;
 use crate::transport::{Connection, TransportError};
+use wirebench_reports::model::{Cell, Delivery};
 
 /// An op's id: its sender in the high 32 bits, its sequence number in the low 32.
 pub fn op_id(sender: u32, seq: u64) -> u64 {
@@ -213,6 +216,31 @@ pub fn order_violations(reference: &[u64], orders: &[Vec<u64>]) -> u64 {
         }
     }
     v
+}
+
+/// Step once the clients are connected: the server starts recording its broadcast order for
+/// these clients (confirmed before the schedules start).
+pub(crate) async fn arm(ctl: &mut impl ServerControl, clients: Vec<u32>) -> anyhow::Result<()> {
+    ctl.send(&ServerCommand::Collab { clients }).await?;
+    ctl.done().await
+}
+
+/// Scores a collab cell: paced throughput, at least one op after the warm-up, delivery with
+/// order violations against the server's single order and each client's deliveries.
+pub(crate) fn score(p: &Params, cell: &mut Cell, r: &ClientReport, s: &ServerReport) {
+    cell.throughput = Some(paced_throughput(p, r));
+    require_arrivals(cell, r);
+    // Against the server's single order; without one (a server that does not report it),
+    // against the first client's.
+    let reference = match (s.order.is_empty(), r.arrival_orders.first()) {
+        (true, Some(first)) => first.as_slice(),
+        _ => s.order.as_slice(),
+    };
+    cell.delivery = Some(Delivery {
+        order_violations: Some(order_violations(reference, &r.arrival_orders)),
+        per_client_received: Some(r.per_client_received.clone()),
+        ..delivery(r)
+    });
 }
 
 #[cfg(test)]

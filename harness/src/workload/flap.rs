@@ -25,10 +25,16 @@
 
 use std::time::Duration;
 
-use super::{new_histogram, ClientReport, Params, SeqTracker, DRAIN, MAX_LATENCY_US};
+use super::orchestrate::ServerControl;
+use super::params::Params;
+use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
+use super::schedule::DRAIN;
+use super::score::delivery;
+use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
 use crate::frame::Kind;
 use crate::transport::{Connection, Target, Transport, TransportError};
+use wirebench_reports::model::{Cell, FlapFigures};
 
 /// Defaults of the `flap` workload.
 pub mod defaults {
@@ -206,6 +212,81 @@ fn kind_of(why: &str) -> &'static str {
         "silent" => "stalled",
         "closed" => "closed",
         _ => "error",
+    }
+}
+
+/// The instants of a flap workload (monotonic ns).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlapMarks {
+    /// The push schedule was started.
+    pub push_ns: u64,
+    /// The client's link was cut.
+    pub cut_ns: u64,
+    /// The client's link was restored.
+    pub restore_ns: u64,
+}
+
+/// The push stream whose link is cut.
+pub(crate) fn server_command(p: &Params, clients: Vec<u32>) -> ServerCommand {
+    ServerCommand::Push {
+        clients,
+        rate: p.rate,
+        size: p.size,
+        count: frames(p),
+    }
+}
+
+/// Step once the clients are connected: starts the push stream, cuts the client's link
+/// `cut_at_ms` after the warm-up and restores it `cut_ms` later.
+pub(crate) async fn arm(
+    p: &Params,
+    ctl: &mut impl ServerControl,
+    clients: Vec<u32>,
+) -> anyhow::Result<FlapMarks> {
+    ctl.send(&server_command(p, clients)).await?;
+    let push_ns = now_ns();
+    let at = p.warmup_ms + p.cut_at_ms.unwrap_or(defaults::CUT_AT_MS);
+    tokio::time::sleep(Duration::from_millis(at)).await;
+    ctl.cut_client_link()?;
+    let cut_ns = now_ns();
+    let cut = p.cut_ms.unwrap_or(defaults::CUT_MS);
+    tokio::time::sleep(Duration::from_millis(cut)).await;
+    ctl.restore_client_link()?;
+    Ok(FlapMarks {
+        push_ns,
+        cut_ns,
+        restore_ns: now_ns(),
+    })
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// The flap figures from the cut's instants and the clients' longest silences.
+pub fn figures(m: &FlapMarks, r: &ClientReport) -> FlapFigures {
+    FlapFigures {
+        cut_at_ms: Some(ms(m.cut_ns.saturating_sub(m.push_ns))),
+        cut_ms: Some(ms(m.restore_ns.saturating_sub(m.cut_ns))),
+        recovery_ms: r
+            .gap_end_ns
+            .filter(|&e| e >= m.restore_ns)
+            .map(|e| ms(e - m.restore_ns)),
+        outage_ms: match (r.gap_start_ns, r.gap_end_ns) {
+            (Some(a), Some(b)) => Some(ms(b.saturating_sub(a))),
+            _ => None,
+        },
+        resumes: r.resumes,
+        reconnects: r.reconnects,
+        failed_attempts: r.failed_attempts,
+    }
+}
+
+/// Scores a flap cell: delivery (what the cut cost) and the flap figures.
+pub(crate) fn score(cell: &mut Cell, r: &ClientReport, marks: Option<&FlapMarks>) {
+    cell.delivery = Some(delivery(r));
+    if let Some(m) = marks {
+        cell.flap = Some(figures(m, r));
     }
 }
 

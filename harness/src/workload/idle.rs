@@ -19,10 +19,16 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::{new_histogram, recv_before, ClientReport, Params, SeqTracker, MAX_LATENCY_US};
+use super::orchestrate::{Mark, ServerControl};
+use super::params::Params;
+use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
+use super::schedule::recv_before;
+use super::score::delivery;
+use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
 use crate::frame::Kind;
 use crate::transport::{FrameStream, Target, TransportError};
+use wirebench_reports::model::{Cell, IdleFigures};
 
 /// Defaults of the `idle` workload: production keep-alives (see `docs/protocol.md`).
 pub mod defaults {
@@ -130,6 +136,141 @@ pub(crate) async fn client(
     rep.record_receipt(&hist, 0, &seqs, stream.as_ref())?;
     rep.sent = n;
     Ok(())
+}
+
+/// The instants of an idle workload: before connecting, connected (after the warm-up, = quiet
+/// window start), quiet window end (= notifications start), client agent done.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdleMarks {
+    /// Before any client connected.
+    pub before: Mark,
+    /// Every client connected and the warm-up over: the quiet window starts.
+    pub connected: Mark,
+    /// The quiet window's end: the notifications start.
+    pub quiet_end: Mark,
+    /// The client agents reported.
+    pub done: Mark,
+    /// The server agent's open-file limit.
+    pub server_nofile: Option<u64>,
+}
+
+/// Step before the clients connect: the server's keep-alive settings, and its memory with no
+/// client yet.
+pub(crate) async fn prepare(
+    p: &Params,
+    ctl: &mut impl ServerControl,
+    server_nofile: Option<u64>,
+) -> anyhow::Result<IdleMarks> {
+    use defaults as D;
+    ctl.send(&ServerCommand::KeepAlive {
+        ws_ping_ms: p.ws_ping_ms.unwrap_or(D::WS_PING_MS),
+        sse_heartbeat_ms: p.sse_heartbeat_ms.unwrap_or(D::SSE_HEARTBEAT_MS),
+        long_poll_hold_ms: p.long_poll_hold_ms.unwrap_or(D::LONG_POLL_HOLD_MS),
+    })
+    .await?;
+    Ok(IdleMarks {
+        before: ctl.mark().await?,
+        server_nofile,
+        ..IdleMarks::default()
+    })
+}
+
+/// Step once the clients are connected: the warm-up, the keep-alive-only window (marked at
+/// both ends), then the notifications.
+pub(crate) async fn arm(
+    p: &Params,
+    ctl: &mut impl ServerControl,
+    clients: Vec<u32>,
+    marks: &mut IdleMarks,
+) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_millis(p.warmup_ms)).await;
+    let connected = ctl.mark().await?;
+    tokio::time::sleep(Duration::from_millis(p.quiet_ms.unwrap_or(0))).await;
+    marks.quiet_end = ctl.mark().await?;
+    marks.connected = connected;
+    ctl.send(&server_command(p, clients)).await
+}
+
+/// The notifications: a push to every client every `notify_interval_ms`.
+pub(crate) fn server_command(p: &Params, clients: Vec<u32>) -> ServerCommand {
+    ServerCommand::Push {
+        clients,
+        rate: 1000.0 / notify_interval_ms(p) as f64,
+        size: p.size,
+        count: notifications(p),
+    }
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// The idle figures from the orchestrator's marks and the client agent's report.
+pub fn figures(m: &IdleMarks, r: &ClientReport) -> IdleFigures {
+    let conns = r.setup_us.len() as u64;
+    let per_conn = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if conns > 0 => Some((b as f64 - a as f64) / conns as f64),
+        _ => None,
+    };
+    let cpu = |a: &Mark, b: &Mark| match (a.cpu_s, b.cpu_s) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    // (bytes up, bytes down, packets) between two marks, from the emulator's counters.
+    let wire = |a: &Mark, b: &Mark| match (a.counters, b.counters) {
+        (Some(a), Some(b)) => Some((
+            b.up.bytes_in.saturating_sub(a.up.bytes_in),
+            b.down.bytes_out.saturating_sub(a.down.bytes_out),
+            b.up.packets_in.saturating_sub(a.up.packets_in)
+                + b.down.packets_out.saturating_sub(a.down.packets_out),
+        )),
+        _ => None,
+    };
+    // A window between two marks, if both were taken (a failed cell stops early).
+    let span = |a: &Mark, b: &Mark| (a.at_ns > 0 && b.at_ns >= a.at_ns).then(|| b.at_ns - a.at_ns);
+    let quiet_ns = span(&m.connected, &m.quiet_end);
+    let notify_ns = span(&m.quiet_end, &m.done);
+    let quiet_wire = wire(&m.connected, &m.quiet_end);
+    let per_conn_hour = |x: u64| match quiet_ns {
+        Some(q) if conns > 0 && q > 0 => Some(x as f64 / conns as f64 / (q as f64 / 3.6e12)),
+        _ => None,
+    };
+    IdleFigures {
+        connections: conns,
+        server_attached: quiet_ns.map(|_| m.connected.attached as u64),
+        server_rss_before_bytes: m.before.rss_bytes,
+        server_rss_connected_bytes: m.connected.rss_bytes,
+        server_rss_per_connection_bytes: per_conn(m.before.rss_bytes, m.connected.rss_bytes),
+        client_rss_per_connection_bytes: per_conn(
+            r.rss_before_connect_bytes,
+            r.rss_connected_bytes,
+        ),
+        quiet_ms: quiet_ns.map(ms),
+        keepalive_bytes_up: quiet_wire.map(|w| w.0),
+        keepalive_bytes_down: quiet_wire.map(|w| w.1),
+        keepalive_packets: quiet_wire.map(|w| w.2),
+        keepalive_bytes_per_connection_hour: quiet_wire.and_then(|w| per_conn_hour(w.0 + w.1)),
+        keepalive_packets_per_connection_hour: quiet_wire.and_then(|w| per_conn_hour(w.2)),
+        server_cpu_quiet_s: cpu(&m.connected, &m.quiet_end),
+        notify_window_ms: notify_ns.map(ms),
+        server_cpu_notify_s: cpu(&m.quiet_end, &m.done),
+        bytes_per_client_per_min: match (wire(&m.quiet_end, &m.done), notify_ns) {
+            (Some(w), Some(n)) if conns > 0 && n > 0 => {
+                Some((w.0 + w.1) as f64 / conns as f64 / (n as f64 / 6e10))
+            }
+            _ => None,
+        },
+        server_nofile_limit: m.server_nofile,
+        client_nofile_limit: r.nofile_limit,
+    }
+}
+
+/// Scores an idle cell: delivery of the notifications and the idle figures.
+pub(crate) fn score(cell: &mut Cell, r: &ClientReport, marks: Option<&IdleMarks>) {
+    cell.delivery = Some(delivery(r));
+    if let Some(m) = marks {
+        cell.idle = Some(figures(m, r));
+    }
 }
 
 #[cfg(test)]

@@ -6,36 +6,37 @@
 //! (coordinated-omission corrected) into HdrHistogram (µs, 3 significant digits); samples from
 //! the warm-up are recorded apart and excluded.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use wirebench_reports::model::Cell;
 
-use crate::clock::{now_ns, PreciseTimer};
-use crate::frame::{Header, Kind, HEADER_LEN};
-use crate::transport::{Connection, FrameSink, FrameStream, Target, Transport, TransportError};
+use crate::clock::now_ns;
+use crate::frame::{Kind, HEADER_LEN};
+use crate::transport::{Connection, Target, Transport, TransportError};
 
+pub mod bulk;
 pub mod collab;
+pub mod connect;
+pub mod echo;
 pub mod flap;
 pub mod idle;
+pub mod orchestrate;
 pub mod params;
+pub mod push;
+pub mod receive;
 pub mod relay;
+pub mod report;
+pub mod schedule;
+pub mod score;
 
+pub use bulk::{server_download, BULK_STALL};
+pub use orchestrate::{Mark, ServerControl, ServerReport};
 pub use params::{HttpVersion, Params};
-
-/// Highest latency the histograms track: 60 s in µs.
-pub const MAX_LATENCY_US: u64 = 60_000_000;
-
-/// A new latency histogram (µs, 3 significant digits).
-pub fn new_histogram() -> Histogram<u64> {
-    // The bounds are constants that hdrhistogram accepts; failure would be a programming error.
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
-}
+pub use push::server_push;
+pub use report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
+pub use schedule::{CONNECT_TIMEOUT, DRAIN};
 
 /// Which workload and its parameters, as run by the client agent.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -142,6 +143,106 @@ impl WorkloadSpec {
     }
 }
 
+/// What the orchestrator measured around a workload that needs marks (idle, flap).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Marks {
+    /// The idle workload's instants.
+    pub idle: Option<idle::IdleMarks>,
+    /// The flap workload's instants.
+    pub flap: Option<flap::FlapMarks>,
+}
+
+impl WorkloadSpec {
+    /// Whether the clients hold their schedules until the server (and every other client) is
+    /// ready: relay pairs and collab order recording are set up once all are connected.
+    pub fn gated(&self) -> bool {
+        matches!(self, Self::Relay(_) | Self::Collab(_))
+    }
+
+    /// Whether losing frames is what the workload measures (flap: what a cut costs), so a
+    /// reliable transport's loss does not fail the cell.
+    pub fn measures_loss(&self) -> bool {
+        matches!(self, Self::Flap(_))
+    }
+}
+
+/// The workload's step before its clients connect (idle: keep-alive settings and a first mark;
+/// upload: the server's warm-up).
+pub async fn prepare(
+    spec: &WorkloadSpec,
+    ctl: &mut impl ServerControl,
+    server_nofile: Option<u64>,
+) -> anyhow::Result<Marks> {
+    let mut marks = Marks::default();
+    match spec {
+        WorkloadSpec::Idle(p) => marks.idle = Some(idle::prepare(p, ctl, server_nofile).await?),
+        WorkloadSpec::Upload(p) => ctl.send(&bulk::upload_command(p)).await?,
+        _ => {}
+    }
+    Ok(marks)
+}
+
+/// The workload's step once every client is connected: what the server must know or start
+/// (relay pairs, collab order recording, push and download schedules, idle's quiet window and
+/// notifications, flap's stream and cut).
+pub async fn arm(
+    spec: &WorkloadSpec,
+    ctl: &mut impl ServerControl,
+    clients: Vec<u32>,
+    peer_to_peer: bool,
+    marks: &mut Marks,
+) -> anyhow::Result<()> {
+    match spec {
+        WorkloadSpec::Relay(p) => relay::arm(p, ctl, peer_to_peer).await,
+        WorkloadSpec::Collab(_) => collab::arm(ctl, clients).await,
+        WorkloadSpec::Push(p) => ctl.send(&push::server_command(p, clients)).await,
+        WorkloadSpec::Download(p) => ctl.send(&bulk::download_command(p, clients)).await,
+        WorkloadSpec::Idle(p) => {
+            let m = marks.idle.get_or_insert_with(Default::default);
+            idle::arm(p, ctl, clients, m).await
+        }
+        WorkloadSpec::Flap(p) => {
+            marks.flap = Some(flap::arm(p, ctl, clients).await?);
+            Ok(())
+        }
+        WorkloadSpec::Echo(_)
+        | WorkloadSpec::Upload(_)
+        | WorkloadSpec::Connect(_)
+        | WorkloadSpec::OriginLimit(_) => Ok(()),
+    }
+}
+
+/// The workload's step once the clients have reported (idle: the last mark).
+pub async fn finish(ctl: &mut impl ServerControl, marks: &mut Marks) -> anyhow::Result<()> {
+    if let Some(m) = marks.idle.as_mut() {
+        m.done = ctl.mark().await?;
+    }
+    Ok(())
+}
+
+/// Scores the workload's own figures into `cell`: throughput, delivery, the checks only it
+/// makes, and its figures (idle, flap).
+pub fn score(
+    spec: &WorkloadSpec,
+    cell: &mut Cell,
+    r: &ClientReport,
+    s: &ServerReport,
+    marks: &Marks,
+    peer_to_peer: bool,
+) {
+    match spec {
+        WorkloadSpec::Echo(p) => echo::score(p, cell, r),
+        WorkloadSpec::Push(p) => push::score(p, cell, r),
+        WorkloadSpec::Download(_) => bulk::score_download(cell, r),
+        WorkloadSpec::Upload(_) => bulk::score_upload(cell, s),
+        WorkloadSpec::Relay(p) => relay::score(p, cell, r, s, peer_to_peer),
+        WorkloadSpec::Collab(p) => collab::score(p, cell, r, s),
+        WorkloadSpec::Idle(_) => idle::score(cell, r, marks.idle.as_ref()),
+        WorkloadSpec::Flap(_) => flap::score(cell, r, marks.flap.as_ref()),
+        WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => {}
+    }
+}
+
 /// Every workload id, for `wirebench list`.
 pub const ALL_IDS: &[(&str, &str)] = &[
     ("echo", "RTT at a fixed open-loop send rate per client"),
@@ -176,255 +277,6 @@ pub const ALL_IDS: &[(&str, &str)] = &[
         "link cut mid push stream: recovery time, frames lost and duplicated, reconnects",
     ),
 ];
-
-/// What a client agent reports for its clients, merged.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ClientReport {
-    /// Why the workload failed, if it did.
-    pub error: Option<String>,
-    /// Latency histogram (base64 V2+deflate), warm-up excluded.
-    pub latency_hdr: Option<String>,
-    /// Samples recorded during warm-up.
-    pub warmup_samples: u64,
-    /// Setup time of each connection, µs.
-    pub setup_us: Vec<u64>,
-    /// Setup phases summed over connections, µs (divide by `setup_us.len()` for the mean).
-    pub setup_phases_us: BTreeMap<String, u64>,
-    /// Frames sent (after warm-up, for the delivery figures).
-    pub sent: u64,
-    /// Distinct frames received (after warm-up).
-    pub received: u64,
-    /// Extra copies received.
-    pub duplicated: u64,
-    /// Frames received after a higher sequence number.
-    pub reordered: u64,
-    /// Bytes received after warm-up.
-    pub bytes_received: u64,
-    /// Frames received after warm-up.
-    pub frames_received: u64,
-    /// Time span of the bytes counted in `bytes_received`, ns (summed per client).
-    pub recv_span_ns: u64,
-    /// Bytes sent (every frame, warm-up included).
-    pub bytes_sent: u64,
-    /// Bytes received (every frame, warm-up included).
-    pub bytes_received_total: u64,
-    /// Errors counted by kind (not fatal).
-    pub errors: BTreeMap<String, u64>,
-    /// How late sends left against their schedule: p50, p99, max in µs (open-loop senders).
-    pub send_lateness_us: Option<[u64; 3]>,
-    /// CPU seconds of the agent process.
-    pub cpu_s: Option<f64>,
-    /// Peak RSS of the agent process, bytes.
-    pub rss_peak_bytes: Option<u64>,
-    /// relay with a deadline: frames that arrived after it (counted as lost, not received).
-    #[serde(default)]
-    pub late: u64,
-    /// collab: ops delivered to each client after warm-up, in client-id order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub per_client_received: Vec<u64>,
-    /// collab: each client's arrival order of the ops after warm-up (op id = sender << 32 |
-    /// seq), compared by the orchestrator with the server's order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub arrival_orders: Vec<Vec<u64>>,
-    /// The agent's open-file limit, after raising it.
-    #[serde(default)]
-    pub nofile_limit: Option<u64>,
-    /// RSS of the agent before its clients connected (idle), bytes.
-    #[serde(default)]
-    pub rss_before_connect_bytes: Option<u64>,
-    /// RSS of the agent once every client was connected (idle), bytes.
-    #[serde(default)]
-    pub rss_connected_bytes: Option<u64>,
-    /// Downstreams resumed in place after a lost or silent connection (flap: SSE with
-    /// `Last-Event-ID`, long-poll and poll from their cursor).
-    #[serde(default)]
-    pub resumes: u64,
-    /// New connections opened after a lost or silent one (flap).
-    #[serde(default)]
-    pub reconnects: u64,
-    /// Resume or reconnect attempts that failed or timed out (flap).
-    #[serde(default)]
-    pub failed_attempts: u64,
-    /// Start of the longest silence between two frames a client saw (flap), monotonic ns;
-    /// the earliest over the agent's clients.
-    #[serde(default)]
-    pub gap_start_ns: Option<u64>,
-    /// End of that silence: arrival of the frame that ended it, monotonic ns; the latest over
-    /// the agent's clients.
-    #[serde(default)]
-    pub gap_end_ns: Option<u64>,
-}
-
-impl ClientReport {
-    /// Stores what a receiving loop measured: the histogram, warm-up count, sequence
-    /// accounting and frames the transport dropped.
-    pub(crate) fn record_receipt(
-        &mut self,
-        hist: &Histogram<u64>,
-        warm: u64,
-        seqs: &SeqTracker,
-        stream: &dyn FrameStream,
-    ) -> Result<(), TransportError> {
-        self.latency_hdr = Some(encode(hist)?);
-        self.warmup_samples = warm;
-        self.received = hist.len();
-        self.duplicated = seqs.duplicated;
-        self.reordered = seqs.reordered;
-        if stream.dropped() > 0 {
-            *self.errors.entry("frame_dropped".into()).or_default() += stream.dropped();
-        }
-        Ok(())
-    }
-
-    /// The frame's header if it parses and `wanted` accepts it; otherwise counts it
-    /// (`frame_unexpected`, or the parse error's key) and returns None.
-    pub(crate) fn accept(
-        &mut self,
-        frame: &[u8],
-        wanted: impl Fn(&Header) -> bool,
-    ) -> Option<Header> {
-        match Header::parse(frame) {
-            Ok(h) if wanted(&h) => Some(h),
-            Ok(_) => {
-                self.count_error("frame_unexpected");
-                None
-            }
-            Err(e) => {
-                self.count_error(e.counter_key());
-                None
-            }
-        }
-    }
-
-    pub(crate) fn count_error(&mut self, key: &str) {
-        *self.errors.entry(key.to_string()).or_default() += 1;
-    }
-
-    /// Adds another report (another client, or another client agent) to this one (histograms
-    /// merged, counts summed).
-    pub fn merge(&mut self, other: ClientReport) -> Result<(), TransportError> {
-        if self.error.is_none() {
-            self.error = other.error;
-        }
-        self.latency_hdr = match (self.latency_hdr.take(), other.latency_hdr) {
-            (None, x) | (x, None) => x,
-            (Some(a), Some(b)) => {
-                let mut ha = decode(&a)?;
-                ha.add(decode(&b)?)
-                    .map_err(|e| TransportError::Protocol(format!("histogram merge: {e}")))?;
-                Some(encode(&ha)?)
-            }
-        };
-        self.warmup_samples += other.warmup_samples;
-        self.setup_us.extend(other.setup_us);
-        for (k, v) in other.setup_phases_us {
-            *self.setup_phases_us.entry(k).or_default() += v;
-        }
-        self.sent += other.sent;
-        self.received += other.received;
-        self.duplicated += other.duplicated;
-        self.reordered += other.reordered;
-        self.bytes_received += other.bytes_received;
-        self.frames_received += other.frames_received;
-        self.recv_span_ns = self.recv_span_ns.max(other.recv_span_ns);
-        self.bytes_sent += other.bytes_sent;
-        self.bytes_received_total += other.bytes_received_total;
-        self.send_lateness_us = match (self.send_lateness_us, other.send_lateness_us) {
-            (Some(a), Some(b)) => Some([a[0].max(b[0]), a[1].max(b[1]), a[2].max(b[2])]),
-            (a, b) => a.or(b),
-        };
-        for (k, v) in other.errors {
-            *self.errors.entry(k).or_default() += v;
-        }
-        // Several client agents: their processes' CPU time and memory (peak, and before and
-        // after connecting: idle's memory per connection) add up; the open-file limit in force
-        // is the lowest.
-        self.cpu_s = match (self.cpu_s, other.cpu_s) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
-        self.rss_peak_bytes = opt(
-            self.rss_peak_bytes,
-            other.rss_peak_bytes,
-            u64::saturating_add,
-        );
-        self.rss_before_connect_bytes = opt(
-            self.rss_before_connect_bytes,
-            other.rss_before_connect_bytes,
-            u64::saturating_add,
-        );
-        self.rss_connected_bytes = opt(
-            self.rss_connected_bytes,
-            other.rss_connected_bytes,
-            u64::saturating_add,
-        );
-        self.nofile_limit = opt(self.nofile_limit, other.nofile_limit, u64::min);
-        self.late += other.late;
-        self.per_client_received.extend(other.per_client_received);
-        self.arrival_orders.extend(other.arrival_orders);
-        self.resumes += other.resumes;
-        self.reconnects += other.reconnects;
-        self.failed_attempts += other.failed_attempts;
-        self.gap_start_ns = opt(self.gap_start_ns, other.gap_start_ns, u64::min);
-        self.gap_end_ns = opt(self.gap_end_ns, other.gap_end_ns, u64::max);
-        Ok(())
-    }
-}
-
-/// Combines two optional values with `f`, or takes whichever is there.
-fn opt(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(f(a, b)),
-        (a, b) => a.or(b),
-    }
-}
-
-pub(crate) fn encode(h: &Histogram<u64>) -> Result<String, TransportError> {
-    wirebench_reports::encode_histogram(h).map_err(|e| TransportError::Protocol(e.to_string()))
-}
-
-fn decode(s: &str) -> Result<Histogram<u64>, TransportError> {
-    wirebench_reports::decode_histogram(s).map_err(|e| TransportError::Protocol(e.to_string()))
-}
-
-/// Tracks sequence numbers: distinct, duplicated and reordered arrivals.
-#[derive(Debug, Default)]
-pub struct SeqTracker {
-    seen: Vec<u64>,
-    max_seen: Option<u64>,
-    /// Distinct sequence numbers seen.
-    pub distinct: u64,
-    /// Repeats of a sequence number already seen.
-    pub duplicated: u64,
-    /// Arrivals below the highest sequence number seen so far.
-    pub reordered: u64,
-}
-
-impl SeqTracker {
-    /// Records `seq`; returns true if it is new.
-    pub fn record(&mut self, seq: u64) -> bool {
-        let (w, b) = ((seq / 64) as usize, seq % 64);
-        if w >= self.seen.len() {
-            if w > 1 << 26 {
-                // Absurd sequence number from a peer: count it, don't allocate for it.
-                self.duplicated += 1;
-                return false;
-            }
-            self.seen.resize(w + 1, 0);
-        }
-        if self.seen[w] & (1 << b) != 0 {
-            self.duplicated += 1;
-            return false;
-        }
-        self.seen[w] |= 1 << b;
-        self.distinct += 1;
-        match self.max_seen {
-            Some(m) if seq < m => self.reordered += 1,
-            _ => self.max_seen = Some(seq),
-        }
-        true
-    }
-}
 
 /// Runs the client half of `spec` for clients `first_client ..` over `transport`.
 /// `on_connected` is called once every client is connected (server-driven workloads start then).
@@ -473,8 +325,8 @@ pub async fn run_clients_gated(
             client_id: first_client,
             ..base
         };
-        connect_workload(transport.as_ref(), &target, &p, &mut report).await;
-        return finish(report);
+        connect::connect_workload(transport.as_ref(), &target, &p, &mut report).await;
+        return with_resources(report);
     }
     if let WorkloadSpec::OriginLimit(_) = spec {
         report.error =
@@ -547,7 +399,7 @@ pub async fn run_clients_gated(
                         conns.len(),
                         ids.len()
                     ));
-                    return finish(report);
+                    return with_resources(report);
                 }
             }
         }
@@ -564,7 +416,7 @@ pub async fn run_clients_gated(
         if let Err(e) = report.merge(r) {
             report.error.get_or_insert(e.to_string());
         }
-        return finish(report);
+        return with_resources(report);
     }
     let tasks: Vec<_> = conns
         .into_iter()
@@ -586,7 +438,7 @@ pub async fn run_clients_gated(
             }
         }
     }
-    finish(report)
+    with_resources(report)
 }
 
 /// The target a workload's clients connect with: listen-only clients (idle, push) open no
@@ -603,7 +455,7 @@ fn client_target(spec: &WorkloadSpec, base: Target) -> Target {
     }
 }
 
-fn finish(mut r: ClientReport) -> ClientReport {
+fn with_resources(mut r: ClientReport) -> ClientReport {
     r.cpu_s = crate::agent::procstat::cpu_seconds();
     r.rss_peak_bytes = crate::agent::procstat::rss_peak_bytes();
     r
@@ -626,13 +478,15 @@ async fn run_one(
     }
     let Connection { sink, stream, .. } = conn;
     let res = match &spec {
-        WorkloadSpec::Echo(p) => echo(p, id, sink, stream, start_ns, &mut rep).await,
-        WorkloadSpec::Push(p) => receive_server_frames(p, Kind::Push, stream, &mut rep).await,
+        WorkloadSpec::Echo(p) => echo::echo(p, id, sink, stream, start_ns, &mut rep).await,
+        WorkloadSpec::Push(p) => {
+            receive::receive_server_frames(p, Kind::Push, stream, &mut rep).await
+        }
         WorkloadSpec::Download(p) => {
             let _keep = sink; // keep the upstream open while downloading
-            receive_server_frames(p, Kind::Data, stream, &mut rep).await
+            receive::receive_server_frames(p, Kind::Data, stream, &mut rep).await
         }
-        WorkloadSpec::Upload(p) => upload(p, id, sink, stream, start_ns, &mut rep).await,
+        WorkloadSpec::Upload(p) => bulk::upload(p, id, sink, stream, start_ns, &mut rep).await,
         WorkloadSpec::Relay(p) => match relay::peer_of(id, p.clients) {
             (peer, true) => relay::send(p, id, peer, sink, stream, start_ns, &mut rep).await,
             (peer, false) => relay::receive(p, peer, sink, stream, start_ns, &mut rep).await,
@@ -650,455 +504,6 @@ async fn run_one(
         rep.error = Some(format!("client {id}: {e}"));
     }
     rep
-}
-
-/// The next frame if one arrives before `deadline_ns` (monotonic); `None` at the deadline or
-/// when the stream ends.
-pub(crate) async fn recv_before(
-    stream: &mut dyn FrameStream,
-    deadline_ns: u64,
-) -> Result<Option<Bytes>, TransportError> {
-    let wait = Duration::from_nanos(deadline_ns.saturating_sub(now_ns()));
-    match tokio::time::timeout(wait, stream.recv()).await {
-        Err(_) => Ok(None),
-        Ok(r) => r,
-    }
-}
-
-/// How long to wait for stragglers after the last scheduled send.
-pub const DRAIN: Duration = Duration::from_secs(3);
-
-/// How long one client's connect may take before the workload gives up on it (TCP's SYN
-/// retransmits alone reach 15 s).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A download ends early after this long without a data frame (the browser page uses the same).
-pub const BULK_STALL: Duration = Duration::from_millis(1500);
-
-async fn echo(
-    p: &Params,
-    id: u32,
-    sink: Box<dyn FrameSink>,
-    mut stream: Box<dyn FrameStream>,
-    start_ns: u64,
-    rep: &mut ClientReport,
-) -> Result<(), TransportError> {
-    let (sched, warm_n) = Schedule::of(p, start_ns);
-    let (period_ns, total_n) = (sched.period_ns, sched.total_n);
-    let size = p.size;
-    let sent = Arc::new(AtomicU64::new(0));
-    let sender = send_schedule(sink, sched, id, Kind::EchoRequest, size, sent.clone());
-    let end_ns = start_ns + total_n * period_ns + DRAIN.as_nanos() as u64;
-    let mut hist = new_histogram();
-    let mut warm = 0u64;
-    let mut seqs = SeqTracker::default();
-    let mut rx_total = 0u64;
-    let receiver = async {
-        let mut got = 0u64;
-        while got < total_n {
-            let Some(f) = recv_before(stream.as_mut(), end_ns).await? else {
-                break;
-            };
-            let now = now_ns();
-            rx_total += f.len() as u64;
-            let Some(h) = rep.accept(&f, |h| h.kind == Kind::EchoReply && h.sender == id) else {
-                continue;
-            };
-            if h.seq >= total_n || !seqs.record(h.seq) {
-                continue;
-            }
-            got += 1;
-            let us = now.saturating_sub(h.sent_ns) / 1000;
-            if h.seq < warm_n {
-                warm += 1;
-            } else {
-                let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
-            }
-        }
-        Ok::<_, TransportError>(())
-    };
-    let (s, r) = tokio::join!(sender, receiver);
-    r?;
-    let (mut sink, late) = s?;
-    let _ = sink.close().await;
-    rep.send_lateness_us = Some(lateness(&late));
-    let sent = sent.load(Ordering::Acquire);
-    rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
-    rep.sent = sent.saturating_sub(warm_n);
-    rep.frames_received = hist.len();
-    rep.bytes_received = hist.len() * size as u64;
-    rep.recv_span_ns = (total_n - warm_n) * period_ns;
-    rep.bytes_sent = sent * size as u64;
-    rep.bytes_received_total = rx_total;
-    Ok(())
-}
-
-/// An open-loop send schedule: frame `seq` is due at `start_ns + seq * period_ns`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Schedule {
-    /// When frame 0 is due (monotonic ns).
-    pub start_ns: u64,
-    /// Interval between frames, ns.
-    pub period_ns: u64,
-    /// Frames in all, warm-up included.
-    pub total_n: u64,
-}
-
-impl Schedule {
-    /// The schedule of `p` (rate, warm-up, duration) from `start_ns`, and the warm-up's frames.
-    pub fn of(p: &Params, start_ns: u64) -> (Self, u64) {
-        let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
-        let total_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
-        let s = Self {
-            start_ns,
-            period_ns: (1e9 / p.rate.max(0.001)) as u64,
-            total_n,
-        };
-        (s, warm_n)
-    }
-
-    /// When the last frame is due.
-    pub fn end_ns(&self) -> u64 {
-        self.start_ns + self.total_n * self.period_ns
-    }
-}
-
-/// Sends the schedule's frames of `kind` from `id`, each stamped with its intended send time;
-/// `sent` counts frames handed to the transport. Returns the sink and how late each send left
-/// (µs histogram).
-pub(crate) async fn send_schedule(
-    mut sink: Box<dyn FrameSink>,
-    sched: Schedule,
-    id: u32,
-    kind: Kind,
-    size: usize,
-    sent: Arc<AtomicU64>,
-) -> Result<(Box<dyn FrameSink>, Histogram<u64>), TransportError> {
-    let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
-    let mut late = new_histogram();
-    for seq in 0..sched.total_n {
-        let t = sched.start_ns + seq * sched.period_ns;
-        timer
-            .sleep_until_ns(t)
-            .await
-            .map_err(|e| TransportError::io("timerfd", e))?;
-        let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
-        let f = Header {
-            seq,
-            sent_ns: t,
-            sender: id,
-            kind,
-        }
-        .encode(size);
-        sink.send(f).await?;
-        sent.store(seq + 1, Ordering::Release);
-    }
-    Ok((sink, late))
-}
-
-/// p50, p99 and max of a send-lateness histogram.
-pub(crate) fn lateness(h: &Histogram<u64>) -> [u64; 3] {
-    [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
-}
-
-/// Receives server-originated frames of `kind` (push or download data).
-async fn receive_server_frames(
-    p: &Params,
-    kind: Kind,
-    mut stream: Box<dyn FrameStream>,
-    rep: &mut ClientReport,
-) -> Result<(), TransportError> {
-    let bulk = kind == Kind::Data;
-    let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
-    let expect_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
-    let mut hist = new_histogram();
-    let mut warm = 0;
-    let mut seqs = SeqTracker::default();
-    let mut first_ns = None;
-    let mut counted_first = None;
-    let mut last_ns = 0;
-    let first_wait = Duration::from_secs(30);
-    // Bulk: the server sends for warm-up + duration; stop half a second after that, so a deep
-    // queue's tail does not stretch the cell, or after BULK_STALL without data: longer than a
-    // reliable transport's retransmission timeout (SCTP's minimum RTO is 1 s), so a stall
-    // mid-stream counts against the goodput instead of ending the download.
-    // Push: stragglers get DRAIN after the schedule, plus a poll interval (a poll client
-    // fetches the last frames at its next poll, up to `poll_interval_ms` later).
-    let (stall, idle) = if bulk {
-        (BULK_STALL, Duration::from_millis(500))
-    } else {
-        let drain = DRAIN + Duration::from_millis(p.poll_interval_ms);
-        (drain, drain)
-    };
-    let mut deadline = now_ns() + first_wait.as_nanos() as u64;
-    loop {
-        if !bulk && seqs.distinct >= expect_n {
-            break;
-        }
-        let Some(f) = recv_before(stream.as_mut(), deadline).await? else {
-            break;
-        };
-        let now = now_ns();
-        rep.bytes_received_total += f.len() as u64;
-        let Some(h) = rep.accept(&f, |h| h.kind == kind) else {
-            continue;
-        };
-        let first = *first_ns.get_or_insert(now);
-        deadline = if bulk {
-            (now + stall.as_nanos() as u64)
-                .min(first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64)
-        } else {
-            first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64
-        };
-        if !seqs.record(h.seq) {
-            continue;
-        }
-        let in_warmup = if bulk {
-            now < first + p.warmup_ms * 1_000_000
-        } else {
-            h.seq < warm_n
-        };
-        if in_warmup {
-            warm += 1;
-            continue;
-        }
-        let us = now.saturating_sub(h.sent_ns) / 1000;
-        let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
-        counted_first.get_or_insert(now);
-        last_ns = now;
-        rep.bytes_received += f.len() as u64;
-        rep.frames_received += 1;
-    }
-    if first_ns.is_none() {
-        return Err(TransportError::Timeout(format!(
-            "no {} frame arrived within {} s",
-            if bulk { "data" } else { "push" },
-            first_wait.as_secs()
-        )));
-    }
-    rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
-    if bulk {
-        // Sequence numbers below the highest one seen that never came: lost data frames
-        // (possible on unreliable transports; a fault on reliable ones).
-        let missing = seqs
-            .max_seen
-            .map_or(0, |m| (m + 1).saturating_sub(seqs.distinct));
-        if missing > 0 {
-            *rep.errors.entry("frame_missing".into()).or_default() += missing;
-        }
-    }
-    rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
-    rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
-    Ok(())
-}
-
-async fn upload(
-    p: &Params,
-    id: u32,
-    mut sink: Box<dyn FrameSink>,
-    mut stream: Box<dyn FrameStream>,
-    start_ns: u64,
-    rep: &mut ClientReport,
-) -> Result<(), TransportError> {
-    let end = start_ns + (p.warmup_ms + p.duration_ms) * 1_000_000;
-    let mut seq = 0u64;
-    crate::clock::PreciseTimer::new()
-        .map_err(|e| TransportError::io("timerfd", e))?
-        .sleep_until_ns(start_ns)
-        .await
-        .map_err(|e| TransportError::io("timerfd", e))?;
-    while now_ns() < end {
-        let f = Header {
-            seq,
-            sent_ns: now_ns(),
-            sender: id,
-            kind: Kind::Data,
-        }
-        .encode(p.size);
-        sink.send(f).await?;
-        seq += 1;
-        rep.bytes_sent += p.size as u64;
-    }
-    rep.sent = seq;
-    // An echo after the data: on a reliable ordered transport its reply proves the server has
-    // taken every data frame before it.
-    let marker = Header {
-        seq,
-        sent_ns: now_ns(),
-        sender: id,
-        kind: Kind::EchoRequest,
-    }
-    .encode(HEADER_LEN);
-    sink.send(marker).await?;
-    let deadline = Duration::from_secs(30);
-    let got = tokio::time::timeout(deadline, async {
-        while let Some(f) = stream.recv().await? {
-            if let Ok(h) = Header::parse(&f) {
-                if h.kind == Kind::EchoReply && h.seq == seq {
-                    return Ok::<_, TransportError>(true);
-                }
-            }
-        }
-        Ok(false)
-    })
-    .await;
-    match got {
-        Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(TransportError::Closed),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(TransportError::Timeout(
-            "server did not confirm the end of the upload".into(),
-        )),
-    }
-}
-
-async fn connect_workload(
-    transport: &dyn Transport,
-    target: &Target,
-    p: &Params,
-    rep: &mut ClientReport,
-) {
-    let mut hist = new_histogram();
-    for i in 0..p.connects.max(1) {
-        let t0 = now_ns();
-        let mut conn = match transport.connect(target).await {
-            Ok(c) => c,
-            Err(e) => {
-                rep.error = Some(format!("connect #{}: {e}", i + 1));
-                return;
-            }
-        };
-        let setup_us = conn.setup.total.as_micros() as u64;
-        // One round trip proves the connection carries frames both ways.
-        let probe = Header {
-            seq: i as u64,
-            sent_ns: t0,
-            sender: target.client_id,
-            kind: Kind::EchoRequest,
-        }
-        .encode(p.size.max(HEADER_LEN));
-        let ok = async {
-            conn.sink.send(probe).await?;
-            loop {
-                match conn.stream.recv().await? {
-                    Some(f) => {
-                        if Header::parse(&f).is_ok_and(|h| h.kind == Kind::EchoReply) {
-                            return Ok::<_, TransportError>(());
-                        }
-                    }
-                    None => return Err(TransportError::Closed),
-                }
-            }
-        };
-        match tokio::time::timeout(Duration::from_secs(10), ok).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                rep.error = Some(format!("connect #{}: first echo: {e}", i + 1));
-                return;
-            }
-            Err(_) => {
-                rep.error = Some(format!("connect #{}: first echo timed out", i + 1));
-                return;
-            }
-        }
-        let _ = conn.sink.close().await;
-        drop(conn);
-        let warm = i == 0 && p.warmup_ms > 0; // the first connect warms caches when a warm-up is asked for
-        if warm {
-            rep.warmup_samples += 1;
-        } else {
-            let _ = hist.record(setup_us.max(1));
-            rep.setup_us.push(setup_us);
-        }
-    }
-    rep.sent = hist.len();
-    rep.received = hist.len();
-    match encode(&hist) {
-        Ok(s) => rep.latency_hdr = Some(s),
-        Err(e) => rep.error = Some(e.to_string()),
-    }
-}
-
-/// Sends `count` push frames to each client at `rate`, stamped with their intended send time.
-pub async fn server_push(
-    hub: &crate::server::hub::Hub,
-    clients: &[u32],
-    rate: f64,
-    size: usize,
-    count: u64,
-) -> std::io::Result<()> {
-    let period = (1e9 / rate.max(0.001)) as u64;
-    let start = now_ns() + 2_000_000;
-    let mut timer = PreciseTimer::new()?;
-    for seq in 0..count {
-        let t = start + seq * period;
-        timer.sleep_until_ns(t).await?;
-        let f: Bytes = Header {
-            seq,
-            sent_ns: t,
-            sender: 0,
-            kind: Kind::Push,
-        }
-        .encode(size);
-        for &c in clients {
-            hub.send_to(c, f.clone()).await;
-        }
-    }
-    Ok(())
-}
-
-/// Sends data frames to each client as fast as its downstream accepts, for `duration`.
-/// HTTP downstreams are paced by what the client has acknowledged (a bounded window).
-pub async fn server_download(
-    hub: Arc<crate::server::hub::Hub>,
-    clients: Vec<u32>,
-    size: usize,
-    duration: Duration,
-) {
-    let end = now_ns() + duration.as_nanos() as u64;
-    let window = (4 << 20) / size.max(1) as u64 + 16;
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|c| {
-            let hub = hub.clone();
-            tokio::spawn(async move {
-                let state = hub.client(c);
-                let mut delivered = state.delivered.subscribe();
-                let mut seq = 0;
-                while now_ns() < end {
-                    while state.backlog() > window {
-                        delivered.mark_unchanged();
-                        if state.backlog() <= window {
-                            break;
-                        }
-                        if tokio::time::timeout(Duration::from_millis(200), delivered.changed())
-                            .await
-                            .is_ok_and(|r| r.is_err())
-                        {
-                            return;
-                        }
-                        if now_ns() >= end {
-                            return;
-                        }
-                    }
-                    let f = Header {
-                        seq,
-                        sent_ns: now_ns(),
-                        sender: 0,
-                        kind: Kind::Data,
-                    }
-                    .encode(size);
-                    if !hub.send_to(c, f).await {
-                        return;
-                    }
-                    seq += 1;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
 }
 
 #[cfg(test)]
@@ -1128,56 +533,6 @@ mod tests {
         assert!(client_target(&WorkloadSpec::Idle(p.clone()), base.clone()).lazy_up);
         assert!(!client_target(&WorkloadSpec::Echo(p.clone()), base.clone()).lazy_up);
         assert!(!client_target(&WorkloadSpec::Upload(p), base).lazy_up);
-    }
-
-    #[test]
-    fn seq_tracker_counts_dups_and_reorders() {
-        let mut t = SeqTracker::default();
-        for s in [0, 1, 3, 2, 3, 5, 4] {
-            t.record(s);
-        }
-        assert_eq!(t.distinct, 6);
-        assert_eq!(t.duplicated, 1);
-        assert_eq!(t.reordered, 2);
-    }
-
-    /// The orchestrator merges its client agents' reports into an empty one: the idle
-    /// workload's memory before and after connecting adds up over agents, the open-file limit
-    /// is the lowest, the flap silence spans the earliest start to the latest end.
-    #[test]
-    fn merged_agent_reports_keep_idle_and_flap_figures() {
-        let agent = |before, connected, nofile, gap: (u64, u64)| ClientReport {
-            rss_before_connect_bytes: Some(before),
-            rss_connected_bytes: Some(connected),
-            nofile_limit: Some(nofile),
-            gap_start_ns: Some(gap.0),
-            gap_end_ns: Some(gap.1),
-            resumes: 1,
-            ..ClientReport::default()
-        };
-        let mut r = ClientReport::default();
-        r.merge(agent(10, 30, 1024, (5, 50))).unwrap();
-        assert_eq!(
-            (
-                r.rss_before_connect_bytes,
-                r.rss_connected_bytes,
-                r.nofile_limit
-            ),
-            (Some(10), Some(30), Some(1024))
-        );
-        r.merge(agent(20, 25, 512, (3, 40))).unwrap();
-        assert_eq!(
-            (
-                r.rss_before_connect_bytes,
-                r.rss_connected_bytes,
-                r.nofile_limit
-            ),
-            (Some(30), Some(55), Some(512))
-        );
-        assert_eq!(
-            (r.gap_start_ns, r.gap_end_ns, r.resumes),
-            (Some(3), Some(50), 2)
-        );
     }
 
     /// A cell's time limit grows with its client count, so 10,000 clients connecting through

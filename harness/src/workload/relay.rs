@@ -12,13 +12,16 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{
-    lateness, new_histogram, recv_before, send_schedule, ClientReport, Params, Schedule,
-    SeqTracker, DRAIN, MAX_LATENCY_US,
-};
+use super::orchestrate::{ServerControl, ServerReport};
+use super::params::Params;
+use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
+use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
+use super::score::{delivery, fail, paced_throughput, require_arrivals};
+use crate::agent::control::ServerCommand;
 use crate::clock::{now_ns, PreciseTimer};
 use crate::frame::Kind;
 use crate::transport::{FrameSink, FrameStream, TransportError};
+use wirebench_reports::model::{Cell, Delivery, Status};
 
 /// Checks that the relay's clients come in pairs.
 pub fn check_pairs(clients: u32) -> Result<(), String> {
@@ -130,6 +133,50 @@ pub(super) async fn receive(
     rep.received = hist.len() - rep.late;
     rep.recv_span_ns = (sched.total_n - warm_n) * sched.period_ns;
     Ok(())
+}
+
+/// Step once the clients are connected: through the server, the server learns the pairs it
+/// forwards between (confirmed before the schedules start); peer to peer needs nothing.
+pub(crate) async fn arm(
+    p: &Params,
+    ctl: &mut impl ServerControl,
+    peer_to_peer: bool,
+) -> anyhow::Result<()> {
+    if !peer_to_peer {
+        ctl.send(&ServerCommand::Relay {
+            pairs: pairs(p.clients),
+        })
+        .await?;
+        ctl.done().await?;
+    }
+    Ok(())
+}
+
+/// Scores a relay cell: paced throughput, at least one frame after the warm-up, delivery with
+/// the frames later than the deadline, and — peer to peer — that the server carried none.
+pub(crate) fn score(
+    p: &Params,
+    cell: &mut Cell,
+    r: &ClientReport,
+    s: &ServerReport,
+    peer_to_peer: bool,
+) {
+    cell.throughput = Some(paced_throughput(p, r));
+    require_arrivals(cell, r);
+    cell.delivery = Some(Delivery {
+        late: p.deadline_ms.map(|_| r.late),
+        ..delivery(r)
+    });
+    if cell.status == Status::Ok && peer_to_peer {
+        // Peer to peer means the server carried none of the data.
+        let via_server = s.relayed + s.data.iter().map(|(_, d)| d.frames).sum::<u64>();
+        if via_server > 0 {
+            fail(
+                cell,
+                format!("peer-to-peer relay: the server saw {via_server} data frames"),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,200 @@
+//! Stage 2, *execute* one cell: bring up its topology, start the server agent and the client
+//! side, run the workload's steps, collect both sides' reports, tear everything down. What it
+//! gives back is data ([`Execution`]) for the scoring stage; [`run_cell`] joins the three stages.
+
+use std::path::Path;
+
+use wirebench_netem::{HostId, Topology};
+use wirebench_reports::model::Cell;
+
+use super::clients::{BrowserCell, CellRun, ChromiumPages, ClientSide, RustAgents, Stage};
+use super::options::RunOptions;
+use super::plan::{resolve, PlannedCell, Resolved, RunFacts};
+use super::scenario::ClientKind;
+use super::score;
+use super::server::{ServerAgent, ServerSettings};
+use crate::workload::{self, ClientReport, Marks, ServerReport};
+
+/// What both sides reported for a cell that ran to the end.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    /// The clients' merged report.
+    pub report: ClientReport,
+    /// The server agent's report.
+    pub server: ServerReport,
+    /// What the workload's steps measured around it.
+    pub marks: Marks,
+    /// What a browser cell adds.
+    pub browser: Option<BrowserCell>,
+}
+
+/// How a cell's execution ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Both sides reported.
+    Ran(Box<Collected>),
+    /// The execution failed (topology, agents, protocol): the reason.
+    Failed(String),
+    /// It ran out of its time limit: the limit and where it had got to.
+    TimedOut {
+        /// The limit, s.
+        limit_s: u64,
+        /// What the cell was doing.
+        stage: String,
+    },
+}
+
+/// What executing a cell gave.
+#[derive(Debug)]
+pub(crate) struct Execution {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Wire bytes (up, down) of every client host's access link, when it ran on a topology.
+    pub wire_bytes: Option<(u64, u64)>,
+    /// The link backend it used, if any.
+    pub backend: Option<&'static str>,
+    /// Why the topology's teardown failed, if it did.
+    pub teardown_error: Option<String>,
+}
+
+/// Runs one cell with the agents of `exe`: plan's resolution, execution, scoring. Failures
+/// become a failed (or skipped) cell with the reason, never an error of the run. Returns the
+/// cell and the link backend it used, if any. A shaped profile gets a fresh namespace
+/// topology, torn down when the cell ends (or when this future is dropped, e.g. on Ctrl-C).
+/// `inject_delay_us` is the hidden echo-reply delay for this cell's server agent (0 = none).
+pub async fn run_cell(
+    pc: &PlannedCell,
+    opts: &RunOptions,
+    exe: &Path,
+    inject_delay_us: u64,
+) -> (Cell, Option<&'static str>) {
+    let cell = score::blank_cell(pc, opts.no_idle);
+    let facts = RunFacts {
+        profiles: &opts.profiles,
+        netem: &opts.netem,
+        plaintext: opts.plaintext,
+        chromium: || crate::browser::chromium::find().is_some(),
+    };
+    let resolved = match resolve(pc, &facts) {
+        Ok(r) => r,
+        Err(why) => return (score::not_run(cell, why), None),
+    };
+    let execution = execute(pc, &resolved, opts, exe, inject_delay_us).await;
+    let backend = execution.backend;
+    (score::score(cell, pc, &resolved, execution), backend)
+}
+
+/// Executes a resolved cell.
+pub(crate) async fn execute(
+    pc: &PlannedCell,
+    resolved: &Resolved,
+    opts: &RunOptions,
+    exe: &Path,
+    inject_delay_us: u64,
+) -> Execution {
+    let mut execution = Execution {
+        outcome: Outcome::Failed(String::new()),
+        wire_bytes: None,
+        backend: None,
+        teardown_error: None,
+    };
+    let topo = match &resolved.topology {
+        None => None,
+        Some((choice, spec)) => match Topology::up_with(choice.clone(), spec) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                execution.outcome = Outcome::Failed(format!("bringing up the emulated link: {e}"));
+                return execution;
+            }
+        },
+    };
+    execution.backend = topo.as_ref().map(|t| t.backend_name());
+    let limit = pc.spec.time_limit();
+    let stage = Stage::default();
+    let drive = drive(pc, opts, exe, topo.as_ref(), inject_delay_us, &stage);
+    execution.outcome = match tokio::time::timeout(limit, drive).await {
+        Ok(Ok(collected)) => {
+            execution.wire_bytes = topo.as_ref().and_then(client_wire_bytes);
+            Outcome::Ran(Box::new(collected))
+        }
+        Ok(Err(e)) => Outcome::Failed(format!("{e:#}")),
+        Err(_) => Outcome::TimedOut {
+            limit_s: limit.as_secs(),
+            stage: stage.get(),
+        },
+    };
+    if let Some(t) = topo {
+        execution.teardown_error = t.teardown().err().map(|e| e.to_string());
+    }
+    execution
+}
+
+/// Wire bytes (up, down) of every client host's access link.
+fn client_wire_bytes(t: &Topology) -> Option<(u64, u64)> {
+    (1..=t.client_count())
+        .map(|k| t.counters(HostId::client(k)).ok())
+        .try_fold((0, 0), |(up, down), c| {
+            c.map(|c| (up + c.up.bytes_in, down + c.down.bytes_out))
+        })
+}
+
+/// The cell's agents: the server, the workload's steps, the client side.
+async fn drive(
+    pc: &PlannedCell,
+    opts: &RunOptions,
+    exe: &Path,
+    topo: Option<&Topology>,
+    inject_delay_us: u64,
+    stage: &Stage,
+) -> anyhow::Result<Collected> {
+    stage.set("starting the server agent");
+    let (server_cpu, client_cpu) = if opts.pin {
+        (Some(0), Some(1))
+    } else {
+        (None, None)
+    };
+    let settings = ServerSettings {
+        plaintext: opts.plaintext,
+        http2: !pc.spec.params().http.is_http1(),
+        inject_delay_us,
+        cpu: server_cpu,
+    };
+    let (mut server, ready) = ServerAgent::start(exe, topo, settings).await?;
+    stage.set("preparing the server");
+    let mut marks = workload::prepare(&pc.spec, &mut server, ready.nofile_limit).await?;
+    let tls = !opts.plaintext;
+    let mut cell = CellRun {
+        pc,
+        server: &mut server,
+        marks: &mut marks,
+        stage,
+    };
+    let (report, browser) = match pc.client {
+        ClientKind::Browser => {
+            run_clients(ChromiumPages::new(&ready, tls, topo)?, &mut cell).await?
+        }
+        ClientKind::Rust => {
+            let agents = RustAgents::new(pc, &ready, tls, exe, topo, client_cpu);
+            run_clients(agents, &mut cell).await?
+        }
+    };
+    stage.set("the clients had reported; collecting the server's statistics");
+    let server = server.stats_and_stop().await?;
+    Ok(Collected {
+        report,
+        server,
+        marks,
+        browser,
+    })
+}
+
+/// Runs the client side, then the workload's last step, then ends the clients.
+async fn run_clients(
+    mut side: impl ClientSide,
+    cell: &mut CellRun<'_, '_>,
+) -> anyhow::Result<(ClientReport, Option<BrowserCell>)> {
+    let mut report = side.run(cell).await?;
+    workload::finish(cell.server, cell.marks).await?;
+    let browser = side.close(&mut report).await?;
+    Ok((report, browser))
+}

@@ -1,0 +1,293 @@
+//! Stage 1, *plan*: scenarios × filters → cells, with every fact a cell's execution needs
+//! resolved once (reliability, peer to peer, link, topology, time limit) or the reason it is
+//! skipped. Pure but for the look-up of Chromium, so it is unit-tested without processes.
+
+use wirebench_netem::{
+    BackendChoice, BackendKind, HostId, PairDelay, Profile, ProfileSet, TopologySpec,
+};
+use wirebench_reports::model::Status;
+
+use super::scenario::{ClientKind, Scenario};
+use crate::workload::WorkloadSpec;
+
+/// One planned cell.
+#[derive(Debug, Clone)]
+pub struct PlannedCell {
+    /// Scenario name.
+    pub scenario: String,
+    /// Workload name in the scenario.
+    pub name: String,
+    /// Workload and parameters.
+    pub spec: WorkloadSpec,
+    /// Transport id.
+    pub transport: String,
+    /// Implementation, for transports with several (each runs as its own cell).
+    pub implementation: Option<String>,
+    /// Profile name.
+    pub profile: String,
+    /// Repeat index from 1.
+    pub repeat: u32,
+    /// Run at the scenario's CI scale (`--quick`); recorded as `params.quick = true`.
+    pub quick: bool,
+    /// Which client runs the client side.
+    pub client: ClientKind,
+    /// Whether the transport promises delivery (unknown ids count as reliable, so a lost frame
+    /// is never excused by a typo).
+    pub reliable: bool,
+    /// Whether relay clients talk to each other directly (WebRTC), not via the server.
+    pub peer_to_peer: bool,
+}
+
+impl PlannedCell {
+    /// A cell of `spec` over `transport` (its facts resolved from the transport's registry).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        scenario: &str,
+        name: &str,
+        spec: &WorkloadSpec,
+        transport: &str,
+        implementation: Option<String>,
+        profile: &str,
+        repeat: u32,
+        quick: bool,
+        client: ClientKind,
+    ) -> Self {
+        let t = crate::transport::by_id_impl(transport, implementation.as_deref());
+        Self {
+            scenario: scenario.to_string(),
+            name: name.to_string(),
+            spec: spec.clone(),
+            transport: transport.to_string(),
+            reliable: t.as_ref().is_none_or(|t| t.guarantees().reliable),
+            peer_to_peer: t.as_ref().is_some_and(|t| t.peer_to_peer()),
+            implementation,
+            profile: profile.to_string(),
+            repeat,
+            quick,
+            client,
+        }
+    }
+}
+
+/// Expands scenarios into cells: repeats outermost, so every transport's repeats are spread
+/// over the whole run (interleaved) instead of back to back.
+pub fn plan(scenarios: &[Scenario], repeat_override: Option<u32>) -> Vec<PlannedCell> {
+    let repeats = |s: &Scenario| repeat_override.unwrap_or(s.repeat);
+    let max_rep = scenarios.iter().map(repeats).max().unwrap_or(1);
+    let mut cells = Vec::new();
+    for rep in 1..=max_rep {
+        for s in scenarios.iter().filter(|s| rep <= repeats(s)) {
+            for w in &s.workloads {
+                for p in &w.profiles {
+                    for t in &w.transports {
+                        for &client in &w.client {
+                            for implementation in implementations(t, client) {
+                                cells.push(PlannedCell::new(
+                                    &s.name,
+                                    &w.name,
+                                    &w.spec,
+                                    t,
+                                    implementation,
+                                    p,
+                                    rep,
+                                    s.quick,
+                                    client,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// The implementations a client runs `transport` with, each its own cell: every one for the
+/// Rust client; a browser brings its own stack (one cell, against the server's default).
+fn implementations(transport: &str, client: ClientKind) -> Vec<Option<String>> {
+    let impls = match client {
+        ClientKind::Rust => crate::transport::implementations(transport),
+        ClientKind::Browser => &[],
+    };
+    if impls.is_empty() {
+        vec![None]
+    } else {
+        impls.iter().map(|i| Some(i.to_string())).collect()
+    }
+}
+
+/// What the run offers every cell: the facts a cell's resolution depends on.
+#[derive(Debug, Clone)]
+pub struct RunFacts<'a> {
+    /// Network profiles by name.
+    pub profiles: &'a ProfileSet,
+    /// The link-emulation backend (or why there is none).
+    pub netem: &'a Result<BackendChoice, String>,
+    /// Plain HTTP instead of HTTPS.
+    pub plaintext: bool,
+    /// Whether a Chromium was found (asked only for browser cells).
+    pub chromium: fn() -> bool,
+}
+
+/// A cell ready to execute: its link and topology resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The client hosts' access link profile.
+    pub link: Profile,
+    /// The namespace topology and its backend, when the cell needs one.
+    pub topology: Option<(BackendChoice, TopologySpec)>,
+    /// The client ↔ server round trip of the links, ms (None when unshaped).
+    pub rtt_ms: Option<f64>,
+}
+
+/// Why a cell does not execute: skipped (or failed) before anything starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotRun {
+    /// `skipped`, or `failed` for an unknown profile.
+    pub status: Status,
+    /// The reason, shown in the cell.
+    pub reason: String,
+    /// The link, when it was resolved before the reason was found (recorded in params).
+    pub link: Option<Box<Profile>>,
+}
+
+impl NotRun {
+    fn skipped(reason: String, link: Option<&Profile>) -> Self {
+        Self {
+            status: Status::Skipped,
+            reason,
+            link: link.map(|l| Box::new(l.clone())),
+        }
+    }
+}
+
+/// Resolves `pc` against the run's facts: the link and topology it runs on, or why it cannot
+/// run here.
+pub fn resolve(pc: &PlannedCell, facts: &RunFacts<'_>) -> Result<Resolved, NotRun> {
+    if let Some(why) = skip_reason(pc, facts) {
+        return Err(NotRun::skipped(why, None));
+    }
+    let link = facts.profiles.get(&pc.profile).map_err(|e| NotRun {
+        status: Status::Failed,
+        reason: e.to_string(),
+        link: None,
+    })?;
+    if matches!(pc.spec, WorkloadSpec::Flap(_)) && !needs_topology(&pc.spec, link) {
+        let why = format!(
+            "flap cuts the client's link, which needs link emulation: profile {:?} is unshaped \
+             (loopback has no link to cut); use a shaped profile",
+            pc.profile
+        );
+        return Err(NotRun::skipped(why, Some(link)));
+    }
+    let p = pc.spec.params();
+    let topology = if needs_topology(&pc.spec, link) {
+        let choice = match facts.netem {
+            Ok(c) if c.kind != BackendKind::None => c.clone(),
+            Ok(c) => {
+                let why = format!(
+                    "profile {:?} (with this workload's delays) needs link emulation; {c}",
+                    pc.profile
+                );
+                return Err(NotRun::skipped(why, Some(link)));
+            }
+            Err(why) => {
+                let why = format!(
+                    "profile {:?} needs link emulation, unavailable here: {why}",
+                    pc.profile
+                );
+                return Err(NotRun::skipped(why, Some(link)));
+            }
+        };
+        let server_link = p.server_delay_ms.map(|d| Profile {
+            delay_ms: d,
+            ..Profile::default()
+        });
+        Some((choice, topology_spec(&pc.spec, link, server_link)))
+    } else {
+        None
+    };
+    // The client <-> server round trip: both access links, both ways.
+    let rtt_ms = Some(link.rtt_ms().unwrap_or(0.0) + 2.0 * p.server_delay_ms.unwrap_or(0.0))
+        .filter(|&r| r > 0.0);
+    Ok(Resolved {
+        link: link.clone(),
+        topology,
+        rtt_ms,
+    })
+}
+
+/// Why the cell is skipped whatever its link: a workload the transport cannot measure, a
+/// setting the run excludes, a client that cannot run it.
+fn skip_reason(pc: &PlannedCell, facts: &RunFacts<'_>) -> Option<String> {
+    if !pc.reliable && matches!(pc.spec, WorkloadSpec::Upload(_)) {
+        return Some(
+            "upload measures goodput under backpressure, which an unreliable transport does not \
+             have (its send queue drops datagrams); measure it with echo or push at a paced \
+             rate, whose delivery counts show the loss"
+                .into(),
+        );
+    }
+    if facts.plaintext && !pc.spec.params().http.is_http1() {
+        return Some(
+            "http = \"2\" needs TLS (HTTP/2 is negotiated with ALPN `h2`; browsers speak it \
+             over TLS only), and the run is --plaintext"
+                .into(),
+        );
+    }
+    match pc.client {
+        ClientKind::Rust => matches!(pc.spec, WorkloadSpec::OriginLimit(_))
+            .then(|| "origin-limit is a browser-only workload (client = \"browser\")".into()),
+        ClientKind::Browser => crate::browser::unsupported(&pc.spec, &pc.transport).or_else(|| {
+            (!(facts.chromium)()).then(|| crate::browser::BrowserError::NotFound.to_string())
+        }),
+    }
+}
+
+/// Whether a cell runs in a namespace topology: a shaped profile, or delays on the server's
+/// link or between relay peers.
+pub fn needs_topology(spec: &WorkloadSpec, profile: &Profile) -> bool {
+    let p = spec.params();
+    !profile.is_unshaped() || p.server_delay_ms.is_some() || p.pair_delay_ms.is_some()
+}
+
+/// Which client agents run which clients: (host, first client id, clients). Relay peers run on
+/// two client hosts when there is a topology (every sender on client host 1, every receiver
+/// on client host 2, so the peer path crosses the emulated network); everything else runs in
+/// one agent on client host 1.
+pub fn client_groups(spec: &WorkloadSpec, topology: bool) -> Vec<(HostId, u32, u32)> {
+    let p = spec.params();
+    match spec {
+        WorkloadSpec::Relay(_) if topology => {
+            let n = p.clients / 2;
+            vec![(HostId::client(1), 1, n), (HostId::client(2), n + 1, n)]
+        }
+        _ => vec![(HostId::client(1), 1, p.clients.max(1))],
+    }
+}
+
+/// The topology of a shaped cell: one client host per client agent on `profile`, the server's
+/// link on `server_link` (unshaped if none), and the relay's pair delay between the two
+/// peers' hosts.
+fn topology_spec(
+    spec: &WorkloadSpec,
+    profile: &Profile,
+    server_link: Option<Profile>,
+) -> TopologySpec {
+    let hosts = client_groups(spec, true).len() as u32;
+    let mut t = TopologySpec::star(profile, hosts);
+    if let Some(s) = server_link {
+        t.server = s;
+    }
+    if let (WorkloadSpec::Relay(p), true) = (spec, hosts == 2) {
+        if let Some(d) = p.pair_delay_ms {
+            t.pair_delays.push(PairDelay {
+                a: HostId::client(1),
+                b: HostId::client(2),
+                delay_ms: d,
+            });
+        }
+    }
+    t
+}

@@ -1,0 +1,256 @@
+//! Stage 3, *score*: the agents' reports and the orchestrator's marks → the cell's figures.
+//! Pure: no processes, no clock, so every rule is unit-tested on made-up reports.
+
+use std::collections::BTreeMap;
+
+use wirebench_reports::model::{Cell, Latency, Lateness, Resources, Status, Warmup, Wire};
+
+use super::execute::{Collected, Execution, Outcome};
+use super::plan::{NotRun, PlannedCell, Resolved};
+use super::scenario::ClientKind;
+use crate::workload::{self, WorkloadSpec};
+
+/// The cell's identity and parameters, before anything ran: `params` holds the workload's
+/// parameters that apply to this workload and transport, and `no_idle` when the run kept CPUs
+/// out of idle states.
+pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
+    let mut params = match serde_json::to_value(pc.spec.params()) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    params.insert("latency".into(), pc.spec.latency_kind().into());
+    if pc.quick {
+        params.insert("quick".into(), true.into());
+    }
+    if !matches!(
+        pc.spec,
+        WorkloadSpec::Echo(_)
+            | WorkloadSpec::Push(_)
+            | WorkloadSpec::Relay(_)
+            | WorkloadSpec::Collab(_)
+            | WorkloadSpec::Flap(_)
+    ) {
+        params.remove("rate");
+    }
+    // Each transport's keep-alive setting only where it applies.
+    for (key, transports) in [
+        ("ws_ping_ms", &["websocket"][..]),
+        ("sse_heartbeat_ms", &["sse"][..]),
+        ("long_poll_hold_ms", &["long-poll"][..]),
+        (
+            "quic_keepalive_ms",
+            &["webtransport", "webtransport-datagram"][..],
+        ),
+    ] {
+        if !transports.contains(&pc.transport.as_str()) {
+            params.remove(key);
+        }
+    }
+    if pc.transport != "poll" {
+        params.remove("poll_interval_ms");
+    }
+    if !matches!(pc.spec, WorkloadSpec::Connect(_)) {
+        params.remove("connects");
+    }
+    if no_idle {
+        params.insert("no_idle".into(), true.into());
+    }
+    Cell {
+        scenario: pc.scenario.clone(),
+        workload: pc.spec.id().to_string(),
+        label: (pc.name != pc.spec.id()).then(|| pc.name.clone()),
+        transport: pc.transport.clone(),
+        profile: pc.profile.clone(),
+        repeat: pc.repeat,
+        status: Status::Ok,
+        error: None,
+        params,
+        implementation: pc.implementation.clone(),
+        // The version is filled in once the browser has told it.
+        client: (pc.client == ClientKind::Browser).then(|| "chromium".to_string()),
+        latency_us: None,
+        setup_ms: None,
+        setup_rtts: None,
+        throughput: None,
+        delivery: None,
+        wire: None,
+        resources: None,
+        warmup: None,
+        send_lateness_us: None,
+        setup_phases_ms: BTreeMap::new(),
+        errors: BTreeMap::new(),
+        browser: None,
+        idle: None,
+        flap: None,
+    }
+}
+
+/// A cell that did not run: skipped (or failed) with the reason.
+pub(crate) fn not_run(mut cell: Cell, why: NotRun) -> Cell {
+    if let Some(link) = &why.link {
+        insert_link(&mut cell, link);
+    }
+    cell.status = why.status;
+    cell.error = Some(why.reason);
+    cell
+}
+
+fn insert_link(cell: &mut Cell, link: &wirebench_netem::Profile) {
+    cell.params.insert(
+        "link".into(),
+        serde_json::to_value(link).unwrap_or(serde_json::Value::Null),
+    );
+}
+
+/// Scores an executed cell.
+pub(crate) fn score(mut cell: Cell, pc: &PlannedCell, resolved: &Resolved, ex: Execution) -> Cell {
+    insert_link(&mut cell, &resolved.link);
+    match ex.outcome {
+        Outcome::Ran(c) => score_ran(&mut cell, pc, *c, resolved.rtt_ms, ex.wire_bytes),
+        Outcome::Failed(why) => {
+            cell.status = Status::Failed;
+            cell.error = Some(why);
+        }
+        Outcome::TimedOut { limit_s, stage } => {
+            cell.status = Status::Failed;
+            cell.error = Some(format!("timed out after {limit_s} s, {stage}"));
+        }
+    }
+    if let Some(e) = ex.teardown_error {
+        cell.errors.insert(format!("netem_teardown: {e}"), 1);
+    }
+    cell
+}
+
+/// The figures of a cell whose agents both reported.
+fn score_ran(
+    cell: &mut Cell,
+    pc: &PlannedCell,
+    c: Collected,
+    rtt_ms: Option<f64>,
+    wire_bytes: Option<(u64, u64)>,
+) {
+    let (r, s) = (&c.report, &c.server);
+    if let Some(e) = &r.error {
+        cell.status = Status::Failed;
+        cell.error = Some(e.clone());
+    }
+    for (k, v) in r.errors.iter().chain(s.errors.iter()) {
+        *cell.errors.entry(k.clone()).or_default() += v;
+    }
+    if let Some(e) = cell.error.as_mut() {
+        // What the server counted often explains a client-side failure (frames too large for
+        // the transport, refused requests): say it in the reason.
+        if !s.errors.is_empty() {
+            let counts: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+            e.push_str(&format!(" (server counted: {})", counts.join(", ")));
+        }
+    }
+    score_latency(cell, r.latency_hdr.as_deref());
+    cell.setup_ms = median_u64(&r.setup_us).map(|us| us / 1000.0);
+    cell.setup_rtts = match (cell.setup_ms, rtt_ms) {
+        (Some(ms), Some(rtt)) => Some(ms / rtt),
+        _ => None,
+    };
+    workload::score(&pc.spec, cell, r, s, &c.marks, pc.peer_to_peer);
+    if pc.reliable && !pc.spec.measures_loss() {
+        fail_on_loss(cell);
+    }
+    cell.resources = Some(Resources {
+        server_cpu_s: s.cpu_s,
+        server_rss_peak_bytes: s.rss_peak_bytes,
+        client_cpu_s: r.cpu_s,
+        client_rss_peak_bytes: r.rss_peak_bytes,
+    });
+    cell.send_lateness_us = r
+        .send_lateness_us
+        .map(|[p50, p99, max]| Lateness { p50, p99, max });
+    cell.warmup = Some(Warmup {
+        duration_ms: pc.spec.params().warmup_ms,
+        samples: r.warmup_samples,
+    });
+    if !r.setup_us.is_empty() {
+        let n = r.setup_us.len() as f64;
+        cell.setup_phases_ms = r
+            .setup_phases_us
+            .iter()
+            .map(|(k, v)| (k.clone(), (*v as f64 / n).round() / 1000.0))
+            .collect();
+    }
+    // Every frame byte the client sent or received, warm-up included: the denominator of the
+    // wire overhead ratio.
+    let payload = r.bytes_sent + r.bytes_received_total;
+    cell.wire = Some(wire(wire_bytes, payload));
+    if let Some(b) = c.browser {
+        score_browser(cell, b);
+    }
+}
+
+/// The latency figures from the clients' merged histogram.
+fn score_latency(cell: &mut Cell, hdr: Option<&str>) {
+    let Some(h) = hdr else { return };
+    match wirebench_reports::decode_histogram(h).and_then(|h| Latency::from_histogram(&h)) {
+        Ok(l) if l.count > 0 => cell.latency_us = Some(l),
+        Ok(_) => {}
+        Err(e) => {
+            cell.status = Status::Failed;
+            cell.error
+                .get_or_insert(format!("histogram from client agent: {e}"));
+        }
+    }
+}
+
+/// Reliable transports must deliver everything; losing frames fails the cell (frames that
+/// arrived after a relay deadline did arrive: the deadline is the application's choice).
+/// Unreliable ones (datagrams, maxRetransmits = 0) may lose frames: counted in `delivery`,
+/// never silent.
+fn fail_on_loss(cell: &mut Cell) {
+    if cell.status != Status::Ok {
+        return;
+    }
+    let Some(d) = &cell.delivery else { return };
+    let lost = d.lost - d.late.unwrap_or(0).min(d.lost);
+    if lost > 0 {
+        cell.status = Status::Failed;
+        cell.error = Some(format!(
+            "{} of {} frames had not arrived {} s after the schedule ended, on a \
+             reliable transport (lost, or the transport fell behind the offered rate)",
+            lost,
+            d.sent,
+            workload::DRAIN.as_secs()
+        ));
+    }
+}
+
+/// Wire bytes of the client hosts' links and their overhead over the frames' bytes.
+fn wire(bytes: Option<(u64, u64)>, payload: u64) -> Wire {
+    let mut w = Wire::default();
+    if let Some((up, down)) = bytes {
+        w.bytes_up = Some(up);
+        w.bytes_down = Some(down);
+        if payload > 0 {
+            w.overhead_ratio = Some((up + down) as f64 / payload as f64);
+        }
+    }
+    w
+}
+
+/// What a browser cell adds: its client's version and the browser-only figures.
+fn score_browser(cell: &mut Cell, b: super::clients::BrowserCell) {
+    cell.client = Some(b.version);
+    if let Some(ol) = &b.figures.origin_limit {
+        // Not echo frames: what counts is when each stream got going.
+        cell.delivery = None;
+        if cell.status == Status::Ok && ol.concurrent == 0 {
+            cell.status = Status::Failed;
+            cell.error = Some("no stream got its first event".into());
+        }
+    }
+    if b.figures != Default::default() {
+        cell.browser = Some(b.figures);
+    }
+}
+
+fn median_u64(v: &[u64]) -> Option<f64> {
+    wirebench_reports::summary::median(v.iter().map(|&x| x as f64).collect())
+}

@@ -1,0 +1,103 @@
+//! Receiving server-originated frames, for the workloads the server drives: `push` (one-way
+//! latency per frame) and `download` (bulk goodput).
+
+use std::time::Duration;
+
+use super::bulk::BULK_STALL;
+use super::params::Params;
+use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
+use super::schedule::{recv_before, DRAIN};
+use crate::clock::now_ns;
+use crate::frame::Kind;
+use crate::transport::{FrameStream, TransportError};
+
+/// Receives server-originated frames of `kind` (push or download data).
+pub(crate) async fn receive_server_frames(
+    p: &Params,
+    kind: Kind,
+    mut stream: Box<dyn FrameStream>,
+    rep: &mut ClientReport,
+) -> Result<(), TransportError> {
+    let bulk = kind == Kind::Data;
+    let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
+    let expect_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+    let mut hist = new_histogram();
+    let mut warm = 0;
+    let mut seqs = SeqTracker::default();
+    let mut first_ns = None;
+    let mut counted_first = None;
+    let mut last_ns = 0;
+    let first_wait = Duration::from_secs(30);
+    // Bulk: the server sends for warm-up + duration; stop half a second after that, so a deep
+    // queue's tail does not stretch the cell, or after BULK_STALL without data: longer than a
+    // reliable transport's retransmission timeout (SCTP's minimum RTO is 1 s), so a stall
+    // mid-stream counts against the goodput instead of ending the download.
+    // Push: stragglers get DRAIN after the schedule, plus a poll interval (a poll client
+    // fetches the last frames at its next poll, up to `poll_interval_ms` later).
+    let (stall, idle) = if bulk {
+        (BULK_STALL, Duration::from_millis(500))
+    } else {
+        let drain = DRAIN + Duration::from_millis(p.poll_interval_ms);
+        (drain, drain)
+    };
+    let mut deadline = now_ns() + first_wait.as_nanos() as u64;
+    loop {
+        if !bulk && seqs.distinct >= expect_n {
+            break;
+        }
+        let Some(f) = recv_before(stream.as_mut(), deadline).await? else {
+            break;
+        };
+        let now = now_ns();
+        rep.bytes_received_total += f.len() as u64;
+        let Some(h) = rep.accept(&f, |h| h.kind == kind) else {
+            continue;
+        };
+        let first = *first_ns.get_or_insert(now);
+        deadline = if bulk {
+            (now + stall.as_nanos() as u64)
+                .min(first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64)
+        } else {
+            first + (p.duration_ms + p.warmup_ms) * 1_000_000 + idle.as_nanos() as u64
+        };
+        if !seqs.record(h.seq) {
+            continue;
+        }
+        let in_warmup = if bulk {
+            now < first + p.warmup_ms * 1_000_000
+        } else {
+            h.seq < warm_n
+        };
+        if in_warmup {
+            warm += 1;
+            continue;
+        }
+        let us = now.saturating_sub(h.sent_ns) / 1000;
+        let _ = hist.record(us.clamp(1, MAX_LATENCY_US));
+        counted_first.get_or_insert(now);
+        last_ns = now;
+        rep.bytes_received += f.len() as u64;
+        rep.frames_received += 1;
+    }
+    if first_ns.is_none() {
+        return Err(TransportError::Timeout(format!(
+            "no {} frame arrived within {} s",
+            if bulk { "data" } else { "push" },
+            first_wait.as_secs()
+        )));
+    }
+    rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
+    if bulk {
+        // Sequence numbers below the highest one seen that never came: lost data frames
+        // (possible on unreliable transports; a fault on reliable ones).
+        let missing = seqs
+            .max_seen
+            .map_or(0, |m| (m + 1).saturating_sub(seqs.distinct));
+        if missing > 0 {
+            *rep.errors.entry("frame_missing".into()).or_default() += missing;
+        }
+    }
+    rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
+    rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
+    Ok(())
+}

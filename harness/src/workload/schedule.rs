@@ -1,0 +1,103 @@
+//! Open-loop timing shared by the workloads: send schedules stamped with their intended send
+//! times (coordinated-omission correct), bounded receives, and the drain and connect bounds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+
+use super::params::Params;
+use super::report::{new_histogram, MAX_LATENCY_US};
+use crate::clock::{now_ns, PreciseTimer};
+use crate::frame::{Header, Kind};
+use crate::transport::{FrameSink, FrameStream, TransportError};
+
+/// The next frame if one arrives before `deadline_ns` (monotonic); `None` at the deadline or
+/// when the stream ends.
+pub(crate) async fn recv_before(
+    stream: &mut dyn FrameStream,
+    deadline_ns: u64,
+) -> Result<Option<Bytes>, TransportError> {
+    let wait = Duration::from_nanos(deadline_ns.saturating_sub(now_ns()));
+    match tokio::time::timeout(wait, stream.recv()).await {
+        Err(_) => Ok(None),
+        Ok(r) => r,
+    }
+}
+
+/// How long to wait for stragglers after the last scheduled send.
+pub const DRAIN: Duration = Duration::from_secs(3);
+
+/// How long one client's connect may take before the workload gives up on it (TCP's SYN
+/// retransmits alone reach 15 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An open-loop send schedule: frame `seq` is due at `start_ns + seq * period_ns`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// When frame 0 is due (monotonic ns).
+    pub start_ns: u64,
+    /// Interval between frames, ns.
+    pub period_ns: u64,
+    /// Frames in all, warm-up included.
+    pub total_n: u64,
+}
+
+impl Schedule {
+    /// The schedule of `p` (rate, warm-up, duration) from `start_ns`, and the warm-up's frames.
+    pub fn of(p: &Params, start_ns: u64) -> (Self, u64) {
+        let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
+        let total_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+        let s = Self {
+            start_ns,
+            period_ns: (1e9 / p.rate.max(0.001)) as u64,
+            total_n,
+        };
+        (s, warm_n)
+    }
+
+    /// When the last frame is due.
+    pub fn end_ns(&self) -> u64 {
+        self.start_ns + self.total_n * self.period_ns
+    }
+}
+
+/// Sends the schedule's frames of `kind` from `id`, each stamped with its intended send time;
+/// `sent` counts frames handed to the transport. Returns the sink and how late each send left
+/// (µs histogram).
+pub(crate) async fn send_schedule(
+    mut sink: Box<dyn FrameSink>,
+    sched: Schedule,
+    id: u32,
+    kind: Kind,
+    size: usize,
+    sent: Arc<AtomicU64>,
+) -> Result<(Box<dyn FrameSink>, Histogram<u64>), TransportError> {
+    let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
+    let mut late = new_histogram();
+    for seq in 0..sched.total_n {
+        let t = sched.start_ns + seq * sched.period_ns;
+        timer
+            .sleep_until_ns(t)
+            .await
+            .map_err(|e| TransportError::io("timerfd", e))?;
+        let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
+        let f = Header {
+            seq,
+            sent_ns: t,
+            sender: id,
+            kind,
+        }
+        .encode(size);
+        sink.send(f).await?;
+        sent.store(seq + 1, Ordering::Release);
+    }
+    Ok((sink, late))
+}
+
+/// p50, p99 and max of a send-lateness histogram.
+pub(crate) fn lateness(h: &Histogram<u64>) -> [u64; 3] {
+    [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
+}
