@@ -291,3 +291,173 @@ fn topology_spec(
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::scenario;
+
+    fn profiles() -> ProfileSet {
+        ProfileSet::parse(scenario::DEFAULT_PROFILES, "profiles.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn scenario(text: &str) -> Scenario {
+        let names: Vec<String> = profiles().profiles.keys().cloned().collect();
+        scenario::parse(text, "plan.toml", &names).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn facts<'a>(
+        profiles: &'a ProfileSet,
+        netem: &'a Result<BackendChoice, String>,
+        plaintext: bool,
+    ) -> RunFacts<'a> {
+        RunFacts {
+            profiles,
+            netem,
+            plaintext,
+            chromium: || true,
+        }
+    }
+
+    fn userspace() -> Result<BackendChoice, String> {
+        Ok(BackendChoice {
+            kind: BackendKind::Userspace,
+            reason: "test".into(),
+        })
+    }
+
+    /// Repeats are outermost (interleaved), every WebRTC implementation is its own Rust cell,
+    /// a browser cell runs once against the default, and reliability and peer-to-peer are
+    /// resolved from the transport once.
+    #[test]
+    fn cells_interleave_repeats_and_resolve_transport_facts() {
+        let s = scenario(
+            "repeat = 2\n[[workload]]\nkind = \"echo\"\ntransports = [\"websocket\", \"webrtc\", \
+             \"webrtc-unreliable\"]\nclient = \"both\"\n",
+        );
+        let cells = plan(&[s], None);
+        let rust_rtc = crate::transport::implementations("webrtc").len();
+        let per_repeat = 2 + 2 * rust_rtc + 2;
+        assert_eq!(cells.len(), 2 * per_repeat);
+        assert!(cells[..per_repeat].iter().all(|c| c.repeat == 1));
+        assert!(cells[per_repeat..].iter().all(|c| c.repeat == 2));
+        let browser_rtc: Vec<_> = cells
+            .iter()
+            .filter(|c| c.transport == "webrtc" && c.client == ClientKind::Browser)
+            .collect();
+        assert_eq!(browser_rtc.len(), 2);
+        assert!(browser_rtc.iter().all(|c| c.implementation.is_none()));
+        for c in &cells {
+            assert_eq!(
+                c.reliable,
+                c.transport != "webrtc-unreliable",
+                "{}",
+                c.transport
+            );
+            assert_eq!(
+                c.peer_to_peer,
+                c.transport.starts_with("webrtc"),
+                "{}",
+                c.transport
+            );
+        }
+        assert_eq!(
+            plan(
+                &[scenario(
+                    "[[workload]]\nkind = \"echo\"\ntransports = [\"tcp\"]\n"
+                )],
+                Some(4)
+            )
+            .len(),
+            4
+        );
+    }
+
+    /// Every reason a cell cannot run is found before anything starts, with the link recorded
+    /// once it is known.
+    #[test]
+    fn cells_that_cannot_run_are_resolved_with_the_reason() {
+        let (p, ok, none) = (profiles(), userspace(), Err("no TUN".to_string()));
+        let one = |text: &str| plan(&[scenario(text)], None).remove(0);
+        let upload =
+            one("[[workload]]\nkind = \"upload\"\ntransports = [\"webtransport-datagram\"]\n");
+        let e = resolve(&upload, &facts(&p, &ok, false)).unwrap_err();
+        assert_eq!(e.status, Status::Skipped);
+        assert!(
+            e.reason.contains("backpressure") && e.link.is_none(),
+            "{e:?}"
+        );
+
+        let h2 = one("[[workload]]\nkind = \"echo\"\nhttp = \"2\"\ntransports = [\"sse\"]\n");
+        assert!(resolve(&h2, &facts(&p, &ok, true))
+            .unwrap_err()
+            .reason
+            .contains("--plaintext"));
+        assert!(resolve(&h2, &facts(&p, &ok, false)).is_ok());
+
+        let origin = one("[[workload]]\nkind = \"origin-limit\"\ntransports = [\"sse\"]\n");
+        assert!(resolve(&origin, &facts(&p, &ok, false))
+            .unwrap_err()
+            .reason
+            .contains("browser-only"));
+
+        let flap =
+            one("[[workload]]\nkind = \"flap\"\nduration_ms = 5000\ntransports = [\"sse\"]\n");
+        let e = resolve(&flap, &facts(&p, &ok, false)).unwrap_err();
+        assert!(
+            e.reason.contains("loopback has no link to cut") && e.link.is_some(),
+            "{e:?}"
+        );
+
+        let shaped = one(
+            "[[workload]]\nkind = \"echo\"\ntransports = [\"tcp\"]\nprofiles = [\"broadband\"]\n",
+        );
+        let e = resolve(&shaped, &facts(&p, &none, false)).unwrap_err();
+        assert!(
+            e.reason.contains("unavailable here: no TUN") && e.link.is_some(),
+            "{e:?}"
+        );
+        let mut unknown = shaped.clone();
+        unknown.profile = "nowhere".into();
+        assert_eq!(
+            resolve(&unknown, &facts(&p, &ok, false))
+                .unwrap_err()
+                .status,
+            Status::Failed
+        );
+    }
+
+    /// A shaped cell gets a star of client hosts on its profile and the round trip of both
+    /// access links; relay's peers get two hosts with the pair delay between them.
+    #[test]
+    fn shaped_cells_get_their_topology_and_round_trip() {
+        let (p, ok) = (profiles(), userspace());
+        let one = |text: &str| plan(&[scenario(text)], None).remove(0);
+        let echo = one("[[workload]]\nkind = \"echo\"\ntransports = [\"tcp\"]\nprofiles = [\"broadband\"]\nserver_delay_ms = 10.0\n");
+        let r = resolve(&echo, &facts(&p, &ok, false)).unwrap_or_else(|e| panic!("{e:?}"));
+        let (choice, spec) = r.topology.unwrap_or_else(|| panic!("no topology"));
+        assert_eq!(choice.kind, BackendKind::Userspace);
+        assert_eq!(spec.clients.len(), 1);
+        assert_eq!(spec.server.delay_ms, 10.0);
+        let link_rtt = p
+            .get("broadband")
+            .map(|l| l.rtt_ms().unwrap_or(0.0))
+            .unwrap_or(0.0);
+        assert_eq!(r.rtt_ms, Some(link_rtt + 20.0));
+
+        let relay = one("[[workload]]\nkind = \"relay\"\nclients = 4\ntransports = [\"webrtc\"]\npair_delay_ms = 5.0\n");
+        let r = resolve(&relay, &facts(&p, &ok, false)).unwrap_or_else(|e| panic!("{e:?}"));
+        let (_, spec) = r.topology.unwrap_or_else(|| panic!("no topology"));
+        assert_eq!(spec.clients.len(), 2);
+        assert_eq!(spec.pair_delays.len(), 1);
+        assert_eq!(
+            client_groups(&relay.spec, true),
+            vec![(HostId::client(1), 1, 2), (HostId::client(2), 3, 2)]
+        );
+
+        let local = one("[[workload]]\nkind = \"echo\"\ntransports = [\"tcp\"]\n");
+        let r = resolve(&local, &facts(&p, &ok, false)).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(r.topology.is_none() && r.rtt_ms.is_none());
+    }
+}

@@ -254,3 +254,280 @@ fn score_browser(cell: &mut Cell, b: super::clients::BrowserCell) {
 fn median_u64(v: &[u64]) -> Option<f64> {
     wirebench_reports::summary::median(v.iter().map(|&x| x as f64).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::DataCount;
+    use crate::workload::{ClientReport, Marks, Params, ServerReport};
+
+    fn cell_of(spec: WorkloadSpec, transport: &str) -> PlannedCell {
+        let implementation = crate::transport::implementations(transport)
+            .first()
+            .map(|i| i.to_string());
+        PlannedCell::new(
+            "s",
+            spec.id(),
+            &spec,
+            transport,
+            implementation,
+            "loopback",
+            1,
+            false,
+            ClientKind::Rust,
+        )
+    }
+
+    fn params() -> Params {
+        Params {
+            rate: 10.0,
+            size: 100,
+            duration_ms: 1000,
+            warmup_ms: 100,
+            clients: 2,
+            ..Params::default()
+        }
+    }
+
+    fn resolved(rtt_ms: Option<f64>) -> Resolved {
+        Resolved {
+            link: wirebench_netem::Profile::default(),
+            topology: None,
+            rtt_ms,
+        }
+    }
+
+    fn ran(
+        report: ClientReport,
+        server: ServerReport,
+        wire_bytes: Option<(u64, u64)>,
+    ) -> Execution {
+        Execution {
+            outcome: Outcome::Ran(Box::new(Collected {
+                report,
+                server,
+                marks: Marks::default(),
+                browser: None,
+            })),
+            wire_bytes,
+            backend: None,
+            teardown_error: None,
+        }
+    }
+
+    fn scored(pc: &PlannedCell, r: ClientReport, s: ServerReport) -> Cell {
+        score(blank_cell(pc, false), pc, &resolved(None), ran(r, s, None))
+    }
+
+    /// `frames` sent and `received` after the warm-up, each `size` bytes.
+    fn delivered(sent: u64, received: u64) -> ClientReport {
+        ClientReport {
+            sent,
+            received,
+            frames_received: received,
+            bytes_received: received * 100,
+            ..ClientReport::default()
+        }
+    }
+
+    /// A reliable transport that loses frames fails the cell with the count; an unreliable
+    /// one reports the loss and stays ok; flap measures loss and never fails for it.
+    #[test]
+    fn loss_fails_only_reliable_transports_outside_flap() {
+        let lossy = || delivered(10, 9);
+        let ws = scored(
+            &cell_of(WorkloadSpec::Echo(params()), "websocket"),
+            lossy(),
+            ServerReport::default(),
+        );
+        assert_eq!(ws.status, Status::Failed);
+        assert!(
+            ws.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("1 of 10 frames had not arrived")),
+            "{:?}",
+            ws.error
+        );
+        let dgram = scored(
+            &cell_of(WorkloadSpec::Echo(params()), "webtransport-datagram"),
+            lossy(),
+            ServerReport::default(),
+        );
+        assert_eq!(dgram.status, Status::Ok);
+        assert_eq!(dgram.delivery.map(|d| d.lost), Some(1));
+        let flap = scored(
+            &cell_of(WorkloadSpec::Flap(params()), "websocket"),
+            lossy(),
+            ServerReport::default(),
+        );
+        assert_eq!(flap.status, Status::Ok);
+        let echo = scored(
+            &cell_of(WorkloadSpec::Echo(params()), "websocket"),
+            delivered(10, 10),
+            ServerReport::default(),
+        );
+        assert_eq!(echo.status, Status::Ok);
+        let t = echo.throughput.unwrap_or_else(|| panic!("no throughput"));
+        assert_eq!((t.msgs_per_s, t.goodput_bps), (Some(10.0), Some(8000.0)));
+    }
+
+    /// A client's failure carries what the server counted; a push with nothing after the
+    /// warm-up fails; an upload is measured where the data landed.
+    #[test]
+    fn failures_say_why() {
+        let server = ServerReport {
+            errors: [("frame_too_large".to_string(), 3)].into(),
+            ..ServerReport::default()
+        };
+        let failed = ClientReport {
+            error: Some("client 1: closed".into()),
+            ..ClientReport::default()
+        };
+        let c = scored(
+            &cell_of(WorkloadSpec::Echo(params()), "websocket"),
+            failed,
+            server,
+        );
+        assert_eq!(
+            c.error.as_deref(),
+            Some("client 1: closed (server counted: frame_too_large ×3)")
+        );
+        assert_eq!(c.errors.get("frame_too_large"), Some(&3));
+
+        let push = scored(
+            &cell_of(WorkloadSpec::Push(params()), "sse"),
+            delivered(10, 0),
+            ServerReport::default(),
+        );
+        assert_eq!(
+            push.error.as_deref(),
+            Some("no frame arrived after the warm-up")
+        );
+
+        let upload = cell_of(WorkloadSpec::Upload(params()), "tcp");
+        let none = scored(&upload, ClientReport::default(), ServerReport::default());
+        assert_eq!(
+            none.error.as_deref(),
+            Some("the server counted no uploaded data after the warm-up")
+        );
+        let data = ServerReport {
+            data: vec![(
+                1,
+                DataCount {
+                    frames: 500,
+                    bytes: 1_000_000,
+                    first_ns: 1_000_000_000,
+                    last_ns: 1_500_000_000,
+                    ..DataCount::default()
+                },
+            )],
+            ..ServerReport::default()
+        };
+        let ok = scored(&upload, ClientReport::default(), data);
+        assert_eq!(ok.status, Status::Ok);
+        assert_eq!(ok.throughput.and_then(|t| t.goodput_bps), Some(16e6));
+    }
+
+    /// Peer-to-peer relay fails when the server carried data; a relay deadline's late frames
+    /// are counted apart and don't count as lost on a reliable transport.
+    #[test]
+    fn relay_is_scored_as_peer_to_peer_with_its_deadline() {
+        let p = Params {
+            deadline_ms: Some(150),
+            ..params()
+        };
+        let relayed = ServerReport {
+            relayed: 4,
+            ..ServerReport::default()
+        };
+        let c = scored(
+            &cell_of(WorkloadSpec::Relay(p.clone()), "webrtc"),
+            delivered(10, 10),
+            relayed,
+        );
+        assert_eq!(
+            c.error.as_deref(),
+            Some("peer-to-peer relay: the server saw 4 data frames")
+        );
+        let late = ClientReport {
+            late: 2,
+            ..delivered(10, 8)
+        };
+        let c = scored(
+            &cell_of(WorkloadSpec::Relay(p), "websocket"),
+            late,
+            ServerReport::default(),
+        );
+        assert_eq!(c.status, Status::Ok, "{:?}", c.error);
+        assert_eq!(c.delivery.and_then(|d| d.late), Some(2));
+    }
+
+    /// Setup in round trips of the link, wire overhead over the frames' bytes, timeouts and
+    /// teardown errors recorded.
+    #[test]
+    fn setup_wire_and_ends_are_recorded() {
+        let pc = cell_of(WorkloadSpec::Connect(params()), "tcp");
+        let r = ClientReport {
+            setup_us: vec![1000, 3000, 2000],
+            setup_phases_us: [("tcp".to_string(), 6000)].into(),
+            bytes_sent: 500,
+            bytes_received_total: 500,
+            ..ClientReport::default()
+        };
+        let c = score(
+            blank_cell(&pc, true),
+            &pc,
+            &resolved(Some(0.5)),
+            ran(r, ServerReport::default(), Some((1500, 500))),
+        );
+        assert_eq!((c.setup_ms, c.setup_rtts), (Some(2.0), Some(4.0)));
+        assert_eq!(c.setup_phases_ms.get("tcp"), Some(&2.0));
+        assert_eq!(c.wire.and_then(|w| w.overhead_ratio), Some(2.0));
+        assert_eq!(
+            c.params.get("no_idle"),
+            Some(&serde_json::Value::Bool(true))
+        );
+        assert!(c.params.contains_key("link") && !c.params.contains_key("payload_bytes"));
+
+        let timed_out = Execution {
+            outcome: Outcome::TimedOut {
+                limit_s: 61,
+                stage: "connecting 2 client(s)".into(),
+            },
+            wire_bytes: None,
+            backend: None,
+            teardown_error: Some("busy".into()),
+        };
+        let c = score(blank_cell(&pc, false), &pc, &resolved(None), timed_out);
+        assert_eq!(
+            c.error.as_deref(),
+            Some("timed out after 61 s, connecting 2 client(s)")
+        );
+        assert_eq!(c.errors.get("netem_teardown: busy"), Some(&1));
+    }
+
+    /// Params record what applies: rate only for paced workloads, a transport's own
+    /// keep-alive and poll settings only on that transport.
+    #[test]
+    fn params_record_what_applies() {
+        let p = Params {
+            ws_ping_ms: Some(30_000),
+            sse_heartbeat_ms: Some(15_000),
+            connects: 5,
+            ..params()
+        };
+        let echo = blank_cell(&cell_of(WorkloadSpec::Echo(p.clone()), "websocket"), false);
+        assert!(echo.params.contains_key("rate") && echo.params.contains_key("ws_ping_ms"));
+        assert!(
+            !echo.params.contains_key("sse_heartbeat_ms") && !echo.params.contains_key("connects")
+        );
+        assert!(!echo.params.contains_key("poll_interval_ms"));
+        let connect = blank_cell(&cell_of(WorkloadSpec::Connect(p), "poll"), false);
+        assert!(!connect.params.contains_key("rate") && connect.params.contains_key("connects"));
+        assert!(connect.params.contains_key("poll_interval_ms"));
+        assert_eq!(
+            connect.params.get("latency"),
+            Some(&serde_json::Value::from("setup"))
+        );
+    }
+}
