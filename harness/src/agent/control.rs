@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::server::hub::DataCount;
-use crate::workload::WorkloadSpec;
+use crate::workload::spec::WorkloadSpec;
 
 /// Orchestrator → server agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,5 +168,5 @@ pub enum DriveEvent {
         clients: Vec<u32>,
     },
     /// Finished (successfully or not).
-    Result(Box<crate::workload::ClientReport>),
+    Result(Box<crate::workload::report::ClientReport>),
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::sync::{broadcast, oneshot};
 
-use super::BrowserError;
+use super::error::BrowserError;
 
 /// Flags on every launch (see `CHROMIUM.md`): no sandbox (we run as root), no GPU, no traffic
 /// of Chromium's own (`--host-resolver-rules` maps every name to nothing), plain-IP WebRTC host

@@ -1,17 +1,15 @@
 //! Stage 2, *execute* one cell: bring up its topology, start the server agent and the client
 //! side, run the workload's steps, collect both sides' reports, tear everything down. What it
-//! gives back is data ([`Execution`]) for the scoring stage; [`run_cell`] joins the three stages.
+//! gives back is data ([`Execution`]) for the scoring stage.
 
 use std::path::Path;
 
 use wirebench_netem::{HostId, Topology};
-use wirebench_reports::model::Cell;
 
 use super::clients::{BrowserCell, CellRun, ChromiumPages, ClientSide, RustAgents, Stage};
 use super::options::RunOptions;
-use super::plan::{resolve, PlannedCell, Resolved, RunFacts};
+use super::plan::{PlannedCell, Resolved};
 use super::scenario::ClientKind;
-use super::score;
 use super::server::{ServerAgent, ServerSettings};
 use crate::workload::{self, ClientReport, Marks, ServerReport};
 
@@ -55,33 +53,6 @@ pub(crate) struct Execution {
     pub backend: Option<&'static str>,
     /// Why the topology's teardown failed, if it did.
     pub teardown_error: Option<String>,
-}
-
-/// Runs one cell with the agents of `exe`: plan's resolution, execution, scoring. Failures
-/// become a failed (or skipped) cell with the reason, never an error of the run. Returns the
-/// cell and the link backend it used, if any. A shaped profile gets a fresh namespace
-/// topology, torn down when the cell ends (or when this future is dropped, e.g. on Ctrl-C).
-/// `inject_delay_us` is the hidden echo-reply delay for this cell's server agent (0 = none).
-pub async fn run_cell(
-    pc: &PlannedCell,
-    opts: &RunOptions,
-    exe: &Path,
-    inject_delay_us: u64,
-) -> (Cell, Option<&'static str>) {
-    let cell = score::blank_cell(pc, opts.no_idle);
-    let facts = RunFacts {
-        profiles: &opts.profiles,
-        netem: &opts.netem,
-        plaintext: opts.plaintext,
-        chromium: || crate::browser::chromium::find().is_some(),
-    };
-    let resolved = match resolve(pc, &facts) {
-        Ok(r) => r,
-        Err(why) => return (score::not_run(cell, why), None),
-    };
-    let execution = execute(pc, &resolved, opts, exe, inject_delay_us).await;
-    let backend = execution.backend;
-    (score::score(cell, pc, &resolved, execution), backend)
 }
 
 /// Executes a resolved cell.

@@ -9,6 +9,7 @@
 //! [`scenario`] parses the scenario files the plan starts from.
 
 mod agent;
+pub mod cell;
 pub mod clients;
 pub mod execute;
 pub mod options;
@@ -19,7 +20,7 @@ pub mod score;
 mod server;
 pub mod suite;
 
-pub use execute::run_cell;
+pub use cell::run_cell;
 pub use options::{RunOptions, Variant};
 pub use plan::{needs_topology, plan, PlannedCell};
 pub use suite::{run, shutdown_signal};

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use wirebench_reports::model::Results;
 
-use super::execute::run_cell;
+use super::cell::run_cell;
 use super::options::RunOptions;
 use super::plan::PlannedCell;
 use super::progress;

@@ -7,9 +7,7 @@
 //! the warm-up are recorded apart and excluded.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use wirebench_reports::model::Cell;
 
 use crate::clock::now_ns;
@@ -30,6 +28,7 @@ pub mod relay;
 pub mod report;
 pub mod schedule;
 pub mod score;
+pub mod spec;
 
 pub use bulk::{server_download, BULK_STALL};
 pub use orchestrate::{Mark, ServerControl, ServerReport};
@@ -37,111 +36,7 @@ pub use params::{HttpVersion, Params};
 pub use push::server_push;
 pub use report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 pub use schedule::{CONNECT_TIMEOUT, DRAIN};
-
-/// Which workload and its parameters, as run by the client agent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorkloadSpec {
-    /// Round trips at a fixed rate per client (open loop).
-    Echo(Params),
-    /// Server → clients at a fixed rate; one-way latency on the shared clock.
-    Push(Params),
-    /// Server → client bulk transfer with backpressure.
-    Download(Params),
-    /// Client → server bulk transfer with backpressure.
-    Upload(Params),
-    /// Cold connection setup, repeated.
-    Connect(Params),
-    /// Browser only: `clients` event streams (or long-polls) opened at once to one origin;
-    /// time to each one's first event shows the browser's per-origin connection limit. One
-    /// stream is released every `duration_ms`.
-    OriginLimit(Params),
-    /// Client A → client B in pairs (open loop, one-way latency): through the server, or peer
-    /// to peer for WebRTC.
-    Relay(Params),
-    /// N clients send ops; the server orders and broadcasts them: op → delivered-to-all
-    /// latency and order violations.
-    Collab(Params),
-    /// Many quiet connections held open, a rare notification to all of them: memory per
-    /// connection, keep-alive bytes, notification latency (see [`idle`]).
-    Idle(Params),
-    /// A push stream whose link is cut for a while: recovery time, frames lost and duplicated
-    /// (see [`flap`]).
-    Flap(Params),
-}
-
-impl WorkloadSpec {
-    /// The workload's id.
-    pub fn id(&self) -> &'static str {
-        match self {
-            Self::Echo(_) => "echo",
-            Self::Push(_) => "push",
-            Self::Download(_) => "download",
-            Self::Upload(_) => "upload",
-            Self::Connect(_) => "connect",
-            Self::OriginLimit(_) => "origin-limit",
-            Self::Relay(_) => "relay",
-            Self::Collab(_) => "collab",
-            Self::Idle(_) => "idle",
-            Self::Flap(_) => "flap",
-        }
-    }
-
-    /// Its parameters.
-    pub fn params(&self) -> &Params {
-        match self {
-            Self::Echo(p)
-            | Self::Push(p)
-            | Self::Download(p)
-            | Self::Upload(p)
-            | Self::Connect(p)
-            | Self::OriginLimit(p)
-            | Self::Relay(p)
-            | Self::Collab(p)
-            | Self::Idle(p)
-            | Self::Flap(p) => p,
-        }
-    }
-
-    /// What the latency figures of this workload are.
-    pub fn latency_kind(&self) -> &'static str {
-        match self {
-            Self::Echo(_) => "rtt",
-            Self::Push(_)
-            | Self::Download(_)
-            | Self::Relay(_)
-            | Self::Collab(_)
-            | Self::Idle(_)
-            | Self::Flap(_) => "one-way",
-            Self::Upload(_) => "none",
-            Self::Connect(_) => "setup",
-            Self::OriginLimit(_) => "first-event",
-        }
-    }
-
-    /// How long the whole workload may take before the orchestrator gives up on it.
-    pub fn time_limit(&self) -> Duration {
-        let p = self.params();
-        let base = p.warmup_ms + p.duration_ms;
-        // Connecting thousands of clients takes a while before any schedule starts (TLS
-        // handshakes on a small machine, through the emulator): 10 ms per client on top.
-        let connecting = 10 * u64::from(p.clients);
-        match self {
-            Self::Connect(_) => Duration::from_secs(60 + 10 * p.connects as u64),
-            Self::OriginLimit(_) => {
-                Duration::from_millis(p.duration_ms * (p.clients as u64 + 2))
-                    + Duration::from_secs(60)
-            }
-            // Plus the keep-alive-only window.
-            Self::Idle(_) => {
-                Duration::from_millis(base + p.quiet_ms.unwrap_or(0) + connecting)
-                    + Duration::from_secs(120)
-            }
-            Self::Flap(_) => Duration::from_millis(base) + Duration::from_secs(90),
-            _ => Duration::from_millis(base + connecting) + Duration::from_secs(60),
-        }
-    }
-}
+pub use spec::{WorkloadSpec, ALL_IDS};
 
 /// What the orchestrator measured around a workload that needs marks (idle, flap).
 #[derive(Debug, Clone, Copy, Default)]
@@ -150,20 +45,6 @@ pub struct Marks {
     pub idle: Option<idle::IdleMarks>,
     /// The flap workload's instants.
     pub flap: Option<flap::FlapMarks>,
-}
-
-impl WorkloadSpec {
-    /// Whether the clients hold their schedules until the server (and every other client) is
-    /// ready: relay pairs and collab order recording are set up once all are connected.
-    pub fn gated(&self) -> bool {
-        matches!(self, Self::Relay(_) | Self::Collab(_))
-    }
-
-    /// Whether losing frames is what the workload measures (flap: what a cut costs), so a
-    /// reliable transport's loss does not fail the cell.
-    pub fn measures_loss(&self) -> bool {
-        matches!(self, Self::Flap(_))
-    }
 }
 
 /// The workload's step before its clients connect (idle: keep-alive settings and a first mark;
@@ -242,41 +123,6 @@ pub fn score(
         WorkloadSpec::Connect(_) | WorkloadSpec::OriginLimit(_) => {}
     }
 }
-
-/// Every workload id, for `wirebench list`.
-pub const ALL_IDS: &[(&str, &str)] = &[
-    ("echo", "RTT at a fixed open-loop send rate per client"),
-    (
-        "push",
-        "server → N clients at a fixed rate, one-way latency",
-    ),
-    ("download", "bulk server → client goodput with backpressure"),
-    (
-        "upload",
-        "bulk client → server goodput with backpressure (measured at the server)",
-    ),
-    ("connect", "cold connection setup time, repeated"),
-    (
-        "origin-limit",
-        "browser only: N event streams / long-polls to one origin, time to each one's first event",
-    ),
-    (
-        "relay",
-        "client A → client B in pairs, one-way latency: WebRTC peer to peer, others via the server",
-    ),
-    (
-        "collab",
-        "N clients send ops, the server orders and broadcasts: delivered-to-all latency, order violations",
-    ),
-    (
-        "idle",
-        "many quiet connections, rare notifications: memory per connection, keep-alive bytes, notification latency",
-    ),
-    (
-        "flap",
-        "link cut mid push stream: recovery time, frames lost and duplicated, reconnects",
-    ),
-];
 
 /// Runs the client half of `spec` for clients `first_client ..` over `transport`.
 /// `on_connected` is called once every client is connected (server-driven workloads start then).
@@ -508,6 +354,8 @@ async fn run_one(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Listen-only clients (push, idle) open no HTTP upstream; clients that send do.
