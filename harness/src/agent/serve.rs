@@ -48,16 +48,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .inject_delay_us
         .store(opts.inject_delay_us, Ordering::Relaxed);
     if !opts.control {
-        eprintln!(
-            "wirebench serve: listening on {} (tcp transport on port {}), certificate sha256 {}",
-            server.info.url,
-            server.addr.port().wrapping_add(1),
-            server.identity.cert_sha256_hex()
-        );
-        eprintln!(
-            "  spki sha256 (for Chromium): {}",
-            server.identity.spki_sha256_b64
-        );
+        print_listening(&server);
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
@@ -95,82 +86,12 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                match cmd {
-                    ServerCommand::Push { clients, rate, size, count } => {
-                        let hub = server.hub.clone();
-                        let tx = done_tx.clone();
-                        tokio::spawn(async move {
-                            let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
-                            if !missing.is_empty() {
-                                let _ = tx.send(ServerEvent::Error { message: format!("push: clients {missing:?} never opened a downstream") }).await;
-                                return;
-                            }
-                            let ev = match crate::workload::server_push(&hub, &clients, rate, size, count).await {
-                                Ok(()) => ServerEvent::Done,
-                                Err(e) => ServerEvent::Error { message: format!("push: {e}") },
-                            };
-                            let _ = tx.send(ev).await;
-                        });
-                    }
-                    ServerCommand::Download { clients, size, duration_ms } => {
-                        let hub = server.hub.clone();
-                        let tx = done_tx.clone();
-                        tokio::spawn(async move {
-                            let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
-                            if !missing.is_empty() {
-                                let _ = tx.send(ServerEvent::Error { message: format!("download: clients {missing:?} never opened a downstream") }).await;
-                                return;
-                            }
-                            crate::workload::server_download(hub, clients, size, Duration::from_millis(duration_ms)).await;
-                            let _ = tx.send(ServerEvent::Done).await;
-                        });
-                    }
-                    ServerCommand::Relay { pairs } => {
-                        server.hub.set_relay(&pairs);
-                        let receivers: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
-                        spawn_when_attached(server.hub.clone(), receivers, "relay", done_tx.clone(), |_| {});
-                    }
-                    ServerCommand::Collab { clients } => {
-                        spawn_when_attached(server.hub.clone(), clients, "collab", done_tx.clone(), |hub| hub.record_order());
-                    }
-                    ServerCommand::UploadWarmup { warmup_ms } => {
-                        server.hub.upload_warmup_ns.store(warmup_ms * 1_000_000, Ordering::Relaxed);
-                    }
-                    ServerCommand::KeepAlive { ws_ping_ms, sse_heartbeat_ms, long_poll_hold_ms } => {
-                        let k = &server.hub.keepalive;
-                        k.ws_ping_ms.store(ws_ping_ms, Ordering::Relaxed);
-                        k.sse_heartbeat_ms.store(sse_heartbeat_ms, Ordering::Relaxed);
-                        k.long_poll_hold_ms.store(long_poll_hold_ms, Ordering::Relaxed);
-                    }
-                    ServerCommand::Probe => {
-                        let ev = ServerEvent::Probe {
-                            rss_bytes: procstat::rss_bytes(),
-                            cpu_s: procstat::cpu_seconds(),
-                            attached: server.hub.attached_count(),
-                        };
-                        out.write_all(send(ev).as_bytes()).await?;
-                        out.flush().await?;
-                    }
-                    ServerCommand::Stats => {
-                        let data = server
-                            .hub
-                            .client_ids()
-                            .into_iter()
-                            .map(|id| (id, server.hub.client(id).data_count()))
-                            .filter(|(_, d)| d.frames > 0)
-                            .collect();
-                        let ev = ServerEvent::Stats {
-                            cpu_s: procstat::cpu_seconds(),
-                            rss_peak_bytes: procstat::rss_peak_bytes(),
-                            data,
-                            errors: server.hub.errors.snapshot(),
-                            relayed: server.hub.relayed.load(Ordering::Relaxed),
-                            order: server.hub.broadcast_order(),
-                        };
-                        out.write_all(send(ev).as_bytes()).await?;
-                        out.flush().await?;
-                    }
-                    ServerCommand::Shutdown => break,
+                if matches!(cmd, ServerCommand::Shutdown) {
+                    break;
+                }
+                if let Some(ev) = handle(&server, cmd, &done_tx) {
+                    out.write_all(send(ev).as_bytes()).await?;
+                    out.flush().await?;
                 }
             }
             Some(ev) = done_rx.recv() => {
@@ -180,6 +101,131 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Tells a person where the server listens and which certificate to pin.
+fn print_listening(server: &Server) {
+    eprintln!(
+        "wirebench serve: listening on {} (tcp transport on port {}), certificate sha256 {}",
+        server.info.url,
+        server.addr.port().wrapping_add(1),
+        server.identity.cert_sha256_hex()
+    );
+    eprintln!(
+        "  spki sha256 (for Chromium): {}",
+        server.identity.spki_sha256_b64
+    );
+}
+
+/// Carries out one command (all but `shutdown`); the event to answer at once, if any. Push,
+/// download, relay and collab answer later, through `done_tx`.
+fn handle(
+    server: &Server,
+    cmd: ServerCommand,
+    done_tx: &tokio::sync::mpsc::Sender<ServerEvent>,
+) -> Option<ServerEvent> {
+    let hub = &server.hub;
+    match cmd {
+        ServerCommand::Push {
+            clients,
+            rate,
+            size,
+            count,
+        } => {
+            let hub = hub.clone();
+            let tx = done_tx.clone();
+            tokio::spawn(async move {
+                let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+                if !missing.is_empty() {
+                    let message = format!("push: clients {missing:?} never opened a downstream");
+                    let _ = tx.send(ServerEvent::Error { message }).await;
+                    return;
+                }
+                let ev = match crate::workload::server_push(&hub, &clients, rate, size, count).await
+                {
+                    Ok(()) => ServerEvent::Done,
+                    Err(e) => ServerEvent::Error {
+                        message: format!("push: {e}"),
+                    },
+                };
+                let _ = tx.send(ev).await;
+            });
+        }
+        ServerCommand::Download {
+            clients,
+            size,
+            duration_ms,
+        } => {
+            let hub = hub.clone();
+            let tx = done_tx.clone();
+            tokio::spawn(async move {
+                let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+                if !missing.is_empty() {
+                    let message =
+                        format!("download: clients {missing:?} never opened a downstream");
+                    let _ = tx.send(ServerEvent::Error { message }).await;
+                    return;
+                }
+                let duration = Duration::from_millis(duration_ms);
+                crate::workload::server_download(hub, clients, size, duration).await;
+                let _ = tx.send(ServerEvent::Done).await;
+            });
+        }
+        ServerCommand::Relay { pairs } => {
+            hub.set_relay(&pairs);
+            let receivers: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
+            spawn_when_attached(hub.clone(), receivers, "relay", done_tx.clone(), |_| {});
+        }
+        ServerCommand::Collab { clients } => {
+            let record = |hub: &crate::server::hub::Hub| hub.record_order();
+            spawn_when_attached(hub.clone(), clients, "collab", done_tx.clone(), record);
+        }
+        ServerCommand::UploadWarmup { warmup_ms } => {
+            hub.upload_warmup_ns
+                .store(warmup_ms * 1_000_000, Ordering::Relaxed);
+        }
+        ServerCommand::KeepAlive {
+            ws_ping_ms,
+            sse_heartbeat_ms,
+            long_poll_hold_ms,
+        } => {
+            let k = &hub.keepalive;
+            k.ws_ping_ms.store(ws_ping_ms, Ordering::Relaxed);
+            k.sse_heartbeat_ms
+                .store(sse_heartbeat_ms, Ordering::Relaxed);
+            k.long_poll_hold_ms
+                .store(long_poll_hold_ms, Ordering::Relaxed);
+        }
+        ServerCommand::Probe => {
+            return Some(ServerEvent::Probe {
+                rss_bytes: procstat::rss_bytes(),
+                cpu_s: procstat::cpu_seconds(),
+                attached: hub.attached_count(),
+            })
+        }
+        ServerCommand::Stats => return Some(stats(server)),
+        ServerCommand::Shutdown => {}
+    }
+    None
+}
+
+/// The server's statistics at the end of a cell.
+fn stats(server: &Server) -> ServerEvent {
+    let hub = &server.hub;
+    let data = hub
+        .client_ids()
+        .into_iter()
+        .map(|id| (id, hub.client(id).data_count()))
+        .filter(|(_, d)| d.frames > 0)
+        .collect();
+    ServerEvent::Stats {
+        cpu_s: procstat::cpu_seconds(),
+        rss_peak_bytes: procstat::rss_peak_bytes(),
+        data,
+        errors: hub.errors.snapshot(),
+        relayed: hub.relayed.load(Ordering::Relaxed),
+        order: hub.broadcast_order(),
+    }
 }
 
 /// Answers `done` once every one of `clients` has a downstream open (after running `then`), or

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -112,7 +112,6 @@ impl Chromium {
         mut cmd: std::process::Command,
         opts: &LaunchOptions,
     ) -> Result<Self, BrowserError> {
-        use std::os::unix::process::CommandExt as _;
         let profile = std::env::temp_dir().join(format!(
             "wirebench-chromium-{}-{}",
             std::process::id(),
@@ -120,10 +119,6 @@ impl Chromium {
         ));
         std::fs::create_dir_all(&profile)
             .map_err(|e| BrowserError::Launch(format!("profile {}: {e}", profile.display())))?;
-        let mut rules = "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".to_string();
-        for r in &opts.reachable {
-            rules.push_str(&format!(" , EXCLUDE {r}"));
-        }
         let io = |what: &str, e: std::io::Error| BrowserError::Launch(format!("{what}: {e}"));
         let (cmd_r, cmd_w) = cloexec_pipe().map_err(|e| io("pipe", e))?;
         let (resp_r, resp_w) = cloexec_pipe().map_err(|e| io("pipe", e))?;
@@ -132,27 +127,7 @@ impl Chromium {
             high_fd(resp_w).map_err(|e| io("fcntl", e))?,
         );
         let (child_in, child_out) = (cmd_r.as_raw_fd(), resp_w.as_raw_fd());
-        let cpu = opts.cpu;
-        cmd.args(FLAGS)
-            .arg(format!("--host-resolver-rules={rules}"))
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args(&opts.args)
-            .arg("about:blank")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0);
-        // SAFETY: runs between fork and exec; it only calls dup2 and `child_setup` (prctl,
-        // sched_setaffinity), all async-signal-safe, allocating nothing and taking no locks.
-        unsafe {
-            cmd.pre_exec(move || {
-                // DevTools pipe: commands on fd 3, answers on fd 4 (dup2 clears close-on-exec).
-                if libc::dup2(child_in, 3) < 0 || libc::dup2(child_out, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                crate::agent::child_setup(cpu)
-            });
-        }
+        configure(&mut cmd, opts, &profile, child_in, child_out);
         let program = PathBuf::from(cmd.get_program());
         let mut cmd = tokio::process::Command::from(cmd);
         cmd.kill_on_drop(true);
@@ -186,7 +161,13 @@ impl Chromium {
             cdp,
             version: String::new(),
         };
-        let v = me
+        me.version = me.read_version(&program).await?;
+        Ok(me)
+    }
+
+    /// `chromium <version>`, from DevTools' `Browser.getVersion`.
+    async fn read_version(&self, program: &Path) -> Result<String, BrowserError> {
+        let v = self
             .cdp
             .call(
                 None,
@@ -202,11 +183,10 @@ impl Chromium {
                 ))
             })?;
         let product = v["product"].as_str().unwrap_or("unknown");
-        me.version = format!(
+        Ok(format!(
             "chromium {}",
             product.rsplit_once('/').map_or(product, |(_, v)| v)
-        );
-        Ok(me)
+        ))
     }
 
     /// CPU seconds of the browser's processes so far, and their memory: the sum of their
@@ -317,6 +297,44 @@ fn is_zombie(pid: i32) -> bool {
                 .and_then(|(_, r)| r.split_whitespace().next().map(|st| st == "Z"))
         })
         .unwrap_or(true)
+}
+
+/// Chromium's flags and the child's set-up between fork and exec: the DevTools pipe on fds 3
+/// (commands, `child_in`) and 4 (answers, `child_out`), a fresh profile, every host name but
+/// the server's unresolvable, and the CPU to pin to.
+fn configure(
+    cmd: &mut std::process::Command,
+    opts: &LaunchOptions,
+    profile: &Path,
+    child_in: std::os::fd::RawFd,
+    child_out: std::os::fd::RawFd,
+) {
+    use std::os::unix::process::CommandExt as _;
+    let mut rules = "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".to_string();
+    for r in &opts.reachable {
+        rules.push_str(&format!(" , EXCLUDE {r}"));
+    }
+    let cpu = opts.cpu;
+    cmd.args(FLAGS)
+        .arg(format!("--host-resolver-rules={rules}"))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(&opts.args)
+        .arg("about:blank")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    // SAFETY: runs between fork and exec; it only calls dup2 and `child_setup` (prctl,
+    // sched_setaffinity), all async-signal-safe, allocating nothing and taking no locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            // DevTools pipe: commands on fd 3, answers on fd 4 (dup2 clears close-on-exec).
+            if libc::dup2(child_in, 3) < 0 || libc::dup2(child_out, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            crate::agent::child_setup(cpu)
+        });
+    }
 }
 
 /// One page's DevTools session.

@@ -297,12 +297,36 @@ pub async fn run(
         _ => p.clients.max(1),
     };
     let ids: Vec<u32> = (0..n).map(|k| job.first_client + k).collect();
+    let pages = open_pages(browser, job, ids.len()).await?;
+    let events = browser.cdp.events();
+    let limit = job.workload.time_limit();
+    let runs = pages.iter().zip(&ids).map(|(page, &id)| {
+        let expr = format!("window.wirebench.run({})", page_call(job, id));
+        async move { page.evaluate(&expr, limit).await }
+    });
+    let all = futures_util::future::join_all(runs);
+    let sessions: Vec<&str> = pages.iter().map(|p| p.session.as_str()).collect();
+    let results = tell_when_connected(all, events, &sessions, || {
+        let _ = connected.send(ids.clone());
+    })
+    .await;
+    let mut out = Outcome::default();
+    out.figures.clock_sync = merge_pages(results, &ids, &mut out.report)?.0;
+    Ok(out)
+}
+
+/// `n` pages on the server's page, each with the `wbConnected` binding it calls once
+/// connected. A client namespace has no default route: without media permission Chromium
+/// gathers no ICE candidate there (see `grant_media`), so WebRTC pages off loopback get it.
+async fn open_pages<'b>(
+    browser: &'b Chromium,
+    job: &Job<'_>,
+    n: usize,
+) -> Result<Vec<chromium::Page<'b>>, BrowserError> {
     let url = job.page_url();
-    let mut pages = Vec::new();
-    // A client namespace has no default route: without media permission Chromium gathers no
-    // ICE candidate there (see `grant_media`).
     let grant = job.transport.starts_with("webrtc") && !job.addr.ip().is_loopback();
-    for _ in &ids {
+    let mut pages = Vec::with_capacity(n);
+    for _ in 0..n {
         let page = browser.new_page(true).await?;
         if grant {
             page.grant_media(&job.origin()).await?;
@@ -316,43 +340,39 @@ pub async fn run(
         .await?;
         pages.push(page);
     }
-    let mut events = browser.cdp.events();
-    let limit = job.workload.time_limit();
-    let runs = pages.iter().zip(&ids).map(|(page, &id)| {
-        let mut call = json!({
-            "transport": job.transport,
-            "client": id,
-            "workload": job.workload,
-        });
-        // The schedule as the Rust client derives it (defaults applied), so the page repeats
-        // no default.
-        match job.workload {
-            WorkloadSpec::Idle(p) => {
-                call["idle"] = json!({
-                    "notifications": idle::notifications(p),
-                    "wait_ms": idle::wait_ms(p),
-                });
-            }
-            WorkloadSpec::Flap(p) => {
-                call["flap"] = json!({
-                    "frames": flap::frames(p),
-                    "warmup_frames": flap::warmup_frames(p),
-                    "stall_ms": flap::stall_ms(p),
-                });
-            }
-            _ => {}
-        }
-        let expr = format!("window.wirebench.run({call})");
-        async move { page.evaluate(&expr, limit).await }
+    Ok(pages)
+}
+
+/// What the page's `run()` of client `id` is called with: the job, and for idle and flap the
+/// schedule as the Rust client derives it.
+fn page_call(job: &Job<'_>, id: u32) -> serde_json::Value {
+    let mut call = json!({
+        "transport": job.transport,
+        "client": id,
+        "workload": job.workload,
     });
-    let all = futures_util::future::join_all(runs);
+    match job.workload {
+        WorkloadSpec::Idle(p) => call["idle"] = idle::page_schedule(p),
+        WorkloadSpec::Flap(p) => call["flap"] = flap::page_schedule(p),
+        _ => {}
+    }
+    call
+}
+
+/// Awaits `all` (the pages' runs) while watching DevTools events: once every page of
+/// `sessions` has called `wbConnected`, `tell` runs (once).
+async fn tell_when_connected<T>(
+    all: impl std::future::Future<Output = T>,
+    mut events: tokio::sync::broadcast::Receiver<serde_json::Value>,
+    sessions: &[&str],
+    tell: impl FnOnce(),
+) -> T {
     tokio::pin!(all);
-    let sessions: Vec<&str> = pages.iter().map(|p| p.session.as_str()).collect();
     let mut announced = std::collections::BTreeSet::new();
-    let mut told = false;
-    let results = loop {
+    let mut tell = Some(tell);
+    loop {
         tokio::select! {
-            r = &mut all => break r,
+            r = &mut all => return r,
             ev = events.recv() => {
                 let Ok(ev) = ev else { continue };
                 if ev["method"] == "Runtime.bindingCalled"
@@ -360,17 +380,15 @@ pub async fn run(
                     && ev["sessionId"].as_str().is_some_and(|s| sessions.contains(&s))
                 {
                     announced.insert(ev["sessionId"].as_str().unwrap_or_default().to_string());
-                    if !told && announced.len() == sessions.len() {
-                        told = true;
-                        let _ = connected.send(ids.clone());
+                    if announced.len() == sessions.len() {
+                        if let Some(tell) = tell.take() {
+                            tell();
+                        }
                     }
                 }
             }
         }
-    };
-    let mut out = Outcome::default();
-    out.figures.clock_sync = merge_pages(results, &ids, &mut out.report)?.0;
-    Ok(out)
+    }
 }
 
 /// Each collab client's arrivals, by client id.
@@ -471,10 +489,59 @@ pub async fn run_gated(
     let ids: Vec<u32> = (0..p.clients.max(1))
         .map(|k| job.first_client + k)
         .collect();
+    let (pages, mut calls) = open_peer_pages(browsers, first, job, &ids, relay).await?;
+    let t = Duration::from_secs(30);
+    let clock: SharedClock = serde_json::from_value(
+        pages[0]
+            .evaluate("window.wirebench.sharedClock()", t)
+            .await?,
+    )
+    .map_err(|e| BrowserError::Page(format!("sharedClock(): {e}")))?;
+    out.figures.clock_sync = Some(ClockSync {
+        probes: clock.probes,
+        uncertainty_us: clock.uncertainty_us,
+    });
+    if let Some(failed) = prepare_pages(&pages, &mut calls, &ids, json!(clock)).await? {
+        out.report.error = Some(failed);
+        return Ok(out);
+    }
+    let _ = connected.send(ids.clone());
+    start.await;
+    // One start for every page, a little ahead so each has it in time.
+    let now_ns = pages[0]
+        .evaluate("window.wirebench.sharedNow()", t)
+        .await?
+        .as_f64()
+        .ok_or_else(|| BrowserError::Page("sharedNow() is not a number".into()))?;
+    let start_ns = now_ns + 20e6 + 2e6 * pages.len() as f64;
+    let limit = job.workload.time_limit();
+    let results = futures_util::future::join_all(pages.iter().map(|page| {
+        let expr = format!("window.wirebench.go({start_ns})");
+        async move { page.evaluate(&expr, limit).await }
+    }))
+    .await;
+    let (_, arrivals) = merge_pages(results, &ids, &mut out.report)?;
+    if !relay {
+        crate::workload::collab::delivered_to_all(p, ids.len() as u64, arrivals, &mut out.report);
+    }
+    Ok(out)
+}
+
+/// One page per client of a relay or collab job, each with what its `prepare()` is called
+/// with: relay senders in the first browser and receivers in the second (when there are
+/// two), each told its peer; collab clients all in the first, told every peer.
+async fn open_peer_pages<'b>(
+    browsers: &[&'b Chromium],
+    first: &'b Chromium,
+    job: &Job<'_>,
+    ids: &[u32],
+    relay: bool,
+) -> Result<(Vec<chromium::Page<'b>>, Vec<serde_json::Value>), BrowserError> {
+    let p = job.workload.params();
     let url = job.page_url();
     let mut pages = Vec::with_capacity(ids.len());
     let mut calls = Vec::with_capacity(ids.len());
-    for &id in &ids {
+    for &id in ids {
         let mut call = json!({
             "transport": job.transport,
             "client": id,
@@ -501,27 +568,27 @@ pub async fn run_gated(
         pages.push(page);
         calls.push(call);
     }
+    Ok((pages, calls))
+}
+
+/// Connects every page (`prepare()` with the shared clock); the clients that failed, if any,
+/// with every page's connection aborted.
+async fn prepare_pages(
+    pages: &[chromium::Page<'_>],
+    calls: &mut [serde_json::Value],
+    ids: &[u32],
+    clock: serde_json::Value,
+) -> Result<Option<String>, BrowserError> {
     let t = Duration::from_secs(30);
-    let clock: SharedClock = serde_json::from_value(
-        pages[0]
-            .evaluate("window.wirebench.sharedClock()", t)
-            .await?,
-    )
-    .map_err(|e| BrowserError::Page(format!("sharedClock(): {e}")))?;
-    out.figures.clock_sync = Some(ClockSync {
-        probes: clock.probes,
-        uncertainty_us: clock.uncertainty_us,
-    });
-    let clock = json!(clock);
     let prepared =
-        futures_util::future::join_all(pages.iter().zip(&mut calls).map(|(page, call)| {
+        futures_util::future::join_all(pages.iter().zip(calls.iter_mut()).map(|(page, call)| {
             call["clock"] = clock.clone();
             let expr = format!("window.wirebench.prepare({call})");
             async move { page.evaluate(&expr, t).await }
         }))
         .await;
     let mut failed = Vec::new();
-    for (r, id) in prepared.into_iter().zip(&ids) {
+    for (r, id) in prepared.into_iter().zip(ids) {
         match r {
             Ok(_) => {}
             Err(BrowserError::Page(msg)) => failed.push(format!("client {id}: connect: {msg}")),
@@ -529,32 +596,12 @@ pub async fn run_gated(
         }
     }
     if !failed.is_empty() {
-        for page in &pages {
+        for page in pages {
             let _ = page.evaluate("window.wirebench.abort()", t).await;
         }
-        out.report.error = Some(failed.join("; "));
-        return Ok(out);
+        return Ok(Some(failed.join("; ")));
     }
-    let _ = connected.send(ids.clone());
-    start.await;
-    // One start for every page, a little ahead so each has it in time.
-    let now_ns = pages[0]
-        .evaluate("window.wirebench.sharedNow()", t)
-        .await?
-        .as_f64()
-        .ok_or_else(|| BrowserError::Page("sharedNow() is not a number".into()))?;
-    let start_ns = now_ns + 20e6 + 2e6 * pages.len() as f64;
-    let limit = job.workload.time_limit();
-    let results = futures_util::future::join_all(pages.iter().map(|page| {
-        let expr = format!("window.wirebench.go({start_ns})");
-        async move { page.evaluate(&expr, limit).await }
-    }))
-    .await;
-    let (_, arrivals) = merge_pages(results, &ids, &mut out.report)?;
-    if !relay {
-        crate::workload::collab::delivered_to_all(p, ids.len() as u64, arrivals, &mut out.report);
-    }
-    Ok(out)
+    Ok(None)
 }
 
 #[derive(Debug, Deserialize)]

@@ -155,36 +155,7 @@ pub(crate) async fn client(
         *rep.errors
             .entry(format!("flap_{}", kind_of(&why)))
             .or_default() += 1;
-        // Recover: resume in place where the transport can, else a new connection; retried
-        // until it works or the stream's time is up.
-        while now_ns() < end_ns {
-            match tokio::time::timeout(attempt, conn.stream.resume()).await {
-                Ok(Ok(true)) => {
-                    rep.resumes += 1;
-                    break;
-                }
-                Ok(Ok(false)) => {
-                    match tokio::time::timeout(attempt, transport.connect(target)).await {
-                        Ok(Ok(c)) => {
-                            conn = c;
-                            rep.reconnects += 1;
-                            break;
-                        }
-                        Ok(Err(_)) => {
-                            rep.failed_attempts += 1;
-                            // Refused at once (e.g. no route yet): don't spin.
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        Err(_) => rep.failed_attempts += 1,
-                    }
-                }
-                Ok(Err(_)) => {
-                    rep.failed_attempts += 1;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(_) => rep.failed_attempts += 1,
-            }
-        }
+        recover(&mut conn, transport, target, attempt, end_ns, rep).await;
         quiet_since = now_ns();
     }
     if last_rx.is_none() {
@@ -202,6 +173,44 @@ pub(crate) async fn client(
     }
     let _ = conn.sink.close().await;
     Ok(())
+}
+
+/// Recovers a silent or lost stream: resumes in place where the transport can, else opens a
+/// new connection; retried until it works or the stream's time (`end_ns`) is up.
+async fn recover(
+    conn: &mut Connection,
+    transport: &dyn Transport,
+    target: &Target,
+    attempt: Duration,
+    end_ns: u64,
+    rep: &mut ClientReport,
+) {
+    while now_ns() < end_ns {
+        match tokio::time::timeout(attempt, conn.stream.resume()).await {
+            Ok(Ok(true)) => {
+                rep.resumes += 1;
+                return;
+            }
+            Ok(Ok(false)) => match tokio::time::timeout(attempt, transport.connect(target)).await {
+                Ok(Ok(c)) => {
+                    *conn = c;
+                    rep.reconnects += 1;
+                    return;
+                }
+                Ok(Err(_)) => {
+                    rep.failed_attempts += 1;
+                    // Refused at once (e.g. no route yet): don't spin.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(_) => rep.failed_attempts += 1,
+            },
+            Ok(Err(_)) => {
+                rep.failed_attempts += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => rep.failed_attempts += 1,
+        }
+    }
 }
 
 const DRAIN_NS: u64 = DRAIN.as_nanos() as u64;
@@ -288,6 +297,16 @@ pub(crate) fn score(cell: &mut Cell, r: &ClientReport, marks: Option<&FlapMarks>
     if let Some(m) = marks {
         cell.flap = Some(figures(m, r));
     }
+}
+
+/// The schedule a browser page runs, as the Rust client derives it (defaults applied), so the
+/// page repeats no default.
+pub fn page_schedule(p: &Params) -> serde_json::Value {
+    serde_json::json!({
+        "frames": frames(p),
+        "warmup_frames": warmup_frames(p),
+        "stall_ms": stall_ms(p),
+    })
 }
 
 #[cfg(test)]

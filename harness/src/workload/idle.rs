@@ -273,6 +273,15 @@ pub(crate) fn score(cell: &mut Cell, r: &ClientReport, marks: Option<&IdleMarks>
     }
 }
 
+/// The schedule a browser page runs, as the Rust client derives it (defaults applied), so the
+/// page repeats no default.
+pub fn page_schedule(p: &Params) -> serde_json::Value {
+    serde_json::json!({
+        "notifications": notifications(p),
+        "wait_ms": wait_ms(p),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,21 +186,60 @@ pub async fn run_clients_gated(
             return report;
         }
     }
-    let base = client_target(&spec, base);
+    let ids: Vec<u32> = (0..count.unwrap_or(p.clients).max(1))
+        .map(|k| first_client + k)
+        .collect();
+    let conns = match connect_all(
+        &transport,
+        client_target(&spec, base),
+        &spec,
+        &ids,
+        &mut report,
+    )
+    .await
+    {
+        Some(conns) => conns,
+        None => return with_resources(report),
+    };
+    on_connected(ids);
+    start.await;
+    let start_ns = now_ns() + 5_000_000; // every client's schedule starts 5 ms from now
+    let r = match &spec {
+        WorkloadSpec::Collab(p) => {
+            let conns = conns.into_iter().map(|(id, c, _)| (id, c)).collect();
+            Ok(collab::run(p, conns, start_ns).await)
+        }
+        _ => run_each(&transport, &spec, conns, start_ns).await,
+    };
+    if let Err(e) = r.and_then(|r| report.merge(r).map_err(|e| e.to_string())) {
+        report.error.get_or_insert(e);
+    }
+    with_resources(report)
+}
+
+/// A connected client: its id, connection and the target it connected with.
+type Connected = (u32, Connection, Target);
+
+/// Connects every client first (concurrently, a few at a time to spread the handshakes; relay
+/// peers all at once, since a peer-to-peer offer waits for its answerer), recording each
+/// setup in `report`; None (the reason in `report`) when one fails.
+async fn connect_all(
+    transport: &Arc<dyn Transport>,
+    base: Target,
+    spec: &WorkloadSpec,
+    ids: &[u32],
+    report: &mut ClientReport,
+) -> Option<Vec<Connected>> {
+    let p = spec.params();
+    let relay = matches!(spec, WorkloadSpec::Relay(_));
     let spread = matches!(spec, WorkloadSpec::Idle(_));
     if spread {
         report.rss_before_connect_bytes = crate::agent::procstat::rss_bytes();
     }
-    // Connect every client first (concurrently, a few at a time to spread the handshakes;
-    // relay peers all at once, since a peer-to-peer offer waits for its answerer).
-    let ids: Vec<u32> = (0..count.unwrap_or(p.clients).max(1))
-        .map(|k| first_client + k)
-        .collect();
     let mut conns = Vec::with_capacity(ids.len());
     let chunk_len = if relay { ids.len() } else { 64 };
     for chunk in ids.chunks(chunk_len) {
         let futs = chunk.iter().map(|&id| {
-            let t = transport.clone();
             let mut target = Target {
                 client_id: id,
                 ..base.clone()
@@ -209,27 +248,10 @@ pub async fn run_clients_gated(
                 target.local_ip = idle::source_ip(target.addr, id);
             }
             let pair = relay.then(|| relay::peer_of(id, p.clients));
-            async move {
-                let connect = async {
-                    match pair {
-                        Some((peer, sender)) => t.connect_relay(&target, peer, sender).await,
-                        None => t.connect(&target).await,
-                    }
-                };
-                // A server that accepts no more (out of file descriptors) leaves a handshake
-                // hanging: bounded, so the cell fails with the reason instead of its time limit.
-                let c = tokio::time::timeout(CONNECT_TIMEOUT, connect)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(TransportError::Timeout(format!(
-                            "no connection after {} s",
-                            CONNECT_TIMEOUT.as_secs()
-                        )))
-                    });
-                (id, c, target)
-            }
+            connect_one(transport.clone(), target, pair)
         });
-        for (id, r, target) in futures_util::future::join_all(futs).await {
+        for (r, target) in futures_util::future::join_all(futs).await {
+            let id = target.client_id;
             match r {
                 Ok(c) => {
                     report.setup_us.push(c.setup.total.as_micros() as u64);
@@ -245,7 +267,7 @@ pub async fn run_clients_gated(
                         conns.len(),
                         ids.len()
                     ));
-                    return with_resources(report);
+                    return None;
                 }
             }
         }
@@ -253,17 +275,41 @@ pub async fn run_clients_gated(
     if spread {
         report.rss_connected_bytes = crate::agent::procstat::rss_bytes();
     }
-    on_connected(ids);
-    start.await;
-    let start_ns = now_ns() + 5_000_000; // every client's schedule starts 5 ms from now
-    if let WorkloadSpec::Collab(p) = &spec {
-        let conns = conns.into_iter().map(|(id, c, _)| (id, c)).collect();
-        let r = collab::run(p, conns, start_ns).await;
-        if let Err(e) = report.merge(r) {
-            report.error.get_or_insert(e.to_string());
+    Some(conns)
+}
+
+/// One client's connection (to its relay peer, when `pair` is set), bounded: a server that
+/// accepts no more (out of file descriptors) leaves a handshake hanging, and the cell fails
+/// with the reason instead of its time limit.
+async fn connect_one(
+    t: Arc<dyn Transport>,
+    target: Target,
+    pair: Option<(u32, bool)>,
+) -> (Result<Connection, TransportError>, Target) {
+    let connect = async {
+        match pair {
+            Some((peer, sender)) => t.connect_relay(&target, peer, sender).await,
+            None => t.connect(&target).await,
         }
-        return with_resources(report);
-    }
+    };
+    let c = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(TransportError::Timeout(format!(
+                "no connection after {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        });
+    (c, target)
+}
+
+/// Runs every connected client's half of the workload as its own task; their reports merged.
+async fn run_each(
+    transport: &Arc<dyn Transport>,
+    spec: &WorkloadSpec,
+    conns: Vec<Connected>,
+    start_ns: u64,
+) -> Result<ClientReport, String> {
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|(id, conn, target)| {
@@ -272,6 +318,7 @@ pub async fn run_clients_gated(
             tokio::spawn(async move { run_one(spec, id, conn, start_ns, transport, target).await })
         })
         .collect();
+    let mut report = ClientReport::default();
     for t in tasks {
         match t.await {
             Ok(r) => {
@@ -284,7 +331,7 @@ pub async fn run_clients_gated(
             }
         }
     }
-    with_resources(report)
+    Ok(report)
 }
 
 /// The target a workload's clients connect with: listen-only clients (idle, push) open no

@@ -28,18 +28,7 @@ pub(crate) async fn receive_server_frames(
     let mut counted_first = None;
     let mut last_ns = 0;
     let first_wait = Duration::from_secs(30);
-    // Bulk: the server sends for warm-up + duration; stop half a second after that, so a deep
-    // queue's tail does not stretch the cell, or after BULK_STALL without data: longer than a
-    // reliable transport's retransmission timeout (SCTP's minimum RTO is 1 s), so a stall
-    // mid-stream counts against the goodput instead of ending the download.
-    // Push: stragglers get DRAIN after the schedule, plus a poll interval (a poll client
-    // fetches the last frames at its next poll, up to `poll_interval_ms` later).
-    let (stall, idle) = if bulk {
-        (BULK_STALL, Duration::from_millis(500))
-    } else {
-        let drain = DRAIN + Duration::from_millis(p.poll_interval_ms);
-        (drain, drain)
-    };
+    let (stall, idle) = waits(p, bulk);
     let mut deadline = now_ns() + first_wait.as_nanos() as u64;
     loop {
         if !bulk && seqs.distinct >= expect_n {
@@ -87,17 +76,29 @@ pub(crate) async fn receive_server_frames(
         )));
     }
     rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
-    if bulk {
-        // Sequence numbers below the highest one seen that never came: lost data frames
-        // (possible on unreliable transports; a fault on reliable ones).
-        let missing = seqs
-            .max_seen
-            .map_or(0, |m| (m + 1).saturating_sub(seqs.distinct));
-        if missing > 0 {
-            *rep.errors.entry("frame_missing".into()).or_default() += missing;
-        }
+    // Sequence numbers below the highest one seen that never came: lost data frames
+    // (possible on unreliable transports; a fault on reliable ones).
+    let missing = seqs.missing();
+    if bulk && missing > 0 {
+        *rep.errors.entry("frame_missing".into()).or_default() += missing;
     }
     rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
     rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
     Ok(())
+}
+
+/// How long to wait after the last frame (stall) and after the schedule's end (idle).
+/// Bulk: the server sends for warm-up + duration; stop half a second after that, so a deep
+/// queue's tail does not stretch the cell, or after [`BULK_STALL`] without data: longer than a
+/// reliable transport's retransmission timeout (SCTP's minimum RTO is 1 s), so a stall
+/// mid-stream counts against the goodput instead of ending the download.
+/// Push: stragglers get [`DRAIN`] after the schedule, plus a poll interval (a poll client
+/// fetches the last frames at its next poll, up to `poll_interval_ms` later).
+fn waits(p: &Params, bulk: bool) -> (Duration, Duration) {
+    if bulk {
+        (BULK_STALL, Duration::from_millis(500))
+    } else {
+        let drain = DRAIN + Duration::from_millis(p.poll_interval_ms);
+        (drain, drain)
+    }
 }

@@ -233,7 +233,7 @@ fn decode(s: &str) -> Result<Histogram<u64>, TransportError> {
 #[derive(Debug, Default)]
 pub struct SeqTracker {
     seen: Vec<u64>,
-    pub(crate) max_seen: Option<u64>,
+    max_seen: Option<u64>,
     /// Distinct sequence numbers seen.
     pub distinct: u64,
     /// Repeats of a sequence number already seen.
@@ -243,6 +243,12 @@ pub struct SeqTracker {
 }
 
 impl SeqTracker {
+    /// Sequence numbers below the highest one seen that never came.
+    pub fn missing(&self) -> u64 {
+        self.max_seen
+            .map_or(0, |m| (m + 1).saturating_sub(self.distinct))
+    }
+
     /// Records `seq`; returns true if it is new.
     pub fn record(&mut self, seq: u64) -> bool {
         let (w, b) = ((seq / 64) as usize, seq % 64);
