@@ -16,8 +16,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 
+use super::api::{FrameSink, Setup, Target, TransportError};
 use super::net::connect_stream;
-use super::{FrameSink, Setup, Target, TransportError};
 use crate::frame::put_prefixed;
 
 /// Most bytes one `POST /up` body carries when the sender batches queued frames.

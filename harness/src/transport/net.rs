@@ -9,7 +9,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{Setup, Target, TransportError};
+use super::api::{Setup, Target, TransportError};
 
 /// A byte stream: plain TCP or TLS over TCP.
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}

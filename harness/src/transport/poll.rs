@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 
+use super::api::{Connection, FrameStream, Setup, Target, Transport, TransportError};
 use super::http::{read_body, HttpConn, UpSink};
-use super::{Connection, FrameStream, Setup, Target, Transport, TransportError};
 use crate::clock::{now_ns, PreciseTimer};
 use crate::frame::split_prefixed;
 

@@ -15,8 +15,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, StatusCode};
 
+use super::api::{Connection, FrameStream, Setup, Target, Transport, TransportError};
 use super::http::{HttpConn, UpSink};
-use super::{Connection, FrameStream, Setup, Target, Transport, TransportError};
 
 /// How often the client reconnects a broken event stream before giving up.
 const MAX_RECONNECTS: u32 = 20;

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::{Connection, FrameSink, FrameStream, Setup, Target, Transport, TransportError};
+use super::api::{Connection, FrameSink, FrameStream, Setup, Target, Transport, TransportError};
 use crate::frame::{put_prefixed, Header, Kind, LengthPrefixed};
 
 /// The raw TCP transport.

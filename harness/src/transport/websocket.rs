@@ -10,8 +10,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::api::{Connection, FrameSink, FrameStream, Setup, Target, Transport, TransportError};
 use super::net::{connect_stream, ByteStream};
-use super::{Connection, FrameSink, FrameStream, Setup, Target, Transport, TransportError};
 use crate::frame::MAX_FRAME;
 
 /// Read buffer of a WebSocket connection (both ends), bytes: one TLS record's plaintext, so a

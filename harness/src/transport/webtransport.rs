@@ -17,15 +17,12 @@ use wtransport::error::SendDatagramError;
 use wtransport::tls::Sha256Digest;
 use wtransport::{ClientConfig, Endpoint};
 
-use super::{
+use super::api::{
     Connection, FrameSink, FrameStream, Guarantees, Setup, Target, Transport, TransportError,
 };
 use crate::frame::{put_prefixed, LengthPrefixed};
 
-/// The client's default QUIC keep-alive, well under the 30 s idle timeout (the `idle` workload
-/// sets its own, see [`Target::quic_keep_alive`]). The server sends none: the client keeps the
-/// session alive, as browsers do.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(3);
+pub use super::api::WEBTRANSPORT_KEEP_ALIVE as KEEP_ALIVE;
 
 /// The WebTransport client, over a stream or over datagrams.
 #[derive(Debug, Clone, Copy)]
