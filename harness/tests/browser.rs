@@ -42,8 +42,8 @@ fn chromium_or_skip(test: &str) -> Option<std::path::PathBuf> {
     }
 }
 
-fn job<'a>(s: &Server, transport: &'a str, workload: &'a WorkloadSpec) -> browser::Job<'a> {
-    browser::Job {
+fn job<'a>(s: &Server, transport: &'a str, workload: &'a WorkloadSpec) -> browser::PageJob<'a> {
+    browser::PageJob {
         transport,
         addr: s.addr,
         tls: true,
@@ -53,7 +53,7 @@ fn job<'a>(s: &Server, transport: &'a str, workload: &'a WorkloadSpec) -> browse
     }
 }
 
-async fn launch(path: &std::path::Path, j: &browser::Job<'_>) -> Chromium {
+async fn launch(path: &std::path::Path, j: &browser::PageJob<'_>) -> Chromium {
     Chromium::launch(std::process::Command::new(path), &j.launch_options(None))
         .await
         .expect("chromium launches and answers over DevTools")

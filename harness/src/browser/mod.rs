@@ -74,7 +74,7 @@ pub fn unsupported(spec: &WorkloadSpec, transport: &str) -> Option<String> {
 
 /// What a browser job needs to know about the server.
 #[derive(Debug, Clone)]
-pub struct Job<'a> {
+pub struct PageJob<'a> {
     /// Transport id.
     pub transport: &'a str,
     /// The server's HTTP(S) address (port P): the page's origin.
@@ -89,7 +89,7 @@ pub struct Job<'a> {
     pub workload: &'a WorkloadSpec,
 }
 
-impl Job<'_> {
+impl PageJob<'_> {
     /// The page's origin: the server under test.
     pub fn origin(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
@@ -126,7 +126,7 @@ impl Job<'_> {
 
 /// What a browser run gives back.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct BrowserRun {
     /// The clients' merged report, as the Rust client agent's.
     pub report: ClientReport,
     /// Browser-only figures for the cell.
@@ -280,9 +280,9 @@ impl PageReport {
 /// cannot be driven at all is an `Err`.
 pub async fn run(
     browser: &Chromium,
-    job: &Job<'_>,
+    job: &PageJob<'_>,
     connected: mpsc::UnboundedSender<Vec<u32>>,
-) -> Result<Outcome, BrowserError> {
+) -> Result<BrowserRun, BrowserError> {
     match job.workload {
         WorkloadSpec::OriginLimit(_) => return origin_limit(browser, job).await,
         // No barrier: for a server already set up (pairs made, order recording).
@@ -310,7 +310,7 @@ pub async fn run(
         let _ = connected.send(ids.clone());
     })
     .await;
-    let mut out = Outcome::default();
+    let mut out = BrowserRun::default();
     out.figures.clock_sync = merge_pages(results, &ids, &mut out.report)?.0;
     Ok(out)
 }
@@ -320,7 +320,7 @@ pub async fn run(
 /// gathers no ICE candidate there (see `grant_media`), so WebRTC pages off loopback get it.
 async fn open_pages<'b>(
     browser: &'b Chromium,
-    job: &Job<'_>,
+    job: &PageJob<'_>,
     n: usize,
 ) -> Result<Vec<chromium::Page<'b>>, BrowserError> {
     let url = job.page_url();
@@ -345,7 +345,7 @@ async fn open_pages<'b>(
 
 /// What the page's `run()` of client `id` is called with: the job, and for idle and flap the
 /// schedule as the Rust client derives it.
-fn page_call(job: &Job<'_>, id: u32) -> serde_json::Value {
+fn page_call(job: &PageJob<'_>, id: u32) -> serde_json::Value {
     let mut call = json!({
         "transport": job.transport,
         "client": id,
@@ -464,11 +464,11 @@ struct SharedClock {
 /// sender and receiver apply the same offset.
 pub async fn run_gated(
     browsers: &[&Chromium],
-    job: &Job<'_>,
+    job: &PageJob<'_>,
     connected: mpsc::UnboundedSender<Vec<u32>>,
     start: impl std::future::Future<Output = ()>,
-) -> Result<Outcome, BrowserError> {
-    let mut out = Outcome::default();
+) -> Result<BrowserRun, BrowserError> {
+    let mut out = BrowserRun::default();
     let p = job.workload.params();
     let relay = matches!(job.workload, WorkloadSpec::Relay(_));
     if !relay && !matches!(job.workload, WorkloadSpec::Collab(_)) {
@@ -533,7 +533,7 @@ pub async fn run_gated(
 async fn open_peer_pages<'b>(
     browsers: &[&'b Chromium],
     first: &'b Chromium,
-    job: &Job<'_>,
+    job: &PageJob<'_>,
     ids: &[u32],
     relay: bool,
 ) -> Result<(Vec<chromium::Page<'b>>, Vec<serde_json::Value>), BrowserError> {
@@ -621,7 +621,7 @@ struct PageStream {
 }
 
 /// `origin-limit`: N streams from one page to one origin (the page's own).
-async fn origin_limit(browser: &Chromium, job: &Job<'_>) -> Result<Outcome, BrowserError> {
+async fn origin_limit(browser: &Chromium, job: &PageJob<'_>) -> Result<BrowserRun, BrowserError> {
     let p = job.workload.params();
     let page = browser.new_page(true).await?;
     page.navigate(&job.page_url()).await?;
@@ -637,7 +637,7 @@ async fn origin_limit(browser: &Chromium, job: &Job<'_>) -> Result<Outcome, Brow
             job.workload.time_limit(),
         )
         .await;
-    let mut out = Outcome::default();
+    let mut out = BrowserRun::default();
     let v = match v {
         Ok(v) => v,
         Err(BrowserError::Page(msg)) => {

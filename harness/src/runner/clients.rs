@@ -232,8 +232,8 @@ impl<'a> ChromiumPages<'a> {
         })
     }
 
-    fn job<'j>(&self, pc: &'j PlannedCell) -> browser::Job<'j> {
-        browser::Job {
+    fn job<'j>(&self, pc: &'j PlannedCell) -> browser::PageJob<'j> {
+        browser::PageJob {
             transport: &pc.transport,
             addr: self.addr,
             tls: self.tls,

@@ -28,7 +28,7 @@ pub(crate) struct Collected {
 
 /// How a cell's execution ended.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub(crate) enum Ending {
     /// Both sides reported.
     Ran(Box<Collected>),
     /// The execution failed (topology, agents, protocol): the reason.
@@ -46,7 +46,7 @@ pub(crate) enum Outcome {
 #[derive(Debug)]
 pub(crate) struct Execution {
     /// How it ended.
-    pub outcome: Outcome,
+    pub ending: Ending,
     /// Wire bytes (up, down) of every client host's access link, when it ran on a topology.
     pub wire_bytes: Option<(u64, u64)>,
     /// The link backend it used, if any.
@@ -64,7 +64,7 @@ pub(crate) async fn execute(
     inject_delay_us: u64,
 ) -> Execution {
     let mut execution = Execution {
-        outcome: Outcome::Failed(String::new()),
+        ending: Ending::Failed(String::new()),
         wire_bytes: None,
         backend: None,
         teardown_error: None,
@@ -74,7 +74,7 @@ pub(crate) async fn execute(
         Some((choice, spec)) => match Topology::up_with(choice.clone(), spec) {
             Ok(t) => Some(t),
             Err(e) => {
-                execution.outcome = Outcome::Failed(format!("bringing up the emulated link: {e}"));
+                execution.ending = Ending::Failed(format!("bringing up the emulated link: {e}"));
                 return execution;
             }
         },
@@ -83,13 +83,13 @@ pub(crate) async fn execute(
     let limit = pc.spec.time_limit();
     let stage = Stage::default();
     let drive = drive(pc, opts, exe, topo.as_ref(), inject_delay_us, &stage);
-    execution.outcome = match tokio::time::timeout(limit, drive).await {
+    execution.ending = match tokio::time::timeout(limit, drive).await {
         Ok(Ok(collected)) => {
             execution.wire_bytes = topo.as_ref().and_then(client_wire_bytes);
-            Outcome::Ran(Box::new(collected))
+            Ending::Ran(Box::new(collected))
         }
-        Ok(Err(e)) => Outcome::Failed(format!("{e:#}")),
-        Err(_) => Outcome::TimedOut {
+        Ok(Err(e)) => Ending::Failed(format!("{e:#}")),
+        Err(_) => Ending::TimedOut {
             limit_s: limit.as_secs(),
             stage: stage.get(),
         },

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use wirebench_reports::model::{Cell, Latency, Lateness, Resources, Status, Warmup, Wire};
 
-use super::execute::{Collected, Execution, Outcome};
+use super::execute::{Collected, Ending, Execution};
 use super::plan::{NotRun, PlannedCell, Resolved};
 use super::scenario::ClientKind;
 use crate::workload::{self, WorkloadSpec};
@@ -105,13 +105,13 @@ fn insert_link(cell: &mut Cell, link: &wirebench_netem::Profile) {
 /// Scores an executed cell.
 pub(crate) fn score(mut cell: Cell, pc: &PlannedCell, resolved: &Resolved, ex: Execution) -> Cell {
     insert_link(&mut cell, &resolved.link);
-    match ex.outcome {
-        Outcome::Ran(c) => score_ran(&mut cell, pc, *c, resolved.rtt_ms, ex.wire_bytes),
-        Outcome::Failed(why) => {
+    match ex.ending {
+        Ending::Ran(c) => score_ran(&mut cell, pc, *c, resolved.rtt_ms, ex.wire_bytes),
+        Ending::Failed(why) => {
             cell.status = Status::Failed;
             cell.error = Some(why);
         }
-        Outcome::TimedOut { limit_s, stage } => {
+        Ending::TimedOut { limit_s, stage } => {
             cell.status = Status::Failed;
             cell.error = Some(format!("timed out after {limit_s} s, {stage}"));
         }
@@ -303,7 +303,7 @@ mod tests {
         wire_bytes: Option<(u64, u64)>,
     ) -> Execution {
         Execution {
-            outcome: Outcome::Ran(Box::new(Collected {
+            ending: Ending::Ran(Box::new(Collected {
                 report,
                 server,
                 marks: Marks::default(),
@@ -490,7 +490,7 @@ mod tests {
         assert!(c.params.contains_key("link") && !c.params.contains_key("payload_bytes"));
 
         let timed_out = Execution {
-            outcome: Outcome::TimedOut {
+            ending: Ending::TimedOut {
                 limit_s: 61,
                 stage: "connecting 2 client(s)".into(),
             },
