@@ -1,8 +1,15 @@
 //! Workloads, written once against the [`Transport`] trait: no per-transport branches.
 //!
-//! The client half of every workload runs in the client agent (`wirebench drive`); the
-//! server-driven parts (push schedules, downloads) run in the server agent on the orchestrator's
-//! command. Latency is measured from the **intended** send time of an open-loop schedule
+//! One module per workload (`echo`, `push`, `bulk` for download and upload, `connect`, `relay`,
+//! `collab`, `idle`, `flap`; `origin-limit` runs in the browser only), each owning
+//! its client half (run by the client agent, `wirebench drive`), its server commands (run by
+//! the server agent on the orchestrator's command), its orchestration steps
+//! ([`prepare`] → [`arm`] → [`finish`], driven through [`ServerControl`]) and its scoring
+//! (agent reports → cell figures, [`score`]). This module only dispatches on [`WorkloadSpec`];
+//! the ground floor below the workloads is [`params`], [`spec`], [`report`], [`schedule`],
+//! [`score`](mod@score) and [`orchestrate`].
+//!
+//! Latency is measured from the **intended** send time of an open-loop schedule
 //! (coordinated-omission corrected) into HdrHistogram (µs, 3 significant digits); samples from
 //! the warm-up are recorded apart and excluded.
 
