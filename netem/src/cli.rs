@@ -18,11 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::backend::choose_backend;
 use crate::error::NetemError;
+use crate::link::{BackendKind, HostId, Offload, TopologySpec, PREFIX};
+use crate::netns::{cleanup, install_signal_cleanup, signalled};
 use crate::profile::{Direction, LinkParams, Profile, ProfileSet};
-use crate::topology::{
-    choose_backend, cleanup, install_signal_cleanup, BackendKind, HostId, Topology, TopologySpec,
-};
+use crate::topology::Topology;
 
 /// Profile overrides on the command line (applied on top of `--profile`, both directions).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -150,7 +151,7 @@ pub enum NetemCommand {
     /// Remove namespaces (and the processes in them) left behind by killed runs.
     Cleanup {
         /// Name prefix of what to remove (must start with `wb-`).
-        #[arg(long, default_value = crate::topology::PREFIX)]
+        #[arg(long, default_value = PREFIX)]
         prefix: String,
     },
 }
@@ -246,7 +247,7 @@ fn exec(
     install_signal_cleanup()?;
     let mut spec = TopologySpec::star(profile, 1);
     if no_offload {
-        spec.offload = crate::topology::Offload::Off;
+        spec.offload = Offload::Off;
     }
     let topo = Topology::up(netem, &spec)?;
     let started = Instant::now();
@@ -322,7 +323,7 @@ fn exec(
         "wirebench netem: emulator CPU {cpu:.2} s over {wall:.2} s = {:.0}% of a core",
         100.0 * cpu / wall.max(1e-9)
     );
-    if let Some(sig) = crate::topology::signalled() {
+    if let Some(sig) = signalled() {
         // The signal thread is tearing down and will end the process; don't race it.
         std::thread::sleep(Duration::from_secs(5));
         return Ok(128 + sig);

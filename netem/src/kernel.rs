@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use crate::core::CoreStats;
 use crate::error::NetemError;
+use crate::link::{
+    host_addr, ns_name, BackendKind, HostId, LinkBackend, LinkCounters, NetHost, TopologySpec,
+};
+use crate::netns::{create_netns, destroy_netns};
 use crate::profile::{Direction, LinkParams, Profile};
 use crate::sys;
-use crate::topology::{
-    create_netns, destroy_netns, host_addr, ns_name, BackendKind, Host, HostId, LinkBackend,
-    LinkCounters, TopologySpec,
-};
 
 /// Checks that `tc qdisc add … netem` works, in a throwaway namespace.
 pub fn probe_netem() -> Result<(), String> {
@@ -84,8 +84,10 @@ pub fn netem_args(p: &LinkParams) -> Vec<String> {
     a
 }
 
-pub(crate) struct Kernel {
-    hosts: Vec<Host>,
+/// A live kernel-backend topology: the router namespace, one namespace per host, and the
+/// profile each host's link has (so a restored cut gets it back).
+pub(crate) struct KernelBackend {
+    hosts: Vec<NetHost>,
     router: String,
     names: Vec<String>,
     torn_down: bool,
@@ -93,7 +95,8 @@ pub(crate) struct Kernel {
     profiles: std::sync::Mutex<Vec<Profile>>,
 }
 
-impl Kernel {
+impl KernelBackend {
+    /// Builds the router, the hosts' namespaces and veth pairs, and puts each profile on.
     pub(crate) fn up(spec: &TopologySpec) -> Result<Self, NetemError> {
         if !spec.pair_delays.is_empty() {
             return Err(NetemError::Unsupported {
@@ -148,7 +151,7 @@ impl Kernel {
                 ],
             );
             let profile = spec.profile(HostId(h as u32)).cloned().unwrap_or_default();
-            me.hosts.push(Host {
+            me.hosts.push(NetHost {
                 id: HostId(h as u32),
                 netns: Some(name),
                 addr: IpAddr::V4(addr),
@@ -229,12 +232,12 @@ fn dev_stats(ns: &str, dev: &str) -> Result<[u64; 6], NetemError> {
     ])
 }
 
-impl LinkBackend for Kernel {
+impl LinkBackend for KernelBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Kernel
     }
 
-    fn hosts(&self) -> &[Host] {
+    fn hosts(&self) -> &[NetHost] {
         &self.hosts
     }
 
@@ -307,7 +310,7 @@ impl LinkBackend for Kernel {
     }
 }
 
-impl Drop for Kernel {
+impl Drop for KernelBackend {
     fn drop(&mut self) {
         let _ = self.teardown();
     }

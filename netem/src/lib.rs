@@ -13,20 +13,40 @@
 //! [`Topology::counters`], flaps links with [`Topology::cut`]/[`Topology::restore`] and drops
 //! the topology (or calls [`Topology::teardown`]). [`cleanup`] removes leftovers of killed runs;
 //! [`cli`] is the `wirebench netem …` command family.
+//!
+//! # Layout
+//!
+//! Modules only import modules below them (no import cycle):
+//!
+//! - ground floor: [`error`], [`profile`], [`core`] (sans-IO emulator), `sys` (syscalls and
+//!   `ip`/`tc` commands), [`link`] (the vocabulary: [`BackendKind`], [`HostId`], [`NetHost`],
+//!   [`TopologySpec`], [`LinkCounters`], the addressing plan, the [`LinkBackend`] trait),
+//!   [`netns`] (namespaces this process made, leftovers, signal teardown), [`rootless`];
+//! - backends, on [`link`] and [`netns`]: [`kernel`], `userspace`, `none`;
+//! - the backend factory above them: [`backend`] ([`choose_backend`], [`BackendChoice`]);
+//! - [`topology`] on top: the live [`Topology`];
+//! - [`cli`]: `wirebench netem …`.
 
+pub mod backend;
 pub mod cli;
 pub mod core;
 pub mod error;
 pub mod kernel;
+pub mod link;
+pub mod netns;
+mod none;
 pub mod profile;
 pub mod rootless;
 mod sys;
 pub mod topology;
 mod userspace;
 
+pub use backend::{choose_backend, BackendChoice};
 pub use error::NetemError;
-pub use profile::{Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet};
-pub use topology::{
-    choose_backend, cleanup, install_signal_cleanup, BackendChoice, BackendKind, Host, HostId,
-    LinkBackend, LinkCounters, Offload, PairDelay, Topology, TopologySpec, PREFIX,
+pub use link::{
+    host_addr, BackendKind, HostId, LinkBackend, LinkCounters, NetHost, Offload, PairDelay,
+    TopologySpec, PREFIX, PREFIX_ENV,
 };
+pub use netns::{cleanup, install_signal_cleanup, signalled};
+pub use profile::{Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet};
+pub use topology::Topology;

@@ -69,7 +69,7 @@ fn enter_once() -> Result<Rootless, NetemError> {
             ),
         });
     }
-    if let Err(why) = crate::topology::tun_usable() {
+    if let Err(why) = sys::tun_usable() {
         return Ok(Rootless::Unavailable(format!(
             "not root, and rootless mode needs /dev/net/tun: {why}"
         )));

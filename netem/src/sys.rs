@@ -162,6 +162,17 @@ struct IfReqFlags {
     _pad: [u8; 22],
 }
 
+/// Whether /dev/net/tun can be opened (the userspace backend and rootless mode need it); why
+/// not, when it cannot.
+pub fn tun_usable() -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .map(|_| ())
+        .map_err(|e| format!("cannot open /dev/net/tun: {e}"))
+}
+
 /// Creates a TUN device (L3, no packet info, with virtio-net headers) in the calling thread's
 /// network namespace; the device lives as long as the returned fd. Non-blocking.
 pub fn tun_create(name: &str) -> Result<OwnedFd, NetemError> {

@@ -10,6 +10,7 @@
 //! TUN offloads (TSO/checksum, GSO super-packets) are on for a host only while every link its
 //! packets can cross is unshaped and not cut, so rate and loss always see MTU-sized packets.
 
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -18,12 +19,13 @@ use std::time::{Duration, Instant};
 
 use crate::core::LinkCore;
 use crate::error::NetemError;
+use crate::link::{
+    addr_host, host_addr, ns_name, BackendKind, HostId, LinkBackend, LinkCounters, NetHost,
+    Offload, TopologySpec,
+};
+use crate::netns::{create_netns, destroy_netns};
 use crate::profile::{Direction, Profile};
 use crate::sys::{self, VNET_HDR_LEN};
-use crate::topology::{
-    addr_host, create_netns, destroy_netns, host_addr, ns_name, BackendKind, Host, HostId,
-    LinkBackend, LinkCounters, Offload, TopologySpec,
-};
 
 /// Name of the TUN device inside each host namespace.
 pub const TUN_NAME: &str = "wb0";
@@ -105,12 +107,15 @@ struct PairPath {
     dir: Dir,
 }
 
+/// The pair paths and the index from (source, destination) host to path.
+type PairPaths = (Vec<PairPath>, HashMap<(usize, usize), usize>);
+
 struct Shared {
     links: Vec<HostLink>,
     /// Extra delay stages between pairs of hosts (one per direction).
     paths: Vec<PairPath>,
     /// (src, dst) → index in `paths`.
-    path_index: std::collections::HashMap<(usize, usize), usize>,
+    path_index: HashMap<(usize, usize), usize>,
     stop: AtomicBool,
     stop_fd: OwnedFd,
     epoch: Instant,
@@ -342,16 +347,53 @@ fn route(frame: &[u8]) -> Option<usize> {
     addr_host(dst)
 }
 
+/// The extra delay stages of `spec.pair_delays` (one per direction) among `hosts` hosts, and
+/// the index from (source, destination) to stage.
+fn pair_paths(spec: &TopologySpec, hosts: usize) -> Result<PairPaths, NetemError> {
+    let mut paths = Vec::new();
+    let mut path_index = HashMap::new();
+    for pd in &spec.pair_delays {
+        let (a, b) = (pd.a.0 as usize, pd.b.0 as usize);
+        if a >= hosts || b >= hosts || a == b || pd.delay_ms.is_nan() || pd.delay_ms < 0.0 {
+            return Err(NetemError::Invalid(format!(
+                "pair delay {}<->{} {} ms: hosts must differ and exist, delay ≥ 0",
+                pd.a, pd.b, pd.delay_ms
+            )));
+        }
+        for (src, dst) in [(a, b), (b, a)] {
+            let params = crate::profile::LinkParams {
+                delay_ms: pd.delay_ms,
+                ..Default::default()
+            };
+            path_index.insert((src, dst), paths.len());
+            paths.push(PairPath {
+                dir: Dir {
+                    state: Mutex::new(DirState {
+                        core: LinkCore::new(
+                            params,
+                            stream_seed(spec.seed, (1 << 32) + paths.len() as u64),
+                        ),
+                        sleeping_until: None,
+                    }),
+                    cv: Condvar::new(),
+                },
+            });
+        }
+    }
+    Ok((paths, path_index))
+}
+
 /// A live userspace topology.
-pub(crate) struct Userspace {
-    hosts: Vec<Host>,
+pub(crate) struct UserspaceBackend {
+    hosts: Vec<NetHost>,
     names: Vec<String>,
     shared: Option<Arc<Shared>>,
     threads: Vec<JoinHandle<()>>,
     torn_down: bool,
 }
 
-impl Userspace {
+impl UserspaceBackend {
+    /// Builds the hosts' namespaces and TUN devices and starts the router's threads.
     pub(crate) fn up(spec: &TopologySpec) -> Result<Self, NetemError> {
         let mut me = Self {
             hosts: Vec::new(),
@@ -365,91 +407,13 @@ impl Userspace {
         Ok(me)
     }
 
+    /// Makes every host (namespace, TUN, link cores), the pair paths, and starts the threads.
     fn build(&mut self, spec: &TopologySpec) -> Result<(), NetemError> {
         let mut links = Vec::new();
         for h in 0..spec.host_count() {
-            let name = ns_name(spec, h);
-            let fd = create_netns(&name)?;
-            self.names.push(name.clone());
-            let tun = sys::in_netns(&fd, &name, || {
-                let tun = sys::tun_create(TUN_NAME);
-                // No IPv6 on the emulated link: no router solicitations or MLD noise.
-                let _ = std::fs::write(
-                    format!("/proc/sys/net/ipv6/conf/{TUN_NAME}/disable_ipv6"),
-                    "1",
-                );
-                tun
-            })??;
-            sys::tun_set_offload(&tun, false)?;
-            let addr = host_addr(h);
-            sys::ip_batch(
-                Some(&name),
-                &[
-                    "link set lo up".to_string(),
-                    format!("link set {TUN_NAME} mtu 1500 txqueuelen {TXQUEUELEN}"),
-                    format!("addr add {addr}/16 dev {TUN_NAME}"),
-                    format!("link set {TUN_NAME} up"),
-                ],
-            )?;
-            let profile = spec.profile(HostId(h as u32)).cloned().unwrap_or_default();
-            let mk = |dir: Direction, s: u64| Dir {
-                state: Mutex::new(DirState {
-                    core: LinkCore::new(profile.direction(dir), s),
-                    sleeping_until: None,
-                }),
-                cv: Condvar::new(),
-            };
-            links.push(HostLink {
-                tun,
-                up: mk(Direction::Up, stream_seed(spec.seed, 2 * h as u64)),
-                down: mk(Direction::Down, stream_seed(spec.seed, 2 * h as u64 + 1)),
-                cut: AtomicBool::new(false),
-                offload_on: AtomicBool::new(false),
-                unroutable: AtomicU64::new(0),
-                write_errors: AtomicU64::new(0),
-            });
-            self.hosts.push(Host {
-                id: HostId(h as u32),
-                netns: Some(name),
-                addr: addr.into(),
-                ns_fd: Some(Arc::new(fd)),
-            });
+            links.push(self.add_host(spec, h)?);
         }
-        let mut paths = Vec::new();
-        let mut path_index = std::collections::HashMap::new();
-        for pd in &spec.pair_delays {
-            let (a, b) = (pd.a.0 as usize, pd.b.0 as usize);
-            if a >= links.len()
-                || b >= links.len()
-                || a == b
-                || pd.delay_ms.is_nan()
-                || pd.delay_ms < 0.0
-            {
-                return Err(NetemError::Invalid(format!(
-                    "pair delay {}<->{} {} ms: hosts must differ and exist, delay ≥ 0",
-                    pd.a, pd.b, pd.delay_ms
-                )));
-            }
-            for (src, dst) in [(a, b), (b, a)] {
-                let params = crate::profile::LinkParams {
-                    delay_ms: pd.delay_ms,
-                    ..Default::default()
-                };
-                path_index.insert((src, dst), paths.len());
-                paths.push(PairPath {
-                    dir: Dir {
-                        state: Mutex::new(DirState {
-                            core: LinkCore::new(
-                                params,
-                                stream_seed(spec.seed, (1 << 32) + paths.len() as u64),
-                            ),
-                            sleeping_until: None,
-                        }),
-                        cv: Condvar::new(),
-                    },
-                });
-            }
-        }
+        let (paths, path_index) = pair_paths(spec, links.len())?;
         let shared = Arc::new(Shared {
             links,
             paths,
@@ -462,16 +426,73 @@ impl Userspace {
         });
         self.shared = Some(Arc::clone(&shared));
         shared.update_offloads()?;
+        self.start_threads(&shared)
+    }
+
+    /// Host `h`: its namespace (recorded at once, so teardown finds it if a later step fails),
+    /// its TUN device and address, and the two cores of its access link.
+    fn add_host(&mut self, spec: &TopologySpec, h: usize) -> Result<HostLink, NetemError> {
+        let name = ns_name(spec, h);
+        let fd = create_netns(&name)?;
+        self.names.push(name.clone());
+        let tun = sys::in_netns(&fd, &name, || {
+            let tun = sys::tun_create(TUN_NAME);
+            // No IPv6 on the emulated link: no router solicitations or MLD noise.
+            let _ = std::fs::write(
+                format!("/proc/sys/net/ipv6/conf/{TUN_NAME}/disable_ipv6"),
+                "1",
+            );
+            tun
+        })??;
+        sys::tun_set_offload(&tun, false)?;
+        let addr = host_addr(h);
+        sys::ip_batch(
+            Some(&name),
+            &[
+                "link set lo up".to_string(),
+                format!("link set {TUN_NAME} mtu 1500 txqueuelen {TXQUEUELEN}"),
+                format!("addr add {addr}/16 dev {TUN_NAME}"),
+                format!("link set {TUN_NAME} up"),
+            ],
+        )?;
+        let profile = spec.profile(HostId(h as u32)).cloned().unwrap_or_default();
+        let mk = |dir: Direction, s: u64| Dir {
+            state: Mutex::new(DirState {
+                core: LinkCore::new(profile.direction(dir), s),
+                sleeping_until: None,
+            }),
+            cv: Condvar::new(),
+        };
+        let link = HostLink {
+            tun,
+            up: mk(Direction::Up, stream_seed(spec.seed, 2 * h as u64)),
+            down: mk(Direction::Down, stream_seed(spec.seed, 2 * h as u64 + 1)),
+            cut: AtomicBool::new(false),
+            offload_on: AtomicBool::new(false),
+            unroutable: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+        };
+        self.hosts.push(NetHost {
+            id: HostId(h as u32),
+            netns: Some(name),
+            addr: addr.into(),
+            ns_fd: Some(Arc::new(fd)),
+        });
+        Ok(link)
+    }
+
+    /// The router's threads: a reader and two release threads per host, one per pair path.
+    fn start_threads(&mut self, shared: &Arc<Shared>) -> Result<(), NetemError> {
         for h in 0..shared.links.len() {
-            let s = Arc::clone(&shared);
+            let s = Arc::clone(shared);
             self.spawn(format!("wb-rx-{h}"), move || s.reader(h))?;
             for (name, stage) in [("up", Stage::Up(h)), ("down", Stage::Down(h))] {
-                let s = Arc::clone(&shared);
+                let s = Arc::clone(shared);
                 self.spawn(format!("wb-{name}-{h}"), move || s.releaser(stage))?;
             }
         }
         for i in 0..shared.paths.len() {
-            let s = Arc::clone(&shared);
+            let s = Arc::clone(shared);
             self.spawn(format!("wb-path-{i}"), move || s.releaser(Stage::Path(i)))?;
         }
         Ok(())
@@ -499,12 +520,12 @@ impl Userspace {
     }
 }
 
-impl LinkBackend for Userspace {
+impl LinkBackend for UserspaceBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Userspace
     }
 
-    fn hosts(&self) -> &[Host] {
+    fn hosts(&self) -> &[NetHost] {
         &self.hosts
     }
 
@@ -575,7 +596,7 @@ impl LinkBackend for Userspace {
     }
 }
 
-impl Drop for Userspace {
+impl Drop for UserspaceBackend {
     fn drop(&mut self) {
         if let Err(e) = self.teardown() {
             eprintln!("wirebench-netem: userspace teardown: {e}");
