@@ -336,7 +336,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => cmd_compare(a),
         Command::Netem(c) => {
             let profiles = load_profiles(None)?;
-            let code = wirebench_netem::cli::run(c, &profiles)?;
+            let code = crate::netem_cmd::run(c, &profiles)?;
             Ok(u8::try_from(code).unwrap_or(1))
         }
         Command::List(a) => cmd_list(a),

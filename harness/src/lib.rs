@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod frame;
 pub mod host;
+pub mod netem_cmd;
 pub mod runner;
 pub mod server;
 pub mod tls;

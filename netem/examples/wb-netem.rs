@@ -2,8 +2,8 @@
 //! debugging: `cargo run --release -p wirebench-netem --example wb-netem -- check`.
 
 use clap::Parser;
-use wirebench_netem::cli::{run, NetemCommand};
-use wirebench_netem::ProfileSet;
+use wirebench_netem::cli::{run, CommandSink, NetemCommand};
+use wirebench_netem::{Baseline, CheckReport, ExecStart, ExecSummary, NetemError, ProfileSet};
 
 #[derive(Parser)]
 #[command(about = "wirebench link emulation tools")]
@@ -36,11 +36,40 @@ fn main() {
         }
         None => ProfileSet::builtin(),
     };
-    match run(cli.cmd, &profiles) {
+    match run(cli.cmd, &profiles, &mut Printer) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// Prints what the commands find, as `wirebench netem` does (harness/src/netem_cmd.rs).
+struct Printer;
+
+impl CommandSink for Printer {
+    fn cleaned(&mut self, prefix: &str, removed: &[String]) {
+        if removed.is_empty() {
+            println!("nothing to clean (prefix {prefix})");
+        }
+        for n in removed {
+            println!("removed namespace {n}");
+        }
+    }
+    fn baseline(&mut self, baseline: &Baseline) {
+        println!("{baseline}");
+    }
+    fn checked(&mut self, report: &CheckReport) {
+        print!("{report}");
+    }
+    fn skipped(&mut self, profile: &str, why: &NetemError) {
+        println!("profile {profile} — skipped: {why}");
+    }
+    fn exec_started(&mut self, start: &ExecStart) {
+        eprintln!("{start}");
+    }
+    fn exec_finished(&mut self, summary: &ExecSummary) {
+        eprint!("{summary}");
     }
 }

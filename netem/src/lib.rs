@@ -25,14 +25,22 @@
 //! - backends, on [`link`] and [`netns`]: [`kernel`], `userspace`, `none`;
 //! - the backend factory above them: [`backend`] ([`choose_backend`], [`BackendChoice`]);
 //! - [`topology`] on top: the live [`Topology`];
-//! - [`cli`]: `wirebench netem …`.
+//! - `wirebench netem …` above the topology: `measure` (RTT, UDP and TCP measurements),
+//!   [`findings`] (what they find, as data: [`CheckReport`], [`ExecSummary`], …, and the
+//!   [`CommandSink`] it goes to), [`check`] (configured vs measured), [`exec`], and [`cli`]
+//!   (the commands, [`cli::run`]). The library prints nothing for them: it hands its findings
+//!   to a [`CommandSink`], and the binary prints.
 
 pub mod backend;
+pub mod check;
 pub mod cli;
 pub mod core;
 pub mod error;
+pub mod exec;
+pub mod findings;
 pub mod kernel;
 pub mod link;
+mod measure;
 pub mod netns;
 mod none;
 pub mod profile;
@@ -42,7 +50,12 @@ pub mod topology;
 mod userspace;
 
 pub use backend::{choose_backend, BackendChoice};
+pub use check::CheckOptions;
+pub use cli::NetemCommand;
 pub use error::NetemError;
+pub use findings::{
+    Baseline, CheckLine, CheckReport, CommandSink, ExecStart, ExecSummary, QuietSink,
+};
 pub use link::{
     host_addr, BackendKind, HostId, LinkBackend, LinkCounters, NetHost, Offload, PairDelay,
     TopologySpec, PREFIX, PREFIX_ENV,

@@ -324,7 +324,7 @@ fn exec_runs_in_the_client_namespace_and_cleans_up() {
     if !root() {
         return;
     }
-    use wirebench_netem::cli::{run, NetemCommand, Overrides};
+    use wirebench_netem::cli::{run_quiet as run, NetemCommand, Overrides};
     let before: Vec<String> = std::fs::read_dir("/run/netns")
         .map(|rd| {
             rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
