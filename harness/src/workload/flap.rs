@@ -26,7 +26,7 @@
 use std::time::Duration;
 
 use super::orchestrate::ServerControl;
-use super::params::Params;
+use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::DRAIN;
 use super::score::delivery;
@@ -47,6 +47,43 @@ pub mod defaults {
     /// A client gives a connection up after 1 s without a frame.
     pub const STALL_MS: u64 = 1_000;
 }
+
+/// The `flap` workload's own keys.
+pub const PARAMS: &[ParamDecl] = &[
+    ParamDecl {
+        key: "cut_at_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::CUT_AT_MS)),
+        check: Check::Any,
+        doc: "when the link is cut, after the warm-up",
+        quick: false,
+        only: Some("flap"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "cut_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::CUT_MS)),
+        check: Check::Positive,
+        doc: "how long the link stays cut; the cut must end before the stream does",
+        quick: false,
+        only: Some("flap"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "stall_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::STALL_MS)),
+        check: Check::Any,
+        doc: "silence after which a client gives its connection up (0 = never; else at least 3 push periods)",
+        quick: false,
+        only: Some("flap"),
+        refusal: None,
+    },
+];
+
+/// The defaults `flap` gives shared keys: a 100/s push stream.
+pub const SHARED_DEFAULTS: &[(&str, ParamValue)] = &[("rate", ParamValue::F64(defaults::RATE))];
 
 /// How long a client waits for the first frame of the stream.
 const FIRST_WAIT: Duration = Duration::from_secs(30);

@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::orchestrate::{Mark, ServerControl};
-use super::params::Params;
+use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::recv_before;
 use super::score::delivery;
@@ -51,6 +51,76 @@ pub mod defaults {
     /// `poll_interval_ms`.
     pub const POLL_INTERVAL_MS: u64 = 5_000;
 }
+
+/// The `idle` workload's own keys (production keep-alives by default, see [`defaults`]).
+pub const PARAMS: &[ParamDecl] = &[
+    ParamDecl {
+        key: "notify_interval_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::NOTIFY_INTERVAL_MS)),
+        check: Check::Positive,
+        doc: "a notification goes to every client this often",
+        quick: true,
+        only: Some("idle"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "quiet_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::QUIET_MS)),
+        check: Check::Any,
+        doc: "keep-alive-only window (no notifications) after the warm-up",
+        quick: true,
+        only: Some("idle"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "ws_ping_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::WS_PING_MS)),
+        check: Check::Any,
+        doc: "interval of the server's WebSocket pings",
+        quick: false,
+        only: Some("idle"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "sse_heartbeat_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::SSE_HEARTBEAT_MS)),
+        check: Check::Any,
+        doc: "interval of the server's SSE comment heartbeats",
+        quick: false,
+        only: Some("idle"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "long_poll_hold_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::LONG_POLL_HOLD_MS)),
+        check: Check::Positive,
+        doc: "how long a long-poll is held before the server answers 204",
+        quick: false,
+        only: Some("idle"),
+        refusal: None,
+    },
+    ParamDecl {
+        key: "quic_keepalive_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(defaults::QUIC_KEEPALIVE_MS)),
+        check: Check::Any,
+        doc: "the WebTransport client's QUIC keep-alive (PING) interval, 0 = none",
+        quick: false,
+        only: Some("idle"),
+        refusal: None,
+    },
+];
+
+/// The defaults `idle` gives shared keys: short polls every 5 s.
+pub const SHARED_DEFAULTS: &[(&str, ParamValue)] = &[(
+    "poll_interval_ms",
+    ParamValue::U64(defaults::POLL_INTERVAL_MS),
+)];
 
 /// Loopback source addresses the clients are spread over (127.0.0.1 … 127.0.0.16): each has its
 /// own ~28,000 ephemeral ports towards the server.

@@ -1,5 +1,12 @@
 //! The workloads' parameters: one [`Params`] shared by every workload (each uses the ones that
 //! apply), as the scenario parser resolves them and the cell records them.
+//!
+//! Each scenario key is declared once, as a [`ParamDecl`]: its TOML type, default, bounds, doc,
+//! whether `[quick]` may override it and which workloads take it. The keys every workload takes
+//! are in [`COMMON`] here; a workload's own keys live with it (`idle::PARAMS`, `flap::PARAMS`,
+//! `relay::PARAMS`), as do the defaults it gives shared keys (`*::SHARED_DEFAULTS`).
+//! [`catalogue`] gives them all: the scenario parser takes ownership rules, defaults and
+//! bounds from it, `wirebench list` prints it, and a test keeps the README's table in step.
 
 use serde::{Deserialize, Serialize};
 
@@ -88,8 +95,481 @@ impl HttpVersion {
         }
     }
 
+    /// The scenario's spelling: `"1.1"` or `"2"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http1 => "1.1",
+            Self::Http2 => "2",
+        }
+    }
+
     /// Whether this is the default, HTTP/1.1 only.
     pub fn is_http1(&self) -> bool {
         *self == Self::Http1
+    }
+}
+
+/// A scenario key's TOML type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// A float (an integer is taken too).
+    F64,
+    /// A non-negative integer.
+    U64,
+    /// A non-negative integer below 2^32.
+    U32,
+    /// A string.
+    Str,
+}
+
+impl ParamType {
+    /// The type as `wirebench list` and the README name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F64 => "f64",
+            Self::U64 => "u64",
+            Self::U32 => "u32",
+            Self::Str => "string",
+        }
+    }
+}
+
+/// A value of a declared parameter: a default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamValue {
+    /// A float.
+    F64(f64),
+    /// An integer.
+    U64(u64),
+    /// A small integer.
+    U32(u32),
+    /// A string.
+    Str(&'static str),
+}
+
+impl ParamValue {
+    /// The float, if this is one.
+    pub fn f64(self) -> Option<f64> {
+        match self {
+            Self::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one.
+    pub fn u64(self) -> Option<u64> {
+        match self {
+            Self::U64(v) => Some(v),
+            Self::U32(v) => Some(u64::from(v)),
+            _ => None,
+        }
+    }
+
+    /// The small integer, if this is one.
+    pub fn u32(self) -> Option<u32> {
+        match self {
+            Self::U32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::F64(v) => write!(f, "{v}"),
+            Self::U64(v) => write!(f, "{v}"),
+            Self::U32(v) => write!(f, "{v}"),
+            Self::Str(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// The bounds a parameter's value must meet; each check gives the scenario parser's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any value of the type.
+    Any,
+    /// Greater than 0.
+    Positive,
+    /// A message rate: in (0, 1000000] per second.
+    Rate,
+    /// A message size: from the frame header to the largest frame.
+    Size,
+    /// A one-way delay: in [0, 10000] ms.
+    DelayMs,
+    /// An HTTP version: `"1.1"` or `"2"` (see [`HttpVersion::parse`]).
+    Http,
+}
+
+impl Check {
+    /// The bounds in words, for `wirebench list` and the README.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Any => "any".into(),
+            Self::Positive => "> 0".into(),
+            Self::Rate => "(0, 1000000]".into(),
+            Self::Size => format!(
+                "[{}, {}]",
+                crate::frame::HEADER_LEN,
+                crate::frame::MAX_FRAME
+            ),
+            Self::DelayMs => "[0, 10000]".into(),
+            Self::Http => "\"1.1\" or \"2\"".into(),
+        }
+    }
+
+    /// Checks a float: `Err` holds the scenario parser's message.
+    pub fn f64(self, v: f64) -> Result<(), String> {
+        match self {
+            Self::Rate if !(v > 0.0 && v <= 1_000_000.0) => {
+                Err(format!("{v} is out of range (0, 1000000] messages/s"))
+            }
+            Self::DelayMs if !(0.0..=10_000.0).contains(&v) => {
+                Err(format!("{v} is out of range [0, 10000] ms"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks an integer: `Err` holds the scenario parser's message.
+    pub fn u64(self, v: u64) -> Result<(), String> {
+        let (lo, hi) = (crate::frame::HEADER_LEN, crate::frame::MAX_FRAME);
+        match self {
+            Self::Positive if v == 0 => Err("must be greater than 0".into()),
+            Self::Size if !(lo as u64..=hi as u64).contains(&v) => Err(format!(
+                "{v} bytes is out of range: a message is at least the {lo}-byte header and at \
+                 most {hi} bytes"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a string: `Err` holds the scenario parser's message.
+    pub fn str(self, v: &str) -> Result<(), String> {
+        match self {
+            Self::Http if HttpVersion::parse(v).is_none() => Err(format!(
+                "{v:?}: use \"1.1\" (HTTP/1.1 only, the default) or \"2\" (the server offers \
+                 HTTP/2 too)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One scenario key: everything the parser, `wirebench list` and the README need to know.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamDecl {
+    /// The key, as in a scenario file and as the [`Params`] field.
+    pub key: &'static str,
+    /// Its TOML type.
+    pub ty: ParamType,
+    /// Its default (`None`: unset unless the workload gives one, see [`default_for`]).
+    pub default: Option<ParamValue>,
+    /// Bounds its value must meet.
+    pub check: Check,
+    /// What it means, in one line.
+    pub doc: &'static str,
+    /// Whether `[quick]` and a workload's `quick = { … }` may override it.
+    pub quick: bool,
+    /// The one workload that takes it (`None`: every workload).
+    pub only: Option<&'static str>,
+    /// Why another workload refuses it, when the generic "only the … workload takes …" does not
+    /// say enough.
+    pub refusal: Option<&'static str>,
+}
+
+impl ParamDecl {
+    /// Whether workload `kind` takes this key.
+    pub fn taken_by(&self, kind: &str) -> bool {
+        self.only.is_none_or(|w| w == kind)
+    }
+}
+
+/// The keys every workload takes (each uses those that apply), in [`Params`]' field order.
+pub const COMMON: &[ParamDecl] = &[
+    ParamDecl {
+        key: "rate",
+        ty: ParamType::F64,
+        default: Some(ParamValue::F64(1000.0)),
+        check: Check::Rate,
+        doc: "messages (or ops) per second per client",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "size",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(64)),
+        check: Check::Size,
+        doc: "message size in bytes, the 24-byte header included",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "duration_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(3000)),
+        check: Check::Positive,
+        doc: "measured duration, after the warm-up",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "warmup_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(500)),
+        check: Check::Any,
+        doc: "warm-up, excluded from the figures",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "clients",
+        ty: ParamType::U32,
+        default: Some(ParamValue::U32(1)),
+        check: Check::Positive,
+        doc: "concurrent clients (relay: in pairs, client k sends to client k + clients/2)",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "connects",
+        ty: ParamType::U32,
+        default: Some(ParamValue::U32(20)),
+        check: Check::Positive,
+        doc: "connections opened one after another (connect)",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "poll_interval_ms",
+        ty: ParamType::U64,
+        default: Some(ParamValue::U64(50)),
+        check: Check::Positive,
+        doc: "short-poll interval (poll transport)",
+        quick: true,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "server_delay_ms",
+        ty: ParamType::F64,
+        default: None,
+        check: Check::DelayMs,
+        doc: "one-way delay on the server's access link (the server far away); none = unshaped",
+        quick: false,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "http",
+        ty: ParamType::Str,
+        default: Some(ParamValue::Str("1.1")),
+        check: Check::Http,
+        doc: "HTTP versions the server offers: \"1.1\" only, or \"2\" first (browsers take it)",
+        quick: false,
+        only: None,
+        refusal: None,
+    },
+];
+
+/// Every scenario key, in [`Params`]' field order: [`COMMON`] with relay's keys before
+/// `server_delay_ms`, then idle's and flap's.
+pub fn catalogue() -> impl Iterator<Item = &'static ParamDecl> {
+    let split = COMMON
+        .iter()
+        .position(|d| d.key == "server_delay_ms")
+        .unwrap_or(COMMON.len());
+    let (head, tail) = COMMON.split_at(split);
+    head.iter()
+        .chain(super::relay::PARAMS)
+        .chain(tail)
+        .chain(super::idle::PARAMS)
+        .chain(super::flap::PARAMS)
+}
+
+/// The declaration of `key`, if it is a scenario key.
+pub fn decl(key: &str) -> Option<&'static ParamDecl> {
+    catalogue().find(|d| d.key == key)
+}
+
+/// The defaults workload `kind` gives shared keys instead of their declared ones.
+pub fn shared_defaults(kind: &str) -> &'static [(&'static str, ParamValue)] {
+    match kind {
+        "relay" => super::relay::SHARED_DEFAULTS,
+        "idle" => super::idle::SHARED_DEFAULTS,
+        "flap" => super::flap::SHARED_DEFAULTS,
+        _ => &[],
+    }
+}
+
+/// The default of `d` for workload `kind`: the workload's own if it gives one, else the
+/// declared one.
+pub fn default_for(kind: &str, d: &ParamDecl) -> Option<ParamValue> {
+    shared_defaults(kind)
+        .iter()
+        .find(|(k, _)| *k == d.key)
+        .map(|(_, v)| *v)
+        .or(d.default)
+}
+
+impl Params {
+    /// Sets the field of scenario key `key` (a [`ParamDecl::key`]) to `v`, converted to the
+    /// field's type; `None` unsets an optional field. Unknown keys and mismatched values are
+    /// ignored (the catalogue's test keeps every key settable).
+    pub fn set(&mut self, key: &str, v: Option<ParamValue>) {
+        let int = v.and_then(ParamValue::u64);
+        let float = v.and_then(ParamValue::f64);
+        match key {
+            "rate" => self.rate = float.unwrap_or(self.rate),
+            "size" => self.size = int.map_or(self.size, |s| s as usize),
+            "duration_ms" => self.duration_ms = int.unwrap_or(self.duration_ms),
+            "warmup_ms" => self.warmup_ms = int.unwrap_or(self.warmup_ms),
+            "clients" => self.clients = v.and_then(ParamValue::u32).unwrap_or(self.clients),
+            "connects" => self.connects = v.and_then(ParamValue::u32).unwrap_or(self.connects),
+            "poll_interval_ms" => self.poll_interval_ms = int.unwrap_or(self.poll_interval_ms),
+            "deadline_ms" => self.deadline_ms = int,
+            "pair_delay_ms" => self.pair_delay_ms = float,
+            "server_delay_ms" => self.server_delay_ms = float,
+            "http" => {
+                self.http = match v {
+                    Some(ParamValue::Str(s)) => HttpVersion::parse(s).unwrap_or_default(),
+                    _ => HttpVersion::default(),
+                }
+            }
+            "notify_interval_ms" => self.notify_interval_ms = int,
+            "quiet_ms" => self.quiet_ms = int,
+            "ws_ping_ms" => self.ws_ping_ms = int,
+            "sse_heartbeat_ms" => self.sse_heartbeat_ms = int,
+            "long_poll_hold_ms" => self.long_poll_hold_ms = int,
+            "quic_keepalive_ms" => self.quic_keepalive_ms = int,
+            "cut_at_ms" => self.cut_at_ms = int,
+            "cut_ms" => self.cut_ms = int,
+            "stall_ms" => self.stall_ms = int,
+            _ => {}
+        }
+    }
+}
+
+/// A default as `wirebench list` and the README show it.
+fn default_text(v: Option<ParamValue>) -> String {
+    v.map_or_else(|| "none".to_string(), |v| v.to_string())
+}
+
+/// The parameters each workload takes, with type, default, bounds and meaning (`q`: `[quick]`
+/// may override it): the `parameters` section of `wirebench list`.
+pub fn list_text() -> String {
+    use std::fmt::Write as _;
+    let mut o = String::from("parameters (per workload; q: [quick] may override it):\n");
+    for (kind, _) in super::ALL_IDS {
+        let _ = writeln!(o, "  {kind}:");
+        for d in catalogue().filter(|d| d.taken_by(kind)) {
+            let _ = writeln!(
+                o,
+                "    {:<20} {:<6} {:<8} {:<14} {:<1}  {}",
+                d.key,
+                d.ty.name(),
+                default_text(default_for(kind, d)),
+                d.check.describe(),
+                if d.quick { "q" } else { "" },
+                d.doc
+            );
+        }
+    }
+    o
+}
+
+/// The README's scenario-keys table, from the catalogue (a unit test keeps the README equal).
+pub fn readme_table() -> String {
+    use std::fmt::Write as _;
+    let mut o = String::from(
+        "| key | type | default | bounds | `[quick]` | workloads | meaning |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for d in catalogue() {
+        let mut default = default_text(d.default);
+        for (kind, _) in super::ALL_IDS {
+            if let Some((_, v)) = shared_defaults(kind).iter().find(|(k, _)| *k == d.key) {
+                let _ = write!(default, "; {kind}: {v}");
+            }
+        }
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | {} | {} | {} |",
+            d.key,
+            d.ty.name(),
+            default,
+            d.check.describe(),
+            if d.quick { "yes" } else { "no" },
+            d.only.map_or("any".to_string(), |w| format!("`{w}`")),
+            d.doc
+        );
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every catalogue key is a `Params` field (its serde name) that [`Params::set`] sets, and
+    /// every field is declared.
+    #[test]
+    fn catalogue_covers_params() {
+        let mut p = Params {
+            deadline_ms: Some(1),
+            pair_delay_ms: Some(1.0),
+            server_delay_ms: Some(1.0),
+            http: HttpVersion::Http2,
+            notify_interval_ms: Some(1),
+            quiet_ms: Some(1),
+            ws_ping_ms: Some(1),
+            sse_heartbeat_ms: Some(1),
+            long_poll_hold_ms: Some(1),
+            quic_keepalive_ms: Some(1),
+            cut_at_ms: Some(1),
+            cut_ms: Some(1),
+            stall_ms: Some(1),
+            ..Params::default()
+        };
+        let json = serde_json::to_value(&p).unwrap();
+        let fields: Vec<&String> = json.as_object().unwrap().keys().collect();
+        let keys: Vec<&str> = catalogue().map(|d| d.key).collect();
+        assert_eq!(fields.len(), keys.len(), "{fields:?} vs {keys:?}");
+        for d in catalogue() {
+            assert!(fields.iter().any(|f| *f == d.key), "{} is no field", d.key);
+            let v = match d.ty {
+                ParamType::F64 => ParamValue::F64(7.0),
+                ParamType::U64 => ParamValue::U64(7),
+                ParamType::U32 => ParamValue::U32(7),
+                ParamType::Str => ParamValue::Str("1.1"),
+            };
+            let before = serde_json::to_value(&p).unwrap();
+            p.set(d.key, Some(v));
+            assert_ne!(
+                serde_json::to_value(&p).unwrap(),
+                before,
+                "{} not set",
+                d.key
+            );
+        }
+    }
+
+    /// The README's scenario-keys table is the catalogue's.
+    #[test]
+    fn readme_table_matches_the_catalogue() {
+        let readme = include_str!("../../../README.md");
+        let table = readme_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's scenario-keys table is out of date; replace it with:\n{table}"
+        );
     }
 }

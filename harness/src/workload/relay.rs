@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::orchestrate::{ServerControl, ServerReport};
-use super::params::Params;
+use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
 use super::score::{delivery, fail, paced_throughput, require_arrivals};
@@ -32,6 +32,33 @@ pub fn check_pairs(clients: u32) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The `relay` workload's own keys.
+pub const PARAMS: &[ParamDecl] = &[
+    ParamDecl {
+        key: "deadline_ms",
+        ty: ParamType::U64,
+        default: None,
+        check: Check::Positive,
+        doc: "a frame later than this (from its intended send time) counts as lost, as a media frame would; delivery.late counts them",
+        quick: false,
+        only: Some("relay"),
+        refusal: Some("only the relay workload has a deadline"),
+    },
+    ParamDecl {
+        key: "pair_delay_ms",
+        ty: ParamType::F64,
+        default: None,
+        check: Check::DelayMs,
+        doc: "extra one-way delay between the two peers' hosts, on top of both access links",
+        quick: false,
+        only: Some("relay"),
+        refusal: Some("only the relay workload has peers (pair_delay_ms is the delay between them)"),
+    },
+];
+
+/// The defaults `relay` gives shared keys: one pair of clients.
+pub const SHARED_DEFAULTS: &[(&str, ParamValue)] = &[("clients", ParamValue::U32(2))];
 
 /// The pairing of `clients` relay clients (ids 1..=clients): with n = clients / 2 pairs, client
 /// k ≤ n sends to client k + n. Returns `(peer, is_sender)` for `id`.
