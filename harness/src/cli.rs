@@ -899,6 +899,8 @@ fn cmd_list(a: ListArgs) -> anyhow::Result<u8> {
     for (id, d) in crate::workload::ALL_IDS {
         let _ = writeln!(o, "  {id:<24} {d}");
     }
+    o.push('\n');
+    o.push_str(&crate::workload::params::list_text());
     o.push_str("\nprofiles:\n");
     for (name, p) in &profiles.profiles {
         let first = p.description.lines().next().unwrap_or("");
