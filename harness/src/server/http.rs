@@ -283,17 +283,15 @@ async fn ws_session(hub: Arc<Hub>, id: u32, socket: WebSocket) {
 
 /// `GET /sse`: an event stream of the client's HTTP queue, resuming after `Last-Event-ID`
 /// (or `?after=`); without either, only frames queued from now on.
-/// The cursor an SSE client resumes from (`Last-Event-ID`), or the `400` for a bad one.
-fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Response> {
+/// The cursor an SSE client resumes from (`Last-Event-ID`), or why it is not one.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, String> {
     match headers.get("last-event-id").map(|v| v.to_str()) {
         None => Ok(None),
         Some(Ok(v)) => match v.trim().parse::<u64>() {
             Ok(c) => Ok(Some(c)),
-            Err(_) => Err(bad_request(format!(
-                "invalid Last-Event-ID {v:?}: must be a cursor"
-            ))),
+            Err(_) => Err(format!("invalid Last-Event-ID {v:?}: must be a cursor")),
         },
-        Some(Err(_)) => Err(bad_request("Last-Event-ID is not text")),
+        Some(Err(_)) => Err("Last-Event-ID is not text".into()),
     }
 }
 
@@ -308,7 +306,7 @@ async fn sse(
     };
     let from_header = match last_event_id(&headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(why) => return bad_request(why),
     };
     let after = match parse_after(q.after.as_deref()) {
         Ok(a) => from_header.or(a),
