@@ -17,10 +17,11 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rtc::{
-    check_size, local_ip_for, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
-    PhaseTx, Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
+use super::rtc::shared::{
+    check_size, local_ip_for, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL, MAX_BUFFERED,
+    OPEN_TIMEOUT,
 };
+use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 use super::{Connection, FrameSink, FrameStream, Target, TransportError};
 use crate::server::hub::{Attachment, Hub, Reply};
 

@@ -25,10 +25,11 @@ use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
-use super::rtc::{
-    check_size, local_ip_towards, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
-    Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
+use super::rtc::shared::{
+    check_size, local_ip_towards, setup_from, ChannelOpts, CHANNEL_LABEL, MAX_BUFFERED,
+    OPEN_TIMEOUT,
 };
+use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 use super::{Connection, FrameSink, FrameStream, Target, TransportError};
 use crate::server::hub::{Attachment, Hub, Reply};
 
