@@ -11,15 +11,21 @@
 //! offers through `POST /rtc/relay/offer?client=A&peer=B`, the receiver takes the offer from
 //! `GET /rtc/relay/offer?client=B` and answers with `POST /rtc/relay/session/<sid>?client=B`.
 //!
-//! Layout: [`shared`] (what both engines use), [`signal`] (client-side signalling); the engines
-//! are `rtc_str0m` and `rtc_webrtcrs`; this module picks one for a client
-//! ([`WebRtcTransport`]). The engines depend on the submodules, never on this one.
+//! Layout: [`shared`] (what both engines use), [`signal`] (client-side signalling), [`events`]
+//! (the engine-neutral face of a server-side peer); the engines are `rtc_str0m` and
+//! `rtc_webrtcrs`; this module picks one, for a client ([`WebRtcTransport`]) or a server peer
+//! ([`accept`]). The engines depend on the three submodules, never on this one or each other.
 
+pub mod events;
 pub mod shared;
 pub mod signal;
 
-use async_trait::async_trait;
+use std::net::IpAddr;
 
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+
+pub use events::ServerPeer;
 pub use shared::{
     check_size, local_ip_for, local_ip_towards, ChannelOpts, RtcImpl, CHANNEL_LABEL, MAX_BUFFERED,
     MAX_MESSAGE, OPEN_TIMEOUT,
@@ -99,5 +105,20 @@ impl Transport for WebRtcTransport {
             (RtcImpl::Str0m, false) => rtc_str0m::accept_peer(target).await,
             (RtcImpl::WebrtcRs, false) => rtc_webrtcrs::accept_peer(target).await,
         }
+    }
+}
+
+/// Server side: answers a complete offer with a peer of stack `imp` whose host candidate is on
+/// `local_ip`. The peer runs until the client closes, its connection is lost, or `close` fires
+/// (or is dropped); `close`'s receiver is dropped when the peer ends.
+pub async fn accept(
+    imp: RtcImpl,
+    offer_sdp: &str,
+    local_ip: IpAddr,
+    close: oneshot::Receiver<()>,
+) -> Result<ServerPeer, TransportError> {
+    match imp {
+        RtcImpl::Str0m => rtc_str0m::accept(offer_sdp, local_ip, close).await,
+        RtcImpl::WebrtcRs => rtc_webrtcrs::accept(offer_sdp, local_ip, close).await,
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -17,13 +16,15 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::rtc::events::{
+    ChannelWriter, Inbound, InboundTx, Message, PeerEvent, RtcChannel, ServerPeer,
+};
 use super::rtc::shared::{
     check_size, local_ip_for, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL, MAX_BUFFERED,
     OPEN_TIMEOUT,
 };
 use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 use super::{Connection, FrameSink, FrameStream, Target, TransportError};
-use crate::server::hub::{Attachment, Hub, Reply};
 
 /// Frames queued towards a peer task before senders wait.
 const QUEUE: usize = 1024;
@@ -69,13 +70,11 @@ enum Role {
         open: Option<oneshot::Sender<()>>,
         phases: PhaseTx,
     },
-    /// Server: any channels; data goes to the hub, replies back on the same channel.
+    /// Server: any channels, each reported as it opens; its data goes to its [`Inbound`].
     Server {
-        hub: Arc<Hub>,
-        client: u32,
+        events: mpsc::UnboundedSender<PeerEvent>,
         out: mpsc::Sender<(Option<ChannelId>, Bytes)>,
-        upstream: HashMap<ChannelId, mpsc::UnboundedSender<Bytes>>,
-        attachment: Option<Attachment>,
+        inbound: HashMap<ChannelId, InboundTx>,
     },
 }
 
@@ -94,39 +93,20 @@ impl Role {
                 }
             }
             Role::Server {
-                hub,
-                client,
+                events,
                 out,
-                upstream,
-                attachment,
+                inbound,
             } => {
-                // Replies to this channel's requests, and (first channel) server-originated
-                // frames, reach the peer task through a per-channel queue.
-                let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
-                let out = out.clone();
-                let h = hub.clone();
-                tokio::spawn(async move {
-                    while let Some(f) = rx.recv().await {
-                        if check_size(&f).is_err() {
-                            h.errors.add("rtc_frame_too_large");
-                            continue;
-                        }
-                        if out.send((Some(cid), f)).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                if attachment.is_none() {
-                    *attachment = Some(hub.attach_channel(*client, tx.clone()));
-                }
-                let (up_tx, mut up_rx) = mpsc::unbounded_channel::<Bytes>();
-                let (hub, id) = (hub.clone(), *client);
-                tokio::spawn(async move {
-                    while let Some(f) = up_rx.recv().await {
-                        hub.on_frame(id, f, Reply::Channel(&tx)).await;
-                    }
-                });
-                upstream.insert(cid, up_tx);
+                let (tx, rx) = Inbound::channel();
+                let writer = Writer {
+                    cid,
+                    out: out.clone(),
+                };
+                let _ = events.send(PeerEvent::Opened(RtcChannel {
+                    writer: Box::new(writer),
+                    inbound: rx,
+                }));
+                inbound.insert(cid, tx);
             }
         }
     }
@@ -138,11 +118,13 @@ impl Role {
                     let _ = inbound.send(Bytes::from(data));
                 }
             }
-            Role::Server { hub, upstream, .. } => {
-                if !binary {
-                    hub.errors.add("frame_text");
-                } else if let Some(up) = upstream.get(&cid) {
-                    let _ = up.send(Bytes::from(data));
+            Role::Server { inbound, .. } => {
+                if let Some(tx) = inbound.get(&cid) {
+                    tx.push(if binary {
+                        Message::Binary(Bytes::from(data))
+                    } else {
+                        Message::Text
+                    });
                 }
             }
         }
@@ -288,14 +270,13 @@ fn feed(
 }
 
 /// Server side: answers a complete offer as a str0m peer whose host candidate is on `local_ip`.
-/// The peer runs until the client closes, ICE fails, or `close` fires.
-pub async fn answer(
+/// The peer runs until the client closes, ICE fails, or `close` fires; its channels and its end
+/// are reported as [`PeerEvent`]s.
+pub async fn accept(
     offer_sdp: &str,
     local_ip: IpAddr,
-    hub: Arc<Hub>,
-    client: u32,
     close: oneshot::Receiver<()>,
-) -> Result<String, TransportError> {
+) -> Result<ServerPeer, TransportError> {
     let offer = SdpOffer::from_sdp_string(offer_sdp)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
     let (socket, mut rtc) = bind_peer(local_ip).await?;
@@ -304,20 +285,37 @@ pub async fn answer(
         .accept_offer(offer)
         .map_err(|e| rtc_err("accepting the offer", e))?;
     let (out_tx, out_rx) = mpsc::channel(QUEUE);
+    let (ev_tx, events) = mpsc::unbounded_channel();
     let role = Role::Server {
-        hub: hub.clone(),
-        client,
+        events: ev_tx.clone(),
         out: out_tx,
-        upstream: HashMap::new(),
-        attachment: None,
+        inbound: HashMap::new(),
     };
     tokio::spawn(async move {
-        if let Err(e) = drive(rtc, socket, role, out_rx, close).await {
-            // The reason goes into the counter's key, so a failed cell says why the peer died.
-            hub.errors.add(&format!("rtc_peer_failed: {e}"));
-        }
+        let ended = drive(rtc, socket, role, out_rx, close).await;
+        let _ = ev_tx.send(PeerEvent::Closed(ended.err()));
     });
-    Ok(answer.to_sdp_string())
+    Ok(ServerPeer {
+        answer: answer.to_sdp_string(),
+        events,
+    })
+}
+
+/// Sends a server peer's frames on one channel, through the peer task's queue (which hands
+/// them to SCTP while it holds less than [`MAX_BUFFERED`]).
+struct Writer {
+    cid: ChannelId,
+    out: mpsc::Sender<(Option<ChannelId>, Bytes)>,
+}
+
+#[async_trait]
+impl ChannelWriter for Writer {
+    async fn write(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        self.out
+            .send((Some(self.cid), frame))
+            .await
+            .map_err(|_| TransportError::Closed)
+    }
 }
 
 /// A new str0m peer with a UDP socket and its host candidate on `target`'s local address, else
