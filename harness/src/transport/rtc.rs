@@ -32,7 +32,8 @@ pub use shared::{
 };
 pub use signal::{relay_answer, relay_take_offer, signal, Signal, RELAY_OFFER_WAIT};
 
-use super::{rtc_str0m, rtc_webrtcrs, Connection, Guarantees, Target, Transport, TransportError};
+use super::api::{Connection, Guarantees, Target, Transport, TransportError};
+use super::{rtc_str0m, rtc_webrtcrs};
 
 /// The implementations, default first.
 pub const IMPLEMENTATIONS: &[&str] = &["str0m", "webrtc-rs"];

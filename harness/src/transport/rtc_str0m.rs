@@ -16,6 +16,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
 use super::rtc::events::{
     ChannelWriter, Inbound, InboundTx, Message, PeerEvent, RtcChannel, ServerPeer,
 };
@@ -24,7 +25,6 @@ use super::rtc::shared::{
     OPEN_TIMEOUT,
 };
 use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
-use super::{Connection, FrameSink, FrameStream, Target, TransportError};
 
 /// Frames queued towards a peer task before senders wait.
 const QUEUE: usize = 1024;

@@ -25,13 +25,13 @@ use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
+use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
 use super::rtc::events::{ChannelWriter, Inbound, Message, PeerEvent, RtcChannel, ServerPeer};
 use super::rtc::shared::{
     check_size, local_ip_towards, setup_from, ChannelOpts, CHANNEL_LABEL, MAX_BUFFERED,
     OPEN_TIMEOUT,
 };
 use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
-use super::{Connection, FrameSink, FrameStream, Target, TransportError};
 
 fn err(context: &str, e: webrtc::Error) -> TransportError {
     TransportError::Protocol(format!("webrtc-rs {context}: {e}"))
@@ -353,7 +353,7 @@ fn client_connection(
     dc: Arc<RTCDataChannel>,
     low: Arc<Notify>,
     in_rx: mpsc::UnboundedReceiver<Bytes>,
-    setup: super::Setup,
+    setup: super::api::Setup,
 ) -> Connection {
     // The peer connection lives as long as the sink; the stream ends when it closes.
     let closed_pc = pc.clone();

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::transport::TransportError;
+use crate::transport::api::TransportError;
 
 /// A server-side peer: the complete answer to send back, and what happens to the peer.
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::transport::{Setup, Target, TransportError};
+use crate::transport::api::{Setup, Target, TransportError};
 
 /// Label of the channel the client opens.
 pub const CHANNEL_LABEL: &str = "wirebench";

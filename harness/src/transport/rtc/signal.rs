@@ -8,8 +8,8 @@ use bytes::Bytes;
 use hyper::Method;
 
 use super::shared::RtcImpl;
+use crate::transport::api::{Setup, Target, TransportError};
 use crate::transport::http::{read_body, HttpConn};
-use crate::transport::{Setup, Target, TransportError};
 
 /// Where a peer's offer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
