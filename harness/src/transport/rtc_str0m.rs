@@ -131,7 +131,76 @@ impl Role {
     }
 }
 
-/// Drives one peer until it closes. `primary` is the channel `None`-addressed frames go to.
+/// What a peer task remembers between events.
+#[derive(Default)]
+struct Progress {
+    /// The first channel opened: `None`-addressed frames go to it, and it closing ends the peer.
+    primary: Option<ChannelId>,
+    ice_done: bool,
+    /// The primary channel closed: end once what is queued is handed over.
+    closing: bool,
+}
+
+impl Progress {
+    /// Applies one str0m event; true when the peer is over (ICE disconnected, or closed).
+    fn on_event(&mut self, e: Event, role: &mut Role) -> bool {
+        match e {
+            Event::IceConnectionStateChange(s) => match s {
+                IceConnectionState::Connected | IceConnectionState::Completed if !self.ice_done => {
+                    self.ice_done = true;
+                    role.phase("ice");
+                }
+                IceConnectionState::Disconnected => return true,
+                _ => {}
+            },
+            Event::Connected => role.phase("dtls"),
+            Event::ChannelOpen(cid, _label) => {
+                if self.primary.is_none() {
+                    self.primary = Some(cid);
+                    role.phase("channel");
+                }
+                role.channel_open(cid);
+            }
+            Event::ChannelData(d) => role.data(d.id, d.binary, d.data),
+            Event::ChannelClose(cid) if Some(cid) == self.primary => {
+                self.closing = true;
+            }
+            Event::Closed => return true,
+            _ => {}
+        }
+        false
+    }
+}
+
+/// Hands queued frames to SCTP while it has room (frames for a channel gone are dropped).
+fn write_queued(
+    rtc: &mut Rtc,
+    outq: &mut VecDeque<(ChannelId, Bytes)>,
+) -> Result<(), TransportError> {
+    while let Some((cid, f)) = outq.front() {
+        let Some(mut ch) = rtc.channel(*cid) else {
+            outq.pop_front();
+            continue;
+        };
+        if ch.write(true, f).map_err(|e| rtc_err("write", e))? {
+            outq.pop_front();
+        } else {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Closes DTLS politely and sends what that produces.
+async fn close_and_flush(rtc: &mut Rtc, socket: &UdpSocket) {
+    let _ = rtc.close();
+    while let Ok(Output::Transmit(t)) = rtc.poll_output() {
+        let _ = socket.send_to(&t.contents, t.destination).await;
+    }
+}
+
+/// Drives one peer until it closes: a state machine over str0m's outputs (transmit, timeout,
+/// events) and its inputs (datagrams, timeouts, frames to send, the close signal).
 async fn drive(
     mut rtc: Rtc,
     socket: UdpSocket,
@@ -143,23 +212,10 @@ async fn drive(
         .local_addr()
         .map_err(|e| TransportError::io("peer socket", e))?;
     let mut buf = vec![0u8; RECV_BUF];
-    let mut primary: Option<ChannelId> = None;
     let mut outq: VecDeque<(ChannelId, Bytes)> = VecDeque::new();
-    let mut ice_done = false;
-    let mut closing = false;
+    let mut st = Progress::default();
     loop {
-        // Hand queued frames to SCTP while it has room.
-        while let Some((cid, f)) = outq.front() {
-            let Some(mut ch) = rtc.channel(*cid) else {
-                outq.pop_front();
-                continue;
-            };
-            if ch.write(true, f).map_err(|e| rtc_err("write", e))? {
-                outq.pop_front();
-            } else {
-                break;
-            }
-        }
+        write_queued(&mut rtc, &mut outq)?;
         let deadline = loop {
             match rtc.poll_output().map_err(|e| rtc_err("poll", e))? {
                 Output::Timeout(t) => break t,
@@ -167,37 +223,17 @@ async fn drive(
                     // UDP: a failed send is a lost packet, which the protocols handle.
                     let _ = socket.send_to(&t.contents, t.destination).await;
                 }
-                Output::Event(e) => match e {
-                    Event::IceConnectionStateChange(s) => match s {
-                        IceConnectionState::Connected | IceConnectionState::Completed
-                            if !ice_done =>
-                        {
-                            ice_done = true;
-                            role.phase("ice");
-                        }
-                        IceConnectionState::Disconnected => return Ok(()),
-                        _ => {}
-                    },
-                    Event::Connected => role.phase("dtls"),
-                    Event::ChannelOpen(cid, _label) => {
-                        if primary.is_none() {
-                            primary = Some(cid);
-                            role.phase("channel");
-                        }
-                        role.channel_open(cid);
+                Output::Event(e) => {
+                    if st.on_event(e, &mut role) {
+                        return Ok(());
                     }
-                    Event::ChannelData(d) => role.data(d.id, d.binary, d.data),
-                    Event::ChannelClose(cid) if Some(cid) == primary => {
-                        closing = true;
-                    }
-                    Event::Closed => return Ok(()),
-                    _ => {}
-                },
+                }
             }
         };
-        if !rtc.is_alive() || (closing && outq.is_empty()) {
+        if !rtc.is_alive() || (st.closing && outq.is_empty()) {
             return Ok(());
         }
+        let primary = st.primary;
         let can_take = outq.is_empty() && primary.is_some();
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
@@ -216,10 +252,7 @@ async fn drive(
             f = out_rx.recv(), if can_take => {
                 let Some((cid, f)) = f else {
                     // The client dropped its sink: close DTLS politely, flush, end.
-                    let _ = rtc.close();
-                    while let Ok(Output::Transmit(t)) = rtc.poll_output() {
-                        let _ = socket.send_to(&t.contents, t.destination).await;
-                    }
+                    close_and_flush(&mut rtc, &socket).await;
                     return Ok(());
                 };
                 if let Some(c) = cid.or(primary) {
@@ -234,10 +267,7 @@ async fn drive(
                 rtc.handle_input(Input::Timeout(Instant::now())).map_err(|e| rtc_err("timeout", e))?;
             }
             _ = &mut close_rx => {
-                let _ = rtc.close();
-                while let Ok(Output::Transmit(t)) = rtc.poll_output() {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
-                }
+                close_and_flush(&mut rtc, &socket).await;
                 return Ok(());
             }
         }
