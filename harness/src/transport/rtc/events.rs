@@ -114,3 +114,30 @@ impl InboundTx {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delivering engine waits until the consumer asks for the next message (or stops); a
+    /// pushing one never waits.
+    #[tokio::test]
+    async fn deliver_waits_until_the_message_is_handled() {
+        let (tx, mut inbound) = Inbound::channel();
+        let sender = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.deliver(Message::Binary(Bytes::from_static(b"a"))).await }
+        });
+        assert!(matches!(inbound.next().await, Some(Message::Binary(_))));
+        tokio::task::yield_now().await;
+        assert!(
+            !sender.is_finished(),
+            "released before the next message was asked for"
+        );
+        assert!(tx.push(Message::Text));
+        assert!(matches!(inbound.next().await, Some(Message::Text)));
+        assert!(sender.await.is_ok());
+        drop(tx);
+        assert!(inbound.next().await.is_none());
+    }
+}
