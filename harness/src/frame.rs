@@ -128,6 +128,13 @@ impl Header {
     }
 }
 
+/// A broadcast op's id: its sender in the high 32 bits, its sequence number in the low 32. The
+/// server logs broadcasts by it and the collab workload matches arrivals with it, so it lives
+/// here, beside the header fields it is made of.
+pub fn op_id(sender: u32, seq: u64) -> u64 {
+    (u64::from(sender) << 32) | (seq & 0xffff_ffff)
+}
+
 /// Returns a copy of `frame` with its kind replaced (echo-request → echo-reply, etc.).
 pub fn with_kind(frame: &[u8], kind: Kind) -> Bytes {
     let mut b = BytesMut::from(frame);

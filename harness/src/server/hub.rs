@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::now_ns;
-use crate::frame::{with_kind, FrameError, Header, Kind};
+use crate::frame::{op_id, with_kind, FrameError, Header, Kind};
 
 /// How many frames a client's HTTP downstream queue keeps for resume.
 pub const RETAIN_FRAMES: usize = 65_536;
@@ -298,7 +298,7 @@ pub struct Hub {
     pub relayed: AtomicU64,
     /// Held while a broadcast goes out, so every client gets broadcasts in one global order.
     broadcast_order: tokio::sync::Mutex<()>,
-    /// The global order of broadcasts (op ids, see [`crate::workload::collab::op_id`]), while
+    /// The global order of broadcasts (op ids, see [`op_id`]), while
     /// recording.
     order_log: Mutex<Option<Vec<u64>>>,
     /// Keep-alive settings.
@@ -449,7 +449,7 @@ impl Hub {
                 // every client sees them in (per downstream, frames stay in order).
                 let _order = self.broadcast_order.lock().await;
                 if let Some(log) = lock(&self.order_log).as_mut() {
-                    log.push(crate::workload::collab::op_id(h.sender, h.seq));
+                    log.push(op_id(h.sender, h.seq));
                 }
                 for id in self.client_ids() {
                     self.send_to(id, out.clone()).await;

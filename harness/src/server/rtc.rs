@@ -20,12 +20,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
+use bytes::Bytes;
 use serde::Deserialize;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::hub::Hub;
-use crate::transport::rtc::RtcImpl;
-use crate::transport::{rtc_str0m, rtc_webrtcrs};
+use super::hub::{Attachment, Hub, Reply};
+use crate::transport::rtc::events::{Message, PeerEvent, RtcChannel};
+use crate::transport::rtc::{self as engine, check_size, RtcImpl};
 
 /// Largest SDP offer accepted.
 pub const MAX_OFFER: usize = 64 * 1024;
@@ -211,12 +212,9 @@ async fn offer(
     }
     let ip = host_ip(&headers, s.fallback_ip);
     let (close_tx, close_rx) = oneshot::channel();
-    let answer = match imp {
-        RtcImpl::Str0m => rtc_str0m::answer(&body, ip, s.hub.clone(), client, close_rx).await,
-        RtcImpl::WebrtcRs => rtc_webrtcrs::answer(&body, ip, s.hub.clone(), client, close_rx).await,
-    };
-    match answer {
-        Ok(sdp) => {
+    match engine::accept(imp, &body, ip, close_rx).await {
+        Ok(peer) => {
+            tokio::spawn(serve_peer(s.hub.clone(), client, peer.events));
             let sid = s.next.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut m) = s.sessions.lock() {
                 m.retain(|_, tx| !tx.is_closed());
@@ -229,12 +227,75 @@ async fn offer(
                     (header::LOCATION, format!("/rtc/session/{sid}")),
                     (header::CONTENT_TYPE, "application/sdp".to_string()),
                 ],
-                sdp,
+                peer.answer,
             )
                 .into_response()
         }
         Err(e) => bad(format!("offer refused: {e}")),
     }
+}
+
+/// Frames queued towards one channel of a server peer before the hub waits (backpressure).
+const CHANNEL_QUEUE: usize = 1024;
+
+/// Serves a server peer's channels from the hub, whichever engine runs it: its first channel
+/// becomes `client`'s downstream (server-originated frames) until the peer ends; every
+/// channel's frames go to [`Hub::on_frame`], with replies back on that channel. A peer that
+/// failed is counted as `rtc_peer_failed: <reason>`.
+async fn serve_peer(hub: Arc<Hub>, client: u32, mut events: mpsc::UnboundedReceiver<PeerEvent>) {
+    let mut attachment: Option<Attachment> = None;
+    while let Some(event) = events.recv().await {
+        match event {
+            PeerEvent::Opened(channel) => {
+                let tx = serve_channel(&hub, client, channel);
+                if attachment.is_none() {
+                    attachment = Some(hub.attach_channel(client, tx));
+                }
+            }
+            PeerEvent::Closed(failure) => {
+                if let Some(e) = failure {
+                    // The reason goes into the counter's key, so a failed cell says why.
+                    hub.errors.add(&format!("rtc_peer_failed: {e}"));
+                }
+                break;
+            }
+        }
+    }
+    drop(attachment);
+}
+
+/// Runs one channel: a writer task sends what the hub queues for it (frames over
+/// [`MAX_MESSAGE`](crate::transport::rtc::MAX_MESSAGE) are dropped and counted as
+/// `rtc_frame_too_large`), a reader task hands what arrives to the hub one frame at a time.
+/// Returns the channel's queue, for the hub to send server-originated frames on.
+fn serve_channel(hub: &Arc<Hub>, client: u32, channel: RtcChannel) -> mpsc::Sender<Bytes> {
+    let RtcChannel {
+        mut writer,
+        mut inbound,
+    } = channel;
+    let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_QUEUE);
+    let h = hub.clone();
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            if check_size(&f).is_err() {
+                h.errors.add("rtc_frame_too_large");
+                continue;
+            }
+            if writer.write(f).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (h, reply) = (hub.clone(), tx.clone());
+    tokio::spawn(async move {
+        while let Some(m) = inbound.next().await {
+            match m {
+                Message::Binary(f) => h.on_frame(client, f, Reply::Channel(&reply)).await,
+                Message::Text => h.errors.add("frame_text"),
+            }
+        }
+    });
+    tx
 }
 
 async fn close(State(s): State<Arc<RtcState>>, Path(sid): Path<String>) -> Response {

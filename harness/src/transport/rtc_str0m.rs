@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -17,12 +16,15 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rtc::{
-    check_size, local_ip_for, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
-    PhaseTx, Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
+use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
+use super::rtc::events::{
+    ChannelWriter, Inbound, InboundTx, Message, PeerEvent, RtcChannel, ServerPeer,
 };
-use super::{Connection, FrameSink, FrameStream, Target, TransportError};
-use crate::server::hub::{Attachment, Hub, Reply};
+use super::rtc::shared::{
+    check_size, local_ip_for, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL, MAX_BUFFERED,
+    OPEN_TIMEOUT,
+};
+use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 
 /// Frames queued towards a peer task before senders wait.
 const QUEUE: usize = 1024;
@@ -68,13 +70,11 @@ enum Role {
         open: Option<oneshot::Sender<()>>,
         phases: PhaseTx,
     },
-    /// Server: any channels; data goes to the hub, replies back on the same channel.
+    /// Server: any channels, each reported as it opens; its data goes to its [`Inbound`].
     Server {
-        hub: Arc<Hub>,
-        client: u32,
+        events: mpsc::UnboundedSender<PeerEvent>,
         out: mpsc::Sender<(Option<ChannelId>, Bytes)>,
-        upstream: HashMap<ChannelId, mpsc::UnboundedSender<Bytes>>,
-        attachment: Option<Attachment>,
+        inbound: HashMap<ChannelId, InboundTx>,
     },
 }
 
@@ -93,39 +93,20 @@ impl Role {
                 }
             }
             Role::Server {
-                hub,
-                client,
+                events,
                 out,
-                upstream,
-                attachment,
+                inbound,
             } => {
-                // Replies to this channel's requests, and (first channel) server-originated
-                // frames, reach the peer task through a per-channel queue.
-                let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
-                let out = out.clone();
-                let h = hub.clone();
-                tokio::spawn(async move {
-                    while let Some(f) = rx.recv().await {
-                        if check_size(&f).is_err() {
-                            h.errors.add("rtc_frame_too_large");
-                            continue;
-                        }
-                        if out.send((Some(cid), f)).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                if attachment.is_none() {
-                    *attachment = Some(hub.attach_channel(*client, tx.clone()));
-                }
-                let (up_tx, mut up_rx) = mpsc::unbounded_channel::<Bytes>();
-                let (hub, id) = (hub.clone(), *client);
-                tokio::spawn(async move {
-                    while let Some(f) = up_rx.recv().await {
-                        hub.on_frame(id, f, Reply::Channel(&tx)).await;
-                    }
-                });
-                upstream.insert(cid, up_tx);
+                let (tx, rx) = Inbound::channel();
+                let writer = Writer {
+                    cid,
+                    out: out.clone(),
+                };
+                let _ = events.send(PeerEvent::Opened(RtcChannel {
+                    writer: Box::new(writer),
+                    inbound: rx,
+                }));
+                inbound.insert(cid, tx);
             }
         }
     }
@@ -137,18 +118,89 @@ impl Role {
                     let _ = inbound.send(Bytes::from(data));
                 }
             }
-            Role::Server { hub, upstream, .. } => {
-                if !binary {
-                    hub.errors.add("frame_text");
-                } else if let Some(up) = upstream.get(&cid) {
-                    let _ = up.send(Bytes::from(data));
+            Role::Server { inbound, .. } => {
+                if let Some(tx) = inbound.get(&cid) {
+                    tx.push(if binary {
+                        Message::Binary(Bytes::from(data))
+                    } else {
+                        Message::Text
+                    });
                 }
             }
         }
     }
 }
 
-/// Drives one peer until it closes. `primary` is the channel `None`-addressed frames go to.
+/// What a peer task remembers between events.
+#[derive(Default)]
+struct Progress {
+    /// The first channel opened: `None`-addressed frames go to it, and it closing ends the peer.
+    primary: Option<ChannelId>,
+    ice_done: bool,
+    /// The primary channel closed: end once what is queued is handed over.
+    closing: bool,
+}
+
+impl Progress {
+    /// Applies one str0m event; true when the peer is over (ICE disconnected, or closed).
+    fn on_event(&mut self, e: Event, role: &mut Role) -> bool {
+        match e {
+            Event::IceConnectionStateChange(s) => match s {
+                IceConnectionState::Connected | IceConnectionState::Completed if !self.ice_done => {
+                    self.ice_done = true;
+                    role.phase("ice");
+                }
+                IceConnectionState::Disconnected => return true,
+                _ => {}
+            },
+            Event::Connected => role.phase("dtls"),
+            Event::ChannelOpen(cid, _label) => {
+                if self.primary.is_none() {
+                    self.primary = Some(cid);
+                    role.phase("channel");
+                }
+                role.channel_open(cid);
+            }
+            Event::ChannelData(d) => role.data(d.id, d.binary, d.data),
+            Event::ChannelClose(cid) if Some(cid) == self.primary => {
+                self.closing = true;
+            }
+            Event::Closed => return true,
+            _ => {}
+        }
+        false
+    }
+}
+
+/// Hands queued frames to SCTP while it has room (frames for a channel gone are dropped).
+fn write_queued(
+    rtc: &mut Rtc,
+    outq: &mut VecDeque<(ChannelId, Bytes)>,
+) -> Result<(), TransportError> {
+    while let Some((cid, f)) = outq.front() {
+        let Some(mut ch) = rtc.channel(*cid) else {
+            outq.pop_front();
+            continue;
+        };
+        if ch.write(true, f).map_err(|e| rtc_err("write", e))? {
+            outq.pop_front();
+        } else {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Closes DTLS politely and sends what that produces.
+async fn close_and_flush(rtc: &mut Rtc, socket: &UdpSocket) {
+    let _ = rtc.close();
+    while let Ok(Output::Transmit(t)) = rtc.poll_output() {
+        let _ = socket.send_to(&t.contents, t.destination).await;
+    }
+}
+
+/// Drives one peer until it closes: a state machine over str0m's outputs (transmit, timeout,
+/// events) and its inputs (datagrams, timeouts, frames to send, the close signal).
 async fn drive(
     mut rtc: Rtc,
     socket: UdpSocket,
@@ -160,23 +212,10 @@ async fn drive(
         .local_addr()
         .map_err(|e| TransportError::io("peer socket", e))?;
     let mut buf = vec![0u8; RECV_BUF];
-    let mut primary: Option<ChannelId> = None;
     let mut outq: VecDeque<(ChannelId, Bytes)> = VecDeque::new();
-    let mut ice_done = false;
-    let mut closing = false;
+    let mut st = Progress::default();
     loop {
-        // Hand queued frames to SCTP while it has room.
-        while let Some((cid, f)) = outq.front() {
-            let Some(mut ch) = rtc.channel(*cid) else {
-                outq.pop_front();
-                continue;
-            };
-            if ch.write(true, f).map_err(|e| rtc_err("write", e))? {
-                outq.pop_front();
-            } else {
-                break;
-            }
-        }
+        write_queued(&mut rtc, &mut outq)?;
         let deadline = loop {
             match rtc.poll_output().map_err(|e| rtc_err("poll", e))? {
                 Output::Timeout(t) => break t,
@@ -184,37 +223,17 @@ async fn drive(
                     // UDP: a failed send is a lost packet, which the protocols handle.
                     let _ = socket.send_to(&t.contents, t.destination).await;
                 }
-                Output::Event(e) => match e {
-                    Event::IceConnectionStateChange(s) => match s {
-                        IceConnectionState::Connected | IceConnectionState::Completed
-                            if !ice_done =>
-                        {
-                            ice_done = true;
-                            role.phase("ice");
-                        }
-                        IceConnectionState::Disconnected => return Ok(()),
-                        _ => {}
-                    },
-                    Event::Connected => role.phase("dtls"),
-                    Event::ChannelOpen(cid, _label) => {
-                        if primary.is_none() {
-                            primary = Some(cid);
-                            role.phase("channel");
-                        }
-                        role.channel_open(cid);
+                Output::Event(e) => {
+                    if st.on_event(e, &mut role) {
+                        return Ok(());
                     }
-                    Event::ChannelData(d) => role.data(d.id, d.binary, d.data),
-                    Event::ChannelClose(cid) if Some(cid) == primary => {
-                        closing = true;
-                    }
-                    Event::Closed => return Ok(()),
-                    _ => {}
-                },
+                }
             }
         };
-        if !rtc.is_alive() || (closing && outq.is_empty()) {
+        if !rtc.is_alive() || (st.closing && outq.is_empty()) {
             return Ok(());
         }
+        let primary = st.primary;
         let can_take = outq.is_empty() && primary.is_some();
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
@@ -233,10 +252,7 @@ async fn drive(
             f = out_rx.recv(), if can_take => {
                 let Some((cid, f)) = f else {
                     // The client dropped its sink: close DTLS politely, flush, end.
-                    let _ = rtc.close();
-                    while let Ok(Output::Transmit(t)) = rtc.poll_output() {
-                        let _ = socket.send_to(&t.contents, t.destination).await;
-                    }
+                    close_and_flush(&mut rtc, &socket).await;
                     return Ok(());
                 };
                 if let Some(c) = cid.or(primary) {
@@ -251,10 +267,7 @@ async fn drive(
                 rtc.handle_input(Input::Timeout(Instant::now())).map_err(|e| rtc_err("timeout", e))?;
             }
             _ = &mut close_rx => {
-                let _ = rtc.close();
-                while let Ok(Output::Transmit(t)) = rtc.poll_output() {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
-                }
+                close_and_flush(&mut rtc, &socket).await;
                 return Ok(());
             }
         }
@@ -287,14 +300,13 @@ fn feed(
 }
 
 /// Server side: answers a complete offer as a str0m peer whose host candidate is on `local_ip`.
-/// The peer runs until the client closes, ICE fails, or `close` fires.
-pub async fn answer(
+/// The peer runs until the client closes, ICE fails, or `close` fires; its channels and its end
+/// are reported as [`PeerEvent`]s.
+pub async fn accept(
     offer_sdp: &str,
     local_ip: IpAddr,
-    hub: Arc<Hub>,
-    client: u32,
     close: oneshot::Receiver<()>,
-) -> Result<String, TransportError> {
+) -> Result<ServerPeer, TransportError> {
     let offer = SdpOffer::from_sdp_string(offer_sdp)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
     let (socket, mut rtc) = bind_peer(local_ip).await?;
@@ -303,20 +315,37 @@ pub async fn answer(
         .accept_offer(offer)
         .map_err(|e| rtc_err("accepting the offer", e))?;
     let (out_tx, out_rx) = mpsc::channel(QUEUE);
+    let (ev_tx, events) = mpsc::unbounded_channel();
     let role = Role::Server {
-        hub: hub.clone(),
-        client,
+        events: ev_tx.clone(),
         out: out_tx,
-        upstream: HashMap::new(),
-        attachment: None,
+        inbound: HashMap::new(),
     };
     tokio::spawn(async move {
-        if let Err(e) = drive(rtc, socket, role, out_rx, close).await {
-            // The reason goes into the counter's key, so a failed cell says why the peer died.
-            hub.errors.add(&format!("rtc_peer_failed: {e}"));
-        }
+        let ended = drive(rtc, socket, role, out_rx, close).await;
+        let _ = ev_tx.send(PeerEvent::Closed(ended.err()));
     });
-    Ok(answer.to_sdp_string())
+    Ok(ServerPeer {
+        answer: answer.to_sdp_string(),
+        events,
+    })
+}
+
+/// Sends a server peer's frames on one channel, through the peer task's queue (which hands
+/// them to SCTP while it holds less than [`MAX_BUFFERED`]).
+struct Writer {
+    cid: ChannelId,
+    out: mpsc::Sender<(Option<ChannelId>, Bytes)>,
+}
+
+#[async_trait]
+impl ChannelWriter for Writer {
+    async fn write(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        self.out
+            .send((Some(self.cid), frame))
+            .await
+            .map_err(|_| TransportError::Closed)
+    }
 }
 
 /// A new str0m peer with a UDP socket and its host candidate on `target`'s local address, else

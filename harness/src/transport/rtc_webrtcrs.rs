@@ -25,15 +25,13 @@ use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
-use super::rtc::{
-    check_size, local_ip_towards, relay_answer, relay_take_offer, setup_from, signal, ChannelOpts,
-    Signal, CHANNEL_LABEL, MAX_BUFFERED, OPEN_TIMEOUT,
+use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
+use super::rtc::events::{ChannelWriter, Inbound, Message, PeerEvent, RtcChannel, ServerPeer};
+use super::rtc::shared::{
+    check_size, local_ip_towards, setup_from, ChannelOpts, CHANNEL_LABEL, MAX_BUFFERED,
+    OPEN_TIMEOUT,
 };
-use super::{Connection, FrameSink, FrameStream, Target, TransportError};
-use crate::server::hub::{Attachment, Hub, Reply};
-
-/// Frames queued towards a channel's writer before senders wait.
-const QUEUE: usize = 1024;
+use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 
 fn err(context: &str, e: webrtc::Error) -> TransportError {
     TransportError::Protocol(format!("webrtc-rs {context}: {e}"))
@@ -122,52 +120,39 @@ async fn watch_low(dc: &RTCDataChannel) -> Arc<Notify> {
     low
 }
 
-/// Server side: answers a complete offer as a webrtc-rs peer on `local_ip`.
-pub async fn answer(
+/// Server side: answers a complete offer as a webrtc-rs peer on `local_ip`. The peer runs until
+/// its connection fails, closes or disconnects, or `close` fires; its channels and its end are
+/// reported as [`PeerEvent`]s.
+pub async fn accept(
     offer_sdp: &str,
     local_ip: IpAddr,
-    hub: Arc<Hub>,
-    client: u32,
     close: oneshot::Receiver<()>,
-) -> Result<String, TransportError> {
+) -> Result<ServerPeer, TransportError> {
     let offer = RTCSessionDescription::offer(offer_sdp.to_string())
         .map_err(|e| err("invalid SDP offer", e))?;
     let pc = peer(local_ip).await?;
-    let attachment: Arc<Mutex<Option<Attachment>>> = Arc::new(Mutex::new(None));
-    let att = attachment.clone();
-    let h = hub.clone();
+    let (ev_tx, events) = mpsc::unbounded_channel();
+    let opened = ev_tx.clone();
     pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
-        let (hub, att) = (h.clone(), att.clone());
+        let opened = opened.clone();
         Box::pin(async move {
-            let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
-            if let Ok(mut a) = att.lock() {
-                if a.is_none() {
-                    *a = Some(hub.attach_channel(client, tx.clone()));
-                }
-            }
             let low = watch_low(&dc).await;
-            let writer_dc = dc.clone();
-            let h = hub.clone();
-            tokio::spawn(async move {
-                while let Some(f) = rx.recv().await {
-                    if check_size(&f).is_err() {
-                        h.errors.add("rtc_frame_too_large");
-                        continue;
-                    }
-                    if send_paced(&writer_dc, &low, &f).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            let (tx, inbound) = Inbound::channel();
+            // webrtc-rs reads this channel no further until the message is handled.
             dc.on_message(Box::new(move |m: DataChannelMessage| {
-                let (hub, tx) = (hub.clone(), tx.clone());
+                let tx = tx.clone();
                 Box::pin(async move {
-                    if m.is_string {
-                        hub.errors.add("frame_text");
+                    tx.deliver(if m.is_string {
+                        Message::Text
                     } else {
-                        hub.on_frame(client, m.data, Reply::Channel(&tx)).await;
-                    }
+                        Message::Binary(m.data)
+                    })
+                    .await;
                 })
+            }));
+            let _ = opened.send(PeerEvent::Opened(RtcChannel {
+                writer: Box::new(Writer { dc, low }),
+                inbound,
             }));
         })
     }));
@@ -186,18 +171,30 @@ pub async fn answer(
         }
         Box::pin(async {})
     }));
-    let sdp = answer_offer(&pc, offer).await?;
+    let answer = answer_offer(&pc, offer).await?;
     tokio::spawn(async move {
         tokio::select! {
             _ = end_rx => {}
             _ = close => {}
         }
         let _ = pc.close().await;
-        if let Ok(mut a) = attachment.lock() {
-            a.take();
-        }
+        let _ = ev_tx.send(PeerEvent::Closed(None));
     });
-    Ok(sdp)
+    Ok(ServerPeer { answer, events })
+}
+
+/// Sends a server peer's frames on one channel, waiting while it holds more than
+/// [`MAX_BUFFERED`] bytes.
+struct Writer {
+    dc: Arc<RTCDataChannel>,
+    low: Arc<Notify>,
+}
+
+#[async_trait]
+impl ChannelWriter for Writer {
+    async fn write(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        send_paced(&self.dc, &self.low, &frame).await
+    }
 }
 
 type Phases = (
@@ -356,7 +353,7 @@ fn client_connection(
     dc: Arc<RTCDataChannel>,
     low: Arc<Notify>,
     in_rx: mpsc::UnboundedReceiver<Bytes>,
-    setup: super::Setup,
+    setup: super::api::Setup,
 ) -> Connection {
     // The peer connection lives as long as the sink; the stream ends when it closes.
     let closed_pc = pc.clone();

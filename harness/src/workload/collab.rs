@@ -18,14 +18,9 @@ use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
 use super::score::{delivery, paced_throughput, require_arrivals};
 use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
-use crate::frame::Kind;
+use crate::frame::{op_id, Kind};
 use crate::transport::{Connection, TransportError};
 use wirebench_reports::model::{Cell, Delivery};
-
-/// An op's id: its sender in the high 32 bits, its sequence number in the low 32.
-pub fn op_id(sender: u32, seq: u64) -> u64 {
-    (u64::from(sender) << 32) | (seq & 0xffff_ffff)
-}
 
 /// One op's arrival at one client after the warm-up.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,143 @@
+//! The engine-neutral face of a server-side WebRTC peer. An engine's `accept` answers an offer
+//! and hands back a [`ServerPeer`]: the answer SDP and a stream of [`PeerEvent`]s. Each channel
+//! the client opens arrives as an [`RtcChannel`]: a [`ChannelWriter`] that sends frames on that
+//! channel (waiting while it holds [`MAX_BUFFERED`](super::MAX_BUFFERED) bytes) and an
+//! [`Inbound`] stream of the messages that arrive on it, in order.
+//!
+//! The engines know nothing of what is done with these: the server (`server::rtc`) turns them
+//! into hub calls, once for both engines.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::transport::api::TransportError;
+
+/// A server-side peer: the complete answer to send back, and what happens to the peer.
+#[derive(Debug)]
+pub struct ServerPeer {
+    /// The complete answer SDP (candidates gathered, no trickle).
+    pub answer: String,
+    /// Channels opening and the peer ending, in order. After [`PeerEvent::Closed`] nothing
+    /// more comes.
+    pub events: mpsc::UnboundedReceiver<PeerEvent>,
+}
+
+/// What a server-side peer reports.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// The client opened a channel (the first one is its downstream).
+    Opened(RtcChannel),
+    /// The peer ended (closed by either side, ICE lost, or the session deleted); with the
+    /// reason when the engine failed.
+    Closed(Option<TransportError>),
+}
+
+/// One open data channel of a server-side peer.
+pub struct RtcChannel {
+    /// Sends frames on this channel.
+    pub writer: Box<dyn ChannelWriter>,
+    /// Messages arriving on this channel.
+    pub inbound: Inbound,
+}
+
+impl std::fmt::Debug for RtcChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtcChannel").finish_non_exhaustive()
+    }
+}
+
+/// Sends whole frames on one data channel, waiting while the channel pushes back.
+#[async_trait]
+pub trait ChannelWriter: Send {
+    /// Sends one frame (already checked against [`MAX_MESSAGE`](super::MAX_MESSAGE)). An error
+    /// means the channel or its peer is gone.
+    async fn write(&mut self, frame: Bytes) -> Result<(), TransportError>;
+}
+
+/// A message received on a data channel.
+#[derive(Debug)]
+pub enum Message {
+    /// A binary message: a frame.
+    Binary(Bytes),
+    /// A text message (the protocol is binary: the server counts and drops it).
+    Text,
+}
+
+/// A message and, for an engine waiting on it, the signal that it has been handled.
+type Delivery = (Message, Option<oneshot::Sender<()>>);
+
+/// The engine's end of an [`Inbound`] stream.
+#[derive(Debug, Clone)]
+pub struct InboundTx(mpsc::UnboundedSender<Delivery>);
+
+/// Messages arriving on one channel, in order; ends when the engine drops every [`InboundTx`].
+#[derive(Debug)]
+pub struct Inbound {
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    /// Released when the consumer asks for the next message (the previous one is handled).
+    handled: Option<oneshot::Sender<()>>,
+}
+
+impl Inbound {
+    /// A new stream and the engine's end of it.
+    pub fn channel() -> (InboundTx, Inbound) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (InboundTx(tx), Inbound { rx, handled: None })
+    }
+
+    /// The next message; asking for it also tells the engine the previous one is handled.
+    pub async fn next(&mut self) -> Option<Message> {
+        if let Some(done) = self.handled.take() {
+            let _ = done.send(());
+        }
+        let (m, handled) = self.rx.recv().await?;
+        self.handled = handled;
+        Some(m)
+    }
+}
+
+impl InboundTx {
+    /// Queues a message without waiting, for an event loop that must not block (str0m's):
+    /// false when the consumer is gone.
+    pub fn push(&self, m: Message) -> bool {
+        self.0.send((m, None)).is_ok()
+    }
+
+    /// Queues a message and waits until the consumer has handled it (asked for the next one,
+    /// or stopped), so an engine that reads a channel through a callback (webrtc-rs's) reads
+    /// no further meanwhile and the sender feels the backpressure.
+    pub async fn deliver(&self, m: Message) {
+        let (done, handled) = oneshot::channel();
+        if self.0.send((m, Some(done))).is_ok() {
+            let _ = handled.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delivering engine waits until the consumer asks for the next message (or stops); a
+    /// pushing one never waits.
+    #[tokio::test]
+    async fn deliver_waits_until_the_message_is_handled() {
+        let (tx, mut inbound) = Inbound::channel();
+        let sender = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.deliver(Message::Binary(Bytes::from_static(b"a"))).await }
+        });
+        assert!(matches!(inbound.next().await, Some(Message::Binary(_))));
+        tokio::task::yield_now().await;
+        assert!(
+            !sender.is_finished(),
+            "released before the next message was asked for"
+        );
+        assert!(tx.push(Message::Text));
+        assert!(matches!(inbound.next().await, Some(Message::Text)));
+        assert!(sender.await.is_ok());
+        drop(tx);
+        assert!(inbound.next().await.is_none());
+    }
+}
