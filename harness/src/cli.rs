@@ -900,7 +900,7 @@ fn cmd_list(a: ListArgs) -> anyhow::Result<u8> {
         let _ = writeln!(o, "  {id:<24} {d}");
     }
     o.push('\n');
-    o.push_str(&crate::workload::params::list_text());
+    o.push_str(&crate::workload::catalogue::list_text());
     o.push_str("\nprofiles:\n");
     for (name, p) in &profiles.profiles {
         let first = p.description.lines().next().unwrap_or("");

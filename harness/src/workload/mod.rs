@@ -22,6 +22,7 @@ use crate::frame::{Kind, HEADER_LEN};
 use crate::transport::{Connection, Target, Transport, TransportError};
 
 pub mod bulk;
+pub mod catalogue;
 pub mod collab;
 pub mod connect;
 pub mod echo;

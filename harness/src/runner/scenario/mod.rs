@@ -3,7 +3,7 @@
 //! Parsing is strict (unknown keys are refused) and every error names the file, the line and
 //! the key at fault, so a typo never silently changes what is measured. The parameter keys are
 //! not written here: [`raw`] reads them against the parameter catalogue
-//! ([`crate::workload::params::catalogue`]) and [`resolve`] applies its bounds, defaults and
+//! ([`crate::workload::catalogue::catalogue`]) and [`resolve`] applies its bounds, defaults and
 //! ownership rules.
 
 mod raw;

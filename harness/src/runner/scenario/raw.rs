@@ -1,6 +1,6 @@
 //! A scenario file's tables as TOML gives them, before validation: the parameter keys of
 //! `[defaults]`, `[quick]` and each `[[workload]]` are read generically against the parameter
-//! catalogue ([`crate::workload::params::catalogue`]), each typed by its declaration, so a new
+//! catalogue ([`crate::workload::catalogue::catalogue`]), each typed by its declaration, so a new
 //! parameter needs no change here.
 //!
 //! The tables are read by serde visitors, in the order TOML hands the keys over, so a wrong type
@@ -16,7 +16,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::workload::params::{catalogue, ParamDecl, ParamType};
+use crate::workload::catalogue::catalogue;
+use crate::workload::params::{ParamDecl, ParamType};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]

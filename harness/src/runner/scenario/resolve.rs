@@ -8,7 +8,8 @@ use std::ops::Range;
 
 use super::raw::{RawParams, RawValue};
 use super::{Ctx, ScenarioError};
-use crate::workload::params::{catalogue, decl, default_for, ParamDecl, ParamValue};
+use crate::workload::catalogue::{catalogue, decl, default_for};
+use crate::workload::params::{ParamDecl, ParamValue};
 use crate::workload::{HttpVersion, Params};
 
 /// Names a key in errors (`workload[2].rate`, `quick.rate`, …).
