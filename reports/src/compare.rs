@@ -21,9 +21,9 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use crate::format::{bytes_mib1 as fmt_bytes, fmt_bps, fmt_us, pct, trim_float};
 use crate::model::{Cell, Results, Status};
 use crate::stats::{self, BootstrapOptions, Interval, StatsError};
-use crate::summary::{fmt_bps, fmt_us};
 
 /// Exit code when no metric regressed.
 pub const EXIT_OK: i32 = 0;
@@ -846,32 +846,8 @@ fn compare_metric(
     Ok(out)
 }
 
-/// A ratio as a signed percentage change: `1.183` → `+18.3 %`.
-fn pct(r: f64) -> String {
-    if r.is_infinite() {
-        "+∞ %".to_string()
-    } else {
-        format!("{:+.1} %", (r - 1.0) * 100.0)
-    }
-}
-
 fn fmt_threshold(p: f64) -> String {
     format!("{} %", trim_float(p))
-}
-
-fn trim_float(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-fn fmt_bytes(v: f64) -> String {
-    if v >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", v / (1024.0 * 1024.0))
-    } else if v >= 1024.0 {
-        format!("{:.1} KiB", v / 1024.0)
-    } else {
-        format!("{v:.0} B")
-    }
 }
 
 impl Comparison {

@@ -11,10 +11,11 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::figures::{self, KeyCells, Metric, Spread};
+use crate::figures::{self, distinct, KeyCells, Metric, Spread};
+pub use crate::format::escape;
+use crate::format::{fmt_bps, fmt_us};
 use crate::model::{Results, Status};
 use crate::plots::{self, BarRow, BarValue, Bars, Line};
-use crate::summary::{fmt_bps, fmt_us};
 
 /// Errors producing report.html.
 #[derive(Debug, thiserror::Error)]
@@ -30,22 +31,6 @@ pub enum ReportError {
         /// Underlying error.
         source: std::io::Error,
     },
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Renders report.html for a results file.
@@ -131,7 +116,7 @@ fn head(h: &mut String, r: &Results) {
 /// The browser lane: Rust vs browser side by side, and the per-origin limit (only when the
 /// run had browser cells).
 fn browser_lane(h: &mut String, r: &Results) {
-    use crate::summary::{fmt_bps, fmt_us, origin_http, versus};
+    use crate::summary::{origin_http, versus};
     let v = versus(r);
     let limits: Vec<_> = r
         .cells
@@ -278,8 +263,9 @@ fn verdicts(h: &mut String, r: &Results) {
         return;
     }
     h.push_str("<section id=\"verdicts\"><h2>Verdicts</h2>\n<div class=\"wide\"><table>");
+    let values: Vec<serde_json::Value> = r.verdicts.iter().map(|v| v.to_json()).collect();
     let objects: Vec<&serde_json::Map<String, serde_json::Value>> =
-        r.verdicts.iter().filter_map(|v| v.as_object()).collect();
+        values.iter().filter_map(|v| v.as_object()).collect();
     if objects.len() == r.verdicts.len() {
         // serde_json maps are sorted: put the identifying columns first.
         let mut cols: Vec<&str> = Vec::new();
@@ -309,7 +295,7 @@ fn verdicts(h: &mut String, r: &Results) {
         }
     } else {
         h.push_str("<tr><th>verdict</th></tr>\n");
-        for v in &r.verdicts {
+        for v in &values {
             let _ = writeln!(h, "<tr><td>{}</td></tr>", escape(&json_text(Some(v))));
         }
     }
@@ -318,7 +304,8 @@ fn verdicts(h: &mut String, r: &Results) {
 
 /// The FAQ verdicts: a table of outcomes, then each verdict's evidence and caveats.
 fn faq_verdicts(h: &mut String, vs: &[crate::verdicts::Verdict]) {
-    use crate::verdicts::{fmt_value, Outcome};
+    use crate::format::value_with_unit as fmt_value;
+    use crate::verdicts::Outcome;
     h.push_str(
         "<section id=\"verdicts\"><h2>FAQ verdicts</h2>\n<div class=\"wide\"><table>\
          <tr><th>faq</th><th>claim</th><th>verdict</th><th>decided by</th></tr>\n",
@@ -375,17 +362,6 @@ fn json_text(v: Option<&serde_json::Value>) -> String {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
     }
-}
-
-/// The distinct strings of `it`, in first-seen order.
-pub(crate) fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    for s in it {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
 }
 
 fn environment(h: &mut String, r: &Results, keys: &[KeyCells<'_>]) {

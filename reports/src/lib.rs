@@ -8,12 +8,14 @@
 pub mod compare;
 pub mod export;
 pub mod figures;
+pub mod format;
 pub mod html;
 pub mod model;
 pub mod plots;
 pub mod recommend;
 pub mod stats;
 pub mod summary;
+pub mod terminal;
 pub mod verdicts;
 
 pub use model::*;

@@ -401,7 +401,7 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
                 let note = format!(
                     "{}: profile {p} not measured; using {}",
                     c.scenario,
-                    crate::html::distinct(here.iter().map(|k| k.profile)).join(", ")
+                    crate::figures::distinct(here.iter().map(|k| k.profile)).join(", ")
                 );
                 if !notes.contains(&note) {
                     notes.push(note);

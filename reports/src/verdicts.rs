@@ -26,12 +26,13 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-
 use crate::figures::{self, KeyCells};
+use crate::format::fmt_us;
+/// Formats a figure in its unit (kept here for callers): [`crate::format::value_with_unit`].
+pub use crate::format::value_with_unit as fmt_value;
 use crate::model::{Cell, Results};
+pub use crate::model::{Evidence, Outcome, StoredVerdict, Verdict};
 use crate::stats::{self, BootstrapOptions, Interval};
-use crate::summary::fmt_us;
 
 /// Scenario of FAQ line 1 (peer messaging and media-like traffic).
 pub const PEER: &str = "faq-peer";
@@ -58,72 +59,6 @@ pub const STALENESS_BOUND_US: f64 = 5_000_000.0;
 pub const SETUP_TOLERANCE_RTTS: f64 = 0.5;
 /// … and from an approximate one (WebRTC).
 pub const SETUP_TOLERANCE_APPROX_RTTS: f64 = 1.0;
-
-/// The outcome of a rule.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The measurements agree with the claim, beyond noise.
-    Confirmed,
-    /// The measurements contradict the claim, beyond noise.
-    Refuted,
-    /// Cells missing or failed, or the difference is within noise.
-    Inconclusive,
-}
-
-impl Outcome {
-    /// `confirmed`, `refuted` or `inconclusive`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Confirmed => "confirmed",
-            Self::Refuted => "refuted",
-            Self::Inconclusive => "inconclusive",
-        }
-    }
-}
-
-/// One number a verdict rests on, with the cell it came from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Evidence {
-    /// The cell key `scenario/workload/transport/profile` (workload = its name in the
-    /// scenario; transport with its implementation where it has several).
-    pub cell: String,
-    /// What was read (`latency_p50_us`, `setup_rtts`, …).
-    pub metric: String,
-    /// Unit of the figures (`µs`, `fraction`, `bytes`, …).
-    pub unit: String,
-    /// Median over the cell's ok repeats.
-    pub median: f64,
-    /// Smallest repeat.
-    pub min: f64,
-    /// Largest repeat.
-    pub max: f64,
-    /// Ok repeats that had the figure.
-    pub repeats: usize,
-}
-
-/// A FAQ claim checked against a results file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Verdict {
-    /// Stable id (`peer-relay-latency`, `setup-rtts-websocket`, …).
-    pub id: String,
-    /// Which FAQ line (`1`…`4`) or cross-cutting topic (`setup`, `hol`).
-    pub faq: String,
-    /// The claim, in words.
-    pub claim: String,
-    /// The check that decides it, in words.
-    pub rule: String,
-    /// `confirmed`, `refuted` or `inconclusive`.
-    pub verdict: Outcome,
-    /// The comparison(s) that decided it, with numbers.
-    pub decided_by: String,
-    /// The figures read, each naming its cell.
-    #[serde(default)]
-    pub evidence: Vec<Evidence>,
-    /// What the numbers do not cover.
-    #[serde(default)]
-    pub caveats: Vec<String>,
-}
 
 /// Computes every verdict whose scenario is in the results, in FAQ order.
 pub fn evaluate(r: &Results) -> Vec<Verdict> {
@@ -296,29 +231,6 @@ fn missed_within_deadline(c: &Cell) -> Option<f64> {
         None => 0,
     };
     Some(1.0 - (on_time.min(sent) as f64 / sent as f64))
-}
-
-/// Formats a figure in its unit.
-pub fn fmt_value(v: f64, unit: &str) -> String {
-    match unit {
-        "µs" => fmt_us(v),
-        "ms" => format!("{v:.1} ms"),
-        "fraction" => format!("{:.2} %", v * 100.0),
-        "RTT" => format!("{v:.2} RTT"),
-        "bytes" => fmt_bytes(v),
-        "count" => format!("{v:.0}"),
-        u => format!("{v:.3} {u}"),
-    }
-}
-
-fn fmt_bytes(v: f64) -> String {
-    if v >= 1024.0 * 1024.0 {
-        format!("{:.2} MiB", v / (1024.0 * 1024.0))
-    } else if v >= 1024.0 {
-        format!("{:.1} KiB", v / 1024.0)
-    } else {
-        format!("{v:.0} B")
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1365,19 +1277,17 @@ fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
 // ---------------------------------------------------------------------------------------------
 // Storing and rendering
 
-/// The verdicts as stored in `results.json` (`verdicts`).
-pub fn to_json(verdicts: &[Verdict]) -> Vec<serde_json::Value> {
-    verdicts
-        .iter()
-        .filter_map(|v| serde_json::to_value(v).ok())
-        .collect()
+/// The verdicts as stored in [`Results::verdicts`] (written to `results.json`).
+pub fn stored(verdicts: &[Verdict]) -> Vec<StoredVerdict> {
+    verdicts.iter().cloned().map(StoredVerdict::Faq).collect()
 }
 
-/// The FAQ verdicts stored in a results file (entries of another shape are skipped).
+/// The FAQ verdicts of a results file (entries of another shape are skipped).
 pub fn read(r: &Results) -> Vec<Verdict> {
     r.verdicts
         .iter()
-        .filter_map(|v| serde_json::from_value(v.clone()).ok())
+        .filter_map(StoredVerdict::faq)
+        .cloned()
         .collect()
 }
 
@@ -1953,7 +1863,7 @@ mod tests {
     fn verdicts_round_trip_through_results_and_render() {
         let mut r = results(connect("websocket", &|_| 3.0));
         let vs = evaluate(&r);
-        r.verdicts = to_json(&vs);
+        r.verdicts = stored(&vs);
         let text = serde_json::to_string(&r).unwrap();
         let back = Results::parse(&text, "mem").unwrap();
         assert_eq!(read(&back), vs);
@@ -1972,7 +1882,7 @@ mod tests {
         assert!(html.contains("<h2>FAQ verdicts</h2>"));
         assert!(html.contains("setup-rtts-websocket"));
         // Other verdict shapes still read (and are simply not FAQ verdicts).
-        r.verdicts = vec![serde_json::json!({"question": "q"})];
+        r.verdicts = vec![serde_json::json!({"question": "q"}).into()];
         assert!(read(&r).is_empty());
     }
 }
