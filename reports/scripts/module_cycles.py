@@ -37,10 +37,20 @@ for m, src in mods.items():
         for item in re.split(r",", grp):
             item = item.strip().split("::")[0].strip("{} \n")
             if item in names: deps.add(item)
-    # child-relative: super:: within a directory module
-    deps.discard(m)
-    # a submodule using its parent (super::) is intra-module, not counted
-    graph[m] = sorted(d for d in deps if not (m.startswith(d + "::")))
+    # `super::x` in a file of a directory module (`html::section`) names `html::x` or `html`
+    # itself; `self::x` in a directory module's mod.rs names its child `x`
+    parent = "::".join(m.split("::")[:-1])
+    for kw, base in (("super", parent), ("self", m)):
+        for path in re.findall(kw + r"::((?:[a-z_][a-z0-9_]*)(?:::[a-z_][a-z0-9_]*)*|\{[^}]*\}|\*)", src):
+            for seg in re.split(r"[{},\s]+", path):
+                seg = seg.split("::")[0]
+                cand = f"{base}::{seg}" if base else seg
+                deps.add(cand if cand in names else (base or "lib"))
+    # `mod x; use x::…` in a directory module's mod.rs: plain `x::` paths to its children
+    for child in [n for n in names if n.startswith(m + "::") and n.count("::") == m.count("::") + 1]:
+        if re.search(r"\b" + child.split("::")[-1] + r"::", src): deps.add(child)
+    deps.discard(m); deps.discard("lib")
+    graph[m] = sorted(deps)
 # file graph edges
 for m in sorted(graph): print(f"{m} -> {', '.join(graph[m]) or '-'}")
 # cycles via Tarjan SCC

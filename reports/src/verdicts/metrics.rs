@@ -4,7 +4,8 @@
 use crate::figures;
 use crate::model::Cell;
 
-use super::rule::MEDIA_DEADLINE_US;
+/// A media frame later than this counts as lost (150 ms, one-way).
+pub const MEDIA_DEADLINE_US: u64 = 150_000;
 
 // ---------------------------------------------------------------------------------------------
 // Metrics read from cells

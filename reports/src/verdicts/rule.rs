@@ -28,8 +28,6 @@ pub const HOL: &str = "faq-hol";
 pub const MARGIN: f64 = 0.10;
 /// Fewest repeats per side for the bootstrap interval; below it the ranges must not overlap.
 pub const MIN_BOOTSTRAP_REPEATS: usize = 3;
-/// A media frame later than this counts as lost (150 ms, one-way).
-pub const MEDIA_DEADLINE_US: u64 = 150_000;
 /// Mass refresh: data may be at most this stale (5 s).
 pub const STALENESS_BOUND_US: f64 = 5_000_000.0;
 /// How far measured setup round trips may lie from an exact protocol prediction.
