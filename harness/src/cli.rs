@@ -388,7 +388,7 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
-    use wirebench_reports::recommend::{self, Topology, Traits};
+    use wirebench_reports::recommend::{self, Connectivity, Traits};
     if a.clients == 0 {
         bail!("--clients: must be at least 1");
     }
@@ -413,8 +413,8 @@ async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
     }
     let traits = Traits {
         topology: match a.topology {
-            TopologyArg::P2p => Topology::P2p,
-            TopologyArg::Server => Topology::Server,
+            TopologyArg::P2p => Connectivity::P2p,
+            TopologyArg::Server => Connectivity::Server,
         },
         clients: a.clients,
         rate: a.rate,
@@ -823,12 +823,12 @@ fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
 }
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<u8> {
-    use wirebench_reports::compare::{compare, CompareOptions, Metric};
+    use wirebench_reports::compare::{compare, CompareMetric, CompareOptions};
     let base = Results::load(&a.baseline)?;
     let cur = Results::load(&a.current)?;
     let opts = CompareOptions {
         threshold_pct: a.threshold,
-        metrics: Metric::parse_list(&a.metric.join(","))?,
+        metrics: CompareMetric::parse_list(&a.metric.join(","))?,
         paired: a.paired,
         ..CompareOptions::default()
     };

@@ -11,7 +11,7 @@ use crate::model::Cell;
 
 use crate::stats::StatsError;
 
-/// Errors from [`compare`]. Each message names the cell, field or option at fault.
+/// Errors from [`compare`](super::compare()). Each message names the cell, field or option at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     /// The threshold is not a positive finite percentage.
@@ -66,8 +66,8 @@ pub enum CompareError {
         cell: String,
         /// Repeat index.
         repeat: u32,
-        /// Metric id.
-        metric: Metric,
+        /// CompareMetric id.
+        metric: CompareMetric,
         /// The value found.
         value: f64,
     },
@@ -91,7 +91,7 @@ pub enum CompareError {
 /// A compared metric. Ids (`p50`, `p99`, `goodput`, `msgs_per_s`, `setup_ms`,
 /// `server_cpu_s`, `rss_per_conn`) are used by `--metric` and in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Metric {
+pub enum CompareMetric {
     /// Median latency of a repeat (`latency_us.p50`), µs.
     #[serde(rename = "p50")]
     P50,
@@ -116,61 +116,61 @@ pub enum Metric {
     RssPerConn,
 }
 
-impl Metric {
+impl CompareMetric {
     /// All metrics, in table order.
-    pub const ALL: [Metric; 7] = [
-        Metric::P50,
-        Metric::P99,
-        Metric::Goodput,
-        Metric::MsgsPerS,
-        Metric::SetupMs,
-        Metric::ServerCpu,
-        Metric::RssPerConn,
+    pub const ALL: [CompareMetric; 7] = [
+        CompareMetric::P50,
+        CompareMetric::P99,
+        CompareMetric::Goodput,
+        CompareMetric::MsgsPerS,
+        CompareMetric::SetupMs,
+        CompareMetric::ServerCpu,
+        CompareMetric::RssPerConn,
     ];
 
     /// Stable id (CLI and JSON).
     pub fn id(self) -> &'static str {
         match self {
-            Metric::P50 => "p50",
-            Metric::P99 => "p99",
-            Metric::Goodput => "goodput",
-            Metric::MsgsPerS => "msgs_per_s",
-            Metric::SetupMs => "setup_ms",
-            Metric::ServerCpu => "server_cpu_s",
-            Metric::RssPerConn => "rss_per_conn",
+            CompareMetric::P50 => "p50",
+            CompareMetric::P99 => "p99",
+            CompareMetric::Goodput => "goodput",
+            CompareMetric::MsgsPerS => "msgs_per_s",
+            CompareMetric::SetupMs => "setup_ms",
+            CompareMetric::ServerCpu => "server_cpu_s",
+            CompareMetric::RssPerConn => "rss_per_conn",
         }
     }
 
     /// Label for people.
     pub fn label(self) -> &'static str {
         match self {
-            Metric::P50 => "latency p50",
-            Metric::P99 => "latency p99",
-            Metric::Goodput => "goodput",
-            Metric::MsgsPerS => "msgs/s",
-            Metric::SetupMs => "setup",
-            Metric::ServerCpu => "server CPU",
-            Metric::RssPerConn => "server RSS/conn",
+            CompareMetric::P50 => "latency p50",
+            CompareMetric::P99 => "latency p99",
+            CompareMetric::Goodput => "goodput",
+            CompareMetric::MsgsPerS => "msgs/s",
+            CompareMetric::SetupMs => "setup",
+            CompareMetric::ServerCpu => "server CPU",
+            CompareMetric::RssPerConn => "server RSS/conn",
         }
     }
 
     /// Whether a larger value is worse (latency, setup, CPU, memory) or better (goodput,
     /// messages per second).
     pub fn higher_is_worse(self) -> bool {
-        !matches!(self, Metric::Goodput | Metric::MsgsPerS)
+        !matches!(self, CompareMetric::Goodput | CompareMetric::MsgsPerS)
     }
 
     /// The metric's value in one cell, when measured.
     pub fn extract(self, cell: &Cell) -> Option<f64> {
         let lat = || cell.latency_us.as_ref().filter(|l| l.count > 0);
         match self {
-            Metric::P50 => lat().map(|l| l.p50 as f64),
-            Metric::P99 => lat().map(|l| l.p99 as f64),
-            Metric::Goodput => cell.throughput.as_ref().and_then(|t| t.goodput_bps),
-            Metric::MsgsPerS => cell.throughput.as_ref().and_then(|t| t.msgs_per_s),
-            Metric::SetupMs => cell.setup_ms,
-            Metric::ServerCpu => cell.resources.as_ref().and_then(|r| r.server_cpu_s),
-            Metric::RssPerConn => {
+            CompareMetric::P50 => lat().map(|l| l.p50 as f64),
+            CompareMetric::P99 => lat().map(|l| l.p99 as f64),
+            CompareMetric::Goodput => cell.throughput.as_ref().and_then(|t| t.goodput_bps),
+            CompareMetric::MsgsPerS => cell.throughput.as_ref().and_then(|t| t.msgs_per_s),
+            CompareMetric::SetupMs => cell.setup_ms,
+            CompareMetric::ServerCpu => cell.resources.as_ref().and_then(|r| r.server_cpu_s),
+            CompareMetric::RssPerConn => {
                 let rss = cell.resources.as_ref()?.server_rss_peak_bytes? as f64;
                 let clients = cell.params.get("clients")?.as_f64()?;
                 (clients > 0.0).then(|| rss / clients)
@@ -181,49 +181,49 @@ impl Metric {
     /// Formats a value of this metric with its unit.
     pub fn format(self, v: f64) -> String {
         match self {
-            Metric::P50 | Metric::P99 => fmt_us(v),
-            Metric::Goodput => fmt_bps(v),
-            Metric::MsgsPerS => format!("{v:.0}/s"),
-            Metric::SetupMs => format!("{v:.2} ms"),
-            Metric::ServerCpu => format!("{v:.3} s"),
-            Metric::RssPerConn => fmt_bytes(v),
+            CompareMetric::P50 | CompareMetric::P99 => fmt_us(v),
+            CompareMetric::Goodput => fmt_bps(v),
+            CompareMetric::MsgsPerS => format!("{v:.0}/s"),
+            CompareMetric::SetupMs => format!("{v:.2} ms"),
+            CompareMetric::ServerCpu => format!("{v:.3} s"),
+            CompareMetric::RssPerConn => fmt_bytes(v),
         }
     }
 
     /// Parses a comma-separated list of metric names (as given to `--metric`).
-    pub fn parse_list(s: &str) -> Result<Vec<Metric>, CompareError> {
+    pub fn parse_list(s: &str) -> Result<Vec<CompareMetric>, CompareError> {
         s.split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(Metric::from_str)
+            .map(CompareMetric::from_str)
             .collect()
     }
 }
 
-impl fmt::Display for Metric {
+impl fmt::Display for CompareMetric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())
     }
 }
 
-impl FromStr for Metric {
+impl FromStr for CompareMetric {
     type Err = CompareError;
 
     /// Accepts the ids plus a few aliases (`latency_p50`, `goodput_bps`, `msgs`, `setup`,
     /// `cpu`, `rss`), case-insensitively.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let m = match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "p50" | "latency_p50" => Metric::P50,
-            "p99" | "latency_p99" => Metric::P99,
-            "goodput" | "goodput_bps" => Metric::Goodput,
-            "msgs_per_s" | "msgs" => Metric::MsgsPerS,
-            "setup_ms" | "setup" => Metric::SetupMs,
-            "server_cpu_s" | "cpu" => Metric::ServerCpu,
-            "rss_per_conn" | "rss" => Metric::RssPerConn,
+            "p50" | "latency_p50" => CompareMetric::P50,
+            "p99" | "latency_p99" => CompareMetric::P99,
+            "goodput" | "goodput_bps" => CompareMetric::Goodput,
+            "msgs_per_s" | "msgs" => CompareMetric::MsgsPerS,
+            "setup_ms" | "setup" => CompareMetric::SetupMs,
+            "server_cpu_s" | "cpu" => CompareMetric::ServerCpu,
+            "rss_per_conn" | "rss" => CompareMetric::RssPerConn,
             _ => {
                 return Err(CompareError::UnknownMetric {
                     name: s.to_string(),
-                    known: Metric::ALL.map(Metric::id).join(", "),
+                    known: CompareMetric::ALL.map(CompareMetric::id).join(", "),
                 })
             }
         };

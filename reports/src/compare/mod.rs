@@ -27,7 +27,7 @@ use crate::stats::{self, BootstrapOptions, Interval};
 mod metric;
 mod render;
 
-pub use metric::{CompareError, Metric};
+pub use metric::{CompareError, CompareMetric};
 
 /// Exit code when no metric regressed.
 pub const EXIT_OK: i32 = 0;
@@ -41,7 +41,7 @@ pub const MIN_RESAMPLES: usize = 2000;
 /// The verdict for one metric of one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum RegressionVerdict {
     /// The whole interval lies beyond the threshold in the bad direction.
     Regressed,
     /// The whole interval lies beyond the threshold in the good direction.
@@ -52,19 +52,19 @@ pub enum Verdict {
     Unchanged,
 }
 
-impl Verdict {
+impl RegressionVerdict {
     /// Lowercase name, as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Regressed => "regressed",
-            Verdict::Improved => "improved",
-            Verdict::Noisy => "noisy",
-            Verdict::Unchanged => "unchanged",
+            RegressionVerdict::Regressed => "regressed",
+            RegressionVerdict::Improved => "improved",
+            RegressionVerdict::Noisy => "noisy",
+            RegressionVerdict::Unchanged => "unchanged",
         }
     }
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for RegressionVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -111,8 +111,8 @@ impl fmt::Display for CellKey {
 pub struct CompareOptions {
     /// Regression threshold in percent (default 10): changes smaller than this never count.
     pub threshold_pct: f64,
-    /// Metrics to compare; empty means all of [`Metric::ALL`].
-    pub metrics: Vec<Metric>,
+    /// Metrics to compare; empty means all of [`CompareMetric::ALL`].
+    pub metrics: Vec<CompareMetric>,
     /// Fewest `ok` repeats per side for a verdict other than `noisy` (default 3, at least 2).
     pub min_repeats: usize,
     /// Bootstrap resamples (default 5000, at least [`MIN_RESAMPLES`]).
@@ -160,7 +160,7 @@ pub struct SideFigures {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricComparison {
     /// The metric.
-    pub metric: Metric,
+    pub metric: CompareMetric,
     /// Whether a larger value is worse for this metric.
     pub higher_is_worse: bool,
     /// Baseline figures.
@@ -173,7 +173,7 @@ pub struct MetricComparison {
     /// Bootstrap confidence interval of the ratio; absent when a side has too few repeats.
     pub ci: Option<Interval>,
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: RegressionVerdict,
     /// Why, in words (e.g. `CI +11.2 % … +24.9 % wholly above +10 %`).
     pub reason: String,
 }
@@ -193,7 +193,7 @@ pub struct RepeatCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OneSided {
     /// The metric.
-    pub metric: Metric,
+    pub metric: CompareMetric,
     /// The side that has figures: `baseline` or `current`.
     pub measured_in: &'static str,
 }
@@ -250,7 +250,7 @@ pub struct Comparison {
     /// Whether repeats were paired by index (see [`CompareOptions::paired`]).
     pub paired: bool,
     /// Metrics compared.
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<CompareMetric>,
     /// Baseline `git` / version, for the heading.
     pub baseline_version: String,
     /// Current `git` / version, for the heading.
@@ -272,11 +272,11 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
     validate(opts)?;
-    let metrics: Vec<Metric> = if opts.metrics.is_empty() {
-        Metric::ALL.to_vec()
+    let metrics: Vec<CompareMetric> = if opts.metrics.is_empty() {
+        CompareMetric::ALL.to_vec()
     } else {
-        let set: BTreeSet<Metric> = opts.metrics.iter().copied().collect();
-        Metric::ALL
+        let set: BTreeSet<CompareMetric> = opts.metrics.iter().copied().collect();
+        CompareMetric::ALL
             .into_iter()
             .filter(|m| set.contains(m))
             .collect()
@@ -327,10 +327,10 @@ pub fn compare(
                 (false, false) => {
                     let mc = compare_metric(key, metric, bv, cv, t, opts)?;
                     match mc.verdict {
-                        Verdict::Regressed => counts.regressed += 1,
-                        Verdict::Improved => counts.improved += 1,
-                        Verdict::Noisy => counts.noisy += 1,
-                        Verdict::Unchanged => counts.unchanged += 1,
+                        RegressionVerdict::Regressed => counts.regressed += 1,
+                        RegressionVerdict::Improved => counts.improved += 1,
+                        RegressionVerdict::Noisy => counts.noisy += 1,
+                        RegressionVerdict::Unchanged => counts.unchanged += 1,
                     }
                     cmp.metrics.push(mc);
                 }
@@ -500,7 +500,7 @@ type Repeats = Vec<(u32, f64)>;
 /// Per-repeat values of `metric` over the `ok` repeats, validated.
 fn values(
     cells: &[&Cell],
-    metric: Metric,
+    metric: CompareMetric,
     key: &CellKey,
     side: &'static str,
 ) -> Result<Repeats, CompareError> {
@@ -524,7 +524,7 @@ fn values(
 
 fn compare_metric(
     key: &CellKey,
-    metric: Metric,
+    metric: CompareMetric,
     bv: Repeats,
     cv: Repeats,
     t: f64,
@@ -554,7 +554,7 @@ fn compare_metric(
         higher_is_worse,
         ratio,
         ci: None,
-        verdict: Verdict::Noisy,
+        verdict: RegressionVerdict::Noisy,
         reason: String::new(),
         baseline,
         current,
@@ -601,9 +601,9 @@ fn compare_metric(
         let limit = if above { pct(up) } else { pct(down) };
         (
             if worse {
-                Verdict::Regressed
+                RegressionVerdict::Regressed
             } else {
-                Verdict::Improved
+                RegressionVerdict::Improved
             },
             format!(
                 "{span} wholly {} {limit}",
@@ -612,7 +612,7 @@ fn compare_metric(
         )
     } else if stats::ratio(ci.high, ci.low) > up * up {
         (
-            Verdict::Noisy,
+            RegressionVerdict::Noisy,
             format!(
                 "{span} too wide: spans more than 2 × {}",
                 fmt_threshold(opts.threshold_pct)
@@ -620,7 +620,7 @@ fn compare_metric(
         )
     } else {
         (
-            Verdict::Unchanged,
+            RegressionVerdict::Unchanged,
             format!(
                 "{span} not wholly beyond ±{}",
                 fmt_threshold(opts.threshold_pct)

@@ -31,7 +31,8 @@ impl Comparison {
 
     /// The regressed metrics with their cells.
     pub fn regressions(&self) -> impl Iterator<Item = (&CellKey, &MetricComparison)> {
-        self.rows().filter(|(_, m)| m.verdict == Verdict::Regressed)
+        self.rows()
+            .filter(|(_, m)| m.verdict == RegressionVerdict::Regressed)
     }
 
     /// Pretty-printed JSON of the whole comparison (infinite ratios become `null`).
@@ -76,12 +77,12 @@ impl Comparison {
 
         let mut notable: Vec<(&CellKey, &MetricComparison)> = self
             .rows()
-            .filter(|(_, m)| m.verdict != Verdict::Unchanged)
+            .filter(|(_, m)| m.verdict != RegressionVerdict::Unchanged)
             .collect();
         notable.sort_by_key(|(_, m)| m.verdict); // stable: keeps cell order within a verdict
         let unchanged: Vec<(&CellKey, &MetricComparison)> = self
             .rows()
-            .filter(|(_, m)| m.verdict == Verdict::Unchanged)
+            .filter(|(_, m)| m.verdict == RegressionVerdict::Unchanged)
             .collect();
         if !notable.is_empty() {
             self.table(&mut s, &notable);
@@ -160,11 +161,13 @@ impl Comparison {
                 |ci| format!("{} … {}", pct(ci.low), pct(ci.high)),
             );
             let verdict = match m.verdict {
-                Verdict::Regressed => "🔴 **regressed**".to_string(),
-                Verdict::Improved => "🟢 improved".to_string(),
-                Verdict::Unchanged => "⚪ unchanged".to_string(),
-                Verdict::Noisy if m.ci.is_none() => "🟡 noisy (too few repeats)".to_string(),
-                Verdict::Noisy => "🟡 noisy (CI too wide)".to_string(),
+                RegressionVerdict::Regressed => "🔴 **regressed**".to_string(),
+                RegressionVerdict::Improved => "🟢 improved".to_string(),
+                RegressionVerdict::Unchanged => "⚪ unchanged".to_string(),
+                RegressionVerdict::Noisy if m.ci.is_none() => {
+                    "🟡 noisy (too few repeats)".to_string()
+                }
+                RegressionVerdict::Noisy => "🟡 noisy (CI too wide)".to_string(),
             };
             let _ = writeln!(
                 s,

@@ -29,7 +29,7 @@ use serde::Serialize;
 mod render;
 
 use crate::model::Results;
-use crate::verdicts::{self, Evidence, Metric, Verdict};
+use crate::verdicts::{self, Evidence, FaqMetric, Verdict};
 
 /// Up to this many clients a server-authority workload counts as "few" (collaboration).
 pub const FEW_CLIENTS: u32 = 50;
@@ -41,7 +41,7 @@ pub const MAX_DATAGRAM_BYTES: u64 = 1100;
 /// Where the messages flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Topology {
+pub enum Connectivity {
     /// Between peers, no central source of truth.
     P2p,
     /// Through a server that holds the truth.
@@ -52,7 +52,7 @@ pub enum Topology {
 #[derive(Debug, Clone, Serialize)]
 pub struct Traits {
     /// Peer to peer or server authority.
-    pub topology: Topology,
+    pub topology: Connectivity,
     /// Concurrent clients.
     pub clients: u32,
     /// Messages per second per client.
@@ -76,7 +76,7 @@ struct Criterion {
     nearest_clients: bool,
     /// Only this workload name.
     name: Option<&'static str>,
-    metric: Metric,
+    metric: FaqMetric,
     weight: f64,
     label: &'static str,
     eps: f64,
@@ -108,7 +108,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
     };
     let mut out = Vec::new();
     match t.topology {
-        Topology::P2p => {
+        Connectivity::P2p => {
             out.push(c(
                 verdicts::PEER,
                 "relay",
@@ -142,7 +142,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
                 ));
             }
         }
-        Topology::Server if t.quiet_periods => {
+        Connectivity::Server if t.quiet_periods => {
             out.push(c(
                 verdicts::QUIET,
                 "idle",
@@ -174,7 +174,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
                 1.0,
             ));
         }
-        Topology::Server if t.clients <= FEW_CLIENTS => {
+        Connectivity::Server if t.clients <= FEW_CLIENTS => {
             out.push(c(
                 verdicts::COLLAB,
                 "collab",
@@ -196,7 +196,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
                 100.0,
             ));
         }
-        Topology::Server => {
+        Connectivity::Server => {
             out.push(c(
                 verdicts::REFRESH,
                 "push",
@@ -248,17 +248,17 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
 fn relevant_verdicts(t: &Traits) -> Vec<&'static str> {
     let mut v = Vec::new();
     match t.topology {
-        Topology::P2p => {
+        Connectivity::P2p => {
             v.push("peer-relay-latency");
             if t.loss_tolerant {
                 v.push("peer-media-unreliable");
             }
         }
-        Topology::Server if t.quiet_periods => {
+        Connectivity::Server if t.quiet_periods => {
             v.extend(["quiet-sse-vs-poll", "quiet-sse-scaling"]);
         }
-        Topology::Server if t.clients <= FEW_CLIENTS => v.push("collab-websocket"),
-        Topology::Server => v.push("refresh-poll"),
+        Connectivity::Server if t.clients <= FEW_CLIENTS => v.push("collab-websocket"),
+        Connectivity::Server => v.push("refresh-poll"),
     }
     if t.loss_tolerant {
         v.push("hol-blocking");
@@ -599,7 +599,7 @@ fn cell_transport(cell: &str) -> Option<&str> {
     cell.split('/').nth(2)
 }
 
-fn evidence_of(cell: &str, m: &Metric, values: &[f64]) -> Option<Evidence> {
+fn evidence_of(cell: &str, m: &FaqMetric, values: &[f64]) -> Option<Evidence> {
     let min = values.iter().copied().reduce(f64::min)?;
     let max = values.iter().copied().reduce(f64::max)?;
     Some(Evidence {
@@ -632,7 +632,7 @@ fn transport_caveats(id: &str, t: &Traits) -> Vec<String> {
             );
         }
         "long-poll" => v.push("one request per delivery batch; upstream needs POSTs".into()),
-        "webrtc" | "webrtc-unreliable" if t.topology == Topology::Server => {
+        "webrtc" | "webrtc-unreliable" if t.topology == Connectivity::Server => {
             v.push("to a server, WebRTC needs a media-capable server stack (ICE/DTLS/SCTP)".into())
         }
         "webrtc" | "webrtc-unreliable" => v.push(

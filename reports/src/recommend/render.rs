@@ -13,8 +13,8 @@ impl Recommendation {
             s,
             "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {}",
             match t.topology {
-                Topology::P2p => "peer to peer",
-                Topology::Server => "server authority",
+                Connectivity::P2p => "peer to peer",
+                Connectivity::Server => "server authority",
             },
             t.clients,
             if t.clients == 1 { "" } else { "s" },

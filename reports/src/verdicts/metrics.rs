@@ -12,7 +12,7 @@ pub const MEDIA_DEADLINE_US: u64 = 150_000;
 
 /// A figure read from one cell (one repeat).
 #[derive(Debug, Clone, Copy)]
-pub struct Metric {
+pub struct FaqMetric {
     /// Id written into the evidence.
     pub id: &'static str,
     /// Unit written into the evidence.
@@ -34,31 +34,31 @@ pub(super) fn measured_minutes(c: &Cell) -> Option<f64> {
 }
 
 /// Median latency, µs.
-pub const P50: Metric = Metric {
+pub const P50: FaqMetric = FaqMetric {
     id: "latency_p50_us",
     unit: "µs",
     get: |c| lat(c, |l| l.p50),
 };
 /// 99th percentile latency, µs.
-pub const P99: Metric = Metric {
+pub const P99: FaqMetric = FaqMetric {
     id: "latency_p99_us",
     unit: "µs",
     get: |c| lat(c, |l| l.p99),
 };
 /// Fraction of frames sent that did not arrive within [`MEDIA_DEADLINE_US`] (lost or late).
-pub const MISSED_150MS: Metric = Metric {
+pub const MISSED_150MS: FaqMetric = FaqMetric {
     id: "missed_150ms_fraction",
     unit: "fraction",
     get: missed_within_deadline,
 };
 /// Setup time, ms.
-pub const SETUP_MS: Metric = Metric {
+pub const SETUP_MS: FaqMetric = FaqMetric {
     id: "setup_ms",
     unit: "ms",
     get: |c| c.setup_ms,
 };
 /// Setup time in round trips of the profile.
-pub const SETUP_RTTS: Metric = Metric {
+pub const SETUP_RTTS: FaqMetric = FaqMetric {
     id: "setup_rtts",
     unit: "RTT",
     get: |c| c.setup_rtts,
@@ -72,7 +72,7 @@ pub(super) fn field(c: &Cell, path: &str) -> Option<f64> {
 
 /// Server peak RSS divided by the cell's clients, bytes (includes the server's base
 /// footprint, the same for every transport).
-pub const SERVER_BYTES_PER_CLIENT: Metric = Metric {
+pub const SERVER_BYTES_PER_CLIENT: FaqMetric = FaqMetric {
     id: "server_rss_bytes_per_client",
     unit: "bytes",
     get: |c| {
@@ -83,7 +83,7 @@ pub const SERVER_BYTES_PER_CLIENT: Metric = Metric {
 /// Server memory per held connection, bytes: the idle workload's
 /// `idle.server_rss_per_connection_bytes` (RSS growth from no client to all connected, per
 /// connection), else peak RSS / clients.
-pub const SERVER_BYTES_PER_CONN: Metric = Metric {
+pub const SERVER_BYTES_PER_CONN: FaqMetric = FaqMetric {
     id: "server_rss_bytes_per_connection",
     unit: "bytes",
     get: |c| {
@@ -92,7 +92,7 @@ pub const SERVER_BYTES_PER_CONN: Metric = Metric {
     },
 };
 /// Server CPU time per client per measured minute, ms (setup included).
-pub const SERVER_CPU_MS_PER_CLIENT_MIN: Metric = Metric {
+pub const SERVER_CPU_MS_PER_CLIENT_MIN: FaqMetric = FaqMetric {
     id: "server_cpu_ms_per_client_min",
     unit: "ms",
     get: |c| {
@@ -101,7 +101,7 @@ pub const SERVER_CPU_MS_PER_CLIENT_MIN: Metric = Metric {
     },
 };
 /// Bytes on the wire (both directions) per client per measured minute.
-pub const WIRE_BYTES_PER_CLIENT_MIN: Metric = Metric {
+pub const WIRE_BYTES_PER_CLIENT_MIN: FaqMetric = FaqMetric {
     id: "wire_bytes_per_client_min",
     unit: "bytes",
     get: |c| {
@@ -113,7 +113,7 @@ pub const WIRE_BYTES_PER_CLIENT_MIN: Metric = Metric {
 /// Keep-alive bytes per connection-hour of a quiet cell: the idle workload's
 /// `idle.keepalive_bytes_per_connection_hour` (IP bytes both ways while nothing is sent),
 /// else all wire bytes per client-hour.
-pub const WIRE_BYTES_PER_CONN_HOUR: Metric = Metric {
+pub const WIRE_BYTES_PER_CONN_HOUR: FaqMetric = FaqMetric {
     id: "keepalive_bytes_per_conn_hour",
     unit: "bytes",
     get: |c| {
@@ -122,13 +122,13 @@ pub const WIRE_BYTES_PER_CONN_HOUR: Metric = Metric {
     },
 };
 /// Arrivals out of the server's order (collab's `delivery.order_violations`).
-pub const ORDER_VIOLATIONS: Metric = Metric {
+pub const ORDER_VIOLATIONS: FaqMetric = FaqMetric {
     id: "order_violations",
     unit: "count",
     get: |c| field(c, "/delivery/order_violations"),
 };
 
-impl Metric {
+impl FaqMetric {
     /// Reads the figure from a cell.
     pub fn get_from(&self, c: &Cell) -> Option<f64> {
         (self.get)(c).filter(|v| v.is_finite())

@@ -47,8 +47,8 @@ use quiet::{quiet_sse_scaling, quiet_sse_vs_poll};
 use refresh::refresh_poll;
 use rule::Ctx;
 pub use rule::{
-    compare, Comparison, Diff, COLLAB, HOL, MARGIN, MIN_BOOTSTRAP_REPEATS, PEER, QUIET, REFRESH,
-    SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
+    compare, Diff, PairComparison, COLLAB, HOL, MARGIN, MIN_BOOTSTRAP_REPEATS, PEER, QUIET,
+    REFRESH, SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
 };
 use setup::setup_rtts;
 

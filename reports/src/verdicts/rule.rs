@@ -9,7 +9,7 @@ use crate::format::value_with_unit as fmt_value;
 use crate::model::{Cell, Evidence, Outcome, Results, Verdict};
 use crate::stats::{self, BootstrapOptions, Interval};
 
-use super::metrics::Metric;
+use super::metrics::FaqMetric;
 
 /// Scenario of FAQ line 1 (peer messaging and media-like traffic).
 pub const PEER: &str = "faq-peer";
@@ -51,7 +51,7 @@ pub enum Diff {
 
 /// The result of [`compare`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Comparison {
+pub struct PairComparison {
     /// The call.
     pub diff: Diff,
     /// `median(a) / median(b)`.
@@ -62,7 +62,7 @@ pub struct Comparison {
 
 /// Compares per-repeat figures `a` and `b` by the noise rule (module docs); `None` when a side
 /// has no figures.
-pub fn compare(a: &[f64], b: &[f64]) -> Option<Comparison> {
+pub fn compare(a: &[f64], b: &[f64]) -> Option<PairComparison> {
     let ma = stats::median(a)?;
     let mb = stats::median(b)?;
     let ratio = stats::ratio(ma, mb);
@@ -90,7 +90,7 @@ pub fn compare(a: &[f64], b: &[f64]) -> Option<Comparison> {
     } else {
         Diff::Same
     };
-    Some(Comparison {
+    Some(PairComparison {
         diff,
         ratio,
         interval,
@@ -123,7 +123,7 @@ pub(super) struct Fig {
     pub(super) values: Vec<f64>,
     /// Why there are no values (failed/skipped reason, or the figure missing).
     pub(super) why_none: String,
-    pub(super) metric: Metric,
+    pub(super) metric: FaqMetric,
     /// Median `params.clients` of the ok repeats.
     pub(super) clients: Option<f64>,
     /// The profile's mean loss (`params.link`), when recorded.
@@ -203,7 +203,7 @@ impl<'a> Ctx<'a> {
         scenario: &str,
         workload: &str,
         name: &dyn Fn(&str) -> bool,
-        m: Metric,
+        m: FaqMetric,
     ) -> Vec<Fig> {
         self.keys
             .iter()
@@ -303,7 +303,7 @@ pub(super) fn combine(parts: &[Part]) -> Outcome {
 }
 
 /// "a vs b" in words with the ratio and its interval.
-pub(super) fn describe(a: &Fig, b: &Fig, c: &Comparison) -> String {
+pub(super) fn describe(a: &Fig, b: &Fig, c: &PairComparison) -> String {
     let how = match c.diff {
         Diff::Lower => "clearly lower",
         Diff::Higher => "clearly higher",
@@ -332,7 +332,7 @@ pub(super) fn describe(a: &Fig, b: &Fig, c: &Comparison) -> String {
 }
 
 /// Compares `a` against `b`; `None` (with the reason) when either lacks figures.
-pub(super) fn versus(a: &Fig, b: &Fig) -> Result<(Comparison, String), String> {
+pub(super) fn versus(a: &Fig, b: &Fig) -> Result<(PairComparison, String), String> {
     match compare(&a.values, &b.values) {
         Some(c) => Ok((c, describe(a, b, &c))),
         None => Err(format!("missing figure: {} / {}", a.show(), b.show())),
