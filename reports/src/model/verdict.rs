@@ -135,3 +135,34 @@ impl<'de> Deserialize<'de> for StoredVerdict {
         serde_json::Value::deserialize(d).map(Self::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn faq_verdicts_write_sorted_keys_and_other_shapes_stay_verbatim() {
+        let v = Verdict {
+            id: "x".into(),
+            faq: "1".into(),
+            claim: "c".into(),
+            rule: "r".into(),
+            verdict: Outcome::Confirmed,
+            decided_by: "d".into(),
+            evidence: vec![],
+            caveats: vec![],
+        };
+        let text = serde_json::to_string(&StoredVerdict::Faq(v.clone())).unwrap();
+        assert_eq!(
+            text,
+            r#"{"caveats":[],"claim":"c","decided_by":"d","evidence":[],"faq":"1","id":"x","rule":"r","verdict":"confirmed"}"#
+        );
+        let back: StoredVerdict = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, StoredVerdict::Faq(v));
+        let other = r#"{"question":"q"}"#;
+        let kept: StoredVerdict = serde_json::from_str(other).unwrap();
+        assert!(kept.faq().is_none());
+        assert_eq!(serde_json::to_string(&kept).unwrap(), other);
+    }
+}
