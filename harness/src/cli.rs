@@ -388,7 +388,7 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
-    use wirebench_reports::recommend::{self, Topology, Traits};
+    use wirebench_reports::recommend::{self, Connectivity, Traits};
     if a.clients == 0 {
         bail!("--clients: must be at least 1");
     }
@@ -413,8 +413,8 @@ async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
     }
     let traits = Traits {
         topology: match a.topology {
-            TopologyArg::P2p => Topology::P2p,
-            TopologyArg::Server => Topology::Server,
+            TopologyArg::P2p => Connectivity::P2p,
+            TopologyArg::Server => Connectivity::Server,
         },
         clients: a.clients,
         rate: a.rate,
@@ -645,7 +645,7 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         // FAQ verdicts, for the FAQ scenarios among those run.
         let verdicts = wirebench_reports::verdicts::evaluate(results);
         if !verdicts.is_empty() {
-            results.verdicts = wirebench_reports::verdicts::to_json(&verdicts);
+            results.verdicts = wirebench_reports::verdicts::stored(&verdicts);
             let path = v.out_dir.join("results.json");
             results
                 .save_atomic(&path)
@@ -661,7 +661,7 @@ async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         let last = &opts.variants[opts.variants.len() - 1].out_dir;
         emit(&format!(
             "{}{}\nresults: {}\nsummary: {}\nreport:  {}\n",
-            terminal_table(current),
+            wirebench_reports::terminal::table(current),
             wirebench_reports::verdicts::terminal(&wirebench_reports::verdicts::read(current)),
             last.join("results.json").display(),
             last.join("summary.md").display(),
@@ -711,53 +711,6 @@ fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<()> {
     let html = dir.join("report.html");
     wirebench_reports::html::write(results, &html)?;
     Ok(())
-}
-
-/// The end-of-run table for the terminal.
-pub fn terminal_table(r: &Results) -> String {
-    use std::fmt::Write as _;
-    use wirebench_reports::summary::{fmt_bps, fmt_us, rows};
-    let rows = rows(r);
-    let mut s = String::new();
-    let dash = || "–".to_string();
-    let _ = writeln!(
-        s,
-        "\n{:<10} {:<11} {:<10} {:>3} {:>10} {:>10} {:>14} {:>10}",
-        "workload", "transport", "profile", "n", "p50", "p99", "goodput", "setup"
-    );
-    for row in rows {
-        let _ = writeln!(
-            s,
-            "{:<10} {:<11} {:<10} {:>3} {:>10} {:>10} {:>14} {:>10}",
-            row.workload,
-            row.transport,
-            row.profile,
-            row.repeats,
-            row.p50_us.map(fmt_us).unwrap_or_else(dash),
-            row.p99_us.map(fmt_us).unwrap_or_else(dash),
-            row.goodput_bps.map(fmt_bps).unwrap_or_else(dash),
-            row.setup_ms
-                .map(|v| format!("{v:.2} ms"))
-                .unwrap_or_else(dash),
-        );
-    }
-    for c in r.cells.iter().filter(|c| c.status != Status::Ok) {
-        let _ = writeln!(
-            s,
-            "{} {}/{}/{} #{}: {}",
-            if c.status == Status::Failed {
-                "FAILED "
-            } else {
-                "skipped"
-            },
-            c.workload_name(),
-            c.transport,
-            c.profile,
-            c.repeat,
-            c.error.as_deref().unwrap_or("")
-        );
-    }
-    s
 }
 
 async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
@@ -849,7 +802,7 @@ fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
     // The FAQ verdicts as this build's rules judge the cells.
     let verdicts = wirebench_reports::verdicts::evaluate(&results);
     if !verdicts.is_empty() {
-        results.verdicts = wirebench_reports::verdicts::to_json(&verdicts);
+        results.verdicts = wirebench_reports::verdicts::stored(&verdicts);
         eprint!("{}", wirebench_reports::verdicts::terminal(&verdicts));
     }
     let out = a.out.unwrap_or_else(|| {
@@ -870,12 +823,12 @@ fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
 }
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<u8> {
-    use wirebench_reports::compare::{compare, CompareOptions, Metric};
+    use wirebench_reports::compare::{compare, CompareMetric, CompareOptions};
     let base = Results::load(&a.baseline)?;
     let cur = Results::load(&a.current)?;
     let opts = CompareOptions {
         threshold_pct: a.threshold,
-        metrics: Metric::parse_list(&a.metric.join(","))?,
+        metrics: CompareMetric::parse_list(&a.metric.join(","))?,
         paired: a.paired,
         ..CompareOptions::default()
     };

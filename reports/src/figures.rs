@@ -2,13 +2,13 @@
 //! median and the spread (min–max) over repeats.
 //!
 //! summary.md, report.html, CSV and the CI exports all read their numbers from here (the median
-//! is [`crate::summary::median`], the one summary.md uses), so the same cell shows the same
+//! is [`crate::stats::median`], the one summary.md uses), so the same cell shows the same
 //! figure everywhere.
 
 use std::collections::BTreeMap;
 
 use crate::model::{Cell, Delivery, Results, Status};
-use crate::summary::median;
+use crate::stats::median;
 
 /// Which direction of a metric is an improvement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +216,7 @@ pub fn metric(id: &str) -> Option<&'static Metric> {
 /// Median and spread of one metric over the repeats of a cell key.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
-    /// Median over repeats ([`crate::summary::median`]).
+    /// Median over repeats ([`crate::stats::median`]).
     pub median: f64,
     /// Smallest repeat.
     pub min: f64,
@@ -235,7 +235,7 @@ impl Spread {
         let max = values.iter().copied().reduce(f64::max)?;
         let n = values.len();
         Some(Self {
-            median: median(values)?,
+            median: median(&values)?,
             min,
             max,
             n,
@@ -465,7 +465,7 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
             Column {
                 header: "keep-alive / conn-hour",
                 extract: |c| c.idle.as_ref()?.keepalive_bytes_per_connection_hour,
-                fmt: crate::plots::bytes,
+                fmt: crate::format::bytes,
             },
             Column {
                 header: "packets / conn-hour",
@@ -475,22 +475,22 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
             Column {
                 header: "server RSS / conn",
                 extract: |c| c.idle.as_ref()?.server_rss_per_connection_bytes,
-                fmt: crate::plots::bytes,
+                fmt: crate::format::bytes,
             },
             Column {
                 header: "client RSS / conn",
                 extract: |c| c.idle.as_ref()?.client_rss_per_connection_bytes,
-                fmt: crate::plots::bytes,
+                fmt: crate::format::bytes,
             },
             Column {
                 header: "notification p50",
                 extract: |c| lat(c, |l| l.p50),
-                fmt: crate::summary::fmt_us,
+                fmt: crate::format::fmt_us,
             },
             Column {
                 header: "notification p99",
                 extract: |c| lat(c, |l| l.p99),
-                fmt: crate::summary::fmt_us,
+                fmt: crate::format::fmt_us,
             },
         ],
         has: |c| c.idle.is_some(),
@@ -547,6 +547,17 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
         has: |c| c.flap.is_some(),
     },
 ];
+
+/// The distinct strings of `it`, in first-seen order.
+pub fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in it {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

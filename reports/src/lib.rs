@@ -4,16 +4,36 @@
 //! `wirebench/1`. Everything people read (summary Markdown, HTML report, exports, comparisons)
 //! is derived from it and from nothing else, so this crate never depends on the runtime: a
 //! results file from any machine or version can be re-rendered anywhere.
+//!
+//! Layout, ground floor first (a module imports only modules listed above it; checked by
+//! `reports/scripts/module_cycles.py`):
+//!
+//! - [`model`] — the `results.json` types (`model/verdict.rs`: the stored FAQ verdict records).
+//! - [`stats`] — median, percentiles, ratios, the seeded bootstrap.
+//! - [`format`](mod@format) — formatting for people (µs, bit/s, bytes, values with a unit,
+//!   HTML escape).
+//! - [`figures`] — the metric catalogue of the outputs, figures grouped by cell key, spreads.
+//! - [`plots`] — SVG charts (spectrum, CDF, bars) and transport colours.
+//! - [`verdicts`] — the FAQ claims checked against results (`verdicts/`: one file per claim).
+//! - [`summary`] — summary.md.
+//! - [`terminal`] — the end-of-run table of `wirebench run`.
+//! - [`html`] — report.html (`html/`: browser lane, sections, tables, verdicts).
+//! - [`export`] — CSV and CI benchmark exports.
+//! - [`compare`] — the regression gate between two results files (`compare/`: metrics,
+//!   rendering).
+//! - [`recommend`] — ranking transports for an application's traits.
 
 pub mod compare;
 pub mod export;
 pub mod figures;
+pub mod format;
 pub mod html;
 pub mod model;
 pub mod plots;
 pub mod recommend;
 pub mod stats;
 pub mod summary;
+pub mod terminal;
 pub mod verdicts;
 
 pub use model::*;

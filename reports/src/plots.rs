@@ -10,6 +10,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+pub use crate::format::{bytes, si, tick_us, trim_num};
+
 /// A chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 #[error("chart {chart:?}: {msg}")]
@@ -56,62 +58,6 @@ pub fn css_color(c: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
-/// Formats microseconds compactly for axis ticks: `500µs`, `2ms`, `1.5s`.
-pub fn tick_us(us: f64) -> String {
-    let (v, unit) = if us >= 1e6 {
-        (us / 1e6, "s")
-    } else if us >= 1e3 {
-        (us / 1e3, "ms")
-    } else {
-        (us, "µs")
-    };
-    format!("{}{unit}", trim_num(v))
-}
-
-/// Formats a number with up to 3 significant digits and no trailing zeros.
-pub fn trim_num(v: f64) -> String {
-    let s = if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// Formats a quantity with SI prefixes: `1.2k`, `35M`, `2.5G`.
-pub fn si(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e9 {
-        format!("{}G", trim_num(v / 1e9))
-    } else if a >= 1e6 {
-        format!("{}M", trim_num(v / 1e6))
-    } else if a >= 1e3 {
-        format!("{}k", trim_num(v / 1e3))
-    } else {
-        trim_num(v)
-    }
-}
-
-/// Formats bytes with binary prefixes: `512 B`, `37 KiB`, `1.2 MiB`.
-pub fn bytes(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{} GiB", trim_num(v / (1024.0 * 1024.0 * 1024.0)))
-    } else if a >= 1024.0 * 1024.0 {
-        format!("{} MiB", trim_num(v / (1024.0 * 1024.0)))
-    } else if a >= 1024.0 {
-        format!("{} KiB", trim_num(v / 1024.0))
-    } else {
-        format!("{} B", trim_num(v))
-    }
-}
-
 /// Percentile label for a point on the 1/(1−p) axis: 1 → `0%`, 10 → `90%`, 1000 → `99.9%`.
 pub fn percentile_label(x: f64) -> String {
     if x <= 1.0 {
@@ -148,7 +94,7 @@ fn err(chart: &str) -> impl Fn(String) -> PlotError + '_ {
 
 /// Adds `role="img"`, an `aria-label` and a `<title>` to plotters' SVG root.
 fn finish(svg: String, title: &str) -> String {
-    let esc = crate::html::escape(title);
+    let esc = crate::format::escape(title);
     match svg.find("<svg") {
         Some(at) => {
             let open_end = svg[at..].find('>').map(|e| at + e + 1).unwrap_or(svg.len());

@@ -30,7 +30,8 @@ pub enum StatsError {
 
 /// Median of `values` (mean of the two middle values for an even count); `None` when empty.
 ///
-/// NaNs sort last (IEEE total order); callers that care reject them first.
+/// NaNs sort last (IEEE total order); callers that care reject them first. The one median of
+/// the crate (summary.md, report.html, verdicts, compare, recommend all use it).
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);

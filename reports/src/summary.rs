@@ -3,20 +3,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::format::fmt_opt;
+pub use crate::format::{fmt_bps, fmt_us};
 use crate::model::{Cell, Results, Status};
 
-/// Median of a list of values (mean of the two middle ones for an even count).
-pub fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+/// [`crate::stats::median`] of an owned list (kept for callers that collect into a vector).
+pub fn median(v: Vec<f64>) -> Option<f64> {
+    crate::stats::median(&v)
 }
 
 /// A cell key: (scenario, workload, transport, profile); see [`Cell::key`].
@@ -40,32 +33,6 @@ pub fn group_ok(r: &Results) -> Vec<(Key, Vec<&Cell>)> {
             (k, v)
         })
         .collect()
-}
-
-fn fmt_opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
-    v.map(f).unwrap_or_else(|| "–".to_string())
-}
-
-/// Formats microseconds for people: `87 µs`, `1.25 ms`, `3.2 s`.
-pub fn fmt_us(us: f64) -> String {
-    if us < 1000.0 {
-        format!("{us:.0} µs")
-    } else if us < 1_000_000.0 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{:.2} s", us / 1_000_000.0)
-    }
-}
-
-/// Formats bits per second: `940 Mbit/s`.
-pub fn fmt_bps(bps: f64) -> String {
-    if bps >= 1e9 {
-        format!("{:.2} Gbit/s", bps / 1e9)
-    } else if bps >= 1e6 {
-        format!("{:.1} Mbit/s", bps / 1e6)
-    } else {
-        format!("{:.1} kbit/s", bps / 1e3)
-    }
 }
 
 /// One summary row: figures are medians over the repeats of one cell key.

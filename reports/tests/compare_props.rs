@@ -4,7 +4,7 @@ mod compare_common;
 
 use compare_common::{cells, results, Rep};
 use proptest::prelude::*;
-use wirebench_reports::compare::{compare, CompareOptions, Metric, Verdict};
+use wirebench_reports::compare::{compare, CompareMetric, CompareOptions, RegressionVerdict};
 use wirebench_reports::stats::{
     bootstrap_paired_ratio, bootstrap_ratio_of_medians, BootstrapOptions,
 };
@@ -28,10 +28,10 @@ fn levels(n: std::ops::RangeInclusive<usize>, spread: f64) -> impl Strategy<Valu
     })
 }
 
-fn mirror(v: Verdict) -> Verdict {
+fn mirror(v: RegressionVerdict) -> RegressionVerdict {
     match v {
-        Verdict::Regressed => Verdict::Improved,
-        Verdict::Improved => Verdict::Regressed,
+        RegressionVerdict::Regressed => RegressionVerdict::Improved,
+        RegressionVerdict::Improved => RegressionVerdict::Regressed,
         other => other,
     }
 }
@@ -75,7 +75,7 @@ proptest! {
             &results(cells("websocket", &c, 1.0)),
             &CompareOptions { paired, ..CompareOptions::default() },
         ).unwrap();
-        prop_assert_eq!(cmp.rows().count(), Metric::ALL.len());
+        prop_assert_eq!(cmp.rows().count(), CompareMetric::ALL.len());
         for (_, m) in cmp.rows() {
             let ci = m.ci.unwrap();
             prop_assert!(ci.contains(m.ratio), "{:?}: {} not in {:?}", m.metric, m.ratio, ci);
@@ -93,13 +93,13 @@ proptest! {
         let opts = CompareOptions { paired, ..CompareOptions::default() };
         let r = results(cells("websocket", &quiet, 1.0));
         let cmp = compare(&r, &r, &opts).unwrap();
-        prop_assert_eq!(cmp.counts.unchanged, Metric::ALL.len());
-        prop_assert!(cmp.rows().all(|(_, m)| m.verdict == Verdict::Unchanged && m.ratio == 1.0));
+        prop_assert_eq!(cmp.counts.unchanged, CompareMetric::ALL.len());
+        prop_assert!(cmp.rows().all(|(_, m)| m.verdict == RegressionVerdict::Unchanged && m.ratio == 1.0));
         prop_assert_eq!(cmp.exit_code(), 0);
 
         let r = results(cells("websocket", &loud, 1.0));
         let cmp = compare(&r, &r, &opts).unwrap();
-        prop_assert!(cmp.rows().all(|(_, m)| matches!(m.verdict, Verdict::Unchanged | Verdict::Noisy)));
+        prop_assert!(cmp.rows().all(|(_, m)| matches!(m.verdict, RegressionVerdict::Unchanged | RegressionVerdict::Noisy)));
         prop_assert!(!cmp.regressed());
     }
 
@@ -120,11 +120,11 @@ proptest! {
         ).unwrap();
         for (_, m) in cmp.rows() {
             match m.metric {
-                Metric::P50 | Metric::P99 => {
-                    prop_assert_eq!(m.verdict, Verdict::Regressed, "{:?}", m);
+                CompareMetric::P50 | CompareMetric::P99 => {
+                    prop_assert_eq!(m.verdict, RegressionVerdict::Regressed, "{:?}", m);
                     prop_assert!((m.ratio - 1.5).abs() < 0.01, "{:?}", m);
                 }
-                _ => prop_assert!(m.verdict != Verdict::Regressed, "{:?}", m),
+                _ => prop_assert!(m.verdict != RegressionVerdict::Regressed, "{:?}", m),
             }
         }
         prop_assert!(cmp.regressed());

@@ -5,7 +5,8 @@ mod compare_common;
 use compare_common::{cell, cells, results, samples, Rep};
 use serde_json::json;
 use wirebench_reports::compare::{
-    compare, CompareError, CompareOptions, Metric, Verdict, EXIT_OK, EXIT_REGRESSION,
+    compare, CompareError, CompareMetric, CompareOptions, RegressionVerdict, EXIT_OK,
+    EXIT_REGRESSION,
 };
 use wirebench_reports::{Results, Status};
 
@@ -17,7 +18,7 @@ fn steady() -> Vec<Rep> {
     reps(&[100.0, 102.0, 99.0, 101.0, 100.5])
 }
 
-fn verdict(r: &wirebench_reports::compare::Comparison, m: Metric) -> Verdict {
+fn verdict(r: &wirebench_reports::compare::Comparison, m: CompareMetric) -> RegressionVerdict {
     r.rows()
         .find(|(_, x)| x.metric == m)
         .map(|(_, x)| x.verdict)
@@ -74,7 +75,7 @@ fn ignored_params_and_equal_numbers_are_accepted() {
         ..CompareOptions::default()
     };
     let r = compare(&base, &cur, &opts).unwrap();
-    assert_eq!(r.counts.unchanged, Metric::ALL.len());
+    assert_eq!(r.counts.unchanged, CompareMetric::ALL.len());
     // Without the ignore list the extra parameter is refused.
     assert!(compare(&base, &cur, &CompareOptions::default()).is_err());
 }
@@ -104,12 +105,15 @@ fn too_few_repeats_is_noisy_even_for_a_big_change() {
     let base = results(cells("websocket", &reps(&[100.0, 101.0]), 1.0));
     let cur = results(cells("websocket", &reps(&[100.0, 101.0]), 3.0));
     let r = compare(&base, &cur, &CompareOptions::default()).unwrap();
-    let (_, p50) = r.rows().find(|(_, m)| m.metric == Metric::P50).unwrap();
-    assert_eq!(p50.verdict, Verdict::Noisy);
+    let (_, p50) = r
+        .rows()
+        .find(|(_, m)| m.metric == CompareMetric::P50)
+        .unwrap();
+    assert_eq!(p50.verdict, RegressionVerdict::Noisy);
     assert!(p50.ci.is_none());
     assert!((p50.ratio - 3.0).abs() < 0.01, "{}", p50.ratio);
     assert!(p50.reason.contains("need 3"), "{}", p50.reason);
-    assert_eq!(r.counts.noisy, Metric::ALL.len());
+    assert_eq!(r.counts.noisy, CompareMetric::ALL.len());
     assert_eq!(r.exit_code(), EXIT_OK);
     assert!(r.markdown().contains("noisy (too few repeats)"));
 }
@@ -123,7 +127,7 @@ fn failed_repeats_do_not_count_as_repeats() {
         c.error = Some("boom".into());
     }
     let r = compare(&base, &cur, &CompareOptions::default()).unwrap();
-    assert_eq!(verdict(&r, Metric::P50), Verdict::Noisy);
+    assert_eq!(verdict(&r, CompareMetric::P50), RegressionVerdict::Noisy);
     assert_eq!(r.cells[0].current_repeats.failed, 3);
     assert!(r.cells[0].new_failures());
     let md = r.markdown();
@@ -139,8 +143,11 @@ fn wide_interval_is_noisy_not_unchanged() {
     let base = results(cells("websocket", &noisy, 1.0));
     let cur = results(cells("websocket", &noisy, 1.05));
     let r = compare(&base, &cur, &CompareOptions::default()).unwrap();
-    let (_, p50) = r.rows().find(|(_, m)| m.metric == Metric::P50).unwrap();
-    assert_eq!(p50.verdict, Verdict::Noisy, "{p50:?}");
+    let (_, p50) = r
+        .rows()
+        .find(|(_, m)| m.metric == CompareMetric::P50)
+        .unwrap();
+    assert_eq!(p50.verdict, RegressionVerdict::Noisy, "{p50:?}");
     assert!(p50.reason.contains("too wide"), "{}", p50.reason);
     assert!(!r.regressed());
 }
@@ -150,14 +157,20 @@ fn small_change_within_threshold_is_unchanged() {
     let base = results(cells("websocket", &steady(), 1.0));
     let cur = results(cells("websocket", &steady(), 1.04));
     let r = compare(&base, &cur, &CompareOptions::default()).unwrap();
-    assert_eq!(verdict(&r, Metric::P50), Verdict::Unchanged);
+    assert_eq!(
+        verdict(&r, CompareMetric::P50),
+        RegressionVerdict::Unchanged
+    );
     // The same change is a regression against a 1 % threshold.
     let strict = CompareOptions {
         threshold_pct: 1.0,
         ..CompareOptions::default()
     };
     let r = compare(&base, &cur, &strict).unwrap();
-    assert_eq!(verdict(&r, Metric::P50), Verdict::Regressed);
+    assert_eq!(
+        verdict(&r, CompareMetric::P50),
+        RegressionVerdict::Regressed
+    );
 }
 
 #[test]
@@ -173,14 +186,23 @@ fn lower_goodput_is_a_regression_higher_an_improvement() {
         .collect();
     let cur = results(cells("websocket", &slower, 1.0));
     let r = compare(&base, &cur, &CompareOptions::default()).unwrap();
-    assert_eq!(verdict(&r, Metric::Goodput), Verdict::Regressed);
-    assert_eq!(verdict(&r, Metric::MsgsPerS), Verdict::Improved);
-    assert_eq!(verdict(&r, Metric::P50), Verdict::Unchanged);
+    assert_eq!(
+        verdict(&r, CompareMetric::Goodput),
+        RegressionVerdict::Regressed
+    );
+    assert_eq!(
+        verdict(&r, CompareMetric::MsgsPerS),
+        RegressionVerdict::Improved
+    );
+    assert_eq!(
+        verdict(&r, CompareMetric::P50),
+        RegressionVerdict::Unchanged
+    );
     assert_eq!(r.counts.regressed, 1);
     assert_eq!(r.exit_code(), EXIT_REGRESSION);
     let (key, m) = r.regressions().next().unwrap();
     assert_eq!(key.to_string(), "quick/echo/websocket/lan");
-    assert_eq!(m.metric, Metric::Goodput);
+    assert_eq!(m.metric, CompareMetric::Goodput);
 }
 
 #[test]
@@ -189,7 +211,7 @@ fn rss_per_connection_divides_by_clients() {
     let r = compare(&base, &base, &CompareOptions::default()).unwrap();
     let (_, rss) = r
         .rows()
-        .find(|(_, m)| m.metric == Metric::RssPerConn)
+        .find(|(_, m)| m.metric == CompareMetric::RssPerConn)
         .unwrap();
     assert_eq!(rss.baseline.median, (10u64 << 20) as f64 / 4.0);
 
@@ -199,8 +221,8 @@ fn rss_per_connection_divides_by_clients() {
         c.params.remove("clients");
     }
     let r = compare(&no_clients, &no_clients, &CompareOptions::default()).unwrap();
-    assert!(r.rows().all(|(_, m)| m.metric != Metric::RssPerConn));
-    assert_eq!(r.rows().count(), Metric::ALL.len() - 1);
+    assert!(r.rows().all(|(_, m)| m.metric != CompareMetric::RssPerConn));
+    assert_eq!(r.rows().count(), CompareMetric::ALL.len() - 1);
 }
 
 #[test]
@@ -208,20 +230,25 @@ fn metric_filter_and_parsing() {
     let base = results(cells("websocket", &steady(), 1.0));
     let cur = results(cells("websocket", &steady(), 1.5));
     let opts = CompareOptions {
-        metrics: Metric::parse_list("p99, setup").unwrap(),
+        metrics: CompareMetric::parse_list("p99, setup").unwrap(),
         ..CompareOptions::default()
     };
     let r = compare(&base, &cur, &opts).unwrap();
-    let got: Vec<Metric> = r.rows().map(|(_, m)| m.metric).collect();
-    assert_eq!(got, vec![Metric::P99, Metric::SetupMs]);
+    let got: Vec<CompareMetric> = r.rows().map(|(_, m)| m.metric).collect();
+    assert_eq!(got, vec![CompareMetric::P99, CompareMetric::SetupMs]);
     assert_eq!(r.counts.regressed, 1);
 
-    let err = Metric::parse_list("p50,p95").unwrap_err().to_string();
+    let err = CompareMetric::parse_list("p50,p95")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("\"p95\"") && err.contains("rss_per_conn"),
         "{err}"
     );
-    assert_eq!("Latency-P50".parse::<Metric>().unwrap(), Metric::P50);
+    assert_eq!(
+        "Latency-P50".parse::<CompareMetric>().unwrap(),
+        CompareMetric::P50
+    );
 }
 
 #[test]
@@ -254,7 +281,7 @@ fn metric_measured_on_one_side_is_listed() {
     }
     let r = compare(&base, &cur, &CompareOptions::default()).unwrap();
     assert_eq!(r.cells[0].one_sided.len(), 1);
-    assert_eq!(r.cells[0].one_sided[0].metric, Metric::SetupMs);
+    assert_eq!(r.cells[0].one_sided[0].metric, CompareMetric::SetupMs);
     assert_eq!(r.cells[0].one_sided[0].measured_in, "baseline");
 }
 
@@ -354,7 +381,11 @@ fn markdown_for_a_pr_comment() {
     cur.cells
         .push(cell("tcp", 1, &samples(100.0), &Rep::at(100.0)));
     let opts = CompareOptions {
-        metrics: vec![Metric::P50, Metric::P99, Metric::SetupMs],
+        metrics: vec![
+            CompareMetric::P50,
+            CompareMetric::P99,
+            CompareMetric::SetupMs,
+        ],
         ..CompareOptions::default()
     };
     let md = compare(&base, &cur, &opts).unwrap().markdown();
@@ -392,19 +423,28 @@ fn paired_repeats_cancel_drift_that_makes_unpaired_noisy() {
     let base = results(cells("websocket", &drift, 1.0));
     let cur = results(cells("websocket", &drift, 1.25));
     let unpaired = compare(&base, &cur, &CompareOptions::default()).unwrap();
-    assert_ne!(verdict(&unpaired, Metric::P50), Verdict::Regressed);
+    assert_ne!(
+        verdict(&unpaired, CompareMetric::P50),
+        RegressionVerdict::Regressed
+    );
     let paired = CompareOptions {
         paired: true,
         ..CompareOptions::default()
     };
     let r = compare(&base, &cur, &paired).unwrap();
-    assert_eq!(verdict(&r, Metric::P50), Verdict::Regressed);
+    assert_eq!(
+        verdict(&r, CompareMetric::P50),
+        RegressionVerdict::Regressed
+    );
     assert!(r.paired && r.markdown().contains("paired"));
     // The same drift with no change is not a regression when paired.
     let same = compare(&base, &results(cells("websocket", &drift, 1.0)), &paired).unwrap();
-    assert_eq!(verdict(&same, Metric::P50), Verdict::Unchanged);
+    assert_eq!(
+        verdict(&same, CompareMetric::P50),
+        RegressionVerdict::Unchanged
+    );
     // Only repeats present on both sides pair up: too few pairs is noisy, not a verdict.
     let short = results(cells("websocket", &drift[..2], 1.25));
     let r = compare(&base, &short, &paired).unwrap();
-    assert_eq!(verdict(&r, Metric::P50), Verdict::Noisy);
+    assert_eq!(verdict(&r, CompareMetric::P50), RegressionVerdict::Noisy);
 }

@@ -303,8 +303,8 @@ fn html_is_self_contained() {
 fn verdicts_table_when_present() {
     let mut r = fixed();
     r.verdicts = vec![
-        serde_json::json!({"question": "lowest p99 on lte?", "answer": "websocket", "confidence": 0.9}),
-        serde_json::json!({"question": "<b>bold</b>", "answer": null}),
+        serde_json::json!({"question": "lowest p99 on lte?", "answer": "websocket", "confidence": 0.9}).into(),
+        serde_json::json!({"question": "<b>bold</b>", "answer": null}).into(),
     ];
     let page = html::render(&r).expect("renders");
     assert!(page.contains("<h2>Verdicts</h2>"));

@@ -16,14 +16,18 @@
 //!   the numbers would not mean the same thing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::{self, Write as _};
-use std::str::FromStr;
+use std::fmt;
 
 use serde::Serialize;
 
+use crate::format::{pct, trim_float};
 use crate::model::{Cell, Results, Status};
-use crate::stats::{self, BootstrapOptions, Interval, StatsError};
-use crate::summary::{fmt_bps, fmt_us};
+use crate::stats::{self, BootstrapOptions, Interval};
+
+mod metric;
+mod render;
+
+pub use metric::{CompareError, CompareMetric};
 
 /// Exit code when no metric regressed.
 pub const EXIT_OK: i32 = 0;
@@ -34,230 +38,10 @@ pub const EXIT_REGRESSION: i32 = 2;
 /// The fewest bootstrap resamples [`compare`] accepts.
 pub const MIN_RESAMPLES: usize = 2000;
 
-/// Errors from [`compare`]. Each message names the cell, field or option at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum CompareError {
-    /// The threshold is not a positive finite percentage.
-    #[error("--threshold {0}: must be a positive number of percent (e.g. 10)")]
-    InvalidThreshold(f64),
-    /// Another option is out of range.
-    #[error("invalid compare option: {0}")]
-    InvalidOption(String),
-    /// A `--metric` name is not known.
-    #[error("unknown metric {name:?}; known metrics: {known}")]
-    UnknownMetric {
-        /// The name given.
-        name: String,
-        /// Comma-separated list of valid names.
-        known: String,
-    },
-    /// Baseline and current ran a cell with different parameters.
-    #[error(
-        "cell {cell}: params.{field} differs (baseline {baseline}, current {current}); \
-         refusing to compare runs with different scenario parameters"
-    )]
-    ParamsMismatch {
-        /// The cell key, `scenario/workload/transport/profile`.
-        cell: String,
-        /// The parameter that differs.
-        field: String,
-        /// Its value in the baseline (`absent` when missing).
-        baseline: String,
-        /// Its value in the current run (`absent` when missing).
-        current: String,
-    },
-    /// Repeats of one cell inside one file disagree on their parameters.
-    #[error("{side}: repeats of cell {cell} disagree on params.{field} ({first} vs {other})")]
-    ParamsInconsistent {
-        /// `baseline` or `current`.
-        side: &'static str,
-        /// The cell key, `scenario/workload/transport/profile`.
-        cell: String,
-        /// The parameter that differs.
-        field: String,
-        /// Value in the first repeat.
-        first: String,
-        /// Value in a later repeat.
-        other: String,
-    },
-    /// A measured value cannot be compared (negative, NaN or infinite).
-    #[error("{side}: cell {cell} repeat {repeat}: {metric} is {value}, not a finite non-negative number")]
-    BadValue {
-        /// `baseline` or `current`.
-        side: &'static str,
-        /// The cell key, `scenario/workload/transport/profile`.
-        cell: String,
-        /// Repeat index.
-        repeat: u32,
-        /// Metric id.
-        metric: Metric,
-        /// The value found.
-        value: f64,
-    },
-    /// The two files have cells but not a single cell key in common: almost certainly the
-    /// wrong files (a CI gate must not pass silently on them).
-    #[error(
-        "no cell is present in both files (baseline has {baseline} cell keys, current {current}); \
-         check that both ran the same scenarios and profiles"
-    )]
-    NothingInCommon {
-        /// Distinct cell keys in the baseline.
-        baseline: usize,
-        /// Distinct cell keys in the current run.
-        current: usize,
-    },
-    /// The bootstrap refused its input (a bug if it happens: inputs are validated first).
-    #[error("statistics: {0}")]
-    Stats(#[from] StatsError),
-}
-
-/// A compared metric. Ids (`p50`, `p99`, `goodput`, `msgs_per_s`, `setup_ms`,
-/// `server_cpu_s`, `rss_per_conn`) are used by `--metric` and in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Metric {
-    /// Median latency of a repeat (`latency_us.p50`), µs.
-    #[serde(rename = "p50")]
-    P50,
-    /// 99th percentile latency of a repeat (`latency_us.p99`), µs.
-    #[serde(rename = "p99")]
-    P99,
-    /// Goodput (`throughput.goodput_bps`), bit/s.
-    #[serde(rename = "goodput")]
-    Goodput,
-    /// Messages per second delivered (`throughput.msgs_per_s`).
-    #[serde(rename = "msgs_per_s")]
-    MsgsPerS,
-    /// Connection setup time (`setup_ms`), ms.
-    #[serde(rename = "setup_ms")]
-    SetupMs,
-    /// Server agent CPU time (`resources.server_cpu_s`), s.
-    #[serde(rename = "server_cpu_s")]
-    ServerCpu,
-    /// Server peak RSS per connection: `resources.server_rss_peak_bytes / params.clients`,
-    /// bytes; only where `params.clients` is a positive number.
-    #[serde(rename = "rss_per_conn")]
-    RssPerConn,
-}
-
-impl Metric {
-    /// All metrics, in table order.
-    pub const ALL: [Metric; 7] = [
-        Metric::P50,
-        Metric::P99,
-        Metric::Goodput,
-        Metric::MsgsPerS,
-        Metric::SetupMs,
-        Metric::ServerCpu,
-        Metric::RssPerConn,
-    ];
-
-    /// Stable id (CLI and JSON).
-    pub fn id(self) -> &'static str {
-        match self {
-            Metric::P50 => "p50",
-            Metric::P99 => "p99",
-            Metric::Goodput => "goodput",
-            Metric::MsgsPerS => "msgs_per_s",
-            Metric::SetupMs => "setup_ms",
-            Metric::ServerCpu => "server_cpu_s",
-            Metric::RssPerConn => "rss_per_conn",
-        }
-    }
-
-    /// Label for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Metric::P50 => "latency p50",
-            Metric::P99 => "latency p99",
-            Metric::Goodput => "goodput",
-            Metric::MsgsPerS => "msgs/s",
-            Metric::SetupMs => "setup",
-            Metric::ServerCpu => "server CPU",
-            Metric::RssPerConn => "server RSS/conn",
-        }
-    }
-
-    /// Whether a larger value is worse (latency, setup, CPU, memory) or better (goodput,
-    /// messages per second).
-    pub fn higher_is_worse(self) -> bool {
-        !matches!(self, Metric::Goodput | Metric::MsgsPerS)
-    }
-
-    /// The metric's value in one cell, when measured.
-    pub fn extract(self, cell: &Cell) -> Option<f64> {
-        let lat = || cell.latency_us.as_ref().filter(|l| l.count > 0);
-        match self {
-            Metric::P50 => lat().map(|l| l.p50 as f64),
-            Metric::P99 => lat().map(|l| l.p99 as f64),
-            Metric::Goodput => cell.throughput.as_ref().and_then(|t| t.goodput_bps),
-            Metric::MsgsPerS => cell.throughput.as_ref().and_then(|t| t.msgs_per_s),
-            Metric::SetupMs => cell.setup_ms,
-            Metric::ServerCpu => cell.resources.as_ref().and_then(|r| r.server_cpu_s),
-            Metric::RssPerConn => {
-                let rss = cell.resources.as_ref()?.server_rss_peak_bytes? as f64;
-                let clients = cell.params.get("clients")?.as_f64()?;
-                (clients > 0.0).then(|| rss / clients)
-            }
-        }
-    }
-
-    /// Formats a value of this metric with its unit.
-    pub fn format(self, v: f64) -> String {
-        match self {
-            Metric::P50 | Metric::P99 => fmt_us(v),
-            Metric::Goodput => fmt_bps(v),
-            Metric::MsgsPerS => format!("{v:.0}/s"),
-            Metric::SetupMs => format!("{v:.2} ms"),
-            Metric::ServerCpu => format!("{v:.3} s"),
-            Metric::RssPerConn => fmt_bytes(v),
-        }
-    }
-
-    /// Parses a comma-separated list of metric names (as given to `--metric`).
-    pub fn parse_list(s: &str) -> Result<Vec<Metric>, CompareError> {
-        s.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(Metric::from_str)
-            .collect()
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-impl FromStr for Metric {
-    type Err = CompareError;
-
-    /// Accepts the ids plus a few aliases (`latency_p50`, `goodput_bps`, `msgs`, `setup`,
-    /// `cpu`, `rss`), case-insensitively.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let m = match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "p50" | "latency_p50" => Metric::P50,
-            "p99" | "latency_p99" => Metric::P99,
-            "goodput" | "goodput_bps" => Metric::Goodput,
-            "msgs_per_s" | "msgs" => Metric::MsgsPerS,
-            "setup_ms" | "setup" => Metric::SetupMs,
-            "server_cpu_s" | "cpu" => Metric::ServerCpu,
-            "rss_per_conn" | "rss" => Metric::RssPerConn,
-            _ => {
-                return Err(CompareError::UnknownMetric {
-                    name: s.to_string(),
-                    known: Metric::ALL.map(Metric::id).join(", "),
-                })
-            }
-        };
-        Ok(m)
-    }
-}
-
 /// The verdict for one metric of one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum RegressionVerdict {
     /// The whole interval lies beyond the threshold in the bad direction.
     Regressed,
     /// The whole interval lies beyond the threshold in the good direction.
@@ -268,19 +52,19 @@ pub enum Verdict {
     Unchanged,
 }
 
-impl Verdict {
+impl RegressionVerdict {
     /// Lowercase name, as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Regressed => "regressed",
-            Verdict::Improved => "improved",
-            Verdict::Noisy => "noisy",
-            Verdict::Unchanged => "unchanged",
+            RegressionVerdict::Regressed => "regressed",
+            RegressionVerdict::Improved => "improved",
+            RegressionVerdict::Noisy => "noisy",
+            RegressionVerdict::Unchanged => "unchanged",
         }
     }
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for RegressionVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -327,8 +111,8 @@ impl fmt::Display for CellKey {
 pub struct CompareOptions {
     /// Regression threshold in percent (default 10): changes smaller than this never count.
     pub threshold_pct: f64,
-    /// Metrics to compare; empty means all of [`Metric::ALL`].
-    pub metrics: Vec<Metric>,
+    /// Metrics to compare; empty means all of [`CompareMetric::ALL`].
+    pub metrics: Vec<CompareMetric>,
     /// Fewest `ok` repeats per side for a verdict other than `noisy` (default 3, at least 2).
     pub min_repeats: usize,
     /// Bootstrap resamples (default 5000, at least [`MIN_RESAMPLES`]).
@@ -376,7 +160,7 @@ pub struct SideFigures {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricComparison {
     /// The metric.
-    pub metric: Metric,
+    pub metric: CompareMetric,
     /// Whether a larger value is worse for this metric.
     pub higher_is_worse: bool,
     /// Baseline figures.
@@ -389,7 +173,7 @@ pub struct MetricComparison {
     /// Bootstrap confidence interval of the ratio; absent when a side has too few repeats.
     pub ci: Option<Interval>,
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: RegressionVerdict,
     /// Why, in words (e.g. `CI +11.2 % … +24.9 % wholly above +10 %`).
     pub reason: String,
 }
@@ -409,7 +193,7 @@ pub struct RepeatCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OneSided {
     /// The metric.
-    pub metric: Metric,
+    pub metric: CompareMetric,
     /// The side that has figures: `baseline` or `current`.
     pub measured_in: &'static str,
 }
@@ -466,7 +250,7 @@ pub struct Comparison {
     /// Whether repeats were paired by index (see [`CompareOptions::paired`]).
     pub paired: bool,
     /// Metrics compared.
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<CompareMetric>,
     /// Baseline `git` / version, for the heading.
     pub baseline_version: String,
     /// Current `git` / version, for the heading.
@@ -488,11 +272,11 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
     validate(opts)?;
-    let metrics: Vec<Metric> = if opts.metrics.is_empty() {
-        Metric::ALL.to_vec()
+    let metrics: Vec<CompareMetric> = if opts.metrics.is_empty() {
+        CompareMetric::ALL.to_vec()
     } else {
-        let set: BTreeSet<Metric> = opts.metrics.iter().copied().collect();
-        Metric::ALL
+        let set: BTreeSet<CompareMetric> = opts.metrics.iter().copied().collect();
+        CompareMetric::ALL
             .into_iter()
             .filter(|m| set.contains(m))
             .collect()
@@ -543,10 +327,10 @@ pub fn compare(
                 (false, false) => {
                     let mc = compare_metric(key, metric, bv, cv, t, opts)?;
                     match mc.verdict {
-                        Verdict::Regressed => counts.regressed += 1,
-                        Verdict::Improved => counts.improved += 1,
-                        Verdict::Noisy => counts.noisy += 1,
-                        Verdict::Unchanged => counts.unchanged += 1,
+                        RegressionVerdict::Regressed => counts.regressed += 1,
+                        RegressionVerdict::Improved => counts.improved += 1,
+                        RegressionVerdict::Noisy => counts.noisy += 1,
+                        RegressionVerdict::Unchanged => counts.unchanged += 1,
                     }
                     cmp.metrics.push(mc);
                 }
@@ -716,7 +500,7 @@ type Repeats = Vec<(u32, f64)>;
 /// Per-repeat values of `metric` over the `ok` repeats, validated.
 fn values(
     cells: &[&Cell],
-    metric: Metric,
+    metric: CompareMetric,
     key: &CellKey,
     side: &'static str,
 ) -> Result<Repeats, CompareError> {
@@ -740,7 +524,7 @@ fn values(
 
 fn compare_metric(
     key: &CellKey,
-    metric: Metric,
+    metric: CompareMetric,
     bv: Repeats,
     cv: Repeats,
     t: f64,
@@ -770,7 +554,7 @@ fn compare_metric(
         higher_is_worse,
         ratio,
         ci: None,
-        verdict: Verdict::Noisy,
+        verdict: RegressionVerdict::Noisy,
         reason: String::new(),
         baseline,
         current,
@@ -817,9 +601,9 @@ fn compare_metric(
         let limit = if above { pct(up) } else { pct(down) };
         (
             if worse {
-                Verdict::Regressed
+                RegressionVerdict::Regressed
             } else {
-                Verdict::Improved
+                RegressionVerdict::Improved
             },
             format!(
                 "{span} wholly {} {limit}",
@@ -828,7 +612,7 @@ fn compare_metric(
         )
     } else if stats::ratio(ci.high, ci.low) > up * up {
         (
-            Verdict::Noisy,
+            RegressionVerdict::Noisy,
             format!(
                 "{span} too wide: spans more than 2 × {}",
                 fmt_threshold(opts.threshold_pct)
@@ -836,7 +620,7 @@ fn compare_metric(
         )
     } else {
         (
-            Verdict::Unchanged,
+            RegressionVerdict::Unchanged,
             format!(
                 "{span} not wholly beyond ±{}",
                 fmt_threshold(opts.threshold_pct)
@@ -846,214 +630,7 @@ fn compare_metric(
     Ok(out)
 }
 
-/// A ratio as a signed percentage change: `1.183` → `+18.3 %`.
-fn pct(r: f64) -> String {
-    if r.is_infinite() {
-        "+∞ %".to_string()
-    } else {
-        format!("{:+.1} %", (r - 1.0) * 100.0)
-    }
-}
-
+/// A threshold in percent for messages: `10 %`.
 fn fmt_threshold(p: f64) -> String {
     format!("{} %", trim_float(p))
-}
-
-fn trim_float(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-fn fmt_bytes(v: f64) -> String {
-    if v >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", v / (1024.0 * 1024.0))
-    } else if v >= 1024.0 {
-        format!("{:.1} KiB", v / 1024.0)
-    } else {
-        format!("{v:.0} B")
-    }
-}
-
-impl Comparison {
-    /// Whether any metric of any cell regressed.
-    pub fn regressed(&self) -> bool {
-        self.counts.regressed > 0
-    }
-
-    /// The process exit code for this outcome: [`EXIT_REGRESSION`] (2) when anything
-    /// regressed, else [`EXIT_OK`] (0). Errors ([`EXIT_ERROR`], 1) are the CLI's to report.
-    pub fn exit_code(&self) -> i32 {
-        if self.regressed() {
-            EXIT_REGRESSION
-        } else {
-            EXIT_OK
-        }
-    }
-
-    /// Every compared metric with its cell, in table order.
-    pub fn rows(&self) -> impl Iterator<Item = (&CellKey, &MetricComparison)> {
-        self.cells
-            .iter()
-            .flat_map(|c| c.metrics.iter().map(move |m| (&c.key, m)))
-    }
-
-    /// The regressed metrics with their cells.
-    pub fn regressions(&self) -> impl Iterator<Item = (&CellKey, &MetricComparison)> {
-        self.rows().filter(|(_, m)| m.verdict == Verdict::Regressed)
-    }
-
-    /// Pretty-printed JSON of the whole comparison (infinite ratios become `null`).
-    pub fn json(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string_pretty(self)
-    }
-
-    /// Markdown for a pull-request comment: a headline with the counts, a table of the
-    /// regressed, improved and noisy metrics (in that order), the unchanged ones folded in a
-    /// `<details>` block, then cells not compared and cells with failed repeats.
-    pub fn markdown(&self) -> String {
-        let mut s = String::new();
-        let c = &self.counts;
-        let _ = writeln!(s, "## wirebench compare\n");
-        let _ = writeln!(
-            s,
-            "Baseline {} → current {}.\n",
-            self.baseline_version, self.current_version
-        );
-        let headline = match c.regressed {
-            0 => "✅ **no regression**".to_string(),
-            1 => "❌ **1 regression**".to_string(),
-            n => format!("❌ **{n} regressions**"),
-        };
-        let _ = writeln!(
-            s,
-            "{headline} · {} improved · {} unchanged · {} noisy — threshold ±{}, {} % bootstrap \
-             CI of {} ({} resamples, ≥ {} repeats per side).\n",
-            c.improved,
-            c.unchanged,
-            c.noisy,
-            fmt_threshold(self.threshold_pct),
-            trim_float(self.confidence * 100.0),
-            if self.paired {
-                "the median per-pair ratio, repeats paired as run (A/B)"
-            } else {
-                "the ratio of medians over repeats"
-            },
-            self.resamples,
-            self.min_repeats,
-        );
-
-        let mut notable: Vec<(&CellKey, &MetricComparison)> = self
-            .rows()
-            .filter(|(_, m)| m.verdict != Verdict::Unchanged)
-            .collect();
-        notable.sort_by_key(|(_, m)| m.verdict); // stable: keeps cell order within a verdict
-        let unchanged: Vec<(&CellKey, &MetricComparison)> = self
-            .rows()
-            .filter(|(_, m)| m.verdict == Verdict::Unchanged)
-            .collect();
-        if !notable.is_empty() {
-            self.table(&mut s, &notable);
-        }
-        if !unchanged.is_empty() {
-            if !notable.is_empty() {
-                s.push('\n');
-            }
-            let _ = writeln!(
-                s,
-                "<details><summary>{} unchanged</summary>\n",
-                unchanged.len()
-            );
-            self.table(&mut s, &unchanged);
-            let _ = writeln!(s, "\n</details>");
-        }
-
-        let one_sided: Vec<String> = self
-            .cells
-            .iter()
-            .flat_map(|cell| {
-                cell.one_sided.iter().map(move |o| {
-                    format!(
-                        "- {} {}: measured in the {} only",
-                        cell.key,
-                        o.metric.label(),
-                        o.measured_in
-                    )
-                })
-            })
-            .collect();
-        list_section(&mut s, "Metrics measured on one side only", &one_sided);
-        let keys = |v: &[CellKey]| v.iter().map(|k| format!("- {k}")).collect::<Vec<_>>();
-        list_section(
-            &mut s,
-            "Cells only in the baseline (not compared)",
-            &keys(&self.only_in_baseline),
-        );
-        list_section(
-            &mut s,
-            "Cells only in the current run (not compared)",
-            &keys(&self.only_in_current),
-        );
-        let failures: Vec<String> = self
-            .cells
-            .iter()
-            .filter(|c| c.baseline_repeats.failed + c.current_repeats.failed > 0)
-            .map(|c| {
-                format!(
-                    "- {}: failed repeats {} in baseline, {} in current{}",
-                    c.key,
-                    c.baseline_repeats.failed,
-                    c.current_repeats.failed,
-                    if c.new_failures() { " ⚠️ new" } else { "" }
-                )
-            })
-            .collect();
-        list_section(
-            &mut s,
-            "Cells with failed repeats (their figures are left out)",
-            &failures,
-        );
-        s
-    }
-
-    fn table(&self, s: &mut String, rows: &[(&CellKey, &MetricComparison)]) {
-        let _ = writeln!(
-            s,
-            "| cell | metric | baseline | current | change | {} % CI | verdict |",
-            trim_float(self.confidence * 100.0)
-        );
-        let _ = writeln!(s, "|---|---|--:|--:|--:|--:|---|");
-        for (key, m) in rows {
-            let ci = m.ci.map_or_else(
-                || "–".to_string(),
-                |ci| format!("{} … {}", pct(ci.low), pct(ci.high)),
-            );
-            let verdict = match m.verdict {
-                Verdict::Regressed => "🔴 **regressed**".to_string(),
-                Verdict::Improved => "🟢 improved".to_string(),
-                Verdict::Unchanged => "⚪ unchanged".to_string(),
-                Verdict::Noisy if m.ci.is_none() => "🟡 noisy (too few repeats)".to_string(),
-                Verdict::Noisy => "🟡 noisy (CI too wide)".to_string(),
-            };
-            let _ = writeln!(
-                s,
-                "| {key} | {} | {} (n={}) | {} (n={}) | {} | {ci} | {verdict} |",
-                m.metric.label(),
-                m.metric.format(m.baseline.median),
-                m.baseline.n,
-                m.metric.format(m.current.median),
-                m.current.n,
-                pct(m.ratio),
-            );
-        }
-    }
-}
-
-fn list_section(s: &mut String, title: &str, items: &[String]) {
-    if items.is_empty() {
-        return;
-    }
-    let _ = writeln!(s, "\n### {title}\n");
-    for i in items {
-        let _ = writeln!(s, "{i}");
-    }
 }

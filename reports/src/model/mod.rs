@@ -30,6 +30,9 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerial
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+mod verdict;
+pub use verdict::{Evidence, Outcome, StoredVerdict, Verdict};
+
 /// The schema identifier written at the top of every results file.
 pub const SCHEMA: &str = "wirebench/1";
 
@@ -87,11 +90,10 @@ pub struct Results {
     pub netem_backend: String,
     /// One entry per measured cell (workload × transport × profile × repeat).
     pub cells: Vec<Cell>,
-    /// FAQ verdicts computed over the cells, when a run produced them: objects of the shape
-    /// of [`crate::verdicts::Verdict`] (kept as JSON so files with other verdict objects still
-    /// read).
+    /// FAQ verdicts computed over the cells, when a run produced them (typed; entries of
+    /// another shape in a file are kept as JSON, see [`StoredVerdict`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub verdicts: Vec<serde_json::Value>,
+    pub verdicts: Vec<StoredVerdict>,
 }
 
 /// Facts about the machine, so numbers can be judged in context.

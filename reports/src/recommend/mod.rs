@@ -24,12 +24,12 @@
 //! ranked but shown as the floor; `webtransport-datagram` is left out when messages exceed one
 //! datagram.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
+mod render;
+
 use crate::model::Results;
-use crate::verdicts::{self, Evidence, Metric, Verdict};
+use crate::verdicts::{self, Evidence, FaqMetric, Verdict};
 
 /// Up to this many clients a server-authority workload counts as "few" (collaboration).
 pub const FEW_CLIENTS: u32 = 50;
@@ -41,7 +41,7 @@ pub const MAX_DATAGRAM_BYTES: u64 = 1100;
 /// Where the messages flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Topology {
+pub enum Connectivity {
     /// Between peers, no central source of truth.
     P2p,
     /// Through a server that holds the truth.
@@ -52,7 +52,7 @@ pub enum Topology {
 #[derive(Debug, Clone, Serialize)]
 pub struct Traits {
     /// Peer to peer or server authority.
-    pub topology: Topology,
+    pub topology: Connectivity,
     /// Concurrent clients.
     pub clients: u32,
     /// Messages per second per client.
@@ -76,7 +76,7 @@ struct Criterion {
     nearest_clients: bool,
     /// Only this workload name.
     name: Option<&'static str>,
-    metric: Metric,
+    metric: FaqMetric,
     weight: f64,
     label: &'static str,
     eps: f64,
@@ -108,7 +108,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
     };
     let mut out = Vec::new();
     match t.topology {
-        Topology::P2p => {
+        Connectivity::P2p => {
             out.push(c(
                 verdicts::PEER,
                 "relay",
@@ -142,7 +142,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
                 ));
             }
         }
-        Topology::Server if t.quiet_periods => {
+        Connectivity::Server if t.quiet_periods => {
             out.push(c(
                 verdicts::QUIET,
                 "idle",
@@ -174,7 +174,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
                 1.0,
             ));
         }
-        Topology::Server if t.clients <= FEW_CLIENTS => {
+        Connectivity::Server if t.clients <= FEW_CLIENTS => {
             out.push(c(
                 verdicts::COLLAB,
                 "collab",
@@ -196,7 +196,7 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
                 100.0,
             ));
         }
-        Topology::Server => {
+        Connectivity::Server => {
             out.push(c(
                 verdicts::REFRESH,
                 "push",
@@ -248,17 +248,17 @@ fn criteria(t: &Traits) -> Vec<Criterion> {
 fn relevant_verdicts(t: &Traits) -> Vec<&'static str> {
     let mut v = Vec::new();
     match t.topology {
-        Topology::P2p => {
+        Connectivity::P2p => {
             v.push("peer-relay-latency");
             if t.loss_tolerant {
                 v.push("peer-media-unreliable");
             }
         }
-        Topology::Server if t.quiet_periods => {
+        Connectivity::Server if t.quiet_periods => {
             v.extend(["quiet-sse-vs-poll", "quiet-sse-scaling"]);
         }
-        Topology::Server if t.clients <= FEW_CLIENTS => v.push("collab-websocket"),
-        Topology::Server => v.push("refresh-poll"),
+        Connectivity::Server if t.clients <= FEW_CLIENTS => v.push("collab-websocket"),
+        Connectivity::Server => v.push("refresh-poll"),
     }
     if t.loss_tolerant {
         v.push("hol-blocking");
@@ -401,7 +401,7 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
                 let note = format!(
                     "{}: profile {p} not measured; using {}",
                     c.scenario,
-                    crate::html::distinct(here.iter().map(|k| k.profile)).join(", ")
+                    crate::figures::distinct(here.iter().map(|k| k.profile)).join(", ")
                 );
                 if !notes.contains(&note) {
                     notes.push(note);
@@ -599,7 +599,7 @@ fn cell_transport(cell: &str) -> Option<&str> {
     cell.split('/').nth(2)
 }
 
-fn evidence_of(cell: &str, m: &Metric, values: &[f64]) -> Option<Evidence> {
+fn evidence_of(cell: &str, m: &FaqMetric, values: &[f64]) -> Option<Evidence> {
     let min = values.iter().copied().reduce(f64::min)?;
     let max = values.iter().copied().reduce(f64::max)?;
     Some(Evidence {
@@ -632,7 +632,7 @@ fn transport_caveats(id: &str, t: &Traits) -> Vec<String> {
             );
         }
         "long-poll" => v.push("one request per delivery batch; upstream needs POSTs".into()),
-        "webrtc" | "webrtc-unreliable" if t.topology == Topology::Server => {
+        "webrtc" | "webrtc-unreliable" if t.topology == Connectivity::Server => {
             v.push("to a server, WebRTC needs a media-capable server stack (ICE/DTLS/SCTP)".into())
         }
         "webrtc" | "webrtc-unreliable" => v.push(
@@ -652,89 +652,4 @@ fn transport_caveats(id: &str, t: &Traits) -> Vec<String> {
         ));
     }
     v
-}
-
-impl Recommendation {
-    /// The recommendation for people.
-    pub fn text(&self) -> String {
-        let t = &self.traits;
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {}",
-            match t.topology {
-                Topology::P2p => "peer to peer",
-                Topology::Server => "server authority",
-            },
-            t.clients,
-            if t.clients == 1 { "" } else { "s" },
-            t.rate,
-            t.size,
-            if t.quiet_periods {
-                ", quiet periods"
-            } else {
-                ""
-            },
-            if t.loss_tolerant {
-                ", loss-tolerant"
-            } else {
-                ""
-            },
-            t.profile.as_deref().unwrap_or("(any measured)")
-        );
-        let _ = writeln!(s, "evidence from: {}", self.scenarios.join(", "));
-        for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
-        }
-        let _ = writeln!(s);
-        for r in &self.transports {
-            match (r.rank, &r.excluded) {
-                (Some(k), _) => {
-                    let _ = writeln!(
-                        s,
-                        "{k}. {}  (score {})",
-                        r.transport,
-                        r.score.map_or("–".into(), |x| format!("{x:.2}"))
-                    );
-                }
-                (None, Some(why)) => {
-                    let _ = writeln!(s, "-  {}  not ranked: {why}", r.transport);
-                }
-                (None, None) => {
-                    let _ = writeln!(s, "-  {}", r.transport);
-                }
-            }
-            for e in &r.evidence {
-                let _ = writeln!(
-                    s,
-                    "     {}: {} ({}–{}, {} repeat{}) [{}]",
-                    e.metric,
-                    verdicts::fmt_value(e.median, &e.unit),
-                    verdicts::fmt_value(e.min, &e.unit),
-                    verdicts::fmt_value(e.max, &e.unit),
-                    e.repeats,
-                    if e.repeats == 1 { "" } else { "s" },
-                    e.cell
-                );
-            }
-            if !r.verdicts.is_empty() {
-                let _ = writeln!(s, "     verdicts: {}", r.verdicts.join(", "));
-            }
-            for c in &r.caveats {
-                let _ = writeln!(s, "     caveat: {c}");
-            }
-        }
-        if !self.verdicts.is_empty() {
-            let _ = writeln!(s, "\nFAQ verdicts that apply:");
-            for v in &self.verdicts {
-                let _ = writeln!(s, "  {} {}: {}", v.id, v.verdict.as_str(), v.decided_by);
-            }
-        }
-        s
-    }
-
-    /// The recommendation as JSON.
-    pub fn json(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string_pretty(self)
-    }
 }

@@ -1,0 +1,239 @@
+//! report.html's tables: figures with spreads, workload figures, cells not ok, setup round
+//! trips, delivery.
+
+use std::fmt::Write as _;
+
+use crate::figures::{self, KeyCells, Metric, Spread};
+use crate::format::{escape, fmt_bps, fmt_us};
+use crate::model::Status;
+use crate::plots::{self};
+
+pub(super) fn status_class(k: &KeyCells<'_>) -> &'static str {
+    if !k.ok.is_empty() {
+        ""
+    } else if !k.failed.is_empty() {
+        " class=\"failed\""
+    } else {
+        " class=\"skipped\""
+    }
+}
+
+/// A table cell with the median and, when repeats differ, the min–max range below it.
+pub(super) fn spread_td(s: Option<Spread>, f: &dyn Fn(f64) -> String) -> String {
+    match s {
+        None => "<td class=\"num\">–</td>".into(),
+        Some(s) if f(s.max) != f(s.min) => format!(
+            "<td class=\"num\">{}<small>{}</small></td>",
+            escape(&f(s.median)),
+            escape(&range_text(&f(s.min), &f(s.max)))
+        ),
+        Some(s) => format!("<td class=\"num\">{}</td>", escape(&f(s.median))),
+    }
+}
+
+/// `54.1–56.1 ms` rather than `54.1 ms–56.1 ms` when both ends carry the same unit.
+pub(super) fn range_text(lo: &str, hi: &str) -> String {
+    match (lo.rsplit_once(' '), hi.rsplit_once(' ')) {
+        (Some((a, ua)), Some((_, ub))) if ua == ub => format!("{a}–{hi}"),
+        _ => format!("{lo}–{hi}"),
+    }
+}
+
+pub(super) fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
+    h.push_str(
+        "<div class=\"wide\"><table class=\"figures\"><tr><th>transport</th><th>profile</th>\
+         <th>repeats ok</th><th>p50</th><th>p99</th><th>p99.9</th><th>msgs/s</th>\
+         <th>goodput</th><th>setup</th><th>lost</th><th>server CPU</th><th>RSS / conn</th>\
+         <th>overhead</th></tr>\n",
+    );
+    let us = |v: f64| fmt_us(v);
+    for k in keys {
+        let total = k.ok.len() + k.failed.len() + k.skipped.len();
+        let lost = k
+            .delivery()
+            .map(|d| d.lost.to_string())
+            .unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            h,
+            "<tr{}><td><i class=\"sw\" style=\"background:{}\"></i>{}</td><td>{}</td>\
+             <td class=\"num\">{}/{}</td>{}{}{}{}{}{}<td class=\"num\">{}</td>{}{}{}</tr>",
+            status_class(k),
+            plots::css_color(plots::transport_color(k.transport)),
+            escape(&k.transport_name()),
+            escape(k.profile),
+            k.ok.len(),
+            total,
+            spread_td(k.spread(m("latency_p50_us")), &us),
+            spread_td(k.spread(m("latency_p99_us")), &us),
+            spread_td(k.spread(m("latency_p999_us")), &us),
+            spread_td(k.spread(m("msgs_per_s")), &|v| format!("{v:.0}")),
+            spread_td(k.spread(m("goodput_bps")), &fmt_bps),
+            spread_td(k.spread(m("setup_ms")), &|v| format!("{v:.2} ms")),
+            lost,
+            spread_td(k.spread(m("server_cpu_s")), &|v| format!("{v:.2} s")),
+            spread_td(k.spread(m("server_rss_per_conn_bytes")), &plots::bytes),
+            spread_td(k.spread(m("overhead_ratio")), &|v| format!("{v:.3}×")),
+        );
+    }
+    h.push_str("</table></div>\n");
+}
+
+/// The tables of the figures only idle and flap have ([`figures::WORKLOAD_TABLES`]).
+pub(super) fn workload_tables(h: &mut String, keys: &[&KeyCells<'_>]) {
+    for t in figures::WORKLOAD_TABLES {
+        let rows: Vec<_> = keys
+            .iter()
+            .filter(|k| k.ok.iter().any(|c| (t.has)(c)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<div class=\"wide\"><table \
+             class=\"workload\"><tr><th>transport</th><th>profile</th>",
+            escape(t.title),
+            escape(t.note)
+        );
+        for col in t.columns {
+            let _ = write!(h, "<th>{}</th>", escape(col.header));
+        }
+        h.push_str("</tr>\n");
+        for k in rows {
+            let _ = write!(
+                h,
+                "<tr{}><td>{}</td><td>{}</td>",
+                status_class(k),
+                escape(&k.transport_name()),
+                escape(k.profile)
+            );
+            for col in t.columns {
+                h.push_str(&spread_td(k.spread_of(col.extract), &col.fmt));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table></div>\n");
+    }
+}
+
+pub(super) fn not_ok_table(h: &mut String, keys: &[&KeyCells<'_>]) {
+    let cells: Vec<_> = keys.iter().flat_map(|k| k.not_ok()).collect();
+    if cells.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h3>Failed and skipped cells</h3>\n<div class=\"wide\"><table class=\"not-ok\"><tr>\
+         <th>transport</th><th>profile</th><th>repeat</th><th>status</th><th>reason</th>\
+         <th>errors by kind</th></tr>\n",
+    );
+    for c in cells {
+        let (class, word) = match c.status {
+            Status::Failed => ("failed", "FAILED"),
+            _ => ("skipped", "skipped"),
+        };
+        let errors: Vec<String> = c.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(
+            h,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"status-{class}\">{word}</td><td>{}</td><td>{}</td></tr>",
+            escape(&c.transport),
+            escape(&c.profile),
+            c.repeat,
+            escape(c.error.as_deref().unwrap_or("no reason recorded")),
+            if errors.is_empty() {
+                "–".into()
+            } else {
+                escape(&errors.join(", "))
+            }
+        );
+    }
+    h.push_str("</table></div>\n");
+}
+
+pub(super) fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
+    let any = keys
+        .iter()
+        .any(|k| k.spread(m("setup_ms")).is_some() || k.spread(m("setup_rtts")).is_some());
+    if !any {
+        h.push_str("<p class=\"note\">No setup time recorded in this scenario (–).</p>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"wide\"><table class=\"setup\"><tr><th>transport</th><th>profile</th>\
+         <th>setup</th><th>measured round trips</th><th>protocol predicts</th><th>where the \
+         round trips go</th></tr>\n",
+    );
+    for k in keys {
+        let pred = figures::predicted_setup(k.transport, k.plaintext());
+        let _ = writeln!(
+            h,
+            "<tr{}><td>{}</td><td>{}</td>{}{}<td class=\"num\">{}</td><td>{}</td></tr>",
+            status_class(k),
+            escape(&k.transport_name()),
+            escape(k.profile),
+            spread_td(k.spread(m("setup_ms")), &|v| format!("{v:.2} ms")),
+            spread_td(k.spread(m("setup_rtts")), &|v| format!("{v:.2}")),
+            pred.map(|p| format!("{}{}", if p.approximate { "≈ " } else { "" }, p.rtts))
+                .unwrap_or_else(|| "–".into()),
+            pred.map(|p| escape(p.basis)).unwrap_or_else(|| "–".into()),
+        );
+    }
+    h.push_str(
+        "</table></div><p class=\"note\">Measured round trips = setup time / the profile's \
+         configured RTT (– on an unshaped link). The prediction is what the protocol needs, \
+         not a measurement.</p>\n",
+    );
+}
+
+pub(super) fn delivery_table(h: &mut String, keys: &[&KeyCells<'_>]) {
+    let rows: Vec<_> = keys
+        .iter()
+        .filter_map(|k| k.delivery().map(|d| (k, d)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h3>Delivery</h3>\n<div class=\"wide\"><table class=\"delivery\"><tr><th>transport</th>\
+         <th>profile</th><th>sent</th><th>received</th><th>lost</th><th>duplicated</th>\
+         <th>reordered</th></tr>\n",
+    );
+    for (k, d) in rows {
+        let pct = |v: u64| {
+            if d.sent > 0 && v > 0 {
+                format!("{v}<small>{:.3}%</small>", v as f64 * 100.0 / d.sent as f64)
+            } else {
+                v.to_string()
+            }
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&k.transport_name()),
+            escape(k.profile),
+            d.sent,
+            d.received,
+            pct(d.lost),
+            pct(d.duplicated),
+            pct(d.reordered)
+        );
+    }
+    h.push_str(
+        "</table></div><p class=\"note\">Summed over the ok repeats, warm-up excluded; \
+         percentages of frames sent.</p>\n",
+    );
+}
+
+pub(super) fn m(id: &str) -> &'static Metric {
+    // The ids used in this module are in the catalogue (checked by a test).
+    figures::metric(id).unwrap_or(&figures::METRICS[0])
+}
+
+pub(super) fn json_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "–".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}

@@ -1,0 +1,90 @@
+//! Rendering a [`Recommendation`] for the terminal / Markdown.
+
+use std::fmt::Write as _;
+
+use super::*;
+
+impl Recommendation {
+    /// The recommendation for people.
+    pub fn text(&self) -> String {
+        let t = &self.traits;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {}",
+            match t.topology {
+                Connectivity::P2p => "peer to peer",
+                Connectivity::Server => "server authority",
+            },
+            t.clients,
+            if t.clients == 1 { "" } else { "s" },
+            t.rate,
+            t.size,
+            if t.quiet_periods {
+                ", quiet periods"
+            } else {
+                ""
+            },
+            if t.loss_tolerant {
+                ", loss-tolerant"
+            } else {
+                ""
+            },
+            t.profile.as_deref().unwrap_or("(any measured)")
+        );
+        let _ = writeln!(s, "evidence from: {}", self.scenarios.join(", "));
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        let _ = writeln!(s);
+        for r in &self.transports {
+            match (r.rank, &r.excluded) {
+                (Some(k), _) => {
+                    let _ = writeln!(
+                        s,
+                        "{k}. {}  (score {})",
+                        r.transport,
+                        r.score.map_or("–".into(), |x| format!("{x:.2}"))
+                    );
+                }
+                (None, Some(why)) => {
+                    let _ = writeln!(s, "-  {}  not ranked: {why}", r.transport);
+                }
+                (None, None) => {
+                    let _ = writeln!(s, "-  {}", r.transport);
+                }
+            }
+            for e in &r.evidence {
+                let _ = writeln!(
+                    s,
+                    "     {}: {} ({}–{}, {} repeat{}) [{}]",
+                    e.metric,
+                    verdicts::fmt_value(e.median, &e.unit),
+                    verdicts::fmt_value(e.min, &e.unit),
+                    verdicts::fmt_value(e.max, &e.unit),
+                    e.repeats,
+                    if e.repeats == 1 { "" } else { "s" },
+                    e.cell
+                );
+            }
+            if !r.verdicts.is_empty() {
+                let _ = writeln!(s, "     verdicts: {}", r.verdicts.join(", "));
+            }
+            for c in &r.caveats {
+                let _ = writeln!(s, "     caveat: {c}");
+            }
+        }
+        if !self.verdicts.is_empty() {
+            let _ = writeln!(s, "\nFAQ verdicts that apply:");
+            for v in &self.verdicts {
+                let _ = writeln!(s, "  {} {}: {}", v.id, v.verdict.as_str(), v.decided_by);
+            }
+        }
+        s
+    }
+
+    /// The recommendation as JSON.
+    pub fn json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+}

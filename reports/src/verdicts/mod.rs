@@ -1,0 +1,698 @@
+//! FAQ verdicts: each claim of the transport FAQ encoded as a check over a results file.
+//!
+//! The FAQ under test:
+//! 1. video calls / real-time messaging without a central source of truth → WebRTC;
+//! 2. real-time collaboration with a central source of truth and few clients → WebSockets;
+//! 3. notifications that stay quiet for a long time → SSE, but beware of scaling the number
+//!    of clients;
+//! 4. anything else (refreshing data, notifying a huge number of clients) → polling.
+//!
+//! plus two cross-cutting claims (setup round trips as the protocols predict them;
+//! head-of-line blocking under loss).
+//!
+//! Every rule is a pure function of [`Results`]: it reads the cells of one FAQ scenario
+//! (`scenarios/faq/*.toml`, named by the constants below), compares medians over repeats and
+//! returns a [`Verdict`] — `confirmed`, `refuted` or `inconclusive` — with the numbers that
+//! decided it, each naming its cell. A rule runs only when its scenario is in the results;
+//! missing or failed cells make it inconclusive, never guessed.
+//!
+//! **Noise rule** ([`compare`]): A is *clearly lower* than B when the ratio of their medians
+//! over repeats is at most `1 − MARGIN` (10 %) **and** — with at least
+//! [`MIN_BOOTSTRAP_REPEATS`] repeats on each side — the 95 % bootstrap interval of that ratio
+//! ([`crate::stats::bootstrap_ratio_of_medians`]) lies wholly below 1, or — with fewer
+//! repeats — A's largest repeat is below B's smallest. Mirrored for *clearly higher*.
+//! Anything else is *within noise*.
+
+use std::fmt::Write as _;
+
+use crate::model::Results;
+
+mod collab;
+mod hol;
+mod metrics;
+mod peer;
+mod quiet;
+mod refresh;
+mod rule;
+mod setup;
+
+/// Formats a figure in its unit (kept here for callers): [`crate::format::value_with_unit`].
+pub use crate::format::value_with_unit as fmt_value;
+pub use crate::model::{Evidence, Outcome, StoredVerdict, Verdict};
+use collab::collab;
+use hol::hol;
+pub use metrics::*;
+use peer::{peer_media, peer_relay};
+use quiet::{quiet_sse_scaling, quiet_sse_vs_poll};
+use refresh::refresh_poll;
+use rule::Ctx;
+pub use rule::{
+    compare, Diff, PairComparison, COLLAB, HOL, MARGIN, MIN_BOOTSTRAP_REPEATS, PEER, QUIET,
+    REFRESH, SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
+};
+use setup::setup_rtts;
+
+/// Computes every verdict whose scenario is in the results, in FAQ order.
+pub fn evaluate(r: &Results) -> Vec<Verdict> {
+    let ctx = Ctx::new(r);
+    let mut out = Vec::new();
+    type Rule = fn(&Ctx<'_>) -> Vec<Verdict>;
+    let rules: [(&str, Rule); 8] = [
+        (PEER, peer_relay),
+        (PEER, peer_media),
+        (COLLAB, collab),
+        (QUIET, quiet_sse_vs_poll),
+        (QUIET, quiet_sse_scaling),
+        (REFRESH, refresh_poll),
+        (SETUP, setup_rtts),
+        (HOL, hol),
+    ];
+    for (scenario, rule) in rules {
+        if ctx.has_scenario(scenario) {
+            out.extend(rule(&ctx));
+        }
+    }
+    if ctx.quick {
+        for v in &mut out {
+            v.caveats.push(
+                "CI scale (`--quick`): fewer clients and repeats, shorter runs than the full \
+                 scale; decide on a full run"
+                    .into(),
+            );
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storing and rendering
+
+/// The verdicts as stored in [`Results::verdicts`] (written to `results.json`).
+pub fn stored(verdicts: &[Verdict]) -> Vec<StoredVerdict> {
+    verdicts.iter().cloned().map(StoredVerdict::Faq).collect()
+}
+
+/// The FAQ verdicts of a results file (entries of another shape are skipped).
+pub fn read(r: &Results) -> Vec<Verdict> {
+    r.verdicts
+        .iter()
+        .filter_map(StoredVerdict::faq)
+        .cloned()
+        .collect()
+}
+
+/// The verdicts as a Markdown section for summary.md (empty when there are none).
+pub fn markdown(verdicts: &[Verdict]) -> String {
+    let mut s = String::new();
+    if verdicts.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "## FAQ verdicts\n");
+    let _ = writeln!(s, "| faq | claim | verdict | decided by |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for v in verdicts {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | **{}** | {} |",
+            v.faq,
+            v.id,
+            v.verdict.as_str(),
+            v.decided_by.replace('|', "\\|")
+        );
+    }
+    for v in verdicts {
+        let _ = writeln!(s, "\n### `{}`: {}\n", v.id, v.verdict.as_str());
+        let _ = writeln!(s, "{}\n\nRule: {}\n", v.claim, v.rule);
+        for e in &v.evidence {
+            let _ = writeln!(
+                s,
+                "- `{}` {}: {} ({}–{}, {} repeat{})",
+                e.cell,
+                e.metric,
+                fmt_value(e.median, &e.unit),
+                fmt_value(e.min, &e.unit),
+                fmt_value(e.max, &e.unit),
+                e.repeats,
+                if e.repeats == 1 { "" } else { "s" }
+            );
+        }
+        for c in &v.caveats {
+            let _ = writeln!(s, "- caveat: {c}");
+        }
+    }
+    s.push('\n');
+    s
+}
+
+/// A short table for the terminal.
+pub fn terminal(verdicts: &[Verdict]) -> String {
+    let mut s = String::new();
+    if verdicts.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "\n{:<28} {:<13} decided by", "verdict", "outcome");
+    for v in verdicts {
+        let _ = writeln!(
+            s,
+            "{:<28} {:<13} {}",
+            v.id,
+            v.verdict.as_str(),
+            v.decided_by
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every rule on synthetic results that should confirm it, refute it and leave it
+    //! inconclusive. Latency summaries carry real histograms where a rule reads them.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::model::{Cell, Delivery, Host, Latency, Resources, Status, Wire, SCHEMA};
+
+    fn results(cells: Vec<Cell>) -> Results {
+        Results {
+            schema: SCHEMA.into(),
+            version: "0".into(),
+            git: None,
+            started_at: "2026-11-24T00:00:00Z".into(),
+            host: Host::default(),
+            netem_backend: "userspace".into(),
+            cells,
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// A latency summary whose histogram holds `n` samples of each value.
+    fn latency(values: &[u64]) -> Latency {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for v in values {
+            h.record_n(*v, 10).unwrap();
+        }
+        Latency::from_histogram(&h).unwrap()
+    }
+
+    struct C<'a> {
+        scenario: &'a str,
+        workload: &'a str,
+        name: &'a str,
+        transport: &'a str,
+        imp: Option<&'a str>,
+        profile: &'a str,
+    }
+
+    fn cell(k: &C<'_>, repeat: u32, f: impl FnOnce(&mut Cell)) -> Cell {
+        // Built from JSON, as a reader sees it: fields added to the model later default.
+        let mut c: Cell = serde_json::from_value(serde_json::json!({
+            "scenario": k.scenario,
+            "workload": k.workload,
+            "transport": k.transport,
+            "profile": k.profile,
+            "repeat": repeat,
+            "status": "ok",
+            "error": null,
+            "params": {"duration_ms": 60_000},
+            "latency_us": null,
+            "setup_ms": null,
+            "setup_rtts": null,
+            "throughput": null,
+            "delivery": null,
+            "wire": null,
+            "resources": null,
+        }))
+        .unwrap();
+        c.label = (k.name != k.workload).then(|| k.name.to_string());
+        c.implementation = k.imp.map(str::to_string);
+        f(&mut c);
+        c
+    }
+
+    /// Three repeats of a cell with a latency of `us` (±1 %) at every percentile.
+    fn lat_cells(k: &C<'_>, us: u64) -> Vec<Cell> {
+        (1..=3)
+            .map(|r| {
+                cell(k, r, |c| {
+                    c.latency_us = Some(latency(&[us + us * u64::from(r) / 100]));
+                })
+            })
+            .collect()
+    }
+
+    fn only<'a>(vs: &'a [Verdict], id: &str) -> &'a Verdict {
+        vs.iter()
+            .find(|v| v.id == id)
+            .unwrap_or_else(|| panic!("no verdict {id} in {vs:#?}"))
+    }
+
+    fn outcome(cells: Vec<Cell>, id: &str) -> Outcome {
+        let vs = evaluate(&results(cells));
+        let v = only(&vs, id);
+        assert!(!v.decided_by.is_empty(), "{v:#?}");
+        v.verdict
+    }
+
+    #[test]
+    fn compare_uses_bootstrap_with_enough_repeats_and_ranges_without() {
+        let c = compare(&[10.0, 11.0, 10.5], &[20.0, 21.0, 19.0]).unwrap();
+        assert_eq!(c.diff, Diff::Lower);
+        assert!(c.interval.is_some_and(|i| i.high < 1.0));
+        assert_eq!(
+            compare(&[20.0, 21.0, 19.0], &[10.0, 11.0, 10.5])
+                .unwrap()
+                .diff,
+            Diff::Higher
+        );
+        // Within the 10 % margin.
+        assert_eq!(
+            compare(&[10.0, 10.1, 10.2], &[10.5, 10.6, 10.7])
+                .unwrap()
+                .diff,
+            Diff::Same
+        );
+        // Two repeats: ranges must not overlap.
+        let c = compare(&[10.0, 30.0], &[20.0, 21.0]).unwrap();
+        assert_eq!((c.diff, c.interval), (Diff::Same, None));
+        assert_eq!(
+            compare(&[10.0, 11.0], &[20.0, 21.0]).unwrap().diff,
+            Diff::Lower
+        );
+        assert!(compare(&[], &[1.0]).is_none());
+        // Zeros compare: 0 is clearly lower than 0.1.
+        assert_eq!(compare(&[0.0], &[0.1]).unwrap().diff, Diff::Lower);
+        assert_eq!(compare(&[0.0], &[0.0]).unwrap().diff, Diff::Same);
+    }
+
+    fn relay(t: &'static str, imp: Option<&'static str>) -> C<'static> {
+        C {
+            scenario: PEER,
+            workload: "relay",
+            name: "relay",
+            transport: t,
+            imp,
+            profile: "peers-near",
+        }
+    }
+
+    #[test]
+    fn peer_relay_confirms_refutes_and_stays_inconclusive() {
+        let run = |rtc: u64, ws: u64| {
+            let mut cells = lat_cells(&relay("webrtc", Some("str0m")), rtc);
+            cells.extend(lat_cells(&relay("webrtc", Some("webrtc-rs")), rtc * 2));
+            cells.extend(lat_cells(&relay("websocket", None), ws));
+            cells
+        };
+        assert_eq!(
+            outcome(run(5_000, 120_000), "peer-relay-latency"),
+            Outcome::Confirmed
+        );
+        assert_eq!(
+            outcome(run(200_000, 120_000), "peer-relay-latency"),
+            Outcome::Refuted
+        );
+        assert_eq!(
+            outcome(run(115_000, 120_000), "peer-relay-latency"),
+            Outcome::Inconclusive
+        );
+        // WebSocket failed: inconclusive, with the reason.
+        let mut cells = lat_cells(&relay("webrtc", Some("str0m")), 5_000);
+        cells.push(cell(&relay("websocket", None), 1, |c| {
+            c.status = Status::Failed;
+            c.error = Some("boom".into());
+        }));
+        assert_eq!(outcome(cells, "peer-relay-latency"), Outcome::Inconclusive);
+        // Evidence names its cells.
+        let vs = evaluate(&results(run(5_000, 120_000)));
+        let v = only(&vs, "peer-relay-latency");
+        assert!(v
+            .evidence
+            .iter()
+            .any(|e| e.cell == "faq-peer/relay/webrtc (str0m)/peers-near" && e.repeats == 3));
+        assert!(v.decided_by.contains("webrtc (str0m)"), "{}", v.decided_by);
+    }
+
+    /// Three repeats of a media cell: `sent` frames, of which `on_time` arrived within 150 ms
+    /// and `late` after it.
+    fn media_cells(t: &'static str, sent: u64, on_time: u64, late: u64) -> Vec<Cell> {
+        let k = C {
+            name: "media",
+            ..relay(t, Some("str0m"))
+        };
+        (1..=3)
+            .map(|r| {
+                cell(&k, r, |c| {
+                    let mut h =
+                        hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+                    h.record_n(20_000, on_time).unwrap();
+                    if late > 0 {
+                        h.record_n(400_000, late).unwrap();
+                    }
+                    c.latency_us = Some(Latency::from_histogram(&h).unwrap());
+                    c.delivery = Some(Delivery {
+                        sent: sent + u64::from(r),
+                        received: on_time + late,
+                        ..Delivery::default()
+                    });
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn missed_fraction_reads_the_histogram() {
+        let c = &media_cells("webrtc", 100, 90, 5)[0];
+        let m = MISSED_150MS.get_from(c).unwrap();
+        assert!((m - (1.0 - 90.0 / 101.0)).abs() < 1e-9, "{m}");
+    }
+
+    #[test]
+    fn peer_media_confirms_refutes_and_stays_inconclusive() {
+        let run = |unrel: (u64, u64), rel: (u64, u64)| {
+            let mut cells = media_cells("webrtc-unreliable", 1000, unrel.0, unrel.1);
+            cells.extend(media_cells("webrtc", 1000, rel.0, rel.1));
+            cells
+        };
+        let id = "peer-media-unreliable";
+        assert_eq!(outcome(run((980, 0), (900, 100)), id), Outcome::Confirmed);
+        assert_eq!(outcome(run((900, 0), (990, 10)), id), Outcome::Refuted);
+        assert_eq!(outcome(run((980, 0), (981, 19)), id), Outcome::Inconclusive);
+        assert_eq!(
+            outcome(media_cells("webrtc", 100, 90, 0), id),
+            Outcome::Inconclusive
+        );
+    }
+
+    fn collab(t: &'static str, n: &'static str, clients: u64, us: u64) -> Vec<Cell> {
+        let k = C {
+            scenario: COLLAB,
+            workload: "collab",
+            name: n,
+            transport: t,
+            imp: None,
+            profile: "broadband",
+        };
+        let mut cells = lat_cells(&k, us);
+        for c in &mut cells {
+            c.params.insert("clients".into(), clients.into());
+            c.delivery = Some(Delivery::default());
+        }
+        cells
+    }
+
+    #[test]
+    fn collab_confirms_refutes_and_stays_inconclusive() {
+        let run = |ws: u64, sse: u64, poll: u64| {
+            let mut cells = Vec::new();
+            for (n, clients) in [("collab-2", 2), ("collab-10", 10)] {
+                cells.extend(collab("websocket", n, clients, ws));
+                cells.extend(collab("sse", n, clients, sse));
+                cells.extend(collab("poll", n, clients, poll));
+            }
+            cells
+        };
+        let id = "collab-websocket";
+        assert_eq!(outcome(run(30_000, 31_000, 90_000), id), Outcome::Confirmed);
+        assert_eq!(outcome(run(30_000, 15_000, 90_000), id), Outcome::Refuted);
+        assert_eq!(
+            outcome(run(30_000, 30_500, 31_000), id),
+            Outcome::Inconclusive
+        );
+    }
+
+    fn idle(
+        t: &'static str,
+        n: &'static str,
+        clients: u64,
+        us: u64,
+        rss: u64,
+        wire: u64,
+    ) -> Vec<Cell> {
+        let k = C {
+            scenario: QUIET,
+            workload: "idle",
+            name: n,
+            transport: t,
+            imp: None,
+            profile: "broadband",
+        };
+        let mut cells = lat_cells(&k, us);
+        for (i, c) in cells.iter_mut().enumerate() {
+            c.params.insert("clients".into(), clients.into());
+            c.resources = Some(Resources {
+                server_rss_peak_bytes: Some(rss * clients + i as u64 * 1000),
+                ..Resources::default()
+            });
+            c.wire = Some(Wire {
+                bytes_up: Some(wire * clients / 2 + i as u64),
+                bytes_down: Some(wire * clients / 2),
+                overhead_ratio: None,
+            });
+        }
+        cells
+    }
+
+    #[test]
+    fn quiet_rules_confirm_refute_and_stay_inconclusive() {
+        let run = |sse: (u64, u64, u64), poll: (u64, u64, u64)| {
+            let mut cells = Vec::new();
+            for (n, clients) in [("idle-1k", 1000), ("idle-10k", 10_000)] {
+                cells.extend(idle("sse", n, clients, sse.0, sse.1, sse.2));
+                cells.extend(idle("poll", n, clients, poll.0, poll.1, poll.2));
+                cells.extend(idle("websocket", n, clients, sse.0, sse.1, sse.2));
+            }
+            cells
+        };
+        let (a, b) = ("quiet-sse-vs-poll", "quiet-sse-scaling");
+        // SSE: faster, fewer idle bytes, more memory per connection.
+        let cells = run((2_000, 20_000, 5_000), (2_000_000, 5_000, 90_000));
+        let vs = evaluate(&results(cells));
+        assert_eq!(only(&vs, a).verdict, Outcome::Confirmed);
+        assert_eq!(only(&vs, b).verdict, Outcome::Confirmed);
+        // The largest size decides and is named.
+        assert!(
+            only(&vs, a).decided_by.contains("10000 connections"),
+            "{}",
+            only(&vs, a).decided_by
+        );
+        assert!(only(&vs, b)
+            .caveats
+            .iter()
+            .any(|c| c.contains("6 HTTP/1.1 connections")));
+        // SSE slower than polling, and lighter on memory: both refuted.
+        let cells = run((3_000_000, 2_000, 5_000), (2_000_000, 20_000, 90_000));
+        let vs = evaluate(&results(cells));
+        assert_eq!(only(&vs, a).verdict, Outcome::Refuted);
+        assert_eq!(only(&vs, b).verdict, Outcome::Refuted);
+        // Same figures: inconclusive.
+        let same = (2_000, 20_000, 5_000);
+        let vs = evaluate(&results(run(same, same)));
+        assert_eq!(only(&vs, a).verdict, Outcome::Inconclusive);
+        assert_eq!(only(&vs, b).verdict, Outcome::Inconclusive);
+    }
+
+    fn refresh(t: &'static str, p99_us: u64, rss: u64, cpu_s: f64) -> Vec<Cell> {
+        let k = C {
+            scenario: REFRESH,
+            workload: "push",
+            name: "refresh",
+            transport: t,
+            imp: None,
+            profile: "broadband",
+        };
+        let mut cells = lat_cells(&k, p99_us);
+        for (i, c) in cells.iter_mut().enumerate() {
+            c.params.insert("clients".into(), 10_000.into());
+            c.resources = Some(Resources {
+                server_rss_peak_bytes: Some(rss * 10_000 + i as u64),
+                server_cpu_s: Some(cpu_s + i as f64 * 0.01),
+                ..Resources::default()
+            });
+        }
+        cells
+    }
+
+    #[test]
+    fn refresh_confirms_refutes_and_stays_inconclusive() {
+        let run = |stale: u64, rss: u64, cpu: f64| {
+            let mut cells = refresh("poll", stale, rss, cpu);
+            cells.extend(refresh("sse", 20_000, 30_000, 10.0));
+            cells.extend(refresh("websocket", 20_000, 30_000, 10.0));
+            cells
+        };
+        let id = "refresh-poll";
+        assert_eq!(outcome(run(4_600_000, 5_000, 10.0), id), Outcome::Confirmed);
+        assert_eq!(outcome(run(6_000_000, 5_000, 10.0), id), Outcome::Refuted);
+        assert_eq!(outcome(run(4_600_000, 5_000, 40.0), id), Outcome::Refuted);
+        assert_eq!(
+            outcome(run(4_600_000, 29_500, 10.0), id),
+            Outcome::Inconclusive
+        );
+    }
+
+    fn connect(t: &'static str, per_rtt: &dyn Fn(u32) -> f64) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for (profile, rtt) in [("rtt-10", 20.0), ("rtt-50", 100.0), ("rtt-150", 300.0)] {
+            let k = C {
+                scenario: SETUP,
+                workload: "connect",
+                name: "connect",
+                transport: t,
+                imp: None,
+                profile,
+            };
+            for r in 1..=3 {
+                cells.push(cell(&k, r, |c| {
+                    let ms = 2.0 + per_rtt(r) * rtt;
+                    c.setup_ms = Some(ms);
+                    c.setup_rtts = Some(ms / rtt);
+                }));
+            }
+        }
+        cells
+    }
+
+    #[test]
+    fn setup_rtts_confirm_refute_and_stay_inconclusive() {
+        let id = "setup-rtts-websocket";
+        assert_eq!(
+            outcome(connect("websocket", &|_| 3.05), id),
+            Outcome::Confirmed
+        );
+        assert_eq!(
+            outcome(connect("websocket", &|_| 5.0), id),
+            Outcome::Refuted
+        );
+        // Repeats straddle the tolerance.
+        assert_eq!(
+            outcome(
+                connect("websocket", &|r| if r == 1 { 3.0 } else { 4.0 }),
+                id
+            ),
+            Outcome::Inconclusive
+        );
+        // The fit separates the fixed cost from the round trips.
+        let vs = evaluate(&results(connect("webtransport", &|_| 2.0)));
+        let v = only(&vs, "setup-rtts-webtransport");
+        assert_eq!(v.verdict, Outcome::Confirmed);
+        assert!(
+            v.decided_by.contains("fixed cost 2.0 ms"),
+            "{}",
+            v.decided_by
+        );
+        // WebRTC's prediction is approximate (± 1 RTT).
+        assert_eq!(
+            outcome(connect("webrtc", &|_| 4.8), "setup-rtts-webrtc"),
+            Outcome::Confirmed
+        );
+        // No shaped profile: inconclusive.
+        let k = C {
+            scenario: SETUP,
+            workload: "connect",
+            name: "connect",
+            transport: "tcp",
+            imp: None,
+            profile: "loopback",
+        };
+        let cells = vec![cell(&k, 1, |c| c.setup_ms = Some(0.2))];
+        assert_eq!(outcome(cells, "setup-rtts-tcp"), Outcome::Inconclusive);
+    }
+
+    fn hol_cells(t: &'static str, p99s: [u64; 3]) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for ((profile, loss), p99) in [("loss-1", 0.01), ("loss-3", 0.03), ("loss-5", 0.05)]
+            .into_iter()
+            .zip(p99s)
+        {
+            let k = C {
+                scenario: HOL,
+                workload: "echo",
+                name: "echo",
+                transport: t,
+                imp: None,
+                profile,
+            };
+            for mut c in lat_cells(&k, p99) {
+                c.params.insert(
+                    "link".into(),
+                    serde_json::json!({"delay_ms": 10.0, "loss": loss}),
+                );
+                cells.push(c);
+            }
+        }
+        cells
+    }
+
+    #[test]
+    fn hol_confirms_refutes_and_stays_inconclusive() {
+        let run = |ws: [u64; 3], dg: [u64; 3]| {
+            let mut cells = hol_cells("websocket", ws);
+            cells.extend(hol_cells("webtransport-datagram", dg));
+            cells.extend(hol_cells("webtransport", ws));
+            cells
+        };
+        let id = "hol-blocking";
+        // Noise at 1 %, clear at 5 %: confirmed.
+        assert_eq!(
+            outcome(run([21_000, 60_000, 250_000], [21_500, 22_000, 22_000]), id),
+            Outcome::Confirmed
+        );
+        assert_eq!(
+            outcome(run([21_000, 22_000, 22_000], [21_000, 60_000, 250_000]), id),
+            Outcome::Refuted
+        );
+        assert_eq!(
+            outcome(run([21_000, 60_000, 22_000], [21_000, 22_000, 22_500]), id),
+            Outcome::Inconclusive
+        );
+    }
+
+    #[test]
+    fn rules_run_only_for_scenarios_present_and_note_the_quick_scale() {
+        assert!(evaluate(&results(lat_cells(
+            &C {
+                scenario: "default",
+                workload: "echo",
+                name: "echo",
+                transport: "tcp",
+                imp: None,
+                profile: "loopback"
+            },
+            100
+        )))
+        .is_empty());
+        let mut cells = connect("websocket", &|_| 3.0);
+        for c in &mut cells {
+            c.params.insert("quick".into(), true.into());
+        }
+        let vs = evaluate(&results(cells));
+        assert!(vs[0].caveats.iter().any(|c| c.contains("--quick")));
+    }
+
+    #[test]
+    fn verdicts_round_trip_through_results_and_render() {
+        let mut r = results(connect("websocket", &|_| 3.0));
+        let vs = evaluate(&r);
+        r.verdicts = stored(&vs);
+        let text = serde_json::to_string(&r).unwrap();
+        let back = Results::parse(&text, "mem").unwrap();
+        assert_eq!(read(&back), vs);
+        let md = markdown(&vs);
+        assert!(
+            md.contains("| setup | `setup-rtts-websocket` | **confirmed** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("`faq-setup/connect/websocket/rtt-150` setup_rtts"),
+            "{md}"
+        );
+        let summary = crate::summary::markdown(&back);
+        assert!(summary.contains("## FAQ verdicts"), "{summary}");
+        let html = crate::html::render(&back).unwrap();
+        assert!(html.contains("<h2>FAQ verdicts</h2>"));
+        assert!(html.contains("setup-rtts-websocket"));
+        // Other verdict shapes still read (and are simply not FAQ verdicts).
+        r.verdicts = vec![serde_json::json!({"question": "q"}).into()];
+        assert!(read(&r).is_empty());
+    }
+}

@@ -1,0 +1,97 @@
+//! FAQ 4: refreshing data for many clients (`faq-refresh`): polling.
+
+use crate::format::fmt_us;
+use crate::model::Verdict;
+
+use super::metrics::*;
+use super::rule::*;
+
+// ---------------------------------------------------------------------------------------------
+// FAQ 4: mass refresh
+
+pub(super) fn refresh_poll(ctx: &Ctx<'_>) -> Vec<Verdict> {
+    let mut v = new_verdict(
+        "refresh-poll",
+        "4",
+        "Refreshing data for a huge number of clients: polling.",
+        "faq-refresh (`push` to many clients that want data at most 5 s stale; poll asks every \
+         `poll_interval_ms`), per profile: poll vs SSE and WebSocket. Confirmed: poll's \
+         staleness p99 ≤ 5 s, its server memory per client clearly lower than both and its \
+         server CPU per client-minute not clearly higher than either; refuted: staleness p99 \
+         over 5 s, memory clearly higher than either, or CPU clearly higher than either; else \
+         inconclusive. Wire bytes per client-minute shown as context.",
+    );
+    v.caveats.push(
+        "polling's practical strengths — cacheable responses (CDN), stateless servers, no \
+         connection limits at proxies — are not modelled here"
+            .into(),
+    );
+    v.caveats.push(
+        "server CPU includes connection setup (TLS handshakes), amortised over the measured \
+         minutes"
+            .into(),
+    );
+    let stale = ctx.figs(REFRESH, "push", &|_| true, P99);
+    let mem = ctx.figs(REFRESH, "push", &|_| true, SERVER_BYTES_PER_CLIENT);
+    let cpu = ctx.figs(REFRESH, "push", &|_| true, SERVER_CPU_MS_PER_CLIENT_MIN);
+    let bytes = ctx.figs(REFRESH, "push", &|_| true, WIRE_BYTES_PER_CLIENT_MIN);
+    let mut parts = Vec::new();
+    let mut lines = Vec::new();
+    for p in profiles_of(&stale) {
+        let pick = |figs: &'_ [Fig], t: &str| -> Option<Fig> {
+            figs.iter()
+                .find(|f| f.profile == p && f.transport == t)
+                .cloned()
+        };
+        for figs in [&stale, &mem, &cpu, &bytes] {
+            let here: Vec<&Fig> = figs.iter().filter(|f| f.profile == p).collect();
+            push_evidence(&mut v, &here);
+        }
+        let Some(poll_stale) = pick(&stale, "poll").filter(|f| f.median().is_some()) else {
+            parts.push(Part::Missing);
+            lines.push(format!("{p}: poll cells missing or failed"));
+            continue;
+        };
+        let clients = poll_stale
+            .clients
+            .map_or(String::new(), |c| format!(" ({c:.0} clients)"));
+        let s = poll_stale.median().unwrap_or(f64::INFINITY);
+        if s > STALENESS_BOUND_US {
+            parts.push(Part::Refutes);
+            lines.push(format!(
+                "{p}{clients}: poll staleness p99 {} exceeds 5 s",
+                fmt_us(s)
+            ));
+        } else {
+            lines.push(format!(
+                "{p}{clients}: poll staleness p99 {} ≤ 5 s",
+                fmt_us(s)
+            ));
+        }
+        for rival in ["sse", "websocket"] {
+            for (figs, must_be_lower) in [(&mem, true), (&cpu, false)] {
+                let (Some(a), Some(b)) = (pick(figs, "poll"), pick(figs, rival)) else {
+                    parts.push(Part::Missing);
+                    lines.push(format!("{p}: poll or {rival} cells missing"));
+                    continue;
+                };
+                match versus(&a, &b) {
+                    Ok((c, line)) => {
+                        parts.push(match (c.diff, must_be_lower) {
+                            (Diff::Higher, _) => Part::Refutes,
+                            (Diff::Lower, _) => Part::Confirms,
+                            (Diff::Same, true) => Part::Noise,
+                            (Diff::Same, false) => Part::Confirms,
+                        });
+                        lines.push(format!("{}: {line}", a.metric.id));
+                    }
+                    Err(e) => {
+                        parts.push(Part::Missing);
+                        lines.push(e);
+                    }
+                }
+            }
+        }
+    }
+    vec![finish(v, &parts, lines, "no push cells in faq-refresh")]
+}

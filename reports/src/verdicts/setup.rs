@@ -1,0 +1,203 @@
+//! Cross-cutting (`faq-setup`): setup round trips as the protocols predict them.
+
+use crate::figures::{self, KeyCells};
+use crate::model::{Cell, Evidence, Outcome, Verdict};
+use crate::stats::{self};
+
+use super::metrics::*;
+use super::rule::*;
+
+// ---------------------------------------------------------------------------------------------
+// Cross-cutting: setup round trips
+
+/// Least-squares slope and intercept of `y` over `x` (needs two distinct x).
+pub(super) fn fit_line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let slope = sxy / sxx;
+    Some((slope, my - slope * mx))
+}
+
+/// The configured RTT of a cell, ms: `setup_ms / setup_rtts` (the runner divides by it).
+pub(super) fn cell_rtt_ms(c: &Cell) -> Option<f64> {
+    let (ms, rtts) = (c.setup_ms?, c.setup_rtts?);
+    (rtts > 0.0).then(|| ms / rtts)
+}
+
+pub(super) fn setup_rtts(ctx: &Ctx<'_>) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let keys: Vec<&KeyCells<'_>> = ctx
+        .keys
+        .iter()
+        .filter(|k| {
+            k.scenario == SETUP
+                && k.ok
+                    .first()
+                    .or_else(|| k.not_ok().next())
+                    .is_some_and(|c| c.workload == "connect")
+        })
+        .collect();
+    let mut transports: Vec<(String, String, bool)> = Vec::new();
+    for k in &keys {
+        let Some(c) = k.ok.first().or_else(|| k.not_ok().next()) else {
+            continue;
+        };
+        let t = (c.transport.clone(), c.transport_name(), k.plaintext());
+        if !transports.iter().any(|x| x.1 == t.1) {
+            transports.push(t);
+        }
+    }
+    for (id, name, plaintext) in transports {
+        let Some(pred) = figures::predicted_setup(&id, plaintext) else {
+            continue;
+        };
+        let tol = if pred.approximate {
+            SETUP_TOLERANCE_APPROX_RTTS
+        } else {
+            SETUP_TOLERANCE_RTTS
+        };
+        let mut v = new_verdict(
+            &format!("setup-rtts-{}", name.replace(" (", "-").replace(')', "")),
+            "setup",
+            &format!(
+                "{name} connection setup costs {}{} round trips ({}).",
+                if pred.approximate { "about " } else { "" },
+                pred.rtts,
+                pred.basis
+            ),
+            &format!(
+                "faq-setup, `connect` over the RTT sweep: the slope of setup time against the \
+                 profile's RTT (least squares over the shaped profiles, per repeat) is the \
+                 measured round-trip count, the intercept the fixed cost. Confirmed: every \
+                 repeat's slope within ±{tol} RTT of the prediction; refuted: every repeat's \
+                 outside; else inconclusive. With one shaped profile, setup_rtts is used."
+            ),
+        );
+        let mine: Vec<&&KeyCells<'_>> = keys
+            .iter()
+            .filter(|k| {
+                k.ok.first()
+                    .or_else(|| k.not_ok().next())
+                    .is_some_and(|c| c.transport_name() == name)
+            })
+            .collect();
+        for k in &mine {
+            for m in [SETUP_MS, SETUP_RTTS] {
+                let values: Vec<f64> = k.ok.iter().filter_map(|c| m.get_from(c)).collect();
+                let Some((min, max)) = min_max(&values) else {
+                    continue;
+                };
+                v.evidence.push(Evidence {
+                    cell: format!("{}/{}/{}/{}", k.scenario, k.workload, name, k.profile),
+                    metric: m.id.into(),
+                    unit: m.unit.into(),
+                    median: stats::median(&values).unwrap_or(min),
+                    min,
+                    max,
+                    repeats: values.len(),
+                });
+            }
+            if k.ok.is_empty() {
+                v.caveats.push(format!(
+                    "{}: {}",
+                    k.profile,
+                    k.reason().unwrap_or("no ok repeat")
+                ));
+            }
+        }
+        // Per repeat: (rtt, setup_ms) points of the shaped profiles.
+        let mut reps: std::collections::BTreeMap<u32, Vec<(f64, f64)>> = Default::default();
+        for k in &mine {
+            for c in &k.ok {
+                if let (Some(rtt), Some(ms)) = (cell_rtt_ms(c), c.setup_ms) {
+                    reps.entry(c.repeat).or_default().push((rtt, ms));
+                }
+            }
+        }
+        let mut slopes = Vec::new();
+        let mut intercepts = Vec::new();
+        for pts in reps.values() {
+            match fit_line(pts) {
+                Some((s, i)) => {
+                    slopes.push(s);
+                    intercepts.push(i);
+                }
+                None => {
+                    if let [(rtt, ms)] = pts.as_slice() {
+                        slopes.push(ms / rtt);
+                    }
+                }
+            }
+        }
+        let Some((smin, smax)) = min_max(&slopes) else {
+            v.decided_by = "no setup figures on a shaped profile".into();
+            out.push(v);
+            continue;
+        };
+        // Where the round trips go, at the largest RTT measured.
+        if let Some((k, rtt)) = mine
+            .iter()
+            .filter_map(|k| Some((k, k.ok.iter().find_map(|c| cell_rtt_ms(c))?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        {
+            let mut names: Vec<&String> =
+                k.ok.iter().flat_map(|c| c.setup_phases_ms.keys()).collect();
+            names.sort();
+            names.dedup();
+            let phases: Vec<String> = names
+                .iter()
+                .filter_map(|n| {
+                    let v: Vec<f64> =
+                        k.ok.iter()
+                            .filter_map(|c| c.setup_phases_ms.get(*n).copied())
+                            .collect();
+                    let m = stats::median(&v)?;
+                    Some(format!("{n} {:.2}", m / rtt))
+                })
+                .collect();
+            if !phases.is_empty() {
+                v.caveats.push(format!(
+                    "phases on {} in RTT (mean per connection): {}",
+                    k.profile,
+                    phases.join(", ")
+                ));
+            }
+        }
+        let sm = stats::median(&slopes).unwrap_or(smin);
+        let within = |s: f64| (s - pred.rtts).abs() <= tol;
+        v.verdict = if slopes.iter().all(|s| within(*s)) {
+            Outcome::Confirmed
+        } else if slopes.iter().all(|s| !within(*s)) {
+            Outcome::Refuted
+        } else {
+            Outcome::Inconclusive
+        };
+        v.evidence.push(Evidence {
+            cell: format!("{SETUP}/connect/{name}/(RTT sweep fit)"),
+            metric: "setup_rtts_slope".into(),
+            unit: "RTT".into(),
+            median: sm,
+            min: smin,
+            max: smax,
+            repeats: slopes.len(),
+        });
+        let fixed =
+            stats::median(&intercepts).map_or(String::new(), |i| format!(", fixed cost {i:.1} ms"));
+        v.decided_by = format!(
+            "measured {sm:.2} RTT (repeats {smin:.2}–{smax:.2}{fixed}) vs predicted {}{} ± {tol}",
+            if pred.approximate { "≈" } else { "" },
+            pred.rtts
+        );
+        out.push(v);
+    }
+    out
+}
