@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::hub::{Hub, Reply};
-use super::ServerInfo;
+use super::info::ServerInfo;
 use crate::frame::{put_prefixed, split_prefixed, MAX_FRAME};
 
 /// Most frames in one `/poll` response.

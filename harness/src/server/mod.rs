@@ -9,39 +9,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 pub mod http;
 pub mod hub;
+pub mod info;
 pub mod rtc;
 pub mod webtransport;
 
 use crate::frame::{Header, Kind, LengthPrefixed};
 use crate::tls::Identity;
 use hub::{Hub, Reply};
-
-/// What `GET /info` returns.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServerInfo {
-    /// wirebench version.
-    pub version: String,
-    /// Transport ids served.
-    pub transports: Vec<String>,
-    /// Base URL of the HTTP endpoints.
-    pub url: String,
-    /// WebTransport URL (`https://HOST:P/wt`).
-    pub webtransport_url: String,
-    /// Address of the raw `tcp` transport.
-    pub tcp: String,
-    /// SHA-256 of the DER certificate, lowercase hex (null with --plaintext).
-    pub cert_sha256: Option<String>,
-    /// SHA-256 of the certificate's SPKI, base64, for Chromium's
-    /// `--ignore-certificate-errors-spki-list`.
-    pub spki_sha256: Option<String>,
-}
+pub use info::ServerInfo;
 
 /// Server settings.
 #[derive(Debug, Clone)]

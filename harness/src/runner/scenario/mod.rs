@@ -6,6 +6,7 @@
 //! ([`crate::workload::catalogue::catalogue`]) and [`resolve`] applies its bounds, defaults and
 //! ownership rules.
 
+mod error;
 mod raw;
 mod resolve;
 
@@ -17,6 +18,8 @@ use crate::transport;
 #[cfg(test)]
 use crate::workload::HttpVersion;
 use crate::workload::{Params, WorkloadSpec};
+pub use error::ScenarioError;
+use error::{line_of, Ctx};
 use raw::{RawParams, RawScenario, RawTable, Workload};
 
 /// The default suite, embedded so `wirebench run` works anywhere.
@@ -51,20 +54,6 @@ pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../../../scenarios/faq/setup.toml"),
     ),
 ];
-
-/// An error in a scenario file, located.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {key}: {msg}")]
-pub struct ScenarioError {
-    /// File name.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// Key at fault (dotted path).
-    pub key: String,
-    /// What is wrong.
-    pub msg: String,
-}
 
 /// A parsed, validated scenario.
 #[derive(Debug, Clone)]
@@ -116,33 +105,6 @@ pub struct WorkloadPlan {
     pub profiles: Vec<String>,
     /// Which clients run it (`client = "rust" | "browser" | "both"`; default rust).
     pub client: Vec<ClientKind>,
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// The file being parsed, to locate errors.
-struct Ctx<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Ctx<'_> {
-    fn err<T>(
-        &self,
-        span: std::ops::Range<usize>,
-        key: &str,
-        msg: impl Into<String>,
-    ) -> Result<T, ScenarioError> {
-        Err(ScenarioError {
-            file: self.file.to_string(),
-            line: line_of(self.text, span.start),
-            key: key.to_string(),
-            msg: msg.into(),
-        })
-    }
 }
 
 /// Parses and validates a scenario at its full scale. `file` names it in errors; `profiles`

@@ -6,8 +6,8 @@
 
 use std::ops::Range;
 
+use super::error::{Ctx, ScenarioError};
 use super::raw::{RawParams, RawValue};
-use super::{Ctx, ScenarioError};
 use crate::workload::catalogue::{catalogue, decl, default_for};
 use crate::workload::params::{ParamDecl, ParamValue};
 use crate::workload::{HttpVersion, Params};
