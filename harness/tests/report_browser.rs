@@ -49,8 +49,9 @@ async fn report_renders_in_chromium() {
 
     let mut results = report_fixture::fixed();
     results.verdicts = vec![
-        json!({"question": "lowest p99 on lte", "answer": "websocket", "confidence": "high"}),
-        json!({"question": "cheapest setup on lte", "answer": "tcp", "confidence": "high"}),
+        json!({"question": "lowest p99 on lte", "answer": "websocket", "confidence": "high"})
+            .into(),
+        json!({"question": "cheapest setup on lte", "answer": "tcp", "confidence": "high"}).into(),
     ];
     let html = wirebench_reports::html::render(&results).expect("renders");
     let expected: Vec<String> = html

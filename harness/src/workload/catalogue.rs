@@ -105,6 +105,7 @@ pub fn readme_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::params::{HttpVersion, ParamType, Params};
 
     /// Every catalogue key is a `Params` field (its serde name) that [`Params::set`] sets, and
     /// every field is declared.

@@ -1,0 +1,269 @@
+//! The command line's arguments (clap): one struct per command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// wirebench: which real-time web transport for this workload on this network? Measured.
+#[derive(Debug, Parser)]
+#[command(name = "wirebench", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run scenarios (default: the embedded default suite) and write results, summary and report.
+    ///
+    /// Exit code 0 when every cell succeeded, 3 when the run completed with failed cells, 1 on
+    /// an error (bad scenario, unwritable output, interrupted).
+    Run(RunArgs),
+    /// Run the server agent only (for external or remote clients).
+    Serve(ServeArgs),
+    /// Run the client agent only, against a running server.
+    Drive(DriveArgs),
+    /// Render report.html from a results file (and, with --export, other formats). FAQ
+    /// verdicts are recomputed with this build's rules.
+    Report(ReportArgs),
+    /// Compare two results files: ratio per cell and metric with a bootstrap 95 % interval.
+    ///
+    /// Exit code 0 when nothing regressed, 2 when something regressed, 1 on an error.
+    Compare(CompareArgs),
+    /// Link emulation tools: check profiles, run programs on an emulated link, clean up.
+    #[command(subcommand)]
+    Netem(wirebench_netem::cli::NetemCommand),
+    /// List transports, workloads, profiles and scenarios.
+    List(ListArgs),
+    /// Rank transports for a workload described by its traits, with the measured evidence.
+    ///
+    /// Reads --results (a run of the FAQ scenarios, `wirebench run scenarios/faq`), or, without
+    /// it, first runs the FAQ scenarios the traits need at CI scale (`--quick`) into --out.
+    Recommend(RecommendArgs),
+}
+
+/// `--topology` of `wirebench recommend`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum TopologyArg {
+    /// Messages between peers, no central source of truth.
+    P2p,
+    /// A server holds the truth and relays.
+    Server,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RecommendArgs {
+    /// Where the messages flow: between peers (p2p) or through a server that holds the truth.
+    #[arg(long, value_enum, default_value_t = TopologyArg::Server)]
+    pub(crate) topology: TopologyArg,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) clients: u32,
+    /// Messages per second per client.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) rate: f64,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) size: u64,
+    /// Long quiet periods between messages (notifications).
+    #[arg(long)]
+    pub(crate) quiet_periods: bool,
+    /// Messages may be lost (media, telemetry): unreliable transports qualify.
+    #[arg(long)]
+    pub(crate) loss_tolerant: bool,
+    /// Network profile to judge on (default: every profile measured).
+    #[arg(long)]
+    pub(crate) profile: Option<String>,
+    /// A results.json to read instead of running the scenarios.
+    #[arg(long)]
+    pub(crate) results: Option<PathBuf>,
+    /// Where the scenario run goes when there is no --results (default:
+    /// wirebench-out/recommend-<timestamp>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Link emulation for the scenario run (see `wirebench run --netem`).
+    #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
+    pub(crate) netem: wirebench_netem::BackendKind,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) format: String,
+}
+
+/// Parses `wirebench run` arguments on their own (for `recommend`'s scenario run).
+#[derive(Debug, Parser)]
+#[command(name = "wirebench run")]
+pub(crate) struct RunOnly {
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Scenario files or directories of them (default: the embedded default suite).
+    pub(crate) scenarios: Vec<PathBuf>,
+    /// Only these transports (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) transport: Vec<String>,
+    /// Only these profiles (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) profile: Vec<String>,
+    /// Repeats of each cell (overrides the scenarios).
+    #[arg(long)]
+    pub(crate) repeat: Option<u32>,
+    /// CI scale: apply each scenario's `[quick]` overrides (fewer clients, shorter runs, fewer
+    /// profiles and repeats); without it scenarios run at their full scale.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Output directory (default: wirebench-out/<timestamp>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Profiles file (default: the embedded scenarios/profiles.toml).
+    #[arg(long)]
+    pub(crate) profiles: Option<PathBuf>,
+    /// Plain HTTP instead of HTTPS for the HTTP transports.
+    #[arg(long)]
+    pub(crate) plaintext: bool,
+    /// Which client runs the workloads' client side: the Rust agent, headless Chromium (the
+    /// page served at /client/, driven over DevTools; needs Debian's `chromium`), or both, side
+    /// by side (overrides the scenarios' `client` key).
+    #[arg(long, value_parser = ["rust", "browser", "both"])]
+    pub(crate) client: Option<String>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier latency figures).
+    #[arg(long)]
+    pub(crate) pin: bool,
+    /// Keep CPUs out of idle states during the run (holds /dev/cpu_dma_latency at 0 µs, as
+    /// tuned's latency-performance profile does; needs root). On a VM this removes the vCPU
+    /// wake-up time from latency figures; recorded in each cell's params.
+    #[arg(long)]
+    pub(crate) no_idle: bool,
+    /// Link emulation for shaped profiles: auto picks kernel netem, else the userspace
+    /// emulator, else none (shaped cells are then skipped with the reason).
+    #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
+    pub(crate) netem: wirebench_netem::BackendKind,
+    /// A/B run: run every cell with BASELINE_BINARY's agents and this build's, interleaved,
+    /// then compare (exit 2 on a regression). Results go to OUT/baseline and OUT/current.
+    #[arg(long, value_name = "BASELINE_BINARY")]
+    pub(crate) ab: Option<PathBuf>,
+    /// Regression threshold for --ab, percent.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) threshold: f64,
+    /// Also write these formats beside results.json (csv, github-action-benchmark, bencher).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) export: Vec<wirebench_reports::export::Format>,
+    /// Delay every echo reply by N µs (for testing regression detection). With --ab it
+    /// applies to the current build's server agents only, never the baseline's, so the A/B
+    /// comparison sees an injected regression of N µs.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) inject_delay_us: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to bind: HTTPS on TCP P, raw tcp on TCP P+1, HTTP/3 on UDP P. Port 0 picks one.
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    pub(crate) bind: SocketAddr,
+    /// Plain HTTP instead of HTTPS.
+    #[arg(long)]
+    pub(crate) plaintext: bool,
+    /// Offer HTTP/2 too (ALPN `h2`, then `http/1.1`; up to 100 concurrent streams per
+    /// connection). TLS only. Without it the server speaks HTTP/1.1 only.
+    #[arg(long, conflicts_with = "plaintext")]
+    pub(crate) http2: bool,
+    /// How long a long-poll waits before answering 204, seconds.
+    #[arg(long, default_value_t = 25)]
+    pub(crate) poll_timeout: u64,
+    /// Take commands on stdin and report on stdout (used by `wirebench run`).
+    #[arg(long, hide = true)]
+    pub(crate) control: bool,
+    /// Delay every echo reply by N µs (for testing regression detection).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) inject_delay_us: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DriveArgs {
+    /// Server URL, e.g. https://127.0.0.1:4433.
+    #[arg(long, required_unless_present = "control")]
+    pub(crate) target: Option<String>,
+    /// SHA-256 of the server certificate (hex), as `wirebench serve` prints and `/cert-hash` returns.
+    #[arg(long)]
+    pub(crate) cert_sha256: Option<String>,
+    /// Transport id.
+    #[arg(long, default_value = "websocket")]
+    pub(crate) transport: String,
+    /// Implementation, for transports with several (webrtc: str0m or webrtc-rs).
+    #[arg(long = "impl")]
+    pub(crate) implementation: Option<String>,
+    /// Workload: echo or connect (push, download and upload need the orchestrator).
+    #[arg(long, default_value = "echo")]
+    pub(crate) workload: String,
+    /// Messages per second per client.
+    #[arg(long, default_value_t = 1000.0)]
+    pub(crate) rate: f64,
+    /// Message size in bytes, header included.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) size: usize,
+    /// Measured duration, ms.
+    #[arg(long, default_value_t = 3000)]
+    pub(crate) duration_ms: u64,
+    /// Warm-up, ms.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) warmup_ms: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) clients: u32,
+    /// First client id.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) client_id: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Read a job on stdin and report on stdout (used by `wirebench run`).
+    #[arg(long, hide = true)]
+    pub(crate) control: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// A results.json.
+    pub(crate) results: PathBuf,
+    /// Output HTML file (default: report.html beside the results).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Also write these formats beside the report (csv, github-action-benchmark, bencher).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) export: Vec<wirebench_reports::export::Format>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The baseline results.json.
+    pub(crate) baseline: PathBuf,
+    /// The current results.json.
+    pub(crate) current: PathBuf,
+    /// A change counts as a regression when its whole 95 % interval lies this many percent
+    /// beyond no-change in the bad direction.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) threshold: f64,
+    /// Only these metrics (p50, p99, goodput, msgs_per_s, setup_ms, server_cpu_s, rss_per_conn).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) metric: Vec<String>,
+    /// Output format.
+    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    pub(crate) format: String,
+    /// Pair repeat i of both files (right only for the two halves of one `run --ab`, whose
+    /// repeats ran interleaved): the machine's drift cancels within each pair.
+    #[arg(long)]
+    pub(crate) paired: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Profiles file (default: the embedded one).
+    #[arg(long)]
+    pub(crate) profiles: Option<PathBuf>,
+}

@@ -1,0 +1,78 @@
+//! What the commands share: profiles and scenario files read, outputs written, stdout.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use wirebench_netem::ProfileSet;
+use wirebench_reports::model::Results;
+
+use crate::runner::scenario;
+
+/// The profiles of `path`, or the embedded `scenarios/profiles.toml`.
+pub(crate) fn load_profiles(path: Option<&Path>) -> anyhow::Result<ProfileSet> {
+    match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(ProfileSet::parse(&text, &p.display().to_string())?)
+        }
+        None => Ok(ProfileSet::parse(
+            scenario::DEFAULT_PROFILES,
+            "scenarios/profiles.toml (embedded)",
+        )?),
+    }
+}
+
+/// The scenario files `paths` name: files as they are, directories' `*.toml` (but
+/// `profiles.toml`) in name order.
+pub(crate) fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension().is_some_and(|e| e == "toml")
+                        && f.file_name().is_some_and(|n| n != "profiles.toml")
+                })
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!(
+                    "{}: no scenario files (*.toml) in this directory",
+                    p.display()
+                );
+            }
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such scenario file or directory", p.display());
+        }
+    }
+    Ok(files)
+}
+
+/// Writes summary.md and report.html beside results.json.
+pub(crate) fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<()> {
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, wirebench_reports::summary::markdown(results))
+        .with_context(|| format!("writing {}", summary.display()))?;
+    let html = dir.join("report.html");
+    wirebench_reports::html::write(results, &html)?;
+    Ok(())
+}
+
+/// Writes `text` to stdout. A reader that went away (`wirebench list | head`) is not an
+/// error: the output simply ends there, as with any Unix filter.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,83 @@
+//! The command line (contract in DESIGN.md): `run`, `serve`, `drive`, `report`, `compare`,
+//! `list`, `recommend`, `netem`. Errors end as one clear message and exit code 1. One file per
+//! command family; [`args`] holds every command's arguments, [`io`] what they share.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+
+mod args;
+mod drive;
+mod io;
+mod read;
+mod recommend;
+mod run;
+
+pub use args::Cli;
+use args::Command;
+pub use run::EXIT_CELLS_FAILED;
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Not root? Commands that may build emulated links become root over a private user
+    // namespace first; this must happen before any thread starts (the runtime's included).
+    let wants_links = match &cli.command {
+        Command::Run(a) => a.netem != wirebench_netem::BackendKind::None,
+        Command::Netem(c) => c.needs_links(),
+        _ => false,
+    };
+    if wants_links {
+        if let Err(e) = wirebench_netem::rootless::enter() {
+            eprintln!("wirebench: error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wirebench: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("wirebench: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs the command; its exit code.
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run(a) => run::cmd_run(a).await,
+        Command::Serve(a) => {
+            crate::agent::serve::run(crate::agent::serve::ServeOptions {
+                bind: a.bind,
+                plaintext: a.plaintext,
+                http2: a.http2,
+                poll_timeout: Duration::from_secs(a.poll_timeout),
+                control: a.control,
+                inject_delay_us: a.inject_delay_us,
+            })
+            .await?;
+            Ok(0)
+        }
+        Command::Drive(a) => drive::cmd_drive(a).await,
+        Command::Report(a) => read::cmd_report(a),
+        Command::Compare(a) => read::cmd_compare(a),
+        Command::Netem(c) => {
+            let profiles = io::load_profiles(None)?;
+            let code = crate::netem_cmd::run(c, &profiles)?;
+            Ok(u8::try_from(code).unwrap_or(1))
+        }
+        Command::List(a) => read::cmd_list(a),
+        Command::Recommend(a) => recommend::cmd_recommend(a).await,
+    }
+}
