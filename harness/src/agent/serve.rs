@@ -9,6 +9,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::control::{ServerCommand, ServerEvent};
 use super::procstat;
+use std::sync::Arc;
+use tokio::sync::mpsc::Sender;
+
+use crate::server::hub::Hub;
 use crate::server::{Server, ServerConfig};
 
 /// How long a push or download waits for its clients' downstreams to open.
@@ -131,45 +135,14 @@ fn handle(
             rate,
             size,
             count,
-        } => {
-            let hub = hub.clone();
-            let tx = done_tx.clone();
-            tokio::spawn(async move {
-                let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
-                if !missing.is_empty() {
-                    let message = format!("push: clients {missing:?} never opened a downstream");
-                    let _ = tx.send(ServerEvent::Error { message }).await;
-                    return;
-                }
-                let ev = match crate::workload::server_push(&hub, &clients, rate, size, count).await
-                {
-                    Ok(()) => ServerEvent::Done,
-                    Err(e) => ServerEvent::Error {
-                        message: format!("push: {e}"),
-                    },
-                };
-                let _ = tx.send(ev).await;
-            });
-        }
+        } => spawn_push(hub.clone(), clients, rate, size, count, done_tx.clone()),
         ServerCommand::Download {
             clients,
             size,
             duration_ms,
         } => {
-            let hub = hub.clone();
-            let tx = done_tx.clone();
-            tokio::spawn(async move {
-                let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
-                if !missing.is_empty() {
-                    let message =
-                        format!("download: clients {missing:?} never opened a downstream");
-                    let _ = tx.send(ServerEvent::Error { message }).await;
-                    return;
-                }
-                let duration = Duration::from_millis(duration_ms);
-                crate::workload::server_download(hub, clients, size, duration).await;
-                let _ = tx.send(ServerEvent::Done).await;
-            });
+            let duration = Duration::from_millis(duration_ms);
+            spawn_download(hub.clone(), clients, size, duration, done_tx.clone());
         }
         ServerCommand::Relay { pairs } => {
             hub.set_relay(&pairs);
@@ -207,6 +180,54 @@ fn handle(
         ServerCommand::Shutdown => {}
     }
     None
+}
+
+/// Pushes `count` frames to `clients` at `rate` once their downstreams are open; answers
+/// `done`, or `error` naming the clients that never opened one.
+fn spawn_push(
+    hub: Arc<Hub>,
+    clients: Vec<u32>,
+    rate: f64,
+    size: usize,
+    count: u64,
+    tx: Sender<ServerEvent>,
+) {
+    tokio::spawn(async move {
+        let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+        if !missing.is_empty() {
+            let message = format!("push: clients {missing:?} never opened a downstream");
+            let _ = tx.send(ServerEvent::Error { message }).await;
+            return;
+        }
+        let ev = match crate::workload::server_push(&hub, &clients, rate, size, count).await {
+            Ok(()) => ServerEvent::Done,
+            Err(e) => ServerEvent::Error {
+                message: format!("push: {e}"),
+            },
+        };
+        let _ = tx.send(ev).await;
+    });
+}
+
+/// Sends data to `clients` for `duration` once their downstreams are open; answers `done`, or
+/// `error` naming the clients that never opened one.
+fn spawn_download(
+    hub: Arc<Hub>,
+    clients: Vec<u32>,
+    size: usize,
+    duration: Duration,
+    tx: Sender<ServerEvent>,
+) {
+    tokio::spawn(async move {
+        let missing = hub.wait_attached(&clients, ATTACH_WAIT).await;
+        if !missing.is_empty() {
+            let message = format!("download: clients {missing:?} never opened a downstream");
+            let _ = tx.send(ServerEvent::Error { message }).await;
+            return;
+        }
+        crate::workload::server_download(hub, clients, size, duration).await;
+        let _ = tx.send(ServerEvent::Done).await;
+    });
 }
 
 /// The server's statistics at the end of a cell.
