@@ -5,7 +5,7 @@
 //! whether `[quick]` may override it and which workloads take it. The keys every workload takes
 //! are in [`COMMON`] here; a workload's own keys live with it (`idle::PARAMS`, `flap::PARAMS`,
 //! `relay::PARAMS`), as do the defaults it gives shared keys (`*::SHARED_DEFAULTS`).
-//! [`catalogue`] gives them all: the scenario parser takes ownership rules, defaults and
+//! [`super::catalogue`] gives them all: the scenario parser takes ownership rules, defaults and
 //! bounds from it, `wirebench list` prints it, and a test keeps the README's table in step.
 
 use serde::{Deserialize, Serialize};
