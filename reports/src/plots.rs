@@ -464,6 +464,7 @@ pub fn bars(spec: &Bars<'_>) -> Result<String, PlotError> {
     Ok(finish(svg, spec.title))
 }
 
+/// Draws the bar chart into its plot area: mesh, then each row's bars, value text and label.
 fn mesh_and_bars<X>(
     chart: &mut ChartContext<
         '_,
@@ -481,19 +482,7 @@ where
 {
     let n = spec.rows.len();
     let fmt = spec.fmt;
-    chart
-        .configure_mesh()
-        .x_desc(spec.x_desc)
-        .x_label_formatter(&|x| fmt(*x))
-        .x_labels(6)
-        .y_labels(0)
-        .disable_y_mesh()
-        .label_style((FONT, 15))
-        .axis_desc_style((FONT, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.08))
-        .draw()
-        .map_err(|x| x.to_string())?;
+    bars_mesh(chart, spec)?;
     let clamp = |v: f64| v.clamp(base, x_top);
     let label_style = TextStyle::from((FONT, 15).into_font()).color(&BLACK);
     let value_color = BLACK.mix(0.8);
@@ -503,42 +492,7 @@ where
     for (i, row) in spec.rows.iter().enumerate() {
         // Row 0 at the top.
         let y_mid = (n - 1 - i) as f64 + 0.5;
-        let (y_top, y_bot) = (y_mid + 0.34, y_mid - 0.34);
-        let mut end = base;
-        if let Some(b) = row.back {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(base, y_bot), (clamp(b.median), y_top)],
-                    row.color.mix(0.3).filled(),
-                )))
-                .map_err(|x| x.to_string())?;
-            whisker(chart, b, y_mid, 0.16, &BLACK.mix(0.45), clamp)?;
-            end = end.max(clamp(b.max.max(b.median)));
-        }
-        if let Some(v) = row.value {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(base, y_bot), (clamp(v.median), y_top)],
-                    row.color.filled(),
-                )))
-                .map_err(|x| x.to_string())?;
-            whisker(chart, v, y_mid, 0.22, &BLACK.to_rgba(), clamp)?;
-            end = end.max(clamp(v.max.max(v.median)));
-        }
-        if let Some(mk) = row.marker.filter(|v| v.is_finite()) {
-            let x = clamp(mk);
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x, y_mid - 0.46), (x, y_mid + 0.46)],
-                    ShapeStyle {
-                        color: BLACK.to_rgba(),
-                        filled: false,
-                        stroke_width: 3,
-                    },
-                )))
-                .map_err(|x| x.to_string())?;
-            end = end.max(x);
-        }
+        let end = row_bars(chart, row, y_mid, base, clamp)?;
         let text = match (row.value, row.back) {
             (Some(v), Some(b)) => format!("{} / {}", fmt(v.median), fmt(b.median)),
             (Some(v), None) => fmt(v.median),
@@ -559,6 +513,89 @@ where
             .map_err(|x| x.to_string())?;
     }
     Ok(())
+}
+
+/// The bar chart's mesh: x labels with the spec's formatter, no y labels, light grid.
+fn bars_mesh<X>(
+    chart: &mut ChartContext<
+        '_,
+        SVGBackend<'_>,
+        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
+    >,
+    spec: &Bars<'_>,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let fmt = spec.fmt;
+    chart
+        .configure_mesh()
+        .x_desc(spec.x_desc)
+        .x_label_formatter(&|x| fmt(*x))
+        .x_labels(6)
+        .y_labels(0)
+        .disable_y_mesh()
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .draw()
+        .map_err(|x| x.to_string())
+}
+
+/// One row's bars (back, value), whiskers and predicted marker; returns where its value
+/// text starts (the right end of what was drawn).
+fn row_bars<X>(
+    chart: &mut ChartContext<
+        '_,
+        SVGBackend<'_>,
+        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
+    >,
+    row: &BarRow,
+    y_mid: f64,
+    base: f64,
+    clamp: impl Fn(f64) -> f64 + Copy,
+) -> Result<f64, String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let (y_top, y_bot) = (y_mid + 0.34, y_mid - 0.34);
+    let mut end = base;
+    if let Some(b) = row.back {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(base, y_bot), (clamp(b.median), y_top)],
+                row.color.mix(0.3).filled(),
+            )))
+            .map_err(|x| x.to_string())?;
+        whisker(chart, b, y_mid, 0.16, &BLACK.mix(0.45), clamp)?;
+        end = end.max(clamp(b.max.max(b.median)));
+    }
+    if let Some(v) = row.value {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(base, y_bot), (clamp(v.median), y_top)],
+                row.color.filled(),
+            )))
+            .map_err(|x| x.to_string())?;
+        whisker(chart, v, y_mid, 0.22, &BLACK.to_rgba(), clamp)?;
+        end = end.max(clamp(v.max.max(v.median)));
+    }
+    if let Some(mk) = row.marker.filter(|v| v.is_finite()) {
+        let x = clamp(mk);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, y_mid - 0.46), (x, y_mid + 0.46)],
+                ShapeStyle {
+                    color: BLACK.to_rgba(),
+                    filled: false,
+                    stroke_width: 3,
+                },
+            )))
+            .map_err(|x| x.to_string())?;
+        end = end.max(x);
+    }
+    Ok(end)
 }
 
 fn whisker<X>(

@@ -160,6 +160,13 @@ pub fn origin_http(c: &Cell, negotiated: Option<&str>) -> String {
 /// the run had no browser cells.
 pub fn browser_markdown(r: &Results) -> String {
     let mut s = String::new();
+    versus_markdown(&mut s, r);
+    origin_limit_markdown(&mut s, r);
+    s
+}
+
+/// The Rust vs browser table: the same key measured with both clients, side by side.
+fn versus_markdown(s: &mut String, r: &Results) {
     let v = versus(r);
     if !v.is_empty() {
         let _ = writeln!(
@@ -197,6 +204,10 @@ pub fn browser_markdown(r: &Results) -> String {
             );
         }
     }
+}
+
+/// The per-origin connection limit table of the browser lane: one row per cell.
+fn origin_limit_markdown(s: &mut String, r: &Results) {
     let limits: Vec<&Cell> = r
         .cells
         .iter()
@@ -241,7 +252,6 @@ pub fn browser_markdown(r: &Results) -> String {
             }
         }
     }
-    s
 }
 
 /// The tables of the workloads with figures of their own (idle, flap): one row per cell key,
@@ -291,6 +301,17 @@ fn workload_markdown(r: &Results) -> String {
 /// failed and skipped cells with their reasons, never hidden.
 pub fn markdown(r: &Results) -> String {
     let mut s = String::new();
+    header_markdown(&mut s, r);
+    s.push_str(&crate::verdicts::markdown(&crate::verdicts::read(r)));
+    rows_markdown(&mut s, r);
+    s.push_str(&workload_markdown(r));
+    s.push_str(&browser_markdown(r));
+    failures_markdown(&mut s, r);
+    s
+}
+
+/// The title, the run's provenance and the cell counts.
+fn header_markdown(s: &mut String, r: &Results) {
     let _ = writeln!(s, "# wirebench results\n");
     let _ = writeln!(
         s,
@@ -318,7 +339,10 @@ pub fn markdown(r: &Results) -> String {
             .filter(|c| c.status == Status::Skipped)
             .count()
     );
-    s.push_str(&crate::verdicts::markdown(&crate::verdicts::read(r)));
+}
+
+/// The main table: one row per cell key, medians over repeats.
+fn rows_markdown(s: &mut String, r: &Results) {
     let rows = rows(r);
     if !rows.is_empty() {
         let _ = writeln!(
@@ -346,8 +370,10 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
-    s.push_str(&workload_markdown(r));
-    s.push_str(&browser_markdown(r));
+}
+
+/// Failed and skipped cells with their reasons, never hidden.
+fn failures_markdown(s: &mut String, r: &Results) {
     let bad: Vec<&Cell> = r.cells.iter().filter(|c| c.status != Status::Ok).collect();
     if !bad.is_empty() {
         let _ = writeln!(s, "\n## Failed and skipped cells\n");
@@ -368,5 +394,4 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
-    s
 }

@@ -272,31 +272,14 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
     validate(opts)?;
-    let metrics: Vec<CompareMetric> = if opts.metrics.is_empty() {
-        CompareMetric::ALL.to_vec()
-    } else {
-        let set: BTreeSet<CompareMetric> = opts.metrics.iter().copied().collect();
-        CompareMetric::ALL
-            .into_iter()
-            .filter(|m| set.contains(m))
-            .collect()
-    };
+    let metrics = selected_metrics(opts);
     let ignore: BTreeSet<&str> = opts.ignore_params.iter().map(String::as_str).collect();
 
     let (b_order, b_groups) = group(baseline);
     let (c_order, c_groups) = group(current);
-    let only_in_baseline: Vec<CellKey> = b_order
-        .iter()
-        .filter(|k| !c_groups.contains_key(*k))
-        .cloned()
-        .collect();
-    let only_in_current: Vec<CellKey> = c_order
-        .iter()
-        .filter(|k| !b_groups.contains_key(*k))
-        .cloned()
-        .collect();
+    let only_in_baseline = only_in(&b_order, &c_groups);
+    let only_in_current = only_in(&c_order, &b_groups);
 
-    let t = opts.threshold_pct / 100.0;
     let mut cells = Vec::new();
     let mut counts = VerdictCounts::default();
     for key in b_order.iter().filter(|k| c_groups.contains_key(*k)) {
@@ -304,39 +287,7 @@ pub fn compare(
             continue;
         };
         check_params(key, bs, cs, &ignore)?;
-        let mut cmp = CellComparison {
-            key: key.clone(),
-            baseline_repeats: repeat_counts(bs),
-            current_repeats: repeat_counts(cs),
-            metrics: Vec::new(),
-            one_sided: Vec::new(),
-        };
-        for &metric in &metrics {
-            let bv = values(bs, metric, key, "baseline")?;
-            let cv = values(cs, metric, key, "current")?;
-            match (bv.is_empty(), cv.is_empty()) {
-                (true, true) => continue,
-                (false, true) => cmp.one_sided.push(OneSided {
-                    metric,
-                    measured_in: "baseline",
-                }),
-                (true, false) => cmp.one_sided.push(OneSided {
-                    metric,
-                    measured_in: "current",
-                }),
-                (false, false) => {
-                    let mc = compare_metric(key, metric, bv, cv, t, opts)?;
-                    match mc.verdict {
-                        RegressionVerdict::Regressed => counts.regressed += 1,
-                        RegressionVerdict::Improved => counts.improved += 1,
-                        RegressionVerdict::Noisy => counts.noisy += 1,
-                        RegressionVerdict::Unchanged => counts.unchanged += 1,
-                    }
-                    cmp.metrics.push(mc);
-                }
-            }
-        }
-        cells.push(cmp);
+        cells.push(compare_cell(key, bs, cs, &metrics, opts, &mut counts)?);
     }
     if cells.is_empty() && !b_order.is_empty() && !c_order.is_empty() {
         return Err(CompareError::NothingInCommon {
@@ -345,10 +296,6 @@ pub fn compare(
         });
     }
 
-    let describe = |r: &Results| match &r.git {
-        Some(g) => format!("{} ({g})", r.version),
-        None => r.version.clone(),
-    };
     Ok(Comparison {
         threshold_pct: opts.threshold_pct,
         confidence: opts.confidence,
@@ -364,6 +311,82 @@ pub fn compare(
         only_in_current,
         counts,
     })
+}
+
+/// The metrics to compare: the requested ones in their canonical order, else all.
+fn selected_metrics(opts: &CompareOptions) -> Vec<CompareMetric> {
+    if opts.metrics.is_empty() {
+        CompareMetric::ALL.to_vec()
+    } else {
+        let set: BTreeSet<CompareMetric> = opts.metrics.iter().copied().collect();
+        CompareMetric::ALL
+            .into_iter()
+            .filter(|m| set.contains(m))
+            .collect()
+    }
+}
+
+/// The keys of `order` (in its order) that the other side's groups lack.
+fn only_in(order: &[CellKey], other: &Groups<'_>) -> Vec<CellKey> {
+    order
+        .iter()
+        .filter(|k| !other.contains_key(*k))
+        .cloned()
+        .collect()
+}
+
+/// A results file's version as shown: the version, with the git description when known.
+fn describe(r: &Results) -> String {
+    match &r.git {
+        Some(g) => format!("{} ({g})", r.version),
+        None => r.version.clone(),
+    }
+}
+
+/// One cell present on both sides: each metric compared (or noted as one-sided), with the
+/// verdicts added to `counts`.
+fn compare_cell(
+    key: &CellKey,
+    bs: &[&Cell],
+    cs: &[&Cell],
+    metrics: &[CompareMetric],
+    opts: &CompareOptions,
+    counts: &mut VerdictCounts,
+) -> Result<CellComparison, CompareError> {
+    let t = opts.threshold_pct / 100.0;
+    let mut cmp = CellComparison {
+        key: key.clone(),
+        baseline_repeats: repeat_counts(bs),
+        current_repeats: repeat_counts(cs),
+        metrics: Vec::new(),
+        one_sided: Vec::new(),
+    };
+    for &metric in metrics {
+        let bv = values(bs, metric, key, "baseline")?;
+        let cv = values(cs, metric, key, "current")?;
+        match (bv.is_empty(), cv.is_empty()) {
+            (true, true) => continue,
+            (false, true) => cmp.one_sided.push(OneSided {
+                metric,
+                measured_in: "baseline",
+            }),
+            (true, false) => cmp.one_sided.push(OneSided {
+                metric,
+                measured_in: "current",
+            }),
+            (false, false) => {
+                let mc = compare_metric(key, metric, bv, cv, t, opts)?;
+                match mc.verdict {
+                    RegressionVerdict::Regressed => counts.regressed += 1,
+                    RegressionVerdict::Improved => counts.improved += 1,
+                    RegressionVerdict::Noisy => counts.noisy += 1,
+                    RegressionVerdict::Unchanged => counts.unchanged += 1,
+                }
+                cmp.metrics.push(mc);
+            }
+        }
+    }
+    Ok(cmp)
 }
 
 fn validate(opts: &CompareOptions) -> Result<(), CompareError> {
@@ -522,6 +545,7 @@ fn values(
     Ok(out)
 }
 
+/// One metric of one cell: medians, the bootstrap CI of current / baseline, and the verdict.
 fn compare_metric(
     key: &CellKey,
     metric: CompareMetric,
@@ -530,17 +554,7 @@ fn compare_metric(
     t: f64,
     opts: &CompareOptions,
 ) -> Result<MetricComparison, CompareError> {
-    // Paired: only repeats measured on both sides, matched by repeat index.
-    let (bv, cv): (Repeats, Repeats) = if opts.paired {
-        let cmap: BTreeMap<u32, f64> = cv.iter().copied().collect();
-        bv.iter()
-            .filter_map(|&(r, b)| cmap.get(&r).map(|&c| ((r, b), (r, c))))
-            .unzip()
-    } else {
-        (bv, cv)
-    };
-    let bv: Vec<f64> = bv.into_iter().map(|(_, v)| v).collect();
-    let cv: Vec<f64> = cv.into_iter().map(|(_, v)| v).collect();
+    let (bv, cv) = paired_values(bv, cv, opts.paired);
     let side = |values: Vec<f64>| SideFigures {
         n: values.len(),
         median: stats::median(&values).unwrap_or(f64::NAN),
@@ -588,6 +602,34 @@ fn compare_metric(
     out.ratio = est.estimate;
     let ci = est.ci;
     out.ci = Some(ci);
+    (out.verdict, out.reason) = judge(ci, higher_is_worse, t, opts.threshold_pct);
+    Ok(out)
+}
+
+/// The values of each side; paired: only repeats measured on both sides, matched by repeat
+/// index.
+fn paired_values(bv: Repeats, cv: Repeats, paired: bool) -> (Vec<f64>, Vec<f64>) {
+    let (bv, cv): (Repeats, Repeats) = if paired {
+        let cmap: BTreeMap<u32, f64> = cv.iter().copied().collect();
+        bv.iter()
+            .filter_map(|&(r, b)| cmap.get(&r).map(|&c| ((r, b), (r, c))))
+            .unzip()
+    } else {
+        (bv, cv)
+    };
+    let bv: Vec<f64> = bv.into_iter().map(|(_, v)| v).collect();
+    let cv: Vec<f64> = cv.into_iter().map(|(_, v)| v).collect();
+    (bv, cv)
+}
+
+/// The verdict and its reason from the ratio's CI against the threshold `t` (a fraction;
+/// `threshold_pct` for the message).
+fn judge(
+    ci: Interval,
+    higher_is_worse: bool,
+    t: f64,
+    threshold_pct: f64,
+) -> (RegressionVerdict, String) {
     let up = 1.0 + t;
     let down = 1.0 / up;
     let (worse, better) = if higher_is_worse {
@@ -596,7 +638,7 @@ fn compare_metric(
         (ci.high < down, ci.low > up)
     };
     let span = format!("CI {} … {}", pct(ci.low), pct(ci.high));
-    (out.verdict, out.reason) = if worse || better {
+    if worse || better {
         let above = ci.low > up;
         let limit = if above { pct(up) } else { pct(down) };
         (
@@ -615,19 +657,15 @@ fn compare_metric(
             RegressionVerdict::Noisy,
             format!(
                 "{span} too wide: spans more than 2 × {}",
-                fmt_threshold(opts.threshold_pct)
+                fmt_threshold(threshold_pct)
             ),
         )
     } else {
         (
             RegressionVerdict::Unchanged,
-            format!(
-                "{span} not wholly beyond ±{}",
-                fmt_threshold(opts.threshold_pct)
-            ),
+            format!("{span} not wholly beyond ±{}", fmt_threshold(threshold_pct)),
         )
-    };
-    Ok(out)
+    }
 }
 
 /// A threshold in percent for messages: `10 %`.

@@ -45,6 +45,14 @@ impl Comparison {
     /// `<details>` block, then cells not compared and cells with failed repeats.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
+        self.headline(&mut s);
+        self.tables(&mut s);
+        self.lists(&mut s);
+        s
+    }
+
+    /// The heading, versions and the headline with the counts and the method.
+    fn headline(&self, s: &mut String) {
         let c = &self.counts;
         let _ = writeln!(s, "## wirebench compare\n");
         let _ = writeln!(
@@ -74,7 +82,11 @@ impl Comparison {
             self.resamples,
             self.min_repeats,
         );
+    }
 
+    /// The table of notable metrics (regressed, improved, noisy), then the unchanged ones
+    /// folded in a `<details>` block.
+    fn tables(&self, s: &mut String) {
         let mut notable: Vec<(&CellKey, &MetricComparison)> = self
             .rows()
             .filter(|(_, m)| m.verdict != RegressionVerdict::Unchanged)
@@ -85,7 +97,7 @@ impl Comparison {
             .filter(|(_, m)| m.verdict == RegressionVerdict::Unchanged)
             .collect();
         if !notable.is_empty() {
-            self.table(&mut s, &notable);
+            self.table(s, &notable);
         }
         if !unchanged.is_empty() {
             if !notable.is_empty() {
@@ -96,10 +108,13 @@ impl Comparison {
                 "<details><summary>{} unchanged</summary>\n",
                 unchanged.len()
             );
-            self.table(&mut s, &unchanged);
+            self.table(s, &unchanged);
             let _ = writeln!(s, "\n</details>");
         }
+    }
 
+    /// The lists: one-sided metrics, cells not compared, cells with failed repeats.
+    fn lists(&self, s: &mut String) {
         let one_sided: Vec<String> = self
             .cells
             .iter()
@@ -114,15 +129,15 @@ impl Comparison {
                 })
             })
             .collect();
-        list_section(&mut s, "Metrics measured on one side only", &one_sided);
+        list_section(s, "Metrics measured on one side only", &one_sided);
         let keys = |v: &[CellKey]| v.iter().map(|k| format!("- {k}")).collect::<Vec<_>>();
         list_section(
-            &mut s,
+            s,
             "Cells only in the baseline (not compared)",
             &keys(&self.only_in_baseline),
         );
         list_section(
-            &mut s,
+            s,
             "Cells only in the current run (not compared)",
             &keys(&self.only_in_current),
         );
@@ -141,11 +156,10 @@ impl Comparison {
             })
             .collect();
         list_section(
-            &mut s,
+            s,
             "Cells with failed repeats (their figures are left out)",
             &failures,
         );
-        s
     }
 
     fn table(&self, s: &mut String, rows: &[(&CellKey, &MetricComparison)]) {

@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 
 use crate::format::{escape, fmt_bps, fmt_us};
-use crate::model::Results;
+use crate::model::{Cell, OriginLimit, Results};
+use crate::summary::{origin_http, versus, Versus};
 
+/// The browser lane section of report.html; nothing when the run had no browser cells.
 pub(super) fn browser_lane(h: &mut String, r: &Results) {
-    use crate::summary::{origin_http, versus};
     let v = versus(r);
     let limits: Vec<_> = r
         .cells
@@ -19,79 +20,88 @@ pub(super) fn browser_lane(h: &mut String, r: &Results) {
     }
     h.push_str("<section id=\"browser\"><h2>Rust vs browser</h2>\n");
     if !v.is_empty() {
-        h.push_str(
-            "<p class=\"note\">The same workload, transport and profile with the Rust client and \
-             with headless Chromium; medians over repeats. The browser's figures include its \
-             timers, network stack and connection pool. WebRTC's Rust figures are str0m on both \
-             ends, the server the browser talks to.</p>\n<div class=\"wide\"><table \
-             class=\"versus\"><tr><th>workload</th><th>transport</th><th>profile</th>\
-             <th>p50 Rust</th><th>p50 browser</th><th>p99 Rust</th><th>p99 browser</th>\
-             <th>goodput Rust</th><th>goodput browser</th>\
-             <th>setup Rust</th><th>setup browser</th></tr>\n",
-        );
-        let td = |v: Option<f64>, f: &dyn Fn(f64) -> String| {
-            format!(
-                "<td class=\"num\">{}</td>",
-                v.map_or("–".to_string(), |v| escape(&f(v)))
-            )
-        };
-        let ms = |v: f64| format!("{v:.2} ms");
-        for x in &v {
-            let rust =
-                |f: &dyn Fn(&crate::summary::Row) -> Option<f64>| x.rust.as_ref().and_then(f);
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}{}{}{}{}</tr>",
-                escape(&x.browser.workload),
-                escape(&x.browser.transport),
-                escape(&x.browser.profile),
-                td(rust(&|r| r.p50_us), &fmt_us),
-                td(x.browser.p50_us, &fmt_us),
-                td(rust(&|r| r.p99_us), &fmt_us),
-                td(x.browser.p99_us, &fmt_us),
-                td(rust(&|r| r.goodput_bps), &fmt_bps),
-                td(x.browser.goodput_bps, &fmt_bps),
-                td(rust(&|r| r.setup_ms), &ms),
-                td(x.browser.setup_ms, &ms),
-            );
-        }
-        h.push_str("</table></div>\n");
+        versus_table(h, &v);
     }
     if !limits.is_empty() {
-        h.push_str(
-            "<h3>Per-origin connection limit</h3>\n<p class=\"note\">N streams opened at once \
-             to one origin; time to each one's first event (sse) or response (long-poll). \
-             <i>concurrent</i>: streams served before one was released. <i>HTTP</i>: the \
-             version the browser negotiated (HTTP/1.1: six connections per origin; HTTP/2: one \
-             connection, as many streams as the server allows).</p>\n<div class=\"wide\">\
-             <table class=\"origin-limit\"><tr><th>transport</th><th>HTTP</th><th>profile</th>\
-             <th>repeat</th>\
-             <th>concurrent</th><th>hold</th><th>first event per stream</th></tr>\n",
-        );
-        for (c, ol) in limits {
-            let firsts: Vec<String> = ol
-                .per_stream
-                .iter()
-                .map(|s| match s.first_ms {
-                    Some(ms) => format!("{}: {ms:.0} ms", s.stream),
-                    None => format!("{}: never", s.stream),
-                })
-                .collect();
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} of {}</td>\
-                 <td class=\"num\">{} ms</td><td>{}</td></tr>",
-                escape(&c.transport_name()),
-                escape(&origin_http(c, ol.protocol.as_deref())),
-                escape(&c.profile),
-                c.repeat,
-                ol.concurrent,
-                ol.streams,
-                ol.hold_ms,
-                escape(&firsts.join(", "))
-            );
-        }
-        h.push_str("</table></div>\n");
+        origin_limit_table(h, limits);
     }
     h.push_str("</section>\n");
+}
+
+/// The Rust vs browser table: the same key measured with both clients, side by side.
+fn versus_table(h: &mut String, v: &[Versus]) {
+    h.push_str(
+        "<p class=\"note\">The same workload, transport and profile with the Rust client and \
+         with headless Chromium; medians over repeats. The browser's figures include its \
+         timers, network stack and connection pool. WebRTC's Rust figures are str0m on both \
+         ends, the server the browser talks to.</p>\n<div class=\"wide\"><table \
+         class=\"versus\"><tr><th>workload</th><th>transport</th><th>profile</th>\
+         <th>p50 Rust</th><th>p50 browser</th><th>p99 Rust</th><th>p99 browser</th>\
+         <th>goodput Rust</th><th>goodput browser</th>\
+         <th>setup Rust</th><th>setup browser</th></tr>\n",
+    );
+    let td = |v: Option<f64>, f: &dyn Fn(f64) -> String| {
+        format!(
+            "<td class=\"num\">{}</td>",
+            v.map_or("–".to_string(), |v| escape(&f(v)))
+        )
+    };
+    let ms = |v: f64| format!("{v:.2} ms");
+    for x in v {
+        let rust = |f: &dyn Fn(&crate::summary::Row) -> Option<f64>| x.rust.as_ref().and_then(f);
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}{}{}{}{}</tr>",
+            escape(&x.browser.workload),
+            escape(&x.browser.transport),
+            escape(&x.browser.profile),
+            td(rust(&|r| r.p50_us), &fmt_us),
+            td(x.browser.p50_us, &fmt_us),
+            td(rust(&|r| r.p99_us), &fmt_us),
+            td(x.browser.p99_us, &fmt_us),
+            td(rust(&|r| r.goodput_bps), &fmt_bps),
+            td(x.browser.goodput_bps, &fmt_bps),
+            td(rust(&|r| r.setup_ms), &ms),
+            td(x.browser.setup_ms, &ms),
+        );
+    }
+    h.push_str("</table></div>\n");
+}
+
+/// The per-origin connection limit table: one row per browser cell that measured it.
+fn origin_limit_table(h: &mut String, limits: Vec<(&Cell, &OriginLimit)>) {
+    h.push_str(
+        "<h3>Per-origin connection limit</h3>\n<p class=\"note\">N streams opened at once \
+         to one origin; time to each one's first event (sse) or response (long-poll). \
+         <i>concurrent</i>: streams served before one was released. <i>HTTP</i>: the \
+         version the browser negotiated (HTTP/1.1: six connections per origin; HTTP/2: one \
+         connection, as many streams as the server allows).</p>\n<div class=\"wide\">\
+         <table class=\"origin-limit\"><tr><th>transport</th><th>HTTP</th><th>profile</th>\
+         <th>repeat</th>\
+         <th>concurrent</th><th>hold</th><th>first event per stream</th></tr>\n",
+    );
+    for (c, ol) in limits {
+        let firsts: Vec<String> = ol
+            .per_stream
+            .iter()
+            .map(|s| match s.first_ms {
+                Some(ms) => format!("{}: {ms:.0} ms", s.stream),
+                None => format!("{}: never", s.stream),
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} of {}</td>\
+             <td class=\"num\">{} ms</td><td>{}</td></tr>",
+            escape(&c.transport_name()),
+            escape(&origin_http(c, ol.protocol.as_deref())),
+            escape(&c.profile),
+            c.repeat,
+            ol.concurrent,
+            ol.streams,
+            ol.hold_ms,
+            escape(&firsts.join(", "))
+        );
+    }
+    h.push_str("</table></div>\n");
 }

@@ -128,6 +128,7 @@ pub(super) fn metric_bars(
     (rows, any)
 }
 
+/// One section of report.html: header, tables, latency charts and the metric bar charts.
 pub(super) fn section(
     h: &mut String,
     scenario: &str,
@@ -135,8 +136,28 @@ pub(super) fn section(
     keys: &[&KeyCells<'_>],
 ) -> Result<(), ReportError> {
     let title = section_title(scenario, workload);
-    let transports = distinct(keys.iter().map(|k| k.transport));
     let profiles = distinct(keys.iter().map(|k| k.profile));
+    section_header(h, scenario, workload, &title, keys);
+    not_ok_table(h, keys);
+    figures_table(h, keys);
+    workload_tables(h, keys);
+    let aid = anchor(scenario, workload);
+    latency_part(h, &title, &aid, &profiles, keys)?;
+    metric_groups(h, &title, &aid, profiles.len(), keys)?;
+    delivery_table(h, keys);
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+/// Opens the section: title, the workload's scalar params, legend and repeat counts.
+fn section_header(
+    h: &mut String,
+    scenario: &str,
+    workload: &str,
+    title: &str,
+    keys: &[&KeyCells<'_>],
+) {
+    let transports = distinct(keys.iter().map(|k| k.transport));
     let first = keys
         .iter()
         .flat_map(|k| k.ok.iter().chain(k.not_ok()))
@@ -145,7 +166,7 @@ pub(super) fn section(
         h,
         "<section id=\"{}\"><h2>{}</h2>",
         anchor(scenario, workload),
-        escape(&title)
+        escape(title)
     );
     if let Some(c) = first {
         // Scalars only: structured params (the link profile's settings) differ per profile and
@@ -183,48 +204,21 @@ pub(super) fn section(
             String::new()
         },
     );
-    not_ok_table(h, keys);
-    figures_table(h, keys);
-    workload_tables(h, keys);
+}
 
-    // Latency: spectrum + CDF per profile.
+/// The Latency part: spectrum + CDF per profile, the p50/p99 bars, and notes on missing or
+/// unreadable histograms.
+fn latency_part(
+    h: &mut String,
+    title: &str,
+    aid: &str,
+    profiles: &[&str],
+    keys: &[&KeyCells<'_>],
+) -> Result<(), ReportError> {
     let mut notes: Vec<String> = Vec::new();
     let mut latency_figs = String::new();
-    let aid = anchor(scenario, workload);
-    for p in &profiles {
-        let mut lines_s = Vec::new();
-        let mut lines_c = Vec::new();
-        for k in keys.iter().filter(|k| k.profile == *p) {
-            let (hist, errors) = merged(k);
-            for e in errors {
-                notes.push(format!(
-                    "{} · {}: histogram not readable ({e})",
-                    k.transport_name(),
-                    k.profile
-                ));
-            }
-            match hist {
-                Some(hist) => {
-                    let color = plots::transport_color(k.transport);
-                    lines_s.push(Line {
-                        name: k.transport_name(),
-                        color,
-                        points: spectrum_points(&hist),
-                    });
-                    lines_c.push(Line {
-                        name: k.transport_name(),
-                        color,
-                        points: cdf_points(&hist),
-                    });
-                }
-                None if !k.ok.is_empty() => notes.push(format!(
-                    "{} · {}: no latency recorded",
-                    k.transport_name(),
-                    k.profile
-                )),
-                None => {}
-            }
-        }
+    for p in profiles {
+        let (lines_s, lines_c) = latency_lines(keys, p, &mut notes);
         if lines_s.is_empty() {
             continue;
         }
@@ -268,53 +262,108 @@ pub(super) fn section(
     {
         let _ = writeln!(h, "<p class=\"note\">{}</p>", escape(n));
     }
+    Ok(())
+}
 
-    // Throughput, setup, resources: one bar chart per metric that has any data.
-    let groups: [(&str, &[ChartSpec]); 3] = [
-        (
-            "Throughput",
-            &[
-                ("goodput_bps", "goodput (bit/s)", false, fmt_bps_tick),
-                (
-                    "msgs_per_s",
-                    "messages per second (msg/s)",
-                    false,
-                    plots::si,
-                ),
-            ],
-        ),
-        (
-            "Connection setup",
-            &[
-                ("setup_ms", "setup time (ms)", false, ms_tick),
-                (
-                    "setup_rtts",
-                    "round trips of the profile · black tick: protocol's predicted count",
-                    false,
-                    rtt_tick,
-                ),
-            ],
-        ),
-        (
-            "Resources and wire",
-            &[
-                ("server_cpu_s", "server CPU time (s)", false, s_tick),
-                (
-                    "server_rss_per_conn_bytes",
-                    "server peak RSS per connection (bytes)",
-                    false,
-                    plots::bytes,
-                ),
-                (
-                    "overhead_ratio",
-                    "wire bytes / payload bytes (ratio)",
-                    false,
-                    ratio_tick,
-                ),
-            ],
-        ),
-    ];
-    for (heading, metrics) in groups {
+/// Spectrum and CDF lines of one profile's transports, noting histograms that are missing or
+/// not readable.
+fn latency_lines(
+    keys: &[&KeyCells<'_>],
+    p: &str,
+    notes: &mut Vec<String>,
+) -> (Vec<Line>, Vec<Line>) {
+    let mut lines_s = Vec::new();
+    let mut lines_c = Vec::new();
+    for k in keys.iter().filter(|k| k.profile == p) {
+        let (hist, errors) = merged(k);
+        for e in errors {
+            notes.push(format!(
+                "{} · {}: histogram not readable ({e})",
+                k.transport_name(),
+                k.profile
+            ));
+        }
+        match hist {
+            Some(hist) => {
+                let color = plots::transport_color(k.transport);
+                lines_s.push(Line {
+                    name: k.transport_name(),
+                    color,
+                    points: spectrum_points(&hist),
+                });
+                lines_c.push(Line {
+                    name: k.transport_name(),
+                    color,
+                    points: cdf_points(&hist),
+                });
+            }
+            None if !k.ok.is_empty() => notes.push(format!(
+                "{} · {}: no latency recorded",
+                k.transport_name(),
+                k.profile
+            )),
+            None => {}
+        }
+    }
+    (lines_s, lines_c)
+}
+
+/// Throughput, setup, resources: the bar charts of each group, by heading.
+const CHART_GROUPS: [(&str, &[ChartSpec]); 3] = [
+    (
+        "Throughput",
+        &[
+            ("goodput_bps", "goodput (bit/s)", false, fmt_bps_tick),
+            (
+                "msgs_per_s",
+                "messages per second (msg/s)",
+                false,
+                plots::si,
+            ),
+        ],
+    ),
+    (
+        "Connection setup",
+        &[
+            ("setup_ms", "setup time (ms)", false, ms_tick),
+            (
+                "setup_rtts",
+                "round trips of the profile · black tick: protocol's predicted count",
+                false,
+                rtt_tick,
+            ),
+        ],
+    ),
+    (
+        "Resources and wire",
+        &[
+            ("server_cpu_s", "server CPU time (s)", false, s_tick),
+            (
+                "server_rss_per_conn_bytes",
+                "server peak RSS per connection (bytes)",
+                false,
+                plots::bytes,
+            ),
+            (
+                "overhead_ratio",
+                "wire bytes / payload bytes (ratio)",
+                false,
+                ratio_tick,
+            ),
+        ],
+    ),
+];
+
+/// Throughput, setup, resources: one bar chart per metric that has any data (the setup
+/// heading and table always).
+fn metric_groups(
+    h: &mut String,
+    title: &str,
+    aid: &str,
+    np: usize,
+    keys: &[&KeyCells<'_>],
+) -> Result<(), ReportError> {
+    for (heading, metrics) in CHART_GROUPS {
         let mut figs = String::new();
         for (id, x_desc, log, fmt) in metrics.iter() {
             let metric = m(id);
@@ -342,8 +391,6 @@ pub(super) fn section(
             let _ = writeln!(h, "<h3>{heading}</h3>\n<div class=\"grid\">{figs}</div>");
         }
     }
-    delivery_table(h, keys);
-    h.push_str("</section>\n");
     Ok(())
 }
 

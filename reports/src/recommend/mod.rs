@@ -22,65 +22,24 @@
 //! Candidates are the web transports of the results. Unreliable ones (datagrams, unordered
 //! channels) are ranked only with loss tolerance; raw `tcp` (not available to browsers) is never
 //! ranked but shown as the floor; `webtransport-datagram` is left out when messages exceed one
-//! datagram.
-
 use serde::Serialize;
 
+mod criteria;
+mod read;
 mod render;
+mod traits;
+
+pub use traits::{Connectivity, Traits, FEW_CLIENTS};
 
 use crate::model::Results;
-use crate::verdicts::{self, Evidence, FaqMetric, Verdict};
+use crate::verdicts::{self, Evidence, Verdict};
+use criteria::{criteria, Criterion};
+use read::Read;
 
-/// Up to this many clients a server-authority workload counts as "few" (collaboration).
-pub const FEW_CLIENTS: u32 = 50;
 /// Ratio charged for a criterion a transport has no figure for.
 pub const MISSING_RATIO: f64 = 4.0;
 /// Largest message a WebTransport datagram carries here (typical QUIC path MTU minus headers).
 pub const MAX_DATAGRAM_BYTES: u64 = 1100;
-
-/// Where the messages flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Connectivity {
-    /// Between peers, no central source of truth.
-    P2p,
-    /// Through a server that holds the truth.
-    Server,
-}
-
-/// The workload's traits, as `wirebench recommend` takes them.
-#[derive(Debug, Clone, Serialize)]
-pub struct Traits {
-    /// Peer to peer or server authority.
-    pub topology: Connectivity,
-    /// Concurrent clients.
-    pub clients: u32,
-    /// Messages per second per client.
-    pub rate: f64,
-    /// Message size, bytes.
-    pub size: u64,
-    /// Long quiet periods between messages.
-    pub quiet_periods: bool,
-    /// Messages may be lost (media, telemetry): unreliable transports qualify.
-    pub loss_tolerant: bool,
-    /// Network profile to judge on (`None`: every profile measured).
-    pub profile: Option<String>,
-}
-
-/// One figure a ranking criterion reads.
-#[derive(Debug, Clone, Copy)]
-struct Criterion {
-    scenario: &'static str,
-    workload: &'static str,
-    /// Which workload names qualify: all, or the one with `params.clients` nearest the traits'.
-    nearest_clients: bool,
-    /// Only this workload name.
-    name: Option<&'static str>,
-    metric: FaqMetric,
-    weight: f64,
-    label: &'static str,
-    eps: f64,
-}
 
 /// Which scenarios the traits need (and `recommend` runs when given no results).
 pub fn needed_scenarios(t: &Traits) -> Vec<&'static str> {
@@ -93,155 +52,6 @@ pub fn needed_scenarios(t: &Traits) -> Vec<&'static str> {
         }
     }
     uniq
-}
-
-fn criteria(t: &Traits) -> Vec<Criterion> {
-    let c = |scenario, workload, name, nearest_clients, metric, weight, label, eps| Criterion {
-        scenario,
-        workload,
-        name,
-        nearest_clients,
-        metric,
-        weight,
-        label,
-        eps,
-    };
-    let mut out = Vec::new();
-    match t.topology {
-        Connectivity::P2p => {
-            out.push(c(
-                verdicts::PEER,
-                "relay",
-                Some("relay"),
-                false,
-                verdicts::P50,
-                1.0,
-                "relay p50",
-                100.0,
-            ));
-            out.push(c(
-                verdicts::PEER,
-                "relay",
-                Some("relay"),
-                false,
-                verdicts::P99,
-                0.5,
-                "relay p99",
-                100.0,
-            ));
-            if t.loss_tolerant {
-                out.push(c(
-                    verdicts::PEER,
-                    "relay",
-                    Some("media"),
-                    false,
-                    verdicts::MISSED_150MS,
-                    1.0,
-                    "media frames missed at 150 ms",
-                    0.005,
-                ));
-            }
-        }
-        Connectivity::Server if t.quiet_periods => {
-            out.push(c(
-                verdicts::QUIET,
-                "idle",
-                None,
-                true,
-                verdicts::P50,
-                1.0,
-                "notification p50",
-                100.0,
-            ));
-            out.push(c(
-                verdicts::QUIET,
-                "idle",
-                None,
-                true,
-                verdicts::WIRE_BYTES_PER_CONN_HOUR,
-                0.5,
-                "wire bytes per connection-hour",
-                1.0,
-            ));
-            out.push(c(
-                verdicts::QUIET,
-                "idle",
-                None,
-                true,
-                verdicts::SERVER_BYTES_PER_CONN,
-                0.5,
-                "server memory per connection",
-                1.0,
-            ));
-        }
-        Connectivity::Server if t.clients <= FEW_CLIENTS => {
-            out.push(c(
-                verdicts::COLLAB,
-                "collab",
-                None,
-                true,
-                verdicts::P50,
-                1.0,
-                "op → all p50",
-                100.0,
-            ));
-            out.push(c(
-                verdicts::COLLAB,
-                "collab",
-                None,
-                true,
-                verdicts::P99,
-                0.5,
-                "op → all p99",
-                100.0,
-            ));
-        }
-        Connectivity::Server => {
-            out.push(c(
-                verdicts::REFRESH,
-                "push",
-                None,
-                true,
-                verdicts::SERVER_BYTES_PER_CLIENT,
-                1.0,
-                "server memory per client",
-                1.0,
-            ));
-            out.push(c(
-                verdicts::REFRESH,
-                "push",
-                None,
-                true,
-                verdicts::SERVER_CPU_MS_PER_CLIENT_MIN,
-                1.0,
-                "server CPU per client-minute",
-                0.01,
-            ));
-            out.push(c(
-                verdicts::REFRESH,
-                "push",
-                None,
-                true,
-                verdicts::WIRE_BYTES_PER_CLIENT_MIN,
-                0.5,
-                "wire bytes per client-minute",
-                1.0,
-            ));
-        }
-    }
-    if t.loss_tolerant {
-        out.push(c(
-            verdicts::HOL,
-            "echo",
-            None,
-            false,
-            verdicts::P99,
-            1.0,
-            "echo p99 under loss",
-            100.0,
-        ));
-    }
-    out
 }
 
 /// Which FAQ verdicts bear on the traits (by verdict id prefix).
@@ -303,11 +113,45 @@ pub struct Recommendation {
 
 /// Ranks the transports of `r` for `t`.
 pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
-    let mut notes = Vec::new();
     let crit = criteria(t);
     let keys = crate::figures::keys(r);
     let scenarios = needed_scenarios(t);
-    for s in &scenarios {
+    let mut notes = scenario_notes(r, &scenarios);
+    let per_crit = read::read_all(&keys, &crit, t, &mut notes);
+    let names = candidates(&per_crit);
+    let applicable = applicable_verdicts(r, t);
+    let bests = bests(&crit, &per_crit, t, &mut notes);
+    let mut ranked: Vec<Ranked> = names
+        .iter()
+        .map(|(name, id)| {
+            let mut item = Ranked {
+                rank: None,
+                transport: name.clone(),
+                score: None,
+                evidence: Vec::new(),
+                verdicts: Vec::new(),
+                caveats: transport_caveats(id, t),
+                excluded: exclusion(id, t),
+            };
+            score(&mut item, &crit, &per_crit, &bests);
+            item.verdicts = verdicts_of(name, &applicable);
+            item
+        })
+        .collect();
+    assign_ranks(&mut ranked, &mut notes);
+    Recommendation {
+        traits: t.clone(),
+        scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
+        transports: ranked,
+        verdicts: applicable,
+        notes,
+    }
+}
+
+/// Notes on the results as a whole: scenarios the traits need that are missing, CI scale.
+fn scenario_notes(r: &Results, scenarios: &[&'static str]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for s in scenarios {
         if !r.cells.iter().any(|c| c.scenario == *s) {
             notes.push(format!(
                 "scenario {s} is not in the results: its criteria are unmeasured"
@@ -320,137 +164,13 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
     {
         notes.push("figures from a CI-scale (--quick) run: fewer clients and repeats".into());
     }
-    // Per criterion: transport name → (values, evidence, why missing).
-    struct Read {
-        transport_id: String,
-        values: Vec<f64>,
-        evidence: Option<Evidence>,
-        why: Option<String>,
-    }
-    let mut per_crit: Vec<Vec<(String, Read)>> = Vec::new();
-    for c in &crit {
-        let mut here: Vec<&crate::figures::KeyCells<'_>> = keys
-            .iter()
-            .filter(|k| k.scenario == c.scenario)
-            .filter(|k| {
-                k.ok.first()
-                    .or_else(|| k.not_ok().next())
-                    .is_some_and(|x| x.workload == c.workload)
-            })
-            .filter(|k| c.name.is_none_or(|n| k.workload == n))
-            .collect();
-        if c.nearest_clients {
-            let target = f64::from(t.clients.max(1)).ln();
-            let names_clients: Vec<(String, f64)> = here
-                .iter()
-                .filter_map(|k| {
-                    let cl =
-                        k.ok.iter()
-                            .chain(k.not_ok())
-                            .find_map(|x| crate::figures::clients(x))?;
-                    Some((k.workload.clone(), cl))
-                })
-                .collect();
-            if let Some((best_name, cl)) = names_clients
-                .iter()
-                .min_by(|a, b| {
-                    (a.1.ln() - target)
-                        .abs()
-                        .total_cmp(&(b.1.ln() - target).abs())
-                })
-                .cloned()
-            {
-                if (cl - f64::from(t.clients)).abs() > 0.5 {
-                    let note = format!(
-                        "{}: nearest measured size is {} ({cl:.0} clients; you have {})",
-                        c.scenario, best_name, t.clients
-                    );
-                    if !notes.contains(&note) {
-                        notes.push(note);
-                    }
-                }
-                here.retain(|k| k.workload == best_name);
-            }
-        }
-        if c.scenario == verdicts::HOL {
-            // The loss level nearest the profile's.
-            let want = t
-                .profile
-                .as_deref()
-                .and_then(|p| {
-                    here.iter()
-                        .find(|k| k.profile == p)
-                        .and_then(|k| k.ok.first().or_else(|| k.not_ok().next()))
-                        .and_then(|c| link_loss_of(c))
-                })
-                .unwrap_or(0.03);
-            let level = here
-                .iter()
-                .filter_map(|k| {
-                    let c = k.ok.first().or_else(|| k.not_ok().next())?;
-                    Some((k.profile.to_string(), link_loss_of(c)?))
-                })
-                .min_by(|a, b| (a.1 - want).abs().total_cmp(&(b.1 - want).abs()));
-            if let Some((p, _)) = level {
-                here.retain(|k| k.profile == p);
-            }
-        } else if let Some(p) = &t.profile {
-            if here.iter().any(|k| k.profile == p.as_str()) {
-                here.retain(|k| k.profile == p.as_str());
-            } else if !here.is_empty() {
-                let note = format!(
-                    "{}: profile {p} not measured; using {}",
-                    c.scenario,
-                    crate::figures::distinct(here.iter().map(|k| k.profile)).join(", ")
-                );
-                if !notes.contains(&note) {
-                    notes.push(note);
-                }
-            }
-        }
-        let mut reads: Vec<(String, Read)> = Vec::new();
-        for k in here {
-            let Some(first) = k.ok.first().or_else(|| k.not_ok().next()) else {
-                continue;
-            };
-            let name = first.transport_name();
-            let values: Vec<f64> = k.ok.iter().filter_map(|x| c.metric.get_from(x)).collect();
-            let why = if k.ok.is_empty() {
-                Some(k.reason().unwrap_or("no ok repeat").to_string())
-            } else if values.is_empty() {
-                Some(format!("{} not recorded", c.metric.id))
-            } else {
-                None
-            };
-            let evidence = evidence_of(
-                &format!("{}/{}/{}/{}", k.scenario, k.workload, name, k.profile),
-                &c.metric,
-                &values,
-            );
-            // Several profiles: pool the repeats of every profile for this transport.
-            if let Some((_, read)) = reads.iter_mut().find(|(n, _)| *n == name) {
-                read.values.extend(values);
-                if read.evidence.is_none() {
-                    read.evidence = evidence;
-                }
-                continue;
-            }
-            reads.push((
-                name,
-                Read {
-                    transport_id: first.transport.clone(),
-                    values,
-                    evidence,
-                    why,
-                },
-            ));
-        }
-        per_crit.push(reads);
-    }
+    notes
+}
 
-    // Candidates: every transport seen in any criterion.
+/// Candidates: every transport seen in any criterion, as (name, id), in transport order.
+fn candidates(per_crit: &[Vec<(String, Read)>]) -> Vec<(String, String)> {
     let mut names: Vec<(String, String)> = Vec::new();
-    for reads in &per_crit {
+    for reads in per_crit {
         for (n, read) in reads {
             if !names.iter().any(|x| &x.0 == n) {
                 names.push((n.clone(), read.transport_id.clone()));
@@ -466,18 +186,29 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
             n.clone(),
         )
     });
+    names
+}
 
-    // Recomputed from the cells, so an older file gets today's rules.
+/// The FAQ verdicts that bear on the traits, recomputed from the cells so an older file gets
+/// today's rules.
+fn applicable_verdicts(r: &Results, t: &Traits) -> Vec<Verdict> {
     let all_verdicts = verdicts::evaluate(r);
     let wanted = relevant_verdicts(t);
-    let applicable: Vec<Verdict> = all_verdicts
+    all_verdicts
         .into_iter()
         .filter(|v| wanted.iter().any(|w| v.id.starts_with(w)))
-        .collect();
+        .collect()
+}
 
-    let bests: Vec<Option<f64>> = crit
-        .iter()
-        .zip(&per_crit)
+/// Per criterion, the best eligible median (`None`, and a note, when nobody has a figure).
+fn bests(
+    crit: &[Criterion],
+    per_crit: &[Vec<(String, Read)>],
+    t: &Traits,
+    notes: &mut Vec<String>,
+) -> Vec<Option<f64>> {
+    crit.iter()
+        .zip(per_crit)
         .map(|(c, reads)| {
             let b = reads
                 .iter()
@@ -492,78 +223,89 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
             }
             b
         })
-        .collect();
-    let mut ranked = Vec::new();
-    for (name, id) in &names {
-        let mut item = Ranked {
-            rank: None,
-            transport: name.clone(),
-            score: None,
-            evidence: Vec::new(),
-            verdicts: Vec::new(),
-            caveats: transport_caveats(id, t),
-            excluded: None,
-        };
-        if id == "tcp" {
-            item.excluded =
-                Some("raw TCP is not available to browsers (shown as the floor)".into());
-        } else if crate::UNRELIABLE_TRANSPORTS.contains(&id.as_str()) && !t.loss_tolerant {
-            item.excluded = Some(
-                "drops messages under loss; pass --loss-tolerant if your messages may be lost"
-                    .into(),
-            );
-        } else if id == "webtransport-datagram" && t.size > MAX_DATAGRAM_BYTES {
-            item.excluded = Some(format!(
-                "a {} B message does not fit one datagram (≤ {MAX_DATAGRAM_BYTES} B)",
-                t.size
-            ));
-        }
-        let mut total = 0.0;
-        let mut weights = 0.0;
-        for ((c, reads), best) in crit.iter().zip(&per_crit).zip(&bests) {
-            // A criterion no candidate has a figure for ranks nobody: it is left out (and
-            // named in the notes).
-            let Some(best) = *best else {
-                continue;
-            };
-            let mine = reads.iter().find(|(n, _)| n == name).map(|(_, r)| r);
-            let ratio = match mine.and_then(|r| crate::stats::median(&r.values)) {
-                Some(v) => (v + c.eps) / (best + c.eps),
-                None => {
-                    let why = mine
-                        .and_then(|r| r.why.clone())
-                        .unwrap_or_else(|| "not measured".into());
-                    item.caveats.push(format!("{}: no figure ({why})", c.label));
-                    MISSING_RATIO
-                }
-            };
-            if let Some(e) = mine.and_then(|r| r.evidence.clone()) {
-                item.evidence.push(e);
-            }
-            total += c.weight * ratio;
-            weights += c.weight;
-        }
-        if weights > 0.0 {
-            item.score = Some(total / weights);
-        }
-        for v in &applicable {
-            if v.evidence
-                .iter()
-                .any(|e| cell_transport(&e.cell) == Some(name.as_str()))
-            {
-                item.verdicts
-                    .push(format!("{}: {}", v.id, v.verdict.as_str()));
-            }
-        }
-        ranked.push(item);
+        .collect()
+}
+
+/// Why a transport is not ranked for these traits, when it is not.
+fn exclusion(id: &str, t: &Traits) -> Option<String> {
+    if id == "tcp" {
+        Some("raw TCP is not available to browsers (shown as the floor)".into())
+    } else if crate::UNRELIABLE_TRANSPORTS.contains(&id) && !t.loss_tolerant {
+        Some("drops messages under loss; pass --loss-tolerant if your messages may be lost".into())
+    } else if id == "webtransport-datagram" && t.size > MAX_DATAGRAM_BYTES {
+        Some(format!(
+            "a {} B message does not fit one datagram (≤ {MAX_DATAGRAM_BYTES} B)",
+            t.size
+        ))
+    } else {
+        None
     }
+}
+
+/// Scores `item` (weighted mean of its ratios to the best), adding its evidence and a caveat
+/// per criterion it has no figure for.
+fn score(
+    item: &mut Ranked,
+    crit: &[Criterion],
+    per_crit: &[Vec<(String, Read)>],
+    bests: &[Option<f64>],
+) {
+    let mut total = 0.0;
+    let mut weights = 0.0;
+    for ((c, reads), best) in crit.iter().zip(per_crit).zip(bests) {
+        // A criterion no candidate has a figure for ranks nobody: it is left out (and
+        // named in the notes).
+        let Some(best) = *best else {
+            continue;
+        };
+        let mine = reads
+            .iter()
+            .find(|(n, _)| *n == item.transport)
+            .map(|(_, r)| r);
+        let ratio = match mine.and_then(|r| crate::stats::median(&r.values)) {
+            Some(v) => (v + c.eps) / (best + c.eps),
+            None => {
+                let why = mine
+                    .and_then(|r| r.why.clone())
+                    .unwrap_or_else(|| "not measured".into());
+                item.caveats.push(format!("{}: no figure ({why})", c.label));
+                MISSING_RATIO
+            }
+        };
+        if let Some(e) = mine.and_then(|r| r.evidence.clone()) {
+            item.evidence.push(e);
+        }
+        total += c.weight * ratio;
+        weights += c.weight;
+    }
+    if weights > 0.0 {
+        item.score = Some(total / weights);
+    }
+}
+
+/// `id: outcome` of the applicable verdicts with evidence from transport `name`.
+fn verdicts_of(name: &str, applicable: &[Verdict]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in applicable {
+        if v.evidence
+            .iter()
+            .any(|e| cell_transport(&e.cell) == Some(name))
+        {
+            out.push(format!("{}: {}", v.id, v.verdict.as_str()));
+        }
+    }
+    out
+}
+
+/// Sorts ranked transports first (by score), numbers them, and notes when none could be.
+fn assign_ranks(ranked: &mut [Ranked], notes: &mut Vec<String>) {
     ranked.sort_by(|a, b| {
         (a.excluded.is_some(), a.score.unwrap_or(f64::INFINITY))
             .partial_cmp(&(b.excluded.is_some(), b.score.unwrap_or(f64::INFINITY)))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let mut n = 0;
-    for item in &mut ranked {
+    for item in ranked.iter_mut() {
         if item.excluded.is_none() {
             n += 1;
             item.rank = Some(n);
@@ -574,13 +316,6 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
             "nothing to rank: the results hold no cells of the scenarios these traits need".into(),
         );
     }
-    Recommendation {
-        traits: t.clone(),
-        scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
-        transports: ranked,
-        verdicts: applicable,
-        notes,
-    }
 }
 
 fn eligible(_name: &str, id: &str, t: &Traits) -> bool {
@@ -589,28 +324,9 @@ fn eligible(_name: &str, id: &str, t: &Traits) -> bool {
         && !(id == "webtransport-datagram" && t.size > MAX_DATAGRAM_BYTES)
 }
 
-fn link_loss_of(c: &crate::model::Cell) -> Option<f64> {
-    let l = c.params.get("link")?;
-    l.get("loss").and_then(|v| v.as_f64())
-}
-
 /// The transport part of an evidence cell key `scenario/workload/transport/profile`.
 fn cell_transport(cell: &str) -> Option<&str> {
     cell.split('/').nth(2)
-}
-
-fn evidence_of(cell: &str, m: &FaqMetric, values: &[f64]) -> Option<Evidence> {
-    let min = values.iter().copied().reduce(f64::min)?;
-    let max = values.iter().copied().reduce(f64::max)?;
-    Some(Evidence {
-        cell: cell.to_string(),
-        metric: m.id.to_string(),
-        unit: m.unit.to_string(),
-        median: crate::stats::median(values)?,
-        min,
-        max,
-        repeats: values.len(),
-    })
 }
 
 /// What holds for a transport whatever the numbers say.

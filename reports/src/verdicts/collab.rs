@@ -11,6 +11,7 @@ use super::rule::*;
 /// Server-authority transports of the FAQ, WebSocket's rivals in the collab rule.
 const FAQ_RIVALS: &[&str] = &["sse", "long-poll", "poll", "webrtc"];
 
+/// FAQ 2's verdict: WebSocket against its server-authority rivals on every collab workload.
 pub(super) fn collab(ctx: &Ctx<'_>) -> Vec<Verdict> {
     let mut v = new_verdict(
         "collab-websocket",
@@ -31,68 +32,99 @@ pub(super) fn collab(ctx: &Ctx<'_>) -> Vec<Verdict> {
         let order = ctx.figs(COLLAB, "collab", &|n| n == name, ORDER_VIOLATIONS);
         for p in profiles_of(&figs) {
             let here: Vec<&Fig> = figs.iter().filter(|f| f.profile == p).collect();
-            push_evidence(&mut v, &here);
-            let clients = here
-                .iter()
-                .find_map(|f| f.clients)
-                .map_or(String::new(), |c| format!(" ({c:.0} clients)"));
-            let Some(ws) = here
-                .iter()
-                .copied()
-                .find(|f| f.transport == "websocket" && f.median().is_some())
-            else {
-                parts.push(Part::Missing);
-                lines.push(format!("{name}/{p}: websocket cells missing or failed"));
-                continue;
-            };
-            if let Some(o) = order
-                .iter()
-                .find(|f| f.profile == p && f.transport == "websocket")
-            {
-                push_evidence(&mut v, &[o]);
-                if o.values.iter().any(|x| *x > 0.0) {
-                    parts.push(Part::Refutes);
-                    lines.push(format!("{name}/{p}: order violations over websocket"));
-                }
-            }
-            let mut any_higher = false;
-            let mut any_lower = false;
-            let mut sub = Vec::new();
-            for rival in here
-                .iter()
-                .copied()
-                .filter(|f| FAQ_RIVALS.contains(&f.transport.as_str()))
-            {
-                match versus(ws, rival) {
-                    Ok((c, line)) => {
-                        any_higher |= c.diff == Diff::Lower;
-                        any_lower |= c.diff == Diff::Higher;
-                        sub.push(line);
-                    }
-                    Err(e) => v.caveats.push(format!("{name}/{p}: {e}")),
-                }
-            }
-            parts.push(if any_lower {
-                Part::Refutes
-            } else if any_higher {
-                Part::Confirms
-            } else if sub.is_empty() {
-                Part::Missing
-            } else {
-                Part::Noise
-            });
-            lines.push(format!("{name}{clients}: {}", sub.join(", ")));
-            for ctx_t in ["webtransport", "tcp"] {
-                if let Some(f) = here.iter().find(|f| f.transport == ctx_t) {
-                    if f.median() < ws.median() {
-                        v.caveats.push(format!(
-                            "{name}/{p}: {} (not an FAQ option) was faster than websocket",
-                            f.show()
-                        ));
-                    }
-                }
-            }
+            let (part, line) = collab_profile(&mut v, &name, &p, &here, &order);
+            parts.extend(part);
+            lines.extend(line);
         }
     }
     vec![finish(v, &parts, lines, "no collab cells in faq-collab")]
+}
+
+/// One workload and profile: WebSocket's order violations and its p50 against each rival,
+/// as the parts and lines of the verdict.
+fn collab_profile(
+    v: &mut Verdict,
+    name: &str,
+    p: &str,
+    here: &[&Fig],
+    order: &[Fig],
+) -> (Vec<Part>, Vec<String>) {
+    let mut parts = Vec::new();
+    let mut lines = Vec::new();
+    push_evidence(v, here);
+    let clients = here
+        .iter()
+        .find_map(|f| f.clients)
+        .map_or(String::new(), |c| format!(" ({c:.0} clients)"));
+    let Some(ws) = here
+        .iter()
+        .copied()
+        .find(|f| f.transport == "websocket" && f.median().is_some())
+    else {
+        parts.push(Part::Missing);
+        lines.push(format!("{name}/{p}: websocket cells missing or failed"));
+        return (parts, lines);
+    };
+    if let Some(o) = order
+        .iter()
+        .find(|f| f.profile == p && f.transport == "websocket")
+    {
+        push_evidence(v, &[o]);
+        if o.values.iter().any(|x| *x > 0.0) {
+            parts.push(Part::Refutes);
+            lines.push(format!("{name}/{p}: order violations over websocket"));
+        }
+    }
+    let (part, sub) = versus_rivals(v, name, p, ws, here);
+    parts.push(part);
+    lines.push(format!("{name}{clients}: {}", sub.join(", ")));
+    for ctx_t in ["webtransport", "tcp"] {
+        if let Some(f) = here.iter().find(|f| f.transport == ctx_t) {
+            if f.median() < ws.median() {
+                v.caveats.push(format!(
+                    "{name}/{p}: {} (not an FAQ option) was faster than websocket",
+                    f.show()
+                ));
+            }
+        }
+    }
+    (parts, lines)
+}
+
+/// WebSocket against each FAQ rival: the part (a rival clearly lower refutes, one clearly
+/// higher confirms) and the comparison lines.
+fn versus_rivals(
+    v: &mut Verdict,
+    name: &str,
+    p: &str,
+    ws: &Fig,
+    here: &[&Fig],
+) -> (Part, Vec<String>) {
+    let mut any_higher = false;
+    let mut any_lower = false;
+    let mut sub = Vec::new();
+    for rival in here
+        .iter()
+        .copied()
+        .filter(|f| FAQ_RIVALS.contains(&f.transport.as_str()))
+    {
+        match versus(ws, rival) {
+            Ok((c, line)) => {
+                any_higher |= c.diff == Diff::Lower;
+                any_lower |= c.diff == Diff::Higher;
+                sub.push(line);
+            }
+            Err(e) => v.caveats.push(format!("{name}/{p}: {e}")),
+        }
+    }
+    let part = if any_lower {
+        Part::Refutes
+    } else if any_higher {
+        Part::Confirms
+    } else if sub.is_empty() {
+        Part::Missing
+    } else {
+        Part::Noise
+    };
+    (part, sub)
 }

@@ -9,7 +9,38 @@ use super::rule::*;
 // ---------------------------------------------------------------------------------------------
 // FAQ 4: mass refresh
 
+/// FAQ 4's verdict: polling's staleness, and its server memory and CPU against SSE and
+/// WebSocket, per profile.
 pub(super) fn refresh_poll(ctx: &Ctx<'_>) -> Vec<Verdict> {
+    let mut v = refresh_verdict();
+    let stale = ctx.figs(REFRESH, "push", &|_| true, P99);
+    let mem = ctx.figs(REFRESH, "push", &|_| true, SERVER_BYTES_PER_CLIENT);
+    let cpu = ctx.figs(REFRESH, "push", &|_| true, SERVER_CPU_MS_PER_CLIENT_MIN);
+    let bytes = ctx.figs(REFRESH, "push", &|_| true, WIRE_BYTES_PER_CLIENT_MIN);
+    let mut parts = Vec::new();
+    let mut lines = Vec::new();
+    for p in profiles_of(&stale) {
+        for figs in [&stale, &mem, &cpu, &bytes] {
+            let here: Vec<&Fig> = figs.iter().filter(|f| f.profile == p).collect();
+            push_evidence(&mut v, &here);
+        }
+        let Some(poll_stale) = pick(&stale, &p, "poll").filter(|f| f.median().is_some()) else {
+            parts.push(Part::Missing);
+            lines.push(format!("{p}: poll cells missing or failed"));
+            continue;
+        };
+        staleness(&mut parts, &mut lines, &p, &poll_stale);
+        for rival in ["sse", "websocket"] {
+            for (figs, must_be_lower) in [(&mem, true), (&cpu, false)] {
+                poll_vs(&mut parts, &mut lines, &p, figs, rival, must_be_lower);
+            }
+        }
+    }
+    vec![finish(v, &parts, lines, "no push cells in faq-refresh")]
+}
+
+/// The undecided verdict: claim, rule and the caveats that always hold.
+fn refresh_verdict() -> Verdict {
     let mut v = new_verdict(
         "refresh-poll",
         "4",
@@ -31,67 +62,64 @@ pub(super) fn refresh_poll(ctx: &Ctx<'_>) -> Vec<Verdict> {
          minutes"
             .into(),
     );
-    let stale = ctx.figs(REFRESH, "push", &|_| true, P99);
-    let mem = ctx.figs(REFRESH, "push", &|_| true, SERVER_BYTES_PER_CLIENT);
-    let cpu = ctx.figs(REFRESH, "push", &|_| true, SERVER_CPU_MS_PER_CLIENT_MIN);
-    let bytes = ctx.figs(REFRESH, "push", &|_| true, WIRE_BYTES_PER_CLIENT_MIN);
-    let mut parts = Vec::new();
-    let mut lines = Vec::new();
-    for p in profiles_of(&stale) {
-        let pick = |figs: &'_ [Fig], t: &str| -> Option<Fig> {
-            figs.iter()
-                .find(|f| f.profile == p && f.transport == t)
-                .cloned()
-        };
-        for figs in [&stale, &mem, &cpu, &bytes] {
-            let here: Vec<&Fig> = figs.iter().filter(|f| f.profile == p).collect();
-            push_evidence(&mut v, &here);
+    v
+}
+
+/// The figure of transport `t` on profile `p`.
+fn pick(figs: &[Fig], p: &str, t: &str) -> Option<Fig> {
+    figs.iter()
+        .find(|f| f.profile == p && f.transport == t)
+        .cloned()
+}
+
+/// Poll's staleness p99 against the 5 s bound (over it refutes).
+fn staleness(parts: &mut Vec<Part>, lines: &mut Vec<String>, p: &str, poll_stale: &Fig) {
+    let clients = poll_stale
+        .clients
+        .map_or(String::new(), |c| format!(" ({c:.0} clients)"));
+    let s = poll_stale.median().unwrap_or(f64::INFINITY);
+    if s > STALENESS_BOUND_US {
+        parts.push(Part::Refutes);
+        lines.push(format!(
+            "{p}{clients}: poll staleness p99 {} exceeds 5 s",
+            fmt_us(s)
+        ));
+    } else {
+        lines.push(format!(
+            "{p}{clients}: poll staleness p99 {} ≤ 5 s",
+            fmt_us(s)
+        ));
+    }
+}
+
+/// Poll against `rival` on one metric: clearly higher refutes, clearly lower confirms; the
+/// same confirms unless poll must be lower (memory).
+fn poll_vs(
+    parts: &mut Vec<Part>,
+    lines: &mut Vec<String>,
+    p: &str,
+    figs: &[Fig],
+    rival: &str,
+    must_be_lower: bool,
+) {
+    let (Some(a), Some(b)) = (pick(figs, p, "poll"), pick(figs, p, rival)) else {
+        parts.push(Part::Missing);
+        lines.push(format!("{p}: poll or {rival} cells missing"));
+        return;
+    };
+    match versus(&a, &b) {
+        Ok((c, line)) => {
+            parts.push(match (c.diff, must_be_lower) {
+                (Diff::Higher, _) => Part::Refutes,
+                (Diff::Lower, _) => Part::Confirms,
+                (Diff::Same, true) => Part::Noise,
+                (Diff::Same, false) => Part::Confirms,
+            });
+            lines.push(format!("{}: {line}", a.metric.id));
         }
-        let Some(poll_stale) = pick(&stale, "poll").filter(|f| f.median().is_some()) else {
+        Err(e) => {
             parts.push(Part::Missing);
-            lines.push(format!("{p}: poll cells missing or failed"));
-            continue;
-        };
-        let clients = poll_stale
-            .clients
-            .map_or(String::new(), |c| format!(" ({c:.0} clients)"));
-        let s = poll_stale.median().unwrap_or(f64::INFINITY);
-        if s > STALENESS_BOUND_US {
-            parts.push(Part::Refutes);
-            lines.push(format!(
-                "{p}{clients}: poll staleness p99 {} exceeds 5 s",
-                fmt_us(s)
-            ));
-        } else {
-            lines.push(format!(
-                "{p}{clients}: poll staleness p99 {} ≤ 5 s",
-                fmt_us(s)
-            ));
-        }
-        for rival in ["sse", "websocket"] {
-            for (figs, must_be_lower) in [(&mem, true), (&cpu, false)] {
-                let (Some(a), Some(b)) = (pick(figs, "poll"), pick(figs, rival)) else {
-                    parts.push(Part::Missing);
-                    lines.push(format!("{p}: poll or {rival} cells missing"));
-                    continue;
-                };
-                match versus(&a, &b) {
-                    Ok((c, line)) => {
-                        parts.push(match (c.diff, must_be_lower) {
-                            (Diff::Higher, _) => Part::Refutes,
-                            (Diff::Lower, _) => Part::Confirms,
-                            (Diff::Same, true) => Part::Noise,
-                            (Diff::Same, false) => Part::Confirms,
-                        });
-                        lines.push(format!("{}: {line}", a.metric.id));
-                    }
-                    Err(e) => {
-                        parts.push(Part::Missing);
-                        lines.push(e);
-                    }
-                }
-            }
+            lines.push(e);
         }
     }
-    vec![finish(v, &parts, lines, "no push cells in faq-refresh")]
 }

@@ -33,10 +33,22 @@ pub(super) fn cell_rtt_ms(c: &Cell) -> Option<f64> {
     (rtts > 0.0).then(|| ms / rtts)
 }
 
+/// One verdict per transport of `faq-setup` with a predicted setup cost: is the measured
+/// round-trip count (slope over the RTT sweep) the predicted one?
 pub(super) fn setup_rtts(ctx: &Ctx<'_>) -> Vec<Verdict> {
-    let mut out = Vec::new();
-    let keys: Vec<&KeyCells<'_>> = ctx
-        .keys
+    let keys = connect_keys(ctx);
+    setup_transports(&keys)
+        .into_iter()
+        .filter_map(|(id, name, plaintext)| {
+            let pred = figures::predicted_setup(&id, plaintext)?;
+            Some(setup_verdict(&keys, &name, &pred))
+        })
+        .collect()
+}
+
+/// The key cells of `faq-setup`'s `connect` workload.
+fn connect_keys<'k, 'a>(ctx: &'k Ctx<'a>) -> Vec<&'k KeyCells<'a>> {
+    ctx.keys
         .iter()
         .filter(|k| {
             k.scenario == SETUP
@@ -45,9 +57,13 @@ pub(super) fn setup_rtts(ctx: &Ctx<'_>) -> Vec<Verdict> {
                     .or_else(|| k.not_ok().next())
                     .is_some_and(|c| c.workload == "connect")
         })
-        .collect();
+        .collect()
+}
+
+/// The transports measured, as (id, name, plaintext), each name once in first-seen order.
+fn setup_transports(keys: &[&KeyCells<'_>]) -> Vec<(String, String, bool)> {
     let mut transports: Vec<(String, String, bool)> = Vec::new();
-    for k in &keys {
+    for k in keys {
         let Some(c) = k.ok.first().or_else(|| k.not_ok().next()) else {
             continue;
         };
@@ -56,148 +72,166 @@ pub(super) fn setup_rtts(ctx: &Ctx<'_>) -> Vec<Verdict> {
             transports.push(t);
         }
     }
-    for (id, name, plaintext) in transports {
-        let Some(pred) = figures::predicted_setup(&id, plaintext) else {
-            continue;
-        };
-        let tol = if pred.approximate {
-            SETUP_TOLERANCE_APPROX_RTTS
-        } else {
-            SETUP_TOLERANCE_RTTS
-        };
-        let mut v = new_verdict(
-            &format!("setup-rtts-{}", name.replace(" (", "-").replace(')', "")),
-            "setup",
-            &format!(
-                "{name} connection setup costs {}{} round trips ({}).",
-                if pred.approximate { "about " } else { "" },
-                pred.rtts,
-                pred.basis
-            ),
-            &format!(
-                "faq-setup, `connect` over the RTT sweep: the slope of setup time against the \
-                 profile's RTT (least squares over the shaped profiles, per repeat) is the \
-                 measured round-trip count, the intercept the fixed cost. Confirmed: every \
-                 repeat's slope within ±{tol} RTT of the prediction; refuted: every repeat's \
-                 outside; else inconclusive. With one shaped profile, setup_rtts is used."
-            ),
-        );
-        let mine: Vec<&&KeyCells<'_>> = keys
+    transports
+}
+
+/// The verdict on one transport (`name`) against its prediction.
+fn setup_verdict(keys: &[&KeyCells<'_>], name: &str, pred: &figures::Predicted) -> Verdict {
+    let tol = if pred.approximate {
+        SETUP_TOLERANCE_APPROX_RTTS
+    } else {
+        SETUP_TOLERANCE_RTTS
+    };
+    let mut v = new_setup_verdict(name, pred, tol);
+    let mine: Vec<&&KeyCells<'_>> = keys
+        .iter()
+        .filter(|k| {
+            k.ok.first()
+                .or_else(|| k.not_ok().next())
+                .is_some_and(|c| c.transport_name() == name)
+        })
+        .collect();
+    cell_evidence(&mut v, &mine, name);
+    let (slopes, intercepts) = repeat_fits(&mine);
+    let Some((smin, smax)) = min_max(&slopes) else {
+        v.decided_by = "no setup figures on a shaped profile".into();
+        return v;
+    };
+    phases_caveat(&mut v, &mine);
+    let sm = stats::median(&slopes).unwrap_or(smin);
+    let within = |s: f64| (s - pred.rtts).abs() <= tol;
+    v.verdict = if slopes.iter().all(|s| within(*s)) {
+        Outcome::Confirmed
+    } else if slopes.iter().all(|s| !within(*s)) {
+        Outcome::Refuted
+    } else {
+        Outcome::Inconclusive
+    };
+    v.evidence.push(Evidence {
+        cell: format!("{SETUP}/connect/{name}/(RTT sweep fit)"),
+        metric: "setup_rtts_slope".into(),
+        unit: "RTT".into(),
+        median: sm,
+        min: smin,
+        max: smax,
+        repeats: slopes.len(),
+    });
+    let fixed =
+        stats::median(&intercepts).map_or(String::new(), |i| format!(", fixed cost {i:.1} ms"));
+    v.decided_by = format!(
+        "measured {sm:.2} RTT (repeats {smin:.2}–{smax:.2}{fixed}) vs predicted {}{} ± {tol}",
+        if pred.approximate { "≈" } else { "" },
+        pred.rtts
+    );
+    v
+}
+
+/// The undecided verdict for one transport: id, claim and rule (with its tolerance).
+fn new_setup_verdict(name: &str, pred: &figures::Predicted, tol: f64) -> Verdict {
+    new_verdict(
+        &format!("setup-rtts-{}", name.replace(" (", "-").replace(')', "")),
+        "setup",
+        &format!(
+            "{name} connection setup costs {}{} round trips ({}).",
+            if pred.approximate { "about " } else { "" },
+            pred.rtts,
+            pred.basis
+        ),
+        &format!(
+            "faq-setup, `connect` over the RTT sweep: the slope of setup time against the \
+             profile's RTT (least squares over the shaped profiles, per repeat) is the \
+             measured round-trip count, the intercept the fixed cost. Confirmed: every \
+             repeat's slope within ±{tol} RTT of the prediction; refuted: every repeat's \
+             outside; else inconclusive. With one shaped profile, setup_rtts is used."
+        ),
+    )
+}
+
+/// Per cell: setup_ms and setup_rtts as evidence, and a caveat for a cell with no ok repeat.
+fn cell_evidence(v: &mut Verdict, mine: &[&&KeyCells<'_>], name: &str) {
+    for k in mine {
+        for m in [SETUP_MS, SETUP_RTTS] {
+            let values: Vec<f64> = k.ok.iter().filter_map(|c| m.get_from(c)).collect();
+            let Some((min, max)) = min_max(&values) else {
+                continue;
+            };
+            v.evidence.push(Evidence {
+                cell: format!("{}/{}/{}/{}", k.scenario, k.workload, name, k.profile),
+                metric: m.id.into(),
+                unit: m.unit.into(),
+                median: stats::median(&values).unwrap_or(min),
+                min,
+                max,
+                repeats: values.len(),
+            });
+        }
+        if k.ok.is_empty() {
+            v.caveats.push(format!(
+                "{}: {}",
+                k.profile,
+                k.reason().unwrap_or("no ok repeat")
+            ));
+        }
+    }
+}
+
+/// Per repeat, the fitted (slope, intercept) of setup time over the shaped profiles' RTT;
+/// with one profile, its setup_ms / RTT as the slope.
+fn repeat_fits(mine: &[&&KeyCells<'_>]) -> (Vec<f64>, Vec<f64>) {
+    // Per repeat: (rtt, setup_ms) points of the shaped profiles.
+    let mut reps: std::collections::BTreeMap<u32, Vec<(f64, f64)>> = Default::default();
+    for k in mine {
+        for c in &k.ok {
+            if let (Some(rtt), Some(ms)) = (cell_rtt_ms(c), c.setup_ms) {
+                reps.entry(c.repeat).or_default().push((rtt, ms));
+            }
+        }
+    }
+    let mut slopes = Vec::new();
+    let mut intercepts = Vec::new();
+    for pts in reps.values() {
+        match fit_line(pts) {
+            Some((s, i)) => {
+                slopes.push(s);
+                intercepts.push(i);
+            }
+            None => {
+                if let [(rtt, ms)] = pts.as_slice() {
+                    slopes.push(ms / rtt);
+                }
+            }
+        }
+    }
+    (slopes, intercepts)
+}
+
+/// Where the round trips go, at the largest RTT measured: the setup phases in RTT, as a caveat.
+fn phases_caveat(v: &mut Verdict, mine: &[&&KeyCells<'_>]) {
+    if let Some((k, rtt)) = mine
+        .iter()
+        .filter_map(|k| Some((k, k.ok.iter().find_map(|c| cell_rtt_ms(c))?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        let mut names: Vec<&String> = k.ok.iter().flat_map(|c| c.setup_phases_ms.keys()).collect();
+        names.sort();
+        names.dedup();
+        let phases: Vec<String> = names
             .iter()
-            .filter(|k| {
-                k.ok.first()
-                    .or_else(|| k.not_ok().next())
-                    .is_some_and(|c| c.transport_name() == name)
+            .filter_map(|n| {
+                let v: Vec<f64> =
+                    k.ok.iter()
+                        .filter_map(|c| c.setup_phases_ms.get(*n).copied())
+                        .collect();
+                let m = stats::median(&v)?;
+                Some(format!("{n} {:.2}", m / rtt))
             })
             .collect();
-        for k in &mine {
-            for m in [SETUP_MS, SETUP_RTTS] {
-                let values: Vec<f64> = k.ok.iter().filter_map(|c| m.get_from(c)).collect();
-                let Some((min, max)) = min_max(&values) else {
-                    continue;
-                };
-                v.evidence.push(Evidence {
-                    cell: format!("{}/{}/{}/{}", k.scenario, k.workload, name, k.profile),
-                    metric: m.id.into(),
-                    unit: m.unit.into(),
-                    median: stats::median(&values).unwrap_or(min),
-                    min,
-                    max,
-                    repeats: values.len(),
-                });
-            }
-            if k.ok.is_empty() {
-                v.caveats.push(format!(
-                    "{}: {}",
-                    k.profile,
-                    k.reason().unwrap_or("no ok repeat")
-                ));
-            }
+        if !phases.is_empty() {
+            v.caveats.push(format!(
+                "phases on {} in RTT (mean per connection): {}",
+                k.profile,
+                phases.join(", ")
+            ));
         }
-        // Per repeat: (rtt, setup_ms) points of the shaped profiles.
-        let mut reps: std::collections::BTreeMap<u32, Vec<(f64, f64)>> = Default::default();
-        for k in &mine {
-            for c in &k.ok {
-                if let (Some(rtt), Some(ms)) = (cell_rtt_ms(c), c.setup_ms) {
-                    reps.entry(c.repeat).or_default().push((rtt, ms));
-                }
-            }
-        }
-        let mut slopes = Vec::new();
-        let mut intercepts = Vec::new();
-        for pts in reps.values() {
-            match fit_line(pts) {
-                Some((s, i)) => {
-                    slopes.push(s);
-                    intercepts.push(i);
-                }
-                None => {
-                    if let [(rtt, ms)] = pts.as_slice() {
-                        slopes.push(ms / rtt);
-                    }
-                }
-            }
-        }
-        let Some((smin, smax)) = min_max(&slopes) else {
-            v.decided_by = "no setup figures on a shaped profile".into();
-            out.push(v);
-            continue;
-        };
-        // Where the round trips go, at the largest RTT measured.
-        if let Some((k, rtt)) = mine
-            .iter()
-            .filter_map(|k| Some((k, k.ok.iter().find_map(|c| cell_rtt_ms(c))?)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-        {
-            let mut names: Vec<&String> =
-                k.ok.iter().flat_map(|c| c.setup_phases_ms.keys()).collect();
-            names.sort();
-            names.dedup();
-            let phases: Vec<String> = names
-                .iter()
-                .filter_map(|n| {
-                    let v: Vec<f64> =
-                        k.ok.iter()
-                            .filter_map(|c| c.setup_phases_ms.get(*n).copied())
-                            .collect();
-                    let m = stats::median(&v)?;
-                    Some(format!("{n} {:.2}", m / rtt))
-                })
-                .collect();
-            if !phases.is_empty() {
-                v.caveats.push(format!(
-                    "phases on {} in RTT (mean per connection): {}",
-                    k.profile,
-                    phases.join(", ")
-                ));
-            }
-        }
-        let sm = stats::median(&slopes).unwrap_or(smin);
-        let within = |s: f64| (s - pred.rtts).abs() <= tol;
-        v.verdict = if slopes.iter().all(|s| within(*s)) {
-            Outcome::Confirmed
-        } else if slopes.iter().all(|s| !within(*s)) {
-            Outcome::Refuted
-        } else {
-            Outcome::Inconclusive
-        };
-        v.evidence.push(Evidence {
-            cell: format!("{SETUP}/connect/{name}/(RTT sweep fit)"),
-            metric: "setup_rtts_slope".into(),
-            unit: "RTT".into(),
-            median: sm,
-            min: smin,
-            max: smax,
-            repeats: slopes.len(),
-        });
-        let fixed =
-            stats::median(&intercepts).map_or(String::new(), |i| format!(", fixed cost {i:.1} ms"));
-        v.decided_by = format!(
-            "measured {sm:.2} RTT (repeats {smin:.2}–{smax:.2}{fixed}) vs predicted {}{} ± {tol}",
-            if pred.approximate { "≈" } else { "" },
-            pred.rtts
-        );
-        out.push(v);
     }
-    out
 }
