@@ -6,7 +6,7 @@
 //! results file from any machine or version can be re-rendered anywhere.
 //!
 //! Layout, ground floor first (a module imports only modules listed above it; checked by
-//! `reports/scripts/module_cycles.py`):
+//! `tests/architecture.rs`):
 //!
 //! - [`model`] — the `results.json` types (`model/verdict.rs`: the stored FAQ verdict records).
 //! - [`stats`] — median, percentiles, ratios, the seeded bootstrap.
