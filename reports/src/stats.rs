@@ -87,7 +87,31 @@ pub struct Interval {
     pub high: f64,
 }
 
+/// Where an interval of ratios (B / A) lies against a band `[low, high]` around 1: the one
+/// rule by which FAQ verdicts and `compare` call A and B clearly apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beyond {
+    /// Wholly below the band's low end.
+    Below,
+    /// Wholly above the band's high end.
+    Above,
+    /// Touching or inside the band.
+    Within,
+}
+
 impl Interval {
+    /// Whether this interval lies wholly below `band.0` or wholly above `band.1`: "clearly
+    /// lower" or "clearly higher" (a point band `(1, 1)` asks only which side of 1).
+    pub fn beyond(&self, band: (f64, f64)) -> Beyond {
+        if self.high < band.0 {
+            Beyond::Below
+        } else if self.low > band.1 {
+            Beyond::Above
+        } else {
+            Beyond::Within
+        }
+    }
+
     /// `high - low`.
     pub fn width(&self) -> f64 {
         self.high - self.low
@@ -349,6 +373,18 @@ pub fn fnv1a(parts: &[&str]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one "clearly apart" rule: wholly below or above the band, never when touching it.
+    #[test]
+    fn intervals_are_beyond_a_band_only_wholly() {
+        let iv = |low, high| Interval { low, high };
+        assert_eq!(iv(0.5, 0.9).beyond((1.0, 1.0)), Beyond::Below);
+        assert_eq!(iv(1.1, 1.3).beyond((1.0, 1.0)), Beyond::Above);
+        assert_eq!(iv(0.9, 1.0).beyond((1.0, 1.0)), Beyond::Within);
+        assert_eq!(iv(0.95, 1.05).beyond((1.0 / 1.1, 1.1)), Beyond::Within);
+        assert_eq!(iv(1.11, 1.2).beyond((1.0 / 1.1, 1.1)), Beyond::Above);
+        assert_eq!(iv(f64::NAN, f64::NAN).beyond((1.0, 1.0)), Beyond::Within);
+    }
 
     #[test]
     fn median_odd_even_empty() {

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::format::{pct, trim_float};
 use crate::model::{Cell, Results, Status};
-use crate::stats::{self, BootstrapOptions, Interval};
+use crate::stats::{self, Beyond, BootstrapOptions, Interval};
 
 mod metric;
 mod render;
@@ -632,14 +632,15 @@ fn judge(
 ) -> (RegressionVerdict, String) {
     let up = 1.0 + t;
     let down = 1.0 / up;
-    let (worse, better) = if higher_is_worse {
-        (ci.low > up, ci.high < down)
-    } else {
-        (ci.high < down, ci.low > up)
+    let side = ci.beyond((down, up));
+    let (worse, better) = match (side, higher_is_worse) {
+        (Beyond::Above, true) | (Beyond::Below, false) => (true, false),
+        (Beyond::Below, true) | (Beyond::Above, false) => (false, true),
+        (Beyond::Within, _) => (false, false),
     };
     let span = format!("CI {} … {}", pct(ci.low), pct(ci.high));
     if worse || better {
-        let above = ci.low > up;
+        let above = side == Beyond::Above;
         let limit = if above { pct(up) } else { pct(down) };
         (
             if worse {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::figures::{self, KeyCells};
 use crate::format::value_with_unit as fmt_value;
 use crate::model::{Cell, Evidence, Outcome, Results, Verdict};
-use crate::stats::{self, BootstrapOptions, Interval};
+use crate::stats::{self, Beyond, BootstrapOptions, Interval};
 
 use super::metrics::FaqMetric;
 
@@ -75,14 +75,15 @@ pub fn compare(a: &[f64], b: &[f64]) -> Option<PairComparison> {
     };
     let (amin, amax) = min_max(a)?;
     let (bmin, bmax) = min_max(b)?;
-    let lower_apart = match interval {
-        Some(ci) => ci.high < 1.0,
-        None => amax < bmin,
+    // With too few repeats for a bootstrap, the ranges of the repeats must not overlap: the
+    // interval of ratios is then [amin / bmax, amax / bmin], and the same rule applies.
+    let side = match interval {
+        Some(ci) => ci.beyond((1.0, 1.0)),
+        None if amax < bmin => Beyond::Below,
+        None if amin > bmax => Beyond::Above,
+        None => Beyond::Within,
     };
-    let higher_apart = match interval {
-        Some(ci) => ci.low > 1.0,
-        None => amin > bmax,
-    };
+    let (lower_apart, higher_apart) = (side == Beyond::Below, side == Beyond::Above);
     let diff = if ratio <= 1.0 - MARGIN && lower_apart {
         Diff::Lower
     } else if ratio >= 1.0 / (1.0 - MARGIN) && higher_apart {
