@@ -72,6 +72,25 @@ pub enum ServerCommand {
 }
 
 /// Server agent → orchestrator.
+/// What the server agent reports at the end of a cell (the `stats` event's fields).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServerReport {
+    /// CPU seconds since start.
+    pub cpu_s: Option<f64>,
+    /// Peak RSS, bytes.
+    pub rss_peak_bytes: Option<u64>,
+    /// Bulk data received, per client id (upload).
+    pub data: Vec<(u32, DataCount)>,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Data frames forwarded to a relay peer.
+    #[serde(default)]
+    pub relayed: u64,
+    /// The global broadcast order while recording (collab), op ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<u64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ServerEvent {
@@ -97,23 +116,8 @@ pub enum ServerEvent {
         /// Clients with a downstream open.
         attached: usize,
     },
-    /// Answer to `stats`.
-    Stats {
-        /// CPU seconds since start.
-        cpu_s: Option<f64>,
-        /// Peak RSS, bytes.
-        rss_peak_bytes: Option<u64>,
-        /// Bulk data received, per client id.
-        data: Vec<(u32, DataCount)>,
-        /// Errors by kind.
-        errors: BTreeMap<String, u64>,
-        /// Data frames forwarded to a relay peer.
-        #[serde(default)]
-        relayed: u64,
-        /// The global broadcast order while recording (collab), op ids.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        order: Vec<u64>,
-    },
+    /// Answer to `stats`: the server's report at the end of a cell.
+    Stats(ServerReport),
     /// A command failed.
     Error {
         /// Why.
@@ -169,4 +173,28 @@ pub enum DriveEvent {
     },
     /// Finished (successfully or not).
     Result(Box<crate::workload::report::ClientReport>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `stats` is a flat object with `"event": "stats"`, as older builds write and read it
+    /// (`--ab` runs the baseline build's agents under this orchestrator).
+    #[test]
+    fn stats_keep_their_flat_wire_form() {
+        let flat = r#"{"event":"stats","cpu_s":0.5,"rss_peak_bytes":7,"data":[],"errors":{"x":1}}"#;
+        let ev: ServerEvent = serde_json::from_str(flat).unwrap_or_else(|e| panic!("{e}"));
+        let ServerEvent::Stats(r) = &ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (r.cpu_s, r.rss_peak_bytes, r.relayed),
+            (Some(0.5), Some(7), 0)
+        );
+        let back = serde_json::to_value(&ev).unwrap_or_else(|e| panic!("{e}"));
+        let want = serde_json::json!({"event": "stats", "cpu_s": 0.5, "rss_peak_bytes": 7,
+            "data": [], "errors": {"x": 1}, "relayed": 0});
+        assert_eq!(back, want);
+    }
 }

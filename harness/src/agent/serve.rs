@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::control::{ServerCommand, ServerEvent};
+use super::control::{ServerCommand, ServerEvent, ServerReport};
 use super::procstat;
 use std::sync::Arc;
 use tokio::sync::mpsc::Sender;
@@ -239,14 +239,14 @@ fn stats(server: &Server) -> ServerEvent {
         .map(|id| (id, hub.client(id).data_count()))
         .filter(|(_, d)| d.frames > 0)
         .collect();
-    ServerEvent::Stats {
+    ServerEvent::Stats(ServerReport {
         cpu_s: procstat::cpu_seconds(),
         rss_peak_bytes: procstat::rss_peak_bytes(),
         data,
         errors: hub.errors.snapshot(),
         relayed: hub.relayed.load(Ordering::Relaxed),
         order: hub.broadcast_order(),
-    }
+    })
 }
 
 /// Answers `done` once every one of `clients` has a downstream open (after running `then`), or

@@ -92,23 +92,7 @@ impl<'t> ServerAgent<'t> {
         self.agent.send(&ServerCommand::Stats).await?;
         let report = loop {
             match self.agent.recv::<ServerEvent>().await? {
-                ServerEvent::Stats {
-                    cpu_s,
-                    rss_peak_bytes,
-                    data,
-                    errors,
-                    relayed,
-                    order,
-                } => {
-                    break ServerReport {
-                        cpu_s,
-                        rss_peak_bytes,
-                        data,
-                        errors,
-                        relayed,
-                        order,
-                    }
-                }
+                ServerEvent::Stats(report) => break report,
                 ServerEvent::Error { message } => bail!("server agent: {message}"),
                 _ => continue,
             }

@@ -29,7 +29,7 @@ use super::orchestrate::ServerControl;
 use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::DRAIN;
-use super::score::delivery;
+use super::score::{delivery, ms};
 use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
 use crate::frame::Kind;
@@ -303,10 +303,6 @@ pub(crate) async fn arm(
         cut_ns,
         restore_ns: now_ns(),
     })
-}
-
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
 }
 
 /// The flap figures from the cut's instants and the clients' longest silences.

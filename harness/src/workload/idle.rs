@@ -23,7 +23,7 @@ use super::orchestrate::{Mark, ServerControl};
 use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::recv_before;
-use super::score::delivery;
+use super::score::{delivery, ms};
 use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
 use crate::frame::Kind;
@@ -269,10 +269,6 @@ pub(crate) fn server_command(p: &Params, clients: Vec<u32>) -> ServerCommand {
         size: p.size,
         count: notifications(p),
     }
-}
-
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
 }
 
 /// The idle figures from the orchestrator's marks and the client agent's report.

@@ -4,12 +4,10 @@
 //! workload module says which commands it sends and when (its *steps*), and the runner only
 //! calls them in order: prepare → (clients connect) → arm → (clients run) → finish.
 
-use std::collections::BTreeMap;
-
 use wirebench_netem::LinkCounters;
 
 use crate::agent::control::ServerCommand;
-use crate::server::hub::DataCount;
+pub use crate::agent::control::ServerReport;
 
 /// What a workload's steps may ask of the orchestrator while a cell runs.
 #[allow(async_fn_in_trait)] // used with static dispatch only, within the crate
@@ -39,21 +37,4 @@ pub struct Mark {
     pub attached: usize,
     /// Client host 1's link counters (on a topology).
     pub counters: Option<LinkCounters>,
-}
-
-/// What the server agent reports at the end of a cell.
-#[derive(Debug, Clone, Default)]
-pub struct ServerReport {
-    /// The server agent's CPU seconds.
-    pub cpu_s: Option<f64>,
-    /// The server agent's peak RSS, bytes.
-    pub rss_peak_bytes: Option<u64>,
-    /// Data frames received per client (upload).
-    pub data: Vec<(u32, DataCount)>,
-    /// Errors the server counted, by kind.
-    pub errors: BTreeMap<String, u64>,
-    /// Data frames the server forwarded between relay peers.
-    pub relayed: u64,
-    /// The server's global broadcast order (collab).
-    pub order: Vec<u64>,
 }

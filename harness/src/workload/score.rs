@@ -43,3 +43,8 @@ pub fn fail(cell: &mut Cell, why: String) {
     cell.status = Status::Failed;
     cell.error = Some(why);
 }
+
+/// Nanoseconds as milliseconds.
+pub fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
