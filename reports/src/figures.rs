@@ -53,8 +53,8 @@ pub struct Metric {
     pub extract: fn(&Cell) -> Option<f64>,
 }
 
-fn lat(c: &Cell, f: fn(&crate::model::Latency) -> u64) -> Option<f64> {
-    c.latency_us.as_ref().map(|l| f(l) as f64)
+fn lat(c: &Cell, f: fn(&crate::model::Latency) -> Option<u64>) -> Option<f64> {
+    c.latency_us.as_ref().and_then(f).map(|v| v as f64)
 }
 
 /// Number of client connections of a cell (`params.clients`), when given and positive.

@@ -348,8 +348,8 @@ fn extreme_values_render_without_panics() {
             w.overhead_ratio = Some(v);
         }
         if let Some(l) = c.latency_us.as_mut() {
-            l.p50 = if i % 2 == 0 { 0 } else { u64::MAX };
-            l.p99 = u64::MAX;
+            l.p50 = Some(if i % 2 == 0 { 0 } else { u64::MAX });
+            l.p99 = Some(u64::MAX);
         }
         c.params.insert("clients".into(), serde_json::json!(v));
         cells.push(c);

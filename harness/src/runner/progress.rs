@@ -47,8 +47,8 @@ fn outcome(cell: &Cell) -> String {
             (Some(l), _) if matches!(cell.workload.as_str(), "echo" | "push") => {
                 format!(
                     "ok  p50 {}  p99 {}",
-                    fmt_us(l.p50 as f64),
-                    fmt_us(l.p99 as f64)
+                    l.p50.map_or("–".to_string(), |v| fmt_us(v as f64)),
+                    l.p99.map_or("–".to_string(), |v| fmt_us(v as f64))
                 )
             }
             (_, Some(t)) if t.goodput_bps.is_some() => format!(

@@ -153,6 +153,7 @@ fn score_ran(
         _ => None,
     };
     workload::score(&pc.spec, cell, r, s, &c.marks, pc.peer_to_peer);
+    count_lost_in_latency(cell);
     if pc.reliable && !pc.spec.measures_loss() {
         fail_on_loss(cell);
     }
@@ -196,6 +197,29 @@ fn score_latency(cell: &mut Cell, hdr: Option<&str>) {
             cell.status = Status::Failed;
             cell.error
                 .get_or_insert(format!("histogram from client agent: {e}"));
+        }
+    }
+}
+
+/// Frames that never arrived (`delivery.lost` less the relay's late ones, whose latency is in
+/// the histogram) join the latency figures as later than any delivered frame, so a lossy
+/// transport's percentiles are over every frame sent after warm-up, as a reliable one's are.
+fn count_lost_in_latency(cell: &mut Cell) {
+    let Some(d) = &cell.delivery else { return };
+    let never = d.lost - d.late.unwrap_or(0).min(d.lost);
+    if never == 0 {
+        return;
+    }
+    let h = match &cell.latency_us {
+        Some(l) => l.histogram(),
+        None => Ok(workload::new_histogram()),
+    };
+    match h.and_then(|h| Latency::with_lost(&h, never)) {
+        Ok(l) => cell.latency_us = Some(l),
+        Err(e) => {
+            cell.status = Status::Failed;
+            cell.error
+                .get_or_insert(format!("latency with lost frames: {e}"));
         }
     }
 }
@@ -369,6 +393,28 @@ mod tests {
         assert_eq!(echo.status, Status::Ok);
         let t = echo.throughput.unwrap_or_else(|| panic!("no throughput"));
         assert_eq!((t.msgs_per_s, t.goodput_bps), (Some(10.0), Some(8000.0)));
+    }
+
+    /// Frames that never arrived rank after every delivered one: an unreliable transport's
+    /// percentiles are over all frames sent, the delivered-only summary beside them.
+    #[test]
+    fn lost_frames_count_in_latency() {
+        let mut h = workload::new_histogram();
+        for v in 1..=1900u64 {
+            h.record(v).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut r = delivered(2000, 1900);
+        r.latency_hdr =
+            Some(wirebench_reports::encode_histogram(&h).unwrap_or_else(|e| panic!("{e}")));
+        let c = scored(
+            &cell_of(WorkloadSpec::Echo(params()), "webtransport-datagram"),
+            r,
+            ServerReport::default(),
+        );
+        let l = c.latency_us.unwrap_or_else(|| panic!("no latency"));
+        assert_eq!((l.count, l.lost), (2000, 100));
+        assert_eq!((l.p50, l.p90, l.p99), (Some(1000), Some(1800), None));
+        assert_eq!(l.delivered.map(|d| d.p50), Some(Some(950)));
     }
 
     /// A client's failure carries what the server counted; a push with nothing after the

@@ -164,8 +164,8 @@ impl CompareMetric {
     pub fn extract(self, cell: &Cell) -> Option<f64> {
         let lat = || cell.latency_us.as_ref().filter(|l| l.count > 0);
         match self {
-            CompareMetric::P50 => lat().map(|l| l.p50 as f64),
-            CompareMetric::P99 => lat().map(|l| l.p99 as f64),
+            CompareMetric::P50 => lat().and_then(|l| l.p50).map(|v| v as f64),
+            CompareMetric::P99 => lat().and_then(|l| l.p99).map(|v| v as f64),
             CompareMetric::Goodput => cell.throughput.as_ref().and_then(|t| t.goodput_bps),
             CompareMetric::MsgsPerS => cell.throughput.as_ref().and_then(|t| t.msgs_per_s),
             CompareMetric::SetupMs => cell.setup_ms,

@@ -321,44 +321,168 @@ pub struct StreamStart {
     pub first_ms: Option<f64>,
 }
 
-/// Latency summary plus the full histogram.
+/// Latency figures of a cell, loss-aware, plus the full histogram of the delivered frames.
+///
+/// The percentiles are over every frame counted after warm-up (`count`), a frame that never
+/// arrived (`lost`) ranking later than any delivered one. A percentile is `null` when the
+/// delivered fraction cannot reach it (more than 1 − q lost) or when `count` is below
+/// [`min_samples`] for it (10 / (1 − q): p99 needs 1,000 frames). `max` and `mean` are `null`
+/// when frames were lost (they are infinite). `delivered` is the same summary over the
+/// delivered frames only, present when `lost` > 0. Every figure can be recomputed from `hdr`
+/// and `lost`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
-    /// Samples recorded.
+    /// Frames the percentiles are over: delivered (in `hdr`) + `lost`.
+    pub count: u64,
+    /// Frames counted that never arrived.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: u64,
+    /// Minimum, µs (null when nothing arrived).
+    pub min: Option<u64>,
+    /// Median, µs.
+    pub p50: Option<u64>,
+    /// 90th percentile, µs.
+    pub p90: Option<u64>,
+    /// 99th percentile, µs.
+    pub p99: Option<u64>,
+    /// 99.9th percentile, µs.
+    pub p999: Option<u64>,
+    /// Maximum, µs (null when frames were lost).
+    pub max: Option<u64>,
+    /// Mean, µs (null when frames were lost).
+    pub mean: Option<f64>,
+    /// The histogram of the delivered frames: HdrHistogram V2 + deflate, standard base64.
+    pub hdr: String,
+    /// The same summary over delivered frames only; present when `lost` > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Box<LatencySummary>>,
+}
+
+/// A latency summary without the histogram: [`Latency::delivered`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySummary {
+    /// Samples.
     pub count: u64,
     /// Minimum, µs.
-    pub min: u64,
+    pub min: Option<u64>,
     /// Median, µs.
-    pub p50: u64,
+    pub p50: Option<u64>,
     /// 90th percentile, µs.
-    pub p90: u64,
+    pub p90: Option<u64>,
     /// 99th percentile, µs.
-    pub p99: u64,
+    pub p99: Option<u64>,
     /// 99.9th percentile, µs.
-    pub p999: u64,
+    pub p999: Option<u64>,
     /// Maximum, µs.
-    pub max: u64,
+    pub max: Option<u64>,
     /// Mean, µs.
-    pub mean: f64,
-    /// The full histogram: HdrHistogram V2 + deflate, standard base64.
-    pub hdr: String,
+    pub mean: Option<f64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The fewest samples for which percentile `q` is reported: 10 / (1 − q), so that at least
+/// ten samples lie beyond it (p50: 20, p90: 100, p99: 1,000, p99.9: 10,000).
+pub fn min_samples(q: f64) -> u64 {
+    (10.0 / (1.0 - q)).round() as u64
+}
+
+/// Why percentile `q` of a summary over `count` frames of which `lost` never arrived is null,
+/// or `None` when it is reported. For a hover text or a note beside a "–".
+pub fn percentile_gap(q: f64, count: u64, lost: u64) -> Option<String> {
+    let need = min_samples(q);
+    if count < need {
+        return Some(format!(
+            "{count} samples; p{} needs at least {need}",
+            percentile_name(q)
+        ));
+    }
+    let delivered = count.saturating_sub(lost);
+    if rank(q, count) > delivered {
+        let pct = 100.0 * delivered as f64 / count as f64;
+        return Some(format!(
+            "only {pct:.1} % of frames arrived: p{} is beyond the lost ones",
+            percentile_name(q)
+        ));
+    }
+    None
+}
+
+fn percentile_name(q: f64) -> String {
+    let s = format!("{:.1}", q * 100.0);
+    s.trim_end_matches(".0").to_string()
+}
+
+/// Rank (1-based) of percentile `q` among `count` ordered values.
+fn rank(q: f64, count: u64) -> u64 {
+    ((q * count as f64).ceil() as u64).max(1)
+}
+
+/// Percentile `q` of `count` frames, `lost` of them later than any in `h` (the delivered ones).
+fn loss_aware_quantile(h: &Histogram<u64>, q: f64, count: u64, lost: u64) -> Option<u64> {
+    if percentile_gap(q, count, lost).is_some() || h.is_empty() {
+        return None;
+    }
+    let delivered = h.len() as f64;
+    let q_delivered = (rank(q, count) as f64 / delivered).min(1.0);
+    Some(h.value_at_quantile(q_delivered))
+}
+
+impl LatencySummary {
+    /// Summarises `h` (the delivered frames, µs) as if `lost` more frames never arrived.
+    pub fn of(h: &Histogram<u64>, lost: u64) -> Self {
+        let count = h.len() + lost;
+        let complete = lost == 0 && !h.is_empty();
+        Self {
+            count,
+            min: (!h.is_empty()).then(|| h.min()),
+            p50: loss_aware_quantile(h, 0.50, count, lost),
+            p90: loss_aware_quantile(h, 0.90, count, lost),
+            p99: loss_aware_quantile(h, 0.99, count, lost),
+            p999: loss_aware_quantile(h, 0.999, count, lost),
+            max: complete.then(|| h.max()),
+            mean: complete.then(|| h.mean()),
+        }
+    }
 }
 
 impl Latency {
-    /// Summarises a histogram (values in µs) and stores it encoded.
+    /// Summarises a histogram (values in µs) of frames that all arrived, and stores it encoded.
     pub fn from_histogram(h: &Histogram<u64>) -> Result<Self, ModelError> {
+        Self::with_lost(h, 0)
+    }
+
+    /// Summarises the delivered frames' histogram `h` (µs) with `lost` frames that never
+    /// arrived ranked after them, and stores `h` encoded.
+    pub fn with_lost(h: &Histogram<u64>, lost: u64) -> Result<Self, ModelError> {
+        let all = LatencySummary::of(h, lost);
         Ok(Self {
-            count: h.len(),
-            min: h.min(),
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
+            count: all.count,
+            lost,
+            min: all.min,
+            p50: all.p50,
+            p90: all.p90,
+            p99: all.p99,
+            p999: all.p999,
+            max: all.max,
+            mean: all.mean,
             hdr: encode_histogram(h)?,
+            delivered: (lost > 0).then(|| Box::new(LatencySummary::of(h, 0))),
         })
+    }
+
+    /// Frames that arrived (the samples in `hdr`).
+    pub fn delivered_count(&self) -> u64 {
+        self.count.saturating_sub(self.lost)
+    }
+
+    /// Why percentile `q` is null here, or `None` when it is reported.
+    pub fn gap(&self, q: f64) -> Option<String> {
+        percentile_gap(q, self.count, self.lost)
     }
 
     /// Decodes the stored histogram.
@@ -568,6 +692,64 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.max(), h.max());
         assert_eq!(l.count, 5);
+    }
+
+    fn uniform(n: u64) -> Histogram<u64> {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for v in 1..=n {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn percentiles_need_enough_samples() {
+        let l = Latency::from_histogram(&uniform(1500)).unwrap();
+        assert_eq!(l.p50, Some(750));
+        assert!(
+            l.p99.is_some_and(|v| (1480..=1490).contains(&v)),
+            "{:?}",
+            l.p99
+        );
+        assert_eq!(l.p999, None, "1,500 samples cannot give p99.9");
+        assert!(
+            l.gap(0.999).unwrap().contains("10000"),
+            "{:?}",
+            l.gap(0.999)
+        );
+        assert_eq!(l.max, Some(1500));
+        assert!(l.delivered.is_none());
+        let small = Latency::from_histogram(&uniform(50)).unwrap();
+        assert!(small.p50.is_some() && small.p90.is_none() && small.p99.is_none());
+    }
+
+    #[test]
+    fn lost_frames_rank_after_delivered_ones() {
+        // 2,000 frames, 1,900 delivered with latencies 1..=1900 µs, 100 lost (5 %).
+        let l = Latency::with_lost(&uniform(1900), 100).unwrap();
+        assert_eq!((l.count, l.lost, l.delivered_count()), (2000, 100, 1900));
+        // p50 over all frames is the 1,000th value, not the 950th.
+        assert_eq!(l.p50, Some(1000));
+        // p90 = rank 1,800 of 2,000: still among the delivered.
+        assert_eq!(l.p90, Some(1800));
+        // p99 = rank 1,980 > 1,900 delivered: beyond the lost ones.
+        assert_eq!(l.p99, None);
+        assert!(l.gap(0.99).unwrap().contains("95.0 %"), "{:?}", l.gap(0.99));
+        assert_eq!((l.max, l.mean), (None, None));
+        let d = l.delivered.as_deref().unwrap();
+        assert_eq!((d.count, d.p50, d.max), (1900, Some(950), Some(1900)));
+        // Stored and read back: the same figures.
+        let back: Latency = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+        assert_eq!(back, l);
+    }
+
+    #[test]
+    fn old_results_still_read() {
+        let l: Latency = serde_json::from_str(
+            r#"{"count":3,"min":1,"p50":2,"p90":3,"p99":3,"p999":3,"max":3,"mean":2.0,"hdr":""}"#,
+        )
+        .unwrap();
+        assert_eq!((l.lost, l.p99), (0, Some(3)));
     }
 
     #[test]

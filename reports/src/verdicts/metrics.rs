@@ -21,8 +21,8 @@ pub struct FaqMetric {
     pub get: fn(&Cell) -> Option<f64>,
 }
 
-pub(super) fn lat(c: &Cell, f: fn(&crate::model::Latency) -> u64) -> Option<f64> {
-    c.latency_us.as_ref().map(|l| f(l) as f64)
+pub(super) fn lat(c: &Cell, f: fn(&crate::model::Latency) -> Option<u64>) -> Option<f64> {
+    c.latency_us.as_ref().and_then(f).map(|v| v as f64)
 }
 
 pub(super) fn measured_minutes(c: &Cell) -> Option<f64> {

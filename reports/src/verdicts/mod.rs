@@ -185,11 +185,11 @@ mod tests {
         }
     }
 
-    /// A latency summary whose histogram holds `n` samples of each value.
+    /// A latency summary whose histogram holds 1,000 samples of each value (enough for p99).
     fn latency(values: &[u64]) -> Latency {
         let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
         for v in values {
-            h.record_n(*v, 10).unwrap();
+            h.record_n(*v, 1000).unwrap();
         }
         Latency::from_histogram(&h).unwrap()
     }

@@ -31,11 +31,11 @@ impl Rep {
     }
 }
 
-/// Latency samples of one repeat: 200 values between 0.8 and 1.6 × `level`, so p50 ≈ level
-/// and p99 ≈ 1.6 × level.
+/// Latency samples of one repeat: 1,000 values (enough for p99) between 0.8 and 1.6 × `level`,
+/// so p50 ≈ level and p99 ≈ 1.6 × level.
 pub fn samples(level_us: f64) -> Vec<u64> {
-    (0..200)
-        .map(|i| (level_us * (0.8 + 0.8 * (f64::from(i) / 199.0).powi(2))).round() as u64)
+    (0..1000)
+        .map(|i| (level_us * (0.8 + 0.8 * (f64::from(i) / 999.0).powi(2))).round() as u64)
         .collect()
 }
 
