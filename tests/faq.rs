@@ -49,8 +49,8 @@ fn fixture_values(cell: &str, metric: &str) -> Vec<f64> {
             format!("{s}/{w}/{t}/{p}") == cell
         })
         .filter_map(|c| match metric {
-            "latency_p99_us" => c.latency_us.as_ref().map(|l| l.p99 as f64),
-            "latency_p50_us" => c.latency_us.as_ref().map(|l| l.p50 as f64),
+            "latency_p99_us" => c.latency_us.as_ref().and_then(|l| l.p99).map(|v| v as f64),
+            "latency_p50_us" => c.latency_us.as_ref().and_then(|l| l.p50).map(|v| v as f64),
             m => panic!("metric {m} not handled by the test"),
         })
         .collect();

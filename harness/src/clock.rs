@@ -22,6 +22,23 @@ pub fn now_ns() -> u64 {
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// CLOCK_MONOTONIC − CLOCK_REALTIME now, ns, with the bound of the reading: half the time
+/// between the two wall-clock reads bracketing the monotonic one. A client on the same machine
+/// (a browser page, whose `performance.timeOrigin + performance.now()` is the wall clock)
+/// turns its wall-clock times into the server's monotonic clock with it exactly, instead of
+/// estimating the offset over the network.
+pub fn mono_minus_realtime_ns() -> (i128, u64) {
+    let realtime = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128)
+    };
+    let r1 = realtime();
+    let m = now_ns() as i128;
+    let r2 = realtime();
+    (m - (r1 + r2) / 2, ((r2 - r1).max(0) / 2) as u64)
+}
+
 /// Asks the kernel for 1 ns timer slack for this thread, so timer wake-ups are not batched
 /// (the default 50 µs slack would show up as latency on every scheduled send).
 pub fn tighten_timer_slack() {

@@ -529,6 +529,22 @@ async fn run_gated(
         clock.probes == 16 && clock.uncertainty_us > 0.0,
         "{t}: {clock:?}"
     );
+    // On one machine the offset is exact, and every page's own NTP-style estimate agrees with
+    // it within the estimate's bound (plus the page timer's 5 µs and float rounding): the
+    // pages' `performance.timeOrigin` is the one wall clock the shared clock assumes.
+    assert_eq!(clock.method.as_deref(), Some("exact"), "{t}: {clock:?}");
+    let (err, bound) = (
+        clock.estimate_error_us.expect("estimate error"),
+        clock.estimate_uncertainty_us.expect("estimate bound"),
+    );
+    eprintln!(
+        "{t}: clock exact ±{:.1} µs; pages' estimates off by ≤ {err:.1} µs (bound {bound:.1} µs)",
+        clock.uncertainty_us
+    );
+    assert!(
+        err <= bound + 10.0,
+        "{t}: a page's clock disagrees: {clock:?}"
+    );
     out.report
 }
 
@@ -690,9 +706,15 @@ fn shaped_browser_relay_goes_peer_to_peer_between_two_browsers() {
             (lo..hi).contains(&p50_ms),
             "{t}: relay p50 {p50_ms} ms, the path predicts {lo} ms"
         );
-        // The shared clock's offset was estimated across the 60 ms server link.
+        // The shared clock's offset is exact (one machine): across the 60 ms server link an
+        // NTP-style estimate could only promise ±60 ms, and every page's estimate agrees with
+        // the exact offset within that bound.
         let clock = c.browser.as_ref().unwrap().clock_sync.as_ref().unwrap();
-        assert!(clock.uncertainty_us >= 60_000.0, "{t}: {clock:?}");
+        assert_eq!(clock.method.as_deref(), Some("exact"), "{t}: {clock:?}");
+        assert!(clock.uncertainty_us < 100.0, "{t}: {clock:?}");
+        let bound = clock.estimate_uncertainty_us.unwrap();
+        assert!(bound >= 60_000.0, "{t}: {clock:?}");
+        assert!(clock.estimate_error_us.unwrap() <= bound, "{t}: {clock:?}");
     }
     let left: Vec<String> = std::fs::read_dir("/run/netns")
         .map(|d| {

@@ -938,13 +938,19 @@ async function upload(p, id, conn, startMs, rep) {
     'server did not confirm the end of the upload');
 }
 
-/** Estimates the offset between the page's clock and the server's CLOCK_MONOTONIC, NTP-style:
- *  `GET /clock` probes, the one with the shortest round trip wins; its half round trip bounds
- *  the error. With `epochMs`, the page's clock is the machine's wall clock from that epoch
- *  (`performance.timeOrigin + performance.now() - epochMs`, see `sharedClock`). */
-export async function syncClock(probes = 16, epochMs = null) {
+/** Relates the page's clock to the server's CLOCK_MONOTONIC. NTP-style estimate: `GET /clock`
+ *  probes, the one with the shortest round trip wins; its half round trip bounds the error.
+ *  With `epochMs`, the page's clock is the machine's wall clock from that epoch
+ *  (`performance.timeOrigin + performance.now() - epochMs`, see `sharedClock`).
+ *  When the server runs on the same machine (`sameMachine`, the runner's cells) and sends the
+ *  exact CLOCK_MONOTONIC − CLOCK_REALTIME offset (`x-wirebench-mono-minus-realtime-ns`), the page
+ *  converts its wall clock with it (`method: 'exact'`, bounded by the server's reading and the
+ *  page timer's 5 µs); the estimate is kept beside it (`estimate_offset_ns`,
+ *  `estimate_uncertainty_us`), so its real error is on record. A remote server gets the estimate. */
+export async function syncClock(probes = 16, epochMs = null, sameMachine = true) {
   const base = epochMs === null ? 0 : performance.timeOrigin - epochMs;
   let best = null;
+  let exact = null;
   for (let i = 0; i < probes; i++) {
     const t0 = base + now();
     const r = await fetch('/clock', { cache: 'no-store' });
@@ -953,8 +959,25 @@ export async function syncClock(probes = 16, epochMs = null) {
     if (!r.ok || !Number.isFinite(server)) throw new Error(`GET /clock answered ${r.status}`);
     const rtt = t1 - t0;
     if (best === null || rtt < best.rtt) best = { rtt, offset: server - (t0 + t1) / 2 * 1e6 };
+    const d = r.headers.get('x-wirebench-mono-minus-realtime-ns');
+    const b = Number(r.headers.get('x-wirebench-mono-minus-realtime-bound-ns'));
+    if (d !== null && /^-?[0-9]+$/.test(d) && Number.isFinite(b) && (exact === null || b < exact.bound)) {
+      exact = { d, bound: b };
+    }
   }
-  const clock = { offset_ns: best.offset, uncertainty_us: best.rtt / 2 * 1000, probes };
+  const estimate = { offset_ns: best.offset, uncertainty_us: best.rtt / 2 * 1000 };
+  let clock = { ...estimate, probes, method: 'estimated' };
+  if (sameMachine && exact !== null) {
+    // Server ns = wall-clock ns + d, wall clock = timeOrigin + now() = page clock + (timeOrigin
+    // - base): offset = (timeOrigin - base) ms + d, summed in BigInt (both ~1.7e18 ns).
+    const wallMs = performance.timeOrigin - base;
+    const whole = Math.floor(wallMs);
+    const offset = Number(BigInt(whole) * 1000000n + BigInt(exact.d)) + (wallMs - whole) * 1e6;
+    clock = {
+      offset_ns: offset, uncertainty_us: exact.bound / 1000 + 5, probes, method: 'exact',
+      estimate_offset_ns: estimate.offset_ns, estimate_uncertainty_us: estimate.uncertainty_us,
+    };
+  }
   if (epochMs !== null) clock.epoch_ms = epochMs;
   return clock;
 }

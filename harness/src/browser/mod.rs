@@ -208,10 +208,36 @@ impl PageArrivals {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A page's clock relation to the server's (`syncClock()` / `sharedClock()` in the page), sent
+/// back to the pages of a relay or collab cell as their shared clock.
+#[derive(Debug, Deserialize, serde::Serialize)]
 struct PageClock {
+    offset_ns: f64,
     uncertainty_us: f64,
     probes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    estimate_offset_ns: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    estimate_uncertainty_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epoch_ms: Option<f64>,
+}
+
+impl PageClock {
+    /// What the results record of it.
+    fn sync(&self) -> ClockSync {
+        ClockSync {
+            probes: self.probes,
+            uncertainty_us: self.uncertainty_us,
+            method: self.method.clone(),
+            estimate_error_us: self
+                .estimate_offset_ns
+                .map(|e| (e - self.offset_ns).abs() / 1000.0),
+            estimate_uncertainty_us: self.estimate_uncertainty_us,
+        }
+    }
 }
 
 /// A page's nanosecond instant (a JSON number), if it is one.
@@ -410,11 +436,11 @@ fn merge_pages(
                 Ok(pr) => {
                     let (rep, clock, arr) = pr.into_report()?;
                     if let Some(c) = clock {
-                        let w = worst_clock.get_or_insert(ClockSync {
-                            probes: c.probes,
-                            uncertainty_us: 0.0,
-                        });
-                        w.uncertainty_us = w.uncertainty_us.max(c.uncertainty_us);
+                        let c = c.sync();
+                        match worst_clock.as_mut() {
+                            Some(w) => w.merge(&c),
+                            None => worst_clock = Some(c),
+                        }
                     }
                     if let Some(a) = arr {
                         arrivals.push((id, a.into_arrivals()?));
@@ -439,14 +465,26 @@ fn merge_pages(
     Ok((worst_clock, arrivals))
 }
 
-/// The shared clock a relay or collab cell's pages stamp and read frames with (the page's
-/// `sharedClock()`: the machine's wall clock, with one NTP-style offset to the server's clock).
-#[derive(Debug, Deserialize, serde::Serialize)]
-struct SharedClock {
-    epoch_ms: f64,
-    offset_ns: f64,
-    uncertainty_us: f64,
-    probes: u32,
+/// The shared clock's record, with every page's own view of it: each page relates its wall
+/// clock (`performance.timeOrigin + performance.now()`) to the server's (`syncClock(8, 0)`), and
+/// the worst |estimate − exact| over the pages goes into `estimate_error_us`. The shared clock
+/// assumes every page's `timeOrigin` is the same wall clock; a page whose origin were off would
+/// show here as an estimate error beyond its bound.
+async fn pages_agree(
+    pages: &[chromium::Page<'_>],
+    shared: &PageClock,
+    t: Duration,
+) -> Result<ClockSync, BrowserError> {
+    let mut sync = shared.sync();
+    for page in pages {
+        let own: PageClock =
+            serde_json::from_value(page.evaluate("window.wirebench.syncClock(8, 0)", t).await?)
+                .map_err(|e| BrowserError::Page(format!("syncClock(): {e}")))?;
+        let mut own = own.sync();
+        own.probes = sync.probes;
+        sync.merge(&own);
+    }
+    Ok(sync)
 }
 
 /// Runs a `relay` or `collab` job: one page per client (relay on two browsers: every sender
@@ -459,7 +497,8 @@ struct SharedClock {
 ///
 /// One-way latency between pages uses the machine's wall clock (`performance.timeOrigin +
 /// performance.now()`, shared by every page and browser process on the machine), converted to
-/// the server's `CLOCK_MONOTONIC` with one offset that the first page estimates over `/clock`;
+/// the server's `CLOCK_MONOTONIC` with one offset that the first page takes from `/clock` (exact
+/// on one machine, else estimated);
 /// its uncertainty is the cell's `browser.clock_sync` and cancels out of the latency, since
 /// sender and receiver apply the same offset.
 pub async fn run_gated(
@@ -491,16 +530,13 @@ pub async fn run_gated(
         .collect();
     let (pages, mut calls) = open_peer_pages(browsers, first, job, &ids, relay).await?;
     let t = Duration::from_secs(30);
-    let clock: SharedClock = serde_json::from_value(
+    let clock: PageClock = serde_json::from_value(
         pages[0]
             .evaluate("window.wirebench.sharedClock()", t)
             .await?,
     )
     .map_err(|e| BrowserError::Page(format!("sharedClock(): {e}")))?;
-    out.figures.clock_sync = Some(ClockSync {
-        probes: clock.probes,
-        uncertainty_us: clock.uncertainty_us,
-    });
+    out.figures.clock_sync = Some(pages_agree(&pages, &clock, t).await?);
     if let Some(failed) = prepare_pages(&pages, &mut calls, &ids, json!(clock)).await? {
         out.report.error = Some(failed);
         return Ok(out);

@@ -152,12 +152,29 @@ async fn cert_hash(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /clock`: the server's `CLOCK_MONOTONIC` in ns (text), so a client without that clock
-/// (a browser) can estimate its offset NTP-style for one-way figures.
+/// (a browser) can estimate its offset NTP-style for one-way figures; plus, in
+/// `x-wirebench-mono-minus-realtime-ns` and `x-wirebench-mono-minus-realtime-bound-ns`, the
+/// exact offset of that clock from the machine's wall clock, which a client on the same machine
+/// uses instead of the estimate.
 async fn clock() -> Response {
+    let (offset, bound) = crate::clock::mono_minus_realtime_ns();
     (
         [
-            (header::CONTENT_TYPE, "text/plain"),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "text/plain".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                header::HeaderName::from_static("x-wirebench-mono-minus-realtime-ns"),
+                offset.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("x-wirebench-mono-minus-realtime-bound-ns"),
+                bound.to_string(),
+            ),
+            (
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                "x-wirebench-mono-minus-realtime-ns, x-wirebench-mono-minus-realtime-bound-ns"
+                    .to_string(),
+            ),
         ],
         crate::clock::now_ns().to_string(),
     )

@@ -276,11 +276,13 @@ pub struct BrowserFigures {
     pub origin_limit: Option<OriginLimit>,
 }
 
-/// An NTP-style estimate of the offset between a client's clock and the server's
-/// (`GET /clock` probes; the one with the shortest round trip wins). The one-way figures of the
-/// cell are off by at most `uncertainty_us` (half that round trip), in either direction; for
-/// relay and collab (one-way between pages on the machine's shared wall clock, every page using
-/// the one estimate) it bounds only the frames' `sent_ns` and cancels out of the latency.
+/// How a browser client's clock was related to the server's. On one machine the server
+/// publishes the exact CLOCK_MONOTONIC − CLOCK_REALTIME offset and the page converts its wall
+/// clock with it (`method` `exact`); otherwise an NTP-style estimate (`GET /clock` probes; the
+/// one with the shortest round trip wins, half that round trip bounding the error). The one-way
+/// figures of the cell are off by at most `uncertainty_us`, in either direction; for relay and
+/// collab (one-way between pages on the machine's shared wall clock, every page using the one
+/// offset) it bounds only the frames' `sent_ns` and cancels out of the latency.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSync {
@@ -288,6 +290,34 @@ pub struct ClockSync {
     pub probes: u32,
     /// Largest error bound over the cell's clients, µs.
     pub uncertainty_us: f64,
+    /// `exact` or `estimated` (absent in results written before the exact offset existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// With `exact`: the largest |estimate − exact| over the clients, µs — the error the
+    /// NTP-style estimate would have had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_error_us: Option<f64>,
+    /// With `exact`: the largest error bound the estimate claimed, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_uncertainty_us: Option<f64>,
+}
+
+impl ClockSync {
+    /// Folds one client's clock into the cell's: the worst bound and estimate error; `exact`
+    /// only when every client was exact.
+    pub fn merge(&mut self, other: &ClockSync) {
+        self.uncertainty_us = self.uncertainty_us.max(other.uncertainty_us);
+        if self.method != other.method {
+            self.method = Some("estimated".to_string());
+        }
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        self.estimate_error_us = max(self.estimate_error_us, other.estimate_error_us);
+        self.estimate_uncertainty_us =
+            max(self.estimate_uncertainty_us, other.estimate_uncertainty_us);
+    }
 }
 
 /// N streams opened at once to one origin, and when each got going.
