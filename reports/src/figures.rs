@@ -1,5 +1,6 @@
-//! The statistics every output shares: one catalogue of metrics, grouped by cell key, with the
-//! median and the spread (min–max) over repeats.
+//! The statistics every output shares: the metrics they show (entries of the catalogue,
+//! [`crate::metrics`]), grouped by cell key, with the median and the spread (min–max) over
+//! repeats.
 //!
 //! summary.md, report.html, CSV and the CI exports all read their numbers from here (the median
 //! is [`crate::stats::median`], the one summary.md uses), so the same cell shows the same
@@ -10,60 +11,8 @@ use std::collections::BTreeMap;
 use crate::model::{Cell, Delivery, Results, Status};
 use crate::stats::median;
 
-/// Which direction of a metric is an improvement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    /// Lower is better (latency, setup time, CPU, memory, overhead).
-    Smaller,
-    /// Higher is better (throughput).
-    Bigger,
-}
-
-/// What kind of quantity a metric is, so CI exports can sort it into the right document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A latency percentile, µs.
-    Latency,
-    /// Connection setup time.
-    Setup,
-    /// Messages or bytes per second.
-    Throughput,
-    /// Frames lost.
-    Delivery,
-    /// CPU time or memory.
-    Resources,
-    /// Bytes on the wire relative to payload.
-    Wire,
-}
-
-/// One measured quantity that can be read from a cell.
-#[derive(Debug, Clone, Copy)]
-pub struct Metric {
-    /// Stable id, used as CSV column and export measure (`latency_p50_us`).
-    pub id: &'static str,
-    /// Short human label (`p50 latency`).
-    pub label: &'static str,
-    /// Unit as printed (`µs`, `bit/s`).
-    pub unit: &'static str,
-    /// Direction of improvement.
-    pub better: Better,
-    /// Kind of quantity.
-    pub kind: Kind,
-    /// Reads the metric from one cell (one repeat); `None` where the cell has no such figure.
-    pub extract: fn(&Cell) -> Option<f64>,
-}
-
-fn lat(c: &Cell, f: fn(&crate::model::Latency) -> Option<u64>) -> Option<f64> {
-    c.latency_us.as_ref().and_then(f).map(|v| v as f64)
-}
-
-/// Number of client connections of a cell (`params.clients`), when given and positive.
-pub fn clients(c: &Cell) -> Option<f64> {
-    c.params
-        .get("clients")
-        .and_then(|v| v.as_f64())
-        .filter(|n| n.is_finite() && *n >= 1.0)
-}
+use crate::metrics::{self as m};
+pub use crate::metrics::{clients, Better, Kind, Metric};
 
 /// Whether the cell ran without TLS (`params.plaintext = true` or `params.tls = false`).
 pub fn plaintext(c: &Cell) -> bool {
@@ -71,146 +20,29 @@ pub fn plaintext(c: &Cell) -> bool {
         || c.params.get("tls").and_then(|v| v.as_bool()) == Some(false)
 }
 
-/// Every metric the reports show, in display order.
-pub const METRICS: &[Metric] = &[
-    Metric {
-        id: "latency_p50_us",
-        label: "p50 latency",
-        unit: "µs",
-        better: Better::Smaller,
-        kind: Kind::Latency,
-        extract: |c| lat(c, |l| l.p50),
-    },
-    Metric {
-        id: "latency_p90_us",
-        label: "p90 latency",
-        unit: "µs",
-        better: Better::Smaller,
-        kind: Kind::Latency,
-        extract: |c| lat(c, |l| l.p90),
-    },
-    Metric {
-        id: "latency_p99_us",
-        label: "p99 latency",
-        unit: "µs",
-        better: Better::Smaller,
-        kind: Kind::Latency,
-        extract: |c| lat(c, |l| l.p99),
-    },
-    Metric {
-        id: "latency_p999_us",
-        label: "p99.9 latency",
-        unit: "µs",
-        better: Better::Smaller,
-        kind: Kind::Latency,
-        extract: |c| lat(c, |l| l.p999),
-    },
-    Metric {
-        id: "latency_max_us",
-        label: "max latency",
-        unit: "µs",
-        better: Better::Smaller,
-        kind: Kind::Latency,
-        extract: |c| lat(c, |l| l.max),
-    },
-    Metric {
-        id: "msgs_per_s",
-        label: "messages/s",
-        unit: "msg/s",
-        better: Better::Bigger,
-        kind: Kind::Throughput,
-        extract: |c| c.throughput.as_ref().and_then(|t| t.msgs_per_s),
-    },
-    Metric {
-        id: "goodput_bps",
-        label: "goodput",
-        unit: "bit/s",
-        better: Better::Bigger,
-        kind: Kind::Throughput,
-        extract: |c| c.throughput.as_ref().and_then(|t| t.goodput_bps),
-    },
-    Metric {
-        id: "setup_ms",
-        label: "setup time",
-        unit: "ms",
-        better: Better::Smaller,
-        kind: Kind::Setup,
-        extract: |c| c.setup_ms,
-    },
-    Metric {
-        id: "setup_rtts",
-        label: "setup round trips",
-        unit: "RTT",
-        better: Better::Smaller,
-        kind: Kind::Setup,
-        extract: |c| c.setup_rtts,
-    },
-    Metric {
-        id: "loss_ratio",
-        label: "loss ratio",
-        unit: "lost/sent",
-        better: Better::Smaller,
-        kind: Kind::Delivery,
-        extract: |c| {
-            c.delivery
-                .as_ref()
-                .filter(|d| d.sent > 0)
-                .map(|d| d.lost as f64 / d.sent as f64)
-        },
-    },
-    Metric {
-        id: "server_cpu_s",
-        label: "server CPU",
-        unit: "s",
-        better: Better::Smaller,
-        kind: Kind::Resources,
-        extract: |c| c.resources.as_ref().and_then(|r| r.server_cpu_s),
-    },
-    Metric {
-        id: "client_cpu_s",
-        label: "client CPU",
-        unit: "s",
-        better: Better::Smaller,
-        kind: Kind::Resources,
-        extract: |c| c.resources.as_ref().and_then(|r| r.client_cpu_s),
-    },
-    Metric {
-        id: "server_rss_peak_bytes",
-        label: "server peak RSS",
-        unit: "bytes",
-        better: Better::Smaller,
-        kind: Kind::Resources,
-        extract: |c| {
-            c.resources
-                .as_ref()
-                .and_then(|r| r.server_rss_peak_bytes)
-                .map(|b| b as f64)
-        },
-    },
-    Metric {
-        id: "server_rss_per_conn_bytes",
-        label: "server RSS per connection",
-        unit: "bytes",
-        better: Better::Smaller,
-        kind: Kind::Resources,
-        extract: |c| {
-            let rss = c.resources.as_ref()?.server_rss_peak_bytes? as f64;
-            Some(rss / clients(c)?)
-        },
-    },
-    Metric {
-        id: "overhead_ratio",
-        label: "wire overhead",
-        unit: "wire/payload",
-        better: Better::Smaller,
-        kind: Kind::Wire,
-        extract: |c| c.wire.as_ref().and_then(|w| w.overhead_ratio),
-    },
+/// Every metric the reports' tables and exports show, in display order (entries of the
+/// catalogue, [`crate::metrics`]).
+pub const METRICS: &[&Metric] = &[
+    m::LATENCY_P50,
+    m::LATENCY_P90,
+    m::LATENCY_P99,
+    m::LATENCY_P999,
+    m::LATENCY_MAX,
+    m::MSGS_PER_S,
+    m::GOODPUT,
+    m::SETUP_MS,
+    m::SETUP_RTTS,
+    m::LOSS_RATIO,
+    m::SERVER_CPU,
+    m::CLIENT_CPU,
+    m::SERVER_RSS_PEAK,
+    m::SERVER_RSS_PER_CONN,
+    m::OVERHEAD,
 ];
 
-/// Looks a metric up by id.
+/// Looks a metric of [`METRICS`] up by id.
 pub fn metric(id: &str) -> Option<&'static Metric> {
-    METRICS.iter().find(|m| m.id == id)
+    METRICS.iter().copied().find(|m| m.id == id)
 }
 
 /// Median and spread of one metric over the repeats of a cell key.
@@ -484,12 +316,12 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
             },
             Column {
                 header: "notification p50",
-                extract: |c| lat(c, |l| l.p50),
+                extract: m::LATENCY_P50.extract,
                 fmt: crate::format::fmt_us,
             },
             Column {
                 header: "notification p99",
-                extract: |c| lat(c, |l| l.p99),
+                extract: m::LATENCY_P99.extract,
                 fmt: crate::format::fmt_us,
             },
         ],

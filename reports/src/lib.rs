@@ -12,7 +12,9 @@
 //! - [`stats`] — median, percentiles, ratios, the seeded bootstrap.
 //! - [`format`](mod@format) — formatting for people (µs, bit/s, bytes, values with a unit,
 //!   HTML escape).
-//! - [`figures`] — the metric catalogue of the outputs, figures grouped by cell key, spreads.
+//! - [`metrics`] — the metric catalogue: every figure read from a cell, how it is named,
+//!   judged and printed; used by figures, verdicts, compare and recommend.
+//! - [`figures`] — the metrics the outputs show, figures grouped by cell key, spreads.
 //! - [`plots`] — SVG charts (spectrum, CDF, bars) and transport colours.
 //! - [`verdicts`] — the FAQ claims checked against results (`verdicts/`: one file per claim).
 //! - [`summary`] — summary.md.
@@ -28,6 +30,7 @@ pub mod export;
 pub mod figures;
 pub mod format;
 pub mod html;
+pub mod metrics;
 pub mod model;
 pub mod plots;
 pub mod recommend;

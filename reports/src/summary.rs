@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::format::fmt_opt;
 pub use crate::format::{fmt_bps, fmt_us};
+use crate::metrics::{self as m, Metric};
 use crate::model::{Cell, Results, Status};
 
 /// [`crate::stats::median`] of an owned list (kept for callers that collect into a vector).
@@ -64,8 +65,7 @@ pub struct Row {
 
 /// The summary row of one cell key's repeats.
 fn row_of((scenario, workload, transport, profile): Key, cells: &[&Cell]) -> Row {
-    let pick =
-        |f: &dyn Fn(&Cell) -> Option<f64>| median(cells.iter().filter_map(|c| f(c)).collect());
+    let pick = |m: &Metric| median(cells.iter().filter_map(|c| (m.extract)(c)).collect());
     let lost: Vec<u64> = cells
         .iter()
         .filter_map(|c| c.delivery.as_ref().map(|d| d.lost))
@@ -76,11 +76,11 @@ fn row_of((scenario, workload, transport, profile): Key, cells: &[&Cell]) -> Row
         transport,
         profile,
         repeats: cells.len(),
-        p50_us: pick(&|c| c.latency_us.as_ref()?.p50.map(|v| v as f64)),
-        p99_us: pick(&|c| c.latency_us.as_ref()?.p99.map(|v| v as f64)),
-        goodput_bps: pick(&|c| c.throughput.as_ref().and_then(|t| t.goodput_bps)),
-        msgs_per_s: pick(&|c| c.throughput.as_ref().and_then(|t| t.msgs_per_s)),
-        setup_ms: pick(&|c| c.setup_ms),
+        p50_us: pick(m::LATENCY_P50),
+        p99_us: pick(m::LATENCY_P99),
+        goodput_bps: pick(m::GOODPUT),
+        msgs_per_s: pick(m::MSGS_PER_S),
+        setup_ms: pick(m::SETUP_MS),
         lost: (!lost.is_empty()).then(|| lost.iter().sum()),
     }
 }
@@ -184,7 +184,7 @@ fn versus_markdown(s: &mut String, r: &Results) {
         let _ = writeln!(s, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         for x in &v {
             let rust = |f: &dyn Fn(&Row) -> Option<f64>| x.rust.as_ref().and_then(f);
-            let ms = |v: f64| format!("{v:.2} ms");
+            let (us, bps, ms) = (m::LATENCY_P50.format, m::GOODPUT.format, m::SETUP_MS.format);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -193,12 +193,12 @@ fn versus_markdown(s: &mut String, r: &Results) {
                     .as_ref()
                     .map_or(x.browser.transport.as_str(), |r| r.transport.as_str()),
                 x.browser.profile,
-                fmt_opt(rust(&|r| r.p50_us), fmt_us),
-                fmt_opt(x.browser.p50_us, fmt_us),
-                fmt_opt(rust(&|r| r.p99_us), fmt_us),
-                fmt_opt(x.browser.p99_us, fmt_us),
-                fmt_opt(rust(&|r| r.goodput_bps), fmt_bps),
-                fmt_opt(x.browser.goodput_bps, fmt_bps),
+                fmt_opt(rust(&|r| r.p50_us), us),
+                fmt_opt(x.browser.p50_us, us),
+                fmt_opt(rust(&|r| r.p99_us), us),
+                fmt_opt(x.browser.p99_us, us),
+                fmt_opt(rust(&|r| r.goodput_bps), bps),
+                fmt_opt(x.browser.goodput_bps, bps),
                 fmt_opt(rust(&|r| r.setup_ms), ms),
                 fmt_opt(x.browser.setup_ms, ms),
             );
@@ -359,11 +359,11 @@ fn rows_markdown(s: &mut String, r: &Results) {
                 row.transport,
                 row.profile,
                 row.repeats,
-                fmt_opt(row.p50_us, fmt_us),
-                fmt_opt(row.p99_us, fmt_us),
-                fmt_opt(row.msgs_per_s, |v| format!("{v:.0}")),
-                fmt_opt(row.goodput_bps, fmt_bps),
-                fmt_opt(row.setup_ms, |v| format!("{v:.2} ms")),
+                fmt_opt(row.p50_us, m::LATENCY_P50.format),
+                fmt_opt(row.p99_us, m::LATENCY_P99.format),
+                fmt_opt(row.msgs_per_s, m::MSGS_PER_S.format),
+                fmt_opt(row.goodput_bps, m::GOODPUT.format),
+                fmt_opt(row.setup_ms, m::SETUP_MS.format),
                 row.lost
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "–".into()),

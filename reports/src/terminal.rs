@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::format::{fmt_bps, fmt_us};
+use crate::metrics as m;
 use crate::model::{Results, Status};
 use crate::summary::rows;
 
@@ -25,12 +25,10 @@ pub fn table(r: &Results) -> String {
             row.transport,
             row.profile,
             row.repeats,
-            row.p50_us.map(fmt_us).unwrap_or_else(dash),
-            row.p99_us.map(fmt_us).unwrap_or_else(dash),
-            row.goodput_bps.map(fmt_bps).unwrap_or_else(dash),
-            row.setup_ms
-                .map(|v| format!("{v:.2} ms"))
-                .unwrap_or_else(dash),
+            row.p50_us.map(m::LATENCY_P50.format).unwrap_or_else(dash),
+            row.p99_us.map(m::LATENCY_P99.format).unwrap_or_else(dash),
+            row.goodput_bps.map(m::GOODPUT.format).unwrap_or_else(dash),
+            row.setup_ms.map(m::SETUP_MS.format).unwrap_or_else(dash),
         );
     }
     for c in r.cells.iter().filter(|c| c.status != Status::Ok) {

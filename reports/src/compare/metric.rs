@@ -1,4 +1,5 @@
-//! The metrics `compare` judges (`--metric`), how each is read from a cell and printed, and
+//! The metrics `compare` judges (`--metric`): names for entries of the metric catalogue
+//! ([`crate::metrics`], which says how each is read from a cell and printed), and
 //! [`CompareError`] (which names metrics, and which parsing a metric returns).
 
 use std::fmt;
@@ -6,7 +7,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::format::{bytes_mib1 as fmt_bytes, fmt_bps, fmt_us};
+use crate::metrics::{self, Metric};
 use crate::model::Cell;
 
 use crate::stats::StatsError;
@@ -88,31 +89,25 @@ pub enum CompareError {
     Stats(#[from] StatsError),
 }
 
-/// A compared metric. Ids (`p50`, `p99`, `goodput`, `msgs_per_s`, `setup_ms`,
-/// `server_cpu_s`, `rss_per_conn`) are used by `--metric` and in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// A compared metric: a name for an entry of the catalogue ([`CompareMetric::metric`]). Ids
+/// (`p50`, `p99`, `goodput`, `msgs_per_s`, `setup_ms`, `server_cpu_s`, `rss_per_conn`) are
+/// used by `--metric` and in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CompareMetric {
     /// Median latency of a repeat (`latency_us.p50`), µs.
-    #[serde(rename = "p50")]
     P50,
     /// 99th percentile latency of a repeat (`latency_us.p99`), µs.
-    #[serde(rename = "p99")]
     P99,
     /// Goodput (`throughput.goodput_bps`), bit/s.
-    #[serde(rename = "goodput")]
     Goodput,
     /// Messages per second delivered (`throughput.msgs_per_s`).
-    #[serde(rename = "msgs_per_s")]
     MsgsPerS,
     /// Connection setup time (`setup_ms`), ms.
-    #[serde(rename = "setup_ms")]
     SetupMs,
     /// Server agent CPU time (`resources.server_cpu_s`), s.
-    #[serde(rename = "server_cpu_s")]
     ServerCpu,
     /// Server peak RSS per connection: `resources.server_rss_peak_bytes / params.clients`,
     /// bytes; only where `params.clients` is a positive number.
-    #[serde(rename = "rss_per_conn")]
     RssPerConn,
 }
 
@@ -128,66 +123,44 @@ impl CompareMetric {
         CompareMetric::RssPerConn,
     ];
 
-    /// Stable id (CLI and JSON).
-    pub fn id(self) -> &'static str {
+    /// The catalogue entry this metric is: how it is read, judged and printed.
+    pub fn metric(self) -> &'static Metric {
         match self {
-            CompareMetric::P50 => "p50",
-            CompareMetric::P99 => "p99",
-            CompareMetric::Goodput => "goodput",
-            CompareMetric::MsgsPerS => "msgs_per_s",
-            CompareMetric::SetupMs => "setup_ms",
-            CompareMetric::ServerCpu => "server_cpu_s",
-            CompareMetric::RssPerConn => "rss_per_conn",
+            CompareMetric::P50 => metrics::LATENCY_P50,
+            CompareMetric::P99 => metrics::LATENCY_P99,
+            CompareMetric::Goodput => metrics::GOODPUT,
+            CompareMetric::MsgsPerS => metrics::MSGS_PER_S,
+            CompareMetric::SetupMs => metrics::SETUP_MS,
+            CompareMetric::ServerCpu => metrics::SERVER_CPU,
+            CompareMetric::RssPerConn => metrics::SERVER_RSS_PER_CONN,
         }
+    }
+
+    /// Stable id (CLI and JSON): the catalogue entry's compare alias.
+    pub fn id(self) -> &'static str {
+        self.metric().compare_id()
     }
 
     /// Label for people.
     pub fn label(self) -> &'static str {
-        match self {
-            CompareMetric::P50 => "latency p50",
-            CompareMetric::P99 => "latency p99",
-            CompareMetric::Goodput => "goodput",
-            CompareMetric::MsgsPerS => "msgs/s",
-            CompareMetric::SetupMs => "setup",
-            CompareMetric::ServerCpu => "server CPU",
-            CompareMetric::RssPerConn => "server RSS/conn",
-        }
+        self.metric().compare_label()
     }
 
     /// Whether a larger value is worse (latency, setup, CPU, memory) or better (goodput,
     /// messages per second).
     pub fn higher_is_worse(self) -> bool {
-        !matches!(self, CompareMetric::Goodput | CompareMetric::MsgsPerS)
+        self.metric().higher_is_worse()
     }
 
-    /// The metric's value in one cell, when measured.
+    /// The metric's value in one cell, when measured (not filtered: compare refuses
+    /// non-finite values with an error naming the cell).
     pub fn extract(self, cell: &Cell) -> Option<f64> {
-        let lat = || cell.latency_us.as_ref().filter(|l| l.count > 0);
-        match self {
-            CompareMetric::P50 => lat().and_then(|l| l.p50).map(|v| v as f64),
-            CompareMetric::P99 => lat().and_then(|l| l.p99).map(|v| v as f64),
-            CompareMetric::Goodput => cell.throughput.as_ref().and_then(|t| t.goodput_bps),
-            CompareMetric::MsgsPerS => cell.throughput.as_ref().and_then(|t| t.msgs_per_s),
-            CompareMetric::SetupMs => cell.setup_ms,
-            CompareMetric::ServerCpu => cell.resources.as_ref().and_then(|r| r.server_cpu_s),
-            CompareMetric::RssPerConn => {
-                let rss = cell.resources.as_ref()?.server_rss_peak_bytes? as f64;
-                let clients = cell.params.get("clients")?.as_f64()?;
-                (clients > 0.0).then(|| rss / clients)
-            }
-        }
+        (self.metric().extract)(cell)
     }
 
-    /// Formats a value of this metric with its unit.
+    /// Formats a value of this metric with its unit, as compare's tables print it.
     pub fn format(self, v: f64) -> String {
-        match self {
-            CompareMetric::P50 | CompareMetric::P99 => fmt_us(v),
-            CompareMetric::Goodput => fmt_bps(v),
-            CompareMetric::MsgsPerS => format!("{v:.0}/s"),
-            CompareMetric::SetupMs => format!("{v:.2} ms"),
-            CompareMetric::ServerCpu => format!("{v:.3} s"),
-            CompareMetric::RssPerConn => fmt_bytes(v),
-        }
+        self.metric().compare_format(v)
     }
 
     /// Parses a comma-separated list of metric names (as given to `--metric`).
@@ -197,6 +170,13 @@ impl CompareMetric {
             .filter(|p| !p.is_empty())
             .map(CompareMetric::from_str)
             .collect()
+    }
+}
+
+/// Written as its id (`"p50"`).
+impl Serialize for CompareMetric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
     }
 }
 
@@ -228,5 +208,36 @@ impl FromStr for CompareMetric {
             }
         };
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_labels_and_json_names_are_the_public_ones() {
+        let ids = CompareMetric::ALL.map(CompareMetric::id);
+        assert_eq!(
+            ids,
+            [
+                "p50",
+                "p99",
+                "goodput",
+                "msgs_per_s",
+                "setup_ms",
+                "server_cpu_s",
+                "rss_per_conn"
+            ]
+        );
+        for m in CompareMetric::ALL {
+            assert!(m.metric().compare.is_some(), "{m}");
+            assert_eq!(m.id().parse::<CompareMetric>().ok(), Some(m));
+            let json = serde_json::to_value(m).ok();
+            assert_eq!(json, Some(serde_json::Value::from(m.id())));
+        }
+        assert_eq!(CompareMetric::RssPerConn.label(), "server RSS/conn");
+        assert_eq!(CompareMetric::MsgsPerS.format(12.4), "12/s");
+        assert!(!CompareMetric::Goodput.higher_is_worse());
     }
 }

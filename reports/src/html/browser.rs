@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::format::{escape, fmt_bps, fmt_us};
+use crate::format::escape;
+use crate::metrics as m;
 use crate::model::{Cell, OriginLimit, Results};
 use crate::summary::{origin_http, versus, Versus};
 
@@ -46,7 +47,7 @@ fn versus_table(h: &mut String, v: &[Versus]) {
             v.map_or("–".to_string(), |v| escape(&f(v)))
         )
     };
-    let ms = |v: f64| format!("{v:.2} ms");
+    let (us, bps, ms) = (m::LATENCY_P50.format, m::GOODPUT.format, m::SETUP_MS.format);
     for x in v {
         let rust = |f: &dyn Fn(&crate::summary::Row) -> Option<f64>| x.rust.as_ref().and_then(f);
         let _ = writeln!(
@@ -55,12 +56,12 @@ fn versus_table(h: &mut String, v: &[Versus]) {
             escape(&x.browser.workload),
             escape(&x.browser.transport),
             escape(&x.browser.profile),
-            td(rust(&|r| r.p50_us), &fmt_us),
-            td(x.browser.p50_us, &fmt_us),
-            td(rust(&|r| r.p99_us), &fmt_us),
-            td(x.browser.p99_us, &fmt_us),
-            td(rust(&|r| r.goodput_bps), &fmt_bps),
-            td(x.browser.goodput_bps, &fmt_bps),
+            td(rust(&|r| r.p50_us), &us),
+            td(x.browser.p50_us, &us),
+            td(rust(&|r| r.p99_us), &us),
+            td(x.browser.p99_us, &us),
+            td(rust(&|r| r.goodput_bps), &bps),
+            td(x.browser.goodput_bps, &bps),
             td(rust(&|r| r.setup_ms), &ms),
             td(x.browser.setup_ms, &ms),
         );

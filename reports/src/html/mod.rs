@@ -257,24 +257,6 @@ mod tests {
     }
 
     #[test]
-    fn metric_ids_used_here_exist() {
-        for id in [
-            "latency_p50_us",
-            "latency_p99_us",
-            "latency_p999_us",
-            "msgs_per_s",
-            "goodput_bps",
-            "setup_ms",
-            "setup_rtts",
-            "server_cpu_s",
-            "server_rss_per_conn_bytes",
-            "overhead_ratio",
-        ] {
-            assert!(figures::metric(id).is_some(), "{id}");
-        }
-    }
-
-    #[test]
     fn spectrum_ends_at_max() {
         let mut hist = Histogram::<u64>::new(3).expect("hist");
         for v in 1..=1000u64 {

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
-use crate::figures::{self, distinct, KeyCells, Metric};
+use crate::figures::{self, distinct, KeyCells};
 use crate::format::{escape, fmt_bps};
+use crate::metrics::{self as m, Metric};
 use crate::plots::{self, BarRow, BarValue, Bars, Line};
 
 use super::error::ReportError;
@@ -103,7 +104,7 @@ pub(super) fn metric_bars(
     back: Option<&Metric>,
     profiles: usize,
 ) -> (Vec<BarRow>, bool) {
-    let predicted = metric.id == "setup_rtts";
+    let predicted = metric.id == m::SETUP_RTTS.id;
     let mut any = false;
     let rows = keys
         .iter()
@@ -237,7 +238,7 @@ fn latency_part(
     }
     let np = profiles.len();
     let mut bars_figs = String::new();
-    let (rows, any) = metric_bars(keys, m("latency_p50_us"), Some(m("latency_p99_us")), np);
+    let (rows, any) = metric_bars(keys, m::LATENCY_P50, Some(m::LATENCY_P99), np);
     if any {
         let t = format!("{title}: p50 (solid) and p99 (pale) latency");
         let svg = plots::bars(&Bars {
@@ -313,9 +314,9 @@ const CHART_GROUPS: [(&str, &[ChartSpec]); 3] = [
     (
         "Throughput",
         &[
-            ("goodput_bps", "goodput (bit/s)", false, fmt_bps_tick),
+            (m::GOODPUT, "goodput (bit/s)", false, fmt_bps_tick),
             (
-                "msgs_per_s",
+                m::MSGS_PER_S,
                 "messages per second (msg/s)",
                 false,
                 plots::si,
@@ -325,9 +326,9 @@ const CHART_GROUPS: [(&str, &[ChartSpec]); 3] = [
     (
         "Connection setup",
         &[
-            ("setup_ms", "setup time (ms)", false, ms_tick),
+            (m::SETUP_MS, "setup time (ms)", false, ms_tick),
             (
-                "setup_rtts",
+                m::SETUP_RTTS,
                 "round trips of the profile · black tick: protocol's predicted count",
                 false,
                 rtt_tick,
@@ -337,15 +338,15 @@ const CHART_GROUPS: [(&str, &[ChartSpec]); 3] = [
     (
         "Resources and wire",
         &[
-            ("server_cpu_s", "server CPU time (s)", false, s_tick),
+            (m::SERVER_CPU, "server CPU time (s)", false, s_tick),
             (
-                "server_rss_per_conn_bytes",
+                m::SERVER_RSS_PER_CONN,
                 "server peak RSS per connection (bytes)",
                 false,
                 plots::bytes,
             ),
             (
-                "overhead_ratio",
+                m::OVERHEAD,
                 "wire bytes / payload bytes (ratio)",
                 false,
                 ratio_tick,
@@ -365,8 +366,7 @@ fn metric_groups(
 ) -> Result<(), ReportError> {
     for (heading, metrics) in CHART_GROUPS {
         let mut figs = String::new();
-        for (id, x_desc, log, fmt) in metrics.iter() {
-            let metric = m(id);
+        for (metric, x_desc, log, fmt) in metrics.iter() {
             let (rows, any) = metric_bars(keys, metric, None, np);
             if !any {
                 continue;
@@ -379,7 +379,7 @@ fn metric_groups(
                 fmt,
                 rows: &rows,
             })?;
-            figure(&mut figs, &format!("{aid}-{id}"), &svg);
+            figure(&mut figs, &format!("{aid}-{}", metric.id), &svg);
         }
         if heading == "Connection setup" {
             let _ = writeln!(h, "<h3>{heading}</h3>");
@@ -394,8 +394,8 @@ fn metric_groups(
     Ok(())
 }
 
-/// A bar chart of one metric: (metric id, x axis description, log axis, tick formatter).
-pub(super) type ChartSpec = (&'static str, &'static str, bool, fn(f64) -> String);
+/// A bar chart of one metric: (metric, x axis description, log axis, tick formatter).
+pub(super) type ChartSpec = (&'static Metric, &'static str, bool, fn(f64) -> String);
 
 pub(super) fn fmt_bps_tick(v: f64) -> String {
     if v == 0.0 {

@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::figures::{self, KeyCells, Metric, Spread};
-use crate::format::{escape, fmt_bps, fmt_us};
+use crate::figures::{self, KeyCells, Spread};
+use crate::format::escape;
+use crate::metrics::{self as m, Metric};
 use crate::model::Status;
 use crate::plots::{self};
 
@@ -31,6 +32,11 @@ pub(super) fn spread_td(s: Option<Spread>, f: &dyn Fn(f64) -> String) -> String 
     }
 }
 
+/// A table cell of one metric of a key: its median and spread, printed as the catalogue says.
+pub(super) fn metric_td(k: &KeyCells<'_>, metric: &Metric) -> String {
+    spread_td(k.spread(metric), &metric.format)
+}
+
 /// `54.1–56.1 ms` rather than `54.1 ms–56.1 ms` when both ends carry the same unit.
 pub(super) fn range_text(lo: &str, hi: &str) -> String {
     match (lo.rsplit_once(' '), hi.rsplit_once(' ')) {
@@ -46,7 +52,6 @@ pub(super) fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
          <th>goodput</th><th>setup</th><th>lost</th><th>server CPU</th><th>RSS / conn</th>\
          <th>overhead</th></tr>\n",
     );
-    let us = |v: f64| fmt_us(v);
     for k in keys {
         let total = k.ok.len() + k.failed.len() + k.skipped.len();
         let lost = k
@@ -63,16 +68,16 @@ pub(super) fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             escape(k.profile),
             k.ok.len(),
             total,
-            spread_td(k.spread(m("latency_p50_us")), &us),
-            spread_td(k.spread(m("latency_p99_us")), &us),
-            spread_td(k.spread(m("latency_p999_us")), &us),
-            spread_td(k.spread(m("msgs_per_s")), &|v| format!("{v:.0}")),
-            spread_td(k.spread(m("goodput_bps")), &fmt_bps),
-            spread_td(k.spread(m("setup_ms")), &|v| format!("{v:.2} ms")),
+            metric_td(k, m::LATENCY_P50),
+            metric_td(k, m::LATENCY_P99),
+            metric_td(k, m::LATENCY_P999),
+            metric_td(k, m::MSGS_PER_S),
+            metric_td(k, m::GOODPUT),
+            metric_td(k, m::SETUP_MS),
             lost,
-            spread_td(k.spread(m("server_cpu_s")), &|v| format!("{v:.2} s")),
-            spread_td(k.spread(m("server_rss_per_conn_bytes")), &plots::bytes),
-            spread_td(k.spread(m("overhead_ratio")), &|v| format!("{v:.3}×")),
+            metric_td(k, m::SERVER_CPU),
+            metric_td(k, m::SERVER_RSS_PER_CONN),
+            metric_td(k, m::OVERHEAD),
         );
     }
     h.push_str("</table></div>\n");
@@ -153,7 +158,7 @@ pub(super) fn not_ok_table(h: &mut String, keys: &[&KeyCells<'_>]) {
 pub(super) fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
     let any = keys
         .iter()
-        .any(|k| k.spread(m("setup_ms")).is_some() || k.spread(m("setup_rtts")).is_some());
+        .any(|k| k.spread(m::SETUP_MS).is_some() || k.spread(m::SETUP_RTTS).is_some());
     if !any {
         h.push_str("<p class=\"note\">No setup time recorded in this scenario (–).</p>\n");
         return;
@@ -171,8 +176,8 @@ pub(super) fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             status_class(k),
             escape(&k.transport_name()),
             escape(k.profile),
-            spread_td(k.spread(m("setup_ms")), &|v| format!("{v:.2} ms")),
-            spread_td(k.spread(m("setup_rtts")), &|v| format!("{v:.2}")),
+            metric_td(k, m::SETUP_MS),
+            metric_td(k, m::SETUP_RTTS),
             pred.map(|p| format!("{}{}", if p.approximate { "≈ " } else { "" }, p.rtts))
                 .unwrap_or_else(|| "–".into()),
             pred.map(|p| escape(p.basis)).unwrap_or_else(|| "–".into()),
@@ -223,11 +228,6 @@ pub(super) fn delivery_table(h: &mut String, keys: &[&KeyCells<'_>]) {
         "</table></div><p class=\"note\">Summed over the ok repeats, warm-up excluded; \
          percentages of frames sent.</p>\n",
     );
-}
-
-pub(super) fn m(id: &str) -> &'static Metric {
-    // The ids used in this module are in the catalogue (checked by a test).
-    figures::metric(id).unwrap_or(&figures::METRICS[0])
 }
 
 pub(super) fn json_text(v: Option<&serde_json::Value>) -> String {

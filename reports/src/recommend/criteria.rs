@@ -1,7 +1,8 @@
 //! The ranking criteria the traits select (see the table in the parent module's docs).
 
 use super::traits::{Connectivity, Traits, FEW_CLIENTS};
-use crate::verdicts::{self, FaqMetric};
+use crate::metrics::{self, Metric};
+use crate::verdicts;
 
 /// One figure a ranking criterion reads.
 #[derive(Debug, Clone, Copy)]
@@ -12,7 +13,7 @@ pub(super) struct Criterion {
     pub(super) nearest_clients: bool,
     /// Only this workload name.
     pub(super) name: Option<&'static str>,
-    pub(super) metric: FaqMetric,
+    pub(super) metric: &'static Metric,
     pub(super) weight: f64,
     pub(super) label: &'static str,
     pub(super) eps: f64,
@@ -30,7 +31,13 @@ struct Source {
 
 impl Source {
     /// The criterion reading `metric` from this source, with its weight, label and floor.
-    fn read(self, metric: FaqMetric, weight: f64, label: &'static str, eps: f64) -> Criterion {
+    fn read(
+        self,
+        metric: &'static Metric,
+        weight: f64,
+        label: &'static str,
+        eps: f64,
+    ) -> Criterion {
         Criterion {
             scenario: self.scenario,
             workload: self.workload,
@@ -59,7 +66,7 @@ pub(super) fn criteria(t: &Traits) -> Vec<Criterion> {
             name: None,
             nearest_clients: false,
         };
-        out.push(echo.read(verdicts::P99, 1.0, "echo p99 under loss", 100.0));
+        out.push(echo.read(metrics::LATENCY_P99, 1.0, "echo p99 under loss", 100.0));
     }
     out
 }
@@ -73,8 +80,8 @@ fn peer(t: &Traits) -> Vec<Criterion> {
         nearest_clients: false,
     };
     let mut out = vec![
-        relay.read(verdicts::P50, 1.0, "relay p50", 100.0),
-        relay.read(verdicts::P99, 0.5, "relay p99", 100.0),
+        relay.read(metrics::LATENCY_P50, 1.0, "relay p50", 100.0),
+        relay.read(metrics::LATENCY_P99, 0.5, "relay p99", 100.0),
     ];
     if t.loss_tolerant {
         let media = Source {
@@ -82,7 +89,7 @@ fn peer(t: &Traits) -> Vec<Criterion> {
             ..relay
         };
         let label = "media frames missed at 150 ms";
-        out.push(media.read(verdicts::MISSED_150MS, 1.0, label, 0.005));
+        out.push(media.read(metrics::MISSED_150MS, 1.0, label, 0.005));
     }
     out
 }
@@ -96,15 +103,15 @@ fn quiet() -> Vec<Criterion> {
         nearest_clients: true,
     };
     vec![
-        idle.read(verdicts::P50, 1.0, "notification p50", 100.0),
+        idle.read(metrics::LATENCY_P50, 1.0, "notification p50", 100.0),
         idle.read(
-            verdicts::WIRE_BYTES_PER_CONN_HOUR,
+            metrics::WIRE_BYTES_PER_CONN_HOUR,
             0.5,
             "wire bytes per connection-hour",
             1.0,
         ),
         idle.read(
-            verdicts::SERVER_BYTES_PER_CONN,
+            metrics::SERVER_BYTES_PER_CONN,
             0.5,
             "server memory per connection",
             1.0,
@@ -121,8 +128,8 @@ fn collab() -> Vec<Criterion> {
         nearest_clients: true,
     };
     vec![
-        collab.read(verdicts::P50, 1.0, "op → all p50", 100.0),
-        collab.read(verdicts::P99, 0.5, "op → all p99", 100.0),
+        collab.read(metrics::LATENCY_P50, 1.0, "op → all p50", 100.0),
+        collab.read(metrics::LATENCY_P99, 0.5, "op → all p99", 100.0),
     ]
 }
 
@@ -136,19 +143,19 @@ fn refresh() -> Vec<Criterion> {
     };
     vec![
         push.read(
-            verdicts::SERVER_BYTES_PER_CLIENT,
+            metrics::SERVER_BYTES_PER_CLIENT,
             1.0,
             "server memory per client",
             1.0,
         ),
         push.read(
-            verdicts::SERVER_CPU_MS_PER_CLIENT_MIN,
+            metrics::SERVER_CPU_MS_PER_CLIENT_MIN,
             1.0,
             "server CPU per client-minute",
             0.01,
         ),
         push.read(
-            verdicts::WIRE_BYTES_PER_CLIENT_MIN,
+            metrics::WIRE_BYTES_PER_CLIENT_MIN,
             0.5,
             "wire bytes per client-minute",
             1.0,

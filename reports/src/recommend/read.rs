@@ -4,7 +4,8 @@
 use super::criteria::Criterion;
 use super::traits::Traits;
 use crate::figures::KeyCells;
-use crate::verdicts::{self, Evidence, FaqMetric};
+use crate::metrics::Metric;
+use crate::verdicts::{self, Evidence};
 
 /// One transport's figures for one criterion.
 pub(super) struct Read {
@@ -156,7 +157,7 @@ fn read_criterion(here: Vec<&KeyCells<'_>>, c: &Criterion) -> Vec<(String, Read)
         };
         let evidence = evidence_of(
             &format!("{}/{}/{}/{}", k.scenario, k.workload, name, k.profile),
-            &c.metric,
+            c.metric,
             &values,
         );
         // Several profiles: pool the repeats of every profile for this transport.
@@ -185,7 +186,7 @@ fn link_loss_of(c: &crate::model::Cell) -> Option<f64> {
     l.get("loss").and_then(|v| v.as_f64())
 }
 
-fn evidence_of(cell: &str, m: &FaqMetric, values: &[f64]) -> Option<Evidence> {
+fn evidence_of(cell: &str, m: &Metric, values: &[f64]) -> Option<Evidence> {
     let min = values.iter().copied().reduce(f64::min)?;
     let max = values.iter().copied().reduce(f64::max)?;
     Some(Evidence {
