@@ -117,6 +117,16 @@ impl<'a> KeyCells<'a> {
         Spread::of(self.ok.iter().filter_map(|c| f(c)).collect())
     }
 
+    /// Frames lost among those the latency counts, over the ok repeats ([`lost_fraction`]).
+    pub fn lost_fraction(&self) -> Option<f64> {
+        lost_fraction(&self.ok)
+    }
+
+    /// Why a metric is null in some or all ok repeats ([`gap`]).
+    pub fn gap(&self, m: &Metric) -> Option<String> {
+        gap(&self.ok, m)
+    }
+
     /// Delivery counters summed over the ok repeats that have them (summary.md's `lost` is
     /// this sum).
     pub fn delivery(&self) -> Option<Delivery> {
@@ -161,6 +171,40 @@ impl<'a> KeyCells<'a> {
         } else {
             format!("{}/{}/{}", self.scenario, self.transport, self.profile)
         }
+    }
+}
+
+/// The fraction of frames lost among those the latency summaries of `cells` count (frames
+/// that never arrived, ranked after every delivered one), summed over the cells: `Some(0.0)`
+/// when none was lost, `None` when no cell has a latency summary.
+pub fn lost_fraction(cells: &[&Cell]) -> Option<f64> {
+    let (mut lost, mut count) = (0u64, 0u64);
+    for l in cells.iter().filter_map(|c| c.latency_us.as_ref()) {
+        lost += l.lost;
+        count += l.count;
+    }
+    (count > 0).then(|| lost as f64 / count as f64)
+}
+
+/// Why metric `m` is null in `cells` that have the quantity (a latency percentile the
+/// delivered fraction or the sample count cannot give): the first cell's reason, prefixed
+/// with how many cells lack it when others have it (`1 of 3 repeats: …`); `None` when no
+/// cell has such a reason.
+pub fn gap(cells: &[&Cell], m: &Metric) -> Option<String> {
+    let reasons: Vec<String> = cells
+        .iter()
+        .filter(|c| (m.extract)(c).is_none())
+        .filter_map(|c| m.gap(c))
+        .collect();
+    let first = reasons.first()?;
+    if reasons.len() == cells.len() {
+        Some(first.clone())
+    } else {
+        Some(format!(
+            "{} of {} repeats: {first}",
+            reasons.len(),
+            cells.len()
+        ))
     }
 }
 
@@ -258,6 +302,9 @@ pub struct Column {
     pub extract: fn(&Cell) -> Option<f64>,
     /// How it is printed.
     pub fmt: fn(f64) -> String,
+    /// For a latency column, its metric: renderers show the loss beside the figure and why
+    /// it is null ([`gap`]).
+    pub latency: Option<&'static Metric>,
 }
 
 /// The figures only a workload has, with the title and note of its table.
@@ -293,36 +340,43 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
                 header: "connections",
                 extract: |c| Some(c.idle.as_ref()?.connections as f64),
                 fmt: count,
+                latency: None,
             },
             Column {
                 header: "keep-alive / conn-hour",
                 extract: |c| c.idle.as_ref()?.keepalive_bytes_per_connection_hour,
                 fmt: crate::format::bytes,
+                latency: None,
             },
             Column {
                 header: "packets / conn-hour",
                 extract: |c| c.idle.as_ref()?.keepalive_packets_per_connection_hour,
                 fmt: count,
+                latency: None,
             },
             Column {
                 header: "server RSS / conn",
                 extract: |c| c.idle.as_ref()?.server_rss_per_connection_bytes,
                 fmt: crate::format::bytes,
+                latency: None,
             },
             Column {
                 header: "client RSS / conn",
                 extract: |c| c.idle.as_ref()?.client_rss_per_connection_bytes,
                 fmt: crate::format::bytes,
+                latency: None,
             },
             Column {
                 header: "notification p50",
                 extract: m::LATENCY_P50.extract,
                 fmt: crate::format::fmt_us,
+                latency: Some(m::LATENCY_P50),
             },
             Column {
                 header: "notification p99",
                 extract: m::LATENCY_P99.extract,
                 fmt: crate::format::fmt_us,
+                latency: Some(m::LATENCY_P99),
             },
         ],
         has: |c| c.idle.is_some(),
@@ -339,41 +393,49 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
                 header: "cut",
                 extract: |c| c.flap.as_ref()?.cut_ms,
                 fmt: ms0,
+                latency: None,
             },
             Column {
                 header: "recovery",
                 extract: |c| c.flap.as_ref()?.recovery_ms,
                 fmt: ms0,
+                latency: None,
             },
             Column {
                 header: "longest silence",
                 extract: |c| c.flap.as_ref()?.outage_ms,
                 fmt: ms0,
+                latency: None,
             },
             Column {
                 header: "lost",
                 extract: |c| c.delivery.as_ref().map(|d| d.lost as f64),
                 fmt: count,
+                latency: None,
             },
             Column {
                 header: "duplicated",
                 extract: |c| c.delivery.as_ref().map(|d| d.duplicated as f64),
                 fmt: count,
+                latency: None,
             },
             Column {
                 header: "resumes",
                 extract: |c| Some(c.flap.as_ref()?.resumes as f64),
                 fmt: count,
+                latency: None,
             },
             Column {
                 header: "reconnects",
                 extract: |c| Some(c.flap.as_ref()?.reconnects as f64),
                 fmt: count,
+                latency: None,
             },
             Column {
                 header: "failed attempts",
                 extract: |c| Some(c.flap.as_ref()?.failed_attempts as f64),
                 fmt: count,
+                latency: None,
             },
         ],
         has: |c| c.flap.is_some(),

@@ -136,6 +136,18 @@ pub fn value_with_unit(v: f64, unit: &str) -> String {
     }
 }
 
+/// A fraction of frames lost, as shown beside a latency: `4.1 % lost`, `0.05 % lost`.
+pub fn lost_pct(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if p >= 10.0 {
+        format!("{p:.0} % lost")
+    } else if p >= 1.0 {
+        format!("{p:.1} % lost")
+    } else {
+        format!("{p:.2} % lost")
+    }
+}
+
 /// A ratio as a signed percentage change: `1.183` → `+18.3 %`.
 pub fn pct(r: f64) -> String {
     if r.is_infinite() {

@@ -74,6 +74,9 @@ pub struct Metric {
     pub extract: fn(&Cell) -> Option<f64>,
     /// Prints a value for people, with its unit where the column does not say it.
     pub format: fn(f64) -> String,
+    /// Why the figure is null in a cell that has the quantity (a latency percentile the
+    /// delivered fraction or the sample count cannot give: [`Latency::gap`]).
+    pub gap: Option<fn(&Cell) -> Option<String>>,
     /// The name `compare` judges it under, for the metrics it judges.
     pub compare: Option<CompareAlias>,
 }
@@ -82,6 +85,12 @@ impl Metric {
     /// The figure of one cell, when it has a finite one.
     pub fn get_from(&self, c: &Cell) -> Option<f64> {
         (self.extract)(c).filter(|v| v.is_finite())
+    }
+
+    /// Why the figure is null in this cell, when the cell has the quantity but not this
+    /// figure of it (`1500 samples; p99.9 needs at least 10000`).
+    pub fn gap(&self, c: &Cell) -> Option<String> {
+        self.gap.and_then(|g| g(c))
     }
 
     /// Prints a value ([`Metric::format`]).
@@ -144,6 +153,18 @@ pub fn field(c: &Cell, path: &str) -> Option<f64> {
     serde_json::to_value(c).ok()?.pointer(path)?.as_f64()
 }
 
+/// Why a cell's latency maximum (or mean) is null: frames were lost, and ranked after every
+/// delivered one.
+fn max_gap(c: &Cell) -> Option<String> {
+    let l = c.latency_us.as_ref()?;
+    (l.lost > 0).then(|| {
+        format!(
+            "{} of {} frames lost: the maximum is beyond them",
+            l.lost, l.count
+        )
+    })
+}
+
 /// Server peak RSS / clients, bytes.
 fn rss_per_client(c: &Cell) -> Option<f64> {
     let rss = c.resources.as_ref()?.server_rss_peak_bytes? as f64;
@@ -153,18 +174,48 @@ fn rss_per_client(c: &Cell) -> Option<f64> {
 /// A media frame later than this counts as lost (150 ms, one-way).
 pub const MEDIA_DEADLINE_US: u64 = 150_000;
 
-/// Fraction of sent frames that did not arrive within the media deadline, from the stored
-/// histogram.
-fn missed_within_deadline(c: &Cell) -> Option<f64> {
-    let sent = c.delivery.as_ref()?.sent;
+/// The deadline of [`MISSED_3RTT`], in round trips of the profile: a frame needing more than
+/// two round trips beyond the path's own is late for real-time use (a loss repaired by about
+/// one retransmission round trip fits, a retransmission timeout or a second loss does not).
+pub const DEADLINE_RTTS: f64 = 3.0;
+
+/// The RTT a cell's profile configures (`params.link`: its one-way `delay_ms` each way, with
+/// the `up` / `down` overrides), ms; `None` on an unshaped link.
+pub fn link_rtt_ms(c: &Cell) -> Option<f64> {
+    let link = c.params.get("link")?;
+    let base = link.get("delay_ms").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let way = |dir: &str| {
+        link.get(dir)
+            .and_then(|o| o.get("delay_ms"))
+            .and_then(|v| v.as_f64())
+            .unwrap_or(base)
+    };
+    let rtt = way("up") + way("down");
+    (rtt > 0.0).then_some(rtt)
+}
+
+/// Fraction of the frames sent (`delivery.sent`, else the frames the latency counts) that did
+/// not arrive within `deadline_us`, lost ones included, from the stored histogram.
+pub fn missed_within(c: &Cell, deadline_us: u64) -> Option<f64> {
+    let sent = match (&c.delivery, &c.latency_us) {
+        (Some(d), _) => d.sent,
+        (None, Some(l)) => l.count,
+        (None, None) => return None,
+    };
     if sent == 0 {
         return None;
     }
     let on_time = match &c.latency_us {
-        Some(l) => l.histogram().ok()?.count_between(0, MEDIA_DEADLINE_US),
+        Some(l) => l.histogram().ok()?.count_between(0, deadline_us),
         None => 0,
     };
     Some(1.0 - (on_time.min(sent) as f64 / sent as f64))
+}
+
+/// [`missed_within`] [`DEADLINE_RTTS`] × the profile's RTT.
+fn missed_within_rtts(c: &Cell) -> Option<f64> {
+    let deadline_us = DEADLINE_RTTS * link_rtt_ms(c)? * 1000.0;
+    missed_within(c, deadline_us.round() as u64)
 }
 
 fn count(v: f64) -> String {
@@ -195,6 +246,7 @@ pub const LATENCY_P50: &Metric = &Metric {
     kind: Kind::Latency,
     extract: |c| lat(c, |l| l.p50),
     format: fmt_us,
+    gap: Some(|c| c.latency_us.as_ref()?.gap(0.5)),
     compare: Some(CompareAlias {
         id: "p50",
         label: "latency p50",
@@ -206,6 +258,7 @@ pub const LATENCY_P90: &Metric = &Metric {
     id: "latency_p90_us",
     label: "p90 latency",
     extract: |c| lat(c, |l| l.p90),
+    gap: Some(|c| c.latency_us.as_ref()?.gap(0.9)),
     compare: None,
     ..*LATENCY_P50
 };
@@ -214,6 +267,7 @@ pub const LATENCY_P99: &Metric = &Metric {
     id: "latency_p99_us",
     label: "p99 latency",
     extract: |c| lat(c, |l| l.p99),
+    gap: Some(|c| c.latency_us.as_ref()?.gap(0.99)),
     compare: Some(CompareAlias {
         id: "p99",
         label: "latency p99",
@@ -226,6 +280,7 @@ pub const LATENCY_P999: &Metric = &Metric {
     id: "latency_p999_us",
     label: "p99.9 latency",
     extract: |c| lat(c, |l| l.p999),
+    gap: Some(|c| c.latency_us.as_ref()?.gap(0.999)),
     compare: None,
     ..*LATENCY_P50
 };
@@ -234,6 +289,7 @@ pub const LATENCY_MAX: &Metric = &Metric {
     id: "latency_max_us",
     label: "max latency",
     extract: |c| lat(c, |l| l.max),
+    gap: Some(max_gap),
     compare: None,
     ..*LATENCY_P50
 };
@@ -250,6 +306,7 @@ pub const MSGS_PER_S: &Metric = &Metric {
     kind: Kind::Throughput,
     extract: |c| c.throughput.as_ref().and_then(|t| t.msgs_per_s),
     format: count,
+    gap: None,
     compare: Some(CompareAlias {
         id: "msgs_per_s",
         label: "msgs/s",
@@ -265,6 +322,7 @@ pub const GOODPUT: &Metric = &Metric {
     kind: Kind::Throughput,
     extract: |c| c.throughput.as_ref().and_then(|t| t.goodput_bps),
     format: fmt_bps,
+    gap: None,
     compare: Some(CompareAlias {
         id: "goodput",
         label: "goodput",
@@ -280,6 +338,7 @@ pub const SETUP_MS: &Metric = &Metric {
     kind: Kind::Setup,
     extract: |c| c.setup_ms,
     format: ms2,
+    gap: None,
     compare: Some(CompareAlias {
         id: "setup_ms",
         label: "setup",
@@ -295,6 +354,7 @@ pub const SETUP_RTTS: &Metric = &Metric {
     kind: Kind::Setup,
     extract: |c| c.setup_rtts,
     format: |v| format!("{v:.2}"),
+    gap: None,
     compare: None,
 };
 
@@ -315,6 +375,7 @@ pub const LOSS_RATIO: &Metric = &Metric {
             .map(|d| d.lost as f64 / d.sent as f64)
     },
     format: percent,
+    gap: None,
     compare: None,
 };
 /// Fraction of frames sent that did not arrive within [`MEDIA_DEADLINE_US`] (lost or late).
@@ -324,8 +385,24 @@ pub const MISSED_150MS: &Metric = &Metric {
     unit: "fraction",
     better: Better::Smaller,
     kind: Kind::Delivery,
-    extract: missed_within_deadline,
+    extract: |c| missed_within(c, MEDIA_DEADLINE_US),
     format: percent,
+    gap: None,
+    compare: None,
+};
+/// Fraction of frames sent that did not arrive within [`DEADLINE_RTTS`] (3) × the profile's
+/// RTT, lost ones included: a figure over every frame sent, the same for reliable and
+/// unreliable transports (`hol-blocking`, `recommend --loss-tolerant`). Null on an unshaped
+/// link.
+pub const MISSED_3RTT: &Metric = &Metric {
+    id: "missed_3rtt_fraction",
+    label: "frames missed at 3 RTT",
+    unit: "fraction",
+    better: Better::Smaller,
+    kind: Kind::Delivery,
+    extract: missed_within_rtts,
+    format: percent,
+    gap: None,
     compare: None,
 };
 /// Arrivals out of the server's order (collab's `delivery.order_violations`).
@@ -337,6 +414,7 @@ pub const ORDER_VIOLATIONS: &Metric = &Metric {
     kind: Kind::Delivery,
     extract: |c| field(c, "/delivery/order_violations"),
     format: count,
+    gap: None,
     compare: None,
 };
 
@@ -352,6 +430,7 @@ pub const SERVER_CPU: &Metric = &Metric {
     kind: Kind::Resources,
     extract: |c| c.resources.as_ref().and_then(|r| r.server_cpu_s),
     format: seconds2,
+    gap: None,
     compare: Some(CompareAlias {
         id: "server_cpu_s",
         label: "server CPU",
@@ -380,6 +459,7 @@ pub const SERVER_RSS_PEAK: &Metric = &Metric {
             .map(|b| b as f64)
     },
     format: bytes,
+    gap: None,
     compare: None,
 };
 /// Server peak RSS / `params.clients`, bytes (only where `clients` is set).
@@ -427,6 +507,7 @@ pub const SERVER_CPU_MS_PER_CLIENT_MIN: &Metric = &Metric {
         Some(cpu * 1000.0 / clients(c)? / measured_minutes(c)?)
     },
     format: |v| format!("{v:.1} ms"),
+    gap: None,
     compare: None,
 };
 
@@ -442,6 +523,7 @@ pub const OVERHEAD: &Metric = &Metric {
     kind: Kind::Wire,
     extract: |c| c.wire.as_ref().and_then(|w| w.overhead_ratio),
     format: |v| format!("{v:.3}×"),
+    gap: None,
     compare: None,
 };
 /// Bytes on the wire (both directions) per client per measured minute.
@@ -457,6 +539,7 @@ pub const WIRE_BYTES_PER_CLIENT_MIN: &Metric = &Metric {
         Some(bytes / clients(c)? / measured_minutes(c)?)
     },
     format: bytes_mib2,
+    gap: None,
     compare: None,
 };
 /// Keep-alive bytes per connection-hour of a quiet cell: the idle workload's
@@ -485,6 +568,7 @@ pub const ALL: &[&Metric] = &[
     SETUP_RTTS,
     LOSS_RATIO,
     MISSED_150MS,
+    MISSED_3RTT,
     ORDER_VIOLATIONS,
     SERVER_CPU,
     CLIENT_CPU,

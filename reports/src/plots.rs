@@ -363,6 +363,8 @@ pub struct BarRow {
     pub note: Option<String>,
     /// A reference value drawn as a black tick across the row (e.g. the predicted count).
     pub marker: Option<f64>,
+    /// Text after the value (`4.1 % lost` beside a lossy transport's latency).
+    pub suffix: Option<String>,
 }
 
 /// Horizontal bar chart specification.
@@ -497,6 +499,10 @@ where
             (Some(v), Some(b)) => format!("{} / {}", fmt(v.median), fmt(b.median)),
             (Some(v), None) => fmt(v.median),
             (None, _) => row.note.clone().unwrap_or_else(|| "–".into()),
+        };
+        let text = match &row.suffix {
+            Some(x) => format!("{text} · {x}"),
+            None => text,
         };
         // Text goes on the whole canvas, in absolute pixels.
         let (px, py) = chart.backend_coord(&(end, y_mid));
@@ -705,6 +711,7 @@ mod tests {
                 }),
                 note: None,
                 marker: None,
+                suffix: None,
             },
             BarRow {
                 label: "sse · lan".into(),
@@ -713,6 +720,7 @@ mod tests {
                 back: None,
                 note: Some("failed".into()),
                 marker: Some(300.0),
+                suffix: Some("2.0 % lost".into()),
             },
         ];
         let b = bars(&Bars {
@@ -723,7 +731,11 @@ mod tests {
             rows: &rows,
         })
         .expect("bars");
-        assert!(b.contains("sse · lan") && b.contains("failed"));
-        assert!(b.contains("120µs / 800µs"));
+        assert!(b.contains("sse · lan") && b.contains("failed · 2.0 % lost"));
+        let at = b.find("120µs / 800µs").expect("value text");
+        assert!(
+            !b[at..].starts_with("120µs / 800µs ·"),
+            "no suffix unless given"
+        );
     }
 }

@@ -61,6 +61,103 @@ pub struct Row {
     pub setup_ms: Option<f64>,
     /// Sum of lost frames over repeats.
     pub lost: Option<u64>,
+    /// Frames lost among those the latency counts ([`crate::figures::lost_fraction`]).
+    pub lost_fraction: Option<f64>,
+    /// Why p50 is null in some or all repeats ([`crate::figures::gap`]).
+    pub p50_gap: Option<String>,
+    /// Why p99 is null in some or all repeats.
+    pub p99_gap: Option<String>,
+}
+
+impl Row {
+    /// The row's p50 as shown: [`latency_text`].
+    pub fn p50_text(&self, notes: &mut Notes) -> String {
+        latency_text(
+            self.p50_us,
+            self.p50_gap.as_deref(),
+            self.lost_fraction,
+            notes,
+        )
+    }
+
+    /// The row's p99 as shown: [`latency_text`].
+    pub fn p99_text(&self, notes: &mut Notes) -> String {
+        latency_text(
+            self.p99_us,
+            self.p99_gap.as_deref(),
+            self.lost_fraction,
+            notes,
+        )
+    }
+}
+
+/// A latency figure as summary.md shows it: the value (`–` when null, marked with the note
+/// that says why) and, for a lossy row, the loss beside it (`38.21 ms · 4.1 % lost`).
+pub fn latency_text(
+    us: Option<f64>,
+    gap: Option<&str>,
+    lost: Option<f64>,
+    notes: &mut Notes,
+) -> String {
+    let mut s = fmt_opt(us, m::LATENCY_P50.format);
+    if let Some(g) = gap {
+        s.push_str(&notes.mark(g));
+    }
+    if let Some(f) = lost.filter(|f| *f > 0.0) {
+        s.push_str(" · ");
+        s.push_str(&crate::format::lost_pct(f));
+    }
+    s
+}
+
+/// The notes of a table: each distinct reason once, numbered, marked in the cells by its
+/// superscript number and listed below the table.
+#[derive(Debug, Default)]
+pub struct Notes(Vec<String>);
+
+impl Notes {
+    /// The mark of `reason` (`¹`), adding it when new.
+    pub fn mark(&mut self, reason: &str) -> String {
+        let i = match self.0.iter().position(|r| r == reason) {
+            Some(i) => i,
+            None => {
+                self.0.push(reason.to_string());
+                self.0.len() - 1
+            }
+        };
+        superscript(i + 1)
+    }
+
+    /// The notes as Markdown list items (`- ¹ – : reason`), nothing when there are none.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        if !self.0.is_empty() {
+            s.push('\n');
+        }
+        for (i, r) in self.0.iter().enumerate() {
+            let _ = writeln!(s, "- {} – : {r}", superscript(i + 1));
+        }
+        s
+    }
+
+    /// The reasons, in number order (the first is note ¹).
+    pub fn reasons(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The mark of note `n` (from 1): `¹`.
+    pub fn mark_number(&self, n: usize) -> String {
+        superscript(n)
+    }
+}
+
+/// `n` in superscript digits (`12` → `¹²`).
+fn superscript(n: usize) -> String {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    n.to_string()
+        .chars()
+        .filter_map(|d| d.to_digit(10).map(|d| DIGITS[d as usize]))
+        .collect()
 }
 
 /// The summary row of one cell key's repeats.
@@ -82,6 +179,9 @@ fn row_of((scenario, workload, transport, profile): Key, cells: &[&Cell]) -> Row
         msgs_per_s: pick(m::MSGS_PER_S),
         setup_ms: pick(m::SETUP_MS),
         lost: (!lost.is_empty()).then(|| lost.iter().sum()),
+        lost_fraction: crate::figures::lost_fraction(cells),
+        p50_gap: crate::figures::gap(cells, m::LATENCY_P50),
+        p99_gap: crate::figures::gap(cells, m::LATENCY_P99),
     }
 }
 
@@ -182,9 +282,13 @@ fn versus_markdown(s: &mut String, r: &Results) {
             "| workload | transport | profile | p50 Rust | p50 browser | p99 Rust | p99 browser | goodput Rust | goodput browser | setup Rust | setup browser |"
         );
         let _ = writeln!(s, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        let mut notes = Notes::default();
         for x in &v {
             let rust = |f: &dyn Fn(&Row) -> Option<f64>| x.rust.as_ref().and_then(f);
-            let (us, bps, ms) = (m::LATENCY_P50.format, m::GOODPUT.format, m::SETUP_MS.format);
+            let rust_text = |f: &dyn Fn(&Row, &mut Notes) -> String, n: &mut Notes| {
+                x.rust.as_ref().map_or("–".into(), |r| f(r, n))
+            };
+            let (bps, ms) = (m::GOODPUT.format, m::SETUP_MS.format);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -193,16 +297,17 @@ fn versus_markdown(s: &mut String, r: &Results) {
                     .as_ref()
                     .map_or(x.browser.transport.as_str(), |r| r.transport.as_str()),
                 x.browser.profile,
-                fmt_opt(rust(&|r| r.p50_us), us),
-                fmt_opt(x.browser.p50_us, us),
-                fmt_opt(rust(&|r| r.p99_us), us),
-                fmt_opt(x.browser.p99_us, us),
+                rust_text(&Row::p50_text, &mut notes),
+                x.browser.p50_text(&mut notes),
+                rust_text(&Row::p99_text, &mut notes),
+                x.browser.p99_text(&mut notes),
                 fmt_opt(rust(&|r| r.goodput_bps), bps),
                 fmt_opt(x.browser.goodput_bps, bps),
                 fmt_opt(rust(&|r| r.setup_ms), ms),
                 fmt_opt(x.browser.setup_ms, ms),
             );
         }
+        s.push_str(&notes.markdown());
     }
 }
 
@@ -275,15 +380,22 @@ fn workload_markdown(r: &Results) -> String {
             heads.join(" | ")
         );
         let _ = writeln!(s, "|---|---|---|---|--:|{}", "--:|".repeat(heads.len()));
+        let mut notes = Notes::default();
         for ((scenario, workload, transport, profile), cells) in rows {
             let vals: Vec<String> = t
                 .columns
                 .iter()
                 .map(|col| {
-                    fmt_opt(
-                        median(cells.iter().filter_map(|c| (col.extract)(c)).collect()),
-                        col.fmt,
-                    )
+                    let v = median(cells.iter().filter_map(|c| (col.extract)(c)).collect());
+                    match col.latency {
+                        Some(lm) => latency_text(
+                            v,
+                            crate::figures::gap(cells, lm).as_deref(),
+                            crate::figures::lost_fraction(cells),
+                            &mut notes,
+                        ),
+                        None => fmt_opt(v, col.fmt),
+                    }
                 })
                 .collect();
             let _ = writeln!(
@@ -293,6 +405,7 @@ fn workload_markdown(r: &Results) -> String {
                 vals.join(" | ")
             );
         }
+        s.push_str(&notes.markdown());
     }
     s
 }
@@ -350,6 +463,7 @@ fn rows_markdown(s: &mut String, r: &Results) {
             "| scenario | workload | transport | profile | n | p50 | p99 | msgs/s | goodput | setup | lost |"
         );
         let _ = writeln!(s, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|");
+        let mut notes = Notes::default();
         for row in rows {
             let _ = writeln!(
                 s,
@@ -359,8 +473,8 @@ fn rows_markdown(s: &mut String, r: &Results) {
                 row.transport,
                 row.profile,
                 row.repeats,
-                fmt_opt(row.p50_us, m::LATENCY_P50.format),
-                fmt_opt(row.p99_us, m::LATENCY_P99.format),
+                row.p50_text(&mut notes),
+                row.p99_text(&mut notes),
                 fmt_opt(row.msgs_per_s, m::MSGS_PER_S.format),
                 fmt_opt(row.goodput_bps, m::GOODPUT.format),
                 fmt_opt(row.setup_ms, m::SETUP_MS.format),
@@ -369,6 +483,7 @@ fn rows_markdown(s: &mut String, r: &Results) {
                     .unwrap_or_else(|| "–".into()),
             );
         }
+        s.push_str(&notes.markdown());
     }
 }
 

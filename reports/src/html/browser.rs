@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use crate::format::escape;
 use crate::metrics as m;
 use crate::model::{Cell, OriginLimit, Results};
-use crate::summary::{origin_http, versus, Versus};
+use crate::summary::{origin_http, versus, Row, Versus};
+
+use super::tables::latency_cell;
 
 /// The browser lane section of report.html; nothing when the run had no browser cells.
 pub(super) fn browser_lane(h: &mut String, r: &Results) {
@@ -47,19 +49,19 @@ fn versus_table(h: &mut String, v: &[Versus]) {
             v.map_or("–".to_string(), |v| escape(&f(v)))
         )
     };
-    let (us, bps, ms) = (m::LATENCY_P50.format, m::GOODPUT.format, m::SETUP_MS.format);
+    let (bps, ms) = (m::GOODPUT.format, m::SETUP_MS.format);
     for x in v {
-        let rust = |f: &dyn Fn(&crate::summary::Row) -> Option<f64>| x.rust.as_ref().and_then(f);
+        let rust = |f: &dyn Fn(&Row) -> Option<f64>| x.rust.as_ref().and_then(f);
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}{}{}{}{}</tr>",
             escape(&x.browser.workload),
             escape(&x.browser.transport),
             escape(&x.browser.profile),
-            td(rust(&|r| r.p50_us), &us),
-            td(x.browser.p50_us, &us),
-            td(rust(&|r| r.p99_us), &us),
-            td(x.browser.p99_us, &us),
+            row_latency(x.rust.as_ref(), false),
+            row_latency(Some(&x.browser), false),
+            row_latency(x.rust.as_ref(), true),
+            row_latency(Some(&x.browser), true),
             td(rust(&|r| r.goodput_bps), &bps),
             td(x.browser.goodput_bps, &bps),
             td(rust(&|r| r.setup_ms), &ms),
@@ -67,6 +69,20 @@ fn versus_table(h: &mut String, v: &[Versus]) {
         );
     }
     h.push_str("</table></div>\n");
+}
+
+/// A row's p50 (or p99) cell: the value, its loss, why it is null (hover).
+fn row_latency(row: Option<&Row>, p99: bool) -> String {
+    let (value, gap) = match row {
+        Some(r) if p99 => (r.p99_us, r.p99_gap.as_deref()),
+        Some(r) => (r.p50_us, r.p50_gap.as_deref()),
+        None => (None, None),
+    };
+    latency_cell(
+        value.map_or("–".to_string(), |v| escape(&m::LATENCY_P50.show(v))),
+        gap,
+        row.and_then(|r| r.lost_fraction),
+    )
 }
 
 /// The per-origin connection limit table: one row per browser cell that measured it.

@@ -76,6 +76,8 @@ th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: lef
 th { background:#f0f2f5; font-weight:600; }
 td.num { text-align: right; white-space: nowrap; }
 td.num small, td small { display:block; color: var(--muted); font-size: 11px; }
+td small.lost { color: var(--bad); }
+td.gap { text-decoration: underline dotted; cursor: help; }
 table.figures { font-size: 13px; }
 table.figures th, table.figures td { padding: 3px 5px; }
 table.figures td.num small { font-size: 10.5px; white-space: normal; }
@@ -262,7 +264,7 @@ mod tests {
         for v in 1..=1000u64 {
             hist.record(v * 10).expect("record");
         }
-        let pts = spectrum_points(&hist);
+        let pts = spectrum_points(&hist, 0);
         assert_eq!(pts[0].0, 1.0);
         let last = pts.last().copied().expect("points");
         assert_eq!(last, (1000.0, hist.max() as f64));

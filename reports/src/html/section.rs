@@ -6,17 +6,28 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use crate::figures::{self, distinct, KeyCells};
-use crate::format::{escape, fmt_bps};
-use crate::metrics::{self as m, Metric};
+use crate::format::{escape, fmt_bps, lost_pct};
+use crate::metrics::{self as m, Kind, Metric};
 use crate::plots::{self, BarRow, BarValue, Bars, Line};
 
 use super::error::ReportError;
 use super::tables::*;
 
 pub(super) fn figure(h: &mut String, id: &str, svg: &str) {
+    figure_titled(h, id, "", svg);
+}
+
+/// A chart with a hover text (`title`, left out when empty): what the chart cannot show, such
+/// as the loss beside a lossy transport's latency and why a percentile is null.
+pub(super) fn figure_titled(h: &mut String, id: &str, title: &str, svg: &str) {
+    let title = if title.is_empty() {
+        String::new()
+    } else {
+        format!(" title=\"{}\"", escape(title))
+    };
     let _ = writeln!(
         h,
-        "<figure class=\"chart\" data-chart=\"{}\">{svg}</figure>",
+        "<figure class=\"chart\" data-chart=\"{}\"{title}>{svg}</figure>",
         escape(id)
     );
 }
@@ -51,31 +62,95 @@ pub(super) fn merged(k: &KeyCells<'_>) -> (Option<Histogram<u64>>, Vec<String>) 
     (acc.filter(|a| !a.is_empty()), errors)
 }
 
-/// Percentile spectrum points (1/(1−p), µs), 20 per decade, ending at the maximum.
-pub(super) fn spectrum_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+/// Percentile spectrum points (1/(1−p), µs), 20 per decade, ending at the maximum of the
+/// delivered frames. `lost` frames (never arrived) rank after every delivered one: with loss
+/// the percentiles are over all frames and the line ends where the delivered fraction does.
+pub(super) fn spectrum_points(h: &Histogram<u64>, lost: u64) -> Vec<(f64, f64)> {
     let n = h.len() as f64;
+    let total = n + lost as f64;
+    // Where the delivered frames end on the 1/(1−p) axis (all frames counted).
+    let end = if lost == 0 { n } else { total / lost as f64 };
     let mut pts = Vec::new();
     for k in 0..=200 {
         let x = 10f64.powf(f64::from(k) / 20.0);
-        if x > n {
+        if x > end.min(total) {
             break;
         }
-        pts.push((x, h.value_at_quantile(1.0 - 1.0 / x) as f64));
+        let q = 1.0 - 1.0 / x;
+        let q = if lost == 0 {
+            q
+        } else {
+            (q * total / n).min(1.0)
+        };
+        pts.push((x, h.value_at_quantile(q) as f64));
     }
     if n > 1.0 {
-        pts.push((n, h.max() as f64));
+        pts.push((end.min(total), h.max() as f64));
     }
     pts
 }
 
-/// CDF points (µs, % of samples ≤).
-pub(super) fn cdf_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+/// CDF points (µs, % of frames ≤): with `lost` frames the curve tops out at the delivered
+/// share.
+pub(super) fn cdf_points(h: &Histogram<u64>, lost: u64) -> Vec<(f64, f64)> {
+    let n = h.len() as f64;
+    let share = if lost == 0 {
+        1.0
+    } else {
+        n / (n + lost as f64)
+    };
     let mut pts = vec![(h.min() as f64, 0.0)];
     for i in 0..=200 {
         let q = f64::from(i) / 200.0;
-        pts.push((h.value_at_quantile(q) as f64, q * 100.0));
+        pts.push((h.value_at_quantile(q) as f64, q * 100.0 * share));
     }
     pts
+}
+
+/// Frames lost over a key's ok repeats that have a latency.
+fn lost_frames(k: &KeyCells<'_>) -> u64 {
+    k.ok.iter()
+        .filter_map(|c| c.latency_us.as_ref())
+        .map(|l| l.lost)
+        .sum()
+}
+
+/// `name · profile` (the profile only with several) with the key's loss: `(4.1 % lost)`.
+fn lossy_name(k: &KeyCells<'_>, name: String) -> String {
+    match k.lost_fraction().filter(|f| *f > 0.0) {
+        Some(f) => format!("{name} ({})", lost_pct(f)),
+        None => name,
+    }
+}
+
+/// What the latency charts cannot show, one line per lossy key and null p50 or p99 (the
+/// bars'; p99.9's reasons are on the table's hover): their hover text.
+fn latency_hover(keys: &[&KeyCells<'_>]) -> String {
+    let mut lines = Vec::new();
+    for k in keys {
+        let who = format!("{} · {}", k.transport_name(), k.profile);
+        if let Some(f) = k.lost_fraction().filter(|f| *f > 0.0) {
+            lines.push(format!(
+                "{who}: {} (ranked after every delivered frame)",
+                lost_pct(f)
+            ));
+        }
+        for m in [m::LATENCY_P50, m::LATENCY_P99] {
+            if let Some(g) = k.gap(m) {
+                lines.push(format!("{who}: {} – : {g}", m.label));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+/// A short reason for a bar drawn as `–`.
+fn short_gap(gap: &str) -> &'static str {
+    if gap.contains("needs at least") {
+        "too few samples"
+    } else {
+        "beyond the lost frames"
+    }
 }
 
 pub(super) fn row_label(k: &KeyCells<'_>, profiles: usize) -> String {
@@ -110,23 +185,52 @@ pub(super) fn metric_bars(
         .iter()
         .map(|k| {
             let value = k.spread(metric).map(BarValue::from);
-            let back = back.and_then(|b| k.spread(b)).map(BarValue::from);
-            any |= value.is_some() || back.is_some();
+            let back_value = back.and_then(|b| k.spread(b)).map(BarValue::from);
+            any |= value.is_some() || back_value.is_some();
+            let note = match k.gap(metric) {
+                Some(g) if value.is_none() => format!("– ({})", short_gap(&g)),
+                _ => note_for(k),
+            };
             BarRow {
                 label: row_label(k, profiles),
                 color: plots::transport_color(k.transport),
                 value,
-                back,
-                note: Some(note_for(k)),
+                back: back_value,
+                note: Some(note),
                 marker: if predicted {
                     figures::predicted_setup(k.transport, k.plaintext()).map(|p| p.rtts)
                 } else {
                     None
                 },
+                suffix: latency_suffix(k, metric, back, value.is_some() && back_value.is_none()),
             }
         })
         .collect();
     (rows, any)
+}
+
+/// The text after a latency bar's value: `p99 –` when the pale bar is null, and the key's
+/// loss (`4.1 % lost`).
+fn latency_suffix(
+    k: &KeyCells<'_>,
+    metric: &Metric,
+    back: Option<&Metric>,
+    back_missing: bool,
+) -> Option<String> {
+    if metric.kind != Kind::Latency {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(b) = back.filter(|b| back_missing && k.gap(b).is_some()) {
+        parts.push(format!(
+            "{} –",
+            b.label.split(' ').next().unwrap_or(b.label)
+        ));
+    }
+    if let Some(f) = k.lost_fraction().filter(|f| *f > 0.0) {
+        parts.push(lost_pct(f));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// One section of report.html: header, tables, latency charts and the metric bar charts.
@@ -217,25 +321,7 @@ fn latency_part(
     keys: &[&KeyCells<'_>],
 ) -> Result<(), ReportError> {
     let mut notes: Vec<String> = Vec::new();
-    let mut latency_figs = String::new();
-    for p in profiles {
-        let (lines_s, lines_c) = latency_lines(keys, p, &mut notes);
-        if lines_s.is_empty() {
-            continue;
-        }
-        let t = format!("{title} · {p}: latency percentile spectrum");
-        figure(
-            &mut latency_figs,
-            &format!("{aid}-spectrum-{p}"),
-            &plots::spectrum(&t, &lines_s)?,
-        );
-        let t = format!("{title} · {p}: latency CDF");
-        figure(
-            &mut latency_figs,
-            &format!("{aid}-cdf-{p}"),
-            &plots::cdf(&t, &lines_c)?,
-        );
-    }
+    let latency_figs = latency_charts(title, aid, profiles, keys, &mut notes)?;
     let np = profiles.len();
     let mut bars_figs = String::new();
     let (rows, any) = metric_bars(keys, m::LATENCY_P50, Some(m::LATENCY_P99), np);
@@ -248,7 +334,8 @@ fn latency_part(
             fmt: &plots::tick_us,
             rows: &rows,
         })?;
-        figure(&mut bars_figs, &format!("{aid}-p50p99"), &svg);
+        let id = format!("{aid}-p50p99");
+        figure_titled(&mut bars_figs, &id, &latency_hover(keys), &svg);
     }
     h.push_str("<h3>Latency</h3>\n");
     if latency_figs.is_empty() && bars_figs.is_empty() {
@@ -257,6 +344,9 @@ fn latency_part(
         let _ = writeln!(h, "<div class=\"grid\">{latency_figs}{bars_figs}</div>");
     }
     let nothing = latency_figs.is_empty() && bars_figs.is_empty();
+    if !nothing {
+        notes.extend(loss_note(keys));
+    }
     for n in notes
         .iter()
         .filter(|n| !nothing || n.contains("not readable"))
@@ -264,6 +354,58 @@ fn latency_part(
         let _ = writeln!(h, "<p class=\"note\">{}</p>", escape(n));
     }
     Ok(())
+}
+
+/// The percentile spectrum and the CDF of each profile, with the lossy keys and null
+/// percentiles of that profile as their hover text.
+fn latency_charts(
+    title: &str,
+    aid: &str,
+    profiles: &[&str],
+    keys: &[&KeyCells<'_>],
+    notes: &mut Vec<String>,
+) -> Result<String, ReportError> {
+    let mut figs = String::new();
+    for p in profiles {
+        let (lines_s, lines_c) = latency_lines(keys, p, notes);
+        if lines_s.is_empty() {
+            continue;
+        }
+        let here: Vec<&KeyCells<'_>> = keys.iter().copied().filter(|k| k.profile == *p).collect();
+        let hover = latency_hover(&here);
+        let t = format!("{title} · {p}: latency percentile spectrum");
+        let id = format!("{aid}-spectrum-{p}");
+        figure_titled(&mut figs, &id, &hover, &plots::spectrum(&t, &lines_s)?);
+        let t = format!("{title} · {p}: latency CDF");
+        let id = format!("{aid}-cdf-{p}");
+        figure_titled(&mut figs, &id, &hover, &plots::cdf(&t, &lines_c)?);
+    }
+    Ok(figs)
+}
+
+/// The note under the latency charts of a section with lossy keys: how lost frames count, and
+/// each lossy key's loss.
+fn loss_note(keys: &[&KeyCells<'_>]) -> Option<String> {
+    let lossy: Vec<String> = keys
+        .iter()
+        .filter_map(|k| {
+            let f = k.lost_fraction().filter(|f| *f > 0.0)?;
+            Some(format!(
+                "{} · {} {}",
+                k.transport_name(),
+                k.profile,
+                lost_pct(f)
+            ))
+        })
+        .collect();
+    (!lossy.is_empty()).then(|| {
+        format!(
+            "Lost frames rank after every delivered one: percentiles are over all frames \
+             counted (– where the delivered fraction cannot reach them, the reason on hover) \
+             and a lossy line of the CDF tops out at its delivered share. Lost: {}.",
+            lossy.join(", ")
+        )
+    })
 }
 
 /// Spectrum and CDF lines of one profile's transports, noting histograms that are missing or
@@ -287,15 +429,16 @@ fn latency_lines(
         match hist {
             Some(hist) => {
                 let color = plots::transport_color(k.transport);
+                let (name, lost) = (lossy_name(k, k.transport_name()), lost_frames(k));
                 lines_s.push(Line {
-                    name: k.transport_name(),
+                    name: name.clone(),
                     color,
-                    points: spectrum_points(&hist),
+                    points: spectrum_points(&hist, lost),
                 });
                 lines_c.push(Line {
-                    name: k.transport_name(),
+                    name,
                     color,
-                    points: cdf_points(&hist),
+                    points: cdf_points(&hist, lost),
                 });
             }
             None if !k.ok.is_empty() => notes.push(format!(

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::figures::{self, KeyCells, Spread};
-use crate::format::escape;
+use crate::format::{escape, lost_pct};
 use crate::metrics::{self as m, Metric};
 use crate::model::Status;
 use crate::plots::{self};
@@ -21,15 +21,45 @@ pub(super) fn status_class(k: &KeyCells<'_>) -> &'static str {
 
 /// A table cell with the median and, when repeats differ, the min–max range below it.
 pub(super) fn spread_td(s: Option<Spread>, f: &dyn Fn(f64) -> String) -> String {
+    format!("<td class=\"num\">{}</td>", spread_html(s, f))
+}
+
+/// The content of [`spread_td`]: the median (`–` when none) and the range when repeats differ.
+pub(super) fn spread_html(s: Option<Spread>, f: &dyn Fn(f64) -> String) -> String {
     match s {
-        None => "<td class=\"num\">–</td>".into(),
+        None => "–".into(),
         Some(s) if f(s.max) != f(s.min) => format!(
-            "<td class=\"num\">{}<small>{}</small></td>",
+            "{}<small>{}</small>",
             escape(&f(s.median)),
             escape(&range_text(&f(s.min), &f(s.max)))
         ),
-        Some(s) => format!("<td class=\"num\">{}</td>", escape(&f(s.median))),
+        Some(s) => escape(&f(s.median)),
     }
+}
+
+/// A latency table cell: `inner` (HTML), the loss of a lossy row below it (`4.1 % lost`), and
+/// why the figure is null as the cell's hover text (`title`, the cell underlined dotted).
+pub(super) fn latency_cell(inner: String, gap: Option<&str>, lost: Option<f64>) -> String {
+    let loss = lost
+        .filter(|f| *f > 0.0)
+        .map(|f| format!("<small class=\"lost\">{}</small>", escape(&lost_pct(f))))
+        .unwrap_or_default();
+    match gap {
+        Some(g) => format!(
+            "<td class=\"num gap\" title=\"{}\">{inner}{loss}</td>",
+            escape(&format!("– : {g}"))
+        ),
+        None => format!("<td class=\"num\">{inner}{loss}</td>"),
+    }
+}
+
+/// A latency percentile of a key: median and range, the key's loss, why it is null.
+pub(super) fn latency_td(k: &KeyCells<'_>, metric: &Metric) -> String {
+    latency_cell(
+        spread_html(k.spread(metric), &metric.format),
+        k.gap(metric).as_deref(),
+        k.lost_fraction(),
+    )
 }
 
 /// A table cell of one metric of a key: its median and spread, printed as the catalogue says.
@@ -68,9 +98,9 @@ pub(super) fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             escape(k.profile),
             k.ok.len(),
             total,
-            metric_td(k, m::LATENCY_P50),
-            metric_td(k, m::LATENCY_P99),
-            metric_td(k, m::LATENCY_P999),
+            latency_td(k, m::LATENCY_P50),
+            latency_td(k, m::LATENCY_P99),
+            latency_td(k, m::LATENCY_P999),
             metric_td(k, m::MSGS_PER_S),
             metric_td(k, m::GOODPUT),
             metric_td(k, m::SETUP_MS),
@@ -113,7 +143,14 @@ pub(super) fn workload_tables(h: &mut String, keys: &[&KeyCells<'_>]) {
                 escape(k.profile)
             );
             for col in t.columns {
-                h.push_str(&spread_td(k.spread_of(col.extract), &col.fmt));
+                h.push_str(&match col.latency {
+                    Some(lm) => latency_cell(
+                        spread_html(k.spread_of(col.extract), &col.fmt),
+                        k.gap(lm).as_deref(),
+                        k.lost_fraction(),
+                    ),
+                    None => spread_td(k.spread_of(col.extract), &col.fmt),
+                });
             }
             h.push_str("</tr>\n");
         }
