@@ -37,7 +37,8 @@ fn recommend_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&a.get_output().stdout).expect("recommend --format json is JSON")
 }
 
-/// Per-repeat values of one metric of one cell key of the fixture, recomputed from the file.
+/// Per-repeat values of one metric of one cell key of the fixture, recomputed from the file
+/// through the metric catalogue.
 fn fixture_values(cell: &str, metric: &str) -> Vec<f64> {
     let r = wirebench_reports::Results::load(&fixture()).unwrap();
     let mut v: Vec<f64> = r
@@ -48,10 +49,10 @@ fn fixture_values(cell: &str, metric: &str) -> Vec<f64> {
             let (s, w, t, p) = c.key();
             format!("{s}/{w}/{t}/{p}") == cell
         })
-        .filter_map(|c| match metric {
-            "latency_p99_us" => c.latency_us.as_ref().and_then(|l| l.p99).map(|v| v as f64),
-            "latency_p50_us" => c.latency_us.as_ref().and_then(|l| l.p50).map(|v| v as f64),
-            m => panic!("metric {m} not handled by the test"),
+        .filter_map(|c| {
+            let m = wirebench_reports::metrics::by_id(metric)
+                .unwrap_or_else(|| panic!("metric {metric} is not in the catalogue"));
+            m.get_from(c)
         })
         .collect();
     v.sort_by(f64::total_cmp);

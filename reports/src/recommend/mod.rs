@@ -10,18 +10,28 @@
 //! | server authority, ≤ [`FEW_CLIENTS`] clients, not quiet | faq-collab | collab p50 (1), collab p99 (0.5), at the client count nearest yours |
 //! | quiet periods | faq-quiet | notification p50 (1), wire bytes per connection-hour (0.5), server memory per connection (0.5), at the size nearest yours |
 //! | more than [`FEW_CLIENTS`] clients, not quiet | faq-refresh | server memory per client (1), server CPU per client-minute (1), wire bytes per client-minute (0.5); staleness p99 over 5 s is a caveat |
-//! | loss tolerance | faq-hol | echo p99 at the loss level nearest the profile's (1) |
+//! | loss tolerance | faq-hol | echoes missed at 3 RTT (lost or later than 3 × the profile's RTT, of every echo sent) at the loss level nearest the profile's (1) |
 //!
 //! For each criterion every candidate's median (over repeats) is divided by the best
 //! candidate's (`(v + ε) / (best + ε)`, ε a small unit-dependent floor so zeros compare), so
 //! the best scores 1. A transport's score is the weighted mean of its ratios; a criterion it
 //! has no figure for (failed or not measured) counts as [`MISSING_RATIO`] and is named in its
-//! caveats; a criterion no candidate has a figure for is left out (and named in the notes). Lower scores rank first. Figures come from the requested profile when the results
-//! have it, else from every profile of the scenario (said in the notes).
+//! caveats; a criterion no candidate has a figure for is left out (and named in the notes).
+//! Lower scores rank first. Figures come from the requested profile when the results have it,
+//! else from every profile of the scenario (said in the notes).
+//!
+//! **Like with like.** Every figure is over every message sent: latency percentiles are
+//! loss-aware (a lost message ranks after every delivered one), so a percentile the delivered
+//! fraction cannot reach is null — counted as missing, its reason in the caveats — and the
+//! criteria under loss are fractions of messages missed at a deadline, lost ones included.
+//! The candidates are fixed by the traits before any figure is read, and every candidate is
+//! judged on the same figures; none is singled out by its result.
 //!
 //! Candidates are the web transports of the results. Unreliable ones (datagrams, unordered
 //! channels) are ranked only with loss tolerance; raw `tcp` (not available to browsers) is never
 //! ranked but shown as the floor; `webtransport-datagram` is left out when messages exceed one
+//! datagram ([`MAX_DATAGRAM_BYTES`]).
+
 use serde::Serialize;
 
 mod criteria;

@@ -151,7 +151,9 @@ fn read_criterion(here: Vec<&KeyCells<'_>>, c: &Criterion) -> Vec<(String, Read)
         let why = if k.ok.is_empty() {
             Some(k.reason().unwrap_or("no ok repeat").to_string())
         } else if values.is_empty() {
-            Some(format!("{} not recorded", c.metric.id))
+            // A loss-aware percentile the delivered fraction cannot reach says so.
+            let gap = crate::figures::gap(&k.ok, c.metric);
+            Some(gap.unwrap_or_else(|| format!("{} not recorded", c.metric.id)))
         } else {
             None
         };
