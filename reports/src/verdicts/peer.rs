@@ -63,8 +63,8 @@ pub(super) fn peer_media(ctx: &Ctx<'_>) -> Vec<Verdict> {
          every pair; refuted: clearly higher in any; else inconclusive.",
     );
     v.caveats.push(
-        "latency counts only frames that arrived; a frame lost and one later than 150 ms count \
-         the same"
+        "a frame lost and one later than 150 ms count the same (the figure is over every \
+         frame sent)"
             .into(),
     );
     let figs = ctx.figs(PEER, "relay", &|n| n == "media", MISSED_150MS);
