@@ -22,7 +22,7 @@ use std::str::FromStr;
 
 use serde_json::{json, Map, Value};
 
-use crate::figures::{self, KeyCells, Kind, Spread, METRICS};
+use crate::figures::{self, KeyCells, MetricKind, Spread, METRICS};
 use crate::model::Results;
 
 /// Errors producing exports.
@@ -315,10 +315,10 @@ pub fn github_action_benchmark(r: &Results) -> (Value, Value) {
         for m in METRICS {
             let Some(s) = k.spread(m) else { continue };
             match m.kind {
-                Kind::Latency | Kind::Setup if m.id != "setup_rtts" => {
+                MetricKind::Latency | MetricKind::Setup if m.id != "setup_rtts" => {
                     smaller.push(gab_entry(&bench, m, s))
                 }
-                Kind::Throughput => bigger.push(gab_entry(&bench, m, s)),
+                MetricKind::Throughput => bigger.push(gab_entry(&bench, m, s)),
                 _ => {}
             }
         }

@@ -12,7 +12,7 @@ use crate::model::{Cell, Delivery, Results, Status};
 use crate::stats::median;
 
 use crate::metrics::{self as m};
-pub use crate::metrics::{clients, Better, Kind, Metric};
+pub use crate::metrics::{clients, Better, Metric, MetricKind};
 
 /// Whether the cell ran without TLS (`params.plaintext = true` or `params.tls = false`).
 pub fn plaintext(c: &Cell) -> bool {

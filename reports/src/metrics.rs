@@ -29,7 +29,7 @@ pub enum Better {
 
 /// What kind of quantity a metric is, so CI exports can sort it into the right document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum MetricKind {
     /// A latency percentile, µs.
     Latency,
     /// Connection setup time.
@@ -69,7 +69,7 @@ pub struct Metric {
     /// Direction of improvement.
     pub better: Better,
     /// Kind of quantity.
-    pub kind: Kind,
+    pub kind: MetricKind,
     /// Reads the figure from one cell; `None` where the cell has no such figure.
     pub extract: fn(&Cell) -> Option<f64>,
     /// Prints a value for people, with its unit where the column does not say it.
@@ -243,7 +243,7 @@ pub const LATENCY_P50: &Metric = &Metric {
     label: "p50 latency",
     unit: "µs",
     better: Better::Smaller,
-    kind: Kind::Latency,
+    kind: MetricKind::Latency,
     extract: |c| lat(c, |l| l.p50),
     format: fmt_us,
     gap: Some(|c| c.latency_us.as_ref()?.gap(0.5)),
@@ -303,7 +303,7 @@ pub const MSGS_PER_S: &Metric = &Metric {
     label: "messages/s",
     unit: "msg/s",
     better: Better::Bigger,
-    kind: Kind::Throughput,
+    kind: MetricKind::Throughput,
     extract: |c| c.throughput.as_ref().and_then(|t| t.msgs_per_s),
     format: count,
     gap: None,
@@ -319,7 +319,7 @@ pub const GOODPUT: &Metric = &Metric {
     label: "goodput",
     unit: "bit/s",
     better: Better::Bigger,
-    kind: Kind::Throughput,
+    kind: MetricKind::Throughput,
     extract: |c| c.throughput.as_ref().and_then(|t| t.goodput_bps),
     format: fmt_bps,
     gap: None,
@@ -335,7 +335,7 @@ pub const SETUP_MS: &Metric = &Metric {
     label: "setup time",
     unit: "ms",
     better: Better::Smaller,
-    kind: Kind::Setup,
+    kind: MetricKind::Setup,
     extract: |c| c.setup_ms,
     format: ms2,
     gap: None,
@@ -351,7 +351,7 @@ pub const SETUP_RTTS: &Metric = &Metric {
     label: "setup round trips",
     unit: "RTT",
     better: Better::Smaller,
-    kind: Kind::Setup,
+    kind: MetricKind::Setup,
     extract: |c| c.setup_rtts,
     format: |v| format!("{v:.2}"),
     gap: None,
@@ -367,7 +367,7 @@ pub const LOSS_RATIO: &Metric = &Metric {
     label: "loss ratio",
     unit: "lost/sent",
     better: Better::Smaller,
-    kind: Kind::Delivery,
+    kind: MetricKind::Delivery,
     extract: |c| {
         c.delivery
             .as_ref()
@@ -384,7 +384,7 @@ pub const MISSED_150MS: &Metric = &Metric {
     label: "frames missed at 150 ms",
     unit: "fraction",
     better: Better::Smaller,
-    kind: Kind::Delivery,
+    kind: MetricKind::Delivery,
     extract: |c| missed_within(c, MEDIA_DEADLINE_US),
     format: percent,
     gap: None,
@@ -399,7 +399,7 @@ pub const MISSED_3RTT: &Metric = &Metric {
     label: "frames missed at 3 RTT",
     unit: "fraction",
     better: Better::Smaller,
-    kind: Kind::Delivery,
+    kind: MetricKind::Delivery,
     extract: missed_within_rtts,
     format: percent,
     gap: None,
@@ -411,7 +411,7 @@ pub const ORDER_VIOLATIONS: &Metric = &Metric {
     label: "order violations",
     unit: "count",
     better: Better::Smaller,
-    kind: Kind::Delivery,
+    kind: MetricKind::Delivery,
     extract: |c| field(c, "/delivery/order_violations"),
     format: count,
     gap: None,
@@ -427,7 +427,7 @@ pub const SERVER_CPU: &Metric = &Metric {
     label: "server CPU",
     unit: "s",
     better: Better::Smaller,
-    kind: Kind::Resources,
+    kind: MetricKind::Resources,
     extract: |c| c.resources.as_ref().and_then(|r| r.server_cpu_s),
     format: seconds2,
     gap: None,
@@ -451,7 +451,7 @@ pub const SERVER_RSS_PEAK: &Metric = &Metric {
     label: "server peak RSS",
     unit: "bytes",
     better: Better::Smaller,
-    kind: Kind::Resources,
+    kind: MetricKind::Resources,
     extract: |c| {
         c.resources
             .as_ref()
@@ -501,7 +501,7 @@ pub const SERVER_CPU_MS_PER_CLIENT_MIN: &Metric = &Metric {
     label: "server CPU per client-minute",
     unit: "ms",
     better: Better::Smaller,
-    kind: Kind::Resources,
+    kind: MetricKind::Resources,
     extract: |c| {
         let cpu = c.resources.as_ref()?.server_cpu_s?;
         Some(cpu * 1000.0 / clients(c)? / measured_minutes(c)?)
@@ -520,7 +520,7 @@ pub const OVERHEAD: &Metric = &Metric {
     label: "wire overhead",
     unit: "wire/payload",
     better: Better::Smaller,
-    kind: Kind::Wire,
+    kind: MetricKind::Wire,
     extract: |c| c.wire.as_ref().and_then(|w| w.overhead_ratio),
     format: |v| format!("{v:.3}×"),
     gap: None,
@@ -532,7 +532,7 @@ pub const WIRE_BYTES_PER_CLIENT_MIN: &Metric = &Metric {
     label: "wire bytes per client-minute",
     unit: "bytes",
     better: Better::Smaller,
-    kind: Kind::Wire,
+    kind: MetricKind::Wire,
     extract: |c| {
         let w = c.wire.as_ref()?;
         let bytes = (w.bytes_up? + w.bytes_down?) as f64;

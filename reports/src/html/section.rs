@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 use crate::figures::{self, distinct, KeyCells};
 use crate::format::{escape, fmt_bps, lost_pct};
-use crate::metrics::{self as m, Kind, Metric};
+use crate::metrics::{self as m, Metric, MetricKind};
 use crate::plots::{self, BarRow, BarValue, Bars, Line};
 
 use super::error::ReportError;
@@ -217,7 +217,7 @@ fn latency_suffix(
     back: Option<&Metric>,
     back_missing: bool,
 ) -> Option<String> {
-    if metric.kind != Kind::Latency {
+    if metric.kind != MetricKind::Latency {
         return None;
     }
     let mut parts = Vec::new();

@@ -20,12 +20,12 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The file being parsed, to locate errors.
-pub(super) struct Ctx<'a> {
+pub(super) struct ParseCtx<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,
 }
 
-impl Ctx<'_> {
+impl ParseCtx<'_> {
     pub(super) fn err<T>(
         &self,
         span: std::ops::Range<usize>,

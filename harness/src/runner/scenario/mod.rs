@@ -19,7 +19,7 @@ use crate::transport;
 use crate::workload::HttpVersion;
 use crate::workload::{Params, WorkloadSpec};
 pub use error::ScenarioError;
-use error::{line_of, Ctx};
+use error::{line_of, ParseCtx};
 use raw::{RawParams, RawScenario, RawTable, Workload};
 
 /// The default suite, embedded so `wirebench run` works anywhere.
@@ -122,9 +122,9 @@ pub fn parse_scaled(
     profiles: &[String],
     quick: bool,
 ) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { file, text };
+    let ctx = ParseCtx { file, text };
     let raw = read_toml(text, file)?;
-    let top = Top::resolve(&ctx, &raw, profiles, quick)?;
+    let top = TopLevel::resolve(&ctx, &raw, profiles, quick)?;
     if raw.workload.is_empty() {
         return ctx.err(
             0..0,
@@ -173,7 +173,7 @@ fn read_toml(text: &str, file: &str) -> Result<RawScenario, ScenarioError> {
 }
 
 /// Step 2: the scenario-wide settings every workload starts from.
-struct Top {
+struct TopLevel {
     repeat: u32,
     transports: Vec<String>,
     profiles: Vec<String>,
@@ -182,13 +182,13 @@ struct Top {
     client: Vec<ClientKind>,
 }
 
-impl Top {
+impl TopLevel {
     fn resolve(
-        ctx: &Ctx<'_>,
+        ctx: &ParseCtx<'_>,
         raw: &RawScenario,
         profiles: &[String],
         quick: bool,
-    ) -> Result<Top, ScenarioError> {
+    ) -> Result<TopLevel, ScenarioError> {
         let q = &raw.quick;
         if let Some(r) = &q.repeat {
             if *r.get_ref() == 0 {
@@ -219,7 +219,7 @@ impl Top {
             format!("quick.{k}")
         })?;
         let client = client_of(ctx, raw.client.as_ref(), "client", vec![ClientKind::Rust])?;
-        Ok(Top {
+        Ok(TopLevel {
             repeat,
             transports,
             profiles: top_profiles,
@@ -239,7 +239,7 @@ fn all_transports() -> Vec<String> {
 type QuickNames = (Option<Vec<String>>, Option<Vec<String>>);
 
 fn quick_names(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     q: &RawTable,
     profiles: &[String],
     key: &dyn Fn(&str) -> String,
@@ -263,7 +263,7 @@ fn quick_names(
 
 /// A `client` value, or `default` when not given.
 fn client_of(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     v: Option<&Spanned<String>>,
     key: &str,
     default: Vec<ClientKind>,
@@ -283,9 +283,9 @@ fn client_of(
 
 /// Step 3: one `[[workload]]` (the `i`-th, from 0), resolved against the scenario's settings.
 fn workload_plan(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     raw: &RawScenario,
-    top: &Top,
+    top: &TopLevel,
     i: usize,
     w: &Workload,
     profiles: &[String],
@@ -364,7 +364,7 @@ fn spec_of(kind: &str, params: Params) -> Option<WorkloadSpec> {
 
 /// The workload's `name` (checked), else its id.
 fn workload_name(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     t: &RawTable,
     spec: &WorkloadSpec,
     key: &dyn Fn(&str) -> String,
@@ -389,7 +389,7 @@ fn workload_name(
 
 /// Cells are keyed by workload name: refuses a name already taken.
 fn check_unique_name(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     before: &[WorkloadPlan],
     w: &Workload,
     i: usize,
@@ -411,7 +411,7 @@ fn check_unique_name(
 
 /// Checks a list of names against the known ones; drops repeats.
 fn check_names(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     v: &[Spanned<String>],
     key: &str,
     known: &[String],

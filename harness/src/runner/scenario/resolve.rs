@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use super::error::{Ctx, ScenarioError};
+use super::error::{ParseCtx, ScenarioError};
 use super::raw::{RawParams, RawValue};
 use crate::workload::catalogue::{catalogue, decl, default_for};
 use crate::workload::params::{ParamDecl, ParamValue};
@@ -36,7 +36,7 @@ fn check_order() -> impl Iterator<Item = &'static ParamDecl> {
 
 /// Checks each key set in `w`, else in `d`, against its declaration. Returns the values.
 pub(super) fn check_values(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     w: &RawParams,
     d: &RawParams,
     key: KeyFn<'_>,
@@ -68,7 +68,7 @@ pub(super) fn check_values(
 /// `[defaults]` `d`: values checked, keys of other workloads given on the workload refused, the
 /// workload's defaults applied, idle's and flap's cross-checks made.
 pub(super) fn params(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     kind: &str,
     w: &RawParams,
     d: &RawParams,
@@ -99,7 +99,7 @@ pub(super) fn params(
 /// The checks made once the workload's `client` is read: relay's pairs, and the keys of other
 /// workloads whose declaration says why they are refused.
 pub(super) fn late_checks(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     kind: &str,
     w: &RawParams,
     d: &RawParams,
@@ -120,7 +120,7 @@ pub(super) fn late_checks(
 /// workloads, and is ignored here). `explained`: the keys whose declaration gives the reason,
 /// else those refused with the generic message.
 fn refuse_foreign(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     kind: &str,
     w: &RawParams,
     key: KeyFn<'_>,
@@ -149,7 +149,7 @@ fn first(spans: &[Option<Range<usize>>]) -> Range<usize> {
 
 /// idle: at least one notification fits in the window.
 fn check_idle(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     p: &Params,
     w: &RawParams,
     d: &RawParams,
@@ -179,7 +179,7 @@ fn check_idle(
 /// flap: the cut ends before the stream does, and a stall timeout is not shorter than three
 /// push periods.
 fn check_flap(
-    ctx: &Ctx<'_>,
+    ctx: &ParseCtx<'_>,
     p: &Params,
     w: &RawParams,
     d: &RawParams,
