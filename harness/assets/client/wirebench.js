@@ -639,8 +639,7 @@ function receive(conn, rep, kind, sender, handle) {
 /** Echo: open-loop requests at `rate`, RTT from each frame's intended send time. */
 async function echo(p, id, conn, startMs, rep) {
   const periodMs = 1000 / Math.max(p.rate, 0.001);
-  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
-  const totalN = warmN + Math.ceil(p.rate * p.duration_ms / 1000);
+  const [warmN, totalN] = scheduleCounts(p);
   const seqs = new SeqTracker();
   let warm = 0;
   let got = 0;
@@ -688,8 +687,7 @@ async function echo(p, id, conn, startMs, rep) {
 /** Push: server-originated frames at `rate`; one-way latency on the server's clock through the
  *  estimated offset (`clock`). */
 async function push(p, conn, clock, rep) {
-  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
-  const expectN = warmN + Math.ceil(p.rate * p.duration_ms / 1000);
+  const [warmN, expectN] = scheduleCounts(p);
   const seqs = new SeqTracker();
   let warm = 0;
   let first = null;
@@ -1022,11 +1020,17 @@ async function connectWorkload(transport, target, p, rep) {
   rep.received = rep.latency_us.length;
 }
 
+/** Frames of the warm-up and in all at `p.rate`: the count the Rust agents and the server use
+ *  (`Schedule::counts`), so every side expects the frames the sender sends. */
+function scheduleCounts(p) {
+  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
+  return [warmN, warmN + Math.ceil(p.rate * p.duration_ms / 1000)];
+}
+
 /** An open-loop schedule from `startMs` (page clock): `{periodMs, warmN, totalN, endMs}`. */
 function schedule(p, startMs) {
   const periodMs = 1000 / Math.max(p.rate, 0.001);
-  const warmN = Math.ceil(p.rate * p.warmup_ms / 1000);
-  const totalN = warmN + Math.ceil(p.rate * p.duration_ms / 1000);
+  const [warmN, totalN] = scheduleCounts(p);
   return { startMs, periodMs, warmN, totalN, endMs: startMs + totalN * periodMs };
 }
 

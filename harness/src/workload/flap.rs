@@ -28,7 +28,7 @@ use std::time::Duration;
 use super::orchestrate::ServerControl;
 use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
-use super::schedule::DRAIN;
+use super::schedule::{Schedule, DRAIN};
 use super::score::{delivery, ms};
 use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
@@ -93,7 +93,7 @@ const TAIL: Duration = Duration::from_millis(500);
 
 /// Frames the server pushes to each client (warm-up included).
 pub fn frames(p: &Params) -> u64 {
-    (p.rate * (p.warmup_ms + p.duration_ms) as f64 / 1000.0).ceil() as u64
+    Schedule::counts(p).1
 }
 
 /// How long a client waits in silence before giving a connection up, ms (0: never).
@@ -103,7 +103,7 @@ pub fn stall_ms(p: &Params) -> u64 {
 
 /// Frames of the warm-up (excluded from latency and delivery figures).
 pub fn warmup_frames(p: &Params) -> u64 {
-    (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64
+    Schedule::counts(p).0
 }
 
 /// One client: receives the stream, recovering from silence, errors and closes.

@@ -6,6 +6,7 @@ use wirebench_reports::model::Cell;
 
 use super::params::Params;
 use super::report::ClientReport;
+use super::schedule::Schedule;
 use super::score::{delivery, paced_throughput, require_arrivals};
 use crate::agent::control::ServerCommand;
 use crate::clock::{now_ns, PreciseTimer};
@@ -42,7 +43,7 @@ pub async fn server_push(
 /// The server command that starts a push schedule once `clients` are connected: the warm-up's
 /// and the measured duration's frames at `rate`.
 pub(crate) fn server_command(p: &Params, clients: Vec<u32>) -> ServerCommand {
-    let count = (p.rate * (p.warmup_ms + p.duration_ms) as f64 / 1000.0).ceil() as u64;
+    let (_, count) = Schedule::counts(p);
     ServerCommand::Push {
         clients,
         rate: p.rate,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::bulk::BULK_STALL;
 use super::params::Params;
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
-use super::schedule::{recv_before, DRAIN};
+use super::schedule::{recv_before, Schedule, DRAIN};
 use crate::clock::now_ns;
 use crate::frame::Kind;
 use crate::transport::{FrameStream, TransportError};
@@ -19,8 +19,7 @@ pub(crate) async fn receive_server_frames(
     rep: &mut ClientReport,
 ) -> Result<(), TransportError> {
     let bulk = kind == Kind::Data;
-    let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
-    let expect_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+    let (warm_n, expect_n) = Schedule::counts(p);
     let mut hist = new_histogram();
     let mut warm = 0;
     let mut seqs = SeqTracker::default();

@@ -48,14 +48,22 @@ pub(crate) struct Schedule {
 impl Schedule {
     /// The schedule of `p` (rate, warm-up, duration) from `start_ns`, and the warm-up's frames.
     pub fn of(p: &Params, start_ns: u64) -> (Self, u64) {
-        let warm_n = (p.rate * p.warmup_ms as f64 / 1000.0).ceil() as u64;
-        let total_n = warm_n + (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+        let (warm_n, total_n) = Self::counts(p);
         let s = Self {
             start_ns,
             period_ns: (1e9 / p.rate.max(0.001)) as u64,
             total_n,
         };
         (s, warm_n)
+    }
+
+    /// Frames of the warm-up and frames in all (warm-up included) at `p`'s rate: the one count
+    /// every sender and receiver uses (server push, client receive, flap, the browser page's
+    /// `scheduleCounts`), so a fractional `rate × warm-up` can't make a phantom loss.
+    pub fn counts(p: &Params) -> (u64, u64) {
+        let frames = |ms: u64| (p.rate * ms as f64 / 1000.0).ceil() as u64;
+        let warm_n = frames(p.warmup_ms);
+        (warm_n, warm_n + frames(p.duration_ms))
     }
 
     /// When the last frame is due.
@@ -100,4 +108,34 @@ pub(crate) async fn send_schedule(
 /// p50, p99 and max of a send-lateness histogram.
 pub(crate) fn lateness(h: &Histogram<u64>) -> [u64; 3] {
     [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::control::ServerCommand;
+    use crate::workload::{flap, push};
+
+    /// 7.2 frames of warm-up and 150.3 measured: the server once sent ceil(157.5) = 158 frames
+    /// while the client expected ceil(7.2) + ceil(150.3) = 159, a phantom loss on a reliable
+    /// transport. Every side now uses one count.
+    #[test]
+    fn every_side_counts_the_same_frames_with_a_fractional_warmup() {
+        let p = Params {
+            rate: 12.0,
+            warmup_ms: 600,
+            duration_ms: 12_525,
+            ..Params::default()
+        };
+        let (warm, total) = Schedule::counts(&p);
+        assert_eq!(warm, 8, "ceil(7.2)");
+        assert_eq!(total, 8 + 151, "ceil(7.2) + ceil(150.3)");
+        let (s, w) = Schedule::of(&p, 0);
+        assert_eq!((w, s.total_n), (warm, total));
+        assert_eq!((flap::warmup_frames(&p), flap::frames(&p)), (warm, total));
+        match push::server_command(&p, vec![1]) {
+            ServerCommand::Push { count, .. } => assert_eq!(count, total),
+            other => panic!("not a push command: {other:?}"),
+        }
+    }
 }
