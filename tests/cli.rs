@@ -177,6 +177,7 @@ fn report_regenerates_html_from_results() {
         started_at: "2026-01-01T00:00:00Z".into(),
         host: Default::default(),
         netem_backend: "none".into(),
+        emulator_semantics: None,
         cells: vec![],
         verdicts: vec![],
     };

@@ -50,6 +50,8 @@ fn echo_cell(transport: &str, repeat: u32, p50_us: f64, rate: u64) -> Cell {
         resources: None,
         warmup: None,
         send_lateness_us: None,
+        harness_bound: None,
+        phase_step_ns: None,
         browser: None,
         errors: BTreeMap::new(),
         idle: None,
@@ -78,6 +80,7 @@ fn results(ws_factor: f64, rate: u64) -> Results {
             ..Host::default()
         },
         netem_backend: "none".into(),
+        emulator_semantics: None,
         cells,
         verdicts: Vec::new(),
     }

@@ -97,8 +97,11 @@ impl PreciseTimer {
         if wake > now_ns() {
             self.wait_timerfd(wake).await?;
         }
+        // A yielding spin: between checks the runtime polls its I/O driver and runs every other
+        // ready task (the receivers on this agent's one thread), so precise waiting never
+        // holds a receive timestamp back.
         while now_ns() < deadline_ns {
-            std::hint::spin_loop();
+            tokio::task::yield_now().await;
         }
         Ok(())
     }

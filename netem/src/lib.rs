@@ -49,6 +49,12 @@ mod sys;
 pub mod topology;
 mod userspace;
 
+/// Version of the emulator's semantics: how delay, jitter, loss and packet order are drawn.
+/// Recorded in every results file (`emulator_semantics`); `wirebench compare` refuses to
+/// compare runs whose versions differ, since their figures would differ for that alone. Bump
+/// it with any change to what a profile key does to packets.
+pub const EMULATOR_SEMANTICS: u32 = 1;
+
 pub use backend::{choose_backend, BackendChoice};
 pub use check::CheckOptions;
 pub use cli::NetemCommand;

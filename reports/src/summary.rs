@@ -420,7 +420,42 @@ pub fn markdown(r: &Results) -> String {
     s.push_str(&workload_markdown(r));
     s.push_str(&browser_markdown(r));
     failures_markdown(&mut s, r);
+    harness_bound_markdown(&mut s, r);
     s
+}
+
+/// The ok cells whose open-loop sender could not keep its schedule, with the figures, so a
+/// reader knows which latencies measure the load generator; verdicts do not read them.
+pub fn harness_bound_lines(r: &Results) -> Vec<String> {
+    r.cells
+        .iter()
+        .filter_map(|c| {
+            let b = c.harness_bound.as_ref()?;
+            Some(format!(
+                "{}/{}/{}/{} #{}: {}",
+                c.scenario,
+                c.workload_name(),
+                c.transport_name(),
+                c.profile,
+                c.repeat,
+                b.reason
+            ))
+        })
+        .collect()
+}
+
+fn harness_bound_markdown(s: &mut String, r: &Results) {
+    let lines = harness_bound_lines(r);
+    if !lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Harness-bound cells\n\nThe load generator, not the transport, set these \
+             cells' pace; their figures are in the table above and no verdict reads them.\n"
+        );
+        for l in lines {
+            let _ = writeln!(s, "- {l}");
+        }
+    }
 }
 
 /// The title, the run's provenance and the cell counts.

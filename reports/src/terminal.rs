@@ -37,6 +37,9 @@ pub fn table(r: &Results) -> String {
     for (i, reason) in notes.reasons().iter().enumerate() {
         let _ = writeln!(s, "{} – : {reason}", notes.mark_number(i + 1));
     }
+    for l in crate::summary::harness_bound_lines(r) {
+        let _ = writeln!(s, "harness-bound {l}");
+    }
     for c in r.cells.iter().filter(|c| c.status != Status::Ok) {
         let _ = writeln!(
             s,

@@ -46,6 +46,40 @@ fn params_mismatch_is_refused_naming_cell_and_field() {
     );
 }
 
+/// Runs on different link backends or emulator semantics are refused; absent semantics is 1.
+#[test]
+fn different_backends_or_emulator_semantics_are_refused() {
+    let base = results(cells("websocket", &steady(), 1.0));
+    let mut cur = base.clone();
+    cur.netem_backend = "kernel".into();
+    let err = compare(&base, &cur, &CompareOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, CompareError::BackendMismatch { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("link backend \"none\", current on \"kernel\""),
+        "{err}"
+    );
+    let mut cur = base.clone();
+    cur.emulator_semantics = Some(2);
+    let err = compare(&base, &cur, &CompareOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CompareError::SemanticsMismatch {
+                baseline: 1,
+                current: 2
+            }
+        ),
+        "{err:?}"
+    );
+    // Absent (an older file) is version 1: accepted against an explicit 1.
+    cur.emulator_semantics = Some(1);
+    assert!(compare(&base, &cur, &CompareOptions::default()).is_ok());
+}
+
 #[test]
 fn params_present_on_one_side_only_is_refused() {
     let base = results(cells("websocket", &steady(), 1.0));

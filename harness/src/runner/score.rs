@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use wirebench_reports::model::{Cell, Latency, Lateness, Resources, Status, Warmup, Wire};
+use wirebench_reports::model::{
+    Cell, HarnessBound, Latency, Lateness, Resources, Status, Warmup, Wire,
+};
 
 use super::execute::{Collected, Ending, Execution};
 use super::plan::{NotRun, PlannedCell, Resolved};
@@ -77,6 +79,11 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
         resources: None,
         warmup: None,
         send_lateness_us: None,
+        harness_bound: None,
+        // The Rust agents stagger their clients; browser pages do not (yet).
+        phase_step_ns: (pc.client != ClientKind::Browser)
+            .then(|| pc.spec.phase_step_ns())
+            .flatten(),
         setup_phases_ms: BTreeMap::new(),
         errors: BTreeMap::new(),
         browser: None,
@@ -166,6 +173,7 @@ fn score_ran(
     cell.send_lateness_us = r
         .send_lateness_us
         .map(|[p50, p99, max]| Lateness { p50, p99, max });
+    flag_harness_bound(cell);
     cell.warmup = Some(Warmup {
         duration_ms: pc.spec.params().warmup_ms,
         samples: r.warmup_samples,
@@ -185,6 +193,17 @@ fn score_ran(
     if let Some(b) = c.browser {
         score_browser(cell, b);
     }
+}
+
+/// Flags the cell `harness_bound` when its open-loop sender's lateness p99 exceeds
+/// max(100 µs, 10 % of the latency p50): the load generator, not the transport, set the pace,
+/// and verdicts must not read its figures as the transport's (issue 15 item 4).
+fn flag_harness_bound(cell: &mut Cell) {
+    let Some(late) = &cell.send_lateness_us else {
+        return;
+    };
+    let p50 = cell.latency_us.as_ref().and_then(|l| l.p50);
+    cell.harness_bound = HarnessBound::check(late.p99, p50);
 }
 
 /// The latency figures from the clients' merged histogram.
@@ -415,6 +434,35 @@ mod tests {
         assert_eq!((l.count, l.lost), (2000, 100));
         assert_eq!((l.p50, l.p90, l.p99), (Some(1000), Some(1800), None));
         assert_eq!(l.delivered.map(|d| d.p50), Some(Some(950)));
+    }
+
+    /// A sender late by more than max(100 µs, 10 % of the latency p50) at p99 flags the cell
+    /// harness-bound; one within the limit does not.
+    #[test]
+    fn a_late_sender_flags_the_cell_harness_bound() {
+        let echo = |late_p99: u64| {
+            let mut h = workload::new_histogram();
+            for _ in 0..2000 {
+                h.record(5_000).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let mut r = delivered(2000, 2000);
+            r.latency_hdr =
+                Some(wirebench_reports::encode_histogram(&h).unwrap_or_else(|e| panic!("{e}")));
+            r.send_lateness_us = Some([20, late_p99, late_p99 * 2]);
+            scored(
+                &cell_of(WorkloadSpec::Echo(params()), "websocket"),
+                r,
+                ServerReport::default(),
+            )
+        };
+        // p50 ≈ 5 ms: the limit is 10 % of it, about 500 µs.
+        let c = echo(2_000);
+        let hb = c.harness_bound.unwrap_or_else(|| panic!("not flagged"));
+        assert_eq!(hb.send_lateness_p99_us, 2_000);
+        assert!((495..=505).contains(&hb.limit_us), "{hb:?}");
+        assert!(echo(400).harness_bound.is_none());
+        // A fast transport: the 100 µs floor.
+        assert_eq!(HarnessBound::limit_us(Some(300)), 100);
     }
 
     /// A client's failure carries what the server counted; a push with nothing after the

@@ -29,6 +29,7 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
             started_at: started_at.clone(),
             host: host.clone(),
             netem_backend: "none".to_string(),
+            emulator_semantics: None,
             cells: Vec::new(),
             verdicts: Vec::new(),
         });
@@ -68,6 +69,7 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
             let results = &mut all[vi];
             if let Some(b) = backend {
                 results.netem_backend = b.to_string();
+                results.emulator_semantics = Some(wirebench_netem::EMULATOR_SEMANTICS);
             }
             results.cells.push(cell);
             let path = v.out_dir.join("results.json");

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use super::orchestrate::{ServerControl, ServerReport};
 use super::params::Params;
 use super::report::{encode, new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
-use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
+use super::schedule::{lateness, recv_before, spawn_schedule, Schedule, DRAIN};
 use super::score::{delivery, paced_throughput, require_arrivals};
+use super::spec::WorkloadSpec;
 use crate::agent::control::ServerCommand;
 use crate::clock::now_ns;
 use crate::frame::{op_id, Kind};
@@ -33,20 +34,26 @@ pub(crate) struct Arrival {
     pub recv_ns: u64,
 }
 
-/// Runs every client of the agent; returns their merged report with the delivered-to-all
+/// Runs every client of the agent, each on its own staggered schedule
+/// ([`WorkloadSpec::client_start_ns`]); returns their merged report with the delivered-to-all
 /// histogram.
-pub(super) async fn run(p: &Params, conns: Vec<(u32, Connection)>, start_ns: u64) -> ClientReport {
+pub(super) async fn run(
+    spec: &WorkloadSpec,
+    p: &Params,
+    conns: Vec<(u32, Connection)>,
+    start_ns: u64,
+) -> ClientReport {
     let ids: Arc<HashSet<u32>> = Arc::new(conns.iter().map(|(id, _)| *id).collect());
     let n = ids.len() as u64;
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|(id, conn)| {
             let (p, ids) = (p.clone(), ids.clone());
+            let start = spec.client_start_ns(start_ns, id);
             tokio::spawn(async move {
                 let mut rep = ClientReport::default();
                 let mut arrivals = Vec::new();
-                if let Err(e) = client(&p, id, &ids, conn, start_ns, &mut rep, &mut arrivals).await
-                {
+                if let Err(e) = client(&p, id, &ids, conn, start, &mut rep, &mut arrivals).await {
                     rep.error = Some(format!("client {id}: {e}"));
                 }
                 (id, rep, arrivals)
@@ -130,7 +137,7 @@ async fn client(
     } = conn;
     let (sched, warm_n) = Schedule::of(p, start_ns);
     let sent = Arc::new(AtomicU64::new(0));
-    let sender = send_schedule(
+    let sender = spawn_schedule(
         sink,
         sched,
         id,

@@ -215,7 +215,7 @@ pub async fn run_clients_gated(
     let r = match &spec {
         WorkloadSpec::Collab(p) => {
             let conns = conns.into_iter().map(|(id, c, _)| (id, c)).collect();
-            Ok(collab::run(p, conns, start_ns).await)
+            Ok(collab::run(&spec, p, conns, start_ns).await)
         }
         _ => run_each(&transport, &spec, conns, start_ns).await,
     };
@@ -323,6 +323,7 @@ async fn run_each(
         .map(|(id, conn, target)| {
             let spec = spec.clone();
             let transport = transport.clone();
+            let start_ns = spec.client_start_ns(start_ns, id);
             tokio::spawn(async move { run_one(spec, id, conn, start_ns, transport, target).await })
         })
         .collect();

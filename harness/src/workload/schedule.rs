@@ -105,6 +105,21 @@ pub(crate) async fn send_schedule(
     Ok((sink, late))
 }
 
+/// [`send_schedule`] in a task of its own, apart from the receiver's: the sender's waiting
+/// (timerfd, then a yielding spin) and its sends never run inside the receiver's poll.
+pub(crate) async fn spawn_schedule(
+    sink: Box<dyn FrameSink>,
+    sched: Schedule,
+    id: u32,
+    kind: Kind,
+    size: usize,
+    sent: Arc<AtomicU64>,
+) -> Result<(Box<dyn FrameSink>, Histogram<u64>), TransportError> {
+    tokio::spawn(send_schedule(sink, sched, id, kind, size, sent))
+        .await
+        .map_err(|e| TransportError::io("sender task", std::io::Error::other(e)))?
+}
+
 /// p50, p99 and max of a send-lateness histogram.
 pub(crate) fn lateness(h: &Histogram<u64>) -> [u64; 3] {
     [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
@@ -137,5 +152,26 @@ mod tests {
             ServerCommand::Push { count, .. } => assert_eq!(count, total),
             other => panic!("not a push command: {other:?}"),
         }
+    }
+
+    /// N clients at rate r start period/N apart (wrk2's stagger): distinct, evenly spaced
+    /// offsets within one period; one client and push are not staggered.
+    #[test]
+    fn clients_are_staggered_across_one_period() {
+        use crate::workload::WorkloadSpec;
+        let p = Params {
+            rate: 100.0,
+            clients: 4,
+            ..Params::default()
+        };
+        let spec = WorkloadSpec::Collab(p.clone());
+        assert_eq!(spec.phase_step_ns(), Some(2_500_000));
+        let starts: Vec<u64> = (0..4).map(|id| spec.client_start_ns(1_000, id)).collect();
+        assert_eq!(starts, vec![1_000, 2_501_000, 5_001_000, 7_501_000]);
+        // Ids beyond N wrap (a second agent's clients continue the same ring).
+        assert_eq!(spec.client_start_ns(1_000, 5), starts[1]);
+        assert_eq!(WorkloadSpec::Push(p.clone()).phase_step_ns(), None);
+        let one = Params { clients: 1, ..p };
+        assert_eq!(WorkloadSpec::Echo(one).phase_step_ns(), None);
     }
 }

@@ -124,6 +124,26 @@ impl WorkloadSpec {
     pub fn measures_loss(&self) -> bool {
         matches!(self, Self::Flap(_))
     }
+
+    /// The phase step between clients' open-loop schedules, ns: `period / N` for the workloads
+    /// whose N clients each send on a schedule (echo, relay, collab), as wrk2 staggers its
+    /// connections, so N clients never queue N frames at one instant. `None` for one client
+    /// or a workload without client schedules.
+    pub fn phase_step_ns(&self) -> Option<u64> {
+        let p = match self {
+            Self::Echo(p) | Self::Relay(p) | Self::Collab(p) => p,
+            _ => return None,
+        };
+        let n = u64::from(p.clients);
+        (n > 1).then(|| (1e9 / p.rate.max(0.001)) as u64 / n)
+    }
+
+    /// When client `id`'s schedule starts, given the shared start: offset by
+    /// `(id mod N) · period / N` ([`Self::phase_step_ns`]).
+    pub fn client_start_ns(&self, start_ns: u64, id: u32) -> u64 {
+        let n = u64::from(self.params().clients.max(1));
+        start_ns + self.phase_step_ns().unwrap_or(0) * (u64::from(id) % n)
+    }
 }
 
 /// Every workload id, for `wirebench list`.

@@ -29,6 +29,30 @@ pub enum CompareError {
         /// Comma-separated list of valid names.
         known: String,
     },
+    /// Baseline and current emulated their links with different backends.
+    #[error(
+        "baseline ran on link backend {baseline:?}, current on {current:?}: refusing to \
+         compare runs whose links were emulated differently (rerun both with the same \
+         --netem)"
+    )]
+    BackendMismatch {
+        /// `netem_backend` of the baseline.
+        baseline: String,
+        /// `netem_backend` of the current run.
+        current: String,
+    },
+    /// Baseline and current ran different versions of the emulator's semantics.
+    #[error(
+        "baseline ran emulator semantics v{baseline}, current v{current}: refusing to compare \
+         runs whose emulator drew delay, jitter, loss or order differently (rerun the \
+         baseline with this build)"
+    )]
+    SemanticsMismatch {
+        /// `emulator_semantics` of the baseline (1 when absent).
+        baseline: u32,
+        /// `emulator_semantics` of the current run (1 when absent).
+        current: u32,
+    },
     /// Baseline and current ran a cell with different parameters.
     #[error(
         "cell {cell}: params.{field} differs (baseline {baseline}, current {current}); \

@@ -83,6 +83,7 @@ table.figures th, table.figures td { padding: 3px 5px; }
 table.figures td.num small { font-size: 10.5px; white-space: normal; }
 tr.failed td { background: var(--badbg); }
 tr.skipped td { background: var(--warnbg); }
+tr.indicative td { color: #777; font-style: italic; }
 .status-failed { color: var(--bad); font-weight: 600; }
 .status-skipped { color: #8a5a00; font-weight: 600; }
 .wide { overflow-x: auto; }

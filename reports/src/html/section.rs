@@ -244,6 +244,7 @@ pub(super) fn section(
     let profiles = distinct(keys.iter().map(|k| k.profile));
     section_header(h, scenario, workload, &title, keys);
     not_ok_table(h, keys);
+    harness_bound_table(h, keys);
     figures_table(h, keys);
     workload_tables(h, keys);
     let aid = anchor(scenario, workload);

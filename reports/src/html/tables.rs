@@ -192,6 +192,35 @@ pub(super) fn not_ok_table(h: &mut String, keys: &[&KeyCells<'_>]) {
     h.push_str("</table></div>\n");
 }
 
+/// Cells whose load generator, not the transport, set the pace ([`Cell::harness_bound`]):
+/// their figures are shown but no verdict reads them.
+pub(super) fn harness_bound_table(h: &mut String, keys: &[&KeyCells<'_>]) {
+    let cells: Vec<_> = keys
+        .iter()
+        .flat_map(|k| k.ok.iter().filter(|c| c.is_harness_bound()))
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h3>Harness-bound cells</h3>\n<p class=\"note\">The open-loop sender could not keep \
+         its schedule: these figures measure the load generator as much as the transport, and \
+         verdicts treat them as inconclusive.</p>\n<div class=\"wide\"><table class=\"not-ok\">\
+         <tr><th>transport</th><th>profile</th><th>repeat</th><th>reason</th></tr>\n",
+    );
+    for c in cells {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            escape(&c.transport_name()),
+            escape(&c.profile),
+            c.repeat,
+            escape(c.harness_bound.as_ref().map_or("", |b| b.reason.as_str())),
+        );
+    }
+    h.push_str("</table></div>\n");
+}
+
 pub(super) fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
     let any = keys
         .iter()

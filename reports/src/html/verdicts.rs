@@ -61,12 +61,20 @@ pub(super) fn verdicts(h: &mut String, r: &Results) {
 pub(super) fn faq_verdicts(h: &mut String, vs: &[crate::verdicts::Verdict]) {
     use crate::format::value_with_unit as fmt_value;
     use crate::verdicts::Outcome;
+    h.push_str(if vs.iter().any(|v| v.indicative) {
+        "<section id=\"verdicts\"><h2>FAQ verdicts — indicative only (<code>--quick</code>)</h2>\n\
+         <p class=\"note\">A CI-scale run: fewer clients and repeats, shorter runs. These \
+         outcomes hint, they do not decide; run the full scale to decide.</p>\n"
+    } else {
+        "<section id=\"verdicts\"><h2>FAQ verdicts</h2>\n"
+    });
     h.push_str(
-        "<section id=\"verdicts\"><h2>FAQ verdicts</h2>\n<div class=\"wide\"><table>\
+        "<div class=\"wide\"><table>\
          <tr><th>faq</th><th>claim</th><th>verdict</th><th>decided by</th></tr>\n",
     );
     for v in vs {
         let class = match v.verdict {
+            _ if v.indicative => " class=\"indicative\"",
             Outcome::Confirmed => "",
             Outcome::Refuted => " class=\"failed\"",
             Outcome::Inconclusive => " class=\"skipped\"",
@@ -78,7 +86,7 @@ pub(super) fn faq_verdicts(h: &mut String, vs: &[crate::verdicts::Verdict]) {
             escape(&v.faq),
             escape(&v.id),
             escape(&v.claim),
-            v.verdict.as_str(),
+            v.outcome_text(),
             escape(&v.decided_by)
         );
     }
@@ -88,7 +96,7 @@ pub(super) fn faq_verdicts(h: &mut String, vs: &[crate::verdicts::Verdict]) {
             h,
             "<details><summary><code>{}</code>: {}</summary><p>Rule: {}</p><ul>",
             escape(&v.id),
-            v.verdict.as_str(),
+            v.outcome_text(),
             escape(&v.rule)
         );
         for e in &v.evidence {

@@ -88,6 +88,11 @@ pub struct Results {
     pub host: Host,
     /// Link-emulation backend used (`none`, `kernel`, `userspace`).
     pub netem_backend: String,
+    /// Version of the link emulator's semantics (how delay, jitter, loss and order are drawn;
+    /// `wirebench_netem::EMULATOR_SEMANTICS`); absent in files from before it was recorded,
+    /// which means 1. `compare` refuses runs whose versions differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator_semantics: Option<u32>,
     /// One entry per measured cell (workload × transport × profile × repeat).
     pub cells: Vec<Cell>,
     /// FAQ verdicts computed over the cells, when a run produced them (typed; entries of
@@ -182,6 +187,16 @@ pub struct Cell {
     /// then include that delay (which is the correct, coordinated-omission-free reading).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_lateness_us: Option<Lateness>,
+    /// Set when the load generator, not the transport, limited the cell: its sender lateness
+    /// p99 exceeded max(100 µs, 10 % of the latency p50). Verdicts treat such a cell as having
+    /// no figure (inconclusive); reports mark it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_bound: Option<HarnessBound>,
+    /// Phase step between the clients' open-loop schedules, ns: client `i` starts
+    /// `i · phase_step_ns` after the first (`period / clients`, as wrk2 staggers connections).
+    /// Absent for one client or a workload without client schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_step_ns: Option<u64>,
     /// Errors by kind (e.g. `malformed_frame`, `http_503`), counted, not fatal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, u64>,
@@ -614,6 +629,39 @@ pub struct Lateness {
     pub max: u64,
 }
 
+/// Why a cell is flagged harness-bound (see [`Cell::harness_bound`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessBound {
+    /// The rule that fired, in words with its figures.
+    pub reason: String,
+    /// The open-loop sender's lateness p99, µs.
+    pub send_lateness_p99_us: u64,
+    /// The limit it exceeded: max(100 µs, 10 % of the latency p50), µs.
+    pub limit_us: u64,
+}
+
+impl HarnessBound {
+    /// Lateness p99 above which a sender is the bottleneck: max(100 µs, 10 % of `p50_us`).
+    pub fn limit_us(latency_p50_us: Option<u64>) -> u64 {
+        latency_p50_us.map_or(0, |p50| p50 / 10).max(100)
+    }
+
+    /// The flag for a cell whose sender lateness p99 is `late_p99_us`, when over the limit.
+    pub fn check(late_p99_us: u64, latency_p50_us: Option<u64>) -> Option<Self> {
+        let limit = Self::limit_us(latency_p50_us);
+        (late_p99_us > limit).then(|| Self {
+            reason: format!(
+                "the open-loop sender left {late_p99_us} µs late at p99, over the {limit} µs \
+                 limit (max of 100 µs and 10 % of the latency p50): the load generator, not \
+                 the transport, set the pace"
+            ),
+            send_lateness_p99_us: late_p99_us,
+            limit_us: limit,
+        })
+    }
+}
+
 /// What warm-up excluded from the figures.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -673,6 +721,11 @@ impl Results {
 }
 
 impl Cell {
+    /// Whether the load generator limited this cell ([`Cell::harness_bound`]).
+    pub fn is_harness_bound(&self) -> bool {
+        self.harness_bound.is_some()
+    }
+
     /// The workload's name in its scenario: `label` when set, else the workload id.
     pub fn workload_name(&self) -> &str {
         self.label.as_deref().unwrap_or(&self.workload)

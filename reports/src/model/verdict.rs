@@ -72,6 +72,21 @@ pub struct Verdict {
     /// What the numbers do not cover.
     #[serde(default)]
     pub caveats: Vec<String>,
+    /// From a CI-scale (`--quick`) run: fewer clients and repeats, shorter runs. Shown as
+    /// "indicative", never like a full-scale verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indicative: bool,
+}
+
+impl Verdict {
+    /// The outcome as every output shows it: `refuted`, or `indicative: refuted (--quick)`.
+    pub fn outcome_text(&self) -> String {
+        if self.indicative {
+            format!("indicative: {} (--quick)", self.verdict.as_str())
+        } else {
+            self.verdict.as_str().to_string()
+        }
+    }
 }
 
 /// One entry of `results.json`'s `verdicts`: a FAQ verdict, or an object of another shape
@@ -152,6 +167,7 @@ mod tests {
             decided_by: "d".into(),
             evidence: vec![],
             caveats: vec![],
+            indicative: false,
         };
         let text = serde_json::to_string(&StoredVerdict::Faq(v.clone())).unwrap();
         assert_eq!(

@@ -301,7 +301,7 @@ fn verdicts_of(name: &str, applicable: &[Verdict]) -> Vec<String> {
             .iter()
             .any(|e| cell_transport(&e.cell) == Some(name))
         {
-            out.push(format!("{}: {}", v.id, v.verdict.as_str()));
+            out.push(format!("{}: {}", v.id, v.outcome_text()));
         }
     }
     out

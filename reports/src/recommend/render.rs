@@ -77,7 +77,7 @@ impl Recommendation {
         if !self.verdicts.is_empty() {
             let _ = writeln!(s, "\nFAQ verdicts that apply:");
             for v in &self.verdicts {
-                let _ = writeln!(s, "  {} {}: {}", v.id, v.verdict.as_str(), v.decided_by);
+                let _ = writeln!(s, "  {} {}: {}", v.id, v.outcome_text(), v.decided_by);
             }
         }
         s

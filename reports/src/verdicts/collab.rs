@@ -71,7 +71,7 @@ fn collab_profile(
     {
         push_evidence(v, &[o]);
         if o.values.iter().any(|x| *x > 0.0) {
-            parts.push(Part::Refutes);
+            parts.push(Part::Refutes(None));
             lines.push(format!("{name}/{p}: order violations over websocket"));
         }
     }
@@ -100,8 +100,10 @@ fn versus_rivals(
     ws: &Fig,
     here: &[&Fig],
 ) -> (Part, Vec<String>) {
-    let mut any_higher = false;
-    let mut any_lower = false;
+    // p of the strongest comparison each way (Holm then corrects the verdict's family).
+    let mut ws_higher: Option<f64> = None;
+    let mut ws_lower: Option<f64> = None;
+    let mut tested: Option<f64> = None;
     let mut sub = Vec::new();
     for rival in here
         .iter()
@@ -110,21 +112,26 @@ fn versus_rivals(
     {
         match versus(ws, rival) {
             Ok((c, line)) => {
-                any_higher |= c.diff == Diff::Lower;
-                any_lower |= c.diff == Diff::Higher;
+                let p = c.p();
+                let min = |x: Option<f64>| Some(x.map_or(p, |x| x.min(p)));
+                match c.diff {
+                    Diff::Lower => ws_lower = min(ws_lower),
+                    Diff::Higher => ws_higher = min(ws_higher),
+                    Diff::Same => tested = min(tested),
+                }
                 sub.push(line);
             }
             Err(e) => v.caveats.push(format!("{name}/{p}: {e}")),
         }
     }
-    let part = if any_lower {
-        Part::Refutes
-    } else if any_higher {
-        Part::Confirms
+    let part = if ws_higher.is_some() {
+        Part::Refutes(ws_higher)
+    } else if ws_lower.is_some() {
+        Part::Confirms(ws_lower)
     } else if sub.is_empty() {
         Part::Missing
     } else {
-        Part::Noise
+        Part::Noise(tested)
     };
     (part, sub)
 }

@@ -77,11 +77,7 @@ pub(super) fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
             .join(", ");
         match versus(&ws, &cand) {
             Ok((c, line)) => {
-                parts.push(match c.diff {
-                    Diff::Lower => Part::Refutes,
-                    Diff::Higher => Part::Confirms,
-                    Diff::Same => Part::Noise,
-                });
+                parts.push(Part::of(&c, Part::Refutes, Part::Confirms));
                 lines.push(format!(
                     "loss {:.0} %: missed at {DEADLINE_RTTS:.0} RTT: {line}; loss-aware p99: {context}",
                     loss * 100.0
@@ -96,10 +92,12 @@ pub(super) fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
     if let Some((_, p)) = levels.last() {
         lines.extend(context_line(&figs, p));
     }
-    // Any reversal refutes; otherwise the highest loss level decides.
-    v.verdict = if parts.contains(&Part::Refutes) {
+    // After Holm's correction over the loss levels: any reversal refutes; otherwise the
+    // highest loss level decides.
+    let (parts, holm_note) = holm(&parts);
+    v.verdict = if parts.iter().any(Part::refutes) {
         Outcome::Refuted
-    } else if parts.last() == Some(&Part::Confirms) {
+    } else if parts.last().is_some_and(Part::confirms) {
         Outcome::Confirmed
     } else {
         Outcome::Inconclusive
@@ -109,6 +107,9 @@ pub(super) fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
     } else {
         lines.join("; ")
     };
+    if let Some(note) = holm_note {
+        v.decided_by = format!("{}; {note}", v.decided_by);
+    }
     vec![v]
 }
 
@@ -190,11 +191,11 @@ mod tests {
         c
     }
 
-    /// Three repeats per transport and loss level: (transport, late, lost) per echo cell.
+    /// Five repeats (full scale) per transport and loss level: (transport, late, lost) per echo cell.
     fn results(specs: &[(&str, u64, u64)]) -> Results {
         let mut cells = Vec::new();
         for (profile, loss) in [("loss-1", 0.01), ("loss-3", 0.03), ("loss-5", 0.05)] {
-            for r in 1..=3 {
+            for r in 1..=5 {
                 for (t, late, lost) in specs {
                     // Repeats differ a little, so the bootstrap has something to resample.
                     let vary = |n: &u64| if *n > 0 { n + u64::from(r) } else { 0 };
@@ -210,6 +211,7 @@ mod tests {
             started_at: "2026-11-24T00:00:00Z".into(),
             host: Host::default(),
             netem_backend: "userspace".into(),
+            emulator_semantics: None,
             cells,
             verdicts: Vec::new(),
         }

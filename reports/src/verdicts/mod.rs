@@ -17,11 +17,19 @@
 //! missing or failed cells make it inconclusive, never guessed.
 //!
 //! **Noise rule** ([`compare`]): A is *clearly lower* than B when the ratio of their medians
-//! over repeats is at most `1 − MARGIN` (10 %) **and** — with at least
-//! [`MIN_BOOTSTRAP_REPEATS`] repeats on each side — the 95 % bootstrap interval of that ratio
-//! ([`crate::stats::bootstrap_ratio_of_medians`]) lies wholly below 1, or — with fewer
-//! repeats — A's largest repeat is below B's smallest. Mirrored for *clearly higher*.
-//! Anything else is *within noise*.
+//! over repeats is at most `1 − MARGIN` (10 %) **and** the exact one-sided Mann–Whitney test
+//! over the repeats ([`crate::stats::mann_whitney_lower`]) gives p <= [`ALPHA`] (0.05). With no
+//! overlap, 5 vs 5 repeats give p = 1/252 ≈ 0.004, 3 vs 3 give 0.05 and 2 vs 2 or fewer can
+//! never decide. A verdict of several comparisons holds its family-wise error at 0.05 by
+//! Holm's step-down (a difference that does not survive counts as noise). Mirrored for
+//! *clearly higher*. Anything else is *within noise*.
+//!
+//! **Failed and harness-bound repeats**: when any repeat of a compared cell failed, or its
+//! open-loop sender could not keep the schedule (`harness_bound`), that cell has no figure
+//! and every comparison with it is inconclusive: the transport is not judged on its good runs
+//! only, nor on the load generator's stalls.
+//!
+//! **`--quick`**: verdicts from CI-scale runs are marked `indicative` and shown apart.
 
 use std::fmt::Write as _;
 
@@ -47,8 +55,8 @@ use quiet::{quiet_sse_scaling, quiet_sse_vs_poll};
 use refresh::refresh_poll;
 use rule::Ctx;
 pub use rule::{
-    compare, Diff, PairComparison, COLLAB, HOL, MARGIN, MIN_BOOTSTRAP_REPEATS, PEER, QUIET,
-    REFRESH, SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
+    compare, Diff, PairComparison, ALPHA, COLLAB, HOL, MARGIN, PEER, QUIET, REFRESH, SETUP,
+    SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
 };
 use setup::setup_rtts;
 
@@ -74,6 +82,7 @@ pub fn evaluate(r: &Results) -> Vec<Verdict> {
     }
     if ctx.quick {
         for v in &mut out {
+            v.indicative = true;
             v.caveats.push(
                 "CI scale (`--quick`): fewer clients and repeats, shorter runs than the full \
                  scale; decide on a full run"
@@ -107,7 +116,16 @@ pub fn markdown(verdicts: &[Verdict]) -> String {
     if verdicts.is_empty() {
         return s;
     }
-    let _ = writeln!(s, "## FAQ verdicts\n");
+    if verdicts.iter().any(|v| v.indicative) {
+        let _ = writeln!(
+            s,
+            "## FAQ verdicts — indicative only (`--quick`)\n\nA CI-scale run: fewer clients \
+             and repeats, shorter runs. These outcomes hint, they do not decide; run the full \
+             scale to decide.\n"
+        );
+    } else {
+        let _ = writeln!(s, "## FAQ verdicts\n");
+    }
     let _ = writeln!(s, "| faq | claim | verdict | decided by |");
     let _ = writeln!(s, "|---|---|---|---|");
     for v in verdicts {
@@ -116,12 +134,12 @@ pub fn markdown(verdicts: &[Verdict]) -> String {
             "| {} | `{}` | **{}** | {} |",
             v.faq,
             v.id,
-            v.verdict.as_str(),
+            v.outcome_text(),
             v.decided_by.replace('|', "\\|")
         );
     }
     for v in verdicts {
-        let _ = writeln!(s, "\n### `{}`: {}\n", v.id, v.verdict.as_str());
+        let _ = writeln!(s, "\n### `{}`: {}\n", v.id, v.outcome_text());
         let _ = writeln!(s, "{}\n\nRule: {}\n", v.claim, v.rule);
         for e in &v.evidence {
             let _ = writeln!(
@@ -152,13 +170,7 @@ pub fn terminal(verdicts: &[Verdict]) -> String {
     }
     let _ = writeln!(s, "\n{:<28} {:<13} decided by", "verdict", "outcome");
     for v in verdicts {
-        let _ = writeln!(
-            s,
-            "{:<28} {:<13} {}",
-            v.id,
-            v.verdict.as_str(),
-            v.decided_by
-        );
+        let _ = writeln!(s, "{:<28} {:<13} {}", v.id, v.outcome_text(), v.decided_by);
     }
     s
 }
@@ -180,6 +192,7 @@ mod tests {
             started_at: "2026-11-24T00:00:00Z".into(),
             host: Host::default(),
             netem_backend: "userspace".into(),
+            emulator_semantics: None,
             cells,
             verdicts: Vec::new(),
         }
@@ -229,9 +242,9 @@ mod tests {
         c
     }
 
-    /// Three repeats of a cell with a latency of `us` (±1 %) at every percentile.
+    /// Five repeats (full scale) of a cell with a latency of `us` (±1 %) at every percentile.
     fn lat_cells(k: &C<'_>, us: u64) -> Vec<Cell> {
-        (1..=3)
+        (1..=5)
             .map(|r| {
                 cell(k, r, |c| {
                     c.latency_us = Some(latency(&[us + us * u64::from(r) / 100]));
@@ -253,35 +266,60 @@ mod tests {
         v.verdict
     }
 
+    /// A `--quick` run's verdicts are indicative and every output says so.
     #[test]
-    fn compare_uses_bootstrap_with_enough_repeats_and_ranges_without() {
-        let c = compare(&[10.0, 11.0, 10.5], &[20.0, 21.0, 19.0]).unwrap();
+    fn quick_verdicts_are_indicative() {
+        let k = relay("websocket", None);
+        let mut cells = lat_cells(&relay("webrtc", Some("str0m")), 5_000);
+        cells.extend(lat_cells(&k, 120_000));
+        for c in &mut cells {
+            c.params.insert("quick".into(), true.into());
+        }
+        let vs = evaluate(&results(cells));
+        let v = only(&vs, "peer-relay-latency");
+        assert!(v.indicative);
+        assert_eq!(v.outcome_text(), "indicative: confirmed (--quick)");
+        let md = markdown(&vs);
+        assert!(md.contains("indicative only"), "{md}");
+        assert!(!md.contains("**confirmed**"), "{md}");
+        let json = serde_json::to_value(v).unwrap();
+        assert_eq!(json["indicative"], true);
+    }
+
+    #[test]
+    fn compare_needs_the_margin_and_a_significant_mann_whitney() {
+        let five_low = [10.0, 11.0, 10.5, 10.2, 10.8];
+        let five_high = [20.0, 21.0, 19.0, 20.5, 19.5];
+        let c = compare(&five_low, &five_high).unwrap();
         assert_eq!(c.diff, Diff::Lower);
-        assert!(c.interval.is_some_and(|i| i.high < 1.0));
+        assert!((c.p() - 1.0 / 252.0).abs() < 1e-12, "{c:?}");
+        assert_eq!(c.repeats, (5, 5));
+        assert_eq!(compare(&five_high, &five_low).unwrap().diff, Diff::Higher);
+        // Apart but within the 10 % margin.
+        let near = [10.5, 10.6, 10.7, 10.9, 11.0];
+        let c = compare(&[10.0, 10.1, 10.2, 10.3, 10.4], &near).unwrap();
+        assert_eq!(c.diff, Diff::Same);
+        assert!(c.p() < 0.01);
+        // 3 vs 3 apart: p = 1/20 = 0.05 just decides; one overlap does not.
         assert_eq!(
-            compare(&[20.0, 21.0, 19.0], &[10.0, 11.0, 10.5])
+            compare(&[10.0, 11.0, 10.5], &[20.0, 21.0, 19.0])
                 .unwrap()
                 .diff,
-            Diff::Higher
+            Diff::Lower
         );
-        // Within the 10 % margin.
         assert_eq!(
-            compare(&[10.0, 10.1, 10.2], &[10.5, 10.6, 10.7])
+            compare(&[10.0, 11.0, 20.0], &[19.0, 21.0, 22.0])
                 .unwrap()
                 .diff,
             Diff::Same
         );
-        // Two repeats: ranges must not overlap.
-        let c = compare(&[10.0, 30.0], &[20.0, 21.0]).unwrap();
-        assert_eq!((c.diff, c.interval), (Diff::Same, None));
+        // Two or one repeats a side can never decide, however far apart.
         assert_eq!(
             compare(&[10.0, 11.0], &[20.0, 21.0]).unwrap().diff,
-            Diff::Lower
+            Diff::Same
         );
+        assert_eq!(compare(&[0.0], &[0.1]).unwrap().diff, Diff::Same);
         assert!(compare(&[], &[1.0]).is_none());
-        // Zeros compare: 0 is clearly lower than 0.1.
-        assert_eq!(compare(&[0.0], &[0.1]).unwrap().diff, Diff::Lower);
-        assert_eq!(compare(&[0.0], &[0.0]).unwrap().diff, Diff::Same);
     }
 
     fn relay(t: &'static str, imp: Option<&'static str>) -> C<'static> {
@@ -328,18 +366,51 @@ mod tests {
         assert!(v
             .evidence
             .iter()
-            .any(|e| e.cell == "faq-peer/relay/webrtc (str0m)/peers-near" && e.repeats == 3));
+            .any(|e| e.cell == "faq-peer/relay/webrtc (str0m)/peers-near" && e.repeats == 5));
         assert!(v.decided_by.contains("webrtc (str0m)"), "{}", v.decided_by);
+        assert!(
+            v.decided_by.contains("5 vs 5 repeats, p = 0.004"),
+            "{}",
+            v.decided_by
+        );
+        // One failed repeat of five: that transport is not judged on its four good runs.
+        let mut cells = run(5_000, 120_000);
+        cells.push(cell(&relay("websocket", None), 6, |c| {
+            c.status = Status::Failed;
+            c.error = Some("agent crashed".into());
+        }));
+        let vs = evaluate(&results(cells));
+        let v = only(&vs, "peer-relay-latency");
+        assert_eq!(v.verdict, Outcome::Inconclusive, "{}", v.decided_by);
+        assert!(
+            v.decided_by.contains("repeat 6 failed: agent crashed"),
+            "{}",
+            v.decided_by
+        );
+        // A harness-bound repeat: the load generator's stall is not charged to the transport.
+        let mut cells = run(5_000, 120_000);
+        if let Some(c) = cells.iter_mut().find(|c| c.transport == "websocket") {
+            c.harness_bound = crate::model::HarnessBound::check(900, Some(2_000));
+        }
+        let vs = evaluate(&results(cells));
+        let v = only(&vs, "peer-relay-latency");
+        assert_eq!(v.verdict, Outcome::Inconclusive, "{}", v.decided_by);
+        assert!(
+            v.decided_by
+                .contains("harness-bound (sender lateness p99 900 µs)"),
+            "{}",
+            v.decided_by
+        );
     }
 
-    /// Three repeats of a media cell: `sent` frames, of which `on_time` arrived within 150 ms
+    /// Five repeats of a media cell: `sent` frames, of which `on_time` arrived within 150 ms
     /// and `late` after it.
     fn media_cells(t: &'static str, sent: u64, on_time: u64, late: u64) -> Vec<Cell> {
         let k = C {
             name: "media",
             ..relay(t, Some("str0m"))
         };
-        (1..=3)
+        (1..=5)
             .map(|r| {
                 cell(&k, r, |c| {
                     let mut h =
@@ -541,7 +612,7 @@ mod tests {
                 imp: None,
                 profile,
             };
-            for r in 1..=3 {
+            for r in 1..=5 {
                 cells.push(cell(&k, r, |c| {
                     let ms = 2.0 + per_rtt(r) * rtt;
                     c.setup_ms = Some(ms);

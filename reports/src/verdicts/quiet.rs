@@ -54,9 +54,9 @@ pub(super) fn a_vs_b(
         match versus(fa, fb) {
             Ok((c, line)) => {
                 parts.push(match c.diff {
-                    Diff::Same => Part::Noise,
-                    d if d == confirm_when => Part::Confirms,
-                    _ => Part::Refutes,
+                    Diff::Same => Part::Noise(Some(c.p())),
+                    d if d == confirm_when => Part::Confirms(Some(c.p())),
+                    _ => Part::Refutes(Some(c.p())),
                 });
                 lines.push(format!("{tag}: {line}"));
             }

@@ -79,7 +79,7 @@ fn staleness(parts: &mut Vec<Part>, lines: &mut Vec<String>, p: &str, poll_stale
         .map_or(String::new(), |c| format!(" ({c:.0} clients)"));
     let s = poll_stale.median().unwrap_or(f64::INFINITY);
     if s > STALENESS_BOUND_US {
-        parts.push(Part::Refutes);
+        parts.push(Part::Refutes(None));
         lines.push(format!(
             "{p}{clients}: poll staleness p99 {} exceeds 5 s",
             fmt_us(s)
@@ -109,11 +109,13 @@ fn poll_vs(
     };
     match versus(&a, &b) {
         Ok((c, line)) => {
+            let p = Some(c.p());
             parts.push(match (c.diff, must_be_lower) {
-                (Diff::Higher, _) => Part::Refutes,
-                (Diff::Lower, _) => Part::Confirms,
-                (Diff::Same, true) => Part::Noise,
-                (Diff::Same, false) => Part::Confirms,
+                (Diff::Higher, _) => Part::Refutes(p),
+                (Diff::Lower, _) => Part::Confirms(p),
+                (Diff::Same, true) => Part::Noise(p),
+                // "Not higher" is what this part claims: no test to correct.
+                (Diff::Same, false) => Part::Confirms(None),
             });
             lines.push(format!("{}: {line}", a.metric.id));
         }

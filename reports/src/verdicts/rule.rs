@@ -3,11 +3,12 @@
 //! (median, min, max over repeats) with the parts a verdict is assembled from.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use crate::figures::{self, KeyCells};
 use crate::format::value_with_unit as fmt_value;
 use crate::model::{Cell, Evidence, Outcome, Results, Verdict};
-use crate::stats::{self, Beyond, BootstrapOptions, Interval};
+use crate::stats;
 
 use super::metrics::FaqMetric;
 
@@ -26,8 +27,9 @@ pub const HOL: &str = "faq-hol";
 
 /// Relative margin a difference must exceed to count (10 %).
 pub const MARGIN: f64 = 0.10;
-/// Fewest repeats per side for the bootstrap interval; below it the ranges must not overlap.
-pub const MIN_BOOTSTRAP_REPEATS: usize = 3;
+/// Family-wise significance level of a verdict: each comparison's one-sided Mann–Whitney p,
+/// after Holm's correction over the verdict's comparisons, must be at most this.
+pub const ALPHA: f64 = 0.05;
 /// Mass refresh: data may be at most this stale (5 s).
 pub const STALENESS_BOUND_US: f64 = 5_000_000.0;
 /// How far measured setup round trips may lie from an exact protocol prediction.
@@ -56,37 +58,38 @@ pub struct PairComparison {
     pub diff: Diff,
     /// `median(a) / median(b)`.
     pub ratio: f64,
-    /// The bootstrap interval of the ratio, when both sides had enough repeats.
-    pub interval: Option<Interval>,
+    /// One-sided exact Mann–Whitney p that A is lower than B.
+    pub p_lower: f64,
+    /// … that A is higher than B.
+    pub p_higher: f64,
+    /// Repeats compared on each side.
+    pub repeats: (usize, usize),
 }
 
-/// Compares per-repeat figures `a` and `b` by the noise rule (module docs); `None` when a side
-/// has no figures.
+impl PairComparison {
+    /// The p-value in the direction of the medians (lower when `ratio` < 1): the test a
+    /// decision rests on, and what Holm's correction ranks.
+    pub fn p(&self) -> f64 {
+        if self.ratio < 1.0 {
+            self.p_lower
+        } else {
+            self.p_higher
+        }
+    }
+}
+
+/// Compares per-repeat figures `a` and `b` by the noise rule (module docs): A is clearly lower
+/// when the one-sided exact Mann–Whitney test gives p <= [`ALPHA`] **and** the ratio of medians
+/// is at most `1 − MARGIN`; mirrored for higher. `None` when a side has no figures.
 pub fn compare(a: &[f64], b: &[f64]) -> Option<PairComparison> {
     let ma = stats::median(a)?;
     let mb = stats::median(b)?;
     let ratio = stats::ratio(ma, mb);
-    let interval = if a.len() >= MIN_BOOTSTRAP_REPEATS && b.len() >= MIN_BOOTSTRAP_REPEATS {
-        stats::bootstrap_ratio_of_medians(b, a, &BootstrapOptions::default())
-            .ok()
-            .map(|e| e.ci)
-    } else {
-        None
-    };
-    let (amin, amax) = min_max(a)?;
-    let (bmin, bmax) = min_max(b)?;
-    // With too few repeats for a bootstrap, the ranges of the repeats must not overlap: the
-    // interval of ratios is then [amin / bmax, amax / bmin], and the same rule applies.
-    let side = match interval {
-        Some(ci) => ci.beyond((1.0, 1.0)),
-        None if amax < bmin => Beyond::Below,
-        None if amin > bmax => Beyond::Above,
-        None => Beyond::Within,
-    };
-    let (lower_apart, higher_apart) = (side == Beyond::Below, side == Beyond::Above);
-    let diff = if ratio <= 1.0 - MARGIN && lower_apart {
+    let p_lower = stats::mann_whitney_lower(a, b)?;
+    let p_higher = stats::mann_whitney_lower(b, a)?;
+    let diff = if ratio <= 1.0 - MARGIN && p_lower <= ALPHA {
         Diff::Lower
-    } else if ratio >= 1.0 / (1.0 - MARGIN) && higher_apart {
+    } else if ratio >= 1.0 / (1.0 - MARGIN) && p_higher <= ALPHA {
         Diff::Higher
     } else {
         Diff::Same
@@ -94,7 +97,9 @@ pub fn compare(a: &[f64], b: &[f64]) -> Option<PairComparison> {
     Some(PairComparison {
         diff,
         ratio,
-        interval,
+        p_lower,
+        p_higher,
+        repeats: (a.len(), b.len()),
     })
 }
 
@@ -157,6 +162,36 @@ impl Fig {
     }
 }
 
+/// The figure of every repeat of `k`, or none with the reason: a failed repeat or a
+/// harness-bound one leaves the key without figures (the comparison is then inconclusive, not
+/// decided on the good runs only or on the load generator's stalls).
+fn repeat_values(k: &KeyCells<'_>, m: FaqMetric) -> (Vec<f64>, String) {
+    if let Some(c) = k.failed.first() {
+        let why = c.error.as_deref().unwrap_or("no reason recorded");
+        return (Vec::new(), format!("repeat {} failed: {why}", c.repeat));
+    }
+    if let Some(c) = k.ok.iter().find(|c| c.is_harness_bound()) {
+        let late = c
+            .harness_bound
+            .as_ref()
+            .map_or(0, |h| h.send_lateness_p99_us);
+        return (
+            Vec::new(),
+            format!(
+                "repeat {} harness-bound (sender lateness p99 {late} µs)",
+                c.repeat
+            ),
+        );
+    }
+    let values: Vec<f64> = k.ok.iter().filter_map(|c| m.get_from(c)).collect();
+    let why_none = match k.reason() {
+        Some(r) if k.ok.is_empty() => r.to_string(),
+        _ if k.ok.is_empty() => "no ok repeat".to_string(),
+        _ => format!("{} not recorded", m.id),
+    };
+    (values, why_none)
+}
+
 /// Mean loss of a cell's link (`params.link`: `loss` and Gilbert-Elliott, either direction's
 /// override ignored).
 pub(super) fn link_loss(c: &Cell) -> Option<f64> {
@@ -214,12 +249,7 @@ impl<'a> Ctx<'a> {
                 if first.workload != workload {
                     return None;
                 }
-                let values: Vec<f64> = k.ok.iter().filter_map(|c| m.get_from(c)).collect();
-                let why_none = match k.reason() {
-                    Some(r) if k.ok.is_empty() => r.to_string(),
-                    _ if k.ok.is_empty() => "no ok repeat".to_string(),
-                    _ => format!("{} not recorded", m.id),
-                };
+                let (values, why_none) = repeat_values(k, m);
                 Some(Fig {
                     cell: format!(
                         "{}/{}/{}/{}",
@@ -279,57 +309,120 @@ pub(super) fn best<'f>(figs: impl Iterator<Item = &'f Fig>) -> Option<&'f Fig> {
     })
 }
 
-/// One comparison's contribution to a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One comparison's contribution to a verdict, with the p-value of its test when it is a
+/// statistical comparison (`None` for a rule that is not: e.g. an order violation seen).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Part {
     /// Agrees with the claim, beyond noise.
-    Confirms,
+    Confirms(Option<f64>),
     /// Contradicts it, beyond noise.
-    Refutes,
+    Refutes(Option<f64>),
     /// Within noise.
-    Noise,
-    /// A needed figure is missing.
+    Noise(Option<f64>),
+    /// A needed figure is missing (a failed or harness-bound repeat included).
     Missing,
 }
 
-/// Any refuting part refutes; all parts confirming confirms; anything else is inconclusive.
+impl Part {
+    /// The part a comparison gives: A clearly lower → `lower`, clearly higher → `higher`.
+    pub(super) fn of(
+        c: &PairComparison,
+        lower: fn(Option<f64>) -> Part,
+        higher: fn(Option<f64>) -> Part,
+    ) -> Part {
+        match c.diff {
+            Diff::Lower => lower(Some(c.p())),
+            Diff::Higher => higher(Some(c.p())),
+            Diff::Same => Part::Noise(Some(c.p())),
+        }
+    }
+
+    pub(super) fn confirms(&self) -> bool {
+        matches!(self, Part::Confirms(_))
+    }
+
+    pub(super) fn refutes(&self) -> bool {
+        matches!(self, Part::Refutes(_))
+    }
+
+    fn p(&self) -> Option<f64> {
+        match self {
+            Part::Confirms(p) | Part::Refutes(p) | Part::Noise(p) => *p,
+            Part::Missing => None,
+        }
+    }
+}
+
+/// Holm's step-down over the statistical parts of one verdict (family-wise [`ALPHA`]): a
+/// confirming or refuting part whose p does not survive it counts as noise. Returns the
+/// corrected parts and, when there were several tests, a sentence saying what was done.
+pub(super) fn holm(parts: &[Part]) -> (Vec<Part>, Option<String>) {
+    let tested: Vec<(usize, f64)> = parts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.p()?)))
+        .collect();
+    let keep = stats::holm(&tested.iter().map(|t| t.1).collect::<Vec<_>>(), ALPHA);
+    let mut out = parts.to_vec();
+    let mut demoted = 0;
+    for ((i, p), significant) in tested.iter().zip(keep) {
+        if !significant && (out[*i].confirms() || out[*i].refutes()) {
+            out[*i] = Part::Noise(Some(*p));
+            demoted += 1;
+        }
+    }
+    let note = (tested.len() > 1).then(|| {
+        format!(
+            "Holm over {} tests at family-wise α {ALPHA}{}",
+            tested.len(),
+            if demoted > 0 {
+                format!(": {demoted} difference(s) not significant after correction")
+            } else {
+                String::new()
+            }
+        )
+    });
+    (out, note)
+}
+
+/// After Holm's correction: any refuting part refutes; all parts confirming confirms; anything
+/// else is inconclusive.
 pub(super) fn combine(parts: &[Part]) -> Outcome {
-    if parts.contains(&Part::Refutes) {
+    let (parts, _) = holm(parts);
+    if parts.iter().any(Part::refutes) {
         Outcome::Refuted
-    } else if !parts.is_empty() && parts.iter().all(|p| *p == Part::Confirms) {
+    } else if !parts.is_empty() && parts.iter().all(Part::confirms) {
         Outcome::Confirmed
     } else {
         Outcome::Inconclusive
     }
 }
 
-/// "a vs b" in words with the ratio and its interval.
+/// "a vs b" in words with the ratio and the test that decided it.
 pub(super) fn describe(a: &Fig, b: &Fig, c: &PairComparison) -> String {
     let how = match c.diff {
         Diff::Lower => "clearly lower",
         Diff::Higher => "clearly higher",
         Diff::Same => "within noise",
     };
-    let ci = match c.interval {
-        Some(i) => format!(", 95 % CI ×{:.2}–{:.2}", i.low, i.high),
-        None => format!(
-            ", {} vs {} repeat(s), ranges {}",
-            a.values.len(),
-            b.values.len(),
-            if c.diff == Diff::Same {
-                "overlap or margin not met"
-            } else {
-                "apart"
-            }
-        ),
-    };
+    let (na, nb) = c.repeats;
     format!(
-        "{} vs {} on {}: ×{:.2} ({how}{ci})",
+        "{} vs {} on {}: ×{:.2} ({how}: Mann–Whitney one-sided, {na} vs {nb} repeats, p = {})",
         a.show(),
         b.show(),
         a.profile,
-        c.ratio
+        c.ratio,
+        fmt_p(c.p())
     )
+}
+
+/// A p-value as text: three decimals, or "< 0.001".
+pub(super) fn fmt_p(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
 }
 
 /// Compares `a` against `b`; `None` (with the reason) when either lacks figures.
@@ -345,11 +438,7 @@ pub(super) fn versus(a: &Fig, b: &Fig) -> Result<(PairComparison, String), Strin
 pub(super) fn lower_confirms(a: &Fig, b: &Fig, parts: &mut Vec<Part>, lines: &mut Vec<String>) {
     match versus(a, b) {
         Ok((c, line)) => {
-            parts.push(match c.diff {
-                Diff::Lower => Part::Confirms,
-                Diff::Higher => Part::Refutes,
-                Diff::Same => Part::Noise,
-            });
+            parts.push(Part::of(&c, Part::Confirms, Part::Refutes));
             lines.push(line);
         }
         Err(e) => {
@@ -369,6 +458,7 @@ pub(super) fn new_verdict(id: &str, faq: &str, claim: &str, rule: &str) -> Verdi
         decided_by: String::new(),
         evidence: Vec::new(),
         caveats: Vec::new(),
+        indicative: false,
     }
 }
 
@@ -393,5 +483,8 @@ pub(super) fn finish(mut v: Verdict, parts: &[Part], lines: Vec<String>, none: &
     } else {
         lines.join("; ")
     };
+    if let (_, Some(note)) = holm(parts) {
+        let _ = write!(v.decided_by, "; {note}");
+    }
     v
 }

@@ -103,6 +103,7 @@ pub fn results(cells: Vec<Cell>) -> Results {
             ..Host::default()
         },
         netem_backend: "none".into(),
+        emulator_semantics: None,
         cells,
         verdicts: Vec::new(),
     }

@@ -64,6 +64,7 @@ pub fn results(cells: Vec<Cell>) -> Results {
         started_at: "2026-11-24T04:00:00Z".into(),
         host: host(),
         netem_backend: "userspace".into(),
+        emulator_semantics: None,
         cells,
         verdicts: Vec::new(),
     }
