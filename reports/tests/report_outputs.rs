@@ -295,8 +295,8 @@ fn html_is_self_contained() {
         page.matches("<svg ").count()
     );
     // Predicted round trips stated beside the measured ones.
-    assert!(page.contains("TCP + TLS 1.3 + first HTTP exchange"));
-    assert!(page.contains("signalling + ICE + DTLS + SCTP"));
+    assert!(page.contains("TCP 1 + TLS 1.3 1 + first HTTP exchange 1"));
+    assert!(page.contains("ICE check 1 + DTLS 1.2 2 + SCTP INIT/COOKIE 2 + DCEP open/ACK 1"));
 }
 
 #[test]

@@ -414,6 +414,35 @@ impl Hub {
         }
     }
 
+    /// Offers a server-originated frame to the client's most recent downstream without
+    /// waiting: the client's own queue (its connection's bounded channel, drained by that
+    /// connection's writer) takes it or is full. A push fan-out uses this so one slow client
+    /// never delays the frames of the others; a full queue drops the frame for that client
+    /// only, counted as `push_queue_full` (a reliable transport's cell then fails on the loss,
+    /// with the count beside it).
+    pub fn offer_to(&self, client: u32, frame: Bytes) -> bool {
+        let c = self.client(client);
+        let d = lock(&c.downstream).last().map(|(_, d)| d.clone());
+        match d {
+            Some(Downstream::Channel(tx)) => match tx.try_send(frame) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.errors.add("push_queue_full");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.errors.add("push_connection_closed");
+                    false
+                }
+            },
+            Some(Downstream::Http) => {
+                c.enqueue(frame);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Handles one upstream frame from `client` per the public behaviour: echo-request →
     /// echo-reply on the same path; broadcast-request → broadcast to every client; data →
     /// counted. Anything else is dropped and counted.
@@ -547,6 +576,33 @@ mod tests {
         drop(b);
         assert!(!hub.send_to(1, frame(3, Kind::Push)).await);
         assert_eq!(hub.attached_count(), 0);
+    }
+
+    /// A push fan-out to a client that stopped reading neither waits nor delays the others:
+    /// that client's full queue drops the frame (counted), the fast client gets every frame at
+    /// once.
+    #[tokio::test]
+    async fn a_stalled_client_does_not_hold_the_push_fan_out() {
+        let hub = Arc::new(Hub::new());
+        let (tx_slow, _rx_slow) = mpsc::channel(2);
+        let (tx_fast, mut rx_fast) = mpsc::channel(64);
+        let _s = hub.attach_channel(1, tx_slow);
+        let _f = hub.attach_channel(2, tx_fast);
+        let pushed = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::workload::server_push(&hub, &[1, 2], 10_000.0, 64, 20),
+        )
+        .await;
+        assert!(
+            matches!(pushed, Ok(Ok(()))),
+            "push waited on the stalled client"
+        );
+        let mut got = 0;
+        while rx_fast.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, 20);
+        assert_eq!(hub.errors.snapshot().get("push_queue_full"), Some(&18));
     }
 
     #[test]

@@ -33,8 +33,10 @@ pub async fn server_push(
             kind: Kind::Push,
         }
         .encode(size);
+        // Each client's queue takes the frame or drops it (counted): no client waits on
+        // another's (issue 15 item 11).
         for &c in clients {
-            hub.send_to(c, f.clone()).await;
+            hub.offer_to(c, f.clone());
         }
     }
     Ok(())

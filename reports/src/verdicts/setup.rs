@@ -132,10 +132,14 @@ fn new_setup_verdict(name: &str, pred: &figures::Predicted, tol: f64) -> Verdict
         &format!("setup-rtts-{}", name.replace(" (", "-").replace(')', "")),
         "setup",
         &format!(
-            "{name} connection setup costs {}{} round trips ({}).",
+            "{name} connection setup costs {}{} round trips as wirebench's stack connects \
+             ({}){}.",
             if pred.approximate { "about " } else { "" },
             pred.rtts,
-            pred.basis
+            pred.basis,
+            pred.floor.map_or(String::new(), |(rtts, how)| format!(
+                "; the protocol's floor is {rtts} ({how}), reported, not judged"
+            ))
         ),
         &format!(
             "faq-setup, `connect` over the RTT sweep: the slope of setup time against the \
