@@ -51,6 +51,9 @@ pub fn netem_args(p: &LinkParams) -> Vec<String> {
             if p.jitter_correlation > 0.0 {
                 a.push(format!("{}%", p.jitter_correlation * 100.0));
             }
+            if let Some(name) = p.jitter_distribution.table_name() {
+                a.extend(["distribution".into(), name.into()]);
+            }
         }
     }
     if let Some(ge) = p.gilbert_elliott {
@@ -334,5 +337,12 @@ mod tests {
             netem_args(&p).join(" "),
             "limit 100 delay 20ms 2ms loss random 1% rate 10000kbit"
         );
+        let normal = LinkParams {
+            jitter_distribution: crate::dist::JitterDistribution::Pareto,
+            ..p
+        };
+        assert!(netem_args(&normal)
+            .join(" ")
+            .contains("delay 20ms 2ms distribution pareto"));
     }
 }

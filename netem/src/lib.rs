@@ -35,6 +35,7 @@ pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod core;
+pub mod dist;
 pub mod error;
 pub mod exec;
 pub mod findings;
@@ -52,8 +53,9 @@ mod userspace;
 /// Version of the emulator's semantics: how delay, jitter, loss and packet order are drawn.
 /// Recorded in every results file (`emulator_semantics`); `wirebench compare` refuses to
 /// compare runs whose versions differ, since their figures would differ for that alone. Bump
-/// it with any change to what a profile key does to packets.
-pub const EMULATOR_SEMANTICS: u32 = 1;
+/// it with any change to what a profile key does to packets. 2: jitter drawn per packet as
+/// netem draws it (correlated uniform or an iproute2 table; was an interpolated curve).
+pub const EMULATOR_SEMANTICS: u32 = 2;
 
 pub use backend::{choose_backend, BackendChoice};
 pub use check::CheckOptions;

@@ -21,6 +21,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::dist::JitterDistribution;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Errors in a profiles file.
@@ -97,6 +99,11 @@ pub struct Profile {
     /// Correlation of successive jitter samples (0..1, netem's meaning).
     #[serde(default, deserialize_with = "probability")]
     pub jitter_correlation: f64,
+    /// Shape of the per-packet jitter: `uniform` (default, `delay ± jitter`), or iproute2's
+    /// `normal`, `pareto`, `paretonormal` tables (`jitter` their standard deviation), as
+    /// `tc … netem delay D J distribution NAME`.
+    #[serde(default, deserialize_with = "distribution")]
+    pub jitter_distribution: JitterDistribution,
     /// Random (Bernoulli) loss probability (0..1).
     #[serde(default, deserialize_with = "probability")]
     pub loss: f64,
@@ -140,6 +147,9 @@ pub struct DirectionOverride {
     /// Jitter correlation.
     #[serde(default, deserialize_with = "opt_probability")]
     pub jitter_correlation: Option<f64>,
+    /// Jitter distribution.
+    #[serde(default, deserialize_with = "opt_distribution")]
+    pub jitter_distribution: Option<JitterDistribution>,
     /// Random loss probability.
     #[serde(default, deserialize_with = "opt_probability")]
     pub loss: Option<f64>,
@@ -199,6 +209,8 @@ pub struct LinkParams {
     pub jitter_ms: f64,
     /// Correlation of successive jitter samples.
     pub jitter_correlation: f64,
+    /// Shape of the per-packet jitter.
+    pub jitter_distribution: JitterDistribution,
     /// Bernoulli loss probability.
     pub loss: f64,
     /// Burst loss model.
@@ -261,6 +273,7 @@ impl Profile {
             delay_ms: self.delay_ms,
             jitter_ms: self.jitter_ms,
             jitter_correlation: self.jitter_correlation,
+            jitter_distribution: self.jitter_distribution,
             loss: self.loss,
             gilbert_elliott: self.gilbert_elliott,
             rate_mbit: self.rate_mbit,
@@ -278,6 +291,7 @@ impl Profile {
             delay_ms: o.delay_ms.unwrap_or(base.delay_ms),
             jitter_ms: o.jitter_ms.unwrap_or(base.jitter_ms),
             jitter_correlation: o.jitter_correlation.unwrap_or(base.jitter_correlation),
+            jitter_distribution: o.jitter_distribution.unwrap_or(base.jitter_distribution),
             loss: o.loss.unwrap_or(base.loss),
             gilbert_elliott: o.gilbert_elliott.or(base.gilbert_elliott),
             rate_mbit: o.rate_mbit.or(base.rate_mbit),
@@ -327,6 +341,19 @@ impl ProfileSet {
 
 /// The text of `scenarios/profiles.toml`, embedded at build time.
 pub const BUILTIN_PROFILES: &str = include_str!("../../scenarios/profiles.toml");
+
+/// A jitter distribution whose iproute2 table can be read (the error names the key's line).
+fn distribution<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JitterDistribution, D::Error> {
+    let v = JitterDistribution::deserialize(d)?;
+    crate::dist::table(v).map_err(serde::de::Error::custom)?;
+    Ok(v)
+}
+
+fn opt_distribution<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<JitterDistribution>, D::Error> {
+    distribution(d).map(Some)
+}
 
 fn check_finite<E: serde::de::Error>(v: f64) -> Result<f64, E> {
     if v.is_finite() {
@@ -438,6 +465,25 @@ mod tests {
         assert!(err.to_string().contains("rate_mbit"), "{err}");
         let err = ProfileSet::parse("[a.up]\njitter_ms = -1\n", "x.toml").unwrap_err();
         assert!(err.to_string().contains("jitter_ms"), "{err}");
+        let err =
+            ProfileSet::parse("[a]\njitter_distribution = \"cauchy\"\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        let set = ProfileSet::parse(
+            "[a]\njitter_ms = 3\njitter_distribution = \"normal\"\n[a.up]\njitter_distribution = \"uniform\"\n",
+            "x.toml",
+        );
+        if crate::dist::table(JitterDistribution::Normal).is_ok() {
+            let set = set.unwrap();
+            let a = set.get("a").unwrap();
+            assert_eq!(
+                a.direction(Direction::Down).jitter_distribution,
+                JitterDistribution::Normal
+            );
+            assert_eq!(
+                a.direction(Direction::Up).jitter_distribution,
+                JitterDistribution::Uniform
+            );
+        }
     }
 
     #[test]
