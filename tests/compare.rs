@@ -51,6 +51,7 @@ fn echo_cell(transport: &str, repeat: u32, p50_us: f64, rate: u64) -> Cell {
         warmup: None,
         send_lateness_us: None,
         harness_bound: None,
+        emulator: None,
         phase_step_ns: None,
         browser: None,
         errors: BTreeMap::new(),

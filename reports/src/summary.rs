@@ -444,6 +444,28 @@ pub fn harness_bound_lines(r: &Results) -> Vec<String> {
         .collect()
 }
 
+/// The cells whose link emulator released a packet more than 1 ms late
+/// ([`crate::model::EmulatorFigures::over_bound`]), with its figures.
+pub fn emulator_over_bound_lines(r: &Results) -> Vec<String> {
+    r.cells
+        .iter()
+        .filter_map(|c| {
+            let e = c.emulator.as_ref().filter(|e| e.over_bound)?;
+            Some(format!(
+                "{}/{}/{}/{} #{}: release lateness mean {:.1} µs, max {:.0} µs over {} packets",
+                c.scenario,
+                c.workload_name(),
+                c.transport_name(),
+                c.profile,
+                c.repeat,
+                e.release_lateness_mean_us.unwrap_or(0.0),
+                e.release_lateness_max_us.unwrap_or(0.0),
+                e.packets
+            ))
+        })
+        .collect()
+}
+
 fn harness_bound_markdown(s: &mut String, r: &Results) {
     let lines = harness_bound_lines(r);
     if !lines.is_empty() {
@@ -451,6 +473,17 @@ fn harness_bound_markdown(s: &mut String, r: &Results) {
             s,
             "\n## Harness-bound cells\n\nThe load generator, not the transport, set these \
              cells' pace; their figures are in the table above and no verdict reads them.\n"
+        );
+        for l in lines {
+            let _ = writeln!(s, "- {l}");
+        }
+    }
+    let lines = emulator_over_bound_lines(r);
+    if !lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Emulator timing over 1 ms\n\nThe link emulator released some packet of \
+             these cells more than 1 ms after its time: that error is part of their tails.\n"
         );
         for l in lines {
             let _ = writeln!(s, "- {l}");

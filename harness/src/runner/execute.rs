@@ -51,6 +51,8 @@ pub(crate) struct Execution {
     pub wire_bytes: Option<(u64, u64)>,
     /// The link backend it used, if any.
     pub backend: Option<&'static str>,
+    /// The emulator's counters summed over every host's access link, when it ran on one.
+    pub emulator: Option<wirebench_netem::core::CoreStats>,
     /// Why the topology's teardown failed, if it did.
     pub teardown_error: Option<String>,
 }
@@ -67,6 +69,7 @@ pub(crate) async fn execute(
         ending: Ending::Failed(String::new()),
         wire_bytes: None,
         backend: None,
+        emulator: None,
         teardown_error: None,
     };
     let topo = match &resolved.topology {
@@ -86,6 +89,7 @@ pub(crate) async fn execute(
     execution.ending = match tokio::time::timeout(limit, drive).await {
         Ok(Ok(collected)) => {
             execution.wire_bytes = topo.as_ref().and_then(client_wire_bytes);
+            execution.emulator = topo.as_ref().and_then(emulator_stats);
             Ending::Ran(Box::new(collected))
         }
         Ok(Err(e)) => Ending::Failed(format!("{e:#}")),
@@ -107,6 +111,27 @@ fn client_wire_bytes(t: &Topology) -> Option<(u64, u64)> {
         .try_fold((0, 0), |(up, down), c| {
             c.map(|c| (up + c.up.bytes_in, down + c.down.bytes_out))
         })
+}
+
+/// The emulator's counters of every host (server and clients), both directions, summed; the
+/// largest lateness kept.
+fn emulator_stats(t: &Topology) -> Option<wirebench_netem::core::CoreStats> {
+    let mut sum = wirebench_netem::core::CoreStats::default();
+    for k in 0..=t.client_count() {
+        let id = if k == 0 {
+            HostId::SERVER
+        } else {
+            HostId::client(k)
+        };
+        let c = t.counters(id).ok()?;
+        for d in [c.up, c.down] {
+            sum.packets_out += d.packets_out;
+            sum.queue_drops += d.queue_drops;
+            sum.lateness_ns_sum += d.lateness_ns_sum;
+            sum.lateness_ns_max = sum.lateness_ns_max.max(d.lateness_ns_max);
+        }
+    }
+    Some(sum)
 }
 
 /// The cell's agents: the server, the workload's steps, the client side.

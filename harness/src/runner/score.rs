@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use wirebench_reports::model::{
-    Cell, HarnessBound, Latency, Lateness, Resources, Status, Warmup, Wire,
+    Cell, EmulatorFigures, HarnessBound, Latency, Lateness, Resources, Status, Warmup, Wire,
+    EMULATOR_LATENESS_BOUND_US,
 };
 
 use super::execute::{Collected, Ending, Execution};
@@ -80,6 +81,7 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
         warmup: None,
         send_lateness_us: None,
         harness_bound: None,
+        emulator: None,
         // The Rust agents stagger their clients; browser pages do not (yet).
         phase_step_ns: (pc.client != ClientKind::Browser)
             .then(|| pc.spec.phase_step_ns())
@@ -126,7 +128,28 @@ pub(crate) fn score(mut cell: Cell, pc: &PlannedCell, resolved: &Resolved, ex: E
     if let Some(e) = ex.teardown_error {
         cell.errors.insert(format!("netem_teardown: {e}"), 1);
     }
+    cell.emulator = ex
+        .emulator
+        .zip(ex.backend)
+        .map(|(c, b)| emulator_figures(b, &c));
     cell
+}
+
+/// The emulator's figures of a cell (issue 15 item 8): release lateness from the userspace
+/// emulator's counters (the kernel's netem keeps none), drops, and the 1 ms flag.
+fn emulator_figures(backend: &str, c: &wirebench_netem::core::CoreStats) -> EmulatorFigures {
+    let timed = backend == "userspace" && c.packets_out > 0;
+    let mean = timed.then(|| c.lateness_ns_sum as f64 / c.packets_out as f64 / 1000.0);
+    let max = timed.then(|| c.lateness_ns_max as f64 / 1000.0);
+    EmulatorFigures {
+        backend: backend.to_string(),
+        semantics: wirebench_netem::EMULATOR_SEMANTICS,
+        packets: c.packets_out,
+        release_lateness_mean_us: mean.map(|v| (v * 10.0).round() / 10.0),
+        release_lateness_max_us: max,
+        queue_drops: c.queue_drops,
+        over_bound: max.is_some_and(|m| m > EMULATOR_LATENESS_BOUND_US),
+    }
 }
 
 /// The figures of a cell whose agents both reported.
@@ -354,6 +377,7 @@ mod tests {
             })),
             wire_bytes,
             backend: None,
+            emulator: None,
             teardown_error: None,
         }
     }
@@ -463,6 +487,26 @@ mod tests {
         assert!(echo(400).harness_bound.is_none());
         // A fast transport: the 100 µs floor.
         assert_eq!(HarnessBound::limit_us(Some(300)), 100);
+    }
+
+    /// The userspace emulator's lateness becomes the cell's mean and max in µs, flagged over
+    /// 1 ms; the kernel's netem records packets and drops but no timing.
+    #[test]
+    fn emulator_figures_from_the_counters() {
+        let c = wirebench_netem::core::CoreStats {
+            packets_out: 1000,
+            lateness_ns_sum: 20_000_000,
+            lateness_ns_max: 1_500_000,
+            queue_drops: 3,
+            ..Default::default()
+        };
+        let e = emulator_figures("userspace", &c);
+        assert_eq!(e.release_lateness_mean_us, Some(20.0));
+        assert_eq!(e.release_lateness_max_us, Some(1500.0));
+        assert_eq!((e.packets, e.queue_drops, e.over_bound), (1000, 3, true));
+        assert_eq!(e.semantics, wirebench_netem::EMULATOR_SEMANTICS);
+        let k = emulator_figures("kernel", &c);
+        assert_eq!((k.release_lateness_max_us, k.over_bound), (None, false));
     }
 
     /// A client's failure carries what the server counted; a push with nothing after the
@@ -590,6 +634,7 @@ mod tests {
             },
             wire_bytes: None,
             backend: None,
+            emulator: None,
             teardown_error: Some("busy".into()),
         };
         let c = score(blank_cell(&pc, false), &pc, &resolved(None), timed_out);

@@ -192,6 +192,10 @@ pub struct Cell {
     /// no figure (inconclusive); reports mark it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness_bound: Option<HarnessBound>,
+    /// The link emulator's own figures over the cell: how late it released packets against
+    /// their scheduled times, and what its queues dropped. Absent without emulation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorFigures>,
     /// Phase step between the clients' open-loop schedules, ns: client `i` starts
     /// `i · phase_step_ns` after the first (`period / clients`, as wrk2 staggers connections).
     /// Absent for one client or a workload without client schedules.
@@ -628,6 +632,33 @@ pub struct Lateness {
     /// Maximum.
     pub max: u64,
 }
+
+/// The link emulator's timing and drops over one cell (every host's links, both directions).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EmulatorFigures {
+    /// `userspace` or `kernel`.
+    pub backend: String,
+    /// The emulator's semantics version (`Results::emulator_semantics`).
+    pub semantics: u32,
+    /// Packets released.
+    pub packets: u64,
+    /// Mean delay between a packet's scheduled release and its actual one, µs (userspace
+    /// only: the kernel keeps no such count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_lateness_mean_us: Option<f64>,
+    /// The largest such delay, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_lateness_max_us: Option<f64>,
+    /// Packets dropped because a bottleneck queue was full.
+    pub queue_drops: u64,
+    /// Whether the largest release lateness exceeded 1 ms: the emulator's timing error is then
+    /// a visible part of the cell's tail (reports list such cells).
+    pub over_bound: bool,
+}
+
+/// Release lateness above which a cell's emulator is flagged `over_bound`, µs.
+pub const EMULATOR_LATENESS_BOUND_US: f64 = 1000.0;
 
 /// Why a cell is flagged harness-bound (see [`Cell::harness_bound`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
