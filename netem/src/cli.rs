@@ -254,19 +254,19 @@ mod tests {
     use clap::{Parser, Subcommand};
 
     #[derive(Parser)]
-    struct Cli {
+    struct TestCli {
         #[command(subcommand)]
-        cmd: Top,
+        cmd: TestTop,
     }
     #[derive(Subcommand)]
-    enum Top {
+    enum TestTop {
         #[command(subcommand)]
         Netem(NetemCommand),
     }
 
     #[test]
     fn parses_the_documented_command_lines() {
-        let cli = Cli::try_parse_from([
+        let cli = TestCli::try_parse_from([
             "wirebench",
             "netem",
             "exec",
@@ -280,7 +280,7 @@ mod tests {
             "x",
         ])
         .unwrap();
-        let Top::Netem(NetemCommand::Exec {
+        let TestTop::Netem(NetemCommand::Exec {
             profile,
             server,
             command,
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(profile, "3g");
         assert_eq!(server.as_deref(), Some("iperf3 -s"));
         assert_eq!(command, ["iperf3", "-c", "x"]);
-        let cli = Cli::try_parse_from([
+        let cli = TestCli::try_parse_from([
             "wirebench",
             "netem",
             "check",
@@ -302,12 +302,12 @@ mod tests {
             "userspace",
         ])
         .unwrap();
-        let Top::Netem(NetemCommand::Check { profile, netem, .. }) = cli.cmd else {
+        let TestTop::Netem(NetemCommand::Check { profile, netem, .. }) = cli.cmd else {
             panic!("not check");
         };
         assert_eq!(profile, ["lan", "3g"]);
         assert_eq!(netem, BackendKind::Userspace);
-        assert!(Cli::try_parse_from(["wirebench", "netem", "cleanup"]).is_ok());
+        assert!(TestCli::try_parse_from(["wirebench", "netem", "cleanup"]).is_ok());
     }
 
     #[test]

@@ -18,9 +18,9 @@ use crate::workload::{self, ClientReport, Marks};
 
 /// Where a cell's execution has got to: the reason of a cell that runs out of time says it.
 #[derive(Debug, Default)]
-pub(crate) struct Stage(std::sync::Mutex<String>);
+pub(crate) struct CellStage(std::sync::Mutex<String>);
 
-impl Stage {
+impl CellStage {
     /// Records what the cell is doing now.
     pub fn set(&self, what: impl Into<String>) {
         if let Ok(mut s) = self.0.lock() {
@@ -43,7 +43,7 @@ pub(crate) struct CellRun<'a, 't> {
     /// What the workload's steps measured.
     pub marks: &'a mut Marks,
     /// Progress, for the time-out reason.
-    pub stage: &'a Stage,
+    pub stage: &'a CellStage,
 }
 
 impl CellRun<'_, '_> {
@@ -244,7 +244,7 @@ impl<'a> ChromiumPages<'a> {
     }
 
     /// Launches one browser per client host.
-    async fn launch(&mut self, pc: &PlannedCell, stage: &Stage) -> anyhow::Result<()> {
+    async fn launch(&mut self, pc: &PlannedCell, stage: &CellStage) -> anyhow::Result<()> {
         let chromium = browser::chromium::find().ok_or(BrowserError::NotFound)?;
         let options = self.job(pc).launch_options(None);
         stage.set("launching Chromium");

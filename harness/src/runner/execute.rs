@@ -6,7 +6,7 @@ use std::path::Path;
 
 use wirebench_netem::{HostId, Topology};
 
-use super::clients::{BrowserCell, CellRun, ChromiumPages, ClientSide, RustAgents, Stage};
+use super::clients::{BrowserCell, CellRun, CellStage, ChromiumPages, ClientSide, RustAgents};
 use super::options::RunOptions;
 use super::plan::{PlannedCell, Resolved};
 use super::scenario::ClientKind;
@@ -84,7 +84,7 @@ pub(crate) async fn execute(
     };
     execution.backend = topo.as_ref().map(|t| t.backend_name());
     let limit = pc.spec.time_limit();
-    let stage = Stage::default();
+    let stage = CellStage::default();
     let drive = drive(pc, opts, exe, topo.as_ref(), inject_delay_us, &stage);
     execution.ending = match tokio::time::timeout(limit, drive).await {
         Ok(Ok(collected)) => {
@@ -141,7 +141,7 @@ async fn drive(
     exe: &Path,
     topo: Option<&Topology>,
     inject_delay_us: u64,
-    stage: &Stage,
+    stage: &CellStage,
 ) -> anyhow::Result<Collected> {
     stage.set("starting the server agent");
     let (server_cpu, client_cpu) = if opts.pin {

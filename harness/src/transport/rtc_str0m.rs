@@ -98,7 +98,7 @@ impl Role {
                 inbound,
             } => {
                 let (tx, rx) = Inbound::channel();
-                let writer = Writer {
+                let writer = Str0mWriter {
                     cid,
                     out: out.clone(),
                 };
@@ -133,7 +133,7 @@ impl Role {
 
 /// What a peer task remembers between events.
 #[derive(Default)]
-struct Progress {
+struct PeerState {
     /// The first channel opened: `None`-addressed frames go to it, and it closing ends the peer.
     primary: Option<ChannelId>,
     ice_done: bool,
@@ -141,7 +141,7 @@ struct Progress {
     closing: bool,
 }
 
-impl Progress {
+impl PeerState {
     /// Applies one str0m event; true when the peer is over (ICE disconnected, or closed).
     fn on_event(&mut self, e: Event, role: &mut Role) -> bool {
         match e {
@@ -213,7 +213,7 @@ async fn drive(
         .map_err(|e| TransportError::io("peer socket", e))?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut outq: VecDeque<(ChannelId, Bytes)> = VecDeque::new();
-    let mut st = Progress::default();
+    let mut st = PeerState::default();
     loop {
         write_queued(&mut rtc, &mut outq)?;
         let deadline = loop {
@@ -333,13 +333,13 @@ pub async fn accept(
 
 /// Sends a server peer's frames on one channel, through the peer task's queue (which hands
 /// them to SCTP while it holds less than [`MAX_BUFFERED`]).
-struct Writer {
+struct Str0mWriter {
     cid: ChannelId,
     out: mpsc::Sender<(Option<ChannelId>, Bytes)>,
 }
 
 #[async_trait]
-impl ChannelWriter for Writer {
+impl ChannelWriter for Str0mWriter {
     async fn write(&mut self, frame: Bytes) -> Result<(), TransportError> {
         self.out
             .send((Some(self.cid), frame))
@@ -450,22 +450,22 @@ async fn open_client(
     }
     let setup = setup_from(t0, signalled, &mut ph_rx);
     Ok(Connection {
-        sink: Box::new(Sink {
+        sink: Box::new(Str0mSink {
             tx: Some(out_tx),
             close: Some(close_tx),
         }),
-        stream: Box::new(Stream { rx: in_rx }),
+        stream: Box::new(Str0mStream { rx: in_rx }),
         setup,
     })
 }
 
-struct Sink {
+struct Str0mSink {
     tx: Option<mpsc::Sender<(Option<ChannelId>, Bytes)>>,
     close: Option<oneshot::Sender<()>>,
 }
 
 #[async_trait]
-impl FrameSink for Sink {
+impl FrameSink for Str0mSink {
     async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
         let tx = self.tx.as_ref().ok_or(TransportError::Closed)?;
         check_size(&frame)?;
@@ -483,12 +483,12 @@ impl FrameSink for Sink {
     }
 }
 
-struct Stream {
+struct Str0mStream {
     rx: mpsc::UnboundedReceiver<Bytes>,
 }
 
 #[async_trait]
-impl FrameStream for Stream {
+impl FrameStream for Str0mStream {
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
         Ok(self.rx.recv().await)
     }

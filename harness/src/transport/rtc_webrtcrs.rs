@@ -151,7 +151,7 @@ pub async fn accept(
                 })
             }));
             let _ = opened.send(PeerEvent::Opened(RtcChannel {
-                writer: Box::new(Writer { dc, low }),
+                writer: Box::new(RtcRsWriter { dc, low }),
                 inbound,
             }));
         })
@@ -185,13 +185,13 @@ pub async fn accept(
 
 /// Sends a server peer's frames on one channel, waiting while it holds more than
 /// [`MAX_BUFFERED`] bytes.
-struct Writer {
+struct RtcRsWriter {
     dc: Arc<RTCDataChannel>,
     low: Arc<Notify>,
 }
 
 #[async_trait]
-impl ChannelWriter for Writer {
+impl ChannelWriter for RtcRsWriter {
     async fn write(&mut self, frame: Bytes) -> Result<(), TransportError> {
         send_paced(&self.dc, &self.low, &frame).await
     }
@@ -371,12 +371,12 @@ fn client_connection(
         Box::pin(async {})
     }));
     Connection {
-        sink: Box::new(Sink {
+        sink: Box::new(RtcRsSink {
             dc,
             pc: Some(pc),
             low,
         }),
-        stream: Box::new(Stream {
+        stream: Box::new(RtcRsStream {
             rx: in_rx,
             done: in_done,
         }),
@@ -384,14 +384,14 @@ fn client_connection(
     }
 }
 
-struct Sink {
+struct RtcRsSink {
     dc: Arc<RTCDataChannel>,
     pc: Option<Arc<RTCPeerConnection>>,
     low: Arc<Notify>,
 }
 
 #[async_trait]
-impl FrameSink for Sink {
+impl FrameSink for RtcRsSink {
     async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
         if self.pc.is_none() {
             return Err(TransportError::Closed);
@@ -408,7 +408,7 @@ impl FrameSink for Sink {
     }
 }
 
-impl Drop for Sink {
+impl Drop for RtcRsSink {
     fn drop(&mut self) {
         if let Some(pc) = self.pc.take() {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -420,13 +420,13 @@ impl Drop for Sink {
     }
 }
 
-struct Stream {
+struct RtcRsStream {
     rx: mpsc::UnboundedReceiver<Bytes>,
     done: Arc<Notify>,
 }
 
 #[async_trait]
-impl FrameStream for Stream {
+impl FrameStream for RtcRsStream {
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
         tokio::select! {
             biased;

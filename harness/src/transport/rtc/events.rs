@@ -65,16 +65,16 @@ pub enum Message {
 }
 
 /// A message and, for an engine waiting on it, the signal that it has been handled.
-type Delivery = (Message, Option<oneshot::Sender<()>>);
+type InboundMessage = (Message, Option<oneshot::Sender<()>>);
 
 /// The engine's end of an [`Inbound`] stream.
 #[derive(Debug, Clone)]
-pub struct InboundTx(mpsc::UnboundedSender<Delivery>);
+pub struct InboundTx(mpsc::UnboundedSender<InboundMessage>);
 
 /// Messages arriving on one channel, in order; ends when the engine drops every [`InboundTx`].
 #[derive(Debug)]
 pub struct Inbound {
-    rx: mpsc::UnboundedReceiver<Delivery>,
+    rx: mpsc::UnboundedReceiver<InboundMessage>,
     /// Released when the consumer asks for the next message (the previous one is handled).
     handled: Option<oneshot::Sender<()>>,
 }
