@@ -85,7 +85,7 @@ pub(super) fn hol(ctx: &Ctx<'_>) -> Vec<Verdict> {
             }
             Err(e) => {
                 parts.push(Part::Missing);
-                lines.push(e);
+                lines.push(format!("loss {:.0} %: not judged: {e}", loss * 100.0));
             }
         }
     }
@@ -292,6 +292,25 @@ mod tests {
         assert_eq!(v.verdict, Outcome::Inconclusive, "{}", v.decided_by);
         assert!(
             v.decided_by.contains("webtransport-datagram cells missing"),
+            "{}",
+            v.decided_by
+        );
+        // A harness-bound repeat at 1 % loss: that level is not judged (and says so); the
+        // others still decide.
+        let mut r = results(&[("websocket", 240, 0), ("webtransport-datagram", 0, 100)]);
+        if let Some(c) = r
+            .cells
+            .iter_mut()
+            .find(|c| c.transport == "webtransport-datagram" && c.profile == "loss-1")
+        {
+            c.harness_bound = crate::model::HarnessBound::check(2_500, Some(20_000));
+        }
+        let v = hol(&r);
+        assert_eq!(v.verdict, Outcome::Confirmed, "{}", v.decided_by);
+        assert!(
+            v.decided_by.starts_with("loss 1 %: not judged: ")
+                && v.decided_by
+                    .contains("harness-bound (sender lateness p99 2500 µs)"),
             "{}",
             v.decided_by
         );
