@@ -102,6 +102,8 @@ pub struct LinkCore<P> {
     ge_bad: bool,
     /// netem's correlated random number state for the delay.
     crandom: crate::dist::CorrelatedRandom,
+    /// The jitter distribution's table (`None`: uniform), looked up once here, not per packet.
+    jitter_table: Option<&'static [i16]>,
     /// When the serializer is free again.
     busy_until: Duration,
     /// Packets in the bottleneck: (serialization end, len).
@@ -140,6 +142,10 @@ impl<P: Clone> LinkCore<P> {
             rng: SmallRng::seed_from_u64(seed),
             ge_bad: false,
             crandom: crate::dist::CorrelatedRandom::default(),
+            // The profile was checked when read, so the table is there; uniform otherwise.
+            jitter_table: crate::dist::table(params.jitter_distribution)
+                .ok()
+                .flatten(),
             busy_until: Duration::ZERO,
             queue: VecDeque::new(),
             queue_bytes: 0,
@@ -303,9 +309,7 @@ impl<P: Clone> LinkCore<P> {
         let rnd = self
             .crandom
             .next(self.rng.random::<u32>(), p.jitter_correlation);
-        // The profile was checked when read, so the table is there; uniform otherwise.
-        let table = crate::dist::table(p.jitter_distribution).ok().flatten();
-        crate::dist::tabledist(0, sigma_ns, rnd, table) as f64 / 1e6
+        crate::dist::tabledist(0, sigma_ns, rnd, self.jitter_table) as f64 / 1e6
     }
 
     /// Puts a packet through the bottleneck; returns when its last bit leaves, or None when the

@@ -424,6 +424,12 @@ pub fn markdown(r: &Results) -> String {
     s
 }
 
+/// `scenario/workload/transport/profile #repeat`: one repeat of a cell as the lists name it.
+fn repeat_label(c: &Cell) -> String {
+    let (scenario, workload, transport, profile) = c.key();
+    format!("{scenario}/{workload}/{transport}/{profile} #{}", c.repeat)
+}
+
 /// The ok cells whose open-loop sender could not keep its schedule, with the figures, so a
 /// reader knows which latencies measure the load generator; verdicts do not read them.
 pub fn harness_bound_lines(r: &Results) -> Vec<String> {
@@ -431,15 +437,7 @@ pub fn harness_bound_lines(r: &Results) -> Vec<String> {
         .iter()
         .filter_map(|c| {
             let b = c.harness_bound.as_ref()?;
-            Some(format!(
-                "{}/{}/{}/{} #{}: {}",
-                c.scenario,
-                c.workload_name(),
-                c.transport_name(),
-                c.profile,
-                c.repeat,
-                b.reason
-            ))
+            Some(format!("{}: {}", repeat_label(c), b.reason))
         })
         .collect()
 }
@@ -452,12 +450,8 @@ pub fn emulator_over_bound_lines(r: &Results) -> Vec<String> {
         .filter_map(|c| {
             let e = c.emulator.as_ref().filter(|e| e.over_bound)?;
             Some(format!(
-                "{}/{}/{}/{} #{}: release lateness mean {:.1} µs, max {:.0} µs over {} packets",
-                c.scenario,
-                c.workload_name(),
-                c.transport_name(),
-                c.profile,
-                c.repeat,
+                "{}: release lateness mean {:.1} µs, max {:.0} µs over {} packets",
+                repeat_label(c),
                 e.release_lateness_mean_us.unwrap_or(0.0),
                 e.release_lateness_max_us.unwrap_or(0.0),
                 e.packets

@@ -88,8 +88,9 @@ pub(crate) async fn execute(
     let drive = drive(pc, opts, exe, topo.as_ref(), inject_delay_us, &stage);
     execution.ending = match tokio::time::timeout(limit, drive).await {
         Ok(Ok(collected)) => {
-            execution.wire_bytes = topo.as_ref().and_then(client_wire_bytes);
-            execution.emulator = topo.as_ref().and_then(emulator_stats);
+            let figures = topo.as_ref().and_then(link_figures);
+            execution.wire_bytes = figures.map(|f| f.0);
+            execution.emulator = figures.map(|f| f.1);
             Ending::Ran(Box::new(collected))
         }
         Ok(Err(e)) => Ending::Failed(format!("{e:#}")),
@@ -104,18 +105,11 @@ pub(crate) async fn execute(
     execution
 }
 
-/// Wire bytes (up, down) of every client host's access link.
-fn client_wire_bytes(t: &Topology) -> Option<(u64, u64)> {
-    (1..=t.client_count())
-        .map(|k| t.counters(HostId::client(k)).ok())
-        .try_fold((0, 0), |(up, down), c| {
-            c.map(|c| (up + c.up.bytes_in, down + c.down.bytes_out))
-        })
-}
-
-/// The emulator's counters of every host (server and clients), both directions, summed; the
-/// largest lateness kept.
-fn emulator_stats(t: &Topology) -> Option<wirebench_netem::core::CoreStats> {
+/// What a cell's links counted, read once from every host at the end: the clients' wire
+/// bytes (up, down) and the emulator's counters summed over every host (server included),
+/// both directions, the largest lateness kept.
+fn link_figures(t: &Topology) -> Option<((u64, u64), wirebench_netem::core::CoreStats)> {
+    let mut wire = (0, 0);
     let mut sum = wirebench_netem::core::CoreStats::default();
     for k in 0..=t.client_count() {
         let id = if k == 0 {
@@ -124,6 +118,9 @@ fn emulator_stats(t: &Topology) -> Option<wirebench_netem::core::CoreStats> {
             HostId::client(k)
         };
         let c = t.counters(id).ok()?;
+        if k > 0 {
+            wire = (wire.0 + c.up.bytes_in, wire.1 + c.down.bytes_out);
+        }
         for d in [c.up, c.down] {
             sum.packets_out += d.packets_out;
             sum.queue_drops += d.queue_drops;
@@ -131,7 +128,7 @@ fn emulator_stats(t: &Topology) -> Option<wirebench_netem::core::CoreStats> {
             sum.lateness_ns_max = sum.lateness_ns_max.max(d.lateness_ns_max);
         }
     }
-    Some(sum)
+    Some((wire, sum))
 }
 
 /// The cell's agents: the server, the workload's steps, the client side.

@@ -399,11 +399,17 @@ impl Hub {
         }
     }
 
+    /// The client's state and its most recently opened downstream, if any.
+    fn newest_downstream(&self, client: u32) -> (Arc<ClientState>, Option<Downstream>) {
+        let c = self.client(client);
+        let d = lock(&c.downstream).last().map(|(_, d)| d.clone());
+        (c, d)
+    }
+
     /// Sends a server-originated frame to the client's most recent downstream, waiting when a
     /// channel pushes back. Returns false if the client has no downstream.
     pub async fn send_to(&self, client: u32, frame: Bytes) -> bool {
-        let c = self.client(client);
-        let d = lock(&c.downstream).last().map(|(_, d)| d.clone());
+        let (c, d) = self.newest_downstream(client);
         match d {
             Some(Downstream::Channel(tx)) => tx.send(frame).await.is_ok(),
             Some(Downstream::Http) => {
@@ -421,8 +427,7 @@ impl Hub {
     /// only, counted as `push_queue_full` (a reliable transport's cell then fails on the loss,
     /// with the count beside it).
     pub fn offer_to(&self, client: u32, frame: Bytes) -> bool {
-        let c = self.client(client);
-        let d = lock(&c.downstream).last().map(|(_, d)| d.clone());
+        let (c, d) = self.newest_downstream(client);
         match d {
             Some(Downstream::Channel(tx)) => match tx.try_send(frame) {
                 Ok(()) => true,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::orchestrate::{ServerControl, ServerReport};
 use super::params::Params;
 use super::report::{encode, new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
-use super::schedule::{lateness, recv_before, spawn_schedule, Schedule, DRAIN};
+use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
 use super::score::{delivery, paced_throughput, require_arrivals};
 use super::spec::WorkloadSpec;
 use crate::agent::control::ServerCommand;
@@ -137,7 +137,7 @@ async fn client(
     } = conn;
     let (sched, warm_n) = Schedule::of(p, start_ns);
     let sent = Arc::new(AtomicU64::new(0));
-    let sender = spawn_schedule(
+    let sender = send_schedule(
         sink,
         sched,
         id,

@@ -8,7 +8,7 @@ use wirebench_reports::model::Cell;
 
 use super::params::Params;
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
-use super::schedule::{lateness, recv_before, spawn_schedule, Schedule, DRAIN};
+use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
 use super::score::{delivery, paced_throughput};
 use crate::clock::now_ns;
 use crate::frame::Kind;
@@ -27,7 +27,7 @@ pub(crate) async fn echo(
     let (period_ns, total_n) = (sched.period_ns, sched.total_n);
     let size = p.size;
     let sent = Arc::new(AtomicU64::new(0));
-    let sender = spawn_schedule(sink, sched, id, Kind::EchoRequest, size, sent.clone());
+    let sender = send_schedule(sink, sched, id, Kind::EchoRequest, size, sent.clone());
     let end_ns = start_ns + total_n * period_ns + DRAIN.as_nanos() as u64;
     let mut hist = new_histogram();
     let mut warm = 0u64;

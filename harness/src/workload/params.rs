@@ -381,6 +381,12 @@ pub const COMMON: &[ParamDecl] = &[
 ];
 
 impl Params {
+    /// Interval between one client's frames at `rate`, ns: the open-loop period every schedule
+    /// and the clients' stagger use.
+    pub fn period_ns(&self) -> u64 {
+        (1e9 / self.rate.max(0.001)) as u64
+    }
+
     /// Sets the field of scenario key `key` (a [`ParamDecl::key`]) to `v`, converted to the
     /// field's type; `None` unsets an optional field. Unknown keys and mismatched values are
     /// ignored (the catalogue's test keeps every key settable).

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::orchestrate::{ServerControl, ServerReport};
 use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
-use super::schedule::{lateness, recv_before, spawn_schedule, Schedule, DRAIN};
+use super::schedule::{lateness, recv_before, send_schedule, Schedule, DRAIN};
 use super::score::{delivery, fail, paced_throughput, require_arrivals};
 use crate::agent::control::ServerCommand;
 use crate::clock::{now_ns, PreciseTimer};
@@ -92,7 +92,7 @@ pub(super) async fn send(
     let _ = peer; // routing is the server's (paired by the orchestrator) or the peer connection's
     let (sched, warm_n) = Schedule::of(p, start_ns);
     let sent = Arc::new(AtomicU64::new(0));
-    let r = spawn_schedule(sink, sched, id, Kind::Data, p.size, sent.clone()).await;
+    let r = send_schedule(sink, sched, id, Kind::Data, p.size, sent.clone()).await;
     let n = sent.load(Ordering::Acquire);
     rep.bytes_sent = n * p.size as u64;
     rep.sent = n.saturating_sub(warm_n);

@@ -51,7 +51,7 @@ impl Schedule {
         let (warm_n, total_n) = Self::counts(p);
         let s = Self {
             start_ns,
-            period_ns: (1e9 / p.rate.max(0.001)) as u64,
+            period_ns: p.period_ns(),
             total_n,
         };
         (s, warm_n)
@@ -74,7 +74,8 @@ impl Schedule {
 
 /// Sends the schedule's frames of `kind` from `id`, each stamped with its intended send time;
 /// `sent` counts frames handed to the transport. Returns the sink and how late each send left
-/// (µs histogram).
+/// (µs histogram). Runs in a task of its own, apart from the receiver's: the sender's waiting
+/// (timerfd, then a yielding spin) and its sends never run inside the receiver's poll.
 pub(crate) async fn send_schedule(
     mut sink: Box<dyn FrameSink>,
     sched: Schedule,
@@ -83,39 +84,29 @@ pub(crate) async fn send_schedule(
     size: usize,
     sent: Arc<AtomicU64>,
 ) -> Result<(Box<dyn FrameSink>, Histogram<u64>), TransportError> {
-    let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
-    let mut late = new_histogram();
-    for seq in 0..sched.total_n {
-        let t = sched.start_ns + seq * sched.period_ns;
-        timer
-            .sleep_until_ns(t)
-            .await
-            .map_err(|e| TransportError::io("timerfd", e))?;
-        let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
-        let f = Header {
-            seq,
-            sent_ns: t,
-            sender: id,
-            kind,
+    let task = async move {
+        let mut timer = PreciseTimer::new().map_err(|e| TransportError::io("timerfd", e))?;
+        let mut late = new_histogram();
+        for seq in 0..sched.total_n {
+            let t = sched.start_ns + seq * sched.period_ns;
+            timer
+                .sleep_until_ns(t)
+                .await
+                .map_err(|e| TransportError::io("timerfd", e))?;
+            let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
+            let f = Header {
+                seq,
+                sent_ns: t,
+                sender: id,
+                kind,
+            }
+            .encode(size);
+            sink.send(f).await?;
+            sent.store(seq + 1, Ordering::Release);
         }
-        .encode(size);
-        sink.send(f).await?;
-        sent.store(seq + 1, Ordering::Release);
-    }
-    Ok((sink, late))
-}
-
-/// [`send_schedule`] in a task of its own, apart from the receiver's: the sender's waiting
-/// (timerfd, then a yielding spin) and its sends never run inside the receiver's poll.
-pub(crate) async fn spawn_schedule(
-    sink: Box<dyn FrameSink>,
-    sched: Schedule,
-    id: u32,
-    kind: Kind,
-    size: usize,
-    sent: Arc<AtomicU64>,
-) -> Result<(Box<dyn FrameSink>, Histogram<u64>), TransportError> {
-    tokio::spawn(send_schedule(sink, sched, id, kind, size, sent))
+        Ok::<_, TransportError>((sink, late))
+    };
+    tokio::spawn(task)
         .await
         .map_err(|e| TransportError::io("sender task", std::io::Error::other(e)))?
 }

@@ -135,7 +135,7 @@ impl WorkloadSpec {
             _ => return None,
         };
         let n = u64::from(p.clients);
-        (n > 1).then(|| (1e9 / p.rate.max(0.001)) as u64 / n)
+        (n > 1).then(|| p.period_ns() / n)
     }
 
     /// When client `id`'s schedule starts, given the shared start: offset by
