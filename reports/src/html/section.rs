@@ -244,9 +244,10 @@ pub(super) fn section(
     let profiles = distinct(keys.iter().map(|k| k.profile));
     section_header(h, scenario, workload, &title, keys);
     not_ok_table(h, keys);
-    harness_bound_table(h, keys);
     figures_table(h, keys);
     workload_tables(h, keys);
+    // Below the figures it qualifies: a long list must not push the numbers out of view.
+    harness_bound_table(h, keys);
     let aid = anchor(scenario, workload);
     latency_part(h, &title, &aid, &profiles, keys)?;
     metric_groups(h, &title, &aid, profiles.len(), keys)?;
