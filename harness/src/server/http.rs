@@ -329,7 +329,9 @@ async fn sse(
         Ok(a) => from_header.or(a),
         Err(r) => return r.into_response(),
     };
-    let client = s.hub.client(id);
+    let Some(client) = s.hub.admit(id) else {
+        return server_full();
+    };
     let attached = s.hub.attach_http(id);
     s.hub.events.add("sse_open");
     let hub = s.hub.clone();
@@ -423,7 +425,9 @@ async fn poll(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>) -> R
         }
     };
     let wait = !limit.is_zero();
-    let client = s.hub.client(id);
+    let Some(client) = s.hub.admit(id) else {
+        return server_full();
+    };
     let _attached = s.hub.attach_http(id);
     client.acknowledge(after);
     let mut latest = client.latest.subscribe();
@@ -465,13 +469,25 @@ async fn poll(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>) -> R
     }
 }
 
+/// `503` for a new client when the server holds [`super::hub::MAX_CLIENT_STATES`] already.
+fn server_full() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "server full: too many client states; retry later",
+    )
+        .into_response()
+}
+
 /// `POST /up`: length-prefixed frames, handled in order.
 async fn up(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>, body: Body) -> Response {
     let id = match client_id(&q) {
         Ok(id) => id,
         Err(r) => return r.into_response(),
     };
-    let client = s.hub.client(id);
+    let Some(client) = s.hub.admit(id) else {
+        return server_full();
+    };
     if client.backlog() >= super::hub::BACKLOG_LIMIT {
         s.hub.errors.add("http_503_backpressure");
         return (

@@ -21,6 +21,14 @@ pub const RETAIN_AGE: Duration = Duration::from_secs(60);
 pub const BACKLOG_LIMIT: u64 = 16_384;
 /// A client's state is dropped after this long with no request and no open downstream.
 pub const IDLE_EXPIRY: Duration = Duration::from_secs(300);
+/// How long a client's HTTP queue stays its downstream after its last event stream or poll
+/// ended: frames keep queueing for the next poll or resume, and after this the client gets
+/// no more server-originated frames until it asks again (a client that stopped polling is
+/// not copied every broadcast forever). Equal to [`RETAIN_AGE`]: older frames are not kept.
+pub const HTTP_LINGER: Duration = RETAIN_AGE;
+/// Client states the server keeps at most; an HTTP request from a new client beyond it is
+/// answered `503` (idle states expire after [`IDLE_EXPIRY`]).
+pub const MAX_CLIENT_STATES: usize = 262_144;
 
 /// Where a reply goes: back on the connection the request came in on.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +100,10 @@ pub struct ClientState {
     pub kick: watch::Sender<u64>,
     data: Mutex<DataCount>,
     last_active_ns: AtomicU64,
+    /// Event streams and polls open now.
+    http_open: AtomicU64,
+    /// When the last event stream or poll ended, ns.
+    http_ended_ns: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +126,34 @@ impl ClientState {
             kick: watch::channel(0).0,
             data: Mutex::new(DataCount::default()),
             last_active_ns: AtomicU64::new(now_ns()),
+            http_open: AtomicU64::new(0),
+            http_ended_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// The newest open downstream. The HTTP queue counts while a request is open on it and
+    /// for [`HTTP_LINGER`] after the last one ended; past that its marker is removed.
+    fn live_downstream(&self) -> Option<Downstream> {
+        let mut ds = lock(&self.downstream);
+        let lingering = self.http_open.load(Ordering::Relaxed) > 0
+            || now_ns().saturating_sub(self.http_ended_ns.load(Ordering::Relaxed))
+                < HTTP_LINGER.as_nanos() as u64;
+        if !lingering {
+            ds.retain(|(_, d)| !matches!(d, Downstream::Http));
+        }
+        ds.last().map(|(_, d)| d.clone())
+    }
+
+    /// Drops frames past the retention limits (on enqueue, and from the server's sweep so
+    /// a queue nobody writes to does not hold its frames forever).
+    fn trim(q: &mut HttpQueue, now: u64) {
+        let max_age = RETAIN_AGE.as_nanos() as u64;
+        while q.frames.len() > RETAIN_FRAMES
+            || q.frames
+                .front()
+                .is_some_and(|(_, _, at)| now.saturating_sub(*at) > max_age)
+        {
+            q.frames.pop_front();
         }
     }
 
@@ -129,14 +169,7 @@ impl ClientState {
             q.last += 1;
             let c = q.last;
             q.frames.push_back((c, frame, now));
-            let max_age = RETAIN_AGE.as_nanos() as u64;
-            while q.frames.len() > RETAIN_FRAMES
-                || q.frames
-                    .front()
-                    .is_some_and(|(_, _, at)| now.saturating_sub(*at) > max_age)
-            {
-                q.frames.pop_front();
-            }
+            Self::trim(&mut q, now);
             c
         };
         self.latest.send_replace(cursor);
@@ -219,15 +252,22 @@ impl ClientState {
 pub struct Attachment {
     client: Arc<ClientState>,
     generation: u64,
+    http: bool,
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
         // A closed connection stops being the downstream. The HTTP queue stays the downstream
-        // when its request ends: frames keep queueing so the client can resume (Last-Event-ID,
-        // the next poll) without loss.
-        lock(&self.client.downstream)
-            .retain(|(g, d)| !(*g == self.generation && matches!(d, Downstream::Channel(_))));
+        // for HTTP_LINGER after its last request ends: frames keep queueing so the client can
+        // resume (Last-Event-ID, the next poll) without loss.
+        if self.http {
+            let c = &self.client;
+            c.http_ended_ns.store(now_ns(), Ordering::Relaxed);
+            c.http_open.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            lock(&self.client.downstream)
+                .retain(|(g, d)| !(*g == self.generation && matches!(d, Downstream::Channel(_))));
+        }
         self.client.touch();
     }
 }
@@ -297,7 +337,7 @@ pub struct Hub {
     /// Data frames forwarded to a relay peer.
     pub relayed: AtomicU64,
     /// Held while a broadcast goes out, so every client gets broadcasts in one global order.
-    broadcast_order: tokio::sync::Mutex<()>,
+    broadcast_order: Mutex<()>,
     /// The global order of broadcasts (op ids, see [`op_id`]), while
     /// recording.
     order_log: Mutex<Option<Vec<u64>>>,
@@ -319,6 +359,24 @@ impl Hub {
             .clone();
         c.touch();
         c
+    }
+
+    /// The state of `client` if it exists or there is room for one more
+    /// ([`MAX_CLIENT_STATES`]); `None` when the server is full (counted `client_states_full`).
+    pub fn admit(&self, id: u32) -> Option<Arc<ClientState>> {
+        let mut clients = lock(&self.clients);
+        if clients.len() >= MAX_CLIENT_STATES && !clients.contains_key(&id) {
+            drop(clients);
+            self.errors.add("client_states_full");
+            return None;
+        }
+        let c = clients
+            .entry(id)
+            .or_insert_with(|| Arc::new(ClientState::new()))
+            .clone();
+        drop(clients);
+        c.touch();
+        Some(c)
     }
 
     /// Pairs relay clients: from now on `sender`'s data frames go, unchanged, to `receiver`'s
@@ -349,7 +407,7 @@ impl Hub {
         let clients: Vec<Arc<ClientState>> = lock(&self.clients).values().cloned().collect();
         clients
             .iter()
-            .filter(|c| !lock(&c.downstream).is_empty())
+            .filter(|c| c.live_downstream().is_some())
             .count()
     }
 
@@ -368,16 +426,19 @@ impl Hub {
     fn attach(&self, client: u32, d: Downstream) -> Attachment {
         let c = self.client(client);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let http = matches!(d, Downstream::Http);
         let mut ds = lock(&c.downstream);
-        if matches!(d, Downstream::Http) {
+        if http {
             // One HTTP queue per client: it moves to the top.
             ds.retain(|(_, d)| !matches!(d, Downstream::Http));
+            c.http_open.fetch_add(1, Ordering::Relaxed);
         }
         ds.push((generation, d));
         drop(ds);
         Attachment {
             client: c,
             generation,
+            http,
         }
     }
 
@@ -390,7 +451,7 @@ impl Hub {
             let missing: Vec<u32> = clients
                 .iter()
                 .copied()
-                .filter(|&c| lock(&self.client(c).downstream).is_empty())
+                .filter(|&c| self.client(c).live_downstream().is_none())
                 .collect();
             if missing.is_empty() || tokio::time::Instant::now() >= deadline {
                 return missing;
@@ -402,7 +463,7 @@ impl Hub {
     /// The client's state and its most recently opened downstream, if any.
     fn newest_downstream(&self, client: u32) -> (Arc<ClientState>, Option<Downstream>) {
         let c = self.client(client);
-        let d = lock(&c.downstream).last().map(|(_, d)| d.clone());
+        let d = c.live_downstream();
         (c, d)
     }
 
@@ -427,16 +488,22 @@ impl Hub {
     /// only, counted as `push_queue_full` (a reliable transport's cell then fails on the loss,
     /// with the count beside it).
     pub fn offer_to(&self, client: u32, frame: Bytes) -> bool {
-        let (c, d) = self.newest_downstream(client);
-        match d {
+        self.offer(&self.client(client), frame, "push")
+    }
+
+    /// [`Hub::offer_to`] to a client's state, with the counter prefix `what` (`push`,
+    /// `broadcast`): a full queue counts `{what}_queue_full`, a closed connection
+    /// `{what}_connection_closed`. Does not mark the client active.
+    fn offer(&self, c: &ClientState, frame: Bytes, what: &'static str) -> bool {
+        match c.live_downstream() {
             Some(Downstream::Channel(tx)) => match tx.try_send(frame) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.errors.add("push_queue_full");
+                    self.errors.add(&format!("{what}_queue_full"));
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    self.errors.add("push_connection_closed");
+                    self.errors.add(&format!("{what}_connection_closed"));
                     false
                 }
             },
@@ -480,13 +547,17 @@ impl Hub {
             Kind::BroadcastRequest => {
                 let out = with_kind(&frame, Kind::Broadcast);
                 // One broadcast at a time: the order they take the lock in is the one order
-                // every client sees them in (per downstream, frames stay in order).
-                let _order = self.broadcast_order.lock().await;
+                // every client sees them in (per downstream, frames stay in order). Nothing
+                // under the lock waits on a client: a full queue drops that client's copy
+                // (counted `broadcast_queue_full`), so one slow reader never delays the others.
+                let _order = lock(&self.broadcast_order);
                 if let Some(log) = lock(&self.order_log).as_mut() {
                     log.push(op_id(h.sender, h.seq));
                 }
-                for id in self.client_ids() {
-                    self.send_to(id, out.clone()).await;
+                let clients: Vec<Arc<ClientState>> =
+                    lock(&self.clients).values().cloned().collect();
+                for c in &clients {
+                    self.offer(c, out.clone(), "broadcast");
                 }
             }
             Kind::Data if lock(&self.relay).contains_key(&client) => {
@@ -528,11 +599,14 @@ impl Hub {
         self.errors.add(e.counter_key());
     }
 
-    /// Drops clients idle for longer than [`IDLE_EXPIRY`] with no downstream open.
+    /// Drops clients idle for longer than [`IDLE_EXPIRY`] with no downstream open, and
+    /// trims every HTTP queue to its retention limits.
     pub fn expire_idle(&self) {
-        let cutoff = now_ns().saturating_sub(IDLE_EXPIRY.as_nanos() as u64);
+        let now = now_ns();
+        let cutoff = now.saturating_sub(IDLE_EXPIRY.as_nanos() as u64);
         lock(&self.clients).retain(|_, c| {
-            !lock(&c.downstream).is_empty() || c.last_active_ns.load(Ordering::Relaxed) > cutoff
+            ClientState::trim(&mut lock(&c.queue), now);
+            c.live_downstream().is_some() || c.last_active_ns.load(Ordering::Relaxed) > cutoff
         });
     }
 }
@@ -670,5 +744,72 @@ mod tests {
             Kind::Broadcast
         );
         assert_eq!(hub.client(2).last_cursor(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_never_reads_does_not_hold_broadcasts() {
+        let hub = Hub::new();
+        let (tx_slow, _rx_slow) = mpsc::channel(2);
+        let (tx_fast, mut rx_fast) = mpsc::channel(64);
+        let _s = hub.attach_channel(1, tx_slow.clone());
+        let _f = hub.attach_channel(2, tx_fast);
+        // The slow client asks for 20 broadcasts and reads none of them.
+        let sent = tokio::time::timeout(Duration::from_secs(5), async {
+            for seq in 0..20 {
+                hub.on_frame(
+                    1,
+                    frame(seq, Kind::BroadcastRequest),
+                    Reply::Channel(&tx_slow),
+                )
+                .await;
+            }
+        })
+        .await;
+        assert!(sent.is_ok(), "broadcast waited on the stalled client");
+        let mut got = 0;
+        while rx_fast.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, 20);
+        assert_eq!(hub.errors.snapshot().get("broadcast_queue_full"), Some(&18));
+    }
+
+    #[tokio::test]
+    async fn an_http_client_that_stopped_asking_gets_no_more_frames_and_expires() {
+        let hub = Hub::new();
+        drop(hub.attach_http(7));
+        // Just after its poll ended, frames still queue for the next one.
+        assert!(hub.offer_to(7, frame(1, Kind::Push)));
+        assert_eq!(hub.attached_count(), 1);
+        // Past the linger time the marker goes: no copies, and idle expiry applies.
+        let c = hub.client(7);
+        let long_ago = now_ns() - HTTP_LINGER.as_nanos() as u64 - 1;
+        c.http_ended_ns.store(long_ago, Ordering::Relaxed);
+        assert_eq!(hub.attached_count(), 0);
+        let (tx, _rx) = mpsc::channel(4);
+        hub.on_frame(1, frame(2, Kind::BroadcastRequest), Reply::Channel(&tx))
+            .await;
+        assert_eq!(
+            c.last_cursor(),
+            1,
+            "a stale HTTP client was sent a broadcast"
+        );
+        c.last_active_ns.store(
+            now_ns() - IDLE_EXPIRY.as_nanos() as u64 - 1,
+            Ordering::Relaxed,
+        );
+        drop(c);
+        hub.expire_idle();
+        assert!(!hub.client_ids().contains(&7));
+    }
+
+    #[test]
+    fn an_open_poll_keeps_the_http_queue_attached() {
+        let hub = Hub::new();
+        let a = hub.attach_http(3);
+        hub.client(3).http_ended_ns.store(0, Ordering::Relaxed);
+        assert_eq!(hub.attached_count(), 1);
+        drop(a);
+        assert_eq!(hub.attached_count(), 1, "lingers after the request ends");
     }
 }
