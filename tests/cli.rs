@@ -131,6 +131,29 @@ fn bad_flags_are_errors_not_panics() {
             "{args:?}: {stderr}"
         );
     }
+    // Out-of-range serve settings are usage errors naming the flag and the range.
+    for (args, says) in [
+        (
+            vec!["serve", "--poll-timeout", "18446744073709551615"],
+            "1..=3600",
+        ),
+        (vec!["serve", "--handshake-timeout", "0"], "1..=3600"),
+        (vec!["serve", "--body-budget-mib", "0"], "1..=65536"),
+    ] {
+        let a = wirebench().args(&args).assert().code(2);
+        let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(
+            stderr.contains(args[1]) && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Port 65535 leaves no P+1 for raw tcp: refused, not moved to a random port.
+    let a = wirebench()
+        .args(["serve", "--bind", "127.0.0.1:65535"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains("65535"), "{stderr}");
 }
 
 #[test]

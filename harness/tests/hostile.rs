@@ -65,6 +65,134 @@ async fn a_client_that_never_reads_does_not_stall_broadcasts(
         .get("broadcast_queue_full")
         .copied()
         .unwrap_or(0);
-    assert!(full > 0, "{t}: the stalled client's copies were not counted");
+    assert!(
+        full > 0,
+        "{t}: the stalled client's copies were not counted"
+    );
     drop(flood);
+}
+
+/// A plaintext server with short limits, so the timeout tests take seconds.
+async fn strict_server(budget: u64) -> wirebench::server::Server {
+    strict_server_tls(false, budget).await
+}
+
+async fn strict_server_tls(tls: bool, budget: u64) -> wirebench::server::Server {
+    use wirebench::server::{limits::Limits, Server, ServerConfig};
+    Server::start(ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        plaintext: !tls,
+        poll_timeout: Duration::from_secs(25),
+        http2: false,
+        limits: Limits {
+            handshake: Duration::from_secs(1),
+            body_stall: Duration::from_secs(1),
+            body_budget: budget,
+        },
+    })
+    .await
+    .unwrap()
+}
+
+/// Reads until the server closes the connection (or 5 s pass): what it sent, and when.
+async fn read_until_closed(c: &mut tokio::net::TcpStream) -> (String, Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept the connection open for 5 s"),
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// A request head, a TLS handshake and a raw-TCP hello that never complete are cut off at
+/// the handshake timeout (1 s here; 30 s by default), not held forever.
+#[tokio::test]
+async fn unfinished_handshakes_heads_and_hellos_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let s = strict_server(64 << 20).await;
+    // Half a request head.
+    let mut head = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    head.write_all(b"GET /info HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Nothing at all on the raw tcp port.
+    let mut tcp_addr = s.addr;
+    tcp_addr.set_port(s.addr.port() + 1);
+    let mut hello = tokio::net::TcpStream::connect(tcp_addr).await.unwrap();
+    let (_, head_after) = read_until_closed(&mut head).await;
+    let (_, hello_after) = read_until_closed(&mut hello).await;
+    assert!(
+        head_after < Duration::from_secs(3),
+        "head held {head_after:?}"
+    );
+    assert!(
+        hello_after < Duration::from_secs(3),
+        "hello held {hello_after:?}"
+    );
+    let errors = s.hub.errors.snapshot();
+    assert_eq!(errors.get("tcp_hello_timeout"), Some(&1), "{errors:?}");
+    // A TLS handshake that never starts.
+    let s = strict_server_tls(true, 64 << 20).await;
+    let mut tls = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (_, tls_after) = read_until_closed(&mut tls).await;
+    assert!(tls_after < Duration::from_secs(3), "TLS held {tls_after:?}");
+    let errors = s.hub.errors.snapshot();
+    assert_eq!(errors.get("tls_handshake_timeout"), Some(&1), "{errors:?}");
+}
+
+/// A request body that stops mid-way is answered 408 at the stall timeout.
+#[tokio::test]
+async fn a_stalled_body_is_abandoned_with_408() {
+    use tokio::io::AsyncWriteExt;
+    let s = strict_server(64 << 20).await;
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"POST /up?client=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let (resp, after) = read_until_closed(&mut c).await;
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    assert!(after < Duration::from_secs(3), "{after:?}");
+}
+
+/// Request bodies in flight beyond the budget are refused with 503 + Retry-After, and the
+/// budget comes back when they end.
+#[tokio::test]
+async fn bodies_beyond_the_budget_get_503() {
+    use tokio::io::AsyncWriteExt;
+    let s = strict_server(1 << 20).await;
+    let head = b"POST /up?client=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n";
+    let part = vec![0u8; 700 << 10];
+    let mut a = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    a.write_all(head).await.unwrap();
+    a.write_all(&part).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut b = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    b.write_all(head).await.unwrap();
+    let _ = b.write_all(&part).await;
+    let (resp, _) = read_until_closed(&mut b).await;
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase().contains("retry-after: 1"),
+        "{resp}"
+    );
+    // `a` stalls and is cut off; then a small body goes through again.
+    let (resp, _) = read_until_closed(&mut a).await;
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(
+        b"POST /up?client=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let (resp, _) = read_until_closed(&mut c).await;
+    assert!(resp.starts_with("HTTP/1.1 204"), "{resp}");
 }

@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub http2: bool,
     /// Long-poll wait limit.
     pub poll_timeout: Duration,
+    /// Timeouts and the request-body budget.
+    pub limits: crate::server::limits::Limits,
     /// Take commands on stdin and report on stdout (JSON lines), as the orchestrator does.
     pub control: bool,
     /// Delay every echo reply by this many µs (hidden test switch).
@@ -45,6 +47,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         plaintext: opts.plaintext,
         http2: opts.http2,
         poll_timeout: opts.poll_timeout,
+        limits: opts.limits,
     })
     .await?;
     server

@@ -173,9 +173,21 @@ pub(crate) struct ServeArgs {
     /// connection). TLS only. Without it the server speaks HTTP/1.1 only.
     #[arg(long, conflicts_with = "plaintext")]
     pub(crate) http2: bool,
-    /// How long a long-poll waits before answering 204, seconds.
-    #[arg(long, default_value_t = 25)]
+    /// How long a long-poll waits before answering 204, seconds (1–3600).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) poll_timeout: u64,
+    /// Seconds a TLS handshake, an HTTP/1.1 request head (or a keep-alive connection's idle
+    /// wait for the next one) and a raw-TCP hello may each take before the connection is
+    /// closed (1–3600).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) handshake_timeout: u64,
+    /// Seconds a request body may make no progress before it is abandoned with 408 (1–3600).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) body_timeout: u64,
+    /// MiB of request bodies all clients may have in flight at once; beyond, 503 with
+    /// Retry-After (1–65536).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub(crate) body_budget_mib: u64,
     /// Take commands on stdin and report on stdout (used by `wirebench run`).
     #[arg(long, hide = true)]
     pub(crate) control: bool,

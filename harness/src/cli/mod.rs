@@ -63,6 +63,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 plaintext: a.plaintext,
                 http2: a.http2,
                 poll_timeout: Duration::from_secs(a.poll_timeout),
+                limits: crate::server::limits::Limits {
+                    handshake: Duration::from_secs(a.handshake_timeout),
+                    body_stall: Duration::from_secs(a.body_timeout),
+                    body_budget: a.body_budget_mib << 20,
+                },
                 control: a.control,
                 inject_delay_us: a.inject_delay_us,
             })

@@ -499,7 +499,24 @@ async fn up(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>, body: 
     }
     let bytes = match axum::body::to_bytes(body, UP_MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
+        Err(e) => {
+            let e: &(dyn std::error::Error + 'static) = &e;
+            match super::limits::BodyError::find(e) {
+                Some(b @ super::limits::BodyError::Stalled(_)) => {
+                    s.hub.errors.add("http_408_body_stalled");
+                    return (StatusCode::REQUEST_TIMEOUT, b.to_string()).into_response();
+                }
+                Some(b @ super::limits::BodyError::OverBudget(_)) => {
+                    s.hub.errors.add("http_503_body_budget");
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [(header::RETRY_AFTER, "1")],
+                        b.to_string(),
+                    )
+                        .into_response();
+                }
+                None => {}
+            }
             s.hub.errors.add("http_413");
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 pub mod http;
 pub mod hub;
 pub mod info;
+pub mod limits;
 pub mod rtc;
 pub mod webtransport;
 
@@ -35,6 +36,8 @@ pub struct ServerConfig {
     pub poll_timeout: Duration,
     /// Offer HTTP/2 as well (ALPN `h2` before `http/1.1`; TLS only). Off: HTTP/1.1 only.
     pub http2: bool,
+    /// Timeouts and the request-body budget ([`limits::Limits::default`] for the defaults).
+    pub limits: limits::Limits,
 }
 
 /// `SETTINGS_MAX_CONCURRENT_STREAMS` the server advertises on HTTP/2 connections: the RFC 9113
@@ -70,6 +73,12 @@ impl Drop for Server {
 async fn bind_ports(
     bind: SocketAddr,
 ) -> std::io::Result<(TcpListener, TcpListener, std::net::UdpSocket)> {
+    if bind.port() == u16::MAX {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "port 65535 leaves no port P+1 for the raw tcp transport: pick a lower port",
+        ));
+    }
     let mut last_err = None;
     for _ in 0..64 {
         let http = TcpListener::bind(bind).await?;
@@ -136,10 +145,19 @@ impl Server {
             info: info.clone(),
             poll_timeout: cfg.poll_timeout,
         });
-        let router = http::router(state).merge(
-            rtc::router(rtc::RtcState::new(hub.clone(), addr))
-                .layer(axum::middleware::from_fn(http::cors)),
-        );
+        let guard = limits::BodyGuard {
+            stall: cfg.limits.body_stall,
+            budget: limits::BodyBudget::new(cfg.limits.body_budget),
+        };
+        let router = http::router(state)
+            .merge(
+                rtc::router(rtc::RtcState::new(hub.clone(), addr))
+                    .layer(axum::middleware::from_fn(http::cors)),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                guard,
+                limits::guard_bodies,
+            ));
         let wt_socket = udp
             .try_clone()
             .with_context(|| format!("sharing UDP {addr} with HTTP/3"))?;
@@ -158,8 +176,15 @@ impl Server {
             )))
         };
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(serve_http(http_l, tls, router, hub.clone())));
-        tasks.push(tokio::spawn(serve_tcp(tcp_l, hub.clone())));
+        let handshake = cfg.limits.handshake;
+        tasks.push(tokio::spawn(serve_http(
+            http_l,
+            tls,
+            router,
+            hub.clone(),
+            handshake,
+        )));
+        tasks.push(tokio::spawn(serve_tcp(tcp_l, hub.clone(), handshake)));
         tasks.push(tokio::spawn(webtransport::serve(wt, hub.clone())));
         let sweeper_hub = hub.clone();
         tasks.push(tokio::spawn(async move {
@@ -205,17 +230,29 @@ async fn serve_http(
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     hub: Arc<Hub>,
+    handshake: Duration,
 ) {
     loop {
         let stream = accept(&listener, &hub).await;
         let tls = tls.clone();
         let svc = TowerToHyperService::new(router.clone());
+        let hub = hub.clone();
         tokio::spawn(async move {
-            let builder = hyper::server::conn::http1::Builder::new();
+            // A request head must arrive within `handshake` (and a keep-alive connection may
+            // sit idle between requests that long), or the connection is closed.
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(handshake);
             match tls {
                 Some(acc) => {
-                    let Ok(s) = acc.accept(stream).await else {
-                        return;
+                    let s = match tokio::time::timeout(handshake, acc.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            hub.errors.add("tls_handshake_timeout");
+                            return;
+                        }
                     };
                     if s.get_ref().1.alpn_protocol() == Some(b"h2") {
                         // HTTP/2: every request of the origin multiplexed on this connection,
@@ -243,15 +280,16 @@ async fn serve_http(
     }
 }
 
-async fn serve_tcp(listener: TcpListener, hub: Arc<Hub>) {
+async fn serve_tcp(listener: TcpListener, hub: Arc<Hub>, handshake: Duration) {
     loop {
         let stream = accept(&listener, &hub).await;
-        tokio::spawn(tcp_session(stream, hub.clone()));
+        tokio::spawn(tcp_session(stream, hub.clone(), handshake));
     }
 }
 
-/// One raw-TCP client: the first frame names it, then frames both ways.
-async fn tcp_session(stream: TcpStream, hub: Arc<Hub>) {
+/// One raw-TCP client: the first frame names it (within `handshake`, or the connection is
+/// closed, counted `tcp_hello_timeout`), then frames both ways.
+async fn tcp_session(stream: TcpStream, hub: Arc<Hub>, handshake: Duration) {
     use tokio::io::AsyncReadExt;
     let (mut r, w) = stream.into_split();
     let mut w = Some(w);
@@ -260,13 +298,25 @@ async fn tcp_session(stream: TcpStream, hub: Arc<Hub>) {
     let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
     let mut attached = None;
     let mut writer = None;
+    let hello_by = tokio::time::Instant::now() + handshake;
     loop {
         let frame = match dec.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => {
                 let buf = dec.buffer_mut();
                 buf.reserve(64 * 1024);
-                match r.read_buf(buf).await {
+                let read = if id.is_some() {
+                    r.read_buf(buf).await
+                } else {
+                    match tokio::time::timeout_at(hello_by, r.read_buf(buf)).await {
+                        Ok(read) => read,
+                        Err(_) => {
+                            hub.errors.add("tcp_hello_timeout");
+                            break;
+                        }
+                    }
+                };
+                match read {
                     Ok(0) | Err(_) => break,
                     Ok(_) => continue,
                 }

@@ -24,6 +24,7 @@ pub async fn server_with(http2: bool) -> Server {
         plaintext: false,
         poll_timeout: Duration::from_secs(25),
         http2,
+        limits: Default::default(),
     })
     .await
     .expect("server starts")
