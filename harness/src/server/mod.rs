@@ -69,6 +69,25 @@ impl Drop for Server {
     }
 }
 
+/// Every HTTP route (the public protocol and WebRTC signalling), with request bodies held to
+/// the server's limits.
+fn app_router(
+    state: Arc<http::AppState>,
+    rtc: Arc<rtc::RtcState>,
+    limits: &limits::Limits,
+) -> axum::Router {
+    let guard = limits::BodyGuard {
+        stall: limits.body_stall,
+        budget: limits::BodyBudget::new(limits.body_budget),
+    };
+    http::router(state)
+        .merge(rtc::router(rtc).layer(axum::middleware::from_fn(http::cors)))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            limits::guard_bodies,
+        ))
+}
+
 /// Binds TCP P, TCP P+1 and UDP P. With port 0, retries random ports until all three are free.
 async fn bind_ports(
     bind: SocketAddr,
@@ -145,19 +164,7 @@ impl Server {
             info: info.clone(),
             poll_timeout: cfg.poll_timeout,
         });
-        let guard = limits::BodyGuard {
-            stall: cfg.limits.body_stall,
-            budget: limits::BodyBudget::new(cfg.limits.body_budget),
-        };
-        let router = http::router(state)
-            .merge(
-                rtc::router(rtc::RtcState::new(hub.clone(), addr))
-                    .layer(axum::middleware::from_fn(http::cors)),
-            )
-            .layer(axum::middleware::from_fn_with_state(
-                guard,
-                limits::guard_bodies,
-            ));
+        let router = app_router(state, rtc::RtcState::new(hub.clone(), addr), &cfg.limits);
         let wt_socket = udp
             .try_clone()
             .with_context(|| format!("sharing UDP {addr} with HTTP/3"))?;
@@ -287,6 +294,25 @@ async fn serve_tcp(listener: TcpListener, hub: Arc<Hub>, handshake: Duration) {
     }
 }
 
+/// Writes a raw-TCP client's queued frames, length-prefixed, coalescing what is already
+/// queued into one write.
+async fn tcp_writer(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(f) = rx.recv().await {
+        buf.clear();
+        crate::frame::put_prefixed(&mut buf, &f);
+        while buf.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(f) => crate::frame::put_prefixed(&mut buf, &f),
+                Err(_) => break,
+            }
+        }
+        if w.write_all(&buf).await.is_err() {
+            break;
+        }
+    }
+}
+
 /// One raw-TCP client: the first frame names it (within `handshake`, or the connection is
 /// closed, counted `tcp_hello_timeout`), then frames both ways.
 async fn tcp_session(stream: TcpStream, hub: Arc<Hub>, handshake: Duration) {
@@ -331,27 +357,11 @@ async fn tcp_session(stream: TcpStream, hub: Arc<Hub>, handshake: Duration) {
             Some(id) => hub.on_frame(id, frame, Reply::Channel(&tx)).await,
             None => match Header::parse(&frame) {
                 Ok(h) if h.kind == Kind::Data && h.sender != 0 && w.is_some() => {
-                    let Some(mut w) = w.take() else { break };
+                    let Some(w) = w.take() else { break };
                     id = Some(h.sender);
                     attached = Some(hub.attach_channel(h.sender, tx.clone()));
-                    let mut rx = std::mem::replace(&mut rx, mpsc::channel(1).1);
-                    writer = Some(tokio::spawn(async move {
-                        let mut buf = bytes::BytesMut::new();
-                        while let Some(f) = rx.recv().await {
-                            buf.clear();
-                            crate::frame::put_prefixed(&mut buf, &f);
-                            // Coalesce what is already queued into one write.
-                            while buf.len() < 256 * 1024 {
-                                match rx.try_recv() {
-                                    Ok(f) => crate::frame::put_prefixed(&mut buf, &f),
-                                    Err(_) => break,
-                                }
-                            }
-                            if w.write_all(&buf).await.is_err() {
-                                break;
-                            }
-                        }
-                    }));
+                    let rx = std::mem::replace(&mut rx, mpsc::channel(1).1);
+                    writer = Some(tokio::spawn(tcp_writer(w, rx)));
                 }
                 Ok(_) => {
                     hub.errors.add("tcp_bad_hello");
