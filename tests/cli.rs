@@ -507,3 +507,108 @@ fn ab_run_compares_two_builds() {
     assert!(md.contains("connect"), "{md}");
     assert!(stdout.contains("connect"), "{stdout}");
 }
+
+/// A shaped scenario of one `tcp` echo cell lasting about `secs` seconds.
+fn long_shaped_scenario(dir: &Path, secs: u32) -> PathBuf {
+    let scenario = dir.join("long.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"long\"\nrepeat = 1\ntransports = [\"tcp\"]\nprofiles = [\"broadband\"]\n\
+             [[workload]]\nkind = \"echo\"\nrate = 50\nwarmup_ms = 100\nduration_ms = {}\n",
+            secs * 1000
+        ),
+    )
+    .unwrap();
+    scenario
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: link emulation needs root");
+    }
+    root
+}
+
+/// Ctrl-C at any moment, even while the first cell is still setting up, leaves no namespace.
+#[test]
+fn an_early_ctrl_c_leaves_no_namespace() {
+    if !is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = long_shaped_scenario(dir.path(), 30);
+    for (i, after_ms) in [5u64, 15, 30, 60, 120, 400].into_iter().enumerate() {
+        let prefix = own_prefix(&format!("early{i}"));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wirebench"))
+            .args(["run", "--quiet", "--netem", "userspace", "--out"])
+            .arg(dir.path().join(format!("out{i}")))
+            .arg(&scenario)
+            .env("WIREBENCH_NETNS_PREFIX", &prefix)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(after_ms));
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let _ = child.wait();
+        assert_eq!(
+            netns_with(&prefix),
+            Vec::<String>::new(),
+            "Ctrl-C {after_ms} ms into a run left namespaces"
+        );
+    }
+}
+
+/// A run killed outright (SIGKILL) cannot clean up; the next run removes what it left, and
+/// nothing of a live run.
+#[test]
+fn the_next_run_removes_what_a_killed_run_left() {
+    if !is_root() {
+        return;
+    }
+    let prefix = own_prefix("killed");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = long_shaped_scenario(dir.path(), 30);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wirebench"))
+        .args(["run", "--quiet", "--netem", "userspace", "--out"])
+        .arg(dir.path().join("killed"))
+        .arg(&scenario)
+        .env("WIREBENCH_NETNS_PREFIX", &prefix)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while netns_with(&prefix).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = netns_with(&prefix);
+    assert!(!left.is_empty(), "the killed run had made no namespace");
+    let short = dir.path().join("short.toml");
+    std::fs::write(
+        &short,
+        "name = \"short\"\nrepeat = 1\ntransports = [\"tcp\"]\nprofiles = [\"broadband\"]\n\
+         [[workload]]\nkind = \"echo\"\nrate = 50\nwarmup_ms = 100\nduration_ms = 300\n",
+    )
+    .unwrap();
+    let out = wirebench()
+        .args(["run", "--netem", "userspace", "--out"])
+        .arg(dir.path().join("next"))
+        .arg(&short)
+        .env("WIREBENCH_NETNS_PREFIX", own_prefix("next"))
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("left by runs that no longer exist"),
+        "{stderr}"
+    );
+    assert_eq!(netns_with(&prefix), Vec::<String>::new(), "{left:?}");
+}

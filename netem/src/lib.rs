@@ -68,6 +68,6 @@ pub use link::{
     host_addr, BackendKind, HostId, LinkBackend, LinkCounters, NetHost, Offload, PairDelay,
     TopologySpec, PREFIX, PREFIX_ENV,
 };
-pub use netns::{cleanup, install_signal_cleanup, signalled};
+pub use netns::{cleanup, install_signal_cleanup, reap_orphans, signalled};
 pub use profile::{Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet};
 pub use topology::Topology;

@@ -72,6 +72,55 @@ pub fn cleanup(prefix: &str) -> Result<Vec<String>, NetemError> {
     }
 }
 
+/// The pid of the process that made namespace `name`: the `P<pid>_<hex>` run id of a
+/// topology's names (`<prefix>P<pid>_<hex>-<host>`), or a kernel probe's `wb-probe-<pid>-<n>`.
+pub(crate) fn owner_pid(name: &str) -> Option<i32> {
+    if let Some(rest) = name.strip_prefix("wb-probe-") {
+        return rest.split_once('-')?.0.parse().ok();
+    }
+    let (named, _host) = name.rsplit_once('-')?;
+    let (_prefix, run) = named.rsplit_once('P')?;
+    let (pid, hex) = run.split_once('_')?;
+    let hex_ok = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex_ok || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is gone (not merely someone else's).
+fn process_gone(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Removes what runs killed outright (SIGKILL, a crash) left behind: every `wb-` namespace
+/// whose owner ([`owner_pid`]) no longer exists, after killing the processes inside. Safe
+/// with parallel runs: a namespace whose owner is alive, or whose name carries no owner, is
+/// left alone. Returns the names removed.
+pub fn reap_orphans() -> Result<Vec<String>, NetemError> {
+    let orphans: Vec<String> = sys::netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with(PREFIX))
+        .filter(|n| owner_pid(n).is_some_and(process_gone))
+        .collect();
+    let mut removed = Vec::new();
+    let mut first_err = None;
+    for name in orphans {
+        match destroy_netns(&name) {
+            Ok(()) => removed.push(name),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) if removed.is_empty() => Err(e),
+        _ => Ok(removed),
+    }
+}
+
 static SIGNAL_PIPE_W: AtomicI32 = AtomicI32::new(-1);
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 
@@ -162,5 +211,23 @@ mod tests {
     fn cleanup_refuses_foreign_prefixes() {
         assert!(cleanup("").is_err());
         assert!(cleanup("netns").is_err());
+    }
+
+    #[test]
+    fn the_owner_pid_is_read_from_run_ids_and_probes() {
+        assert_eq!(owner_pid("wb-P4242_1a03f-s"), Some(4242));
+        assert_eq!(owner_pid("wb-P4242_1a03f-c12"), Some(4242));
+        assert_eq!(owner_pid("wb-t-Peer-P7_0ab-r"), Some(7));
+        assert_eq!(owner_pid("wb-probe-99-3"), Some(99));
+        // Names without an owner (older runs, other tools) are never reaped.
+        assert_eq!(owner_pid("wb-1a2b3c-s"), None);
+        assert_eq!(owner_pid("wb-P12_xyz-s"), None);
+        assert_eq!(owner_pid("wb-P_12-s"), None);
+    }
+
+    #[test]
+    fn a_live_process_is_not_gone() {
+        assert!(!process_gone(std::process::id() as i32));
+        assert!(!process_gone(1));
     }
 }

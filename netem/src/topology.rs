@@ -194,7 +194,9 @@ fn new_run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{:x}{:x}{:03x}", std::process::id(), n, nanos & 0xfff)
+    // `P<pid>_`: the owner, so a later run can remove what a killed one left
+    // (`netns::reap_orphans`).
+    format!("P{}_{:x}{:03x}", std::process::id(), n, nanos & 0xfff)
 }
 
 #[cfg(test)]

@@ -23,4 +23,4 @@ pub mod suite;
 pub use cell::run_cell;
 pub use options::{RunOptions, Variant};
 pub use plan::{needs_topology, plan, PlannedCell};
-pub use suite::{run, shutdown_signal};
+pub use suite::{run, Shutdown};

@@ -16,6 +16,10 @@ use super::progress;
 /// variant order. Ctrl-C stops the run, tears down what the current cell set up, and keeps the
 /// results of the cells finished so far.
 pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<Vec<Results>> {
+    // Caught from here on: a signal that arrives while the first cell is setting up, or
+    // between cells, still tears down what exists (a listener made per cell missed both).
+    let mut shutdown = Shutdown::install()?;
+    reap_orphans(opts);
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let host = crate::host::host_facts();
     let mut all = Vec::new();
@@ -52,7 +56,7 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
             };
             let outcome = tokio::select! {
                 c = run_cell(pc, opts, &v.exe, delay) => Some(c),
-                _ = shutdown_signal() => None,
+                _ = shutdown.recv() => None,
             };
             let Some((cell, backend)) = outcome else {
                 bar.finish();
@@ -82,31 +86,49 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
     Ok(all)
 }
 
-/// Resolves on SIGINT, SIGTERM or SIGHUP, so every way of stopping a run tears down what it
-/// set up (namespaces, child agents) before exiting.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let hup = async {
-        match hup.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-        _ = hup => {}
+/// SIGINT, SIGTERM and SIGHUP, caught from the moment this is made until it is dropped, so
+/// every way of stopping a run tears down what it set up (namespaces, child agents) before
+/// exiting, whenever the signal comes.
+#[derive(Debug)]
+pub struct Shutdown {
+    signals: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Shutdown {
+    /// Installs the handlers (the default action, exiting at once, no longer applies).
+    pub fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .into_iter()
+        .map(|k| signal(k).context("installing the Ctrl-C / SIGTERM / SIGHUP handler"))
+        .collect::<anyhow::Result<_>>()?;
+        Ok(Self { signals })
+    }
+
+    /// Resolves when one of the signals arrives (or has arrived since the last call).
+    pub async fn recv(&mut self) {
+        let waits = self.signals.iter_mut().map(|s| Box::pin(s.recv()));
+        futures_util::future::select_all(waits).await;
+    }
+}
+
+/// Removes the namespaces of earlier runs whose process no longer exists (killed with
+/// SIGKILL, say), saying so; a live run's namespaces are never touched.
+fn reap_orphans(opts: &RunOptions) {
+    if opts.netem.is_err() {
+        return;
+    }
+    match wirebench_netem::reap_orphans() {
+        Ok(removed) if !removed.is_empty() => eprintln!(
+            "wirebench: removed {} namespace(s) left by runs that no longer exist: {}",
+            removed.len(),
+            removed.join(", ")
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("wirebench: could not remove namespaces left by earlier runs: {e}"),
     }
 }

@@ -673,6 +673,29 @@ mod tests {
         };
         let cells = vec![cell(&k, 1, |c| c.setup_ms = Some(0.2))];
         assert_eq!(outcome(cells, "setup-rtts-tcp"), Outcome::Inconclusive);
+        // A failed repeat on one profile: not judged on the repeats that worked.
+        let mut cells = connect("websocket", &|_| 3.05);
+        let k = C {
+            scenario: SETUP,
+            workload: "connect",
+            name: "connect",
+            transport: "websocket",
+            imp: None,
+            profile: "rtt-150",
+        };
+        cells.push(cell(&k, 6, |c| {
+            c.status = Status::Failed;
+            c.error = Some("handshake timed out".into());
+        }));
+        let vs = evaluate(&results(cells));
+        let v = only(&vs, id);
+        assert_eq!(v.verdict, Outcome::Inconclusive, "{}", v.decided_by);
+        assert!(
+            v.decided_by
+                .contains("repeat 6 on rtt-150 failed (handshake timed out)"),
+            "{}",
+            v.decided_by
+        );
     }
 
     fn hol_cells(t: &'static str, p99s: [u64; 3]) -> Vec<Cell> {

@@ -100,7 +100,14 @@ fn setup_verdict(keys: &[&KeyCells<'_>], name: &str, pred: &figures::Predicted) 
     phases_caveat(&mut v, &mine);
     let sm = stats::median(&slopes).unwrap_or(smin);
     let within = |s: f64| (s - pred.rtts).abs() <= tol;
-    v.verdict = if slopes.iter().all(|s| within(*s)) {
+    // A failed repeat leaves its repeat's fit on fewer profiles (or none): the verdict is not
+    // decided on the repeats that happened to work.
+    let failed = mine
+        .iter()
+        .find_map(|k| k.failed.first().map(|c| (k.profile, c)));
+    v.verdict = if failed.is_some() {
+        Outcome::Inconclusive
+    } else if slopes.iter().all(|s| within(*s)) {
         Outcome::Confirmed
     } else if slopes.iter().all(|s| !within(*s)) {
         Outcome::Refuted
@@ -123,6 +130,14 @@ fn setup_verdict(keys: &[&KeyCells<'_>], name: &str, pred: &figures::Predicted) 
         if pred.approximate { "≈" } else { "" },
         pred.rtts
     );
+    if let Some((profile, c)) = failed {
+        v.decided_by = format!(
+            "not judged: repeat {} on {profile} failed ({}); the good repeats measured {}",
+            c.repeat,
+            c.error.as_deref().unwrap_or("no reason recorded"),
+            v.decided_by.trim_start_matches("measured ")
+        );
+    }
     v
 }
 
@@ -146,7 +161,8 @@ fn new_setup_verdict(name: &str, pred: &figures::Predicted, tol: f64) -> Verdict
              profile's RTT (least squares over the shaped profiles, per repeat) is the \
              measured round-trip count, the intercept the fixed cost. Confirmed: every \
              repeat's slope within ±{tol} RTT of the prediction; refuted: every repeat's \
-             outside; else inconclusive. With one shaped profile, setup_rtts is used."
+             outside; else inconclusive, as it is when any repeat failed on any profile. \
+             With one shaped profile, setup_rtts is used."
         ),
     )
 }
