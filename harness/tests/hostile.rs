@@ -88,6 +88,7 @@ async fn strict_server_tls(tls: bool, budget: u64) -> wirebench::server::Server 
             handshake: Duration::from_secs(1),
             body_stall: Duration::from_secs(1),
             body_budget: budget,
+            rtc_connect: Duration::from_secs(1),
         },
     })
     .await
@@ -195,4 +196,56 @@ async fn bodies_beyond_the_budget_get_503() {
     .unwrap();
     let (resp, _) = read_until_closed(&mut c).await;
     assert!(resp.starts_with("HTTP/1.1 204"), "{resp}");
+}
+
+/// A str0m offer of one data channel, without candidates.
+fn bare_offer() -> String {
+    let mut rtc = str0m::Rtc::builder().build(std::time::Instant::now());
+    let mut api = rtc.sdp_api();
+    api.add_channel("x".into());
+    let (offer, _pending) = api.apply().expect("an offer");
+    offer.to_sdp_string()
+}
+
+/// POSTs an offer for `client` with a lying `Host` header; the response text.
+async fn post_offer(s: &wirebench::server::Server, client: u32, offer: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let req = format!(
+        "POST /rtc/offer?client={client} HTTP/1.1\r\nHost: 10.77.0.1:4433\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{offer}",
+        offer.len()
+    );
+    c.write_all(req.as_bytes()).await.unwrap();
+    read_until_closed(&mut c).await.0
+}
+
+/// WebRTC signalling: candidates on the address the request arrived on (never the `Host`
+/// header's), one server peer per client (a new offer closes the old one), and a peer that
+/// never connects closed at the connect timeout (1 s here; 10 s by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webrtc_signalling_is_bounded_and_ignores_host() {
+    let s = strict_server(64 << 20).await;
+    let offer = bare_offer();
+    for _ in 0..5 {
+        let resp = post_offer(&s, 3, &offer).await;
+        assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+        let cands: Vec<&str> = resp
+            .lines()
+            .filter(|l| l.starts_with("a=candidate"))
+            .collect();
+        assert!(!cands.is_empty(), "{resp}");
+        for c in &cands {
+            assert!(c.contains("127.0.0.1") && !c.contains("10.77.0.1"), "{c}");
+        }
+    }
+    let events = s.hub.events.snapshot();
+    assert_eq!(events.get("rtc_peer_replaced"), Some(&4), "{events:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let errors = s.hub.errors.snapshot();
+    assert_eq!(
+        errors.get("rtc_peer_connect_timeout"),
+        Some(&1),
+        "{errors:?}"
+    );
 }

@@ -188,6 +188,10 @@ pub(crate) struct ServeArgs {
     /// Retry-After (1–65536).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub(crate) body_budget_mib: u64,
+    /// Seconds a WebRTC server peer may take to open its first data channel before it is
+    /// closed (1–3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) rtc_connect_timeout: u64,
     /// Take commands on stdin and report on stdout (used by `wirebench run`).
     #[arg(long, hide = true)]
     pub(crate) control: bool,

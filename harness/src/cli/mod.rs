@@ -67,6 +67,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     handshake: Duration::from_secs(a.handshake_timeout),
                     body_stall: Duration::from_secs(a.body_timeout),
                     body_budget: a.body_budget_mib << 20,
+                    rtc_connect: Duration::from_secs(a.rtc_connect_timeout),
                 },
                 control: a.control,
                 inject_delay_us: a.inject_delay_us,

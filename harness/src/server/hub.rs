@@ -277,10 +277,21 @@ impl Drop for Attachment {
 pub struct ErrorCounts(Mutex<BTreeMap<String, u64>>);
 
 impl ErrorCounts {
-    /// Adds one to `key`.
+    /// Adds one to `key`. At most [`ErrorCounts::MAX_KEYS`] distinct keys are kept (some keys
+    /// carry a reason); a new key beyond them is counted as `other`.
     pub fn add(&self, key: &str) {
-        *lock(&self.0).entry(key.to_string()).or_default() += 1;
+        let mut m = lock(&self.0);
+        if let Some(n) = m.get_mut(key) {
+            *n += 1;
+        } else if m.len() < Self::MAX_KEYS {
+            m.insert(key.to_string(), 1);
+        } else {
+            *m.entry("other".to_string()).or_default() += 1;
+        }
     }
+
+    /// Distinct keys kept.
+    pub const MAX_KEYS: usize = 64;
     /// A copy of the counts.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         lock(&self.0).clone()
@@ -682,6 +693,17 @@ mod tests {
         }
         assert_eq!(got, 20);
         assert_eq!(hub.errors.snapshot().get("push_queue_full"), Some(&18));
+    }
+
+    #[test]
+    fn error_keys_are_bounded() {
+        let e = ErrorCounts::default();
+        for i in 0..1000 {
+            e.add(&format!("rtc_peer_failed: reason {i}"));
+        }
+        let s = e.snapshot();
+        assert!(s.len() <= ErrorCounts::MAX_KEYS + 1);
+        assert_eq!(s.values().sum::<u64>(), 1000);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Limits {
     /// Bytes of request bodies all clients may have in flight at once; beyond, `503` with
     /// `Retry-After`.
     pub body_budget: u64,
+    /// A WebRTC server peer must open its first data channel within this, or it is closed.
+    pub rtc_connect: Duration,
 }
 
 impl Default for Limits {
@@ -44,6 +46,7 @@ impl Default for Limits {
             handshake: HANDSHAKE_TIMEOUT,
             body_stall: BODY_STALL_TIMEOUT,
             body_budget: BODY_BUDGET,
+            rtc_connect: super::rtc::CONNECT_TIMEOUT,
         }
     }
 }

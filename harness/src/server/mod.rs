@@ -164,7 +164,11 @@ impl Server {
             info: info.clone(),
             poll_timeout: cfg.poll_timeout,
         });
-        let router = app_router(state, rtc::RtcState::new(hub.clone(), addr), &cfg.limits);
+        let router = app_router(
+            state,
+            rtc::RtcState::new(hub.clone(), addr, cfg.limits.rtc_connect),
+            &cfg.limits,
+        );
         let wt_socket = udp
             .try_clone()
             .with_context(|| format!("sharing UDP {addr} with HTTP/3"))?;
@@ -242,7 +246,15 @@ async fn serve_http(
     loop {
         let stream = accept(&listener, &hub).await;
         let tls = tls.clone();
-        let svc = TowerToHyperService::new(router.clone());
+        // Each request knows the local address it arrived on (WebRTC candidates go there).
+        let local = stream.local_addr().ok().map(rtc::LocalAddr);
+        let inner = TowerToHyperService::new(router.clone());
+        let svc = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            if let Some(l) = local {
+                req.extensions_mut().insert(l);
+            }
+            hyper::service::Service::call(&inner, req)
+        });
         let hub = hub.clone();
         tokio::spawn(async move {
             // A request head must arrive within `handshake` (and a keep-alive connection may

@@ -2,8 +2,10 @@
 //! complete SDP offer → `201 Created`, `Location: /rtc/session/<sid>`, body = the complete answer
 //! (candidates gathered first, no trickle); `DELETE /rtc/session/<sid>` closes the peer.
 //!
-//! The server is a peer: one UDP socket per session, with a host candidate on the address the
-//! request was sent to (the `Host` header; loopback included).
+//! The server is a peer: one UDP socket per session, with a host candidate on the local address
+//! of the connection the offer arrived on (never taken from the `Host` header). One server peer
+//! per client id (a new offer closes the client's earlier peer), at most [`MAX_PEERS`] at once,
+//! and a peer whose first channel has not opened within the server's connect timeout is closed.
 //!
 //! Peer-to-peer signalling for the relay workload, the same way: `POST /rtc/relay/offer?client=A
 //! &peer=B` with A's complete offer waits for B's answer; B long-polls `GET /rtc/relay/offer?
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
@@ -24,12 +26,30 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::hub::{Attachment, Hub, Reply};
+use super::hub::{Hub, Reply};
 use crate::transport::rtc::events::{Message, PeerEvent, RtcChannel};
 use crate::transport::rtc::{self as engine, check_size, RtcImpl};
 
 /// Largest SDP offer accepted.
 pub const MAX_OFFER: usize = 64 * 1024;
+/// Server peers open at once, all clients; an offer beyond is answered `503`.
+pub const MAX_PEERS: usize = 1024;
+/// Default for how long a server peer may take to open its first channel (ICE, DTLS, SCTP,
+/// the channel's open) before it is closed: WebRTC setup here is 9 round trips, 2.7 s at a
+/// 300 ms RTT.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The local address of the connection a request arrived on (set per connection by the
+/// server): where a server peer puts its candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub SocketAddr);
+
+/// An open server peer: its client and the switch that closes it.
+#[derive(Debug)]
+struct Session {
+    client: u32,
+    close: oneshot::Sender<()>,
+}
 /// How long a relay offer waits for its peer's answer.
 pub const RELAY_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long `GET /rtc/relay/offer` waits for an offer before answering 204.
@@ -75,13 +95,15 @@ pub struct RtcState {
     /// Address used when a request's `Host` names no IP (the bind address, or loopback).
     fallback_ip: IpAddr,
     next: AtomicU64,
-    sessions: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    sessions: Mutex<HashMap<u64, Session>>,
     relay: RelaySignals,
+    connect_timeout: std::time::Duration,
 }
 
 impl RtcState {
-    /// New state for a server bound to `bind`.
-    pub fn new(hub: Arc<Hub>, bind: SocketAddr) -> Arc<Self> {
+    /// New state for a server bound to `bind`, closing peers that have not opened a channel
+    /// within `connect_timeout`.
+    pub fn new(hub: Arc<Hub>, bind: SocketAddr, connect_timeout: std::time::Duration) -> Arc<Self> {
         let fallback_ip = if bind.ip().is_unspecified() {
             if bind.is_ipv4() {
                 std::net::Ipv4Addr::LOCALHOST.into()
@@ -97,18 +119,45 @@ impl RtcState {
             next: AtomicU64::new(1),
             sessions: Mutex::new(HashMap::new()),
             relay: RelaySignals::default(),
+            connect_timeout,
         })
     }
 
     /// Sessions whose peer is still running.
     pub fn open_sessions(&self) -> usize {
-        self.sessions
-            .lock()
-            .map(|mut m| {
-                m.retain(|_, s| !s.is_closed());
-                m.len()
-            })
-            .unwrap_or(0)
+        let mut m = locked(&self.sessions);
+        m.retain(|_, s| !s.close.is_closed());
+        m.len()
+    }
+
+    /// Closes session `sid`; false if there is none.
+    fn close_session(&self, sid: u64) -> bool {
+        match locked(&self.sessions).remove(&sid) {
+            Some(s) => {
+                let _ = s.close.send(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes room for a new peer of `client`: closes the client's earlier peers, and says
+    /// whether the server is below [`MAX_PEERS`].
+    fn make_room(&self, client: u32) -> bool {
+        let mut m = locked(&self.sessions);
+        m.retain(|_, s| !s.close.is_closed());
+        let old: Vec<u64> = m
+            .iter()
+            .filter(|(_, s)| s.client == client)
+            .map(|(sid, _)| *sid)
+            .collect();
+        for sid in old {
+            if let Some(s) = m.remove(&sid) {
+                let _ = s.close.send(());
+                self.hub.events.add("rtc_peer_replaced");
+            }
+        }
+        m.len() < MAX_PEERS
     }
 }
 
@@ -134,32 +183,6 @@ struct OfferQuery {
 
 fn bad(msg: String) -> Response {
     (StatusCode::BAD_REQUEST, msg).into_response()
-}
-
-/// The IP the client addressed, from `Host` (`1.2.3.4:P`, `[::1]:P`, `localhost:P`).
-fn host_ip(headers: &HeaderMap, fallback: IpAddr) -> IpAddr {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return fallback;
-    };
-    if let Ok(sa) = host.parse::<SocketAddr>() {
-        return sa.ip();
-    }
-    let bare = host
-        .rsplit_once(':')
-        .map_or(host, |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) if bare.eq_ignore_ascii_case("localhost") => {
-            if fallback.is_loopback() {
-                fallback
-            } else {
-                std::net::Ipv4Addr::LOCALHOST.into()
-            }
-        }
-        Err(_) => fallback,
-    }
 }
 
 /// A client id from the query (`name` = `client` or `peer`): a u32, not 0.
@@ -193,7 +216,7 @@ fn check_sdp(body: &str, what: &str) -> Result<(), Refused> {
 async fn offer(
     State(s): State<Arc<RtcState>>,
     Query(q): Query<OfferQuery>,
-    headers: HeaderMap,
+    local: Option<axum::Extension<LocalAddr>>,
     body: String,
 ) -> Response {
     let client = match parse_id(q.client.as_deref(), "client") {
@@ -210,16 +233,28 @@ async fn offer(
     if let Err(r) = check_sdp(&body, "offer") {
         return r.into_response();
     }
-    let ip = host_ip(&headers, s.fallback_ip);
+    if !s.make_room(client) {
+        s.hub.errors.add("rtc_503_peers_full");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            format!("server full: {MAX_PEERS} WebRTC peers open"),
+        )
+            .into_response();
+    }
+    let ip = local.map_or(s.fallback_ip, |l| l.0 .0.ip().to_canonical());
     let (close_tx, close_rx) = oneshot::channel();
     match engine::accept(imp, &body, ip, close_rx).await {
         Ok(peer) => {
-            tokio::spawn(serve_peer(s.hub.clone(), client, peer.events));
             let sid = s.next.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut m) = s.sessions.lock() {
-                m.retain(|_, tx| !tx.is_closed());
-                m.insert(sid, close_tx);
-            }
+            locked(&s.sessions).insert(
+                sid,
+                Session {
+                    client,
+                    close: close_tx,
+                },
+            );
+            tokio::spawn(serve_peer(s.clone(), sid, client, peer.events));
             s.hub.events.add("rtc_offer");
             (
                 StatusCode::CREATED,
@@ -242,26 +277,50 @@ const CHANNEL_QUEUE: usize = 1024;
 /// becomes `client`'s downstream (server-originated frames) until the peer ends; every
 /// channel's frames go to [`Hub::on_frame`], with replies back on that channel. A peer that
 /// failed is counted as `rtc_peer_failed: <reason>`.
-async fn serve_peer(hub: Arc<Hub>, client: u32, mut events: mpsc::UnboundedReceiver<PeerEvent>) {
-    let mut attachment: Option<Attachment> = None;
-    while let Some(event) = events.recv().await {
-        match event {
-            PeerEvent::Opened(channel) => {
-                let tx = serve_channel(&hub, client, channel);
-                if attachment.is_none() {
-                    attachment = Some(hub.attach_channel(client, tx));
+async fn serve_peer(
+    s: Arc<RtcState>,
+    sid: u64,
+    client: u32,
+    mut events: mpsc::UnboundedReceiver<PeerEvent>,
+) {
+    let hub = s.hub.clone();
+    let failed = |failure: Option<crate::transport::TransportError>| {
+        if let Some(e) = failure {
+            // The reason goes into the counter's key, so a failed cell says why.
+            hub.errors.add(&format!("rtc_peer_failed: {e}"));
+        }
+    };
+    // The first channel must open within the connect timeout; a peer that never completes
+    // ICE (an offer without usable candidates, say) does not hold its socket for long.
+    let attachment = match tokio::time::timeout(s.connect_timeout, events.recv()).await {
+        Ok(Some(PeerEvent::Opened(channel))) => {
+            let tx = serve_channel(&hub, client, channel);
+            Some(hub.attach_channel(client, tx))
+        }
+        Ok(Some(PeerEvent::Closed(failure))) => {
+            failed(failure);
+            None
+        }
+        Ok(None) => None,
+        Err(_) => {
+            hub.errors.add("rtc_peer_connect_timeout");
+            None
+        }
+    };
+    if attachment.is_some() {
+        while let Some(event) = events.recv().await {
+            match event {
+                PeerEvent::Opened(channel) => {
+                    serve_channel(&hub, client, channel);
                 }
-            }
-            PeerEvent::Closed(failure) => {
-                if let Some(e) = failure {
-                    // The reason goes into the counter's key, so a failed cell says why.
-                    hub.errors.add(&format!("rtc_peer_failed: {e}"));
+                PeerEvent::Closed(failure) => {
+                    failed(failure);
+                    break;
                 }
-                break;
             }
         }
     }
-    drop(attachment);
+    s.close_session(sid);
 }
 
 /// Runs one channel: a writer task sends what the hub queues for it (frames over
@@ -289,6 +348,9 @@ fn serve_channel(hub: &Arc<Hub>, client: u32, channel: RtcChannel) -> mpsc::Send
     let (h, reply) = (hub.clone(), tx.clone());
     tokio::spawn(async move {
         while let Some(m) = inbound.next().await {
+            for _ in 0..inbound.take_dropped() {
+                h.errors.add("rtc_inbound_queue_full");
+            }
             match m {
                 Message::Binary(f) => h.on_frame(client, f, Reply::Channel(&reply)).await,
                 Message::Text => h.errors.add("frame_text"),
@@ -302,13 +364,10 @@ async fn close(State(s): State<Arc<RtcState>>, Path(sid): Path<String>) -> Respo
     let Ok(sid) = sid.parse::<u64>() else {
         return bad(format!("invalid session id {sid:?}"));
     };
-    let tx = s.sessions.lock().ok().and_then(|mut m| m.remove(&sid));
-    match tx {
-        Some(tx) => {
-            let _ = tx.send(());
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => (StatusCode::NOT_FOUND, format!("no session {sid}")).into_response(),
+    if s.close_session(sid) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (StatusCode::NOT_FOUND, format!("no session {sid}")).into_response()
     }
 }
 
@@ -463,25 +522,5 @@ async fn relay_withdraw(State(s): State<Arc<RtcState>>, Path(sid): Path<String>)
             format!("no relay session {sid} waiting"),
         )
             .into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_header_gives_the_candidate_address() {
-        let fb: IpAddr = "10.9.9.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let mut h = HeaderMap::new();
-        assert_eq!(host_ip(&h, fb), fb);
-        h.insert(header::HOST, "127.0.0.1:4433".parse().expect("header"));
-        assert_eq!(host_ip(&h, fb).to_string(), "127.0.0.1");
-        h.insert(header::HOST, "[::1]:4433".parse().expect("header"));
-        assert_eq!(host_ip(&h, fb).to_string(), "::1");
-        h.insert(header::HOST, "localhost:4433".parse().expect("header"));
-        assert_eq!(host_ip(&h, fb).to_string(), "127.0.0.1");
-        h.insert(header::HOST, "example.test".parse().expect("header"));
-        assert_eq!(host_ip(&h, fb), fb);
     }
 }

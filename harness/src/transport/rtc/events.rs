@@ -7,6 +7,9 @@
 //! The engines know nothing of what is done with these: the server (`server::rtc`) turns them
 //! into hub calls, once for both engines.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -67,23 +70,48 @@ pub enum Message {
 /// A message and, for an engine waiting on it, the signal that it has been handled.
 type InboundMessage = (Message, Option<oneshot::Sender<()>>);
 
+/// Messages a channel's [`Inbound`] holds before a pushing engine's messages are dropped.
+pub const INBOUND_QUEUE: usize = 4096;
+
 /// The engine's end of an [`Inbound`] stream.
 #[derive(Debug, Clone)]
-pub struct InboundTx(mpsc::UnboundedSender<InboundMessage>);
+pub struct InboundTx {
+    tx: mpsc::Sender<InboundMessage>,
+    dropped: Arc<AtomicU64>,
+}
 
 /// Messages arriving on one channel, in order; ends when the engine drops every [`InboundTx`].
+/// Bounded ([`INBOUND_QUEUE`]): while its consumer is blocked, an engine that cannot wait
+/// (str0m's event loop) has its messages dropped and counted ([`Inbound::take_dropped`]).
 #[derive(Debug)]
 pub struct Inbound {
-    rx: mpsc::UnboundedReceiver<InboundMessage>,
+    rx: mpsc::Receiver<InboundMessage>,
     /// Released when the consumer asks for the next message (the previous one is handled).
     handled: Option<oneshot::Sender<()>>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl Inbound {
     /// A new stream and the engine's end of it.
     pub fn channel() -> (InboundTx, Inbound) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (InboundTx(tx), Inbound { rx, handled: None })
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        (
+            InboundTx {
+                tx,
+                dropped: dropped.clone(),
+            },
+            Inbound {
+                rx,
+                handled: None,
+                dropped,
+            },
+        )
+    }
+
+    /// Messages dropped on a full queue since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
     }
 
     /// The next message; asking for it also tells the engine the previous one is handled.
@@ -99,9 +127,16 @@ impl Inbound {
 
 impl InboundTx {
     /// Queues a message without waiting, for an event loop that must not block (str0m's):
-    /// false when the consumer is gone.
+    /// a full queue drops it (counted); false when the consumer is gone.
     pub fn push(&self, m: Message) -> bool {
-        self.0.send((m, None)).is_ok()
+        match self.tx.try_send((m, None)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// Queues a message and waits until the consumer has handled it (asked for the next one,
@@ -109,7 +144,7 @@ impl InboundTx {
     /// no further meanwhile and the sender feels the backpressure.
     pub async fn deliver(&self, m: Message) {
         let (done, handled) = oneshot::channel();
-        if self.0.send((m, Some(done))).is_ok() {
+        if self.tx.send((m, Some(done))).await.is_ok() {
             let _ = handled.await;
         }
     }
@@ -139,5 +174,16 @@ mod tests {
         assert!(sender.await.is_ok());
         drop(tx);
         assert!(inbound.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_pushing_engine_is_bounded_and_its_drops_counted() {
+        let (tx, mut inbound) = Inbound::channel();
+        for _ in 0..INBOUND_QUEUE + 10 {
+            assert!(tx.push(Message::Text));
+        }
+        assert_eq!(inbound.take_dropped(), 10);
+        assert_eq!(inbound.take_dropped(), 0);
+        assert!(matches!(inbound.next().await, Some(Message::Text)));
     }
 }
