@@ -69,5 +69,7 @@ pub use link::{
     TopologySpec, PREFIX, PREFIX_ENV,
 };
 pub use netns::{cleanup, install_signal_cleanup, reap_orphans, signalled};
-pub use profile::{Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet};
+pub use profile::{
+    toml_locate, Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet,
+};
 pub use topology::Topology;

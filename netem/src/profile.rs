@@ -28,12 +28,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Errors in a profiles file.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// The TOML did not parse or a field is invalid; the message carries line and key.
-    #[error("{file}: {msg}")]
+    /// The TOML did not parse or a field is invalid.
+    #[error("{file}:{line}: {key}: {msg}")]
     Parse {
         /// File at fault.
         file: String,
-        /// toml's message, with line, column and key.
+        /// 1-based line.
+        line: usize,
+        /// The key at fault (`(document)` when none can be named).
+        key: String,
+        /// What is wrong, with the allowed range for a value out of it.
         msg: String,
     },
     /// A profile name was asked for that the set does not define.
@@ -91,10 +95,10 @@ pub struct Profile {
     #[serde(default)]
     pub description: String,
     /// One-way delay, ms.
-    #[serde(default, deserialize_with = "non_negative")]
+    #[serde(default, deserialize_with = "delay_bound")]
     pub delay_ms: f64,
     /// Jitter, ms: the delay of each packet varies uniformly in `delay ± jitter`.
-    #[serde(default, deserialize_with = "non_negative")]
+    #[serde(default, deserialize_with = "delay_bound")]
     pub jitter_ms: f64,
     /// Correlation of successive jitter samples (0..1, netem's meaning).
     #[serde(default, deserialize_with = "probability")]
@@ -111,7 +115,7 @@ pub struct Profile {
     #[serde(default)]
     pub gilbert_elliott: Option<GilbertElliott>,
     /// Rate limit, Mbit/s of IP packet bytes (none = unlimited).
-    #[serde(default, deserialize_with = "opt_positive")]
+    #[serde(default, deserialize_with = "opt_rate_bound")]
     pub rate_mbit: Option<f64>,
     /// Bottleneck queue limit in packets (drop-tail); default 1000 when a rate is set.
     #[serde(default)]
@@ -139,10 +143,10 @@ pub struct Profile {
 #[serde(deny_unknown_fields)]
 pub struct DirectionOverride {
     /// One-way delay, ms.
-    #[serde(default, deserialize_with = "opt_non_negative")]
+    #[serde(default, deserialize_with = "opt_delay_bound")]
     pub delay_ms: Option<f64>,
     /// Jitter, ms.
-    #[serde(default, deserialize_with = "opt_non_negative")]
+    #[serde(default, deserialize_with = "opt_delay_bound")]
     pub jitter_ms: Option<f64>,
     /// Jitter correlation.
     #[serde(default, deserialize_with = "opt_probability")]
@@ -157,7 +161,7 @@ pub struct DirectionOverride {
     #[serde(default)]
     pub gilbert_elliott: Option<GilbertElliott>,
     /// Rate limit, Mbit/s.
-    #[serde(default, deserialize_with = "opt_positive")]
+    #[serde(default, deserialize_with = "opt_rate_bound")]
     pub rate_mbit: Option<f64>,
     /// Queue limit, packets.
     #[serde(default)]
@@ -313,11 +317,15 @@ pub struct ProfileSet {
 impl ProfileSet {
     /// Parses a profiles file; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, ProfileError> {
-        let profiles: BTreeMap<String, Profile> =
-            toml::from_str(text).map_err(|e| ProfileError::Parse {
+        let profiles: BTreeMap<String, Profile> = toml::from_str(text).map_err(|e| {
+            let (line, key) = toml_locate(text, &e);
+            ProfileError::Parse {
                 file: file.to_string(),
-                msg: e.to_string(),
-            })?;
+                line,
+                key,
+                msg: e.message().to_string(),
+            }
+        })?;
         Ok(Self { profiles })
     }
 
@@ -337,6 +345,36 @@ impl ProfileSet {
                 known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
             })
     }
+}
+
+/// Where a TOML error is: its 1-based line and the key at fault. A bad value is reported at
+/// the value, so its key is the one assigned there (`key = value`, also inside an inline
+/// table); otherwise (an unknown or duplicate key) the key the message names in backticks.
+/// Shared by the profile and scenario parsers.
+pub fn toml_locate(text: &str, e: &toml::de::Error) -> (usize, String) {
+    let line = e.span().map_or(1, |s| {
+        text[..s.start.min(text.len())].matches('\n').count() + 1
+    });
+    let key = e
+        .span()
+        .and_then(|s| key_of_value_at(text, s.start))
+        .or_else(|| e.message().split('`').nth(1).map(str::to_string))
+        .unwrap_or_else(|| "(document)".into());
+    (line, key)
+}
+
+/// The key assigned the value that starts at byte `at`, or `None` when `at` is not in a value.
+fn key_of_value_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let before = text.get(line_start..at)?;
+    let eq = before.rfind('=')?;
+    let key = before[..eq]
+        .trim_end()
+        .rsplit(['{', ',', ' ', '\t'])
+        .next()?
+        .trim_matches('"');
+    (!key.is_empty()).then(|| key.to_string())
 }
 
 /// The text of `scenarios/profiles.toml`, embedded at build time.
@@ -378,33 +416,90 @@ fn opt_probability<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Er
     probability(d).map(Some)
 }
 
-fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+/// Largest one-way delay or jitter a profile may set, ms (as a scenario's delays).
+pub const MAX_DELAY_MS: f64 = 10_000.0;
+/// Smallest and largest rate limit a profile may set, Mbit/s.
+pub const RATE_MBIT_RANGE: (f64, f64) = (0.001, 100_000.0);
+
+/// A number as people write it: plain, or in exponent form when very large or very small.
+fn show(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn delay_bound<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = check_finite(f64::deserialize(d)?)?;
-    if v >= 0.0 {
+    if (0.0..=MAX_DELAY_MS).contains(&v) {
         Ok(v)
     } else {
         Err(serde::de::Error::custom(format!(
-            "{v} must not be negative"
+            "{} ms is out of range [0, {MAX_DELAY_MS}] ms",
+            show(v)
         )))
     }
 }
 
-fn opt_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    non_negative(d).map(Some)
+fn opt_delay_bound<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    delay_bound(d).map(Some)
 }
 
-fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+fn opt_rate_bound<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = check_finite(f64::deserialize(d)?)?;
-    if v > 0.0 {
+    let (lo, hi) = RATE_MBIT_RANGE;
+    if (lo..=hi).contains(&v) {
         Ok(Some(v))
     } else {
-        Err(serde::de::Error::custom(format!("{v} must be above zero")))
+        Err(serde::de::Error::custom(format!(
+            "{} Mbit/s is out of range [{lo}, {hi}] Mbit/s",
+            show(v)
+        )))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_values_name_file_line_key_and_range() {
+        for (text, line, key, says) in [
+            (
+                "[x]\ndelay_ms = 1e25\n",
+                2,
+                "delay_ms",
+                "1e25 ms is out of range [0, 10000] ms",
+            ),
+            (
+                "[x]\nrate_mbit = 1e-300\n",
+                2,
+                "rate_mbit",
+                "1e-300 Mbit/s is out of range [0.001, 100000] Mbit/s",
+            ),
+            (
+                "[x]\n\njitter_ms = -1\n",
+                3,
+                "jitter_ms",
+                "-1 ms is out of range",
+            ),
+            (
+                "[x]\nup = { delay_ms = 99999 }\n",
+                2,
+                "delay_ms",
+                "[0, 10000] ms",
+            ),
+            ("[x]\nloss = 2\n", 2, "loss", "not a probability"),
+        ] {
+            let e = ProfileSet::parse(text, "p.toml").unwrap_err();
+            let shown = e.to_string();
+            assert!(
+                shown.starts_with(&format!("p.toml:{line}: {key}: ")) && shown.contains(says),
+                "{shown}"
+            );
+        }
+    }
 
     #[test]
     fn builtin_profiles_parse_and_include_the_required_set() {

@@ -188,16 +188,21 @@ impl std::fmt::Display for ParamValue {
 /// The bounds a parameter's value must meet; each check gives the scenario parser's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
-    /// Any value of the type.
-    Any,
-    /// Greater than 0.
-    Positive,
     /// A message rate: in (0, 1000000] per second.
     Rate,
     /// A message size: from the frame header to the largest frame.
     Size,
     /// A one-way delay: in [0, 10000] ms.
     DelayMs,
+    /// An integer in [lo, hi] of `unit` (ms, clients, …).
+    Range {
+        /// Smallest value allowed.
+        lo: u64,
+        /// Largest value allowed.
+        hi: u64,
+        /// What it counts, for messages.
+        unit: &'static str,
+    },
     /// An HTTP version: `"1.1"` or `"2"` (see [`HttpVersion::parse`]).
     Http,
 }
@@ -206,8 +211,6 @@ impl Check {
     /// The bounds in words, for `wirebench list` and the README.
     pub fn describe(self) -> String {
         match self {
-            Self::Any => "any".into(),
-            Self::Positive => "> 0".into(),
             Self::Rate => "(0, 1000000]".into(),
             Self::Size => format!(
                 "[{}, {}]",
@@ -215,6 +218,7 @@ impl Check {
                 crate::frame::MAX_FRAME
             ),
             Self::DelayMs => "[0, 10000]".into(),
+            Self::Range { lo, hi, unit } => format!("[{lo}, {hi}] {unit}"),
             Self::Http => "\"1.1\" or \"2\"".into(),
         }
     }
@@ -236,7 +240,9 @@ impl Check {
     pub fn u64(self, v: u64) -> Result<(), String> {
         let (lo, hi) = (crate::frame::HEADER_LEN, crate::frame::MAX_FRAME);
         match self {
-            Self::Positive if v == 0 => Err("must be greater than 0".into()),
+            Self::Range { lo, hi, unit } if !(lo..=hi).contains(&v) => {
+                Err(format!("{v} is out of range [{lo}, {hi}] {unit}"))
+            }
             Self::Size if !(lo as u64..=hi as u64).contains(&v) => Err(format!(
                 "{v} bytes is out of range: a message is at least the {lo}-byte header and at \
                  most {hi} bytes"
@@ -312,7 +318,11 @@ pub const COMMON: &[ParamDecl] = &[
         key: "duration_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(3000)),
-        check: Check::Positive,
+        check: Check::Range {
+            lo: 1,
+            hi: 86_400_000,
+            unit: "ms",
+        },
         doc: "measured duration, after the warm-up",
         quick: true,
         only: None,
@@ -322,7 +332,11 @@ pub const COMMON: &[ParamDecl] = &[
         key: "warmup_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(500)),
-        check: Check::Any,
+        check: Check::Range {
+            lo: 0,
+            hi: 3_600_000,
+            unit: "ms",
+        },
         doc: "warm-up, excluded from the figures",
         quick: true,
         only: None,
@@ -332,7 +346,11 @@ pub const COMMON: &[ParamDecl] = &[
         key: "clients",
         ty: ParamType::U32,
         default: Some(ParamValue::U32(1)),
-        check: Check::Positive,
+        check: Check::Range {
+            lo: 1,
+            hi: 200_000,
+            unit: "clients",
+        },
         doc: "concurrent clients (relay: in pairs, client k sends to client k + clients/2)",
         quick: true,
         only: None,
@@ -342,7 +360,11 @@ pub const COMMON: &[ParamDecl] = &[
         key: "connects",
         ty: ParamType::U32,
         default: Some(ParamValue::U32(20)),
-        check: Check::Positive,
+        check: Check::Range {
+            lo: 1,
+            hi: 1_000_000,
+            unit: "connections",
+        },
         doc: "connections opened one after another (connect)",
         quick: true,
         only: None,
@@ -352,7 +374,11 @@ pub const COMMON: &[ParamDecl] = &[
         key: "poll_interval_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(50)),
-        check: Check::Positive,
+        check: Check::Range {
+            lo: 1,
+            hi: 3_600_000,
+            unit: "ms",
+        },
         doc: "short-poll interval (poll transport)",
         quick: true,
         only: None,

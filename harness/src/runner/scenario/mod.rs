@@ -18,8 +18,8 @@ use crate::transport;
 #[cfg(test)]
 use crate::workload::HttpVersion;
 use crate::workload::{Params, WorkloadSpec};
+use error::ParseCtx;
 pub use error::ScenarioError;
-use error::{line_of, ParseCtx};
 use raw::{RawParams, RawScenario, RawTable, Workload};
 
 /// The default suite, embedded so `wirebench run` works anywhere.
@@ -156,13 +156,8 @@ pub fn parse_scaled(
 /// by the span TOML gives.
 fn read_toml(text: &str, file: &str) -> Result<RawScenario, ScenarioError> {
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        let (line, key) = wirebench_netem::toml_locate(text, &e);
         let msg = e.message().to_string();
-        let key = msg
-            .split('`')
-            .nth(1)
-            .map(str::to_string)
-            .unwrap_or_else(|| "(document)".into());
         ScenarioError {
             file: file.to_string(),
             line,

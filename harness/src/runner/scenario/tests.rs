@@ -288,3 +288,30 @@ fn http_key_picks_the_version_and_is_checked() {
     let e = parse(bad, "h.toml", &profiles()).unwrap_err();
     assert_eq!(e.line, 2, "{e}");
 }
+
+#[test]
+fn bad_numbers_name_the_key_and_the_range() {
+    // A wrong type is reported at the value, under its key (not the value itself).
+    let text = "name = \"x\"\n[[workload]]\nkind = \"echo\"\nduration_ms = -5\n";
+    let e = parse(text, "negative.toml", &profiles()).unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (4, "duration_ms"), "{e}");
+    let text = "[[workload]]\nkind = \"echo\"\nquick = { rate = 5, clients = -1 }\n";
+    let e = parse(text, "q.toml", &profiles()).unwrap_err();
+    assert_eq!(e.key, "clients", "{e}");
+    // Huge values are refused with the allowed range (they would overflow the run's clock).
+    for (key, value, range) in [
+        ("duration_ms", "18446744073709551615", "[1, 86400000] ms"),
+        ("warmup_ms", "99999999999", "[0, 3600000] ms"),
+        ("clients", "4000000", "[1, 200000] clients"),
+        ("poll_interval_ms", "0", "[1, 3600000] ms"),
+    ] {
+        let text = format!("[[workload]]\nkind = \"echo\"\n{key} = {value}\n");
+        let e = parse(&text, "big.toml", &profiles()).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.key.ends_with(key), "{e}");
+        assert!(e.msg.contains(range), "{key}: {e}");
+    }
+    let text = "[[workload]]\nkind = \"idle\"\nquiet_ms = 99999999999\n";
+    let e = parse(text, "idle.toml", &profiles()).unwrap_err();
+    assert!(e.msg.contains("[0, 86400000] ms"), "{e}");
+}
