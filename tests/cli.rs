@@ -38,6 +38,16 @@ fn tiny_run_writes_valid_results_summary_and_report() {
     let results_path = out.path().join("results.json");
     let text = std::fs::read_to_string(&results_path).expect("results.json written");
     let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // A second run into the same directory does not silently replace these results.
+    let again = wirebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(out.path())
+        .arg(repo().join("tests/scenarios/tiny.toml"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&results_path).unwrap(), text);
     let validator = jsonschema::validator_for(&schema()).expect("schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(&results)

@@ -20,12 +20,11 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::error::BrowserError;
 
-/// Flags on every launch (see `CHROMIUM.md`): no sandbox (we run as root), no GPU, no traffic
+/// Flags on every launch (see `CHROMIUM.md`): no GPU, no traffic
 /// of Chromium's own (`--host-resolver-rules` maps every name to nothing), plain-IP WebRTC host
 /// candidates (no mDNS), loopback candidates allowed, and no throttling of a page's timers.
 pub const FLAGS: &[&str] = &[
     "--headless",
-    "--no-sandbox",
     "--disable-gpu",
     "--no-first-run",
     "--disable-background-networking",
@@ -117,8 +116,15 @@ impl Chromium {
             std::process::id(),
             crate::clock::now_ns()
         ));
-        std::fs::create_dir_all(&profile)
-            .map_err(|e| BrowserError::Launch(format!("profile {}: {e}", profile.display())))?;
+        // A new directory only this user can enter: never one that already exists (another
+        // user could have made it, or a link in its place).
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&profile)
+                .map_err(|e| BrowserError::Launch(format!("profile {}: {e}", profile.display())))?;
+        }
         let io = |what: &str, e: std::io::Error| BrowserError::Launch(format!("{what}: {e}"));
         let (cmd_r, cmd_w) = cloexec_pipe().map_err(|e| io("pipe", e))?;
         let (resp_r, resp_w) = cloexec_pipe().map_err(|e| io("pipe", e))?;
@@ -315,6 +321,11 @@ fn configure(
         rules.push_str(&format!(" , EXCLUDE {r}"));
     }
     let cpu = opts.cpu;
+    // Chromium refuses to run sandboxed as root; anyone else keeps the sandbox.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.arg("--no-sandbox");
+    }
     cmd.args(FLAGS)
         .arg(format!("--host-resolver-rules={rules}"))
         .arg(format!("--user-data-dir={}", profile.display()))

@@ -115,9 +115,13 @@ pub(crate) struct RunArgs {
     /// profiles and repeats); without it scenarios run at their full scale.
     #[arg(long)]
     pub(crate) quick: bool,
-    /// Output directory (default: wirebench-out/<timestamp>).
+    /// Output directory (default: wirebench-out/<timestamp>). One that already holds a
+    /// results.json is refused unless --force.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// Overwrite the results of an earlier run in --out.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// Profiles file (default: the embedded scenarios/profiles.toml).
     #[arg(long)]
     pub(crate) profiles: Option<PathBuf>,

@@ -28,6 +28,19 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         PathBuf::from("wirebench-out")
             .join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
     });
+    if !a.force {
+        let earlier = [
+            out_dir.join("results.json"),
+            out_dir.join("current/results.json"),
+        ];
+        if let Some(p) = earlier.iter().find(|p| p.exists()) {
+            bail!(
+                "{} holds the results of an earlier run: pass --force to overwrite them, or \
+                 choose another --out",
+                p.display()
+            );
+        }
+    }
     let variants = variants(a.ab.as_deref(), &out_dir)?;
     let shaped = cells.iter().any(|c| {
         profiles

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, Context as _};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -76,31 +76,45 @@ impl AgentProcess {
             .stdin
             .as_mut()
             .ok_or_else(|| anyhow!("{} agent's stdin is closed", self.name))?;
-        stdin
-            .write_all(line.as_bytes())
+        let written = match stdin.write_all(line.as_bytes()).await {
+            Ok(()) => stdin.flush().await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => Ok(()),
+            // A dead agent: say how it ended and what it said, not only "Broken pipe".
+            Err(e) => {
+                Err(self.exited().await).context(format!("writing to the {} agent: {e}", self.name))
+            }
+        }
+    }
+
+    /// How the agent ended (waiting at most 2 s for it), with the tail of its stderr.
+    async fn exited(&mut self) -> anyhow::Error {
+        let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
             .await
-            .with_context(|| format!("writing to the {} agent", self.name))?;
-        stdin.flush().await?;
-        Ok(())
+            .ok()
+            .and_then(Result::ok);
+        let stderr = std::mem::replace(&mut self.stderr, tokio::spawn(async { String::new() }));
+        let tail = tokio::time::timeout(Duration::from_secs(2), stderr)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        anyhow!(
+            "{} agent exited ({}){}{}",
+            self.name,
+            status.map_or("still running or unknown status".into(), |s| s.to_string()),
+            if tail.trim().is_empty() { "" } else { ": " },
+            tail.trim()
+        )
     }
 
     pub(crate) async fn recv<T: serde::de::DeserializeOwned>(&mut self) -> anyhow::Result<T> {
         match self.lines.next_line().await? {
             Some(l) => serde_json::from_str(&l)
                 .with_context(|| format!("bad message from the {} agent: {l:?}", self.name)),
-            None => {
-                let status = self.child.wait().await.ok();
-                let stderr =
-                    std::mem::replace(&mut self.stderr, tokio::spawn(async { String::new() }));
-                let tail = stderr.await.unwrap_or_default();
-                bail!(
-                    "{} agent exited ({}){}{}",
-                    self.name,
-                    status.map_or("unknown status".into(), |s| s.to_string()),
-                    if tail.trim().is_empty() { "" } else { ": " },
-                    tail.trim()
-                )
-            }
+            None => Err(self.exited().await),
         }
     }
 

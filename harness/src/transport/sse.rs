@@ -59,6 +59,9 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// Bytes at the front of `buf` already searched for a line end (none found): a long line
+    /// arriving in many chunks is scanned once, not once per chunk.
+    scanned: usize,
 }
 
 /// One dispatched event.
@@ -77,11 +80,22 @@ impl SseParser {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+        loop {
+            let from = self.scanned.min(self.buf.len());
+            let Some(pos) = self.buf[from..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|p| p + from)
+            else {
+                self.scanned = self.buf.len();
+                break;
+            };
             // A lone CR at the end may be the first half of CRLF: wait for more bytes.
             if self.buf[pos] == b'\r' && pos + 1 == self.buf.len() {
+                self.scanned = pos;
                 break;
             }
+            self.scanned = 0;
             let line = self.buf.split_to(pos);
             let skip = if self.buf[0] == b'\r' && self.buf.get(1) == Some(&b'\n') {
                 2
@@ -297,6 +311,26 @@ mod tests {
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0].event.as_deref(), Some("gap"));
         assert_eq!(evs[0].data, "5");
+    }
+
+    #[test]
+    fn a_long_line_in_small_chunks_parses_once_complete() {
+        let mut p = SseParser::default();
+        let data = "x".repeat(300_000);
+        let text = format!("id: 7\r\ndata: {data}\r\n\r\n");
+        let mut events = Vec::new();
+        for chunk in text.as_bytes().chunks(997) {
+            events.extend(p.push(chunk));
+        }
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].id.as_deref(), Some("7"));
+        assert_eq!(events[0].data.len(), 300_000);
+        // A CR split from its LF across chunks is still one line end.
+        let mut p = SseParser::default();
+        assert!(p.push(b"data: a\r").is_empty());
+        let got = p.push(b"\n\r\n");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].data, "a");
     }
 
     #[test]

@@ -746,8 +746,22 @@ impl Results {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text.as_bytes()).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(text.as_bytes()).map_err(io)?;
+            // On disk before it replaces the old file: a crash leaves one or the other whole.
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The rename itself, durable (best effort: not every file system lets a directory
+            // be opened and synced).
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
     }
 }
 
