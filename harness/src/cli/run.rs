@@ -14,6 +14,22 @@ use crate::runner::{self, progress, scenario, PlannedCell};
 /// Exit code of `wirebench run` when it completed but some cells failed.
 pub const EXIT_CELLS_FAILED: u8 = 3;
 
+/// Refuses an output directory holding an earlier run's results (`--force` overwrites them).
+fn refuse_earlier_results(out_dir: &Path) -> anyhow::Result<()> {
+    let earlier = [
+        out_dir.join("results.json"),
+        out_dir.join("current/results.json"),
+    ];
+    if let Some(p) = earlier.iter().find(|p| p.exists()) {
+        bail!(
+            "{} holds the results of an earlier run: pass --force to overwrite them, or choose \
+             another --out",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `wirebench run`; its exit code.
 pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     let profiles = load_profiles(a.profiles.as_deref())?;
@@ -29,17 +45,7 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
             .join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
     });
     if !a.force {
-        let earlier = [
-            out_dir.join("results.json"),
-            out_dir.join("current/results.json"),
-        ];
-        if let Some(p) = earlier.iter().find(|p| p.exists()) {
-            bail!(
-                "{} holds the results of an earlier run: pass --force to overwrite them, or \
-                 choose another --out",
-                p.display()
-            );
-        }
+        refuse_earlier_results(&out_dir)?;
     }
     let variants = variants(a.ab.as_deref(), &out_dir)?;
     let shaped = cells.iter().any(|c| {

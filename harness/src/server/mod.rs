@@ -69,6 +69,28 @@ impl Drop for Server {
     }
 }
 
+/// What `/info` reports for a server on `addr` (raw tcp on `tcp_addr`).
+fn server_info(
+    plaintext: bool,
+    addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    identity: &Identity,
+) -> ServerInfo {
+    let scheme = if plaintext { "http" } else { "https" };
+    ServerInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        transports: crate::transport::ALL_IDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        url: format!("{scheme}://{addr}"),
+        webtransport_url: format!("https://{addr}/wt"),
+        tcp: tcp_addr.to_string(),
+        cert_sha256: Some(identity.cert_sha256_hex()),
+        spki_sha256: Some(identity.spki_sha256_b64.clone()),
+    }
+}
+
 /// Every HTTP route (the public protocol and WebRTC signalling), with request bodies held to
 /// the server's limits.
 fn app_router(
@@ -146,19 +168,7 @@ impl Server {
         let tcp_addr = tcp_l.local_addr()?;
         let identity = Identity::generate(&addr.ip().to_string())?;
         let hub = Hub::new();
-        let scheme = if cfg.plaintext { "http" } else { "https" };
-        let info = ServerInfo {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            transports: crate::transport::ALL_IDS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            url: format!("{scheme}://{addr}"),
-            webtransport_url: format!("https://{addr}/wt"),
-            tcp: tcp_addr.to_string(),
-            cert_sha256: Some(identity.cert_sha256_hex()),
-            spki_sha256: Some(identity.spki_sha256_b64.clone()),
-        };
+        let info = server_info(cfg.plaintext, addr, tcp_addr, &identity);
         let state = Arc::new(http::AppState {
             hub: hub.clone(),
             info: info.clone(),
