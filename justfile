@@ -38,3 +38,11 @@ calibrate:
 scale:
     cargo build --release -p wirebench
     bash bench/scale.sh
+
+# Fuzz every parser a peer or a file feeds (frame header, length-prefixed reader, SSE parser,
+# scenario and profile files, the server's SDP offer path) for SECS seconds each, with
+# libFuzzer under AddressSanitizer (needs a nightly toolchain and `cargo install cargo-fuzz`).
+# A crash leaves its input in fuzz/artifacts/<target>/; make it a regression test.
+fuzz SECS="60":
+    cd fuzz && for t in frame_header length_prefixed sse_parser scenario profiles sdp_offer; do \
+        cargo +nightly fuzz run -O "$t" -- -max_total_time={{SECS}} -rss_limit_mb=4096 || exit 1; done

@@ -33,6 +33,7 @@
 
 pub mod backend;
 pub mod check;
+mod check_jitter;
 pub mod cli;
 pub mod core;
 pub mod dist;

@@ -79,7 +79,7 @@ pub(crate) fn measure_rtt(
     let sender = std::thread::spawn(move || {
         crate::sys::set_realtime();
         let mut payload = [0u8; 64];
-        let gap = Duration::from_millis(10);
+        let gap = crate::check_jitter::PROBE_GAP;
         for i in 0..probes as u64 {
             let target = gap * i as u32;
             let el = epoch.elapsed();

@@ -81,9 +81,9 @@ async fn session(incoming: IncomingSession, hub: Arc<Hub>) {
     let Ok(conn) = req.accept().await else {
         return;
     };
-    // Datagram downstream until a stream opens.
+    // Datagram downstream until a stream opens (and again when every stream has closed).
     let (dtx, mut drx) = mpsc::channel::<Bytes>(QUEUE);
-    let mut attachment = Some(hub.attach_channel(id, dtx.clone()));
+    let attachment = hub.attach_channel(id, dtx.clone());
     let dconn = conn.clone();
     let dhub = hub.clone();
     let dgram_writer = tokio::spawn(async move {
@@ -95,16 +95,19 @@ async fn session(incoming: IncomingSession, hub: Arc<Hub>) {
             }
         }
     });
-    let mut streams = Vec::new();
+    // Running streams; finished ones are reaped as they end, not kept for the session.
+    let mut streams = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             bi = conn.accept_bi() => {
                 let Ok((send, recv)) = bi else { break };
                 let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
-                // The newest stream is the downstream.
-                attachment = Some(hub.attach_channel(id, tx.clone()));
-                streams.push(tokio::spawn(stream(hub.clone(), id, send, recv, tx, rx)));
+                // The newest open stream is the downstream; each stream stays attached while
+                // it is open, so when the newest ends the one before it takes over.
+                let attached = hub.attach_channel(id, tx.clone());
+                streams.spawn(stream(hub.clone(), id, send, recv, tx, rx, attached));
             }
+            Some(_) = streams.join_next(), if !streams.is_empty() => {}
             d = conn.receive_datagram() => {
                 let Ok(d) = d else { break };
                 hub.on_frame(id, d.payload(), Reply::Channel(&dtx)).await;
@@ -114,9 +117,10 @@ async fn session(incoming: IncomingSession, hub: Arc<Hub>) {
     drop(attachment);
     drop(dtx);
     dgram_writer.abort();
-    for s in streams {
-        let _ = tokio::time::timeout(Duration::from_secs(1), s).await;
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while streams.join_next().await.is_some() {}
+    })
+    .await;
 }
 
 async fn stream(
@@ -126,6 +130,7 @@ async fn stream(
     recv: wtransport::RecvStream,
     tx: mpsc::Sender<Bytes>,
     mut rx: mpsc::Receiver<Bytes>,
+    attached: crate::server::hub::Attachment,
 ) {
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(async move {
@@ -176,6 +181,8 @@ async fn stream(
             Err(_) => break,
         }
     }
+    // Upstream ended: no longer a downstream (an older open stream, or the datagrams, take over).
+    drop(attached);
     drop(tx);
     let _ = done_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
