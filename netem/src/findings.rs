@@ -65,9 +65,21 @@ impl CheckReport {
 impl std::fmt::Display for CheckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "profile {} — {}", self.profile, self.backend)?;
+        // Columns sized to their contents (characters, not bytes: `≥`, `±`).
+        let width = |head: &str, get: fn(&CheckLine) -> &str, min: usize| {
+            self.lines
+                .iter()
+                .map(|l| get(l).chars().count())
+                .chain([head.chars().count(), min])
+                .max()
+                .unwrap_or(min)
+        };
+        let wm = width("metric", |l| &l.metric, 26);
+        let wc = width("configured", |l| &l.configured, 12);
+        let wv = width("measured", |l| &l.measured, 12);
         writeln!(
             f,
-            "  {:<26} {:>22} {:>30}  result",
+            "  {:<wm$} {:>wc$} {:>wv$}  result",
             "metric", "configured", "measured"
         )?;
         for l in &self.lines {
@@ -78,7 +90,7 @@ impl std::fmt::Display for CheckReport {
             };
             writeln!(
                 f,
-                "  {:<26} {:>22} {:>30}  {r}",
+                "  {:<wm$} {:>wc$} {:>wv$}  {r}",
                 l.metric, l.configured, l.measured
             )?;
         }
