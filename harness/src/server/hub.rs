@@ -15,6 +15,8 @@ use crate::frame::{op_id, with_kind, FrameError, Header, Kind};
 
 /// How many frames a client's HTTP downstream queue keeps for resume.
 pub const RETAIN_FRAMES: usize = 65_536;
+/// Bytes a client's HTTP downstream queue keeps at most (older frames become a gap).
+pub const RETAIN_BYTES: usize = 32 << 20;
 /// How long a client's HTTP downstream queue keeps frames for resume.
 pub const RETAIN_AGE: Duration = Duration::from_secs(60);
 /// Undelivered frames in a client's HTTP queue above which `POST /up` answers 503.
@@ -55,6 +57,8 @@ pub struct HttpQueue {
     last: u64,
     /// Highest cursor the client has acknowledged or been sent.
     delivered: u64,
+    /// Bytes of the frames kept.
+    bytes: usize,
 }
 
 /// What a downstream reader gets from [`ClientState::take_after`].
@@ -116,6 +120,7 @@ impl ClientState {
     fn new() -> Self {
         Self {
             queue: Mutex::new(HttpQueue {
+                bytes: 0,
                 frames: VecDeque::new(),
                 last: 0,
                 delivered: 0,
@@ -149,11 +154,15 @@ impl ClientState {
     fn trim(q: &mut HttpQueue, now: u64) {
         let max_age = RETAIN_AGE.as_nanos() as u64;
         while q.frames.len() > RETAIN_FRAMES
+            || q.bytes > RETAIN_BYTES
             || q.frames
                 .front()
                 .is_some_and(|(_, _, at)| now.saturating_sub(*at) > max_age)
         {
-            q.frames.pop_front();
+            match q.frames.pop_front() {
+                Some((_, f, _)) => q.bytes -= f.len(),
+                None => break,
+            }
         }
     }
 
@@ -168,6 +177,7 @@ impl ClientState {
             let mut q = lock(&self.queue);
             q.last += 1;
             let c = q.last;
+            q.bytes += frame.len();
             q.frames.push_back((c, frame, now));
             Self::trim(&mut q, now);
             c
@@ -724,6 +734,20 @@ mod tests {
         let b = c.take_after(99, 10, usize::MAX, false);
         assert!(b.frames.is_empty());
         assert_eq!(b.cursor, 10);
+    }
+
+    #[test]
+    fn the_queue_keeps_at_most_its_byte_budget() {
+        let c = ClientState::new();
+        let big = Bytes::from(vec![0u8; 4 << 20]);
+        for _ in 0..20 {
+            c.enqueue(big.clone());
+        }
+        let q = lock(&c.queue);
+        assert!(q.bytes <= RETAIN_BYTES, "{}", q.bytes);
+        assert_eq!(q.frames.len(), RETAIN_BYTES / (4 << 20));
+        drop(q);
+        assert_eq!(c.take_after(0, 1, usize::MAX, false).gap, 12);
     }
 
     #[test]
