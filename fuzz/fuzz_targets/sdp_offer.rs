@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(sdp) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     rt.block_on(async {
