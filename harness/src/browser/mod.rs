@@ -543,7 +543,9 @@ pub async fn run_gated(
     }
     let _ = connected.send(ids.clone());
     start.await;
-    // One start for every page, a little ahead so each has it in time.
+    // One start, a little ahead so each page has it in time; each page's schedule offset from
+    // it by its client's phase (`WorkloadSpec::client_start_ns`), as the Rust agents stagger
+    // theirs, so N pages never send N frames at one instant.
     let now_ns = pages[0]
         .evaluate("window.wirebench.sharedNow()", t)
         .await?
@@ -551,8 +553,9 @@ pub async fn run_gated(
         .ok_or_else(|| BrowserError::Page("sharedNow() is not a number".into()))?;
     let start_ns = now_ns + 20e6 + 2e6 * pages.len() as f64;
     let limit = job.workload.time_limit();
-    let results = futures_util::future::join_all(pages.iter().map(|page| {
-        let expr = format!("window.wirebench.go({start_ns})");
+    let results = futures_util::future::join_all(pages.iter().zip(&ids).map(|(page, &id)| {
+        let phase = job.workload.client_start_ns(0, id) as f64;
+        let expr = format!("window.wirebench.go({})", start_ns + phase);
         async move { page.evaluate(&expr, limit).await }
     }))
     .await;

@@ -82,10 +82,12 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
         send_lateness_us: None,
         harness_bound: None,
         emulator: None,
-        // The Rust agents stagger their clients; browser pages do not (yet).
-        phase_step_ns: (pc.client != ClientKind::Browser)
-            .then(|| pc.spec.phase_step_ns())
-            .flatten(),
+        // The Rust agents stagger their clients, and so do relay and collab pages (one shared
+        // start); browser echo pages each start their own schedule when connected.
+        phase_step_ns: (pc.client != ClientKind::Browser
+            || matches!(pc.spec, WorkloadSpec::Relay(_) | WorkloadSpec::Collab(_)))
+        .then(|| pc.spec.phase_step_ns())
+        .flatten(),
         setup_phases_ms: BTreeMap::new(),
         errors: BTreeMap::new(),
         browser: None,
