@@ -159,9 +159,7 @@ fn rtt_lines(
             measured: format!("{:.3} / {:.3}", v[0], p99),
             pass: Some(v[0] >= expected - up.jitter_ms - down.jitter_ms - 0.05),
         });
-        lines.extend(crate::check_jitter::jitter_lines(
-            up, down, &rtt.rtts, opts.seed,
-        ));
+        lines.extend(crate::check_jitter::jitter_lines(up, down, &v, opts.seed));
     }
     let rt_loss = 1.0 - (1.0 - up.mean_loss()) * (1.0 - down.mean_loss());
     let (lo, hi) = binomial_ci(rt_loss, rtt.sent, vif(up).max(vif(down)));

@@ -30,13 +30,11 @@ pub(crate) struct Spread {
 }
 
 impl Spread {
-    /// The spread of `rtts` (ms); `None` for fewer than 100.
-    pub(crate) fn of(rtts: &[f64]) -> Option<Self> {
-        if rtts.len() < 100 {
+    /// The spread of `v`, RTTs in ms sorted ascending; `None` for fewer than 100.
+    pub(crate) fn of_sorted(v: &[f64]) -> Option<Self> {
+        if v.len() < 100 {
             return None;
         }
-        let mut v = rtts.to_vec();
-        v.sort_by(f64::total_cmp);
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let std_ms = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
@@ -88,7 +86,8 @@ pub(crate) fn predicted(
             rtts.push((back + offset - sent).as_secs_f64() * 1e3);
         }
     }
-    Spread::of(&rtts)
+    rtts.sort_by(f64::total_cmp);
+    Spread::of_sorted(&rtts)
 }
 
 /// When a probe sent into `core` at `now` comes out (`None`: dropped).
@@ -103,7 +102,7 @@ fn through(core: &mut LinkCore<()>, now: Duration) -> Option<Duration> {
     }
 }
 
-/// The jitter rows for measured `rtts` (ms) on a link of `up` and `down`: standard deviation
+/// The jitter rows for measured `rtts` (ms, sorted ascending) on a link of `up` and `down`: standard deviation
 /// and p99 − median, measured against the model's prediction (±15 % + 0.15 ms for the
 /// deviation, ±25 % + 0.3 ms for the tail). No rows without jitter.
 pub(crate) fn jitter_lines(
@@ -118,7 +117,7 @@ pub(crate) fn jitter_lines(
     let (Some(model), Some(netem_draw), Some(measured)) = (
         predicted(up, down, seed, true),
         predicted(up, down, seed, false),
-        Spread::of(rtts),
+        Spread::of_sorted(rtts),
     ) else {
         return Vec::new();
     };
@@ -187,7 +186,8 @@ mod tests {
     #[test]
     fn a_narrow_measurement_fails() {
         let up = link(10.0, 0.0);
-        let narrow: Vec<f64> = (0..1000).map(|i| 100.0 + (i % 10) as f64 * 0.5).collect();
+        let mut narrow: Vec<f64> = (0..1000).map(|i| 100.0 + (i % 10) as f64 * 0.5).collect();
+        narrow.sort_by(f64::total_cmp);
         let rows = jitter_lines(&up, &up, &narrow, 3);
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|r| r.pass == Some(false)), "{rows:?}");

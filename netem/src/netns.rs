@@ -53,12 +53,20 @@ pub fn cleanup(prefix: &str) -> Result<Vec<String>, NetemError> {
             "cleanup prefix {prefix:?} must start with {PREFIX:?}"
         )));
     }
+    let names = sys::netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix));
+    match destroy_all(names) {
+        (_, Some(e)) => Err(e),
+        (removed, None) => Ok(removed),
+    }
+}
+
+/// Destroys each namespace of `names`: the names removed, and the first error met.
+fn destroy_all(names: impl Iterator<Item = String>) -> (Vec<String>, Option<NetemError>) {
     let mut removed = Vec::new();
     let mut first_err = None;
-    for name in sys::netns_list()
-        .into_iter()
-        .filter(|n| n.starts_with(prefix))
-    {
+    for name in names {
         match destroy_netns(&name) {
             Ok(()) => removed.push(name),
             Err(e) => {
@@ -66,10 +74,7 @@ pub fn cleanup(prefix: &str) -> Result<Vec<String>, NetemError> {
             }
         }
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(removed),
-    }
+    (removed, first_err)
 }
 
 /// The pid of the process that made namespace `name`: the `P<pid>_<hex>` run id of a
@@ -100,24 +105,12 @@ fn process_gone(pid: i32) -> bool {
 /// with parallel runs: a namespace whose owner is alive, or whose name carries no owner, is
 /// left alone. Returns the names removed.
 pub fn reap_orphans() -> Result<Vec<String>, NetemError> {
-    let orphans: Vec<String> = sys::netns_list()
+    let orphans = sys::netns_list()
         .into_iter()
-        .filter(|n| n.starts_with(PREFIX))
-        .filter(|n| owner_pid(n).is_some_and(process_gone))
-        .collect();
-    let mut removed = Vec::new();
-    let mut first_err = None;
-    for name in orphans {
-        match destroy_netns(&name) {
-            Ok(()) => removed.push(name),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    match first_err {
-        Some(e) if removed.is_empty() => Err(e),
-        _ => Ok(removed),
+        .filter(|n| n.starts_with(PREFIX) && owner_pid(n).is_some_and(process_gone));
+    match destroy_all(orphans) {
+        (removed, Some(e)) if removed.is_empty() => Err(e),
+        (removed, _) => Ok(removed),
     }
 }
 

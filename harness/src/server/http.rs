@@ -501,21 +501,10 @@ async fn up(State(s): State<Arc<AppState>>, Query(q): Query<ClientQuery>, body: 
         Ok(b) => b,
         Err(e) => {
             let e: &(dyn std::error::Error + 'static) = &e;
-            match super::limits::BodyError::find(e) {
-                Some(b @ super::limits::BodyError::Stalled(_)) => {
-                    s.hub.errors.add("http_408_body_stalled");
-                    return (StatusCode::REQUEST_TIMEOUT, b.to_string()).into_response();
-                }
-                Some(b @ super::limits::BodyError::OverBudget(_)) => {
-                    s.hub.errors.add("http_503_body_budget");
-                    return (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        [(header::RETRY_AFTER, "1")],
-                        b.to_string(),
-                    )
-                        .into_response();
-                }
-                None => {}
+            if let Some(cut) = super::limits::BodyError::find(e) {
+                let (resp, key) = cut.response();
+                s.hub.errors.add(key);
+                return resp;
             }
             s.hub.errors.add("http_413");
             return (

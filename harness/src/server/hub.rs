@@ -385,19 +385,15 @@ impl Hub {
     /// The state of `client` if it exists or there is room for one more
     /// ([`MAX_CLIENT_STATES`]); `None` when the server is full (counted `client_states_full`).
     pub fn admit(&self, id: u32) -> Option<Arc<ClientState>> {
-        let mut clients = lock(&self.clients);
-        if clients.len() >= MAX_CLIENT_STATES && !clients.contains_key(&id) {
-            drop(clients);
+        let full = {
+            let clients = lock(&self.clients);
+            clients.len() >= MAX_CLIENT_STATES && !clients.contains_key(&id)
+        };
+        if full {
             self.errors.add("client_states_full");
             return None;
         }
-        let c = clients
-            .entry(id)
-            .or_insert_with(|| Arc::new(ClientState::new()))
-            .clone();
-        drop(clients);
-        c.touch();
-        Some(c)
+        Some(self.client(id))
     }
 
     /// Pairs relay clients: from now on `sender`'s data frames go, unchanged, to `receiver`'s

@@ -76,6 +76,30 @@ impl BodyError {
     }
 }
 
+impl BodyError {
+    /// The answer to a request whose body was cut off (`408`, or `503` + `Retry-After`), and
+    /// the server's error-counter key for it.
+    pub fn response(self) -> (Response, &'static str) {
+        use axum::http::{header, StatusCode};
+        use axum::response::IntoResponse as _;
+        match self {
+            Self::Stalled(_) => (
+                (StatusCode::REQUEST_TIMEOUT, self.to_string()).into_response(),
+                "http_408_body_stalled",
+            ),
+            Self::OverBudget(_) => (
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "1")],
+                    self.to_string(),
+                )
+                    .into_response(),
+                "http_503_body_budget",
+            ),
+        }
+    }
+}
+
 /// Bytes of request bodies in flight, against a limit shared by every connection.
 #[derive(Debug)]
 pub struct BodyBudget {

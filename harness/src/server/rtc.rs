@@ -43,13 +43,6 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// server): where a server peer puts its candidate.
 #[derive(Debug, Clone, Copy)]
 pub struct LocalAddr(pub SocketAddr);
-
-/// An open server peer: its client and the switch that closes it.
-#[derive(Debug)]
-struct Session {
-    client: u32,
-    close: oneshot::Sender<()>,
-}
 /// How long a relay offer waits for its peer's answer.
 pub const RELAY_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long `GET /rtc/relay/offer` waits for an offer before answering 204.
@@ -57,6 +50,13 @@ pub const RELAY_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(
 
 /// An offer waiting for its peer: (session id, offering client, SDP).
 type RelayOffer = (u64, u32, String);
+
+/// An open server peer: its client and the switch that closes it.
+#[derive(Debug)]
+struct Session {
+    client: u32,
+    close: oneshot::Sender<()>,
+}
 
 /// A refused request: status and reason (the body).
 #[derive(Debug)]
@@ -92,7 +92,8 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct RtcState {
     hub: Arc<Hub>,
-    /// Address used when a request's `Host` names no IP (the bind address, or loopback).
+    /// Candidate address for a request that carries no [`LocalAddr`] (the bind address, or
+    /// loopback).
     fallback_ip: IpAddr,
     next: AtomicU64,
     sessions: Mutex<HashMap<u64, Session>>,
@@ -146,16 +147,9 @@ impl RtcState {
     fn make_room(&self, client: u32) -> bool {
         let mut m = locked(&self.sessions);
         m.retain(|_, s| !s.close.is_closed());
-        let old: Vec<u64> = m
-            .iter()
-            .filter(|(_, s)| s.client == client)
-            .map(|(sid, _)| *sid)
-            .collect();
-        for sid in old {
-            if let Some(s) = m.remove(&sid) {
-                let _ = s.close.send(());
-                self.hub.events.add("rtc_peer_replaced");
-            }
+        for (_, old) in m.extract_if(|_, s| s.client == client) {
+            let _ = old.close.send(());
+            self.hub.events.add("rtc_peer_replaced");
         }
         m.len() < MAX_PEERS
     }

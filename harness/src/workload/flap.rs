@@ -26,7 +26,7 @@
 use std::time::Duration;
 
 use super::orchestrate::ServerControl;
-use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
+use super::params::{Check, ParamDecl, ParamType, ParamValue, Params, DAY_MS, HOUR_MS};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::{Schedule, DRAIN};
 use super::score::{delivery, ms};
@@ -54,11 +54,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "cut_at_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::CUT_AT_MS)),
-        check: Check::Range {
-            lo: 0,
-            hi: 86_400_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, DAY_MS),
         doc: "when the link is cut, after the warm-up",
         quick: false,
         only: Some("flap"),
@@ -68,11 +64,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "cut_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::CUT_MS)),
-        check: Check::Range {
-            lo: 1,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(1, HOUR_MS),
         doc: "how long the link stays cut; the cut must end before the stream does",
         quick: false,
         only: Some("flap"),
@@ -82,11 +74,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "stall_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::STALL_MS)),
-        check: Check::Range {
-            lo: 0,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, HOUR_MS),
         doc: "silence after which a client gives its connection up (0 = never; else at least 3 push periods)",
         quick: false,
         only: Some("flap"),

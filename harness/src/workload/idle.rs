@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::orchestrate::{Mark, ServerControl};
-use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
+use super::params::{Check, ParamDecl, ParamType, ParamValue, Params, DAY_MS, HOUR_MS};
 use super::report::{new_histogram, ClientReport, SeqTracker, MAX_LATENCY_US};
 use super::schedule::recv_before;
 use super::score::{delivery, ms};
@@ -58,11 +58,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "notify_interval_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::NOTIFY_INTERVAL_MS)),
-        check: Check::Range {
-            lo: 1,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(1, HOUR_MS),
         doc: "a notification goes to every client this often",
         quick: true,
         only: Some("idle"),
@@ -72,11 +68,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "quiet_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::QUIET_MS)),
-        check: Check::Range {
-            lo: 0,
-            hi: 86_400_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, DAY_MS),
         doc: "keep-alive-only window (no notifications) after the warm-up",
         quick: true,
         only: Some("idle"),
@@ -86,11 +78,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "ws_ping_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::WS_PING_MS)),
-        check: Check::Range {
-            lo: 0,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, HOUR_MS),
         doc: "interval of the server's WebSocket pings",
         quick: false,
         only: Some("idle"),
@@ -100,11 +88,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "sse_heartbeat_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::SSE_HEARTBEAT_MS)),
-        check: Check::Range {
-            lo: 0,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, HOUR_MS),
         doc: "interval of the server's SSE comment heartbeats",
         quick: false,
         only: Some("idle"),
@@ -114,11 +98,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "long_poll_hold_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::LONG_POLL_HOLD_MS)),
-        check: Check::Range {
-            lo: 1,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(1, HOUR_MS),
         doc: "how long a long-poll is held before the server answers 204",
         quick: false,
         only: Some("idle"),
@@ -128,11 +108,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "quic_keepalive_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(defaults::QUIC_KEEPALIVE_MS)),
-        check: Check::Range {
-            lo: 0,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, HOUR_MS),
         doc: "the WebTransport client's QUIC keep-alive (PING) interval, 0 = none",
         quick: false,
         only: Some("idle"),

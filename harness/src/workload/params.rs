@@ -9,6 +9,7 @@
 //! bounds from it, `wirebench list` prints it, and a test keeps the README's table in step.
 
 use serde::{Deserialize, Serialize};
+use wirebench_netem::profile::MAX_DELAY_MS;
 
 /// Parameters shared by the workloads (each uses the ones that apply).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -185,6 +186,11 @@ impl std::fmt::Display for ParamValue {
     }
 }
 
+/// An hour, in the unit of the `*_ms` keys.
+pub const HOUR_MS: u64 = 3_600_000;
+/// A day, in the unit of the `*_ms` keys.
+pub const DAY_MS: u64 = 24 * HOUR_MS;
+
 /// The bounds a parameter's value must meet; each check gives the scenario parser's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
@@ -208,6 +214,11 @@ pub enum Check {
 }
 
 impl Check {
+    /// Milliseconds in [lo, hi].
+    pub const fn ms(lo: u64, hi: u64) -> Self {
+        Self::Range { lo, hi, unit: "ms" }
+    }
+
     /// The bounds in words, for `wirebench list` and the README.
     pub fn describe(self) -> String {
         match self {
@@ -217,7 +228,7 @@ impl Check {
                 crate::frame::HEADER_LEN,
                 crate::frame::MAX_FRAME
             ),
-            Self::DelayMs => "[0, 10000]".into(),
+            Self::DelayMs => format!("[0, {MAX_DELAY_MS}]"),
             Self::Range { lo, hi, unit } => format!("[{lo}, {hi}] {unit}"),
             Self::Http => "\"1.1\" or \"2\"".into(),
         }
@@ -229,8 +240,8 @@ impl Check {
             Self::Rate if !(v > 0.0 && v <= 1_000_000.0) => {
                 Err(format!("{v} is out of range (0, 1000000] messages/s"))
             }
-            Self::DelayMs if !(0.0..=10_000.0).contains(&v) => {
-                Err(format!("{v} is out of range [0, 10000] ms"))
+            Self::DelayMs if !(0.0..=MAX_DELAY_MS).contains(&v) => {
+                Err(format!("{v} is out of range [0, {MAX_DELAY_MS}] ms"))
             }
             _ => Ok(()),
         }
@@ -318,11 +329,7 @@ pub const COMMON: &[ParamDecl] = &[
         key: "duration_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(3000)),
-        check: Check::Range {
-            lo: 1,
-            hi: 86_400_000,
-            unit: "ms",
-        },
+        check: Check::ms(1, DAY_MS),
         doc: "measured duration, after the warm-up",
         quick: true,
         only: None,
@@ -332,11 +339,7 @@ pub const COMMON: &[ParamDecl] = &[
         key: "warmup_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(500)),
-        check: Check::Range {
-            lo: 0,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(0, HOUR_MS),
         doc: "warm-up, excluded from the figures",
         quick: true,
         only: None,
@@ -374,11 +377,7 @@ pub const COMMON: &[ParamDecl] = &[
         key: "poll_interval_ms",
         ty: ParamType::U64,
         default: Some(ParamValue::U64(50)),
-        check: Check::Range {
-            lo: 1,
-            hi: 3_600_000,
-            unit: "ms",
-        },
+        check: Check::ms(1, HOUR_MS),
         doc: "short-poll interval (poll transport)",
         quick: true,
         only: None,

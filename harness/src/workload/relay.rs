@@ -39,11 +39,7 @@ pub const PARAMS: &[ParamDecl] = &[
         key: "deadline_ms",
         ty: ParamType::U64,
         default: None,
-        check: Check::Range {
-            lo: 1,
-            hi: 60_000,
-            unit: "ms",
-        },
+        check: Check::ms(1, 60_000),
         doc: "a frame later than this (from its intended send time) counts as lost, as a media frame would; delivery.late counts them",
         quick: false,
         only: Some("relay"),
