@@ -144,6 +144,9 @@ pub fn with_kind(frame: &[u8], kind: Kind) -> Bytes {
     b.freeze()
 }
 
+/// What [`LengthPrefixed`] reserves ahead of a frame's bytes at most.
+const RESERVE_AHEAD: usize = 1 << 20;
+
 /// Incremental decoder for u32-LE length-prefixed frames (tcp, `/up` bodies, `/poll` bodies,
 /// WebTransport streams): push bytes in, take whole frames out.
 #[derive(Debug, Default)]
@@ -178,7 +181,9 @@ impl LengthPrefixed {
             return Err(FrameError::Length(len));
         }
         if self.buf.len() < 4 + len {
-            self.buf.reserve(4 + len - self.buf.len());
+            // A large frame's buffer grows as its bytes arrive, not on its prefix's word.
+            self.buf
+                .reserve((4 + len - self.buf.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         self.buf.advance(4);

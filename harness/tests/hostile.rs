@@ -114,6 +114,85 @@ async fn read_until_closed(c: &mut tokio::net::TcpStream) -> (String, Duration) 
     )
 }
 
+/// A raw-TCP client's hello frame, length-prefixed, then `rest`.
+fn tcp_hello_then(client: u32, rest: &[u8]) -> Vec<u8> {
+    let mut out = bytes::BytesMut::new();
+    wirebench::frame::put_prefixed(&mut out, &frame(0, client, Kind::Data, 64));
+    out.extend_from_slice(rest);
+    out.to_vec()
+}
+
+/// Writes what it can of `data` to the raw-TCP port within `within`; how much went in.
+async fn write_for(
+    s: &wirebench::server::Server,
+    data: &[u8],
+    within: Duration,
+) -> (tokio::net::TcpStream, usize) {
+    use tokio::io::AsyncWriteExt;
+    let mut addr = s.addr;
+    addr.set_port(s.addr.port() + 1);
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut written = 0;
+    let deadline = tokio::time::Instant::now() + within;
+    while written < data.len() {
+        let end = (written + (64 << 10)).min(data.len());
+        match tokio::time::timeout_at(deadline, c.write(&data[written..end])).await {
+            Ok(Ok(n)) if n > 0 => written += n,
+            _ => break,
+        }
+    }
+    (c, written)
+}
+
+/// A raw-TCP frame declared large is not buffered on its prefix's word: what arrives beyond
+/// the free allowance comes from the body budget (over it, the connection is cut), and a
+/// frame that stops arriving is cut at the body-stall timeout.
+#[tokio::test]
+async fn raw_tcp_frames_are_held_to_the_budget_and_the_stall_timeout() {
+    let s = strict_server(2 << 20).await;
+    let declared = (16u32 << 20).to_le_bytes();
+    // 1 MiB free + 2 MiB of budget: a 4 MiB partial frame is over it.
+    let over = tcp_hello_then(1, &[&declared[..], &vec![0u8; 4 << 20]].concat());
+    let (mut c, _) = write_for(&s, &over, Duration::from_secs(3)).await;
+    let (_, after) = read_until_closed(&mut c).await;
+    assert!(
+        after < Duration::from_secs(3),
+        "over-budget frame held {after:?}"
+    );
+    let stalled = tcp_hello_then(2, &[&declared[..], &vec![0u8; 100 << 10]].concat());
+    let (mut c, n) = write_for(&s, &stalled, Duration::from_secs(3)).await;
+    assert_eq!(n, stalled.len());
+    let (_, after) = read_until_closed(&mut c).await;
+    assert!(
+        after < Duration::from_secs(3),
+        "stalled frame held {after:?}"
+    );
+    let errors = s.hub.errors.snapshot();
+    assert_eq!(errors.get("tcp_frame_over_budget"), Some(&1), "{errors:?}");
+    assert_eq!(errors.get("tcp_frame_stalled"), Some(&1), "{errors:?}");
+}
+
+/// A client that sends large echo requests and never reads its replies is held back once its
+/// queue's byte bound (32 MiB) is full: the server stops reading it instead of queueing
+/// 1024 replies of 8 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_cannot_queue_more_than_the_byte_bound() {
+    let s = server().await;
+    let mut requests = bytes::BytesMut::new();
+    for seq in 1..=40 {
+        wirebench::frame::put_prefixed(&mut requests, &frame(seq, 1, Kind::EchoRequest, 8 << 20));
+    }
+    let all = tcp_hello_then(1, &requests);
+    let (_c, written) = write_for(&s, &all, Duration::from_secs(5)).await;
+    // Queue (32 MiB), the writer's and the reader's frame in hand, socket buffers: far below
+    // the 320 MiB a frame-count bound lets in.
+    assert!(
+        written < 120 << 20,
+        "the server took {} MiB of requests it could not answer",
+        written >> 20
+    );
+}
+
 /// A request head, a TLS handshake and a raw-TCP hello that never complete are cut off at
 /// the handshake timeout (1 s here; 30 s by default), not held forever.
 #[tokio::test]

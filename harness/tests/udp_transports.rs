@@ -497,3 +497,69 @@ async fn flap_reconnects_and_counts_the_loss(
     };
     check_flap_cell(&c, false);
 }
+
+/// Reads the next length-prefixed frame from a WebTransport stream; `None` at its end.
+async fn next_wt_frame(
+    recv: &mut wtransport::RecvStream,
+    dec: &mut wirebench::frame::LengthPrefixed,
+) -> Option<Bytes> {
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(f) = dec.next_frame().unwrap() {
+            return Some(f);
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), recv.read(&mut buf))
+            .await
+            .expect("a frame or the stream's end within 5 s")
+            .unwrap()?;
+        dec.extend(&buf[..n]);
+    }
+}
+
+/// The newest open WebTransport stream is the client's downstream; when it ends, an older
+/// stream still open takes over (as `docs/protocol.md` says), not the datagrams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_webtransport_stream_takes_over_when_the_newest_ends() {
+    use wirebench::frame::{put_prefixed, LengthPrefixed};
+    use wtransport::{tls::Sha256Digest, ClientConfig, Endpoint};
+    let s = server().await;
+    let cfg = ClientConfig::builder()
+        .with_bind_default()
+        .with_server_certificate_hashes([Sha256Digest::new(s.identity.cert_sha256)])
+        .build();
+    let endpoint = Endpoint::client(cfg).unwrap();
+    let conn = endpoint
+        .connect(format!("https://{}/wt?client=7", s.addr))
+        .await
+        .unwrap();
+    // A stream reaches the server with its first bytes: each opens with a data frame.
+    let mut streams = Vec::new();
+    for seq in 0..2 {
+        let (mut send, recv) = conn.open_bi().await.unwrap().await.unwrap();
+        let mut hello = bytes::BytesMut::new();
+        put_prefixed(&mut hello, &frame(seq, 7, Kind::Data, 64));
+        send.write_all(&hello).await.unwrap();
+        streams.push((send, recv, LengthPrefixed::new()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (mut old_send, mut old_recv, mut old_dec) = streams.remove(0);
+    let (mut new_send, mut new_recv, mut new_dec) = streams.remove(0);
+    assert!(s.hub.send_to(7, frame(1, 0, Kind::Push, 64)).await);
+    let f = next_wt_frame(&mut new_recv, &mut new_dec).await.unwrap();
+    assert_eq!(
+        Header::parse(&f).unwrap().seq,
+        1,
+        "the newest stream is the downstream"
+    );
+    // The newest stream ends (FIN both ways); the older one takes over.
+    new_send.finish().await.unwrap();
+    assert!(next_wt_frame(&mut new_recv, &mut new_dec).await.is_none());
+    assert!(s.hub.send_to(7, frame(2, 0, Kind::Push, 64)).await);
+    let f = next_wt_frame(&mut old_recv, &mut old_dec).await.unwrap();
+    assert_eq!(
+        Header::parse(&f).unwrap().seq,
+        2,
+        "the older stream took over"
+    );
+    old_send.finish().await.unwrap();
+}

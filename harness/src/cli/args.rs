@@ -185,11 +185,12 @@ pub(crate) struct ServeArgs {
     /// closed (1–3600).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) handshake_timeout: u64,
-    /// Seconds a request body may make no progress before it is abandoned with 408 (1–3600).
+    /// Seconds a request body (or a raw-TCP frame still arriving) may make no progress before
+    /// it is abandoned: 408, or the raw-TCP connection closed (1–3600).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) body_timeout: u64,
-    /// MiB of request bodies all clients may have in flight at once; beyond, 503 with
-    /// Retry-After (1–65536).
+    /// MiB of request bodies (and raw-TCP frames beyond 1 MiB each) all clients may have in
+    /// flight at once; beyond, 503 with Retry-After, or the raw-TCP connection closed (1–65536).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub(crate) body_budget_mib: u64,
     /// Seconds a WebRTC server peer may take to open its first data channel before it is

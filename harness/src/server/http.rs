@@ -263,7 +263,7 @@ fn keepalive_timer(period: Option<Duration>) -> Option<tokio::time::Interval> {
 
 async fn ws_session(hub: Arc<Hub>, id: u32, socket: WebSocket) {
     let (mut w, mut r) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
+    let (tx, mut rx) = super::outq::channel(super::outq::QUEUE_FRAMES);
     let _attached = hub.attach_channel(id, tx.clone());
     let mut ping = keepalive_timer(super::hub::KeepAlive::interval(&hub.keepalive.ws_ping_ms));
     let writer = tokio::spawn(async move {

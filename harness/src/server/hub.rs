@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+
+use super::outq::{FrameTx, QueueError};
 
 use crate::clock::now_ns;
 use crate::frame::{op_id, with_kind, FrameError, Header, Kind};
@@ -36,7 +38,7 @@ pub const MAX_CLIENT_STATES: usize = 262_144;
 #[derive(Debug, Clone, Copy)]
 pub enum Reply<'a> {
     /// A connection with its own writer (WebSocket, tcp, WebTransport stream, data channel).
-    Channel(&'a mpsc::Sender<Bytes>),
+    Channel(&'a FrameTx),
     /// The client's HTTP downstream queue (requests that came in by `POST /up`).
     Http,
 }
@@ -44,7 +46,7 @@ pub enum Reply<'a> {
 /// A client's current downstream for server-originated frames.
 #[derive(Debug, Clone)]
 enum Downstream {
-    Channel(mpsc::Sender<Bytes>),
+    Channel(FrameTx),
     Http,
 }
 
@@ -431,7 +433,7 @@ impl Hub {
     /// Makes `tx` the client's downstream for server-originated frames, until the returned
     /// attachment is dropped or a newer downstream opens (and again when the newer one
     /// closes first).
-    pub fn attach_channel(&self, client: u32, tx: mpsc::Sender<Bytes>) -> Attachment {
+    pub fn attach_channel(&self, client: u32, tx: FrameTx) -> Attachment {
         self.attach(client, Downstream::Channel(tx))
     }
 
@@ -515,11 +517,11 @@ impl Hub {
         match c.live_downstream() {
             Some(Downstream::Channel(tx)) => match tx.try_send(frame) {
                 Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(QueueError::Full) => {
                     self.errors.add(&format!("{what}_queue_full"));
                     false
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(QueueError::Closed) => {
                     self.errors.add(&format!("{what}_connection_closed"));
                     false
                 }
@@ -655,20 +657,20 @@ mod tests {
     #[tokio::test]
     async fn frames_go_to_the_newest_open_downstream() {
         let hub = Hub::new();
-        let (tx_a, mut rx_a) = mpsc::channel(8);
-        let (tx_b, mut rx_b) = mpsc::channel(8);
-        let (tx_c, mut rx_c) = mpsc::channel(8);
+        let (tx_a, mut rx_a) = crate::server::outq::channel(8);
+        let (tx_b, mut rx_b) = crate::server::outq::channel(8);
+        let (tx_c, mut rx_c) = crate::server::outq::channel(8);
         let a = hub.attach_channel(1, tx_a);
         let b = hub.attach_channel(1, tx_b);
         assert!(hub.send_to(1, frame(0, Kind::Push)).await);
-        assert!(rx_b.try_recv().is_ok() && rx_a.try_recv().is_err());
+        assert!(rx_b.try_recv().is_some() && rx_a.try_recv().is_none());
         let c = hub.attach_channel(1, tx_c);
         drop(c);
         assert!(hub.send_to(1, frame(1, Kind::Push)).await);
-        assert!(rx_b.try_recv().is_ok() && rx_c.try_recv().is_err());
+        assert!(rx_b.try_recv().is_some() && rx_c.try_recv().is_none());
         drop(a);
         assert!(hub.send_to(1, frame(2, Kind::Push)).await);
-        assert!(rx_b.try_recv().is_ok());
+        assert!(rx_b.try_recv().is_some());
         drop(b);
         assert!(!hub.send_to(1, frame(3, Kind::Push)).await);
         assert_eq!(hub.attached_count(), 0);
@@ -680,8 +682,8 @@ mod tests {
     #[tokio::test]
     async fn a_stalled_client_does_not_hold_the_push_fan_out() {
         let hub = Arc::new(Hub::new());
-        let (tx_slow, _rx_slow) = mpsc::channel(2);
-        let (tx_fast, mut rx_fast) = mpsc::channel(64);
+        let (tx_slow, _rx_slow) = crate::server::outq::channel(2);
+        let (tx_fast, mut rx_fast) = crate::server::outq::channel(64);
         let _s = hub.attach_channel(1, tx_slow);
         let _f = hub.attach_channel(2, tx_fast);
         let pushed = tokio::time::timeout(
@@ -694,7 +696,7 @@ mod tests {
             "push waited on the stalled client"
         );
         let mut got = 0;
-        while rx_fast.try_recv().is_ok() {
+        while rx_fast.try_recv().is_some() {
             got += 1;
         }
         assert_eq!(got, 20);
@@ -760,7 +762,7 @@ mod tests {
     #[tokio::test]
     async fn echo_goes_back_on_the_request_path_and_bad_frames_are_counted() {
         let hub = Hub::new();
-        let (tx, mut rx) = mpsc::channel(4);
+        let (tx, mut rx) = crate::server::outq::channel(4);
         hub.on_frame(1, frame(5, Kind::EchoRequest), Reply::Channel(&tx))
             .await;
         let got = rx.recv().await.unwrap();
@@ -776,7 +778,7 @@ mod tests {
     #[tokio::test]
     async fn broadcast_reaches_every_attached_client() {
         let hub = Hub::new();
-        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx1, mut rx1) = crate::server::outq::channel(4);
         let _a1 = hub.attach_channel(1, tx1.clone());
         let _a2 = hub.attach_http(2);
         hub.on_frame(1, frame(1, Kind::BroadcastRequest), Reply::Channel(&tx1))
@@ -791,8 +793,8 @@ mod tests {
     #[tokio::test]
     async fn a_reader_that_never_reads_does_not_hold_broadcasts() {
         let hub = Hub::new();
-        let (tx_slow, _rx_slow) = mpsc::channel(2);
-        let (tx_fast, mut rx_fast) = mpsc::channel(64);
+        let (tx_slow, _rx_slow) = crate::server::outq::channel(2);
+        let (tx_fast, mut rx_fast) = crate::server::outq::channel(64);
         let _s = hub.attach_channel(1, tx_slow.clone());
         let _f = hub.attach_channel(2, tx_fast);
         // The slow client asks for 20 broadcasts and reads none of them.
@@ -809,7 +811,7 @@ mod tests {
         .await;
         assert!(sent.is_ok(), "broadcast waited on the stalled client");
         let mut got = 0;
-        while rx_fast.try_recv().is_ok() {
+        while rx_fast.try_recv().is_some() {
             got += 1;
         }
         assert_eq!(got, 20);
@@ -828,7 +830,7 @@ mod tests {
         let long_ago = now_ns() - HTTP_LINGER.as_nanos() as u64 - 1;
         c.http_ended_ns.store(long_ago, Ordering::Relaxed);
         assert_eq!(hub.attached_count(), 0);
-        let (tx, _rx) = mpsc::channel(4);
+        let (tx, _rx) = crate::server::outq::channel(4);
         hub.on_frame(1, frame(2, Kind::BroadcastRequest), Reply::Channel(&tx))
             .await;
         assert_eq!(

@@ -136,14 +136,53 @@ impl BodyBudget {
     }
 }
 
+/// The bytes one reader (a request body, a raw-TCP frame being received) holds of a
+/// [`BodyBudget`]; given back as the reader's need shrinks and when it is dropped.
+#[derive(Debug)]
+pub struct Held {
+    budget: Arc<BodyBudget>,
+    n: u64,
+}
+
+impl Held {
+    /// Holds nothing yet.
+    pub fn new(budget: Arc<BodyBudget>) -> Self {
+        Self { budget, n: 0 }
+    }
+
+    /// Holds `n` bytes in all, taking or giving back the difference; when the budget cannot
+    /// cover the growth, holds what it held and returns the error to answer with.
+    pub fn set(&mut self, n: u64) -> Result<(), BodyError> {
+        if n > self.n {
+            if !self.budget.take(n - self.n) {
+                return Err(BodyError::OverBudget(self.budget.limit));
+            }
+        } else {
+            self.budget.release(self.n - n);
+        }
+        self.n = n;
+        Ok(())
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> u64 {
+        self.n
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.release(self.n);
+    }
+}
+
 /// A request body held to [`Limits::body_stall`] and the shared [`BodyBudget`]: what it
 /// has read counts against the budget until it is dropped.
 struct GuardedBody {
     inner: Body,
     stall: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
-    budget: Arc<BodyBudget>,
-    held: u64,
+    held: Held,
 }
 
 impl HttpBody for GuardedBody {
@@ -158,13 +197,10 @@ impl HttpBody for GuardedBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(f))) => {
                 if let Some(d) = f.data_ref() {
-                    let n = d.len() as u64;
-                    if !this.budget.take(n) {
-                        return Poll::Ready(Some(Err(
-                            BodyError::OverBudget(this.budget.limit).into()
-                        )));
+                    let n = this.held.bytes() + d.len() as u64;
+                    if let Err(e) = this.held.set(n) {
+                        return Poll::Ready(Some(Err(e.into())));
                     }
-                    this.held += n;
                 }
                 let next = tokio::time::Instant::now() + this.stall;
                 this.timer.as_mut().reset(next);
@@ -185,12 +221,6 @@ impl HttpBody for GuardedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl Drop for GuardedBody {
-    fn drop(&mut self) {
-        self.budget.release(self.held);
     }
 }
 
@@ -215,8 +245,7 @@ pub async fn guard_bodies(
             inner,
             stall: g.stall,
             timer: Box::pin(tokio::time::sleep(g.stall)),
-            budget: g.budget.clone(),
-            held: 0,
+            held: Held::new(g.budget.clone()),
         })
     });
     next.run(req).await
@@ -250,8 +279,7 @@ mod tests {
             inner: Body::from_stream(stream),
             stall: Duration::from_millis(200),
             timer: Box::pin(tokio::time::sleep(Duration::from_millis(200))),
-            budget: budget.clone(),
-            held: 0,
+            held: Held::new(budget.clone()),
         };
         let err = axum::body::to_bytes(Body::new(body), 1 << 20)
             .await

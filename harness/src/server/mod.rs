@@ -11,12 +11,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
 pub mod http;
 pub mod hub;
 pub mod info;
 pub mod limits;
+pub mod outq;
 pub mod rtc;
 pub mod webtransport;
 
@@ -96,12 +96,8 @@ fn server_info(
 fn app_router(
     state: Arc<http::AppState>,
     rtc: Arc<rtc::RtcState>,
-    limits: &limits::Limits,
+    guard: limits::BodyGuard,
 ) -> axum::Router {
-    let guard = limits::BodyGuard {
-        stall: limits.body_stall,
-        budget: limits::BodyBudget::new(limits.body_budget),
-    };
     http::router(state)
         .merge(rtc::router(rtc).layer(axum::middleware::from_fn(http::cors)))
         .layer(axum::middleware::from_fn_with_state(
@@ -174,10 +170,15 @@ impl Server {
             info: info.clone(),
             poll_timeout: cfg.poll_timeout,
         });
+        // One budget for every body in flight: HTTP request bodies and raw-TCP frames.
+        let guard = limits::BodyGuard {
+            stall: cfg.limits.body_stall,
+            budget: limits::BodyBudget::new(cfg.limits.body_budget),
+        };
         let router = app_router(
             state,
             rtc::RtcState::new(hub.clone(), addr, cfg.limits.rtc_connect),
-            &cfg.limits,
+            guard.clone(),
         );
         let wt_socket = udp
             .try_clone()
@@ -205,7 +206,12 @@ impl Server {
             hub.clone(),
             handshake,
         )));
-        tasks.push(tokio::spawn(serve_tcp(tcp_l, hub.clone(), handshake)));
+        tasks.push(tokio::spawn(serve_tcp(
+            tcp_l,
+            hub.clone(),
+            handshake,
+            guard,
+        )));
         tasks.push(tokio::spawn(webtransport::serve(wt, hub.clone())));
         let sweeper_hub = hub.clone();
         tasks.push(tokio::spawn(async move {
@@ -309,26 +315,93 @@ async fn serve_http(
     }
 }
 
-async fn serve_tcp(listener: TcpListener, hub: Arc<Hub>, handshake: Duration) {
+async fn serve_tcp(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    handshake: Duration,
+    guard: limits::BodyGuard,
+) {
     loop {
         let stream = accept(&listener, &hub).await;
-        tokio::spawn(tcp_session(stream, hub.clone(), handshake));
+        let (r, w) = stream.into_split();
+        let frames = TcpFrames {
+            r,
+            dec: LengthPrefixed::new(),
+            held: limits::Held::new(guard.budget.clone()),
+            stall: guard.stall,
+        };
+        tokio::spawn(tcp_session(frames, w, hub.clone(), handshake));
+    }
+}
+
+/// Bytes of frames still arriving a raw-TCP connection may buffer before the rest is taken
+/// from the server's body budget (the default suite's bulk frames are 16 KiB).
+const TCP_FREE_BYTES: usize = 1 << 20;
+
+/// A raw-TCP connection's incoming frames. A frame still arriving must make progress within
+/// the body-stall timeout, and what it buffers beyond [`TCP_FREE_BYTES`] is held from the
+/// body budget, as an HTTP request body is.
+struct TcpFrames {
+    r: tokio::net::tcp::OwnedReadHalf,
+    dec: LengthPrefixed,
+    held: limits::Held,
+    stall: Duration,
+}
+
+impl TcpFrames {
+    /// The next frame, `Ok(None)` at the end of the stream, or the error-counter key of why
+    /// the connection is cut off. With `by`, the frame must be whole by then (the hello).
+    async fn next(
+        &mut self,
+        by: Option<tokio::time::Instant>,
+    ) -> Result<Option<Bytes>, &'static str> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            match self.dec.next_frame() {
+                Ok(Some(f)) => {
+                    self.hold()?;
+                    return Ok(Some(f));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e.counter_key()),
+            }
+            let (deadline, late) = match by {
+                Some(by) => (Some(by), "tcp_hello_timeout"),
+                None if self.dec.pending() > 0 => (
+                    Some(tokio::time::Instant::now() + self.stall),
+                    "tcp_frame_stalled",
+                ),
+                None => (None, ""),
+            };
+            let buf = self.dec.buffer_mut();
+            buf.reserve(64 * 1024);
+            let read = match deadline {
+                Some(d) => tokio::time::timeout_at(d, self.r.read_buf(buf))
+                    .await
+                    .map_err(|_| late)?,
+                None => self.r.read_buf(buf).await,
+            };
+            match read {
+                Ok(0) | Err(_) => return Ok(None),
+                Ok(_) => self.hold()?,
+            }
+        }
+    }
+
+    /// Holds from the budget what is buffered beyond [`TCP_FREE_BYTES`].
+    fn hold(&mut self) -> Result<(), &'static str> {
+        let over = self.dec.pending().saturating_sub(TCP_FREE_BYTES) as u64;
+        self.held.set(over).map_err(|_| "tcp_frame_over_budget")
     }
 }
 
 /// Writes a raw-TCP client's queued frames, length-prefixed, coalescing what is already
 /// queued into one write.
-async fn tcp_writer(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+async fn tcp_writer(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: outq::FrameRx) {
     let mut buf = bytes::BytesMut::new();
     while let Some(f) = rx.recv().await {
         buf.clear();
-        crate::frame::put_prefixed(&mut buf, &f);
-        while buf.len() < 256 * 1024 {
-            match rx.try_recv() {
-                Ok(f) => crate::frame::put_prefixed(&mut buf, &f),
-                Err(_) => break,
-            }
-        }
+        rx.coalesce_prefixed(&mut buf, &f, 256 * 1024);
         if w.write_all(&buf).await.is_err() {
             break;
         }
@@ -337,69 +410,37 @@ async fn tcp_writer(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiv
 
 /// One raw-TCP client: the first frame names it (within `handshake`, or the connection is
 /// closed, counted `tcp_hello_timeout`), then frames both ways.
-async fn tcp_session(stream: TcpStream, hub: Arc<Hub>, handshake: Duration) {
-    use tokio::io::AsyncReadExt;
-    let (mut r, w) = stream.into_split();
-    let mut w = Some(w);
-    let mut dec = LengthPrefixed::new();
-    let mut id = None;
-    let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
-    let mut attached = None;
-    let mut writer = None;
+async fn tcp_session(
+    mut frames: TcpFrames,
+    w: tokio::net::tcp::OwnedWriteHalf,
+    hub: Arc<Hub>,
+    handshake: Duration,
+) {
     let hello_by = tokio::time::Instant::now() + handshake;
+    let id = match frames.next(Some(hello_by)).await {
+        Ok(Some(f)) => match Header::parse(&f) {
+            Ok(h) if h.kind == Kind::Data && h.sender != 0 => h.sender,
+            Ok(_) => return hub.errors.add("tcp_bad_hello"),
+            Err(e) => return hub.count_bad(&e),
+        },
+        Ok(None) => return,
+        Err(key) => return hub.errors.add(key),
+    };
+    let (tx, rx) = outq::channel(outq::QUEUE_FRAMES);
+    let attached = hub.attach_channel(id, tx.clone());
+    let writer = tokio::spawn(tcp_writer(w, rx));
     loop {
-        let frame = match dec.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                let buf = dec.buffer_mut();
-                buf.reserve(64 * 1024);
-                let read = if id.is_some() {
-                    r.read_buf(buf).await
-                } else {
-                    match tokio::time::timeout_at(hello_by, r.read_buf(buf)).await {
-                        Ok(read) => read,
-                        Err(_) => {
-                            hub.errors.add("tcp_hello_timeout");
-                            break;
-                        }
-                    }
-                };
-                match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => continue,
-                }
-            }
-            Err(e) => {
-                // A length prefix we cannot trust: the stream cannot be resynchronised.
-                hub.count_bad(&e);
+        match frames.next(None).await {
+            Ok(Some(f)) => hub.on_frame(id, f, Reply::Channel(&tx)).await,
+            Ok(None) => break,
+            Err(key) => {
+                hub.errors.add(key);
                 break;
             }
-        };
-        match id {
-            Some(id) => hub.on_frame(id, frame, Reply::Channel(&tx)).await,
-            None => match Header::parse(&frame) {
-                Ok(h) if h.kind == Kind::Data && h.sender != 0 && w.is_some() => {
-                    let Some(w) = w.take() else { break };
-                    id = Some(h.sender);
-                    attached = Some(hub.attach_channel(h.sender, tx.clone()));
-                    let rx = std::mem::replace(&mut rx, mpsc::channel(1).1);
-                    writer = Some(tokio::spawn(tcp_writer(w, rx)));
-                }
-                Ok(_) => {
-                    hub.errors.add("tcp_bad_hello");
-                    break;
-                }
-                Err(e) => {
-                    hub.count_bad(&e);
-                    break;
-                }
-            },
         }
     }
     drop(attached);
     drop(tx);
-    if let Some(w) = writer {
-        // Let queued replies drain, then end.
-        let _ = tokio::time::timeout(Duration::from_secs(1), w).await;
-    }
+    // Let queued replies drain, then end.
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
 }

@@ -22,11 +22,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
-use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::hub::{Hub, Reply};
+use super::outq;
 use crate::transport::rtc::events::{Message, PeerEvent, RtcChannel};
 use crate::transport::rtc::{self as engine, check_size, RtcImpl};
 
@@ -264,9 +264,6 @@ async fn offer(
     }
 }
 
-/// Frames queued towards one channel of a server peer before the hub waits (backpressure).
-const CHANNEL_QUEUE: usize = 1024;
-
 /// Serves a server peer's channels from the hub, whichever engine runs it: its first channel
 /// becomes `client`'s downstream (server-originated frames) until the peer ends; every
 /// channel's frames go to [`Hub::on_frame`], with replies back on that channel. A peer that
@@ -321,12 +318,12 @@ async fn serve_peer(
 /// [`MAX_MESSAGE`](crate::transport::rtc::MAX_MESSAGE) are dropped and counted as
 /// `rtc_frame_too_large`), a reader task hands what arrives to the hub one frame at a time.
 /// Returns the channel's queue, for the hub to send server-originated frames on.
-fn serve_channel(hub: &Arc<Hub>, client: u32, channel: RtcChannel) -> mpsc::Sender<Bytes> {
+fn serve_channel(hub: &Arc<Hub>, client: u32, channel: RtcChannel) -> outq::FrameTx {
     let RtcChannel {
         mut writer,
         mut inbound,
     } = channel;
-    let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_QUEUE);
+    let (tx, mut rx) = outq::channel(outq::QUEUE_FRAMES);
     let h = hub.clone();
     tokio::spawn(async move {
         while let Some(f) = rx.recv().await {

@@ -9,20 +9,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
+use bytes::BytesMut;
 use wtransport::endpoint::IncomingSession;
 use wtransport::tls::{Certificate, CertificateChain, PrivateKey};
 use wtransport::{Endpoint, Identity as WtIdentity, ServerConfig};
 
 use super::hub::{Hub, Reply};
+use super::outq;
 use crate::frame::{put_prefixed, LengthPrefixed};
 use crate::tls::Identity;
 use crate::transport::webtransport::{send_datagram, StreamFrames};
 use crate::transport::TransportError;
-
-/// Frames queued towards one stream or one session's datagrams before producers wait.
-const QUEUE: usize = 1024;
 
 /// Builds the wtransport endpoint on an already bound UDP socket (port P).
 pub fn endpoint(
@@ -82,7 +79,7 @@ async fn session(incoming: IncomingSession, hub: Arc<Hub>) {
         return;
     };
     // Datagram downstream until a stream opens (and again when every stream has closed).
-    let (dtx, mut drx) = mpsc::channel::<Bytes>(QUEUE);
+    let (dtx, mut drx) = outq::channel(outq::QUEUE_FRAMES);
     let attachment = hub.attach_channel(id, dtx.clone());
     let dconn = conn.clone();
     let dhub = hub.clone();
@@ -101,7 +98,7 @@ async fn session(incoming: IncomingSession, hub: Arc<Hub>) {
         tokio::select! {
             bi = conn.accept_bi() => {
                 let Ok((send, recv)) = bi else { break };
-                let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
+                let (tx, rx) = outq::channel(outq::QUEUE_FRAMES);
                 // The newest open stream is the downstream; each stream stays attached while
                 // it is open, so when the newest ends the one before it takes over.
                 let attached = hub.attach_channel(id, tx.clone());
@@ -128,8 +125,8 @@ async fn stream(
     id: u32,
     mut send: wtransport::SendStream,
     recv: wtransport::RecvStream,
-    tx: mpsc::Sender<Bytes>,
-    mut rx: mpsc::Receiver<Bytes>,
+    tx: outq::FrameTx,
+    mut rx: outq::FrameRx,
     attached: crate::server::hub::Attachment,
 ) {
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -141,7 +138,7 @@ async fn stream(
                 _ = &mut done_rx => {
                     // Upstream FIN: every reply is already queued; flush them, then FIN.
                     buf.clear();
-                    while let Ok(f) = rx.try_recv() {
+                    while let Some(f) = rx.try_recv() {
                         put_prefixed(&mut buf, &f);
                     }
                     if !buf.is_empty() && send.write_all(&buf).await.is_err() {
@@ -152,13 +149,7 @@ async fn stream(
             };
             let Some(f) = f else { break };
             buf.clear();
-            put_prefixed(&mut buf, &f);
-            while buf.len() < 256 * 1024 {
-                match rx.try_recv() {
-                    Ok(f) => put_prefixed(&mut buf, &f),
-                    Err(_) => break,
-                }
-            }
+            rx.coalesce_prefixed(&mut buf, &f, 256 * 1024);
             if send.write_all(&buf).await.is_err() {
                 return;
             }
