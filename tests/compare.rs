@@ -138,6 +138,22 @@ fn one_and_a_half_times_slower_exits_2_and_names_the_cell() {
     assert!(stdout(&o).contains("improved"), "{}", stdout(&o));
 }
 
+/// Two single-repeat runs cannot be judged: exit 4 and a headline that says so, never a
+/// green "no regression".
+#[test]
+fn single_repeat_runs_exit_4_nothing_judged() {
+    let d = tempfile::tempdir().unwrap();
+    let mut one = results(1.0, 1000);
+    one.cells.retain(|c| c.repeat == 1);
+    let b = save(d.path(), "baseline.json", &one);
+    let c = save(d.path(), "current.json", &one);
+    let o = wirebench().arg("compare").arg(&b).arg(&c).output().unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}{}", stdout(&o), stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("nothing could be judged"), "{md}");
+    assert!(!md.contains("no regression"), "{md}");
+}
+
 #[test]
 fn json_output_parses_and_carries_the_verdicts() {
     let d = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ mod compare_common;
 use compare_common::{cell, cells, results, samples, Rep};
 use serde_json::json;
 use wirebench_reports::compare::{
-    compare, CompareError, CompareMetric, CompareOptions, RegressionVerdict, EXIT_OK,
+    compare, CompareError, CompareMetric, CompareOptions, RegressionVerdict, EXIT_NOTHING_JUDGED,
     EXIT_REGRESSION,
 };
 use wirebench_reports::{Results, Status};
@@ -148,8 +148,14 @@ fn too_few_repeats_is_noisy_even_for_a_big_change() {
     assert!((p50.ratio - 3.0).abs() < 0.01, "{}", p50.ratio);
     assert!(p50.reason.contains("need 3"), "{}", p50.reason);
     assert_eq!(r.counts.noisy, CompareMetric::ALL.len());
-    assert_eq!(r.exit_code(), EXIT_OK);
+    // Nothing could be judged: not a green pass.
+    assert_eq!(r.exit_code(), EXIT_NOTHING_JUDGED);
     assert!(r.markdown().contains("noisy (too few repeats)"));
+    assert!(
+        r.markdown().contains("nothing could be judged"),
+        "{}",
+        r.markdown()
+    );
 }
 
 #[test]

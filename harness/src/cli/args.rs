@@ -5,9 +5,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Every command's exit codes (the README has the same table).
+const EXIT_CODES: &str = "Exit codes:
+  0  success: every cell ok; nothing regressed and something was judged; a ranking
+  1  error: bad scenario file, flag or profile; unreadable results
+  2  a metric regressed beyond the threshold (compare, run --ab)
+  3  the run completed with failed cells (run)
+  4  nothing could be judged: every metric noisy or no cell in common (compare, run --ab);
+     nothing to rank (recommend)";
+
 /// wirebench: which real-time web transport for this workload on this network? Measured.
 #[derive(Debug, Parser)]
-#[command(name = "wirebench", version, about, long_about = None)]
+#[command(name = "wirebench", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -18,7 +27,8 @@ pub(crate) enum Command {
     /// Run scenarios (default: the embedded default suite) and write results, summary and report.
     ///
     /// Exit code 0 when every cell succeeded, 3 when the run completed with failed cells, 1 on
-    /// an error (bad scenario, unwritable output, interrupted).
+    /// an error (bad scenario, unwritable output, interrupted); with --ab, 2 on a regression
+    /// and 4 when nothing could be judged.
     Run(RunArgs),
     /// Run the server agent only (for external or remote clients).
     Serve(ServeArgs),
@@ -29,7 +39,8 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// Compare two results files: ratio per cell and metric with a bootstrap 95 % interval.
     ///
-    /// Exit code 0 when nothing regressed, 2 when something regressed, 1 on an error.
+    /// Exit code 0 when nothing regressed, 2 when something regressed, 4 when nothing could
+    /// be judged (every metric noisy), 1 on an error.
     Compare(CompareArgs),
     /// Link emulation tools: check profiles, run programs on an emulated link, clean up.
     #[command(subcommand)]
@@ -40,6 +51,7 @@ pub(crate) enum Command {
     ///
     /// Reads --results (a run of the FAQ scenarios, `wirebench run scenarios/faq`), or, without
     /// it, first runs the FAQ scenarios the traits need at CI scale (`--quick`) into --out.
+    /// Exit code 0 with a ranking, 4 when the results hold nothing to rank, 1 on an error.
     Recommend(RecommendArgs),
 }
 
@@ -149,7 +161,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
     pub(crate) netem: wirebench_netem::BackendKind,
     /// A/B run: run every cell with BASELINE_BINARY's agents and this build's, interleaved,
-    /// then compare (exit 2 on a regression). Results go to OUT/baseline and OUT/current.
+    /// then compare (exit 2 on a regression, 4 when nothing could be judged). Results go to OUT/baseline and OUT/current.
     #[arg(long, value_name = "BASELINE_BINARY")]
     pub(crate) ab: Option<PathBuf>,
     /// Regression threshold for --ab, percent.

@@ -13,6 +13,10 @@ use super::io::{emit, load_profiles};
 use super::run::cmd_run;
 use crate::runner::scenario;
 
+/// `recommend`'s exit code when the results hold nothing to rank for the traits (the same code
+/// as `compare`'s "nothing could be judged").
+pub const EXIT_NOTHING_TO_RANK: u8 = 4;
+
 /// Runs `wirebench recommend`: ranks transports for the traits given.
 pub(crate) async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
     if a.clients == 0 {
@@ -58,6 +62,10 @@ pub(crate) async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
         emit(&format!("{}\n", rec.json()?))?;
     } else {
         emit(&rec.text())?;
+    }
+    if !rec.ranked_any() {
+        eprintln!("wirebench recommend: nothing to rank (see the notes above)");
+        return Ok(EXIT_NOTHING_TO_RANK);
     }
     Ok(0)
 }

@@ -273,7 +273,8 @@ fn failed_cells_code(all: &[Results]) -> u8 {
 }
 
 /// `--ab`: compares the two builds' results (paired: repeat i of both ran back to back),
-/// writes compare.md and compare.json, prints the table; the exit code when it regressed.
+/// writes compare.md and compare.json, prints the table; the exit code when it regressed or
+/// could judge nothing.
 fn ab_verdict(
     baseline: &Results,
     current: &Results,
@@ -297,7 +298,5 @@ fn ab_verdict(
     std::fs::write(out_dir.join("compare.json"), cmp.json()?)
         .with_context(|| format!("writing {}", out_dir.join("compare.json").display()))?;
     emit(&format!("\n{md}\n"))?;
-    Ok(cmp
-        .regressed()
-        .then(|| u8::try_from(cmp.exit_code()).unwrap_or(2)))
+    Ok((cmp.regressed() || !cmp.judged()).then(|| u8::try_from(cmp.exit_code()).unwrap_or(2)))
 }

@@ -35,6 +35,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
 /// Exit code when at least one metric regressed.
 pub const EXIT_REGRESSION: i32 = 2;
+/// Exit code when nothing regressed because nothing could be judged: every compared metric
+/// was noisy (too few repeats, too wide an interval), or no cell was in both runs. A gate that
+/// measured nothing must not pass green.
+pub const EXIT_NOTHING_JUDGED: i32 = 4;
 /// The fewest bootstrap resamples [`compare`] accepts.
 pub const MIN_RESAMPLES: usize = 2000;
 

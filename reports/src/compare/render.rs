@@ -12,11 +12,20 @@ impl Comparison {
         self.counts.regressed > 0
     }
 
+    /// Whether at least one metric got a verdict other than noisy.
+    pub fn judged(&self) -> bool {
+        let c = &self.counts;
+        c.regressed + c.improved + c.unchanged > 0
+    }
+
     /// The process exit code for this outcome: [`EXIT_REGRESSION`] (2) when anything
-    /// regressed, else [`EXIT_OK`] (0). Errors ([`EXIT_ERROR`], 1) are the CLI's to report.
+    /// regressed, [`EXIT_NOTHING_JUDGED`] (4) when no metric could be judged, else
+    /// [`EXIT_OK`] (0). Errors ([`EXIT_ERROR`], 1) are the CLI's to report.
     pub fn exit_code(&self) -> i32 {
         if self.regressed() {
             EXIT_REGRESSION
+        } else if !self.judged() {
+            EXIT_NOTHING_JUDGED
         } else {
             EXIT_OK
         }
@@ -61,6 +70,15 @@ impl Comparison {
             self.baseline_version, self.current_version
         );
         let headline = match c.regressed {
+            0 if self.cells.is_empty() => {
+                "⚠️ **nothing could be judged**: no cell is in both runs".to_string()
+            }
+            0 if !self.judged() => format!(
+                "⚠️ **nothing could be judged**: every metric is noisy (fewer than {} ok \
+                 repeats per side, or an interval wider than twice the threshold); run more \
+                 repeats (`--repeat 5`)",
+                self.min_repeats
+            ),
             0 => "✅ **no regression**".to_string(),
             1 => "❌ **1 regression**".to_string(),
             n => format!("❌ **{n} regressions**"),

@@ -119,10 +119,79 @@ pub struct Recommendation {
     pub verdicts: Vec<Verdict>,
     /// Notes about the evidence (profile substitution, missing scenarios, scale).
     pub notes: Vec<String>,
+    /// The link profiles the figures come from (pooled when several and none was asked for).
+    pub profiles: Vec<String>,
+    /// With several profiles pooled: the ranking on each profile alone, so a reader sees
+    /// whether the pooled order holds on every link measured.
+    pub per_profile: Vec<ProfileRanking>,
 }
 
-/// Ranks the transports of `r` for `t`.
+/// The ranking on one measured profile alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileRanking {
+    /// The profile.
+    pub profile: String,
+    /// Ranked transports, best first.
+    pub order: Vec<String>,
+    /// Whether `order` is the pooled ranking's order.
+    pub same: bool,
+}
+
+impl Recommendation {
+    /// Ranked transports, best first.
+    pub fn order(&self) -> Vec<String> {
+        self.transports
+            .iter()
+            .filter(|r| r.rank.is_some())
+            .map(|r| r.transport.clone())
+            .collect()
+    }
+
+    /// Whether anything was ranked.
+    pub fn ranked_any(&self) -> bool {
+        self.transports.iter().any(|r| r.rank.is_some())
+    }
+}
+
+/// Ranks the transports of `r` for `t`; with no profile asked for and several measured, also
+/// ranks on each profile alone.
 pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
+    let mut rec = rank(r, t);
+    if t.profile.is_none() && rec.profiles.len() > 1 {
+        let pooled = rec.order();
+        rec.per_profile = rec
+            .profiles
+            .iter()
+            .map(|p| {
+                let on = Traits {
+                    profile: Some(p.clone()),
+                    ..t.clone()
+                };
+                let order = rank(r, &on).order();
+                ProfileRanking {
+                    profile: p.clone(),
+                    same: order == pooled,
+                    order,
+                }
+            })
+            .collect();
+    }
+    rec
+}
+
+/// The profiles the figures of `per_crit` come from, in the order first read.
+fn profiles_read(per_crit: &[Vec<(String, Read)>]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in per_crit.iter().flatten().flat_map(|(_, r)| &r.profiles) {
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Ranks the transports of `r` for `t` on the profile asked for, or pooled over profiles.
+fn rank(r: &Results, t: &Traits) -> Recommendation {
     let crit = criteria(t);
     let keys = crate::figures::keys(r);
     let scenarios = needed_scenarios(t);
@@ -155,6 +224,8 @@ pub fn recommend(r: &Results, t: &Traits) -> Recommendation {
         transports: ranked,
         verdicts: applicable,
         notes,
+        profiles: profiles_read(&per_crit),
+        per_profile: Vec::new(),
     }
 }
 

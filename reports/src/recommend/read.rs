@@ -13,6 +13,8 @@ pub(super) struct Read {
     pub(super) values: Vec<f64>,
     pub(super) evidence: Option<Evidence>,
     pub(super) why: Option<String>,
+    /// The profiles whose repeats `values` pools.
+    pub(super) profiles: Vec<String>,
 }
 
 /// Per criterion: transport name → its figures (noting size and profile substitutions).
@@ -164,12 +166,20 @@ fn read_criterion(here: Vec<&KeyCells<'_>>, c: &Criterion) -> Vec<(String, Read)
         );
         // Several profiles: pool the repeats of every profile for this transport.
         if let Some((_, read)) = reads.iter_mut().find(|(n, _)| *n == name) {
+            if !values.is_empty() && !read.profiles.iter().any(|p| p == k.profile) {
+                read.profiles.push(k.profile.to_string());
+            }
             read.values.extend(values);
             if read.evidence.is_none() {
                 read.evidence = evidence;
             }
             continue;
         }
+        let profiles = if values.is_empty() {
+            Vec::new()
+        } else {
+            vec![k.profile.to_string()]
+        };
         reads.push((
             name,
             Read {
@@ -177,6 +187,7 @@ fn read_criterion(here: Vec<&KeyCells<'_>>, c: &Criterion) -> Vec<(String, Read)
                 values,
                 evidence,
                 why,
+                profiles,
             },
         ));
     }

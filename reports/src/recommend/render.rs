@@ -11,7 +11,7 @@ impl Recommendation {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {}",
+            "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {} ({})",
             match t.topology {
                 Connectivity::P2p => "peer to peer",
                 Connectivity::Server => "server authority",
@@ -30,7 +30,12 @@ impl Recommendation {
             } else {
                 ""
             },
-            t.profile.as_deref().unwrap_or("(any measured)")
+            t.profile.as_deref().unwrap_or("(any measured)"),
+            match self.profiles.len() {
+                0 => "no figures".to_string(),
+                1 => format!("figures from {}", self.profiles[0]),
+                _ => format!("figures pooled over {}", self.profiles.join(", ")),
+            }
         );
         let _ = writeln!(s, "evidence from: {}", self.scenarios.join(", "));
         for n in &self.notes {
@@ -74,6 +79,7 @@ impl Recommendation {
                 let _ = writeln!(s, "     caveat: {c}");
             }
         }
+        self.profile_check(&mut s);
         if !self.verdicts.is_empty() {
             let _ = writeln!(s, "\nFAQ verdicts that apply:");
             for v in &self.verdicts {
@@ -81,6 +87,36 @@ impl Recommendation {
             }
         }
         s
+    }
+
+    /// Whether the pooled ranking holds on each profile alone.
+    fn profile_check(&self, s: &mut String) {
+        if self.per_profile.is_empty() {
+            return;
+        }
+        if self.per_profile.iter().all(|p| p.same) {
+            let _ = writeln!(
+                s,
+                "\nthe ranking holds on every profile measured ({})",
+                self.profiles.join(", ")
+            );
+            return;
+        }
+        let _ = writeln!(s, "\nthe ranking differs by profile:");
+        for p in &self.per_profile {
+            let _ = writeln!(
+                s,
+                "  {}: {}{}",
+                p.profile,
+                p.order
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("{}. {t}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if p.same { " (as pooled)" } else { "" }
+            );
+        }
     }
 
     /// The recommendation as JSON.
