@@ -121,6 +121,7 @@ fn broken_scenario_names_file_line_and_key() {
         stderr.contains(&format!("{}:7: sise:", broken.display())),
         "stderr: {stderr}"
     );
+    assert!(stderr.contains("did you mean `size`?"), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.path().join("results.json").exists());
 }
@@ -140,8 +141,16 @@ fn bad_flags_are_errors_not_panics() {
             stderr.starts_with("wirebench: error:"),
             "{args:?}: {stderr}"
         );
+        // The OS error is said once, not once per layer of context.
+        assert!(
+            stderr.matches("(os error").count() <= 1,
+            "{args:?}: {stderr}"
+        );
     }
-    // Out-of-range serve settings are usage errors naming the flag and the range.
+    let a = wirebench().arg("--version").assert().code(0);
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).starts_with("wirebench "));
+    // Out-of-range serve settings are usage errors naming the flag and the range (exit 1, as
+    // every error: 2 means "regressed").
     for (args, says) in [
         (
             vec!["serve", "--poll-timeout", "18446744073709551615"],
@@ -150,7 +159,7 @@ fn bad_flags_are_errors_not_panics() {
         (vec!["serve", "--handshake-timeout", "0"], "1..=3600"),
         (vec!["serve", "--body-budget-mib", "0"], "1..=65536"),
     ] {
-        let a = wirebench().args(&args).assert().code(2);
+        let a = wirebench().args(&args).assert().code(1);
         let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
         assert!(
             stderr.contains(args[1]) && stderr.contains(says),

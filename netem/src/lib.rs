@@ -71,6 +71,7 @@ pub use link::{
 };
 pub use netns::{cleanup, install_signal_cleanup, reap_orphans, signalled};
 pub use profile::{
-    toml_locate, Direction, GilbertElliott, LinkParams, Profile, ProfileError, ProfileSet,
+    toml_locate, toml_message, Direction, GilbertElliott, LinkParams, Profile, ProfileError,
+    ProfileSet,
 };
 pub use topology::Topology;

@@ -323,7 +323,7 @@ impl ProfileSet {
                 file: file.to_string(),
                 line,
                 key,
-                msg: e.message().to_string(),
+                msg: toml_message(&e),
             }
         })?;
         Ok(Self { profiles })
@@ -361,6 +361,42 @@ pub fn toml_locate(text: &str, e: &toml::de::Error) -> (usize, String) {
         .or_else(|| e.message().split('`').nth(1).map(str::to_string))
         .unwrap_or_else(|| "(document)".into());
     (line, key)
+}
+
+/// A TOML error's message, with "did you mean `size`?" when it names an unknown key close to
+/// an expected one.
+pub fn toml_message(e: &toml::de::Error) -> String {
+    let msg = e.message().to_string();
+    let Some(rest) = msg.strip_prefix("unknown field `") else {
+        return msg;
+    };
+    let mut quoted = rest.split('`').step_by(2);
+    let Some(unknown) = quoted.next() else {
+        return msg;
+    };
+    let best = quoted
+        .map(|k| (edit_distance(unknown, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, k)) => format!("unknown field `{unknown}`: did you mean `{k}`? ({msg})"),
+        None => msg,
+    }
+}
+
+/// Levenshtein distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// The key assigned the value that starts at byte `at`, or `None` when `at` is not in a value.
@@ -462,6 +498,18 @@ fn opt_rate_bound<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_key_close_to_a_known_one_gets_a_suggestion() {
+        let text = "[wan]\ndescription = \"x\"\ndelya_ms = 5\n";
+        let e = ProfileSet::parse(text, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("did you mean `delay_ms`?"), "{e}");
+        let text = "[wan]\ndescription = \"x\"\nzzzzzz = 5\n";
+        let e = ProfileSet::parse(text, "p.toml").unwrap_err().to_string();
+        assert!(!e.contains("did you mean"), "{e}");
+        assert_eq!(edit_distance("sise", "size"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 
     #[test]
     fn out_of_range_values_name_file_line_key_and_range() {

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 /// Every command's exit codes (the README has the same table).
 const EXIT_CODES: &str = "Exit codes:
   0  success: every cell ok; nothing regressed and something was judged; a ranking
-  1  error: bad scenario file, flag or profile; unreadable results
+  1  error: bad scenario file, flag, value or profile; unreadable results
   2  a metric regressed beyond the threshold (compare, run --ab)
   3  the run completed with failed cells (run)
   4  nothing could be judged: every metric noisy or no cell in common (compare, run --ab);

@@ -20,7 +20,14 @@ pub use run::EXIT_CELLS_FAILED;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error exits 1, like every other error: clap's own 2 would read as "regressed".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     // Not root? Commands that may build emulated links become root over a private user
     // namespace first; this must happen before any thread starts (the runtime's included).
     let wants_links = match &cli.command {
@@ -47,10 +54,27 @@ pub fn main() -> ExitCode {
     match rt.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("wirebench: error: {e:#}");
+            eprintln!("wirebench: error: {}", said_once(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause its context already quotes
+/// (an error that shows its source would otherwise print the OS error twice).
+fn said_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Runs the command; its exit code.

@@ -157,7 +157,7 @@ pub fn parse_scaled(
 fn read_toml(text: &str, file: &str) -> Result<RawScenario, ScenarioError> {
     toml::from_str(text).map_err(|e| {
         let (line, key) = wirebench_netem::toml_locate(text, &e);
-        let msg = e.message().to_string();
+        let msg = wirebench_netem::toml_message(&e);
         ScenarioError {
             file: file.to_string(),
             line,
