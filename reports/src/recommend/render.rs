@@ -7,36 +7,8 @@ use super::*;
 impl Recommendation {
     /// The recommendation for people.
     pub fn text(&self) -> String {
-        let t = &self.traits;
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {} ({})",
-            match t.topology {
-                Connectivity::P2p => "peer to peer",
-                Connectivity::Server => "server authority",
-            },
-            t.clients,
-            if t.clients == 1 { "" } else { "s" },
-            t.rate,
-            t.size,
-            if t.quiet_periods {
-                ", quiet periods"
-            } else {
-                ""
-            },
-            if t.loss_tolerant {
-                ", loss-tolerant"
-            } else {
-                ""
-            },
-            t.profile.as_deref().unwrap_or("(any measured)"),
-            match self.profiles.len() {
-                0 => "no figures".to_string(),
-                1 => format!("figures from {}", self.profiles[0]),
-                _ => format!("figures pooled over {}", self.profiles.join(", ")),
-            }
-        );
+        self.workload_line(&mut s);
         let _ = writeln!(s, "evidence from: {}", self.scenarios.join(", "));
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
@@ -87,6 +59,39 @@ impl Recommendation {
             }
         }
         s
+    }
+
+    /// The first line: the traits judged and where the figures come from.
+    fn workload_line(&self, s: &mut String) {
+        let t = &self.traits;
+        let _ = writeln!(
+            s,
+            "workload: {}, {} client{}, {} msg/s × {} B{}{}, profile {} ({})",
+            match t.topology {
+                Connectivity::P2p => "peer to peer",
+                Connectivity::Server => "server authority",
+            },
+            t.clients,
+            if t.clients == 1 { "" } else { "s" },
+            t.rate,
+            t.size,
+            if t.quiet_periods {
+                ", quiet periods"
+            } else {
+                ""
+            },
+            if t.loss_tolerant {
+                ", loss-tolerant"
+            } else {
+                ""
+            },
+            t.profile.as_deref().unwrap_or("(any measured)"),
+            match self.profiles.len() {
+                0 => "no figures".to_string(),
+                1 => format!("figures from {}", self.profiles[0]),
+                _ => format!("figures pooled over {}", self.profiles.join(", ")),
+            }
+        );
     }
 
     /// Whether the pooled ranking holds on each profile alone.
