@@ -148,7 +148,12 @@ fn bad_flags_are_errors_not_panics() {
         );
     }
     let a = wirebench().arg("--version").assert().code(0);
-    assert!(String::from_utf8_lossy(&a.get_output().stdout).starts_with("wirebench "));
+    let v = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    assert!(v.starts_with("wirebench "), "{v}");
+    // Built from a git checkout (as CI and the README's commands are): the commit is named.
+    if repo().join(".git").exists() {
+        assert!(v.contains("(git "), "{v}");
+    }
     // Out-of-range serve settings are usage errors naming the flag and the range (exit 1, as
     // every error: 2 means "regressed").
     for (args, says) in [
@@ -186,8 +191,31 @@ fn list_names_transports_workloads_and_profiles() {
         "connect",
         "loopback",
         "default",
+        "faq/peer",
+        "faq/collab",
     ] {
         assert!(out.contains(want), "missing {want}: {out}");
+    }
+}
+
+/// Embedded scenarios are reachable by name in `run`: `faq/peer` parses (the run then stops
+/// at the bad transport filter), an unknown name lists the known ones.
+#[test]
+fn embedded_scenarios_run_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, says) in [
+        ("faq/peer", "--transport"),
+        ("faq-setup", "--transport"),
+        ("faq", "--transport"),
+        ("faq/nope", "faq/peer"),
+    ] {
+        let a = wirebench()
+            .current_dir(dir.path())
+            .args(["run", "--quiet", "--transport", "pigeon", name])
+            .assert()
+            .code(1);
+        let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(stderr.contains(says), "{name}: {stderr}");
     }
 }
 

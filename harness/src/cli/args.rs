@@ -16,7 +16,13 @@ const EXIT_CODES: &str = "Exit codes:
 
 /// wirebench: which real-time web transport for this workload on this network? Measured.
 #[derive(Debug, Parser)]
-#[command(name = "wirebench", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(
+    name = "wirebench",
+    version = env!("WIREBENCH_VERSION"),
+    about,
+    long_about = None,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -112,7 +118,8 @@ pub(crate) struct RunOnly {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Scenario files or directories of them (default: the embedded default suite).
+    /// Scenario files or directories of them, or embedded scenarios by name: `default`, `faq`
+    /// (every FAQ scenario), `faq/peer` (default: the embedded default suite).
     pub(crate) scenarios: Vec<PathBuf>,
     /// Only these transports (comma-separated ids).
     #[arg(long, value_delimiter = ',')]

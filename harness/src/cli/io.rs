@@ -48,7 +48,11 @@ pub(crate) fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> 
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            bail!("{}: no such scenario file or directory", p.display());
+            bail!(
+                "{}: no such scenario file or directory, nor an embedded scenario ({})",
+                p.display(),
+                crate::runner::scenario::embedded_names().join(", ")
+            );
         }
     }
     Ok(files)

@@ -74,10 +74,20 @@ pub(crate) fn cmd_list(a: ListArgs) -> anyhow::Result<u8> {
         let first = p.description.lines().next().unwrap_or("");
         let _ = writeln!(o, "  {name:<24} {first}");
     }
-    o.push_str("\nscenarios (embedded):\n");
+    o.push_str("\nscenarios (embedded; `wirebench run NAME`):\n");
     let names: Vec<String> = profiles.profiles.keys().cloned().collect();
-    let s = scenario::parse(scenario::DEFAULT_SUITE, "default.toml", &names)?;
-    let _ = writeln!(o, "  {:<24} {}", s.name, s.description);
+    for name in scenario::embedded_names() {
+        let Some(texts) = scenario::embedded(&name) else {
+            continue;
+        };
+        if let [(origin, text)] = texts.as_slice() {
+            let s = scenario::parse(text, origin, &names)?;
+            let first = s.description.lines().next().unwrap_or("");
+            let _ = writeln!(o, "  {name:<24} {first}");
+        } else {
+            let _ = writeln!(o, "  {name:<24} every FAQ scenario below");
+        }
+    }
     emit(&o)?;
     Ok(0)
 }

@@ -116,15 +116,27 @@ fn read_scenarios(a: &RunArgs, profiles: &ProfileSet) -> anyhow::Result<Vec<scen
         )?]);
     }
     let mut scenarios = Vec::new();
-    for f in scenario_files(&a.scenarios)? {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        scenarios.push(scenario::parse_scaled(
-            &text,
-            &f.display().to_string(),
-            &names,
-            a.quick,
-        )?);
+    for arg in &a.scenarios {
+        // A file or directory by that name wins; else an embedded scenario's name.
+        let named = (!arg.exists())
+            .then(|| arg.to_str().and_then(scenario::embedded))
+            .flatten();
+        if let Some(named) = named {
+            for (origin, text) in named {
+                scenarios.push(scenario::parse_scaled(text, &origin, &names, a.quick)?);
+            }
+            continue;
+        }
+        for f in scenario_files(std::slice::from_ref(arg))? {
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            scenarios.push(scenario::parse_scaled(
+                &text,
+                &f.display().to_string(),
+                &names,
+                a.quick,
+            )?);
+        }
     }
     Ok(scenarios)
 }

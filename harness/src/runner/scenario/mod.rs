@@ -55,6 +55,41 @@ pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The embedded scenarios a name stands for: `default` (the default suite), `faq` (every FAQ
+/// scenario) or `faq/<name>` (`faq/peer`, also `faq-peer`), each as (origin for errors,
+/// text); `None` for any other name.
+pub fn embedded(name: &str) -> Option<Vec<(String, &'static str)>> {
+    let origin = |f: &str| format!("scenarios/faq/{f} (embedded)");
+    match name {
+        "default" => Some(vec![(
+            "scenarios/default.toml (embedded)".to_string(),
+            DEFAULT_SUITE,
+        )]),
+        "faq" => Some(FAQ_SCENARIOS.iter().map(|(f, t)| (origin(f), *t)).collect()),
+        _ => {
+            let stem = name
+                .strip_prefix("faq/")
+                .or_else(|| name.strip_prefix("faq-"))?;
+            let stem = stem.strip_suffix(".toml").unwrap_or(stem);
+            FAQ_SCENARIOS
+                .iter()
+                .find(|(f, _)| f.strip_suffix(".toml") == Some(stem))
+                .map(|(f, t)| vec![(origin(f), *t)])
+        }
+    }
+}
+
+/// The names [`embedded`] knows, for `list` and error messages.
+pub fn embedded_names() -> Vec<String> {
+    let mut v = vec!["default".to_string(), "faq".to_string()];
+    v.extend(
+        FAQ_SCENARIOS
+            .iter()
+            .map(|(f, _)| format!("faq/{}", f.trim_end_matches(".toml"))),
+    );
+    v
+}
+
 /// A parsed, validated scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
