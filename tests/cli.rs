@@ -255,6 +255,10 @@ fn report_regenerates_html_from_results() {
     results.save_atomic(&path).unwrap();
     wirebench().arg("report").arg(&path).assert().success();
     assert!(dir.path().join("report.html").exists());
+    assert!(
+        dir.path().join("summary.md").exists(),
+        "report regenerates summary.md too"
+    );
 }
 
 /// A namespace prefix unique to one test of this process, so parallel tests (and other runs on

@@ -40,7 +40,7 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Run the client agent only, against a running server.
     Drive(DriveArgs),
-    /// Render report.html from a results file (and, with --export, other formats). FAQ
+    /// Render report.html and summary.md from a results file (and, with --export, other formats). FAQ
     /// verdicts are recomputed with this build's rules.
     Report(ReportArgs),
     /// Compare two results files: ratio per cell and metric with a bootstrap 95 % interval.

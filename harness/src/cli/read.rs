@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use anyhow::Context as _;
 use wirebench_reports::model::Results;
 
 use super::args::{CompareArgs, ListArgs, ReportArgs};
@@ -27,6 +28,11 @@ pub(crate) fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
     wirebench_reports::html::write(&results, &out)?;
     println!("{}", out.display());
     let dir = out.parent().unwrap_or_else(|| Path::new("."));
+    // summary.md too, so both readers' views follow this build's rules.
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, wirebench_reports::summary::markdown(&results))
+        .with_context(|| format!("writing {}", summary.display()))?;
+    println!("{}", summary.display());
     for f in &a.export {
         for p in wirebench_reports::export::write(&results, *f, dir)? {
             println!("{}", p.display());
