@@ -13,9 +13,9 @@ use super::io::{emit, load_profiles};
 use super::run::cmd_run;
 use crate::runner::scenario;
 
-/// `recommend`'s exit code when the results hold nothing to rank for the traits (the same code
-/// as `compare`'s "nothing could be judged").
-pub const EXIT_NOTHING_TO_RANK: u8 = 4;
+/// `recommend`'s exit code when the results hold nothing to rank for the traits: `compare`'s
+/// "nothing could be judged".
+pub const EXIT_NOTHING_TO_RANK: u8 = wirebench_reports::compare::EXIT_NOTHING_JUDGED as u8;
 
 /// Runs `wirebench recommend`: ranks transports for the traits given.
 pub(crate) async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {

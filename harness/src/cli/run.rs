@@ -107,15 +107,13 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
 /// The scenarios to run: the files given, or the embedded default suite.
 fn read_scenarios(a: &RunArgs, profiles: &ProfileSet) -> anyhow::Result<Vec<scenario::Scenario>> {
     let names: Vec<String> = profiles.profiles.keys().cloned().collect();
-    if a.scenarios.is_empty() {
-        return Ok(vec![scenario::parse_scaled(
-            scenario::DEFAULT_SUITE,
-            "scenarios/default.toml (embedded)",
-            &names,
-            a.quick,
-        )?]);
-    }
     let mut scenarios = Vec::new();
+    if a.scenarios.is_empty() {
+        for (origin, text) in scenario::embedded("default").unwrap_or_default() {
+            scenarios.push(scenario::parse_scaled(text, &origin, &names, a.quick)?);
+        }
+        return Ok(scenarios);
+    }
     for arg in &a.scenarios {
         // A file or directory by that name wins; else an embedded scenario's name.
         let named = (!arg.exists())
@@ -310,5 +308,6 @@ fn ab_verdict(
     std::fs::write(out_dir.join("compare.json"), cmp.json()?)
         .with_context(|| format!("writing {}", out_dir.join("compare.json").display()))?;
     emit(&format!("\n{md}\n"))?;
-    Ok((cmp.regressed() || !cmp.judged()).then(|| u8::try_from(cmp.exit_code()).unwrap_or(2)))
+    let code = cmp.exit_code();
+    Ok((code != wirebench_reports::compare::EXIT_OK).then(|| u8::try_from(code).unwrap_or(2)))
 }

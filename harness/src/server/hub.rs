@@ -640,6 +640,7 @@ async fn spin_sleep_us(us: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::outq::channel;
 
     fn frame(seq: u64, kind: Kind) -> Bytes {
         Header {
@@ -657,9 +658,9 @@ mod tests {
     #[tokio::test]
     async fn frames_go_to_the_newest_open_downstream() {
         let hub = Hub::new();
-        let (tx_a, mut rx_a) = crate::server::outq::channel(8);
-        let (tx_b, mut rx_b) = crate::server::outq::channel(8);
-        let (tx_c, mut rx_c) = crate::server::outq::channel(8);
+        let (tx_a, mut rx_a) = channel(8);
+        let (tx_b, mut rx_b) = channel(8);
+        let (tx_c, mut rx_c) = channel(8);
         let a = hub.attach_channel(1, tx_a);
         let b = hub.attach_channel(1, tx_b);
         assert!(hub.send_to(1, frame(0, Kind::Push)).await);
@@ -682,8 +683,8 @@ mod tests {
     #[tokio::test]
     async fn a_stalled_client_does_not_hold_the_push_fan_out() {
         let hub = Arc::new(Hub::new());
-        let (tx_slow, _rx_slow) = crate::server::outq::channel(2);
-        let (tx_fast, mut rx_fast) = crate::server::outq::channel(64);
+        let (tx_slow, _rx_slow) = channel(2);
+        let (tx_fast, mut rx_fast) = channel(64);
         let _s = hub.attach_channel(1, tx_slow);
         let _f = hub.attach_channel(2, tx_fast);
         let pushed = tokio::time::timeout(
@@ -762,7 +763,7 @@ mod tests {
     #[tokio::test]
     async fn echo_goes_back_on_the_request_path_and_bad_frames_are_counted() {
         let hub = Hub::new();
-        let (tx, mut rx) = crate::server::outq::channel(4);
+        let (tx, mut rx) = channel(4);
         hub.on_frame(1, frame(5, Kind::EchoRequest), Reply::Channel(&tx))
             .await;
         let got = rx.recv().await.unwrap();
@@ -778,7 +779,7 @@ mod tests {
     #[tokio::test]
     async fn broadcast_reaches_every_attached_client() {
         let hub = Hub::new();
-        let (tx1, mut rx1) = crate::server::outq::channel(4);
+        let (tx1, mut rx1) = channel(4);
         let _a1 = hub.attach_channel(1, tx1.clone());
         let _a2 = hub.attach_http(2);
         hub.on_frame(1, frame(1, Kind::BroadcastRequest), Reply::Channel(&tx1))
@@ -793,8 +794,8 @@ mod tests {
     #[tokio::test]
     async fn a_reader_that_never_reads_does_not_hold_broadcasts() {
         let hub = Hub::new();
-        let (tx_slow, _rx_slow) = crate::server::outq::channel(2);
-        let (tx_fast, mut rx_fast) = crate::server::outq::channel(64);
+        let (tx_slow, _rx_slow) = channel(2);
+        let (tx_fast, mut rx_fast) = channel(64);
         let _s = hub.attach_channel(1, tx_slow.clone());
         let _f = hub.attach_channel(2, tx_fast);
         // The slow client asks for 20 broadcasts and reads none of them.
@@ -830,7 +831,7 @@ mod tests {
         let long_ago = now_ns() - HTTP_LINGER.as_nanos() as u64 - 1;
         c.http_ended_ns.store(long_ago, Ordering::Relaxed);
         assert_eq!(hub.attached_count(), 0);
-        let (tx, _rx) = crate::server::outq::channel(4);
+        let (tx, _rx) = channel(4);
         hub.on_frame(1, frame(2, Kind::BroadcastRequest), Reply::Channel(&tx))
             .await;
         assert_eq!(

@@ -93,11 +93,6 @@ impl FrameTx {
                 mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
             })
     }
-
-    /// Whether the writer has gone.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
 }
 
 impl FrameRx {

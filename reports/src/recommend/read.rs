@@ -165,31 +165,30 @@ fn read_criterion(here: Vec<&KeyCells<'_>>, c: &Criterion) -> Vec<(String, Read)
             &values,
         );
         // Several profiles: pool the repeats of every profile for this transport.
-        if let Some((_, read)) = reads.iter_mut().find(|(n, _)| *n == name) {
-            if !values.is_empty() && !read.profiles.iter().any(|p| p == k.profile) {
-                read.profiles.push(k.profile.to_string());
+        let at = match reads.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                reads.push((
+                    name,
+                    Read {
+                        transport_id: first.transport.clone(),
+                        values: Vec::new(),
+                        evidence: None,
+                        why,
+                        profiles: Vec::new(),
+                    },
+                ));
+                reads.len() - 1
             }
-            read.values.extend(values);
-            if read.evidence.is_none() {
-                read.evidence = evidence;
-            }
-            continue;
-        }
-        let profiles = if values.is_empty() {
-            Vec::new()
-        } else {
-            vec![k.profile.to_string()]
         };
-        reads.push((
-            name,
-            Read {
-                transport_id: first.transport.clone(),
-                values,
-                evidence,
-                why,
-                profiles,
-            },
-        ));
+        let read = &mut reads[at].1;
+        if !values.is_empty() && !read.profiles.iter().any(|p| p == k.profile) {
+            read.profiles.push(k.profile.to_string());
+        }
+        read.values.extend(values);
+        if read.evidence.is_none() {
+            read.evidence = evidence;
+        }
     }
     reads
 }
