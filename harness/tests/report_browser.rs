@@ -1,7 +1,8 @@
 //! report.html in a real browser: Debian's Chromium, headless, launched and driven over the
 //! DevTools protocol by the browser lane's launcher (`wirebench::browser::Chromium`, with the
 //! flags of `CHROMIUM.md` that keep Chromium's own traffic on the machine); it lives in the
-//! harness crate for that reason, the results fixture is the reports crate's. Asserts no
+//! harness crate for that reason, the results fixture is the reports crate's. Asserts the
+//! answer section is the page's first element and heading, on the first screen; no
 //! console errors, every chart's `<svg>` present with a non-zero size, no request other than
 //! the file itself, no horizontal scrolling at 1280 px, all with page JavaScript disabled;
 //! keeps a full-page screenshot as a test artifact (`$WIREBENCH_ARTIFACTS/report-screenshot.png`, or
@@ -117,6 +118,16 @@ async fn report_renders_in_chromium() {
             height: document.documentElement.scrollHeight,
             resources: performance.getEntriesByType('resource').map(e => e.name),
             title: document.title,
+            answer: (() => {
+                const a = document.getElementById('answer');
+                const first = document.querySelector('h1, h2, h3, h4');
+                const r = a ? a.getBoundingClientRect() : {top: 1e9, height: 0};
+                return {present: !!a, top: r.top, height: r.height,
+                        firstHeadingInside: !!(a && first && a.contains(first)),
+                        firstElement: document.querySelector('main').firstElementChild.id,
+                        rankings: a ? a.querySelectorAll('table.rank').length : 0,
+                        rows: a ? a.querySelectorAll('table.rank tr').length : 0};
+            })(),
         };
     })()"#;
     let page_v = page.evaluate(probe, T).await.expect("probe");
@@ -150,6 +161,24 @@ async fn report_renders_in_chromium() {
         "requests other than the report: {requests:?}"
     );
     assert_eq!(page_v["resources"], json!([]), "subresources loaded");
+
+    // The answer comes first: the page's first element and first heading, on the first
+    // screen, with a ranking per workload × profile.
+    let answer = &page_v["answer"];
+    assert_eq!(answer["present"], true, "{answer}");
+    assert_eq!(answer["firstElement"], "answer", "{answer}");
+    assert_eq!(answer["firstHeadingInside"], true, "{answer}");
+    assert!(
+        answer["top"].as_f64().unwrap_or(f64::MAX) < 100.0,
+        "{answer}"
+    );
+    let groups = wirebench_reports::answer::Answer::of(&results).groups.len();
+    assert!(groups > 0, "the fixture has rankings");
+    assert_eq!(answer["rankings"].as_u64(), Some(groups as u64), "{answer}");
+    assert!(
+        answer["rows"].as_u64().unwrap_or(0) > 2 * groups as u64,
+        "{answer}"
+    );
 
     // Every chart is there, drawn, with text.
     let svgs = page_v["svgs"].as_array().expect("svgs");

@@ -208,6 +208,14 @@ pub fn gap(cells: &[&Cell], m: &Metric) -> Option<String> {
     }
 }
 
+/// Whether the results come from a CI-scale (`--quick`) run: fewer clients and repeats,
+/// shorter runs, so what is judged from them is indicative only.
+pub fn quick_scale(r: &Results) -> bool {
+    r.cells
+        .iter()
+        .any(|c| c.params.get("quick").and_then(|v| v.as_bool()) == Some(true))
+}
+
 /// Every cell key of a results file, ok or not, in the order the keys first appear.
 pub fn keys(r: &Results) -> Vec<KeyCells<'_>> {
     let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();

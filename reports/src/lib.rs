@@ -17,14 +17,17 @@
 //! - [`figures`] — the metrics the outputs show, figures grouped by cell key, spreads.
 //! - [`plots`] — SVG charts (spectrum, CDF, bars) and transport colours.
 //! - [`verdicts`] — the FAQ claims checked against results (`verdicts/`: one file per claim).
+//! - [`recommend`] — ranking transports for an application's traits.
+//! - [`answer`] — what report.html and summary.md open with: each workload × link ranked, and
+//!   `recommend`'s ranking for the common cases.
 //! - [`summary`] — summary.md.
 //! - [`terminal`] — the end-of-run table of `wirebench run`.
 //! - [`html`] — report.html (`html/`: browser lane, sections, tables, verdicts).
 //! - [`export`] — CSV and CI benchmark exports.
 //! - [`compare`] — the regression gate between two results files (`compare/`: metrics,
 //!   rendering).
-//! - [`recommend`] — ranking transports for an application's traits.
 
+pub mod answer;
 pub mod compare;
 pub mod export;
 pub mod figures;

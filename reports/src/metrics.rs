@@ -555,6 +555,23 @@ pub const WIRE_BYTES_PER_CONN_HOUR: &Metric = &Metric {
     ..*WIRE_BYTES_PER_CLIENT_MIN
 };
 
+// ---------------------------------------------------------------------------------------------
+// Recovery
+
+/// Link flap: from the link's return to the frame that ended the slowest client's longest
+/// silence, ms (the flap workload's `flap.recovery_ms`).
+pub const FLAP_RECOVERY_MS: &Metric = &Metric {
+    id: "flap_recovery_ms",
+    label: "recovery after a link cut",
+    unit: "ms",
+    better: Better::Smaller,
+    kind: MetricKind::Delivery,
+    extract: |c| c.flap.as_ref()?.recovery_ms,
+    format: |v| format!("{v:.0} ms"),
+    gap: None,
+    compare: None,
+};
+
 /// Every metric of the catalogue (for lookups by id and the uniqueness test).
 pub const ALL: &[&Metric] = &[
     LATENCY_P50,
@@ -580,6 +597,7 @@ pub const ALL: &[&Metric] = &[
     OVERHEAD,
     WIRE_BYTES_PER_CLIENT_MIN,
     WIRE_BYTES_PER_CONN_HOUR,
+    FLAP_RECOVERY_MS,
 ];
 
 /// Looks a metric of the catalogue up by id.

@@ -415,6 +415,7 @@ fn workload_markdown(r: &Results) -> String {
 pub fn markdown(r: &Results) -> String {
     let mut s = String::new();
     header_markdown(&mut s, r);
+    s.push_str(&crate::answer::Answer::of(r).markdown());
     s.push_str(&crate::verdicts::markdown(&crate::verdicts::read(r)));
     rows_markdown(&mut s, r);
     s.push_str(&workload_markdown(r));
@@ -522,7 +523,8 @@ fn rows_markdown(s: &mut String, r: &Results) {
     if !rows.is_empty() {
         let _ = writeln!(
             s,
-            "| scenario | workload | transport | profile | n | p50 | p99 | msgs/s | goodput | setup | lost |"
+            "\n## Every cell key\n\nMedians over repeats.\n\n\
+             | scenario | workload | transport | profile | n | p50 | p99 | msgs/s | goodput | setup | lost |"
         );
         let _ = writeln!(s, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|");
         let mut notes = Notes::default();

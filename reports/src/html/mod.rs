@@ -14,6 +14,7 @@ pub use crate::format::escape;
 use crate::model::{Results, Status};
 use crate::plots::{self};
 
+mod answer;
 mod browser;
 mod error;
 mod section;
@@ -30,7 +31,8 @@ pub fn render(r: &Results) -> Result<String, ReportError> {
     let keys = figures::keys(r);
     let mut h = String::with_capacity(256 * 1024);
     head(&mut h, r);
-    overview(&mut h, r, &keys);
+    answer::answer(&mut h, &crate::answer::Answer::of(r), &run_line(r, &keys));
+    overview(&mut h, &keys);
     verdicts(&mut h, r);
     environment(&mut h, r, &keys);
     browser_lane(&mut h, r);
@@ -66,7 +68,20 @@ const CSS: &str = r#"
 * { box-sizing: border-box; }
 body { margin:0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: var(--fg); background:#f6f7f9; }
 main { max-width: 1240px; margin: 0 auto; padding: 16px 20px 40px; }
-h1 { font-size: 24px; margin: 8px 0 4px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+.tag { font-size: 13px; font-weight: 600; background: var(--warnbg); border: 1px solid #e0c070; border-radius: 4px; padding: 1px 6px; vertical-align: 3px; }
+.caveat { background: var(--warnbg); border: 1px solid #e0c070; border-radius: 6px; padding: 6px 12px; margin: 8px 0; }
+.caveat ul { margin: 4px 0; padding-left: 18px; }
+.ranks { display:grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 10px; }
+.rank { border:1px solid var(--line); border-radius:4px; padding: 6px 8px; overflow-x: auto; }
+.rank h3 { margin: 2px 0; text-transform: none; letter-spacing: 0; color: var(--fg); }
+table.rank { font-size: 12px; width: 100%; }
+table.rank th, table.rank td { padding: 2px 4px; }
+table.rank th { white-space: nowrap; }
+table.rank td.t small { font-size: 11px; }
+table.rank tr.floor td { color: var(--muted); }
+table.rank tr.unranked td { color: var(--muted); font-style: italic; }
+table.cases td small { display:block; }
 h2 { font-size: 20px; margin: 0 0 4px; }
 h3 { font-size: 15px; margin: 18px 0 6px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
 p.meta, p.note { color: var(--muted); margin: 4px 0 8px; }
@@ -108,35 +123,31 @@ fn head(h: &mut String, r: &Results) {
     );
 }
 
-/// The browser lane: Rust vs browser side by side, and the per-origin limit (only when the
-/// run had browser cells).
+/// How many cells have status `s`.
 fn count(r: &Results, s: Status) -> usize {
     r.cells.iter().filter(|c| c.status == s).count()
 }
 
-fn overview(h: &mut String, r: &Results, keys: &[KeyCells<'_>]) {
-    let _ = writeln!(
-        h,
-        "<h1>wirebench report</h1>\n<p class=\"meta\">Run started {} · {} cells: {} ok, \
-         <span class=\"{}\">{} failed</span>, <span class=\"{}\">{} skipped</span> · {} cell keys \
-         (workload × transport × profile). Figures are medians over repeats.</p>",
+/// `Run started … · 222 cells: 222 ok, 0 failed, 0 skipped · 90 cell keys …`.
+fn run_line(r: &Results, keys: &[KeyCells<'_>]) -> String {
+    let class = |s: Status, c: &'static str| if count(r, s) > 0 { c } else { "" };
+    format!(
+        "Run started {} · {} cells: {} ok, <span class=\"{}\">{} failed</span>, \
+         <span class=\"{}\">{} skipped</span> · {} cell keys (workload × transport × \
+         profile). Figures are medians over repeats.",
         escape(&r.started_at),
         r.cells.len(),
         count(r, Status::Ok),
-        if count(r, Status::Failed) > 0 {
-            "status-failed"
-        } else {
-            ""
-        },
+        class(Status::Failed, "status-failed"),
         count(r, Status::Failed),
-        if count(r, Status::Skipped) > 0 {
-            "status-skipped"
-        } else {
-            ""
-        },
+        class(Status::Skipped, "status-skipped"),
         count(r, Status::Skipped),
         keys.len()
-    );
+    )
+}
+
+/// The scenarios' table of contents, with how many of each one's keys are not ok.
+fn overview(h: &mut String, keys: &[KeyCells<'_>]) {
     let secs = sections(keys);
     if secs.len() > 1 {
         h.push_str("<nav class=\"card\"><strong>Scenarios</strong><ul>");

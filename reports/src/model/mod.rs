@@ -704,6 +704,22 @@ pub struct Warmup {
 }
 
 impl Results {
+    /// A results file of `cells` with a blank envelope (version `0`, default host, userspace
+    /// backend, no verdicts): how tests and tools build results from cells alone.
+    pub fn of_cells(cells: Vec<Cell>) -> Self {
+        Self {
+            schema: SCHEMA.into(),
+            version: "0".into(),
+            git: None,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            host: Host::default(),
+            netem_backend: "userspace".into(),
+            emulator_semantics: None,
+            cells,
+            verdicts: Vec::new(),
+        }
+    }
+
     /// Reads and checks a results file.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let p = path.display().to_string();

@@ -239,10 +239,7 @@ fn scenario_notes(r: &Results, scenarios: &[&'static str]) -> Vec<String> {
             ));
         }
     }
-    if r.cells
-        .iter()
-        .any(|c| c.params.get("quick").and_then(|v| v.as_bool()) == Some(true))
-    {
+    if crate::figures::quick_scale(r) {
         notes.push("figures from a CI-scale (--quick) run: fewer clients and repeats".into());
     }
     notes

@@ -182,20 +182,10 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::model::{Cell, Delivery, Host, Latency, Resources, Status, Wire, SCHEMA};
+    use crate::model::{Cell, Delivery, Latency, Resources, Status, Wire};
 
     fn results(cells: Vec<Cell>) -> Results {
-        Results {
-            schema: SCHEMA.into(),
-            version: "0".into(),
-            git: None,
-            started_at: "2026-11-24T00:00:00Z".into(),
-            host: Host::default(),
-            netem_backend: "userspace".into(),
-            emulator_semantics: None,
-            cells,
-            verdicts: Vec::new(),
-        }
+        Results::of_cells(cells)
     }
 
     /// A latency summary whose histogram holds 1,000 samples of each value (enough for p99).

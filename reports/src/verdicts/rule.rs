@@ -221,10 +221,7 @@ impl<'a> Ctx<'a> {
         Self {
             keys: figures::keys(r),
             scenarios: r.cells.iter().map(|c| c.scenario.as_str()).collect(),
-            quick: r
-                .cells
-                .iter()
-                .any(|c| c.params.get("quick").and_then(|v| v.as_bool()) == Some(true)),
+            quick: figures::quick_scale(r),
         }
     }
 

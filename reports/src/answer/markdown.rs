@@ -1,0 +1,173 @@
+//! The answer as summary.md opens with it, and the texts report.html shares with it.
+
+use std::fmt::Write as _;
+
+use super::{ratio_text, Answer, Case, Group, Place, HARNESS_NOTE};
+
+impl Place {
+    /// The rank as shown: `1`, `=1` (tied with the one above), `floor` (tcp), `–` (unranked).
+    pub fn rank_text(&self) -> String {
+        match self.rank {
+            Some(r) if self.tied => format!("={r}"),
+            Some(r) => r.to_string(),
+            None if self.floor && self.figure.is_some() => "floor".into(),
+            None => "–".into(),
+        }
+    }
+}
+
+impl Case {
+    /// `1. websocket (1.00) · 2. sse (1.31) · …`: the ranked transports with their scores.
+    pub fn ranking_text(&self) -> String {
+        self.rec
+            .transports
+            .iter()
+            .filter_map(|t| {
+                let r = t.rank?;
+                Some(format!(
+                    "{r}. {} ({})",
+                    t.transport,
+                    t.score.map_or("–".into(), |s| format!("{s:.2}"))
+                ))
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
+    /// Whether the ranking holds on every profile measured: `yes, on broadband and lte`, or
+    /// the profiles where it does not, with their order.
+    pub fn holds_text(&self) -> String {
+        let profiles = self.rec.profiles.join(", ");
+        if self.rec.per_profile.is_empty() {
+            return format!("one profile measured ({profiles})");
+        }
+        let differ: Vec<String> = self
+            .rec
+            .per_profile
+            .iter()
+            .filter(|p| !p.same)
+            .map(|p| format!("on {}: {}", p.profile, p.order.join(", ")))
+            .collect();
+        if differ.is_empty() {
+            format!("yes, on each of {profiles}")
+        } else {
+            format!("no — {}", differ.join("; "))
+        }
+    }
+}
+
+/// Escapes the characters that break a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+impl Answer {
+    /// The answer in Markdown: summary.md's first section.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from("## Which transport? The answer from this run\n\n");
+        for c in &self.caveats {
+            let _ = writeln!(s, "> {c}");
+        }
+        if !self.caveats.is_empty() {
+            s.push('\n');
+        }
+        self.cases_markdown(&mut s);
+        if !self.groups.is_empty() {
+            s.push_str(
+                "### Ranked per workload and link\n\nRatios: the figure ÷ the best's, and ÷ the \
+                 raw-TCP floor's (shown, never ranked: browsers cannot open raw TCP).\n",
+            );
+        }
+        for g in &self.groups {
+            group_markdown(&mut s, g, self.several_scenarios);
+        }
+        s
+    }
+
+    fn cases_markdown(&self, s: &mut String) {
+        if self.cases.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "### The common cases{}\n\n`wirebench recommend`'s ranking from the FAQ scenarios \
+             (score: the weighted mean of the ratios to the best, 1.00 = best on every \
+             criterion).\n\n| case | rule of thumb | ranking (score) | holds on every \
+             profile? |\n|---|---|---|---|",
+            if self.indicative { " (indicative)" } else { "" }
+        );
+        for c in &self.cases {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                cell(c.title),
+                cell(c.folklore),
+                cell(&c.ranking_text()),
+                cell(&c.holds_text())
+            );
+        }
+        s.push_str("\nYour own case: `wirebench recommend --help`; the rows above come from ");
+        s.push_str(
+            &self
+                .cases
+                .iter()
+                .map(|c| format!("`{}`", c.command))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        s.push_str(".\n\n");
+    }
+}
+
+fn group_markdown(s: &mut String, g: &Group, several_scenarios: bool) {
+    let _ = writeln!(
+        s,
+        "\n#### {} — {}\n",
+        g.title(several_scenarios),
+        g.subtitle()
+    );
+    let notes = g.places.iter().any(|p| p.note.is_some());
+    let also = g.also().map(|a| a.label);
+    let mut head = format!("| # | transport | {} |", g.merit.metric.label);
+    let mut rule = String::from("|--:|---|--:|");
+    if let Some(a) = also {
+        let _ = write!(head, " {a} |");
+        rule.push_str("--:|");
+    }
+    head.push_str(" ÷ best |");
+    rule.push_str("--:|");
+    if g.has_floor() {
+        head.push_str(" ÷ tcp |");
+        rule.push_str("--:|");
+    }
+    if notes {
+        head.push_str(" note |");
+        rule.push_str("---|");
+    }
+    let _ = writeln!(s, "{head}\n{rule}");
+    for p in &g.places {
+        let mut row = format!(
+            "| {} | {} | {} |",
+            p.rank_text(),
+            cell(&p.transport),
+            cell(&g.figure_text(p))
+        );
+        if also.is_some() {
+            let _ = write!(row, " {} |", g.also_text(p));
+        }
+        let _ = write!(row, " {} |", ratio_text(p.vs_best));
+        if g.has_floor() {
+            let _ = write!(row, " {} |", ratio_text(p.vs_tcp));
+        }
+        if notes {
+            let _ = write!(row, " {} |", cell(p.note.as_deref().unwrap_or("")));
+        }
+        let _ = writeln!(s, "{row}");
+    }
+    if g.any_harness_bound() {
+        let _ = writeln!(s, "\n{HARNESS_NOTE}");
+    }
+    if !g.verdicts.is_empty() {
+        let _ = writeln!(s, "\nFAQ verdicts on it: {}", cell(&g.verdicts.join("; ")));
+    }
+}
