@@ -84,19 +84,30 @@ fn cases(h: &mut String, a: &Answer) {
     h.push_str("</table></div>\n");
 }
 
-/// A column header: the metric's label without " latency" (the subtitle says it).
+/// A column header, short (the card's subtitle names the metric in full).
 fn header(m: &Metric) -> String {
-    escape(m.label.trim_end_matches(" latency"))
+    let short = match m.id {
+        "setup_ms" => "setup",
+        "setup_rtts" => "RTTs",
+        "server_rss_bytes_per_connection" => "memory / conn",
+        "flap_recovery_ms" => "recovery",
+        _ => m.label.trim_end_matches(" latency"),
+    };
+    escape(short)
 }
 
 /// The transport cell: colour, id, then the implementation and client on a second line, and
 /// why it is unranked.
 fn transport_td(p: &Place) -> String {
     let rest = p.transport.strip_prefix(&p.id).unwrap_or_default().trim();
+    // The swatch stays with the id's first word; a long id may break after a hyphen.
+    let (head, tail) = p.id.split_at(p.id.find('-').map_or(p.id.len(), |i| i + 1));
     let mut s = format!(
-        "<td class=\"t\"><i class=\"sw\" style=\"background:{}\"></i>{}",
+        "<td class=\"t\"><span class=\"nw\"><i class=\"sw\" style=\"background:{}\"></i>{}\
+         </span>{}",
         plots::css_color(plots::transport_color(&p.id)),
-        escape(&p.id)
+        escape(head),
+        escape(tail)
     );
     for small in [rest, p.note.as_deref().unwrap_or("")] {
         if !small.is_empty() {

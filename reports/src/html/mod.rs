@@ -75,10 +75,11 @@ h1 { font-size: 24px; margin: 0 0 4px; }
 .ranks { display:grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 10px; }
 .rank { border:1px solid var(--line); border-radius:4px; padding: 6px 8px; overflow-x: auto; }
 .rank h3 { margin: 2px 0; text-transform: none; letter-spacing: 0; color: var(--fg); }
-table.rank { font-size: 12px; width: 100%; }
-table.rank th, table.rank td { padding: 2px 4px; }
+table.rank { font-size: 11.5px; width: 100%; }
+table.rank th, table.rank td { padding: 2px 3px; }
 table.rank th { white-space: nowrap; }
 table.rank td.t small { font-size: 11px; }
+table.rank .nw { white-space: nowrap; }
 table.rank tr.floor td { color: var(--muted); }
 table.rank tr.unranked td { color: var(--muted); font-style: italic; }
 table.cases td small { display:block; }
