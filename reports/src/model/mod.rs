@@ -1,6 +1,8 @@
 //! The results model: `results.json`, schema `wirebench/1`.
 //!
-//! This is a versioned public contract (see `docs/results.md` and `schema/results.schema.json`).
+//! This is a versioned public contract (see `docs/results.md` and `schema/results.schema.json`,
+//! generated from these types by [`Results::json_schema`]). Readers ignore fields they do not
+//! know (a newer writer may add some within `wirebench/1`) and reject another schema id.
 //! Absent measurements are `null`, never invented; every latency figure is traceable to the
 //! full HdrHistogram stored beside it (`latency_us.hdr`).
 
@@ -28,6 +30,7 @@ pub const UNRELIABLE_TRANSPORTS: &[&str] = &["webtransport-datagram", "webrtc-un
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod verdict;
@@ -73,10 +76,10 @@ pub enum ModelError {
 }
 
 /// A whole results file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Results {
     /// Always [`SCHEMA`].
+    #[schemars(extend("const" = "wirebench/1"))]
     pub schema: String,
     /// wirebench version that produced the file.
     pub version: String,
@@ -102,8 +105,7 @@ pub struct Results {
 }
 
 /// Facts about the machine, so numbers can be judged in context.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Host {
     /// Host name.
     pub hostname: Option<String>,
@@ -120,7 +122,9 @@ pub struct Host {
 }
 
 /// Outcome of a cell.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Measured; the figures are valid.
@@ -132,8 +136,7 @@ pub enum Status {
 }
 
 /// One measured cell.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Cell {
     /// Scenario name.
     pub scenario: String,
@@ -218,8 +221,7 @@ pub struct Cell {
 /// What the `idle` workload measures besides notification latency (`latency_us`) and delivery.
 /// Figures the cell could not measure are `null` (e.g. wire bytes on loopback, which has no
 /// link emulator to count them).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct IdleFigures {
     /// Clients connected and held open (each holds one connection: listen-only HTTP clients
     /// open no upstream).
@@ -262,8 +264,7 @@ pub struct IdleFigures {
 }
 
 /// What the `flap` workload measures besides latency and delivery (`lost`, `duplicated`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct FlapFigures {
     /// When the link was cut, ms after the push stream was started.
     pub cut_at_ms: Option<f64>,
@@ -283,8 +284,7 @@ pub struct FlapFigures {
 }
 
 /// Figures of a browser-client cell beyond the common ones.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BrowserFigures {
     /// How the page's clock was related to the server's, for one-way figures (push, download,
     /// relay, collab).
@@ -302,8 +302,7 @@ pub struct BrowserFigures {
 /// figures of the cell are off by at most `uncertainty_us`, in either direction; for relay and
 /// collab (one-way between pages on the machine's shared wall clock, every page using the one
 /// offset) it bounds only the frames' `sent_ns` and cancels out of the latency.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ClockSync {
     /// Probes sent (per client).
     pub probes: u32,
@@ -340,8 +339,7 @@ impl ClockSync {
 }
 
 /// N streams opened at once to one origin, and when each got going.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct OriginLimit {
     /// Streams opened together.
     pub streams: u32,
@@ -359,8 +357,7 @@ pub struct OriginLimit {
 }
 
 /// When one stream of [`OriginLimit`] got going, ms after all were opened (null: never).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StreamStart {
     /// Stream number, from 1.
     pub stream: u32,
@@ -379,8 +376,7 @@ pub struct StreamStart {
 /// when frames were lost (they are infinite). `delivered` is the same summary over the
 /// delivered frames only, present when `lost` > 0. Every figure can be recomputed from `hdr`
 /// and `lost`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Latency {
     /// Frames the percentiles are over: delivered (in `hdr`) + `lost`.
     pub count: u64,
@@ -409,8 +405,7 @@ pub struct Latency {
 }
 
 /// A latency summary without the histogram: [`Latency::delivered`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LatencySummary {
     /// Samples.
     pub count: u64,
@@ -560,8 +555,7 @@ pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, ModelError> {
 }
 
 /// Message and byte rates.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Throughput {
     /// Messages per second delivered.
     pub msgs_per_s: Option<f64>,
@@ -570,8 +564,7 @@ pub struct Throughput {
 }
 
 /// What was sent and what arrived.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Delivery {
     /// Frames sent.
     pub sent: u64,
@@ -596,8 +589,7 @@ pub struct Delivery {
 }
 
 /// Bytes on the wire per direction.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Wire {
     /// Client → server bytes.
     pub bytes_up: Option<u64>,
@@ -608,8 +600,7 @@ pub struct Wire {
 }
 
 /// Per-process resources, from /proc.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Resources {
     /// Server agent CPU seconds (user + system) during the cell.
     pub server_cpu_s: Option<f64>,
@@ -622,8 +613,7 @@ pub struct Resources {
 }
 
 /// Schedule lateness of an open-loop sender, µs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Lateness {
     /// Median.
     pub p50: u64,
@@ -634,8 +624,7 @@ pub struct Lateness {
 }
 
 /// The link emulator's timing and drops over one cell (every host's links, both directions).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct EmulatorFigures {
     /// `userspace` or `kernel`.
     pub backend: String,
@@ -661,8 +650,7 @@ pub struct EmulatorFigures {
 pub const EMULATOR_LATENESS_BOUND_US: f64 = 1000.0;
 
 /// Why a cell is flagged harness-bound (see [`Cell::harness_bound`]).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct HarnessBound {
     /// The rule that fired, in words with its figures.
     pub reason: String,
@@ -694,8 +682,7 @@ impl HarnessBound {
 }
 
 /// What warm-up excluded from the figures.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Warmup {
     /// Warm-up length, ms.
     pub duration_ms: u64,
@@ -718,6 +705,24 @@ impl Results {
             cells,
             verdicts: Vec::new(),
         }
+    }
+
+    /// results.json's JSON Schema (2020-12), generated from these types: what
+    /// `reports/schema/results.schema.json` holds (a test keeps the two equal). Objects allow
+    /// properties they do not name: a newer writer may add fields within `wirebench/1`.
+    pub fn json_schema() -> serde_json::Value {
+        let mut v = schemars::schema_for!(Results).to_value();
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "$id".into(),
+                "https://wirebench.invalid/schema/results-1.json".into(),
+            );
+            o.insert(
+                "title".into(),
+                "wirebench results (schema wirebench/1)".into(),
+            );
+        }
+        v
     }
 
     /// Reads and checks a results file.

@@ -6,10 +6,15 @@
 //! a JSON object with its keys in sorted order), and entries of another shape, which older or
 //! foreign files may carry, are kept as raw JSON ([`StoredVerdict::Other`]).
 
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The outcome of a rule.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The measurements agree with the claim, beyond noise.
@@ -32,7 +37,7 @@ impl Outcome {
 }
 
 /// One number a verdict rests on, with the cell it came from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Evidence {
     /// The cell key `scenario/workload/transport/profile` (workload = its name in the
     /// scenario; transport with its implementation where it has several).
@@ -52,7 +57,7 @@ pub struct Evidence {
 }
 
 /// A FAQ claim checked against a results file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Verdict {
     /// Stable id (`peer-relay-latency`, `setup-rtts-websocket`, …).
     pub id: String,
@@ -142,6 +147,20 @@ impl Serialize for StoredVerdict {
                 .serialize(s),
             Self::Other(v) => v.serialize(s),
         }
+    }
+}
+
+impl JsonSchema for StoredVerdict {
+    fn schema_name() -> Cow<'static, str> {
+        "StoredVerdict".into()
+    }
+
+    /// A FAQ verdict, or any other object (kept verbatim by readers).
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A FAQ verdict, or an object of another shape (kept verbatim).",
+            "anyOf": [generator.subschema_for::<Verdict>(), {"type": "object"}]
+        })
     }
 }
 
