@@ -25,6 +25,80 @@ fn schema() -> serde_json::Value {
     serde_json::from_str(&text).expect("schema is JSON")
 }
 
+/// k6-style `[thresholds]`: a crossed limit ends `run` and `compare` with exit 99 and a table
+/// of what crossed; a passing one leaves exit 0; a threshold naming nothing in the scenario is
+/// refused with its file, line and key.
+#[test]
+fn thresholds_gate_run_and_compare_with_exit_99() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |thresholds: &str| {
+        let p = dir.path().join("thr.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"thr\"\nrepeat = 1\ntransports = [\"tcp\", \"websocket\"]\n\
+                 [defaults]\nwarmup_ms = 100\nduration_ms = 300\n\
+                 [[workload]]\nkind = \"echo\"\nrate = 200\n\
+                 [thresholds]\n{thresholds}"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let run = |file: &Path, out: &str| {
+        wirebench()
+            .args(["run", "--quiet", "--force", "--out"])
+            .arg(dir.path().join(out))
+            .arg(file)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    let crossed = run(
+        &scenario("\"echo.*.p50_us\" = \"< 1\"\n\"echo.tcp.p50_us\" = \"< 10000000\"\n"),
+        "crossed",
+    );
+    let err = String::from_utf8_lossy(&crossed.stderr);
+    assert_eq!(crossed.status.code(), Some(99), "{err}");
+    assert!(
+        err.contains("thresholds: 2 of 3 crossed (exit 99)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("| `echo.*.p50_us < 1` | thr/echo/websocket/loopback |"),
+        "{err}"
+    );
+    let results = dir.path().join("crossed/results.json");
+    let summary = std::fs::read_to_string(dir.path().join("crossed/summary.md")).unwrap();
+    assert!(summary.contains("## Thresholds"), "{summary}");
+    let cmp = wirebench()
+        .arg("compare")
+        .args([&results, &results])
+        .output()
+        .unwrap();
+    assert_eq!(
+        cmp.status.code(),
+        Some(99),
+        "compare checks the current file's thresholds"
+    );
+
+    let passed = run(&scenario("\"echo.*.p50_us\" = \"< 10000000\"\n"), "passed");
+    assert_eq!(
+        passed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+
+    let bad = run(&scenario("\"echo.webrtc.p50_us\" = \"< 1\"\n"), "bad");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("thr.toml:11: thresholds.\"echo.webrtc.p50_us\": workload `echo` does not run transport `webrtc`"),
+        "{err}"
+    );
+}
+
 #[test]
 fn tiny_run_writes_valid_results_summary_and_report() {
     let out = tempfile::tempdir().unwrap();
@@ -250,6 +324,7 @@ fn report_regenerates_html_from_results() {
         emulator_semantics: None,
         cells: vec![],
         verdicts: vec![],
+        thresholds: vec![],
     };
     let path = dir.path().join("results.json");
     results.save_atomic(&path).unwrap();

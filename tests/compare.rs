@@ -84,6 +84,7 @@ fn results(ws_factor: f64, rate: u64) -> Results {
         emulator_semantics: None,
         cells,
         verdicts: Vec::new(),
+        thresholds: Vec::new(),
     }
 }
 

@@ -20,6 +20,7 @@
 //! - [`recommend`] — ranking transports for an application's traits.
 //! - [`answer`] — what report.html and summary.md open with: each workload × link ranked, and
 //!   `recommend`'s ranking for the common cases.
+//! - [`thresholds`] — a scenario's absolute pass/fail limits (`[thresholds]`), checked.
 //! - [`summary`] — summary.md.
 //! - [`terminal`] — the end-of-run table of `wirebench run`.
 //! - [`html`] — report.html (`html/`: browser lane, sections, tables, verdicts).
@@ -40,6 +41,7 @@ pub mod recommend;
 pub mod stats;
 pub mod summary;
 pub mod terminal;
+pub mod thresholds;
 pub mod verdicts;
 
 pub use model::*;

@@ -417,12 +417,27 @@ pub fn markdown(r: &Results) -> String {
     header_markdown(&mut s, r);
     s.push_str(&crate::answer::Answer::of(r).markdown());
     s.push_str(&crate::verdicts::markdown(&crate::verdicts::read(r)));
+    thresholds_markdown(&mut s, r);
     rows_markdown(&mut s, r);
     s.push_str(&workload_markdown(r));
     s.push_str(&browser_markdown(r));
     failures_markdown(&mut s, r);
     harness_bound_markdown(&mut s, r);
     s
+}
+
+/// The scenarios' `[thresholds]`, each checked on every cell it names.
+fn thresholds_markdown(s: &mut String, r: &Results) {
+    if r.thresholds.is_empty() {
+        return;
+    }
+    s.push_str("\n## Thresholds\n\n");
+    match crate::thresholds::check(r) {
+        Ok(checks) => s.push_str(&crate::thresholds::markdown(&checks, true)),
+        Err(e) => {
+            let _ = writeln!(s, "The thresholds cannot be read: {e}");
+        }
+    }
 }
 
 /// `scenario/workload/transport/profile #repeat`: one repeat of a cell as the lists name it.

@@ -12,7 +12,8 @@ const EXIT_CODES: &str = "Exit codes:
   2  a metric regressed beyond the threshold (compare, run --ab)
   3  the run completed with failed cells (run)
   4  nothing could be judged: every metric noisy or no cell in common (compare, run --ab);
-     nothing to rank (recommend)";
+     nothing to rank (recommend)
+ 99  a scenario's [thresholds] limit crossed (run; compare, on the current file), above 2-4";
 
 /// wirebench: which real-time web transport for this workload on this network? Measured.
 #[derive(Debug, Parser)]

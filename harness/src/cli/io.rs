@@ -80,3 +80,17 @@ pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Checks the thresholds stored in `r` (its scenarios' `[thresholds]`): the headline and the
+/// table of crossed ones on stderr, and [`EXIT_THRESHOLDS`] when any was crossed.
+///
+/// [`EXIT_THRESHOLDS`]: wirebench_reports::thresholds::EXIT_THRESHOLDS
+pub(crate) fn thresholds_code(r: &Results) -> anyhow::Result<Option<u8>> {
+    use wirebench_reports::thresholds::{check, markdown, EXIT_THRESHOLDS};
+    if r.thresholds.is_empty() {
+        return Ok(None);
+    }
+    let checks = check(r)?;
+    eprint!("wirebench: {}", markdown(&checks, false));
+    Ok(checks.iter().any(|c| !c.passed).then_some(EXIT_THRESHOLDS))
+}

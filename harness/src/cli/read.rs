@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use wirebench_reports::model::Results;
 
 use super::args::{CompareArgs, ListArgs, ReportArgs};
-use super::io::{emit, load_profiles};
+use super::io::{emit, load_profiles, thresholds_code};
 use crate::runner::scenario;
 
 /// Runs `wirebench report`: report.html (and exports) from a results file, verdicts
@@ -57,6 +57,10 @@ pub(crate) fn cmd_compare(a: CompareArgs) -> anyhow::Result<u8> {
         emit(&format!("{}\n", cmp.json()?))?;
     } else {
         emit(&cmp.markdown())?;
+    }
+    // The current file's absolute limits gate too, above any relative verdict.
+    if let Some(c) = thresholds_code(&cur)? {
+        return Ok(c);
     }
     Ok(u8::try_from(cmp.exit_code()).unwrap_or(1))
 }

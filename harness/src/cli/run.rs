@@ -8,7 +8,7 @@ use wirebench_netem::{BackendChoice, BackendKind, ProfileSet};
 use wirebench_reports::model::{Results, Status};
 
 use super::args::RunArgs;
-use super::io::{emit, load_profiles, scenario_files, write_outputs};
+use super::io::{emit, load_profiles, scenario_files, thresholds_code, write_outputs};
 use crate::runner::{self, progress, scenario, PlannedCell};
 
 /// Exit code of `wirebench run` when it completed but some cells failed.
@@ -88,7 +88,12 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         no_idle: a.no_idle,
     };
     let mut all = runner::run(cells, &opts).await?;
+    let thresholds: Vec<_> = scenarios
+        .iter()
+        .flat_map(|s| s.thresholds.clone())
+        .collect();
     for (results, v) in all.iter_mut().zip(&opts.variants) {
+        results.thresholds = thresholds.clone();
         write_everything(results, &v.out_dir, &a)?;
     }
     let current = all.last().context("no results")?;
@@ -100,6 +105,9 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         if let Some(c) = ab_verdict(&all[0], current, a.threshold, &out_dir)? {
             code = c;
         }
+    }
+    if let Some(c) = thresholds_code(current)? {
+        code = c;
     }
     Ok(code)
 }
@@ -241,7 +249,7 @@ fn announce(a: &RunArgs, cells: &[PlannedCell], scenarios: usize, variants: usiz
 /// exports asked for, beside `results.json` in `dir`.
 fn write_everything(results: &mut Results, dir: &Path, a: &RunArgs) -> anyhow::Result<()> {
     let verdicts = wirebench_reports::verdicts::evaluate(results);
-    if !verdicts.is_empty() {
+    if !verdicts.is_empty() || !results.thresholds.is_empty() {
         results.verdicts = wirebench_reports::verdicts::stored(&verdicts);
         let path = dir.join("results.json");
         results

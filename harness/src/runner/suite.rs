@@ -36,6 +36,7 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
             emulator_semantics: None,
             cells: Vec::new(),
             verdicts: Vec::new(),
+            thresholds: Vec::new(),
         });
     }
     let n = opts.variants.len();

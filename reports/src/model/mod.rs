@@ -102,6 +102,22 @@ pub struct Results {
     /// another shape in a file are kept as JSON, see [`StoredVerdict`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<StoredVerdict>,
+    /// Absolute pass/fail limits the scenarios set (`[thresholds]`), checked by `run` and
+    /// `compare` ([`crate::thresholds`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdSpec>,
+}
+
+/// One entry of a scenario's `[thresholds]` table, as written: `"echo.websocket.p99_us" =
+/// "< 2000"` in scenario `default`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ThresholdSpec {
+    /// The scenario that set it (it applies to that scenario's cells only).
+    pub scenario: String,
+    /// `WORKLOAD.TRANSPORT[.PROFILE].METRIC`; TRANSPORT may be `*` (every transport).
+    pub key: String,
+    /// `< N`, `<= N`, `> N` or `>= N`, N in the metric's unit.
+    pub condition: String,
 }
 
 /// Facts about the machine, so numbers can be judged in context.
@@ -704,6 +720,7 @@ impl Results {
             emulator_semantics: None,
             cells,
             verdicts: Vec::new(),
+            thresholds: Vec::new(),
         }
     }
 

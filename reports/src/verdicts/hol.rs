@@ -214,6 +214,7 @@ mod tests {
             emulator_semantics: None,
             cells,
             verdicts: Vec::new(),
+            thresholds: Vec::new(),
         }
     }
 

@@ -67,6 +67,7 @@ pub fn results(cells: Vec<Cell>) -> Results {
         emulator_semantics: None,
         cells,
         verdicts: Vec::new(),
+        thresholds: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 mod error;
 mod raw;
 mod resolve;
+mod thresholds;
 
 use std::path::Path;
 
@@ -104,6 +105,8 @@ pub struct Scenario {
     /// Whether the file was read at its CI scale (`wirebench run --quick`: its `[quick]`
     /// overrides applied).
     pub quick: bool,
+    /// Its `[thresholds]`: absolute limits `run` checks at the end (exit 99 when crossed).
+    pub thresholds: Vec<wirebench_reports::model::ThresholdSpec>,
 }
 
 /// Which client runs the client side of a cell.
@@ -178,12 +181,23 @@ pub fn parse_scaled(
         .and_then(|s| s.to_str())
         .unwrap_or("scenario")
         .to_string();
+    let name = raw.name.clone().unwrap_or(stem);
+    let targets: Vec<thresholds::Target<'_>> = workloads
+        .iter()
+        .map(|w| thresholds::Target {
+            name: &w.name,
+            transports: &w.transports,
+            profiles: &w.profiles,
+        })
+        .collect();
+    let thresholds = thresholds::read(&ctx, &raw.thresholds, &name, &targets)?;
     Ok(Scenario {
-        name: raw.name.unwrap_or(stem),
+        name,
         description: raw.description.unwrap_or_default(),
         workloads,
         repeat: top.repeat,
         quick,
+        thresholds,
     })
 }
 

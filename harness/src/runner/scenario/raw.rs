@@ -36,6 +36,9 @@ pub(super) struct RawScenario {
     pub quick: RawTable,
     #[serde(default)]
     pub workload: Vec<Workload>,
+    /// Absolute pass/fail limits: `"echo.websocket.p99_us" = "< 2000"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// A parameter value as given, typed by its declaration.
