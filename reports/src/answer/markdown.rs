@@ -34,6 +34,35 @@ impl Case {
             .join(" · ")
     }
 
+    /// Whether the rule of thumb's transport ranks first: `✅ ranks first`, or `❌ long-poll
+    /// ranks first; sse 3rd`.
+    pub fn folklore_check(&self) -> String {
+        let id = |name: &str| name.split_whitespace().next().unwrap_or(name).to_string();
+        let ranked: Vec<(usize, String)> = self
+            .rec
+            .transports
+            .iter()
+            .filter_map(|t| Some((t.rank?, t.transport.clone())))
+            .collect();
+        let first: Vec<&String> = ranked
+            .iter()
+            .filter(|(r, _)| *r == 1)
+            .map(|(_, t)| t)
+            .collect();
+        if first.iter().any(|t| id(t) == self.expect) {
+            return "✅ ranks first".into();
+        }
+        let named = ranked
+            .iter()
+            .find(|(_, t)| id(t) == self.expect)
+            .map_or_else(
+                || format!("{} not ranked", self.expect),
+                |(r, t)| format!("{t} ranks {r}"),
+            );
+        let first: Vec<&str> = first.iter().map(|t| t.as_str()).collect();
+        format!("❌ {} ranks first; {named}", first.join(", "))
+    }
+
     /// Whether the ranking holds on every profile measured: `yes, on broadband and lte`, or
     /// the profiles where it does not, with their order.
     pub fn holds_text(&self) -> String {
@@ -101,7 +130,7 @@ impl Answer {
                 s,
                 "| {} | {} | {} | {} |",
                 cell(c.title),
-                cell(c.folklore),
+                cell(&format!("{} — {}", c.folklore, c.folklore_check())),
                 cell(&c.ranking_text()),
                 cell(&c.holds_text())
             );

@@ -192,6 +192,8 @@ pub struct Case {
     pub title: &'static str,
     /// The rule of thumb's answer for it, which the ranking confirms or not.
     pub folklore: &'static str,
+    /// The transport id the rule of thumb names.
+    pub expect: &'static str,
     /// `wirebench recommend …` with these traits.
     pub command: String,
     /// The ranking.
@@ -214,10 +216,11 @@ pub struct Answer {
 }
 
 /// The common cases of the rule of thumb, as `recommend` traits.
-const CASES: &[(&str, &str, &str, Connectivity, u32, bool)] = &[
+const CASES: &[(&str, &str, &str, &str, Connectivity, u32, bool)] = &[
     (
         "video call or real-time messaging between peers, no central source of truth",
         "WebRTC",
+        "webrtc",
         "--topology p2p --clients 2",
         Connectivity::P2p,
         2,
@@ -226,6 +229,7 @@ const CASES: &[(&str, &str, &str, Connectivity, u32, bool)] = &[
     (
         "real-time collaboration, a few clients, one source of truth",
         "WebSockets",
+        "websocket",
         "--topology server --clients 10",
         Connectivity::Server,
         10,
@@ -234,6 +238,7 @@ const CASES: &[(&str, &str, &str, Connectivity, u32, bool)] = &[
     (
         "notifications after long quiet periods",
         "SSE (beware of scaling the number of clients)",
+        "sse",
         "--topology server --clients 1000 --quiet-periods",
         Connectivity::Server,
         1000,
@@ -242,6 +247,7 @@ const CASES: &[(&str, &str, &str, Connectivity, u32, bool)] = &[
     (
         "refreshing data for a huge number of clients",
         "polling",
+        "poll",
         "--topology server --clients 10000",
         Connectivity::Server,
         10_000,
@@ -273,27 +279,30 @@ impl Answer {
 fn cases(r: &Results) -> Vec<Case> {
     CASES
         .iter()
-        .filter_map(|&(title, folklore, flags, topology, clients, quiet)| {
-            let traits = Traits {
-                topology,
-                clients,
-                rate: 10.0,
-                size: 256,
-                quiet_periods: quiet,
-                loss_tolerant: false,
-                profile: None,
-            };
-            let present = recommend::needed_scenarios(&traits)
-                .iter()
-                .any(|s| r.cells.iter().any(|c| c.scenario == *s));
-            let rec = recommend::recommend(r, &traits);
-            (present && rec.ranked_any()).then(|| Case {
-                title,
-                folklore,
-                command: format!("wirebench recommend {flags} --results results.json"),
-                rec,
-            })
-        })
+        .filter_map(
+            |&(title, folklore, expect, flags, topology, clients, quiet)| {
+                let traits = Traits {
+                    topology,
+                    clients,
+                    rate: 10.0,
+                    size: 256,
+                    quiet_periods: quiet,
+                    loss_tolerant: false,
+                    profile: None,
+                };
+                let present = recommend::needed_scenarios(&traits)
+                    .iter()
+                    .any(|s| r.cells.iter().any(|c| c.scenario == *s));
+                let rec = recommend::recommend(r, &traits);
+                (present && rec.ranked_any()).then(|| Case {
+                    title,
+                    folklore,
+                    expect,
+                    command: format!("wirebench recommend {flags} --results results.json"),
+                    rec,
+                })
+            },
+        )
         .collect()
 }
 

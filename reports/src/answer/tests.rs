@@ -192,6 +192,15 @@ fn faq_cells_give_recommends_case_and_say_where_the_ranking_does_not_hold() {
     assert!(c.title.contains("between peers"));
     assert!(c.ranking_text().starts_with("1. "), "{}", c.ranking_text());
     assert!(c.holds_text().starts_with("no — on "), "{}", c.holds_text());
+    // Pooled over lan and wan, webrtc's WAN advantage wins: the rule of thumb holds.
+    assert_eq!(c.rec.order()[0], "webrtc");
+    assert_eq!(c.folklore_check(), "✅ ranks first");
+    let mut flipped = c.clone();
+    flipped.expect = "websocket";
+    assert_eq!(
+        flipped.folklore_check(),
+        "❌ webrtc ranks first; websocket ranks 2"
+    );
     let md = a.markdown();
     assert!(md.contains("### The common cases\n"), "{md}");
     assert!(md.contains("--topology p2p"), "{md}");

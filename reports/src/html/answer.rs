@@ -76,7 +76,7 @@ fn cases(h: &mut String, a: &Answer) {
             "<tr><td>{}<small><code>{}</code></small></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(c.title),
             escape(&c.command),
-            escape(c.folklore),
+            escape(&format!("{} — {}", c.folklore, c.folklore_check())),
             escape(&c.ranking_text()),
             escape(&c.holds_text())
         );
