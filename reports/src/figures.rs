@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::format::count;
 use crate::model::{Cell, Delivery, Results, Status};
 use crate::stats::median;
 
@@ -355,10 +356,6 @@ pub struct WorkloadTable {
     pub columns: &'static [Column],
     /// Whether a cell belongs in this table.
     pub has: fn(&Cell) -> bool,
-}
-
-fn count(v: f64) -> String {
-    format!("{v:.0}")
 }
 
 fn ms0(v: f64) -> String {

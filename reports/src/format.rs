@@ -29,6 +29,118 @@ pub fn fmt_bps(bps: f64) -> String {
     }
 }
 
+/// A count, rounded, with thousands separators: `114983.4` → `114,983`.
+pub fn count(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if v.is_sign_negative() && digits != "0" {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Pads every Markdown table of `md` so its columns line up in a plain-text view: each cell
+/// padded to its column's widest (right-aligned columns, `--:`, padded on the left), the
+/// separator row drawn to the same widths. Lines outside tables are left as they are.
+pub fn pad_tables(md: &str) -> String {
+    let mut out = String::with_capacity(md.len() + md.len() / 4);
+    let mut table: Vec<Vec<String>> = Vec::new();
+    for line in md.split_inclusive('\n') {
+        let t = line.trim_end_matches('\n');
+        if t.starts_with('|') && t.ends_with('|') && t.len() > 1 {
+            table.push(table_cells(t));
+            continue;
+        }
+        flush_table(&mut out, &mut table);
+        out.push_str(line);
+    }
+    flush_table(&mut out, &mut table);
+    out
+}
+
+/// The cells of a table row (`|` escaped as `\|` stays in its cell), trimmed.
+fn table_cells(row: &str) -> Vec<String> {
+    let inner = &row[1..row.len() - 1];
+    let mut cells = Vec::new();
+    let mut cur = String::new();
+    let mut prev = '\0';
+    for c in inner.chars() {
+        if c == '|' && prev != '\\' {
+            cells.push(cur.trim().to_string());
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+        prev = c;
+    }
+    cells.push(cur.trim().to_string());
+    cells
+}
+
+fn is_rule(cells: &[String]) -> bool {
+    cells.iter().all(|c| {
+        let d = c.trim_start_matches(':').trim_end_matches(':');
+        !d.is_empty() && d.chars().all(|x| x == '-')
+    })
+}
+
+fn flush_table(out: &mut String, table: &mut Vec<Vec<String>>) {
+    if table.is_empty() {
+        return;
+    }
+    let cols = table.iter().map(Vec::len).max().unwrap_or(0);
+    let mut width = vec![3usize; cols];
+    let mut right = vec![false; cols];
+    for row in table.iter() {
+        if is_rule(row) {
+            for (i, c) in row.iter().enumerate() {
+                right[i] = c.ends_with(':') && !c.starts_with(':');
+            }
+            continue;
+        }
+        for (i, c) in row.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    for row in table.drain(..) {
+        let rule = is_rule(&row);
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let w = width[i];
+                if rule {
+                    let colon_l = c.starts_with(':');
+                    let colon_r = c.ends_with(':');
+                    let dashes = w - usize::from(colon_l) - usize::from(colon_r);
+                    format!(
+                        "{}{}{}",
+                        if colon_l { ":" } else { "" },
+                        "-".repeat(dashes),
+                        if colon_r { ":" } else { "" }
+                    )
+                } else {
+                    let pad = " ".repeat(w - c.chars().count());
+                    if right[i] {
+                        format!("{pad}{c}")
+                    } else {
+                        format!("{c}{pad}")
+                    }
+                }
+            })
+            .collect();
+        out.push_str("| ");
+        out.push_str(&cells.join(" | "));
+        out.push_str(" |\n");
+    }
+}
+
 /// Formats an optional figure with `f`, or `–` when absent.
 pub fn fmt_opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "–".to_string())
@@ -171,4 +283,32 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(count(0.0), "0");
+        assert_eq!(count(999.4), "999");
+        assert_eq!(count(1000.0), "1,000");
+        assert_eq!(count(114_983.4), "114,983");
+        assert_eq!(count(-1_234_567.0), "-1,234,567");
+    }
+
+    #[test]
+    fn tables_are_padded_and_the_rest_is_left_alone() {
+        let md = "# t\n\n| a | long header |\n|---|--:|\n| wide cell | 1 |\n| x \\| y | 22 |\n\ntext | not a row\n";
+        assert_eq!(
+            pad_tables(md),
+            "# t\n\n\
+             | a         | long header |\n\
+             | --------- | ----------: |\n\
+             | wide cell |           1 |\n\
+             | x \\| y    |          22 |\n\
+             \ntext | not a row\n"
+        );
+    }
 }

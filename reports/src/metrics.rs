@@ -15,7 +15,7 @@
 //! This module sits just above [`crate::model`] and [`crate::format`] and imports nothing
 //! else from the crate.
 
-use crate::format::{bytes, bytes_mib1, bytes_mib2, fmt_bps, fmt_us};
+use crate::format::{bytes, bytes_mib1, bytes_mib2, count, fmt_bps, fmt_us};
 use crate::model::{Cell, Latency};
 
 /// Which direction of a metric is an improvement.
@@ -216,10 +216,6 @@ pub fn missed_within(c: &Cell, deadline_us: u64) -> Option<f64> {
 fn missed_within_rtts(c: &Cell) -> Option<f64> {
     let deadline_us = DEADLINE_RTTS * link_rtt_ms(c)? * 1000.0;
     missed_within(c, deadline_us.round() as u64)
-}
-
-fn count(v: f64) -> String {
-    format!("{v:.0}")
 }
 
 fn ms2(v: f64) -> String {
@@ -625,7 +621,7 @@ mod tests {
 
     #[test]
     fn compare_prints_as_its_tables_did() {
-        assert_eq!(MSGS_PER_S.show(4050.4), "4050");
+        assert_eq!(MSGS_PER_S.show(4050.4), "4,050");
         assert_eq!(MSGS_PER_S.compare_format(4050.4), "4050/s");
         assert_eq!(SERVER_CPU.show(0.4104), "0.41 s");
         assert_eq!(SERVER_CPU.compare_format(0.4104), "0.410 s");

@@ -423,7 +423,7 @@ pub fn markdown(r: &Results) -> String {
     s.push_str(&browser_markdown(r));
     failures_markdown(&mut s, r);
     harness_bound_markdown(&mut s, r);
-    s
+    crate::format::pad_tables(&s)
 }
 
 /// The scenarios' `[thresholds]`, each checked on every cell it names.
