@@ -166,7 +166,12 @@ fn tiny_run_writes_valid_results_summary_and_report() {
                 let g = c.throughput.as_ref().and_then(|t| t.goodput_bps).unwrap();
                 assert!(g > 1e6, "{}/{}: goodput {g} bit/s", c.workload, c.transport);
             }
-            "connect" => assert!(c.setup_ms.unwrap() > 0.0),
+            "connect" => {
+                assert!(c.setup_ms.unwrap() > 0.0);
+                // Where the setup time goes, per phase (mean over the timed connections).
+                assert!(c.setup_phases_ms.values().all(|v| *v >= 0.0));
+                assert!(!c.setup_phases_ms.is_empty(), "{:?}", c.transport);
+            }
             w => panic!("unexpected workload {w}"),
         }
         let r = c.resources.as_ref().unwrap();

@@ -26,6 +26,12 @@ pub(crate) async fn connect_workload(
             }
         };
         let setup_us = conn.setup.total.as_micros() as u64;
+        let phases: Vec<(&'static str, u64)> = conn
+            .setup
+            .phases
+            .iter()
+            .map(|(k, v)| (*k, v.as_micros() as u64))
+            .collect();
         // One round trip proves the connection carries frames both ways.
         let probe = Header {
             seq: i as u64,
@@ -66,6 +72,11 @@ pub(crate) async fn connect_workload(
         } else {
             let _ = hist.record(setup_us.max(1));
             rep.setup_us.push(setup_us);
+            // Where the round trips go (tcp, tls, upgrade, ice, dtls, …): the cell keeps the
+            // mean of each phase over the timed connections.
+            for (k, us) in phases {
+                *rep.setup_phases_us.entry(k.to_string()).or_default() += us;
+            }
         }
     }
     rep.sent = hist.len();
