@@ -54,7 +54,8 @@ pub fn merit(workload: &str) -> Merit {
         "connect" => Merit {
             metric: m::SETUP_MS,
             also: Some(m::SETUP_RTTS),
-            what: "cold connection setup",
+            what: "cold connection setup; ÷ tcp = round trips of the link as measured, tcp's \
+                   setup being one handshake",
         },
         "idle" => Merit {
             metric: m::SERVER_BYTES_PER_CONN,
