@@ -10,30 +10,41 @@ use crate::summary::{latency_text, rows, Notes};
 
 /// The end-of-run table for the terminal.
 pub fn table(r: &Results) -> String {
-    let rows = rows(r);
-    let mut s = String::new();
     let dash = || "–".to_string();
     let mut notes = Notes::default();
-    let _ = writeln!(
-        s,
-        "\n{:<10} {:<11} {:<10} {:>3} {:>10} {:>10} {:>7} {:>14} {:>10}",
-        "workload", "transport", "profile", "n", "p50", "p99", "lost", "goodput", "setup"
-    );
-    for row in rows {
-        let _ = writeln!(
-            s,
-            "{:<10} {:<11} {:<10} {:>3} {:>10} {:>10} {:>7} {:>14} {:>10}",
-            row.workload,
-            row.transport,
-            row.profile,
-            row.repeats,
+    let mut grid: Vec<Vec<String>> = vec![[
+        "workload",
+        "transport",
+        "profile",
+        "n",
+        "p50",
+        "p99",
+        "lost",
+        "msgs/s",
+        "goodput",
+        "setup",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect()];
+    for row in rows(r) {
+        grid.push(vec![
+            row.workload.clone(),
+            row.transport.clone(),
+            row.profile.clone(),
+            row.repeats.to_string(),
             latency_text(row.p50_us, row.p50_gap.as_deref(), None, &mut notes),
             latency_text(row.p99_us, row.p99_gap.as_deref(), None, &mut notes),
             row.lost_fraction.map(lost_column).unwrap_or_else(dash),
+            row.msgs_per_s
+                .map(m::MSGS_PER_S.format)
+                .unwrap_or_else(dash),
             row.goodput_bps.map(m::GOODPUT.format).unwrap_or_else(dash),
             row.setup_ms.map(m::SETUP_MS.format).unwrap_or_else(dash),
-        );
+        ]);
     }
+    let mut s = String::from("\n");
+    s.push_str(&aligned(&grid, 3));
     for (i, reason) in notes.reasons().iter().enumerate() {
         let _ = writeln!(s, "{} – : {reason}", notes.mark_number(i + 1));
     }
@@ -59,6 +70,41 @@ pub fn table(r: &Results) -> String {
     s
 }
 
+/// `grid` as text columns sized to their widest cell: the first `left` columns aligned left,
+/// the rest (figures) right, two spaces apart, no trailing blanks.
+fn aligned(grid: &[Vec<String>], left: usize) -> String {
+    let cols = grid.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..cols)
+        .map(|i| {
+            grid.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut s = String::new();
+    for row in grid {
+        let mut line = String::new();
+        for (i, c) in row.iter().enumerate() {
+            let pad = " ".repeat(width[i].saturating_sub(c.chars().count()));
+            if i > 0 {
+                line.push_str("  ");
+            }
+            if i < left {
+                line.push_str(c);
+                line.push_str(&pad);
+            } else {
+                line.push_str(&pad);
+                line.push_str(c);
+            }
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
 /// The `lost` column: the fraction of frames the latency counts that never arrived.
 fn lost_column(f: f64) -> String {
     if f == 0.0 {
@@ -67,5 +113,54 @@ fn lost_column(f: f64) -> String {
         crate::format::lost_pct(f)
             .trim_end_matches(" lost")
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::{Cell, Latency, Throughput};
+
+    fn echo(transport: &str, imp: Option<&str>, us: u64, msgs: f64) -> Cell {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        h.record_n(us, 2000).unwrap();
+        let mut c: Cell = serde_json::from_value(serde_json::json!({
+            "scenario": "s", "workload": "echo", "transport": transport,
+            "profile": "loopback", "repeat": 1, "status": "ok", "error": null,
+            "params": {}, "latency_us": null, "setup_ms": null, "setup_rtts": null,
+            "throughput": null, "delivery": null, "wire": null, "resources": null,
+        }))
+        .unwrap();
+        c.implementation = imp.map(str::to_string);
+        c.latency_us = Some(Latency::from_histogram(&h).unwrap());
+        c.throughput = Some(Throughput {
+            msgs_per_s: Some(msgs),
+            goodput_bps: None,
+        });
+        c
+    }
+
+    /// Long transport names widen their column instead of shifting the rest; counts carry
+    /// thousands separators.
+    #[test]
+    fn columns_are_sized_to_their_contents() {
+        let r = Results::of_cells(vec![
+            echo("tcp", None, 50, 114_983.0),
+            echo("webrtc-unreliable", Some("webrtc-rs"), 314, 1000.0),
+        ]);
+        let t = table(&r);
+        let lines: Vec<&str> = t.lines().filter(|l| !l.is_empty()).take(3).collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        assert!(lines[1].contains("114,983"), "{t}");
+        // The p50 column ends at the same character on every line.
+        let end = |l: &str, needle: &str| {
+            l.find(needle)
+                .map(|i| l[..i + needle.len()].chars().count())
+        };
+        let p50_end = end(lines[0], "p50").unwrap();
+        assert_eq!(end(lines[1], "50 µs"), Some(p50_end), "{t}");
+        assert_eq!(end(lines[2], "314 µs"), Some(p50_end), "{t}");
+        assert!(lines[2].contains("webrtc-unreliable (webrtc-rs)"), "{t}");
     }
 }
