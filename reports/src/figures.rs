@@ -108,6 +108,18 @@ impl<'a> KeyCells<'a> {
             .map_or_else(|| self.transport.to_string(), |c| c.transport_name())
     }
 
+    /// `scenario/workload/transport/profile`, the transport as shown ([`Self::transport_name`]):
+    /// how evidence, thresholds and notes name one cell key.
+    pub fn cell_name(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.scenario,
+            self.workload,
+            self.transport_name(),
+            self.profile
+        )
+    }
+
     /// Median and spread of a metric over the ok repeats.
     pub fn spread(&self, m: &Metric) -> Option<Spread> {
         self.spread_of(m.extract)

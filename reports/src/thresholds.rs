@@ -213,13 +213,7 @@ pub fn check(r: &Results) -> Result<Vec<Check>, ThresholdError> {
             });
         }
         for k in matched {
-            let cell = format!(
-                "{}/{}/{}/{}",
-                k.scenario,
-                k.workload,
-                k.transport_name(),
-                k.profile
-            );
+            let cell = k.cell_name();
             let (value, passed) = match k.spread(t.metric) {
                 Some(s) => (t.metric.show(s.median), t.op.holds(s.median, t.limit)),
                 None if k.ok.is_empty() => (

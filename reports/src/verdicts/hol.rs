@@ -160,7 +160,7 @@ mod tests {
 
     use hdrhistogram::Histogram;
 
-    use crate::model::{Cell, Delivery, Host, Latency, Outcome, Results, SCHEMA};
+    use crate::model::{Cell, Delivery, Latency, Outcome, Results};
     use crate::verdicts::evaluate;
 
     const SENT: u64 = 2000;
@@ -204,18 +204,7 @@ mod tests {
                 }
             }
         }
-        Results {
-            schema: SCHEMA.into(),
-            version: "0".into(),
-            git: None,
-            started_at: "2026-11-24T00:00:00Z".into(),
-            host: Host::default(),
-            netem_backend: "userspace".into(),
-            emulator_semantics: None,
-            cells,
-            verdicts: Vec::new(),
-            thresholds: Vec::new(),
-        }
+        Results::of_cells(cells)
     }
 
     fn hol(r: &Results) -> crate::model::Verdict {

@@ -248,13 +248,7 @@ impl<'a> Ctx<'a> {
                 }
                 let (values, why_none) = repeat_values(k, m);
                 Some(Fig {
-                    cell: format!(
-                        "{}/{}/{}/{}",
-                        k.scenario,
-                        k.workload,
-                        first.transport_name(),
-                        k.profile
-                    ),
+                    cell: k.cell_name(),
                     transport: k.transport.to_string(),
                     name: first.transport_name(),
                     implementation: first.implementation.clone(),
