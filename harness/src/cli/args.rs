@@ -175,7 +175,7 @@ pub(crate) struct RunArgs {
     /// Regression threshold for --ab, percent.
     #[arg(long, default_value_t = 10.0)]
     pub(crate) threshold: f64,
-    /// Also write these formats beside results.json (csv, github-action-benchmark, bencher).
+    /// Also write these formats beside results.json (csv, github-action-benchmark, bencher, openmetrics).
     #[arg(long, value_delimiter = ',')]
     pub(crate) export: Vec<wirebench_reports::export::Format>,
     /// Delay every echo reply by N µs (for testing regression detection). With --ab it
@@ -275,7 +275,7 @@ pub(crate) struct ReportArgs {
     /// Output HTML file (default: report.html beside the results).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
-    /// Also write these formats beside the report (csv, github-action-benchmark, bencher).
+    /// Also write these formats beside the report (csv, github-action-benchmark, bencher, openmetrics).
     #[arg(long, value_delimiter = ',')]
     pub(crate) export: Vec<wirebench_reports::export::Format>,
 }

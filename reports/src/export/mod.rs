@@ -1,5 +1,5 @@
-//! Machine-readable exports of a results file: CSV, github-action-benchmark JSON and Bencher
-//! Metric Format JSON.
+//! Machine-readable exports of a results file: CSV, github-action-benchmark JSON, Bencher
+//! Metric Format JSON and OpenMetrics text ([`openmetrics`]).
 //!
 //! Every export reads the same statistics as summary.md and report.html ([`crate::figures`]):
 //! one entry per cell key (scenario, workload, transport, profile), the median over the ok
@@ -25,12 +25,15 @@ use serde_json::{json, Map, Value};
 use crate::figures::{self, KeyCells, MetricKind, Spread, METRICS};
 use crate::model::Results;
 
+pub mod openmetrics;
+
 /// Errors producing exports.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// `--export` named a format this version does not write.
     #[error(
-        "unknown export format {0:?} (expected one of: csv, github-action-benchmark, bencher)"
+        "unknown export format {0:?} (expected one of: csv, github-action-benchmark, bencher, \
+         openmetrics)"
     )]
     UnknownFormat(String),
     /// A JSON document could not be serialised.
@@ -61,11 +64,19 @@ pub enum Format {
     GithubActionBenchmark,
     /// `bencher`: Bencher Metric Format, benchmark `scenario/transport/profile`.
     Bencher,
+    /// `openmetrics`: OpenMetrics text (also valid Prometheus text format), `metrics.prom`:
+    /// a latency histogram and gauges per cell key ([`openmetrics`]).
+    OpenMetrics,
 }
 
 impl Format {
     /// Every format, in the order `--help` lists them.
-    pub const ALL: [Format; 3] = [Format::Csv, Format::GithubActionBenchmark, Format::Bencher];
+    pub const ALL: [Format; 4] = [
+        Format::Csv,
+        Format::GithubActionBenchmark,
+        Format::Bencher,
+        Format::OpenMetrics,
+    ];
 
     /// The format's name on the command line.
     pub fn name(self) -> &'static str {
@@ -73,6 +84,7 @@ impl Format {
             Format::Csv => "csv",
             Format::GithubActionBenchmark => "github-action-benchmark",
             Format::Bencher => "bencher",
+            Format::OpenMetrics => "openmetrics",
         }
     }
 }
@@ -84,6 +96,7 @@ impl FromStr for Format {
             "csv" => Ok(Format::Csv),
             "github-action-benchmark" | "github" | "gab" => Ok(Format::GithubActionBenchmark),
             "bencher" | "bmf" => Ok(Format::Bencher),
+            "openmetrics" | "prometheus" => Ok(Format::OpenMetrics),
             _ => Err(ExportError::UnknownFormat(s.to_string())),
         }
     }
@@ -115,6 +128,7 @@ pub trait Exporter {
 struct CsvExporter;
 struct GabExporter;
 struct BencherExporter;
+struct OpenMetricsExporter;
 
 impl Exporter for CsvExporter {
     fn format(&self) -> Format {
@@ -159,6 +173,18 @@ impl Exporter for BencherExporter {
     }
 }
 
+impl Exporter for OpenMetricsExporter {
+    fn format(&self) -> Format {
+        Format::OpenMetrics
+    }
+    fn export(&self, r: &Results) -> Result<Vec<ExportFile>, ExportError> {
+        Ok(vec![ExportFile {
+            name: openmetrics::FILE_NAME,
+            contents: openmetrics::text(r),
+        }])
+    }
+}
+
 fn pretty(file: &str, v: &Value) -> Result<String, ExportError> {
     serde_json::to_string_pretty(v)
         .map(|mut s| {
@@ -177,6 +203,7 @@ pub fn exporter(f: Format) -> Box<dyn Exporter> {
         Format::Csv => Box::new(CsvExporter),
         Format::GithubActionBenchmark => Box::new(GabExporter),
         Format::Bencher => Box::new(BencherExporter),
+        Format::OpenMetrics => Box::new(OpenMetricsExporter),
     }
 }
 
