@@ -283,6 +283,68 @@ fn list_names_transports_workloads_and_profiles() {
     }
 }
 
+/// `completions SHELL` prints a script that completes every command; every shell clap_complete
+/// knows is offered, an unknown one is a usage error.
+#[test]
+fn completions_name_the_commands() {
+    let a = wirebench().args(["completions", "bash"]).assert().success();
+    let script = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    assert!(script.contains("_wirebench()"), "{script}");
+    for command in [
+        "run",
+        "report",
+        "compare",
+        "recommend",
+        "list",
+        "netem",
+        "man",
+    ] {
+        assert!(script.contains(command), "bash completion lacks {command}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let a = wirebench().args(["completions", shell]).assert().success();
+        let out = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+        assert!(out.contains("recommend"), "{shell}: {out}");
+    }
+    wirebench().args(["completions", "tcsh"]).assert().code(1);
+}
+
+/// `man` prints a roff page whose first request after the preamble (clap_mangen defines the
+/// `Aq` string first) is `.TH wirebench 1`; `man --out DIR` writes a page per command.
+#[test]
+fn man_prints_roff_and_writes_a_page_per_command() {
+    let a = wirebench().arg("man").assert().success();
+    let page = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let first = page
+        .lines()
+        .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+        .unwrap_or("");
+    assert!(first.starts_with(".TH wirebench 1"), "{page}");
+    assert!(
+        page.contains(".SH SUBCOMMANDS") && page.contains("recommend"),
+        "{page}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let a = wirebench()
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    assert!(
+        a.get_output().stdout.is_empty(),
+        "pages go to files, not stdout"
+    );
+    for page in [
+        "wirebench.1",
+        "wirebench-run.1",
+        "wirebench-report.1",
+        "wirebench-netem-check.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH "), "{page}");
+    }
+}
+
 /// Embedded scenarios are reachable by name in `run`: `faq/peer` parses (the run then stops
 /// at the bad transport filter), an unknown name lists the known ones.
 #[test]

@@ -60,6 +60,31 @@ pub(crate) enum Command {
     /// it, first runs the FAQ scenarios the traits need at CI scale (`--quick`) into --out.
     /// Exit code 0 with a ranking, 4 when the results hold nothing to rank, 1 on an error.
     Recommend(RecommendArgs),
+    /// Print a shell completion script to stdout (bash, zsh, fish, elvish, powershell).
+    ///
+    /// bash: `wirebench completions bash > ~/.local/share/bash-completion/completions/wirebench`;
+    /// zsh: into a directory of $fpath as `_wirebench`; fish: `~/.config/fish/completions/wirebench.fish`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, or with --out write one page per command into DIR.
+    ///
+    /// `wirebench man | man -l -` reads it; `wirebench man --out DIR` writes wirebench.1,
+    /// wirebench-run.1, … for `MANPATH`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write one page per command (wirebench.1, wirebench-run.1, …) into this directory
+    /// instead of the main page to stdout.
+    #[arg(long, short, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// `--topology` of `wirebench recommend`.

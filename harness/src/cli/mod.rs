@@ -1,5 +1,5 @@
 //! The command line (contract in DESIGN.md): `run`, `serve`, `drive`, `report`, `compare`,
-//! `list`, `recommend`, `netem`. Errors end as one clear message and exit code 1. One file per
+//! `list`, `recommend`, `netem`, `completions`, `man`. Errors end as one clear message and exit code 1. One file per
 //! command family; [`args`] holds every command's arguments, [`io`] what they share.
 
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use clap::Parser as _;
 mod args;
 mod drive;
 mod io;
+mod manual;
 mod read;
 mod recommend;
 mod run;
@@ -109,5 +110,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::List(a) => read::cmd_list(a),
         Command::Recommend(a) => recommend::cmd_recommend(a).await,
+        Command::Completions(a) => manual::cmd_completions(a),
+        Command::Man(a) => manual::cmd_man(a),
     }
 }
