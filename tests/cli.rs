@@ -409,6 +409,163 @@ fn report_regenerates_html_from_results() {
     );
 }
 
+/// The FAQ fixture copied into a fresh directory (reports are written beside it).
+fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    std::fs::copy(repo().join("tests/fixtures/faq-quick-results.json"), &path).unwrap();
+    (dir, path)
+}
+
+fn stdout_json(a: &assert_cmd::assert::Assert) -> serde_json::Value {
+    let out = &a.get_output().stdout;
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+/// `--format json` on the commands that print data: one JSON document on stdout, the files
+/// written said on stderr.
+#[test]
+fn read_commands_print_json() {
+    let a = wirebench()
+        .args(["list", "--format", "json"])
+        .assert()
+        .success();
+    let list = stdout_json(&a);
+    let ids: Vec<&str> = list["transports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"websocket") && ids.contains(&"webrtc"),
+        "{ids:?}"
+    );
+    assert!(list["parameters"]["echo"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
+    assert!(list["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "faq/peer"));
+
+    let (dir, results) = fixture_copy();
+    let a = wirebench()
+        .args(["report", "--format", "json", "--export", "openmetrics"])
+        .arg(&results)
+        .assert()
+        .success();
+    let report = stdout_json(&a);
+    let fixture = wirebench_reports::Results::load(&results).unwrap();
+    assert_eq!(report["cells"]["ok"], fixture.cells.len());
+    assert!(report["keys"].as_array().is_some_and(|k| !k.is_empty()));
+    assert!(report["verdicts"].as_array().is_some_and(|v| !v.is_empty()));
+    let html = report["outputs"]["report"].as_str().unwrap();
+    assert!(Path::new(html).exists() && html.ends_with("report.html"));
+    assert!(dir.path().join("metrics.prom").exists());
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("wirebench: wrote") && stderr.contains("metrics.prom"),
+        "{stderr}"
+    );
+
+    let a = wirebench()
+        .args(["recommend", "--format", "json", "--results"])
+        .arg(&results)
+        .assert();
+    let code = a.get_output().status.code();
+    assert!(matches!(code, Some(0 | 4)), "{code:?}");
+    let rec = stdout_json(&a);
+    assert!(
+        rec.get("transports").is_some() && rec.get("traits").is_some(),
+        "{rec}"
+    );
+}
+
+/// `report -o -` writes the HTML to stdout and nothing else; the verdicts go to stderr, no
+/// report.html or summary.md is written, --export files go beside the results.
+#[test]
+fn report_to_stdout_keeps_stdout_html_only() {
+    let (dir, results) = fixture_copy();
+    let a = wirebench()
+        .args(["report", "-o", "-", "--export", "csv"])
+        .arg(&results)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stdout.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &stdout[..stdout.len().min(200)]
+    );
+    assert!(stdout.trim_end().ends_with("</html>"));
+    assert!(
+        !stderr.contains("<html") && !stderr.contains("<!DOCTYPE"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("verdict"),
+        "the verdicts go to stderr: {stderr}"
+    );
+    assert!(!dir.path().join("report.html").exists());
+    assert!(!dir.path().join("summary.md").exists());
+    assert!(dir.path().join("results.csv").exists());
+    // Both to stdout is refused.
+    wirebench()
+        .args(["report", "-o", "-", "--format", "json"])
+        .arg(&results)
+        .assert()
+        .code(1);
+    // Text: the verdicts are what is printed; the files written are said on stderr.
+    let a = wirebench().arg("report").arg(&results).assert().success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stdout.contains("verdict") && !stdout.contains("report.html"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("wrote") && stderr.contains("report.html"),
+        "{stderr}"
+    );
+}
+
+/// `run --format json`: the end-of-run summary as one JSON document on stdout, even with
+/// --quiet, naming the files written.
+#[test]
+fn run_prints_its_summary_as_json() {
+    let out = tempfile::tempdir().unwrap();
+    let a = wirebench()
+        .args([
+            "run",
+            "--quiet",
+            "--format",
+            "json",
+            "--transport",
+            "tcp",
+            "--out",
+        ])
+        .arg(out.path())
+        .arg(repo().join("tests/scenarios/tiny.toml"))
+        .timeout(std::time::Duration::from_secs(300))
+        .assert()
+        .success();
+    let doc = stdout_json(&a);
+    assert_eq!(doc["cells"]["ok"], 5, "{doc}");
+    let keys = doc["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 5, "one key per workload over tcp");
+    let echo = keys.iter().find(|k| k["workload"] == "echo").unwrap();
+    assert!(
+        echo["latency_p50_us"].as_f64().is_some_and(|v| v > 0.0),
+        "{echo}"
+    );
+    let results = doc["outputs"]["results"].as_str().unwrap();
+    assert!(Path::new(results).exists(), "{results}");
+}
+
 /// A namespace prefix unique to one test of this process, so parallel tests (and other runs on
 /// the machine) never see each other's namespaces.
 fn own_prefix(test: &str) -> String {

@@ -22,7 +22,7 @@
 //!   `recommend`'s ranking for the common cases.
 //! - [`thresholds`] — a scenario's absolute pass/fail limits (`[thresholds]`), checked.
 //! - [`summary`] — summary.md.
-//! - [`terminal`] — the end-of-run table of `wirebench run`.
+//! - [`terminal`] — the end-of-run table of `wirebench run`, and its figures as JSON.
 //! - [`html`] — report.html (`html/`: browser lane, sections, tables, verdicts).
 //! - [`export`] — CSV and CI benchmark exports.
 //! - [`compare`] — the regression gate between two results files (`compare/`: metrics,

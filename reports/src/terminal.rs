@@ -1,9 +1,12 @@
 //! The end-of-run table `wirebench run` prints on the terminal: one row per cell key (medians
 //! over repeats, as in summary.md), the loss beside the latencies, why a latency is null, then
-//! one line per failed or skipped cell.
+//! one line per failed or skipped cell; and the same figures as JSON ([`json`]).
 
 use std::fmt::Write as _;
 
+use serde_json::{json, Map, Value};
+
+use crate::figures::{self, KeyCells};
 use crate::metrics as m;
 use crate::model::{Results, Status};
 use crate::summary::{latency_text, rows, Notes};
@@ -103,6 +106,62 @@ fn aligned(grid: &[Vec<String>], left: usize) -> String {
         s.push('\n');
     }
     s
+}
+
+/// The figures of the end-of-run table as one JSON document (`wirebench run --format json`,
+/// `wirebench report --format json`): `cells` by outcome (`ok`, `failed`, `skipped`); `keys`,
+/// one per cell key in run order, with the figures the table prints — the medians over the ok
+/// repeats, named by metric id as in the CSV export (`latency_p50_us`, `latency_p99_us`,
+/// `msgs_per_s`, `goodput_bps`, `setup_ms`; `null` when not measured), `lost_fraction`, the
+/// repeats by outcome, `gaps` (why a latency is null) and `error` (the first failure's reason);
+/// and the stored FAQ `verdicts`.
+pub fn json(r: &Results) -> Value {
+    let count = |s: Status| r.cells.iter().filter(|c| c.status == s).count();
+    let keys: Vec<Value> = figures::keys(r).iter().map(key_json).collect();
+    json!({
+        "schema": r.schema,
+        "version": r.version,
+        "git": r.git,
+        "cells": {
+            "ok": count(Status::Ok),
+            "failed": count(Status::Failed),
+            "skipped": count(Status::Skipped),
+        },
+        "keys": keys,
+        "verdicts": serde_json::to_value(&r.verdicts).unwrap_or(Value::Null),
+    })
+}
+
+/// One cell key of [`json`].
+fn key_json(k: &KeyCells<'_>) -> Value {
+    let mut o = Map::new();
+    o.insert("scenario".into(), k.scenario.into());
+    o.insert("workload".into(), k.workload.as_str().into());
+    o.insert("transport".into(), k.transport_name().into());
+    o.insert("transport_id".into(), k.transport.into());
+    o.insert("profile".into(), k.profile.into());
+    o.insert(
+        "repeats".into(),
+        json!({"ok": k.ok.len(), "failed": k.failed.len(), "skipped": k.skipped.len()}),
+    );
+    let mut gaps = Map::new();
+    for metric in [
+        m::LATENCY_P50,
+        m::LATENCY_P99,
+        m::MSGS_PER_S,
+        m::GOODPUT,
+        m::SETUP_MS,
+    ] {
+        let median = k.spread(metric).map(|s| s.median);
+        o.insert(metric.id.into(), median.into());
+        if let Some(why) = k.gap(metric) {
+            gaps.insert(metric.id.into(), why.into());
+        }
+    }
+    o.insert("lost_fraction".into(), k.lost_fraction().into());
+    o.insert("gaps".into(), Value::Object(gaps));
+    o.insert("error".into(), k.reason().into());
+    Value::Object(o)
 }
 
 /// The `lost` column: the fraction of frames the latency counts that never arrived.

@@ -87,6 +87,17 @@ pub(crate) struct ManArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
+/// `--format` of the commands that print data: text for people (the default) or one JSON
+/// document for programs. Either goes to stdout; progress, "wrote …" lines and warnings go to
+/// stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// For people: tables and lines.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
 /// `--topology` of `wirebench recommend`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(crate) enum TopologyArg {
@@ -129,9 +140,9 @@ pub(crate) struct RecommendArgs {
     /// Link emulation for the scenario run (see `wirebench run --netem`).
     #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]
     pub(crate) netem: wirebench_netem::BackendKind,
-    /// Output format.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub(crate) format: String,
+    /// Output format of the ranking on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
 }
 
 /// Parses `wirebench run` arguments on their own (for `recommend`'s scenario run).
@@ -178,9 +189,14 @@ pub(crate) struct RunArgs {
     /// by side (overrides the scenarios' `client` key).
     #[arg(long, value_parser = ["rust", "browser", "both"])]
     pub(crate) client: Option<String>,
-    /// No progress output.
+    /// No progress output (and, with the text format, no end-of-run table).
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// The end-of-run summary on stdout: text (the table, the verdicts, where the files are)
+    /// or json (per cell key the table's medians, cells by outcome, verdicts, output paths;
+    /// printed even with --quiet).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
     /// Pin the server agent to CPU 0 and the client agent to CPU 1 (steadier latency figures).
     #[arg(long)]
     pub(crate) pin: bool,
@@ -285,8 +301,11 @@ pub(crate) struct DriveArgs {
     /// First client id.
     #[arg(long, default_value_t = 1)]
     pub(crate) client_id: u32,
-    /// Print the report as JSON.
-    #[arg(long)]
+    /// Output format of what was measured, on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
+    /// Same as --format json (the older spelling).
+    #[arg(long, hide = true)]
     pub(crate) json: bool,
     /// Read a job on stdin and report on stdout (used by `wirebench run`).
     #[arg(long, hide = true)]
@@ -297,12 +316,18 @@ pub(crate) struct DriveArgs {
 pub(crate) struct ReportArgs {
     /// A results.json.
     pub(crate) results: PathBuf,
-    /// Output HTML file (default: report.html beside the results).
-    #[arg(long)]
+    /// Output HTML file (default: report.html beside the results, summary.md beside it); `-`
+    /// writes the HTML to stdout (and no summary.md).
+    #[arg(long, short)]
     pub(crate) out: Option<PathBuf>,
-    /// Also write these formats beside the report (csv, github-action-benchmark, bencher, openmetrics).
+    /// Also write these formats beside the report, or beside the results with `-o -` (csv,
+    /// github-action-benchmark, bencher, openmetrics).
     #[arg(long, value_delimiter = ',')]
     pub(crate) export: Vec<wirebench_reports::export::Format>,
+    /// What goes to stdout: text (the FAQ verdicts) or json (per cell key the medians, cells by
+    /// outcome, verdicts, the files written).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -332,4 +357,7 @@ pub(crate) struct ListArgs {
     /// Profiles file (default: the embedded one).
     #[arg(long)]
     pub(crate) profiles: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::{bail, Context as _};
 
-use super::args::DriveArgs;
+use super::args::{DriveArgs, OutputFormat};
 use crate::workload::{ClientReport, Params, WorkloadSpec};
 
 /// Runs `wirebench drive`: the client agent, under the orchestrator (`--control`) or on its
@@ -70,7 +70,7 @@ pub(crate) async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
 
 /// What a lone `drive` measured: JSON, or a few lines for a person.
 fn print_report(a: &DriveArgs, addr: SocketAddr, report: &ClientReport) -> anyhow::Result<()> {
-    if a.json {
+    if a.json || a.format == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         if let Some(h) = &report.latency_hdr {

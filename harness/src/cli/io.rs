@@ -94,3 +94,20 @@ pub(crate) fn thresholds_code(r: &Results) -> anyhow::Result<Option<u8>> {
     eprint!("wirebench: {}", markdown(&checks, false));
     Ok(checks.iter().any(|c| !c.passed).then_some(EXIT_THRESHOLDS))
 }
+
+/// One JSON document on stdout, pretty-printed, ending with a line feed.
+pub(crate) fn emit_json(doc: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(doc).context("serialising the JSON output")?;
+    emit(&format!("{text}\n"))
+}
+
+/// The files a command wrote, for its JSON output: `{"<name>": path, …, "exports": [path, …]}`.
+pub(crate) fn outputs_json(files: &[(&str, &Path)], exports: &[PathBuf]) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    for (name, p) in files {
+        o.insert((*name).into(), p.display().to_string().into());
+    }
+    let exports: serde_json::Value = exports.iter().map(|p| p.display().to_string()).collect();
+    o.insert("exports".into(), exports);
+    serde_json::Value::Object(o)
+}

@@ -8,7 +8,7 @@ use clap::Parser as _;
 use wirebench_reports::model::Results;
 use wirebench_reports::recommend::{self, Connectivity, Traits};
 
-use super::args::{RecommendArgs, RunOnly, TopologyArg};
+use super::args::{OutputFormat, RecommendArgs, RunOnly, TopologyArg};
 use super::io::{emit, load_profiles};
 use super::run::cmd_run;
 use crate::runner::scenario;
@@ -58,7 +58,7 @@ pub(crate) async fn cmd_recommend(a: RecommendArgs) -> anyhow::Result<u8> {
         None => run_needed(&a, &traits).await?,
     };
     let rec = recommend::recommend(&results, &traits);
-    if a.format == "json" {
+    if a.format == OutputFormat::Json {
         emit(&format!("{}\n", rec.json()?))?;
     } else {
         emit(&rec.text())?;

@@ -7,8 +7,10 @@ use anyhow::{bail, Context as _};
 use wirebench_netem::{BackendChoice, BackendKind, ProfileSet};
 use wirebench_reports::model::{Results, Status};
 
-use super::args::RunArgs;
-use super::io::{emit, load_profiles, scenario_files, thresholds_code, write_outputs};
+use super::args::{OutputFormat, RunArgs};
+use super::io::{
+    emit, emit_json, load_profiles, outputs_json, scenario_files, thresholds_code, write_outputs,
+};
 use crate::runner::{self, progress, scenario, PlannedCell};
 
 /// Exit code of `wirebench run` when it completed but some cells failed.
@@ -92,19 +94,57 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         .iter()
         .flat_map(|s| s.thresholds.clone())
         .collect();
+    let mut exports = Vec::new();
     for (results, v) in all.iter_mut().zip(&opts.variants) {
         results.thresholds = thresholds.clone();
-        write_everything(results, &v.out_dir, &a)?;
+        exports = write_everything(results, &v.out_dir, &a)?;
     }
+    let dir = opts.variants.last().map_or(&out_dir, |v| &v.out_dir);
+    finish(&a, &all, dir, &out_dir, &exports)
+}
+
+/// The end of a run: the summary on stdout (text: the table, verdicts and paths, unless
+/// --quiet; json: one document, always), failed cells said on stderr, the --ab verdict; the
+/// exit code. `dir` holds the current build's outputs, `exports` the files --export wrote there.
+fn finish(
+    a: &RunArgs,
+    all: &[Results],
+    dir: &Path,
+    out_dir: &Path,
+    exports: &[PathBuf],
+) -> anyhow::Result<u8> {
     let current = all.last().context("no results")?;
-    if !a.quiet {
-        print_end(current, &opts.variants[opts.variants.len() - 1].out_dir)?;
+    let text = a.format == OutputFormat::Text;
+    if text && !a.quiet {
+        print_end(current, dir)?;
     }
-    let mut code = failed_cells_code(&all);
+    let mut code = failed_cells_code(all);
+    let mut compared = None;
     if a.ab.is_some() {
-        if let Some(c) = ab_verdict(&all[0], current, a.threshold, &out_dir)? {
-            code = c;
+        let cmp = ab_compare(&all[0], current, a.threshold, out_dir)?;
+        if text {
+            emit(&format!("\n{}\n", cmp.markdown()))?;
         }
+        let c = cmp.exit_code();
+        if c != wirebench_reports::compare::EXIT_OK {
+            code = u8::try_from(c).unwrap_or(2);
+        }
+        compared = Some(serde_json::to_value(&cmp).context("the comparison as JSON")?);
+    }
+    if !text {
+        let mut doc = wirebench_reports::terminal::json(current);
+        doc["outputs"] = outputs_json(
+            &[
+                ("results", &dir.join("results.json")),
+                ("summary", &dir.join("summary.md")),
+                ("report", &dir.join("report.html")),
+            ],
+            exports,
+        );
+        if let Some(c) = compared {
+            doc["compare"] = c;
+        }
+        emit_json(&doc)?;
     }
     if let Some(c) = thresholds_code(current)? {
         code = c;
@@ -246,8 +286,12 @@ fn announce(a: &RunArgs, cells: &[PlannedCell], scenarios: usize, variants: usiz
 }
 
 /// The FAQ verdicts (for the FAQ scenarios among those run), summary.md, report.html and the
-/// exports asked for, beside `results.json` in `dir`.
-fn write_everything(results: &mut Results, dir: &Path, a: &RunArgs) -> anyhow::Result<()> {
+/// exports asked for, beside `results.json` in `dir`; the export files written.
+fn write_everything(
+    results: &mut Results,
+    dir: &Path,
+    a: &RunArgs,
+) -> anyhow::Result<Vec<PathBuf>> {
     let verdicts = wirebench_reports::verdicts::evaluate(results);
     if !verdicts.is_empty() || !results.thresholds.is_empty() {
         results.verdicts = wirebench_reports::verdicts::stored(&verdicts);
@@ -257,10 +301,11 @@ fn write_everything(results: &mut Results, dir: &Path, a: &RunArgs) -> anyhow::R
             .with_context(|| format!("writing {}", path.display()))?;
     }
     write_outputs(results, dir)?;
+    let mut exports = Vec::new();
     for f in &a.export {
-        wirebench_reports::export::write(results, *f, dir)?;
+        exports.extend(wirebench_reports::export::write(results, *f, dir)?);
     }
-    Ok(())
+    Ok(exports)
 }
 
 /// The end of a run on stdout: the table, the verdicts, where the files are.
@@ -290,15 +335,14 @@ fn failed_cells_code(all: &[Results]) -> u8 {
     }
 }
 
-/// `--ab`: compares the two builds' results (paired: repeat i of both ran back to back),
-/// writes compare.md and compare.json, prints the table; the exit code when it regressed or
-/// could judge nothing.
-fn ab_verdict(
+/// `--ab`: compares the two builds' results (paired: repeat i of both ran back to back) and
+/// writes compare.md and compare.json into `out_dir`.
+fn ab_compare(
     baseline: &Results,
     current: &Results,
     threshold_pct: f64,
     out_dir: &Path,
-) -> anyhow::Result<Option<u8>> {
+) -> anyhow::Result<wirebench_reports::compare::Comparison> {
     use wirebench_reports::compare::{compare, CompareOptions};
     let cmp = compare(
         baseline,
@@ -315,7 +359,5 @@ fn ab_verdict(
     std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
     std::fs::write(out_dir.join("compare.json"), cmp.json()?)
         .with_context(|| format!("writing {}", out_dir.join("compare.json").display()))?;
-    emit(&format!("\n{md}\n"))?;
-    let code = cmp.exit_code();
-    Ok((code != wirebench_reports::compare::EXIT_OK).then(|| u8::try_from(code).unwrap_or(2)))
+    Ok(cmp)
 }

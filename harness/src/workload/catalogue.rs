@@ -73,6 +73,29 @@ pub fn list_text() -> String {
     o
 }
 
+/// The parameters each workload takes, as `wirebench list --format json` gives them: per
+/// workload id, `{key, type, default, bounds, quick, doc}` (`quick`: `[quick]` may override it).
+pub fn list_json() -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    for (kind, _) in super::spec::ALL_IDS {
+        let params: serde_json::Value = catalogue()
+            .filter(|d| d.taken_by(kind))
+            .map(|d| {
+                serde_json::json!({
+                    "key": d.key,
+                    "type": d.ty.name(),
+                    "default": default_text(default_for(kind, d)),
+                    "bounds": d.check.describe(),
+                    "quick": d.quick,
+                    "doc": d.doc,
+                })
+            })
+            .collect();
+        o.insert(kind.to_string(), params);
+    }
+    serde_json::Value::Object(o)
+}
+
 /// The README's scenario-keys table, from the catalogue (a unit test keeps the README equal).
 pub fn readme_table() -> String {
     use std::fmt::Write as _;
