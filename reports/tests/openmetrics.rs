@@ -91,6 +91,11 @@ fn check_structure(text: &str) -> usize {
 }
 
 #[test]
+fn openmetrics_snapshot() {
+    insta::assert_snapshot!("metrics_prom", openmetrics::text(&fixed()));
+}
+
+#[test]
 fn histograms_are_cumulative_and_end_at_their_count() {
     let r = fixed();
     let text = openmetrics::text(&r);
@@ -198,8 +203,8 @@ fn tempfile_dir() -> std::path::PathBuf {
     d
 }
 
-/// `promtool check metrics` (Debian's `prometheus`) accepts the export of the FAQ fixture:
-/// it parses and passes promtool's lint (base units, help texts, names). Skipped, saying so,
+/// `promtool check metrics` (Debian's `prometheus`) accepts the export of the FAQ fixture (one
+/// label value escaped): it parses and passes promtool's lint (base units, help texts, names). Skipped, saying so,
 /// where promtool is not installed (`.ci/run` installs it).
 #[test]
 fn promtool_accepts_the_export() {
@@ -214,7 +219,11 @@ fn promtool_accepts_the_export() {
         eprintln!("promtool not installed: skipping (apt-get install prometheus)");
         return;
     };
-    let text = openmetrics::text(&fixture());
+    // A label value that needs escaping (quote, backslash) on one key.
+    let mut r = fixture();
+    r.cells[0].scenario = "faq \"quoted\" C:\\path".into();
+    let text = openmetrics::text(&r);
+    assert!(text.contains(r#"scenario="faq \"quoted\" C:\\path""#));
     child
         .stdin
         .take()

@@ -177,8 +177,13 @@ pub fn text(r: &Results) -> String {
                 let _ = writeln!(lines, "{}{{{l}}} {}", g.name, float(s.median / g.divisor));
             }
         }
+        let unit = if g.unit.is_empty() {
+            String::new()
+        } else {
+            format!(", in {}", g.unit.replace('_', " "))
+        };
         let help = format!(
-            "{}, median over the ok repeats of the cell key (results column {}).",
+            "{}, median over the ok repeats of the cell key (metric {}{unit}).",
             g.metric.label, g.metric.id
         );
         family(&mut out, (g.name, "gauge", g.unit), &help, &lines);
