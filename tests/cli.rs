@@ -81,6 +81,15 @@ fn thresholds_gate_run_and_compare_with_exit_99() {
         Some(99),
         "compare checks the current file's thresholds"
     );
+    let json_out = wirebench()
+        .args(["report", "--format", "json"])
+        .arg(&results)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json_out.stdout).expect("report json");
+    let checks = v["thresholds"].as_array().expect("thresholds in the JSON");
+    assert_eq!(checks.len(), 3, "{v}");
+    assert_eq!(checks.iter().filter(|c| c["passed"] == false).count(), 2);
 
     let passed = run(&scenario("\"echo.*.p50_us\" = \"< 10000000\"\n"), "passed");
     assert_eq!(

@@ -114,7 +114,7 @@ fn aligned(grid: &[Vec<String>], left: usize) -> String {
 /// repeats, named by metric id as in the CSV export (`latency_p50_us`, `latency_p99_us`,
 /// `msgs_per_s`, `goodput_bps`, `setup_ms`; `null` when not measured), `lost_fraction`, the
 /// repeats by outcome, `gaps` (why a latency is null) and `error` (the first failure's reason);
-/// and the stored FAQ `verdicts`.
+/// the stored FAQ `verdicts`; and `thresholds`, each `{threshold, cell, value, passed}`.
 pub fn json(r: &Results) -> Value {
     let count = |s: Status| r.cells.iter().filter(|c| c.status == s).count();
     let keys: Vec<Value> = figures::keys(r).iter().map(key_json).collect();
@@ -129,6 +129,11 @@ pub fn json(r: &Results) -> Value {
         },
         "keys": keys,
         "verdicts": serde_json::to_value(&r.verdicts).unwrap_or(Value::Null),
+        // Each threshold on each cell it names; an error string when one cannot be read.
+        "thresholds": match crate::thresholds::check(r) {
+            Ok(checks) => serde_json::to_value(checks).unwrap_or(Value::Null),
+            Err(e) => Value::String(e.to_string()),
+        },
     })
 }
 

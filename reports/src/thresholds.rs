@@ -184,7 +184,7 @@ fn condition(s: &str) -> Option<(Op, f64)> {
 }
 
 /// One threshold checked on one cell key (or on nothing, when it names no cell).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
     /// `echo.websocket.p99_us < 2000`.
     pub threshold: String,
