@@ -3,15 +3,20 @@
 
 use std::fmt::Write as _;
 
-use hdrhistogram::Histogram;
-
 use crate::figures::{self, distinct, KeyCells};
-use crate::format::{escape, fmt_bps, lost_pct};
+use crate::format::{escape, lost_pct};
 use crate::metrics::{self as m, Metric, MetricKind};
 use crate::plots::{self, BarRow, BarValue, Bars, Line};
 
 use super::error::ReportError;
 use super::tables::*;
+
+mod points;
+mod units;
+
+pub(super) use points::spectrum_points;
+use points::{cdf_points, lost_frames, merged, spectrum_samples};
+use units::*;
 
 pub(super) fn figure(h: &mut String, id: &str, svg: &str) {
     figure_titled(h, id, "", svg);
@@ -30,89 +35,6 @@ pub(super) fn figure_titled(h: &mut String, id: &str, title: &str, svg: &str) {
         "<figure class=\"chart\" data-chart=\"{}\"{title}>{svg}</figure>",
         escape(id)
     );
-}
-
-/// Merged histogram of a key's ok repeats; decode failures are returned as messages.
-pub(super) fn merged(k: &KeyCells<'_>) -> (Option<Histogram<u64>>, Vec<String>) {
-    let mut errors = Vec::new();
-    let mut acc: Option<Histogram<u64>> = None;
-    for c in &k.ok {
-        let Some(l) = c.latency_us.as_ref() else {
-            continue;
-        };
-        match l.histogram() {
-            Ok(hist) => {
-                let target = match acc.as_mut() {
-                    Some(a) => a,
-                    None => match Histogram::<u64>::new(3) {
-                        Ok(a) => acc.insert(a),
-                        Err(e) => {
-                            errors.push(format!("{e:?}"));
-                            continue;
-                        }
-                    },
-                };
-                if let Err(e) = target.add(&hist) {
-                    errors.push(format!("repeat {}: {e:?}", c.repeat));
-                }
-            }
-            Err(e) => errors.push(format!("repeat {}: {e}", c.repeat)),
-        }
-    }
-    (acc.filter(|a| !a.is_empty()), errors)
-}
-
-/// Percentile spectrum points (1/(1−p), µs), 20 per decade, ending at the maximum of the
-/// delivered frames. `lost` frames (never arrived) rank after every delivered one: with loss
-/// the percentiles are over all frames and the line ends where the delivered fraction does.
-pub(super) fn spectrum_points(h: &Histogram<u64>, lost: u64) -> Vec<(f64, f64)> {
-    let n = h.len() as f64;
-    let total = n + lost as f64;
-    // Where the delivered frames end on the 1/(1−p) axis (all frames counted).
-    let end = if lost == 0 { n } else { total / lost as f64 };
-    let mut pts = Vec::new();
-    for k in 0..=200 {
-        let x = 10f64.powf(f64::from(k) / 20.0);
-        if x > end.min(total) {
-            break;
-        }
-        let q = 1.0 - 1.0 / x;
-        let q = if lost == 0 {
-            q
-        } else {
-            (q * total / n).min(1.0)
-        };
-        pts.push((x, h.value_at_quantile(q) as f64));
-    }
-    if n > 1.0 {
-        pts.push((end.min(total), h.max() as f64));
-    }
-    pts
-}
-
-/// CDF points (µs, % of frames ≤): with `lost` frames the curve tops out at the delivered
-/// share.
-pub(super) fn cdf_points(h: &Histogram<u64>, lost: u64) -> Vec<(f64, f64)> {
-    let n = h.len() as f64;
-    let share = if lost == 0 {
-        1.0
-    } else {
-        n / (n + lost as f64)
-    };
-    let mut pts = vec![(h.min() as f64, 0.0)];
-    for i in 0..=200 {
-        let q = f64::from(i) / 200.0;
-        pts.push((h.value_at_quantile(q) as f64, q * 100.0 * share));
-    }
-    pts
-}
-
-/// Frames lost over a key's ok repeats that have a latency.
-fn lost_frames(k: &KeyCells<'_>) -> u64 {
-    k.ok.iter()
-        .filter_map(|c| c.latency_us.as_ref())
-        .map(|l| l.lost)
-        .sum()
 }
 
 /// `name · profile` (the profile only with several) with the key's loss: `(4.1 % lost)`.
@@ -203,6 +125,7 @@ pub(super) fn metric_bars(
                     None
                 },
                 suffix: latency_suffix(k, metric, back, value.is_some() && back_value.is_none()),
+                variant: variant(keys, k),
             }
         })
         .collect();
@@ -249,7 +172,15 @@ pub(super) fn section(
     // Below the figures it qualifies: a long list must not push the numbers out of view.
     harness_bound_table(h, keys);
     let aid = anchor(scenario, workload);
-    latency_part(h, &title, &aid, &profiles, keys)?;
+    if latency_is_setup(keys) {
+        // One chart of the setup time: the bars under Connection setup.
+        h.push_str(
+            "<h3>Latency</h3>\n<p class=\"note\">This workload's latency is the connection \
+             setup time: see Connection setup.</p>\n",
+        );
+    } else {
+        latency_part(h, &title, &aid, &profiles, keys)?;
+    }
     metric_groups(h, &title, &aid, profiles.len(), keys)?;
     delivery_table(h, keys);
     h.push_str("</section>\n");
@@ -264,7 +195,6 @@ fn section_header(
     title: &str,
     keys: &[&KeyCells<'_>],
 ) {
-    let transports = distinct(keys.iter().map(|k| k.transport));
     let first = keys
         .iter()
         .flat_map(|k| k.ok.iter().chain(k.not_ok()))
@@ -292,14 +222,13 @@ fn section_header(
             escape(&params.join(" · "))
         );
     }
-    let ok: usize = keys.iter().map(|k| k.ok.len()).sum();
     let failed: usize = keys.iter().map(|k| k.failed.len()).sum();
     let skipped: usize = keys.iter().map(|k| k.skipped.len()).sum();
     let _ = writeln!(
         h,
-        "<div class=\"legend\">{}</div><p class=\"meta\">{} ok repeats{}{}</p>",
-        legend_html(&transports),
-        ok,
+        "<div class=\"legend\">{}</div><p class=\"meta\">{}{}{}</p>",
+        section_legend_html(keys),
+        escape(&repeats_line(keys)),
         if failed > 0 {
             format!(", <span class=\"status-failed\">{failed} failed</span>")
         } else {
@@ -311,6 +240,37 @@ fn section_header(
             String::new()
         },
     );
+}
+
+/// The section's repeat count in the form of the figures table's `repeats ok` column
+/// (`ok/total` per row): `repeats ok: 3/3 in each of 22 rows`, or the sums when rows differ
+/// (`repeats ok: 5/6 over 2 rows`).
+pub(super) fn repeats_line(keys: &[&KeyCells<'_>]) -> String {
+    let per_row: Vec<(usize, usize)> = keys
+        .iter()
+        .map(|k| (k.ok.len(), k.ok.len() + k.failed.len() + k.skipped.len()))
+        .collect();
+    let rows = match per_row.len() {
+        1 => "1 row".to_string(),
+        n => format!("{n} rows"),
+    };
+    match per_row.first() {
+        Some(&(ok, total)) if per_row.iter().all(|r| *r == (ok, total)) => {
+            format!("repeats ok: {ok}/{total} in each of {rows}")
+        }
+        _ => {
+            let (ok, total) = per_row.iter().fold((0, 0), |(a, b), (o, t)| (a + o, b + t));
+            format!("repeats ok: {ok}/{total} over {rows}")
+        }
+    }
+}
+
+/// Whether the section's latency is the connection setup time (`params.latency = "setup"`,
+/// the connect workload): its spectrum and CDF would repeat the setup time chart.
+fn latency_is_setup(keys: &[&KeyCells<'_>]) -> bool {
+    keys.iter()
+        .flat_map(|k| k.ok.first())
+        .any(|c| c.params.get("latency").and_then(|v| v.as_str()) == Some("setup"))
 }
 
 /// The Latency part: spectrum + CDF per profile, the p50/p99 bars, and notes on missing or
@@ -334,6 +294,7 @@ fn latency_part(
             x_desc: "latency (log) · whiskers: min–max over repeats",
             log: true,
             fmt: &plots::tick_us,
+            tick: None,
             rows: &rows,
         })?;
         let id = format!("{aid}-p50p99");
@@ -432,15 +393,29 @@ fn latency_lines(
             Some(hist) => {
                 let color = plots::transport_color(k.transport);
                 let (name, lost) = (lossy_name(k, k.transport_name()), lost_frames(k));
+                let variant = variant(keys, k);
+                let few = hist.len() < plots::MIN_LINE_SAMPLES;
                 lines_s.push(Line {
-                    name: name.clone(),
+                    name: if few {
+                        format!("{name} · {} samples", hist.len())
+                    } else {
+                        name.clone()
+                    },
                     color,
-                    points: spectrum_points(&hist, lost),
+                    points: if few {
+                        spectrum_samples(&hist, lost)
+                    } else {
+                        spectrum_points(&hist, lost)
+                    },
+                    variant,
+                    markers: few,
                 });
                 lines_c.push(Line {
                     name,
                     color,
                     points: cdf_points(&hist, lost),
+                    variant,
+                    markers: false,
                 });
             }
             None if !k.ok.is_empty() => notes.push(format!(
@@ -459,42 +434,64 @@ const CHART_GROUPS: [(&str, &[ChartSpec]); 3] = [
     (
         "Throughput",
         &[
-            (m::GOODPUT, "goodput (bit/s)", false, fmt_bps_tick),
+            (
+                m::GOODPUT,
+                "goodput",
+                false,
+                fmt_bps_tick,
+                AxisUnit::BitsPerS,
+            ),
             (
                 m::MSGS_PER_S,
-                "messages per second (msg/s)",
+                "messages per second",
                 false,
-                plots::si,
+                msgs_tick,
+                AxisUnit::PerS("msg/s"),
             ),
         ],
     ),
     (
         "Connection setup",
         &[
-            (m::SETUP_MS, "setup time (ms)", false, ms_tick),
+            (
+                m::SETUP_MS,
+                "setup time",
+                false,
+                ms_tick,
+                AxisUnit::Fixed("ms"),
+            ),
             (
                 m::SETUP_RTTS,
-                "round trips of the profile · black tick: protocol's predicted count",
+                "round trips · black tick: protocol's prediction",
                 false,
                 rtt_tick,
+                AxisUnit::Fixed("RTT"),
             ),
         ],
     ),
     (
         "Resources and wire",
         &[
-            (m::SERVER_CPU, "server CPU time (s)", false, s_tick),
+            (
+                m::SERVER_CPU,
+                "server CPU time",
+                false,
+                s_tick,
+                AxisUnit::Fixed("s"),
+            ),
             (
                 m::SERVER_RSS_PER_CONN,
-                "server peak RSS per connection (bytes)",
+                "server peak RSS per connection",
                 false,
                 plots::bytes,
+                AxisUnit::Bytes,
             ),
             (
                 m::OVERHEAD,
-                "wire bytes / payload bytes (ratio)",
+                "wire bytes / payload bytes",
                 false,
                 ratio_tick,
+                AxisUnit::Fixed("×"),
             ),
         ],
     ),
@@ -511,17 +508,20 @@ fn metric_groups(
 ) -> Result<(), ReportError> {
     for (heading, metrics) in CHART_GROUPS {
         let mut figs = String::new();
-        for (metric, x_desc, log, fmt) in metrics.iter() {
+        for (metric, quantity, log, fmt, unit) in metrics.iter() {
             let (rows, any) = metric_bars(keys, metric, None, np);
             if !any {
                 continue;
             }
+            let (div, unit) = unit.scale(rows_max(&rows));
+            let x_desc = format!("{quantity} ({unit})");
             let t = format!("{title}: {}", metric.label);
             let svg = plots::bars(&Bars {
                 title: &t,
-                x_desc,
+                x_desc: &x_desc,
                 log: *log,
                 fmt,
+                tick: Some(&|v| plots::trim_num(v / div)),
                 rows: &rows,
             })?;
             figure(&mut figs, &format!("{aid}-{}", metric.id), &svg);
@@ -539,38 +539,35 @@ fn metric_groups(
     Ok(())
 }
 
-/// A bar chart of one metric: (metric, x axis description, log axis, tick formatter).
-pub(super) type ChartSpec = (&'static Metric, &'static str, bool, fn(f64) -> String);
-
-pub(super) fn fmt_bps_tick(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else {
-        fmt_bps(v).replace(' ', "")
-    }
-}
-pub(super) fn ms_tick(v: f64) -> String {
-    format!("{}ms", plots::trim_num(v))
-}
-pub(super) fn s_tick(v: f64) -> String {
-    format!("{}s", plots::trim_num(v))
-}
-pub(super) fn rtt_tick(v: f64) -> String {
-    format!("{} RTT", plots::trim_num(v))
-}
-pub(super) fn ratio_tick(v: f64) -> String {
-    format!("{}×", plots::trim_num(v))
-}
-
+/// A legend of transport ids (the environment table's): one solid swatch per id.
 pub(super) fn legend_html(transports: &[&str]) -> String {
     let mut s = String::from("<span class=\"legend\">");
     for t in transports {
+        let _ = write!(s, "<span>{}{}</span>", swatch(t, 0), escape(t));
+    }
+    s.push_str("</span>");
+    s
+}
+
+/// A section's legend: one entry per transport as shown (`webrtc (webrtc-rs)`), its swatch
+/// hatched and its line sample dashed as the charts draw it ([`variant`]).
+pub(super) fn section_legend_html(keys: &[&KeyCells<'_>]) -> String {
+    let mut s = String::from("<span class=\"legend\">");
+    let mut seen: Vec<String> = Vec::new();
+    for k in keys {
+        let name = k.transport_name();
+        if seen.contains(&name) {
+            continue;
+        }
+        let v = variant(keys, k);
         let _ = write!(
             s,
-            "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
-            plots::css_color(plots::transport_color(t)),
-            escape(t)
+            "<span>{}{}{}</span>",
+            swatch(k.transport, v),
+            line_sample(k.transport, v),
+            escape(&name)
         );
+        seen.push(name);
     }
     s.push_str("</span>");
     s

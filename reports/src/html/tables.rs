@@ -9,6 +9,61 @@ use crate::metrics::{self as m, Metric};
 use crate::model::Status;
 use crate::plots::{self};
 
+/// Which of its transport's implementations (or clients) a key is, in the order they first
+/// appear in `keys`, keyed on [`Cell::implementation`](crate::Cell::implementation) and
+/// [`Cell::client`](crate::Cell::client): 0 is drawn solid, 1 and beyond dashed (lines) or
+/// hatched (bars and swatches).
+pub(super) fn variant(keys: &[&KeyCells<'_>], k: &KeyCells<'_>) -> usize {
+    let mut seen: Vec<(Option<&str>, Option<&str>)> = Vec::new();
+    for o in keys.iter().filter(|o| o.transport == k.transport) {
+        let f = flavour(o);
+        if !seen.contains(&f) {
+            seen.push(f);
+        }
+    }
+    let own = flavour(k);
+    seen.iter().position(|f| *f == own).unwrap_or(0)
+}
+
+/// A key's implementation and client (from its first cell).
+fn flavour<'a>(k: &KeyCells<'a>) -> (Option<&'a str>, Option<&'a str>) {
+    k.ok.iter()
+        .chain(&k.failed)
+        .chain(&k.skipped)
+        .next()
+        .map_or((None, None), |c| {
+            (c.implementation.as_deref(), c.client.as_deref())
+        })
+}
+
+/// White stripes over a swatch of a variant other than 0, as over its bars.
+const HATCH_CSS: &str =
+    "repeating-linear-gradient(135deg,transparent 0 3px,rgba(255,255,255,.75) 3px 5px)";
+
+/// A transport's colour swatch: solid for variant 0, hatched for the others ([`variant`]).
+pub(super) fn swatch(transport: &str, variant: usize) -> String {
+    let c = plots::css_color(plots::transport_color(transport));
+    if variant == 0 {
+        format!("<i class=\"sw\" style=\"background:{c}\"></i>")
+    } else {
+        format!("<i class=\"sw hatched\" style=\"background:{HATCH_CSS} {c}\"></i>")
+    }
+}
+
+/// A short line in the transport's colour, solid, dashed or dotted as its chart lines.
+pub(super) fn line_sample(transport: &str, variant: usize) -> String {
+    let c = plots::css_color(plots::transport_color(transport));
+    let style = match variant {
+        0 => "solid",
+        1 => "dashed",
+        _ => "dotted",
+    };
+    format!(
+        "<i class=\"ln\" style=\"display:inline-block;width:20px;height:0;vertical-align:4px;\
+         margin-right:5px;border-top:2px {style} {c}\"></i>"
+    )
+}
+
 pub(super) fn status_class(k: &KeyCells<'_>) -> &'static str {
     if !k.ok.is_empty() {
         ""
@@ -90,10 +145,10 @@ pub(super) fn figures_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             h,
-            "<tr{}><td><i class=\"sw\" style=\"background:{}\"></i>{}</td><td>{}</td>\
+            "<tr{}><td>{}{}</td><td>{}</td>\
              <td class=\"num\">{}/{}</td>{}{}{}{}{}{}<td class=\"num\">{}</td>{}{}{}</tr>",
             status_class(k),
-            plots::css_color(plots::transport_color(k.transport)),
+            swatch(k.transport, variant(keys, k)),
             escape(&k.transport_name()),
             escape(k.profile),
             k.ok.len(),
