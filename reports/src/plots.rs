@@ -355,7 +355,7 @@ mod tests {
             x_desc: "latency (log)",
             log: true,
             fmt: &tick_us,
-            tick: None,
+            tick_unit: None,
             rows: &rows,
         })
         .expect("bars");
@@ -462,7 +462,7 @@ mod tests {
             x_desc: "latency (log)",
             log: false,
             fmt: &tick_us,
-            tick: None,
+            tick_unit: None,
             rows: &rows,
         })
         .expect("bars");

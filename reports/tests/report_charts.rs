@@ -173,6 +173,13 @@ fn axes_are_labelled_in_the_unit_of_their_ticks() {
         !ticks.is_empty() && ticks.iter().all(|t| t.parse::<f64>().is_ok()),
         "{ticks:?}"
     );
+    // Round steps of the unit (0, 2, 4 MiB), not round steps of bytes shown in MiB (4.77).
+    assert!(
+        ticks
+            .iter()
+            .all(|t| t.split('.').nth(1).is_none_or(|d| d.len() <= 1)),
+        "{ticks:?}"
+    );
     let goodput = figure(&page, "s-echo-echo-goodput_bps");
     assert!(goodput.contains("goodput (Mbit/s)"), "{goodput}");
     assert!(axis_ticks(goodput).iter().all(|t| t.parse::<f64>().is_ok()));

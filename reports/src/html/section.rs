@@ -294,7 +294,7 @@ fn latency_part(
             x_desc: "latency (log) · whiskers: min–max over repeats",
             log: true,
             fmt: &plots::tick_us,
-            tick: None,
+            tick_unit: None,
             rows: &rows,
         })?;
         let id = format!("{aid}-p50p99");
@@ -521,7 +521,7 @@ fn metric_groups(
                 x_desc: &x_desc,
                 log: *log,
                 fmt,
-                tick: Some(&|v| plots::trim_num(v / div)),
+                tick_unit: Some(div),
                 rows: &rows,
             })?;
             figure(&mut figs, &format!("{aid}-{}", metric.id), &svg);

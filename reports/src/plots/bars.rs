@@ -62,11 +62,11 @@ pub struct Bars<'a> {
     pub x_desc: &'a str,
     /// Log x axis (for latencies spanning orders of magnitude).
     pub log: bool,
-    /// Formats a value for the value labels (and the ticks when `tick` is `None`).
+    /// Formats a value for the value labels (and the ticks when `tick_unit` is `None`).
     pub fmt: &'a dyn Fn(f64) -> String,
-    /// Formats the ticks when they differ from the value labels (an axis in one unit named by
-    /// `x_desc`, ticks as plain numbers).
-    pub tick: Option<&'a dyn Fn(f64) -> String>,
+    /// Ticks as plain numbers in units of this size (1024² for an axis in MiB, named by
+    /// `x_desc`), at 1-2-5 steps of it; `None`: ticks formatted by `fmt` (linear axes only).
+    pub tick_unit: Option<f64>,
     /// Rows, drawn top to bottom.
     pub rows: &'a [BarRow],
 }
@@ -119,6 +119,41 @@ impl Labels {
 /// behind it (`back`), and whiskers from the smallest to the largest repeat. The title spans
 /// the whole width (its font fitted to it), row labels are fitted to their column.
 pub fn bars(spec: &Bars<'_>) -> Result<String, PlotError> {
+    match spec
+        .tick_unit
+        .filter(|u| *u > 0.0 && *u != 1.0 && !spec.log)
+    {
+        Some(u) => {
+            let rows: Vec<BarRow> = spec.rows.iter().map(|r| in_tick_unit(r, u)).collect();
+            let fmt = |v: f64| (spec.fmt)(v * u);
+            draw_bars(&Bars {
+                fmt: &fmt,
+                rows: &rows,
+                ..spec.clone()
+            })
+        }
+        None => draw_bars(spec),
+    }
+}
+
+/// A row with its values in units of `u` (the axis is drawn in them, so plotters picks round
+/// ticks of the unit: 0, 5, 10 MiB rather than 4.77, 9.54).
+fn in_tick_unit(r: &BarRow, u: f64) -> BarRow {
+    let scale = |v: BarValue| BarValue {
+        median: v.median / u,
+        min: v.min / u,
+        max: v.max / u,
+    };
+    BarRow {
+        value: r.value.map(scale),
+        back: r.back.map(scale),
+        marker: r.marker.map(|m| m / u),
+        ..r.clone()
+    }
+}
+
+/// [`bars`] once the rows are in the axis' unit.
+fn draw_bars(spec: &Bars<'_>) -> Result<String, PlotError> {
     let e = err(spec.title);
     let n = spec.rows.len();
     if n == 0 {
@@ -227,9 +262,6 @@ where
     let clamp = |v: f64| v.clamp(base, x_top);
     let label_style = TextStyle::from((FONT, canvas.labels.font).into_font()).color(&BLACK);
     let value_color = BLACK.mix(0.8);
-    let value_style = TextStyle::from((FONT, 14).into_font())
-        .color(&value_color)
-        .pos(Pos::new(HPos::Left, VPos::Center));
     for (i, row) in spec.rows.iter().enumerate() {
         // Row 0 at the top.
         let y_mid = (n - 1 - i) as f64 + 0.5;
@@ -252,12 +284,18 @@ where
         };
         // Text goes on the whole canvas, in absolute pixels.
         let (px, py) = chart.backend_coord(&(end, y_mid));
-        // Inside the canvas even when the bar ends near its right edge.
-        let w = svg::text_width(text.chars().count(), 14.0 / svg::PLOTTERS_SCALE) as i32;
-        let x = (px + 6).min(WIDTH as i32 - 4 - w);
+        // Inside the canvas even when the bar ends near its right edge: a smaller font.
+        let room = (WIDTH as i32 - px - 10).max(0) as u32;
+        let size = svg::fit_font(&text, room, 14, 10);
         canvas
             .area
-            .draw(&Text::new(text, (x, py), value_style.clone()))
+            .draw(&Text::new(
+                text,
+                (px + 6, py),
+                TextStyle::from((FONT, size).into_font())
+                    .color(&value_color)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
             .map_err(|x| x.to_string())?;
         // Row label, right-aligned against the plot.
         canvas
@@ -284,7 +322,11 @@ fn bars_mesh<X>(
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let fmt = spec.tick.unwrap_or(spec.fmt);
+    // With a tick unit the rows are already in it ([`in_tick_unit`]).
+    let fmt = |x: f64| match spec.tick_unit {
+        Some(_) => crate::format::trim_num(x),
+        None => (spec.fmt)(x),
+    };
     let (w, _) = chart.plotting_area().dim_in_pixel();
     let desc = svg::fit_font(spec.x_desc, w, 15, 10);
     chart
