@@ -111,8 +111,14 @@ async fn report_renders_in_chromium() {
             svgs: figs.map(f => {
                 const s = f.querySelector(':scope > svg');
                 const r = s ? s.getBoundingClientRect() : {width: 0, height: 0};
+                // Text drawn outside its chart is clipped: titles, labels, legends.
+                const clipped = s ? [...s.querySelectorAll('text')].filter(t => {
+                    const b = t.getBoundingClientRect();
+                    return b.width > 0 && (b.left < r.left - 1 || b.right > r.right + 1
+                        || b.top < r.top - 1 || b.bottom > r.bottom + 1);
+                }).map(t => t.textContent.trim()) : [];
                 return {id: f.dataset.chart, present: !!s, w: r.width, h: r.height,
-                        texts: s ? s.querySelectorAll('text').length : 0};
+                        texts: s ? s.querySelectorAll('text').length : 0, clipped};
             }),
             scrollWidth: document.documentElement.scrollWidth,
             height: document.documentElement.scrollHeight,
@@ -189,6 +195,7 @@ async fn report_renders_in_chromium() {
         assert!(s["w"].as_f64().unwrap_or(0.0) > 100.0, "{s}");
         assert!(s["h"].as_f64().unwrap_or(0.0) > 100.0, "{s}");
         assert!(s["texts"].as_u64().unwrap_or(0) > 3, "axis labels: {s}");
+        assert_eq!(s["clipped"], json!([]), "text outside its chart: {s}");
     }
     assert!(
         page_v["scrollWidth"].as_f64().unwrap_or(f64::MAX) <= 1280.0,

@@ -3,7 +3,12 @@
 //! Every chart is a standalone `<svg>` string with a `<title>` (for screen readers and as a
 //! hover tooltip without JavaScript), text as real `<text>` (scales, copies), and units on
 //! every axis. Colours are fixed per transport id ([`transport_color`]) so one transport looks
-//! the same in every chart of a report.
+//! the same in every chart of a report; a transport's second implementation (or client) keeps
+//! the colour and is drawn dashed in line charts and hatched in bar charts ([`Line::variant`],
+//! [`BarRow::variant`]). Legends sit below the plot, never over the data; titles and labels
+//! get a font that fits; a spectrum from fewer than [`MIN_LINE_SAMPLES`] samples is drawn as
+//! markers. Plotters draws axes and text; `plots/svg.rs` adds what its SVG backend cannot
+//! (dash patterns, hatching).
 
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;

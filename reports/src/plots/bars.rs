@@ -229,7 +229,10 @@ fn bars_builder<'a, 'b>(
     area: &'a DrawingArea<SVGBackend<'b>, Shift>,
 ) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
     let mut b = ChartBuilder::on(area);
-    b.margin(10).margin_top(4).x_label_area_size(48);
+    b.margin(10)
+        .margin_top(4)
+        .margin_right(24)
+        .x_label_area_size(48);
     b
 }
 
