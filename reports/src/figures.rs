@@ -221,6 +221,33 @@ pub fn gap(cells: &[&Cell], m: &Metric) -> Option<String> {
     }
 }
 
+/// Which of its transport's implementations (or clients) a key is, in the order they first
+/// appear in `keys`, keyed on [`Cell::implementation`](crate::Cell::implementation) and
+/// [`Cell::client`](crate::Cell::client): 0 is drawn solid, 1 and beyond dashed (lines) or
+/// hatched (bars and swatches).
+pub fn variant(keys: &[&KeyCells<'_>], k: &KeyCells<'_>) -> usize {
+    let mut seen: Vec<(Option<&str>, Option<&str>)> = Vec::new();
+    for o in keys.iter().filter(|o| o.transport == k.transport) {
+        let f = flavour(o);
+        if !seen.contains(&f) {
+            seen.push(f);
+        }
+    }
+    let own = flavour(k);
+    seen.iter().position(|f| *f == own).unwrap_or(0)
+}
+
+/// A key's implementation and client (from its first cell).
+fn flavour<'a>(k: &KeyCells<'a>) -> (Option<&'a str>, Option<&'a str>) {
+    k.ok.iter()
+        .chain(&k.failed)
+        .chain(&k.skipped)
+        .next()
+        .map_or((None, None), |c| {
+            (c.implementation.as_deref(), c.client.as_deref())
+        })
+}
+
 /// Whether the results come from a CI-scale (`--quick`) run: fewer clients and repeats,
 /// shorter runs, so what is judged from them is indicative only.
 pub fn quick_scale(r: &Results) -> bool {

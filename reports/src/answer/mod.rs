@@ -83,6 +83,9 @@ pub struct Place {
     pub transport: String,
     /// Transport id (`webrtc`), for its colour.
     pub id: String,
+    /// Which of its transport's implementations it is ([`figures::variant`]): drawn solid
+    /// (0) or hatched, as in the charts.
+    pub variant: usize,
     /// The figure of merit over the ok repeats.
     pub figure: Option<Spread>,
     /// Median of the second figure ([`Merit::also`]).
@@ -387,7 +390,12 @@ fn groups(r: &Results, keys: &[KeyCells<'_>]) -> Vec<Group> {
     }
     out.into_iter()
         .map(|(mut g, ks)| {
-            g.places = rank(g.merit, &ks);
+            // Variants as the workload's section of the report numbers them.
+            let section: Vec<&KeyCells<'_>> = keys
+                .iter()
+                .filter(|o| o.scenario == g.scenario && o.workload == g.workload)
+                .collect();
+            g.places = rank(g.merit, &ks, &section);
             let cell_prefix = format!("{}/{}/", g.scenario, g.workload);
             let cell_suffix = format!("/{}", g.profile);
             let read_here = verdicts.iter().filter(|v| {
@@ -417,8 +425,8 @@ fn groups(r: &Results, keys: &[KeyCells<'_>]) -> Vec<Group> {
         .collect()
 }
 
-/// One key's place before ranking.
-fn place(merit: Merit, k: &KeyCells<'_>) -> Place {
+/// One key's place before ranking; `section` numbers its variant.
+fn place(merit: Merit, k: &KeyCells<'_>, section: &[&KeyCells<'_>]) -> Place {
     let figure = k.spread(merit.metric);
     let note = if k.ok.is_empty() {
         Some(match k.reason() {
@@ -444,6 +452,7 @@ fn place(merit: Merit, k: &KeyCells<'_>) -> Place {
         tied: false,
         transport: k.transport_name(),
         id: k.transport.to_string(),
+        variant: figures::variant(section, k),
         figure,
         also: merit.also.and_then(|a| k.spread(a)).map(|s| s.median),
         vs_best: None,
@@ -456,8 +465,8 @@ fn place(merit: Merit, k: &KeyCells<'_>) -> Place {
 }
 
 /// Ranks the keys of one group: ranked places best first, then the floor, then the rest.
-fn rank(merit: Merit, keys: &[&KeyCells<'_>]) -> Vec<Place> {
-    let mut places: Vec<Place> = keys.iter().map(|k| place(merit, k)).collect();
+fn rank(merit: Merit, keys: &[&KeyCells<'_>], section: &[&KeyCells<'_>]) -> Vec<Place> {
+    let mut places: Vec<Place> = keys.iter().map(|k| place(merit, k, section)).collect();
     let bigger = merit.metric.better == Better::Bigger;
     let order = |p: &Place| p.figure.map_or(f64::NAN, |f| f.median);
     places.sort_by(|a, b| {

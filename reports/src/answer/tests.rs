@@ -131,6 +131,25 @@ fn overlapping_repeats_share_a_rank_and_separate_ones_do_not() {
 }
 
 #[test]
+fn a_second_implementation_is_hatched_as_in_the_charts() {
+    let mut rs = echo("webrtc", 1, 300);
+    rs.implementation = Some("webrtc-rs".into());
+    let mut s0 = echo("webrtc", 1, 200);
+    s0.implementation = Some("str0m".into());
+    let r = results(vec![s0, rs]);
+    let g = &Answer::of(&r).groups[0];
+    assert_eq!(find(g, "webrtc (str0m)").variant, 0);
+    assert_eq!(find(g, "webrtc (webrtc-rs)").variant, 1);
+    let html = crate::html::render(&r).unwrap();
+    let answer = &html[..html.find("</section>").unwrap()];
+    assert_eq!(
+        answer.matches("class=\"sw hatched\"").count(),
+        1,
+        "{answer}"
+    );
+}
+
+#[test]
 fn a_quick_run_is_indicative_and_both_outputs_say_so_first() {
     let mut c = echo("websocket", 1, 100);
     c.params.insert("quick".into(), true.into());

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use crate::answer::{ratio_text, Answer, Group, Place, HARNESS_NOTE};
 use crate::format::escape;
 use crate::metrics::Metric;
-use crate::plots;
 
 /// Escapes `s` for HTML and turns Markdown code spans (`` `x` ``) into `<code>`.
 fn inline(s: &str) -> String {
@@ -103,9 +102,8 @@ fn transport_td(p: &Place) -> String {
     // The swatch stays with the id's first word; a long id may break after a hyphen.
     let (head, tail) = p.id.split_at(p.id.find('-').map_or(p.id.len(), |i| i + 1));
     let mut s = format!(
-        "<td class=\"t\"><span class=\"nw\"><i class=\"sw\" style=\"background:{}\"></i>{}\
-         </span>{}",
-        plots::css_color(plots::transport_color(&p.id)),
+        "<td class=\"t\"><span class=\"nw\">{}{}</span>{}",
+        super::tables::swatch(&p.id, p.variant),
         escape(head),
         escape(tail)
     );

@@ -3,38 +3,12 @@
 
 use std::fmt::Write as _;
 
+pub(super) use crate::figures::variant;
 use crate::figures::{self, KeyCells, Spread};
 use crate::format::{escape, lost_pct};
 use crate::metrics::{self as m, Metric};
 use crate::model::Status;
 use crate::plots::{self};
-
-/// Which of its transport's implementations (or clients) a key is, in the order they first
-/// appear in `keys`, keyed on [`Cell::implementation`](crate::Cell::implementation) and
-/// [`Cell::client`](crate::Cell::client): 0 is drawn solid, 1 and beyond dashed (lines) or
-/// hatched (bars and swatches).
-pub(super) fn variant(keys: &[&KeyCells<'_>], k: &KeyCells<'_>) -> usize {
-    let mut seen: Vec<(Option<&str>, Option<&str>)> = Vec::new();
-    for o in keys.iter().filter(|o| o.transport == k.transport) {
-        let f = flavour(o);
-        if !seen.contains(&f) {
-            seen.push(f);
-        }
-    }
-    let own = flavour(k);
-    seen.iter().position(|f| *f == own).unwrap_or(0)
-}
-
-/// A key's implementation and client (from its first cell).
-fn flavour<'a>(k: &KeyCells<'a>) -> (Option<&'a str>, Option<&'a str>) {
-    k.ok.iter()
-        .chain(&k.failed)
-        .chain(&k.skipped)
-        .next()
-        .map_or((None, None), |c| {
-            (c.implementation.as_deref(), c.client.as_deref())
-        })
-}
 
 /// White stripes over a swatch of a variant other than 0, as over its bars.
 const HATCH_CSS: &str =
