@@ -229,6 +229,16 @@ fn skip_reason(pc: &PlannedCell, facts: &RunFacts<'_>) -> Option<String> {
                 .into(),
         );
     }
+    let size = pc.spec.params().size;
+    if pc.transport == "webtransport-datagram" && size > crate::transport::MAX_QUIC_UDP_PAYLOAD {
+        return Some(format!(
+            "a {size}-byte frame cannot fit one WebTransport datagram: QUIC packets here carry at \
+             most {} bytes of UDP payload (quinn's path-MTU ceiling), less QUIC and HTTP/3 \
+             framing (1,400-byte frames measured to fit on loopback); use webtransport \
+             (streams) for larger frames",
+            crate::transport::MAX_QUIC_UDP_PAYLOAD
+        ));
+    }
     if facts.plaintext && !pc.spec.params().http.is_http1() {
         return Some(
             "http = \"2\" needs TLS (HTTP/2 is negotiated with ALPN `h2`; browsers speak it \
@@ -388,6 +398,18 @@ mod tests {
             e.reason.contains("backpressure") && e.link.is_none(),
             "{e:?}"
         );
+
+        // A frame no QUIC datagram can carry is refused at plan time, not after a 30 s wait.
+        let big = one(
+            "[[workload]]\nkind = \"download\"\nsize = 65536\ntransports = [\"webtransport-datagram\"]\n",
+        );
+        let e = resolve(&big, &facts(&p, &ok, false)).unwrap_err();
+        assert_eq!(e.status, Status::Skipped);
+        assert!(e.reason.contains("65536-byte frame cannot fit"), "{e:?}");
+        let fits = one(
+            "[[workload]]\nkind = \"push\"\nsize = 1400\ntransports = [\"webtransport-datagram\"]\n",
+        );
+        assert!(resolve(&fits, &facts(&p, &ok, false)).is_ok());
 
         let h2 = one("[[workload]]\nkind = \"echo\"\nhttp = \"2\"\ntransports = [\"sse\"]\n");
         assert!(resolve(&h2, &facts(&p, &ok, true))

@@ -24,6 +24,11 @@ pub use api::{
     Connection, FrameSink, FrameStream, Guarantees, Setup, Target, Transport, TransportError,
 };
 
+/// The most UDP payload a QUIC packet carries here: quinn's path-MTU discovery ceiling. A
+/// WebTransport datagram holds less (QUIC and HTTP/3 framing; 1,400-byte frames were measured
+/// to fit on loopback, 1,453 not), so a larger frame is refused at plan time.
+pub const MAX_QUIC_UDP_PAYLOAD: usize = 1452;
+
 /// Every transport id this build knows, in report order (one list, shared with the reports).
 pub const ALL_IDS: &[&str] = wirebench_reports::TRANSPORT_IDS;
 
