@@ -39,6 +39,18 @@ fn recommend_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&a.get_output().stdout).expect("recommend --format json is JSON")
 }
 
+/// `recommend --results FIXTURE ARGS` as text: its stdout (it must succeed).
+fn recommend_text(args: &[&str]) -> String {
+    let a = wirebench()
+        .arg("recommend")
+        .arg("--results")
+        .arg(fixture())
+        .args(args)
+        .assert()
+        .success();
+    String::from_utf8_lossy(&a.get_output().stdout).to_string()
+}
+
 /// Per-repeat values of one metric of one cell key of the fixture, recomputed from the file
 /// through the metric catalogue.
 fn fixture_values(cell: &str, metric: &str) -> Vec<f64> {
@@ -125,14 +137,7 @@ fn recommend_without_loss_tolerance_leaves_unreliable_transports_out() {
         }
     }
     // Text output: same ranking, people-readable, evidence with its cell.
-    let a = wirebench()
-        .arg("recommend")
-        .arg("--results")
-        .arg(fixture())
-        .args(["--loss-tolerant", "--size", "1400"])
-        .assert()
-        .success();
-    let out = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let out = recommend_text(&["--loss-tolerant", "--size", "1400"]);
     assert!(out.contains("\n1. "), "{out}");
     assert!(out.contains("[faq-hol/echo/"), "{out}");
     assert!(
@@ -148,14 +153,7 @@ fn recommend_names_the_profile_it_used() {
     let rec = recommend_json(&["--loss-tolerant", "--clients", "5"]);
     assert_eq!(rec["profiles"], serde_json::json!(["loss-3"]), "{rec:#}");
     assert!(rec["per_profile"].as_array().unwrap().is_empty());
-    let a = wirebench()
-        .arg("recommend")
-        .arg("--results")
-        .arg(fixture())
-        .args(["--loss-tolerant", "--clients", "5"])
-        .assert()
-        .success();
-    let out = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let out = recommend_text(&["--loss-tolerant", "--clients", "5"]);
     assert!(out.contains("(figures from loss-3)"), "{out}");
 }
 

@@ -94,51 +94,75 @@ fn flush_table(out: &mut String, table: &mut Vec<Vec<String>>) {
     if table.is_empty() {
         return;
     }
-    let cols = table.iter().map(Vec::len).max().unwrap_or(0);
-    let mut width = vec![3usize; cols];
-    let mut right = vec![false; cols];
-    for row in table.iter() {
-        if is_rule(row) {
-            for (i, c) in row.iter().enumerate() {
-                right[i] = c.ends_with(':') && !c.starts_with(':');
-            }
-            continue;
-        }
+    let rules: Vec<bool> = table.iter().map(|r| is_rule(r)).collect();
+    let mut width = column_widths(
+        table
+            .iter()
+            .zip(&rules)
+            .filter(|(_, r)| !**r)
+            .map(|(t, _)| t),
+    );
+    for w in &mut width {
+        *w = (*w).max(3);
+    }
+    let mut right = vec![false; width.len()];
+    for (row, _) in table.iter().zip(&rules).filter(|(_, r)| **r) {
         for (i, c) in row.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
+            right[i] = c.ends_with(':') && !c.starts_with(':');
         }
     }
-    for row in table.drain(..) {
-        let rule = is_rule(&row);
+    for (row, rule) in table.drain(..).zip(rules) {
         let cells: Vec<String> = row
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let w = width[i];
-                if rule {
-                    let colon_l = c.starts_with(':');
-                    let colon_r = c.ends_with(':');
-                    let dashes = w - usize::from(colon_l) - usize::from(colon_r);
-                    format!(
-                        "{}{}{}",
-                        if colon_l { ":" } else { "" },
-                        "-".repeat(dashes),
-                        if colon_r { ":" } else { "" }
-                    )
-                } else {
-                    let pad = " ".repeat(w - c.chars().count());
-                    if right[i] {
-                        format!("{pad}{c}")
-                    } else {
-                        format!("{c}{pad}")
-                    }
+                if !rule {
+                    return pad(c, width[i], right[i]);
                 }
+                let (colon_l, colon_r) = (c.starts_with(':'), c.ends_with(':'));
+                let dashes = width[i] - usize::from(colon_l) - usize::from(colon_r);
+                format!(
+                    "{}{}{}",
+                    if colon_l { ":" } else { "" },
+                    "-".repeat(dashes),
+                    if colon_r { ":" } else { "" }
+                )
             })
             .collect();
         out.push_str("| ");
         out.push_str(&cells.join(" | "));
         out.push_str(" |\n");
     }
+}
+
+/// The widest cell of each column of `rows`, in characters.
+pub fn column_widths<'a>(rows: impl Iterator<Item = &'a Vec<String>>) -> Vec<usize> {
+    let mut width: Vec<usize> = Vec::new();
+    for row in rows {
+        if width.len() < row.len() {
+            width.resize(row.len(), 0);
+        }
+        for (i, c) in row.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    width
+}
+
+/// `c` padded with spaces to `width` characters: on the left when `right` (numbers), else on
+/// the right.
+pub fn pad(c: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(c.chars().count()));
+    if right {
+        format!("{fill}{c}")
+    } else {
+        format!("{c}{fill}")
+    }
+}
+
+/// `s` as one Markdown table cell: `|` escaped, line breaks as spaces.
+pub fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// Formats an optional figure with `f`, or `–` when absent.

@@ -76,33 +76,15 @@ pub fn table(r: &Results) -> String {
 /// `grid` as text columns sized to their widest cell: the first `left` columns aligned left,
 /// the rest (figures) right, two spaces apart, no trailing blanks.
 fn aligned(grid: &[Vec<String>], left: usize) -> String {
-    let cols = grid.iter().map(Vec::len).max().unwrap_or(0);
-    let width: Vec<usize> = (0..cols)
-        .map(|i| {
-            grid.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let width = crate::format::column_widths(grid.iter());
     let mut s = String::new();
     for row in grid {
-        let mut line = String::new();
-        for (i, c) in row.iter().enumerate() {
-            let pad = " ".repeat(width[i].saturating_sub(c.chars().count()));
-            if i > 0 {
-                line.push_str("  ");
-            }
-            if i < left {
-                line.push_str(c);
-                line.push_str(&pad);
-            } else {
-                line.push_str(&pad);
-                line.push_str(c);
-            }
-        }
-        s.push_str(line.trim_end());
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| crate::format::pad(c, width[i], i >= left))
+            .collect();
+        s.push_str(cells.join("  ").trim_end());
         s.push('\n');
     }
     s
@@ -184,18 +166,12 @@ fn lost_column(f: f64) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::{Cell, Latency, Throughput};
+    use crate::model::{test_cell, Cell, Latency, Throughput};
 
     fn echo(transport: &str, imp: Option<&str>, us: u64, msgs: f64) -> Cell {
         let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
         h.record_n(us, 2000).unwrap();
-        let mut c: Cell = serde_json::from_value(serde_json::json!({
-            "scenario": "s", "workload": "echo", "transport": transport,
-            "profile": "loopback", "repeat": 1, "status": "ok", "error": null,
-            "params": {}, "latency_us": null, "setup_ms": null, "setup_rtts": null,
-            "throughput": null, "delivery": null, "wire": null, "resources": null,
-        }))
-        .unwrap();
+        let mut c = test_cell("echo", transport, "loopback", 1);
         c.implementation = imp.map(str::to_string);
         c.latency_us = Some(Latency::from_histogram(&h).unwrap());
         c.throughput = Some(Throughput {

@@ -262,7 +262,7 @@ pub fn markdown(checks: &[Check], all: bool) -> String {
                 "| `{}` | {} | {} | {} |",
                 c.threshold,
                 c.cell,
-                c.value.replace('|', "\\|"),
+                crate::format::md_cell(&c.value),
                 if c.passed {
                     "✅ passed"
                 } else {

@@ -60,12 +60,18 @@ pub(crate) fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> 
 
 /// Writes summary.md and report.html beside results.json.
 pub(crate) fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<()> {
-    let summary = dir.join("summary.md");
-    std::fs::write(&summary, wirebench_reports::summary::markdown(results))
-        .with_context(|| format!("writing {}", summary.display()))?;
+    write_summary(results, dir)?;
     let html = dir.join("report.html");
     wirebench_reports::html::write(results, &html)?;
     Ok(())
+}
+
+/// Writes summary.md into `dir`; its path.
+pub(crate) fn write_summary(results: &Results, dir: &Path) -> anyhow::Result<PathBuf> {
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, wirebench_reports::summary::markdown(results))
+        .with_context(|| format!("writing {}", summary.display()))?;
+    Ok(summary)
 }
 
 /// Writes `text` to stdout. A reader that went away (`wirebench list | head`) is not an

@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use serde_json::{json, Value};
 use wirebench_reports::model::Results;
 
 use super::args::{CompareArgs, ListArgs, OutputFormat, ReportArgs};
-use super::io::{emit, emit_json, load_profiles, outputs_json, thresholds_code};
+use super::io::{emit, emit_json, load_profiles, outputs_json, thresholds_code, write_summary};
 use crate::runner::scenario;
 
 /// Runs `wirebench report`: report.html, summary.md (and exports) from a results file, verdicts
@@ -38,9 +38,7 @@ pub(crate) fn cmd_report(a: ReportArgs) -> anyhow::Result<u8> {
         wirebench_reports::html::write(&results, &out)?;
         let dir = out.parent().unwrap_or_else(|| Path::new(".")).to_path_buf();
         // summary.md too, so both readers' views follow this build's rules.
-        let summary = dir.join("summary.md");
-        std::fs::write(&summary, wirebench_reports::summary::markdown(&results))
-            .with_context(|| format!("writing {}", summary.display()))?;
+        let summary = write_summary(&results, &dir)?;
         files.push(("report", out));
         files.push(("summary", summary));
         dir

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::format::md_cell as cell;
+
 use super::{ratio_text, Answer, Case, Group, Place, HARNESS_NOTE};
 
 impl Place {
@@ -83,11 +85,6 @@ impl Case {
             format!("no — {}", differ.join("; "))
         }
     }
-}
-
-/// Escapes the characters that break a Markdown table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 impl Answer {

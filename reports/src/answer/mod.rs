@@ -265,10 +265,7 @@ impl Answer {
         let keys = figures::keys(r);
         let groups = groups(r, &keys);
         let indicative = figures::quick_scale(r);
-        let mut scenarios: Vec<&str> = keys.iter().map(|k| k.scenario).collect();
-        scenarios.dedup();
-        scenarios.sort_unstable();
-        scenarios.dedup();
+        let scenarios = figures::distinct(keys.iter().map(|k| k.scenario));
         Self {
             caveats: caveats(&keys, indicative),
             indicative,

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::model::{Cell, Latency, Status, Throughput};
+use crate::model::{test_cell as cell, Cell, Latency, Status, Throughput};
 
 fn results(cells: Vec<Cell>) -> Results {
     Results::of_cells(cells)
@@ -13,16 +13,6 @@ fn latency(us: u64, lost: u64) -> Latency {
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     h.record_n(us, 1000).unwrap();
     Latency::with_lost(&h, lost).unwrap()
-}
-
-fn cell(workload: &str, transport: &str, profile: &str, repeat: u32) -> Cell {
-    serde_json::from_value(serde_json::json!({
-        "scenario": "default", "workload": workload, "transport": transport,
-        "profile": profile, "repeat": repeat, "status": "ok", "error": null,
-        "params": {}, "latency_us": null, "setup_ms": null, "setup_rtts": null,
-        "throughput": null, "delivery": null, "wire": null, "resources": null,
-    }))
-    .unwrap()
 }
 
 fn echo(transport: &str, repeat: u32, us: u64) -> Cell {

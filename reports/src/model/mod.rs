@@ -803,6 +803,20 @@ impl Results {
     }
 }
 
+/// An ok cell of scenario `default` with no figures and empty params, read from JSON as a
+/// reader sees it; unit tests fill in the figures they need.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_cell(workload: &str, transport: &str, profile: &str, repeat: u32) -> Cell {
+    serde_json::from_value(serde_json::json!({
+        "scenario": "default", "workload": workload, "transport": transport,
+        "profile": profile, "repeat": repeat, "status": "ok", "error": null,
+        "params": {}, "latency_us": null, "setup_ms": null, "setup_rtts": null,
+        "throughput": null, "delivery": null, "wire": null, "resources": null,
+    }))
+    .unwrap()
+}
+
 impl Cell {
     /// Whether the load generator limited this cell ([`Cell::harness_bound`]).
     pub fn is_harness_bound(&self) -> bool {

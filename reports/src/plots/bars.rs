@@ -10,6 +10,10 @@ use super::axis::{log_bounds, log_ticks, positive_range, PLOT_MAX};
 use super::common::{err, PlotError, CAPTION, FONT, WIDTH};
 use super::svg;
 
+/// A bar chart's drawing context: any x axis, rows on a float y axis.
+type BarChart<'c, 'b, X> =
+    ChartContext<'c, SVGBackend<'b>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>;
+
 /// One value of a bar: the median over repeats and the repeats' range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BarValue {
@@ -246,11 +250,7 @@ struct Canvas<'c, 'b> {
 
 /// Draws the bar chart into its plot area: mesh, then each row's bars, value text and label.
 fn mesh_and_bars<X>(
-    chart: &mut ChartContext<
-        '_,
-        SVGBackend<'_>,
-        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut BarChart<'_, '_, X>,
     spec: &Bars<'_>,
     base: f64,
     x_top: f64,
@@ -314,14 +314,7 @@ where
 }
 
 /// The bar chart's mesh: x labels with the spec's formatter, no y labels, light grid.
-fn bars_mesh<X>(
-    chart: &mut ChartContext<
-        '_,
-        SVGBackend<'_>,
-        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
-    >,
-    spec: &Bars<'_>,
-) -> Result<(), String>
+fn bars_mesh<X>(chart: &mut BarChart<'_, '_, X>, spec: &Bars<'_>) -> Result<(), String>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
@@ -350,11 +343,7 @@ where
 /// One row's bars (back, value), whiskers and predicted marker; returns where its value
 /// text starts (the right end of what was drawn).
 fn row_bars<X>(
-    chart: &mut ChartContext<
-        '_,
-        SVGBackend<'_>,
-        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut BarChart<'_, '_, X>,
     row: &BarRow,
     y_mid: f64,
     base: f64,
@@ -403,11 +392,7 @@ where
 }
 
 fn whisker<X>(
-    chart: &mut ChartContext<
-        '_,
-        SVGBackend<'_>,
-        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut BarChart<'_, '_, X>,
     v: BarValue,
     y: f64,
     half: f64,

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::model::{Cell, Latency, Status};
+use crate::model::{test_cell, Cell, Latency, Status};
 
 fn spec(key: &str, condition: &str) -> ThresholdSpec {
     ThresholdSpec {
@@ -15,13 +15,7 @@ fn spec(key: &str, condition: &str) -> ThresholdSpec {
 fn echo(transport: &str, profile: &str, us: u64) -> Cell {
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     h.record_n(us, 2000).unwrap();
-    let mut c: Cell = serde_json::from_value(serde_json::json!({
-        "scenario": "default", "workload": "echo", "transport": transport,
-        "profile": profile, "repeat": 1, "status": "ok", "error": null,
-        "params": {}, "latency_us": null, "setup_ms": null, "setup_rtts": null,
-        "throughput": null, "delivery": null, "wire": null, "resources": null,
-    }))
-    .unwrap();
+    let mut c = test_cell("echo", transport, profile, 1);
     c.latency_us = Some(Latency::from_histogram(&h).unwrap());
     c
 }

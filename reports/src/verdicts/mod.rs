@@ -135,7 +135,7 @@ pub fn markdown(verdicts: &[Verdict]) -> String {
             v.faq,
             v.id,
             v.outcome_text(),
-            v.decided_by.replace('|', "\\|")
+            crate::format::md_cell(&v.decided_by)
         );
     }
     for v in verdicts {
