@@ -158,6 +158,7 @@ impl KernelBackend {
                 id: HostId(h as u32),
                 netns: Some(name),
                 addr: IpAddr::V4(addr),
+                nat: None,
                 ns_fd: Some(Arc::new(fd)),
             });
             me.profiles

@@ -66,8 +66,8 @@ pub use findings::{
     Baseline, CheckLine, CheckReport, CommandSink, ExecStart, ExecSummary, QuietSink,
 };
 pub use link::{
-    host_addr, BackendKind, HostId, LinkBackend, LinkCounters, NetHost, Offload, PairDelay,
-    TopologySpec, PREFIX, PREFIX_ENV,
+    host_addr, BackendKind, HostId, LinkBackend, LinkCounters, Nat, NatHost, NetHost, Offload,
+    PairDelay, TopologySpec, PREFIX, PREFIX_ENV,
 };
 pub use netns::{cleanup, install_signal_cleanup, reap_orphans, signalled};
 pub use profile::{

@@ -1,6 +1,6 @@
 //! The vocabulary of topologies, shared by every backend: which backend ([`BackendKind`]),
-//! hosts ([`HostId`], [`NetHost`]), what to build ([`TopologySpec`]), link counters, the
-//! addressing plan and the [`LinkBackend`] trait the backends implement.
+//! hosts ([`HostId`], [`NetHost`]), what to build ([`TopologySpec`], with a [`Nat`] per client),
+//! link counters, the addressing plan and the [`LinkBackend`] trait the backends implement.
 //!
 //! This is the ground floor of the topology stack: it imports nothing above it (no backend, no
 //! factory), so the backends ([`crate::kernel`], the userspace and `none` backends) can use it
@@ -84,11 +84,82 @@ impl std::fmt::Display for HostId {
 pub struct NetHost {
     /// Which host.
     pub id: HostId,
-    /// Its namespace name (None with the `none` backend: the current namespace).
+    /// The namespace its applications run in, the one [`crate::Topology::command`] and
+    /// [`crate::Topology::run_in`] enter (None with the `none` backend: the current namespace).
+    /// For a client behind a NAT, the LAN namespace behind it ([`NatHost::lan_netns`]).
     pub netns: Option<String>,
-    /// Its IP address.
+    /// Its public address: where other hosts reach it, and, behind a NAT, the address they see
+    /// its packets come from (the mapping's address; the port is the NAT's choice).
     pub addr: IpAddr,
+    /// The NAT in front of it (clients only; None = on the emulated link directly).
+    pub nat: Option<NatHost>,
     pub(crate) ns_fd: Option<Arc<OwnedFd>>,
+}
+
+/// A host's NAT: which kind, the private address its applications have, and the namespaces on
+/// either side of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatHost {
+    /// Which NAT ([`Nat::EndpointIndependent`] or [`Nat::Symmetric`], never [`Nat::None`]).
+    pub kind: Nat,
+    /// The applications' own (private) address, on the LAN behind the NAT.
+    pub inside_addr: Ipv4Addr,
+    /// The LAN namespace the applications run in (equal to [`NetHost::netns`]).
+    pub lan_netns: String,
+    /// The host's namespace on the emulated link, holding the NAT (nft table `wirebench_nat`),
+    /// the public address and the access link's device.
+    pub router_netns: String,
+}
+
+/// A client host's NAT (RFC 4787 terms), as scenarios and results name it ([`Nat::name`],
+/// [`std::str::FromStr`]): `none`, `endpoint-independent`, `symmetric`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Nat {
+    /// No NAT: the host is on the emulated link with its public address.
+    #[default]
+    None,
+    /// A typical home router: one mapping per inside address:port, reused for every
+    /// destination (the port kept where it is free), and filtering by address and port (only
+    /// replies from where the inside sent to get in). Peers behind two of them can punch holes.
+    EndpointIndependent,
+    /// A new mapping (a random external port) per destination, filtering by address and port:
+    /// the port a STUN server sees is useless to a peer, so direct connectivity between two
+    /// such hosts fails and a relay (TURN) is needed.
+    Symmetric,
+}
+
+impl Nat {
+    /// Every kind, in the order of [`Nat::name`]'s list.
+    pub const ALL: [Nat; 3] = [Nat::None, Nat::EndpointIndependent, Nat::Symmetric];
+
+    /// Stable name, as scenarios and results spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Nat::None => "none",
+            Nat::EndpointIndependent => "endpoint-independent",
+            Nat::Symmetric => "symmetric",
+        }
+    }
+}
+
+impl std::fmt::Display for Nat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl std::str::FromStr for Nat {
+    type Err = NetemError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Nat::ALL.into_iter().find(|n| n.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Nat::ALL.iter().map(|n| n.name()).collect();
+            NetemError::Invalid(format!(
+                "unknown NAT {s:?}: expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
 }
 
 /// Per-direction counters of one host's access link.
@@ -136,6 +207,9 @@ pub struct TopologySpec {
     /// peers close to each other, the server far away: put the delay on the access links and
     /// none here, or the reverse). Userspace backend only.
     pub pair_delays: Vec<PairDelay>,
+    /// Client k's NAT is `nat[k - 1]`; clients past the end have none (so empty = no NATs).
+    /// Not with the `none` backend. (Built on top of the backends.)
+    pub nat: Vec<Nat>,
 }
 
 /// Extra delay between two hosts, each way.
@@ -161,7 +235,21 @@ impl TopologySpec {
             offload: Offload::Auto,
             realtime: true,
             pair_delays: Vec::new(),
+            nat: Vec::new(),
         }
+    }
+
+    /// The NAT in front of a host ([`Nat::None`] for the server and clients without one).
+    pub fn nat_of(&self, id: HostId) -> Nat {
+        match id.0 {
+            0 => Nat::None,
+            k => self.nat.get(k as usize - 1).copied().unwrap_or_default(),
+        }
+    }
+
+    /// Whether any client is behind a NAT.
+    pub fn has_nat(&self) -> bool {
+        self.nat.iter().any(|n| *n != Nat::None)
     }
 
     /// The profile of a host's access link.
@@ -233,5 +321,30 @@ mod tests {
         }
         assert_eq!(addr_host([10, 78, 0, 1]), None);
         assert_eq!(addr_host([10, 77, 0, 0]), None);
+    }
+
+    #[test]
+    fn nat_names_round_trip_and_errors_list_them() {
+        for n in Nat::ALL {
+            assert_eq!(n.name().parse::<Nat>().unwrap(), n);
+            assert_eq!(n.to_string(), n.name());
+        }
+        let e = "full-cone".parse::<Nat>().unwrap_err().to_string();
+        assert!(e.contains("full-cone"), "{e}");
+        assert!(e.contains("none, endpoint-independent, symmetric"), "{e}");
+        assert_eq!(Nat::default(), Nat::None);
+    }
+
+    #[test]
+    fn nat_of_defaults_to_none() {
+        let mut spec = TopologySpec::star(&Profile::default(), 3);
+        spec.nat = vec![Nat::Symmetric, Nat::None];
+        assert_eq!(spec.nat_of(HostId::SERVER), Nat::None);
+        assert_eq!(spec.nat_of(HostId::client(1)), Nat::Symmetric);
+        assert_eq!(spec.nat_of(HostId::client(2)), Nat::None);
+        assert_eq!(spec.nat_of(HostId::client(3)), Nat::None);
+        assert!(spec.has_nat());
+        spec.nat.clear();
+        assert!(!spec.has_nat());
     }
 }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::error::NetemError;
-use crate::link::{BackendKind, HostId, LinkBackend, LinkCounters, NetHost, TopologySpec};
+use crate::link::{BackendKind, HostId, LinkBackend, LinkCounters, Nat, NetHost, TopologySpec};
 use crate::profile::Profile;
 
 /// The `none` backend: every host is 127.0.0.1 in the current namespace; nothing to shape.
@@ -13,8 +13,15 @@ pub(crate) struct NoneBackend {
 }
 
 impl NoneBackend {
-    /// Every host of `spec` on loopback; fails when a profile would shape a link.
+    /// Every host of `spec` on loopback; fails when a profile would shape a link or a client
+    /// is behind a NAT.
     pub(crate) fn new(spec: &TopologySpec) -> Result<Self, NetemError> {
+        if let Some((k, nat)) = (1..).zip(&spec.nat).find(|(_, n)| **n != Nat::None) {
+            return Err(NetemError::Invalid(format!(
+                "nat = \"{nat}\" for client {k}: the `none` backend (loopback, no namespaces) \
+                 cannot put a host behind a NAT; use the `userspace` or `kernel` backend"
+            )));
+        }
         if std::iter::once(&spec.server)
             .chain(spec.clients.iter())
             .any(|p| !p.is_unshaped())
@@ -29,6 +36,7 @@ impl NoneBackend {
                 id: HostId(h as u32),
                 netns: None,
                 addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                nat: None,
                 ns_fd: None,
             })
             .collect();

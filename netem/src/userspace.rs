@@ -476,6 +476,7 @@ impl UserspaceBackend {
             id: HostId(h as u32),
             netns: Some(name),
             addr: addr.into(),
+            nat: None,
             ns_fd: Some(Arc::new(fd)),
         });
         Ok(link)
