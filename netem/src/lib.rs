@@ -1,13 +1,16 @@
 //! `wirebench-netem`: network profiles and link emulation.
 //!
-//! The only crate that touches namespaces, links, qdiscs and TUN devices. Profiles are data
-//! (`scenarios/profiles.toml`, [`profile`]); the emulator's timing logic is a sans-IO core
-//! ([`core`]); [`topology`] builds a star of hosts in network namespaces and puts the profiles on
-//! their access links with one of three backends behind [`LinkBackend`]:
+//! The only crate that touches namespaces, links, qdiscs, NAT tables and TUN devices. Profiles
+//! are data (`scenarios/profiles.toml`, [`profile`]); the emulator's timing logic is a sans-IO
+//! core ([`core`]); [`topology`] builds a star of hosts in network namespaces and puts the
+//! profiles on their access links with one of three backends behind [`LinkBackend`]:
 //!
 //! - `kernel`: veth + `tc netem`, where the kernel has sch_netem;
 //! - `userspace`: a TUN device per host and an in-process router driving the core;
 //! - `none`: loopback, no shaping.
+//!
+//! Client hosts can sit behind a NAT ([`Nat`] per client in [`TopologySpec::nat`]: `none`,
+//! `endpoint-independent`, `symmetric`), nftables in the namespaces ([`nat`]).
 //!
 //! The harness calls [`Topology::up`], runs its agents with [`Topology::command`], reads
 //! [`Topology::counters`], flaps links with [`Topology::cut`]/[`Topology::restore`] and drops
@@ -22,9 +25,10 @@
 //!   `ip`/`tc` commands), [`link`] (the vocabulary: [`BackendKind`], [`HostId`], [`NetHost`],
 //!   [`TopologySpec`], [`LinkCounters`], the addressing plan, the [`LinkBackend`] trait),
 //!   [`netns`] (namespaces this process made, leftovers, signal teardown), [`rootless`];
-//! - backends, on [`link`] and [`netns`]: [`kernel`], `userspace`, `none`;
+//! - backends, on [`link`] and [`netns`]: [`kernel`], `userspace`, `none`; beside them
+//!   [`nat`], the NATs in front of client hosts (nftables in the hosts' namespaces);
 //! - the backend factory above them: [`backend`] ([`choose_backend`], [`BackendChoice`]);
-//! - [`topology`] on top: the live [`Topology`];
+//! - [`topology`] on top: the live [`Topology`] (a backend, then the NATs on its hosts);
 //! - `wirebench netem …` above the topology: `measure` (RTT, UDP and TCP measurements),
 //!   [`findings`] (what they find, as data: [`CheckReport`], [`ExecSummary`], …, and the
 //!   [`CommandSink`] it goes to), [`check`] (configured vs measured), [`exec`], and [`cli`]
@@ -43,6 +47,7 @@ pub mod findings;
 pub mod kernel;
 pub mod link;
 mod measure;
+pub mod nat;
 pub mod netns;
 mod none;
 pub mod profile;

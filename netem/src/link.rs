@@ -208,7 +208,7 @@ pub struct TopologySpec {
     /// none here, or the reverse). Userspace backend only.
     pub pair_delays: Vec<PairDelay>,
     /// Client k's NAT is `nat[k - 1]`; clients past the end have none (so empty = no NATs).
-    /// Not with the `none` backend. (Built on top of the backends.)
+    /// Not with the `none` backend. See [`crate::nat`].
     pub nat: Vec<Nat>,
 }
 

@@ -61,6 +61,52 @@ pub fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<(), NetemError>
     Ok(())
 }
 
+/// Runs `program args` inside the network namespace `fd` (named `netns`, for messages) with
+/// `input` on its stdin; a non-zero exit is an error carrying the command, the namespace and
+/// stderr (e.g. `nft -f -` with a ruleset: nft names the offending line).
+pub fn run_stdin_in_netns(
+    netns: &str,
+    fd: &OwnedFd,
+    program: &str,
+    args: &[&str],
+    input: &str,
+) -> Result<(), NetemError> {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let shown = format!(
+        "{program} {} (in network namespace {netns})",
+        args.join(" ")
+    );
+    let raw = fd.as_raw_fd();
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs between fork and exec; it only calls setns(2), which is
+    // async-signal-safe, on an fd the caller keeps open until the child is waited for.
+    unsafe {
+        cmd.pre_exec(move || setns(raw));
+    }
+    let mut child = cmd.spawn().ctx(|| format!("running `{shown}`"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .ctx(|| format!("writing to `{shown}`"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .ctx(|| format!("waiting for `{shown}`"))?;
+    if !out.status.success() {
+        return Err(NetemError::Command {
+            command: shown,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Creates a named network namespace.
 pub fn netns_add(name: &str) -> Result<(), NetemError> {
     run("ip", &["netns", "add", name]).map(|_| ())

@@ -24,6 +24,13 @@
 //! `<prefix><run id>-s` (server) and `<prefix><run id>-c<k>`; the prefix is `wb-`, or the value
 //! of `WIREBENCH_NETNS_PREFIX` (it must start with `wb-`), which lets tests and side-by-side runs
 //! find and clean up exactly their own namespaces (`wirebench netem cleanup --prefix …`).
+//!
+//! NATs: a client with a [`Nat`](crate::Nat) other than `none` in [`TopologySpec::nat`] gets a
+//! LAN namespace `<prefix><run id>-c<k>n` behind its host namespace, which becomes its NAT
+//! router ([`crate::nat`]). [`Topology::command`] and [`Topology::run_in`] then enter the LAN
+//! namespace, so the client's traffic crosses the NAT, then its access link; its
+//! [`NetHost::netns`] names the LAN namespace, [`NetHost::addr`] stays the public address and
+//! [`NetHost::nat`] holds the private one and the router namespace.
 
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
@@ -35,12 +42,17 @@ use std::sync::Arc;
 use crate::backend::{choose_backend, open, BackendChoice};
 use crate::error::NetemError;
 use crate::link::{BackendKind, HostId, LinkBackend, LinkCounters, NetHost, TopologySpec, PREFIX};
+use crate::nat::NatLayer;
 use crate::profile::Profile;
 use crate::sys;
 
 /// A live topology. Dropping it tears it down (errors then go to stderr).
 pub struct Topology {
     backend: Box<dyn LinkBackend>,
+    /// The NATs in front of clients (torn down before the backend).
+    nat: NatLayer,
+    /// The hosts as applications see them (a NATed client: its LAN namespace).
+    hosts: Vec<NetHost>,
     choice: BackendChoice,
     torn_down: bool,
 }
@@ -49,17 +61,18 @@ impl std::fmt::Debug for Topology {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Topology")
             .field("choice", &self.choice)
-            .field("hosts", &self.backend.hosts())
+            .field("hosts", &self.hosts)
             .finish()
     }
 }
 
 impl Topology {
     /// Brings a topology up with the backend asked for (`Auto` picks; see [`choose_backend`]).
+    /// NATs, like shaping, need namespaces: `Auto` then never picks `none`.
     pub fn up(kind: BackendKind, spec: &TopologySpec) -> Result<Self, NetemError> {
         let all_unshaped =
             spec.server.is_unshaped() && spec.clients.iter().all(|p| p.is_unshaped());
-        let choice = choose_backend(kind, !all_unshaped)?;
+        let choice = choose_backend(kind, !all_unshaped || spec.has_nat())?;
         Self::up_with(choice, spec)
     }
 
@@ -78,9 +91,17 @@ impl Topology {
         if spec.run_id.is_none() {
             spec.run_id = Some(new_run_id());
         }
-        let backend = open(&choice, &spec)?;
+        let mut backend = open(&choice, &spec)?;
+        // On error the partial NAT layer has removed what it made; the backend goes too.
+        let (nat, hosts) = NatLayer::up(&spec, choice.kind, backend.hosts()).inspect_err(|_| {
+            if let Err(e) = backend.teardown() {
+                eprintln!("wirebench-netem: teardown after a failed NAT set-up: {e}");
+            }
+        })?;
         Ok(Self {
             backend,
+            nat,
+            hosts,
             choice,
             torn_down: false,
         })
@@ -98,29 +119,29 @@ impl Topology {
 
     /// All hosts, server first.
     pub fn hosts(&self) -> &[NetHost] {
-        self.backend.hosts()
+        &self.hosts
     }
 
     /// One host.
     pub fn host(&self, id: HostId) -> Result<&NetHost, NetemError> {
-        self.backend
-            .hosts()
+        self.hosts
             .get(id.0 as usize)
             .ok_or_else(|| NetemError::NoSuchHost(id.to_string()))
     }
 
     /// The server.
     pub fn server(&self) -> &NetHost {
-        &self.backend.hosts()[0]
+        &self.hosts[0]
     }
 
     /// Number of clients.
     pub fn client_count(&self) -> u32 {
-        (self.backend.hosts().len() - 1) as u32
+        (self.hosts.len() - 1) as u32
     }
 
     /// A command that runs `program` inside the host's namespace (it enters it with `setns` in
-    /// `pre_exec`). Spawn it while the topology lives; processes still inside a namespace at
+    /// `pre_exec`): [`NetHost::netns`], which for a client behind a NAT is the LAN namespace
+    /// behind it. Spawn it while the topology lives; processes still inside a namespace at
     /// teardown are killed. For tokio: `tokio::process::Command::from(cmd)`.
     pub fn command(&self, id: HostId, program: impl AsRef<OsStr>) -> Result<Command, NetemError> {
         let host = self.host(id)?;
@@ -136,7 +157,8 @@ impl Topology {
         Ok(cmd)
     }
 
-    /// Runs `f` on a new thread inside the host's namespace (sockets it opens live there).
+    /// Runs `f` on a new thread inside the host's namespace (sockets it opens live there);
+    /// behind a NAT, the LAN namespace, as for [`Topology::command`].
     pub fn run_in<T: Send>(
         &self,
         id: HostId,
@@ -170,17 +192,29 @@ impl Topology {
     }
 
     /// Tears everything down: router threads stopped, processes left in the namespaces killed,
-    /// devices and namespaces removed.
+    /// devices, NAT tables and namespaces removed.
     pub fn teardown(mut self) -> Result<(), NetemError> {
         self.torn_down = true;
-        self.backend.teardown()
+        self.teardown_all()
+    }
+
+    /// The NATs' LAN namespaces first (their processes killed), then the backend; the first
+    /// error, after trying both.
+    fn teardown_all(&mut self) -> Result<(), NetemError> {
+        let nat = self.nat.teardown();
+        // Our handles on the namespaces must not keep them alive past their deletion.
+        for h in &mut self.hosts {
+            h.ns_fd = None;
+        }
+        let backend = self.backend.teardown();
+        nat.and(backend)
     }
 }
 
 impl Drop for Topology {
     fn drop(&mut self) {
         if !self.torn_down {
-            if let Err(e) = self.backend.teardown() {
+            if let Err(e) = self.teardown_all() {
                 eprintln!("wirebench-netem: teardown: {e}");
             }
         }
@@ -222,6 +256,23 @@ mod tests {
         assert_eq!(t.server().addr, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert!(t.command(HostId::client(2), "true").is_ok());
         assert!(t.command(HostId::client(3), "true").is_err());
+    }
+
+    #[test]
+    fn none_backend_refuses_nat() {
+        let mut spec = TopologySpec::star(&Profile::default(), 2);
+        spec.nat = vec![crate::Nat::None, crate::Nat::Symmetric];
+        let choice = BackendChoice {
+            kind: BackendKind::None,
+            reason: "test".into(),
+        };
+        let e = Topology::up_with(choice, &spec).unwrap_err();
+        assert!(matches!(e, NetemError::Invalid(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("symmetric") && text.contains("client 2"),
+            "{text}"
+        );
     }
 }
 
