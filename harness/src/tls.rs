@@ -80,6 +80,34 @@ impl Identity {
         hex(&self.cert_sha256)
     }
 
+    /// Writes the certificate and key as PEM files `cert.pem` and `key.pem` (mode 0600) into
+    /// `dir`, for a reverse proxy in front of the server to terminate TLS with the same
+    /// certificate the clients pin.
+    pub fn write_pem(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        for (name, label, der) in [
+            ("cert.pem", "CERTIFICATE", self.cert_der.as_ref()),
+            ("key.pem", "PRIVATE KEY", self.key_der.as_slice()),
+        ] {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let mut pem = format!("-----BEGIN {label}-----\n");
+            for line in b64.as_bytes().chunks(64) {
+                pem.push_str(&String::from_utf8_lossy(line));
+                pem.push('\n');
+            }
+            pem.push_str(&format!("-----END {label}-----\n"));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(dir.join(name))?
+                .write_all(pem.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// A rustls server config for HTTPS with the given ALPN protocols.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<rustls::ServerConfig, TlsError> {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));

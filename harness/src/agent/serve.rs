@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub limits: crate::server::limits::Limits,
     /// Take commands on stdin and report on stdout (JSON lines), as the orchestrator does.
     pub control: bool,
+    /// Write the certificate and key as PEM into this directory (for a proxy in front).
+    pub cert_dir: Option<std::path::PathBuf>,
     /// Delay every echo reply by this many µs (hidden test switch).
     pub inject_delay_us: u64,
 }
@@ -54,6 +56,12 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .hub
         .inject_delay_us
         .store(opts.inject_delay_us, Ordering::Relaxed);
+    if let Some(dir) = &opts.cert_dir {
+        server
+            .identity
+            .write_pem(dir)
+            .with_context(|| format!("writing the certificate into {}", dir.display()))?;
+    }
     if !opts.control {
         print_listening(&server);
         tokio::signal::ctrl_c()

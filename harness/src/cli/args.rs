@@ -261,6 +261,10 @@ pub(crate) struct ServeArgs {
     /// Take commands on stdin and report on stdout (used by `wirebench run`).
     #[arg(long, hide = true)]
     pub(crate) control: bool,
+    /// Write the certificate and its key as PEM (`cert.pem`, `key.pem`, mode 0600) into this
+    /// directory, so a reverse proxy in front (nginx) can terminate TLS with them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cert_dir: Option<std::path::PathBuf>,
     /// Delay every echo reply by N µs (for testing regression detection).
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) inject_delay_us: u64,

@@ -95,6 +95,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     rtc_connect: Duration::from_secs(a.rtc_connect_timeout),
                 },
                 control: a.control,
+                cert_dir: a.cert_dir,
                 inject_delay_us: a.inject_delay_us,
             })
             .await?;

@@ -27,6 +27,7 @@ pub async fn run_cell(
         netem: &opts.netem,
         plaintext: opts.plaintext,
         chromium: || crate::browser::chromium::find().is_some(),
+        nginx: super::nginx::available,
     };
     let resolved = match resolve(pc, &facts) {
         Ok(r) => r,

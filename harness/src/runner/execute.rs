@@ -6,7 +6,10 @@ use std::path::Path;
 
 use wirebench_netem::{HostId, Topology};
 
+use anyhow::Context as _;
+
 use super::clients::{BrowserCell, CellRun, CellStage, ChromiumPages, ClientSide, RustAgents};
+use super::nginx;
 use super::options::RunOptions;
 use super::plan::{PlannedCell, Resolved};
 use super::scenario::ClientKind;
@@ -93,7 +96,7 @@ pub(crate) async fn execute(
             execution.emulator = figures.map(|f| f.1);
             Ending::Ran(Box::new(collected))
         }
-        Ok(Err(e)) => Ending::Failed(format!("{e:#}")),
+        Ok(Err(e)) => Ending::Failed(through_proxy(pc, format!("{e:#}"))),
         Err(_) => Ending::TimedOut {
             limit_s: limit.as_secs(),
             stage: stage.get(),
@@ -103,6 +106,16 @@ pub(crate) async fn execute(
         execution.teardown_error = t.teardown().err().map(|e| e.to_string());
     }
     execution
+}
+
+/// A failed cell's reason, saying which proxy its traffic went through, if any (a proxy's
+/// buffering or missing upgrade headers show up as the client's timeouts and HTTP errors).
+fn through_proxy(pc: &PlannedCell, why: String) -> String {
+    let proxy = pc.spec.params().proxy;
+    if proxy.is_none() || !crate::proxy::goes_through(&pc.transport) {
+        return why;
+    }
+    format!("through nginx ({}): {why}", proxy.as_str())
 }
 
 /// What a cell's links counted, read once from every host at the end: the clients' wire
@@ -146,13 +159,36 @@ async fn drive(
     } else {
         (None, None)
     };
+    let params = pc.spec.params();
+    let http2 = !params.http.is_http1();
+    // A proxied cell: the server agent speaks plain HTTP/1.x behind nginx, which terminates
+    // TLS (and HTTP/2) with the server's certificate.
+    let proxy = (!params.proxy.is_none() && crate::proxy::goes_through(&pc.transport))
+        .then(nginx::site_dir)
+        .transpose()?;
     let settings = ServerSettings {
-        plaintext: opts.plaintext,
-        http2: !pc.spec.params().http.is_http1(),
+        plaintext: opts.plaintext || proxy.is_some(),
+        http2: http2 && proxy.is_none(),
         inject_delay_us,
         cpu: server_cpu,
+        cert_dir: proxy.as_ref().map(|d| d.path().to_path_buf()),
     };
-    let (mut server, ready) = ServerAgent::start(exe, topo, settings).await?;
+    let (mut server, mut ready) = ServerAgent::start(exe, topo, settings).await?;
+    let _nginx = match &proxy {
+        Some(dir) => {
+            stage.set("starting nginx in front of the server");
+            let upstream = ready
+                .addr
+                .parse()
+                .with_context(|| format!("server address {:?}", ready.addr))?;
+            let tls = !opts.plaintext;
+            let nginx =
+                nginx::Nginx::start(topo, params.proxy, upstream, dir.path(), tls, http2).await?;
+            ready.addr = nginx.addr.to_string();
+            Some(nginx)
+        }
+        None => None,
+    };
     stage.set("preparing the server");
     let mut marks = workload::prepare(&pc.spec, &mut server, ready.nofile_limit).await?;
     let tls = !opts.plaintext;

@@ -12,6 +12,7 @@ mod agent;
 pub mod cell;
 pub mod clients;
 pub mod execute;
+mod nginx;
 pub mod options;
 pub mod plan;
 pub mod progress;

@@ -128,6 +128,8 @@ pub struct RunFacts<'a> {
     pub plaintext: bool,
     /// Whether a Chromium was found (asked only for browser cells).
     pub chromium: fn() -> bool,
+    /// Whether nginx was found (asked only for cells with a `proxy`).
+    pub nginx: fn() -> bool,
 }
 
 /// A cell ready to execute: its link and topology resolved.
@@ -246,6 +248,13 @@ fn skip_reason(pc: &PlannedCell, facts: &RunFacts<'_>) -> Option<String> {
                 .into(),
         );
     }
+    let proxy = pc.spec.params().proxy;
+    if !proxy.is_none() && crate::proxy::goes_through(&pc.transport) && !(facts.nginx)() {
+        return Some(format!(
+            "proxy = {:?} runs a real nginx, which is not installed here (apt-get install nginx)",
+            proxy.as_str()
+        ));
+    }
     match pc.client {
         ClientKind::Rust => matches!(pc.spec, WorkloadSpec::OriginLimit(_))
             .then(|| "origin-limit is a browser-only workload (client = \"browser\")".into()),
@@ -327,6 +336,7 @@ mod tests {
             netem,
             plaintext,
             chromium: || true,
+            nginx: || true,
         }
     }
 

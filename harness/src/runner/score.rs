@@ -58,6 +58,10 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
     if no_idle {
         params.insert("no_idle".into(), true.into());
     }
+    // WebTransport, WebRTC and raw tcp cannot go through an HTTP proxy: they run direct.
+    if params.contains_key("proxy") && !crate::proxy::goes_through(&pc.transport) {
+        params.insert("proxy_bypassed".into(), true.into());
+    }
     Cell {
         scenario: pc.scenario.clone(),
         workload: pc.spec.id().to_string(),

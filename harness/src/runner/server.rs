@@ -26,7 +26,7 @@ pub(crate) struct Ready {
 }
 
 /// How to start a server agent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ServerSettings {
     /// Plain HTTP instead of HTTPS.
     pub plaintext: bool,
@@ -36,6 +36,8 @@ pub(crate) struct ServerSettings {
     pub inject_delay_us: u64,
     /// CPU to pin it to.
     pub cpu: Option<usize>,
+    /// Where it writes its certificate and key as PEM, for a proxy in front.
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 /// A running server agent, and the topology its cell runs on.
@@ -68,6 +70,10 @@ impl<'t> ServerAgent<'t> {
         }
         if s.inject_delay_us > 0 {
             args.extend(["--inject-delay-us", &delay]);
+        }
+        let cert_dir = s.cert_dir.as_deref().map(Path::to_string_lossy);
+        if let Some(dir) = &cert_dir {
+            args.extend(["--cert-dir", dir]);
         }
         let mut agent = AgentProcess::spawn(cmd, &args, "server", s.cpu)?;
         let ready = match agent.recv::<ServerEvent>().await? {

@@ -139,6 +139,7 @@ mod tests {
             pair_delay_ms: Some(1.0),
             server_delay_ms: Some(1.0),
             http: HttpVersion::Http2,
+            proxy: crate::proxy::ProxyKind::NginxDefault,
             notify_interval_ms: Some(1),
             quiet_ms: Some(1),
             ws_ping_ms: Some(1),

@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 use wirebench_netem::profile::MAX_DELAY_MS;
 
+use crate::proxy::ProxyKind;
+
 /// Parameters shared by the workloads (each uses the ones that apply).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Params {
@@ -43,6 +45,10 @@ pub struct Params {
     /// only when not the default HTTP/1.1.
     #[serde(default, skip_serializing_if = "HttpVersion::is_http1")]
     pub http: HttpVersion,
+    /// The reverse proxy in front of the server (scenario key `proxy`); recorded only when
+    /// there is one.
+    #[serde(default, skip_serializing_if = "ProxyKind::is_none")]
+    pub proxy: ProxyKind,
     /// idle: a notification goes to every client this often, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_interval_ms: Option<u64>,
@@ -211,6 +217,8 @@ pub enum Check {
     },
     /// An HTTP version: `"1.1"` or `"2"` (see [`HttpVersion::parse`]).
     Http,
+    /// A reverse-proxy variant (see [`ProxyKind::parse`]).
+    Proxy,
 }
 
 impl Check {
@@ -231,6 +239,7 @@ impl Check {
             Self::DelayMs => format!("[0, {MAX_DELAY_MS}]"),
             Self::Range { lo, hi, unit } => format!("[{lo}, {hi}] {unit}"),
             Self::Http => "\"1.1\" or \"2\"".into(),
+            Self::Proxy => ProxyKind::choices(),
         }
     }
 
@@ -269,7 +278,20 @@ impl Check {
                 "{v:?}: use \"1.1\" (HTTP/1.1 only, the default) or \"2\" (the server offers \
                  HTTP/2 too)"
             )),
+            Self::Proxy if ProxyKind::parse(v).is_none() => Err(format!(
+                "{v:?} is not a proxy: use one of {}",
+                ProxyKind::choices()
+            )),
             _ => Ok(()),
+        }
+    }
+
+    /// The canonical spelling of a string value this check accepts ("" for any other).
+    pub fn canonical(self, v: &str) -> &'static str {
+        match self {
+            Self::Http => HttpVersion::parse(v).map_or("", HttpVersion::as_str),
+            Self::Proxy => ProxyKind::parse(v).map_or("", ProxyKind::as_str),
+            _ => "",
         }
     }
 }
@@ -403,6 +425,16 @@ pub const COMMON: &[ParamDecl] = &[
         only: None,
         refusal: None,
     },
+    ParamDecl {
+        key: "proxy",
+        ty: ParamType::Str,
+        default: Some(ParamValue::Str("none")),
+        check: Check::Proxy,
+        doc: "reverse proxy in front of the server: a real nginx terminating TLS (HTTP transports; the others bypass it)",
+        quick: false,
+        only: None,
+        refusal: None,
+    },
 ];
 
 impl Params {
@@ -433,6 +465,12 @@ impl Params {
                 self.http = match v {
                     Some(ParamValue::Str(s)) => HttpVersion::parse(s).unwrap_or_default(),
                     _ => HttpVersion::default(),
+                }
+            }
+            "proxy" => {
+                self.proxy = match v {
+                    Some(ParamValue::Str(s)) => ProxyKind::parse(s).unwrap_or_default(),
+                    _ => ProxyKind::default(),
                 }
             }
             "notify_interval_ms" => self.notify_interval_ms = int,

@@ -10,7 +10,7 @@ use super::error::{ParseCtx, ScenarioError};
 use super::raw::{RawParams, RawValue};
 use crate::workload::catalogue::{catalogue, decl, default_for};
 use crate::workload::params::{ParamDecl, ParamValue};
-use crate::workload::{HttpVersion, Params};
+use crate::workload::Params;
 
 /// Names a key in errors (`workload[2].rate`, `quick.rate`, …).
 pub(super) type KeyFn<'a> = &'a dyn Fn(&str) -> String;
@@ -54,7 +54,7 @@ pub(super) fn check_values(
             RawValue::Str(s) => decl
                 .check
                 .str(s)
-                .map(|()| ParamValue::Str(HttpVersion::parse(s).map_or("", HttpVersion::as_str))),
+                .map(|()| ParamValue::Str(decl.check.canonical(s))),
         };
         match checked {
             Ok(value) => out.push((decl.key, value)),

@@ -1,0 +1,270 @@
+//! A real nginx (Debian's `nginx`) in front of a cell's server agent, for cells with a `proxy`:
+//! started on the server's host with a configuration generated per variant
+//! ([`crate::proxy::nginx_conf`]), its files in a temporary directory of its own, and stopped
+//! (its whole process group) when the cell ends, fails or is interrupted.
+
+use std::io::{Read as _, Write as _};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _};
+use wirebench_netem::{HostId, Topology};
+
+use crate::proxy::{nginx_conf, NginxSite, ProxyKind};
+
+/// How long nginx may take to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long nginx may take to stop after SIGTERM before its process group is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// Ports tried when the one picked is taken by the time nginx binds it.
+const PORT_TRIES: usize = 4;
+
+/// Where nginx is installed, if it is: `$PATH`, then the sbin directories a non-root `$PATH`
+/// may lack.
+pub(crate) fn find() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join("nginx"))
+        .find(|p| p.is_file())
+}
+
+/// Whether nginx is installed (the planner skips proxied cells when it is not).
+pub(crate) fn available() -> bool {
+    find().is_some()
+}
+
+/// The directory a proxied cell's certificate, nginx configuration and logs live in; removed
+/// when dropped.
+pub(crate) fn site_dir() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("wirebench-nginx-")
+        .tempdir()
+        .context("making nginx's directory")?;
+    // nginx's workers run as an unprivileged user and create files under tmp/: they must be
+    // able to reach it (the key file itself stays 0600, read by the master only).
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .context("opening nginx's directory to its workers")?;
+    std::fs::create_dir(dir.path().join("tmp")).context("making nginx's tmp directory")?;
+    Ok(dir)
+}
+
+/// A running nginx. Dropping it stops it.
+pub(crate) struct Nginx {
+    child: Option<Child>,
+    dir: PathBuf,
+    /// Where clients reach it.
+    pub addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Nginx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nginx").field("addr", &self.addr).finish()
+    }
+}
+
+/// The unprivileged user and group nginx's workers run as when it is started as root.
+fn worker_user() -> Option<(&'static str, &'static str)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let has = |g: &str| groups.lines().any(|l| l.split(':').next() == Some(g));
+    Some(("nobody", if has("nogroup") { "nogroup" } else { "nobody" }))
+}
+
+/// A free TCP port on `ip`, in the server host's namespace.
+fn free_port(topo: Option<&Topology>, ip: IpAddr) -> anyhow::Result<u16> {
+    let bind = move || -> std::io::Result<u16> {
+        Ok(TcpListener::bind(SocketAddr::new(ip, 0))?
+            .local_addr()?
+            .port())
+    };
+    let port = match topo {
+        Some(t) => t.run_in(HostId::SERVER, bind)?,
+        None => bind(),
+    };
+    port.context("finding a free port for nginx")
+}
+
+/// Whether nginx answers on `addr` (in the server host's namespace): a worker, not only the
+/// master's listening socket, so the cell's first connection does not wait for the worker to
+/// start. A plain-HTTP request gets an answer on a TLS port too (nginx's 400 "plain HTTP
+/// request was sent to HTTPS port").
+fn listening(topo: Option<&Topology>, addr: SocketAddr) -> bool {
+    let probe = move || -> bool {
+        let answered = || -> std::io::Result<bool> {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(b"GET /wirebench-probe HTTP/1.0\r\n\r\n")?;
+            Ok(s.read(&mut [0u8; 64])? > 0)
+        };
+        answered().unwrap_or(false)
+    };
+    match topo {
+        Some(t) => t.run_in(HostId::SERVER, probe).unwrap_or(false),
+        None => probe(),
+    }
+}
+
+impl Nginx {
+    /// Starts nginx variant `kind` on the server's host in front of the server agent at
+    /// `upstream` (plain HTTP), with its files in `dir` (which holds the certificate as
+    /// `cert.pem`/`key.pem` when `tls`), and waits until it listens.
+    pub async fn start(
+        topo: Option<&Topology>,
+        kind: ProxyKind,
+        upstream: SocketAddr,
+        dir: &Path,
+        tls: bool,
+        http2: bool,
+    ) -> anyhow::Result<Self> {
+        let exe =
+            find().ok_or_else(|| anyhow!("nginx is not installed (apt-get install nginx)"))?;
+        let mut last = String::new();
+        for _ in 0..PORT_TRIES {
+            let listen = SocketAddr::new(upstream.ip(), free_port(topo, upstream.ip())?);
+            let site = NginxSite {
+                dir,
+                listen,
+                upstream,
+                tls,
+                http2,
+                user: worker_user(),
+            };
+            let conf = dir.join("nginx.conf");
+            std::fs::write(&conf, nginx_conf(kind, &site))
+                .with_context(|| format!("writing {}", conf.display()))?;
+            let mut nginx = Self {
+                child: Some(spawn(topo, &exe, &conf, dir)?),
+                dir: dir.to_path_buf(),
+                addr: listen,
+            };
+            match nginx.wait_listening(topo).await {
+                Ok(()) => return Ok(nginx),
+                Err(e) => {
+                    last = format!("{e:#}");
+                    if !last.contains("Address already in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        bail!("nginx ({}) did not start: {last}", kind.as_str())
+    }
+
+    /// Waits until nginx accepts connections, or says why it ended.
+    async fn wait_listening(&mut self, topo: Option<&Topology>) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                bail!("exited ({status}): {}", self.error_log());
+            }
+            if listening(topo, self.addr) {
+                return Ok(());
+            }
+            if t0.elapsed() > START_TIMEOUT {
+                bail!(
+                    "not listening on {} after {} s: {}",
+                    self.addr,
+                    START_TIMEOUT.as_secs(),
+                    self.error_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The tail of what nginx said: its stderr, then its error log.
+    fn error_log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        let log = read("stderr.log") + &read("error.log");
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        if tail.is_empty() {
+            "nothing in its error log".into()
+        } else {
+            tail.join(" | ")
+        }
+    }
+
+    /// Stops nginx: SIGTERM to its process group (master and workers), then SIGKILL if it has
+    /// not ended within [`STOP_TIMEOUT`].
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pgid = child.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals that process group, which nginx's master
+        // leads (it was started with process_group(0)) and which only it and its workers are in.
+        unsafe {
+            libc::kill(-pgid, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < STOP_TIMEOUT {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: as above; SIGKILL whatever of the group is left (nothing, normally).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Spawns nginx's master in the foreground, in its own process group, in the server host's
+/// namespace; it gets SIGTERM (a clean stop of master and workers) if wirebench dies.
+fn spawn(topo: Option<&Topology>, exe: &Path, conf: &Path, dir: &Path) -> anyhow::Result<Child> {
+    let mut cmd = match topo {
+        Some(t) => t.command(HostId::SERVER, exe)?,
+        None => Command::new(exe),
+    };
+    let log = std::fs::File::create(dir.join("stderr.log")).context("nginx's stderr log")?;
+    cmd.arg("-c")
+        .arg(conf)
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .with_context(|| format!("starting {}", exe.display()))
+}
