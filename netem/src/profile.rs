@@ -123,6 +123,37 @@ pub struct Profile {
     /// Bottleneck queue limit in bytes (drop-tail); default unlimited.
     #[serde(default)]
     pub queue_bytes: Option<u64>,
+    /// Queue discipline at the bottleneck (`droptail` when unset); needs a rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueDiscipline>,
+    /// CoDel's target sojourn time, ms (codel, fq_codel; default 5).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_aqm_ms"
+    )]
+    pub queue_target_ms: Option<f64>,
+    /// CoDel's interval, ms (codel, fq_codel; default 100).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_aqm_ms"
+    )]
+    pub queue_interval_ms: Option<f64>,
+    /// Number of flow queues (fq_codel; default 1024).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_flows"
+    )]
+    pub queue_flows: Option<u32>,
+    /// Bytes a flow may send per round of the scheduler (fq_codel; default 1514).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_quantum"
+    )]
+    pub queue_quantum: Option<u32>,
     /// Probability that a packet skips the delay line and overtakes earlier ones. Jitter only
     /// reorders packets when this is above zero; otherwise delivery order is kept.
     #[serde(default, deserialize_with = "probability")]
@@ -169,6 +200,37 @@ pub struct DirectionOverride {
     /// Queue limit, bytes.
     #[serde(default)]
     pub queue_bytes: Option<u64>,
+    /// Queue discipline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueDiscipline>,
+    /// CoDel target, ms.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_aqm_ms"
+    )]
+    pub queue_target_ms: Option<f64>,
+    /// CoDel interval, ms.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_aqm_ms"
+    )]
+    pub queue_interval_ms: Option<f64>,
+    /// Flow queues (fq_codel).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_flows"
+    )]
+    pub queue_flows: Option<u32>,
+    /// DRR quantum, bytes (fq_codel).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_quantum"
+    )]
+    pub queue_quantum: Option<u32>,
     /// Reorder probability.
     #[serde(default, deserialize_with = "opt_probability")]
     pub reorder: Option<f64>,
@@ -225,11 +287,89 @@ pub struct LinkParams {
     pub queue_packets: Option<u32>,
     /// Drop-tail limit in bytes (only with a rate).
     pub queue_bytes: Option<u64>,
+    /// Queue discipline at the bottleneck (only with a rate).
+    #[serde(skip_serializing_if = "QueueDiscipline::is_droptail")]
+    pub queue: QueueDiscipline,
+    /// CoDel target, ms (None: [`DEFAULT_CODEL_TARGET_MS`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_target_ms: Option<f64>,
+    /// CoDel interval, ms (None: [`DEFAULT_CODEL_INTERVAL_MS`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_interval_ms: Option<f64>,
+    /// FQ-CoDel flow queues (None: [`DEFAULT_FQ_FLOWS`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_flows: Option<u32>,
+    /// FQ-CoDel quantum, bytes (None: [`DEFAULT_FQ_QUANTUM`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_quantum: Option<u32>,
     /// Reorder probability.
     pub reorder: f64,
     /// Duplicate probability.
     pub duplicate: f64,
 }
+
+/// The bottleneck's queue discipline (profile key `queue`): what decides which waiting packet
+/// the rate limiter sends next and which ones it drops. It only acts where packets wait, at a
+/// rate limit, so a profile that sets it needs `rate_mbit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueDiscipline {
+    /// One FIFO that drops arriving packets when full (netem's queue; the default).
+    #[default]
+    Droptail,
+    /// One FIFO managed by CoDel (RFC 8289): drops at dequeue once packets have waited longer
+    /// than the target for an interval, at a rate that grows with √(drops).
+    Codel,
+    /// FQ-CoDel (RFC 8290): packets hashed by 5-tuple into flow queues served by deficit
+    /// round robin (new, sparse flows first), CoDel on each flow queue; on overflow the
+    /// fattest flow loses packets.
+    FqCodel,
+}
+
+impl QueueDiscipline {
+    /// Every discipline, in the order the docs list them.
+    pub const ALL: [QueueDiscipline; 3] = [Self::Droptail, Self::Codel, Self::FqCodel];
+
+    /// The name profiles and results use (`droptail`, `codel`, `fq_codel`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Droptail => "droptail",
+            Self::Codel => "codel",
+            Self::FqCodel => "fq_codel",
+        }
+    }
+
+    /// True for the default drop-tail FIFO.
+    pub fn is_droptail(&self) -> bool {
+        *self == Self::Droptail
+    }
+
+    /// True when CoDel runs (codel and fq_codel): `queue_target_ms`/`queue_interval_ms` apply.
+    pub fn uses_codel(self) -> bool {
+        self != Self::Droptail
+    }
+}
+
+impl std::fmt::Display for QueueDiscipline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// CoDel's default target sojourn time, ms (RFC 8289, RFC 8290).
+pub const DEFAULT_CODEL_TARGET_MS: f64 = 5.0;
+/// CoDel's default interval, ms (RFC 8289, RFC 8290).
+pub const DEFAULT_CODEL_INTERVAL_MS: f64 = 100.0;
+/// FQ-CoDel's default number of flow queues (RFC 8290, Linux).
+pub const DEFAULT_FQ_FLOWS: u32 = 1024;
+/// FQ-CoDel's default DRR quantum, bytes (RFC 8290: an Ethernet MTU with its header).
+pub const DEFAULT_FQ_QUANTUM: u32 = 1514;
+/// FQ-CoDel's default packet limit, the whole qdisc (Linux `limit 10240`).
+pub const DEFAULT_FQ_CODEL_LIMIT: u32 = 10_240;
+/// Largest `queue_flows` (Linux's limit, 65536).
+pub const MAX_FQ_FLOWS: u32 = 65_536;
+/// Range of `queue_quantum`, bytes.
+pub const FQ_QUANTUM_RANGE: (u32, u32) = (64, 1 << 20);
 
 impl LinkParams {
     /// True when this direction changes nothing.
@@ -249,10 +389,41 @@ impl LinkParams {
         1.0 - (1.0 - self.loss) * (1.0 - ge)
     }
 
-    /// Effective packet limit of the bottleneck queue (None = no queue: unlimited rate).
+    /// Effective packet limit of the bottleneck queue (None = no queue: unlimited rate):
+    /// `queue_packets`, else 1000 (10,240 for fq_codel, Linux's default).
     pub fn effective_queue_packets(&self) -> Option<u32> {
         self.rate_mbit?;
-        Some(self.queue_packets.unwrap_or(DEFAULT_QUEUE_PACKETS))
+        let default = match self.queue {
+            QueueDiscipline::FqCodel => DEFAULT_FQ_CODEL_LIMIT,
+            _ => DEFAULT_QUEUE_PACKETS,
+        };
+        Some(self.queue_packets.unwrap_or(default))
+    }
+
+    /// The discipline that acts on packets: `queue`, or drop-tail when there is no rate (no
+    /// queue forms without a bottleneck).
+    pub fn effective_queue(&self) -> QueueDiscipline {
+        if self.rate_mbit.is_some() {
+            self.queue
+        } else {
+            QueueDiscipline::Droptail
+        }
+    }
+
+    /// CoDel's target and interval, ms, defaults filled in.
+    pub fn codel_ms(&self) -> (f64, f64) {
+        (
+            self.queue_target_ms.unwrap_or(DEFAULT_CODEL_TARGET_MS),
+            self.queue_interval_ms.unwrap_or(DEFAULT_CODEL_INTERVAL_MS),
+        )
+    }
+
+    /// FQ-CoDel's flow count and quantum (bytes), defaults filled in.
+    pub fn fq(&self) -> (u32, u32) {
+        (
+            self.queue_flows.unwrap_or(DEFAULT_FQ_FLOWS),
+            self.queue_quantum.unwrap_or(DEFAULT_FQ_QUANTUM),
+        )
     }
 }
 
@@ -270,6 +441,92 @@ impl Profile {
             .all(|d| self.direction(*d).is_unshaped())
     }
 
+    /// The queue discipline as results record it (`params.queue`): its name when both
+    /// directions agree, else `up=NAME down=NAME`. A direction without a rate counts as
+    /// drop-tail only when the other has none either (no queue anywhere).
+    pub fn queue_label(&self) -> String {
+        let [up, down] = Direction::BOTH.map(|d| self.direction(d));
+        let (u, d) = match (up.rate_mbit.is_some(), down.rate_mbit.is_some()) {
+            (true, false) => (up.queue, up.queue),
+            (false, true) => (down.queue, down.queue),
+            _ => (up.effective_queue(), down.effective_queue()),
+        };
+        if u == d {
+            u.name().to_string()
+        } else {
+            format!("up={u} down={d}")
+        }
+    }
+
+    /// Checks what the keys' own ranges cannot: a queue discipline needs a rate, CoDel's
+    /// target is below its interval, and tuning keys belong to a discipline in use. Returns
+    /// the key at fault and what is wrong.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let dirs = Direction::BOTH.map(|d| (d, self.direction(d), self.overrides(d)));
+        if let Some(q) = self.queue.filter(|q| q.uses_codel()) {
+            if dirs.iter().all(|(_, p, _)| p.rate_mbit.is_none()) {
+                return Err(("queue", needs_rate(q, "")));
+            }
+        }
+        for (dir, p, o) in &dirs {
+            let own_queue = o.and_then(|o| o.queue).filter(|q| q.uses_codel());
+            if let (Some(q), None) = (own_queue, p.rate_mbit) {
+                return Err(("queue", needs_rate(q, &format!(" in the {dir} direction"))));
+            }
+            let (target, interval) = p.codel_ms();
+            if p.queue.uses_codel() && target >= interval {
+                return Err((
+                    "queue_target_ms",
+                    format!(
+                        "CoDel's target ({target} ms) must be below its interval ({interval} ms)"
+                    ),
+                ));
+            }
+        }
+        let set = |f: fn(&LinkParams) -> bool| dirs.iter().any(|(_, p, _)| f(p));
+        let codel = dirs.iter().any(|(_, p, _)| p.queue.uses_codel());
+        let fq = dirs
+            .iter()
+            .any(|(_, p, _)| p.queue == QueueDiscipline::FqCodel);
+        let (both, fq_only) = ("codel or fq_codel", "fq_codel");
+        let unused = [
+            (
+                "queue_target_ms",
+                set(|p| p.queue_target_ms.is_some()) && !codel,
+                both,
+            ),
+            (
+                "queue_interval_ms",
+                set(|p| p.queue_interval_ms.is_some()) && !codel,
+                both,
+            ),
+            (
+                "queue_flows",
+                set(|p| p.queue_flows.is_some()) && !fq,
+                fq_only,
+            ),
+            (
+                "queue_quantum",
+                set(|p| p.queue_quantum.is_some()) && !fq,
+                fq_only,
+            ),
+        ];
+        if let Some((key, _, which)) = unused.into_iter().find(|u| u.1) {
+            let label = self.queue_label();
+            let msg =
+                format!("{key} only applies with queue = {which}; this profile's queue is {label}");
+            return Err((key, msg));
+        }
+        Ok(())
+    }
+
+    fn overrides(&self, dir: Direction) -> Option<&DirectionOverride> {
+        match dir {
+            Direction::Up => self.up.as_ref(),
+            Direction::Down => self.down.as_ref(),
+        }
+    }
+
     /// The concrete parameters of one direction: the profile's keys with that direction's
     /// overrides applied.
     pub fn direction(&self, dir: Direction) -> LinkParams {
@@ -283,14 +540,17 @@ impl Profile {
             rate_mbit: self.rate_mbit,
             queue_packets: self.queue_packets,
             queue_bytes: self.queue_bytes,
+            queue: self.queue.unwrap_or_default(),
+            queue_target_ms: self.queue_target_ms,
+            queue_interval_ms: self.queue_interval_ms,
+            queue_flows: self.queue_flows,
+            queue_quantum: self.queue_quantum,
             reorder: self.reorder,
             duplicate: self.duplicate,
         };
-        let ov = match dir {
-            Direction::Up => self.up.as_ref(),
-            Direction::Down => self.down.as_ref(),
+        let Some(o) = self.overrides(dir) else {
+            return base;
         };
-        let Some(o) = ov else { return base };
         LinkParams {
             delay_ms: o.delay_ms.unwrap_or(base.delay_ms),
             jitter_ms: o.jitter_ms.unwrap_or(base.jitter_ms),
@@ -301,6 +561,11 @@ impl Profile {
             rate_mbit: o.rate_mbit.or(base.rate_mbit),
             queue_packets: o.queue_packets.or(base.queue_packets),
             queue_bytes: o.queue_bytes.or(base.queue_bytes),
+            queue: o.queue.unwrap_or(base.queue),
+            queue_target_ms: o.queue_target_ms.or(base.queue_target_ms),
+            queue_interval_ms: o.queue_interval_ms.or(base.queue_interval_ms),
+            queue_flows: o.queue_flows.or(base.queue_flows),
+            queue_quantum: o.queue_quantum.or(base.queue_quantum),
             reorder: o.reorder.unwrap_or(base.reorder),
             duplicate: o.duplicate.unwrap_or(base.duplicate),
         }
@@ -326,6 +591,14 @@ impl ProfileSet {
                 msg: toml_message(&e),
             }
         })?;
+        for (name, p) in &profiles {
+            p.check().map_err(|(key, msg)| ProfileError::Parse {
+                file: file.to_string(),
+                line: key_line(text, name, key),
+                key: key.to_string(),
+                msg: format!("profile {name:?}: {msg}"),
+            })?;
+        }
         Ok(Self { profiles })
     }
 
@@ -345,6 +618,44 @@ impl ProfileSet {
                 known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
             })
     }
+}
+
+/// A discipline-needs-a-rate message (`dir`: where, or empty).
+fn needs_rate(q: QueueDiscipline, dir: &str) -> String {
+    format!(
+        "queue = \"{q}\" needs a rate (rate_mbit){dir}: a queue discipline only acts where \
+         packets wait for a bottleneck"
+    )
+}
+
+/// The 1-based line that sets `key` in profile `name` (its own table, its `up`/`down` tables
+/// or inline tables), else the profile's header line, else 1.
+fn key_line(text: &str, name: &str, key: &str) -> usize {
+    let sets_key = |l: &str| {
+        l.split(['{', ',']).map(str::trim_start).any(|part| {
+            part.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+    };
+    let own = [
+        name.to_string(),
+        format!("{name}.up"),
+        format!("{name}.down"),
+    ];
+    let mut table = String::new();
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            table = h.replace(['"', '\'', ' '], "");
+            if table == name {
+                header.get_or_insert(i + 1);
+            }
+        } else if own.contains(&table) && sets_key(l) {
+            return i + 1;
+        }
+    }
+    header.unwrap_or(1)
 }
 
 /// Where a TOML error is: its 1-based line and the key at fault. A bad value is reported at
@@ -456,6 +767,43 @@ fn opt_probability<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Er
 pub const MAX_DELAY_MS: f64 = 10_000.0;
 /// Smallest and largest rate limit a profile may set, Mbit/s.
 pub const RATE_MBIT_RANGE: (f64, f64) = (0.001, 100_000.0);
+
+/// Range of `queue_target_ms` and `queue_interval_ms`, ms (above zero).
+pub const AQM_MS_RANGE: (f64, f64) = (0.001, MAX_DELAY_MS);
+
+fn opt_aqm_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = check_finite(f64::deserialize(d)?)?;
+    let (lo, hi) = AQM_MS_RANGE;
+    if (lo..=hi).contains(&v) {
+        Ok(Some(v))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{} ms is out of range [{lo}, {hi}] ms",
+            show(v)
+        )))
+    }
+}
+
+fn opt_flows<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = u64::deserialize(d)?;
+    match u32::try_from(v) {
+        Ok(n) if (1..=MAX_FQ_FLOWS).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{v} flow queues is out of range [1, {MAX_FQ_FLOWS}]"
+        ))),
+    }
+}
+
+fn opt_quantum<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = u64::deserialize(d)?;
+    let (lo, hi) = FQ_QUANTUM_RANGE;
+    match u32::try_from(v) {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{v} bytes is out of range [{lo}, {hi}] bytes"
+        ))),
+    }
+}
 
 /// A number as people write it: plain, or in exponent form when very large or very small.
 fn show(v: f64) -> String {
@@ -624,6 +972,92 @@ mod tests {
             assert_eq!(
                 a.direction(Direction::Up).jitter_distribution,
                 JitterDistribution::Uniform
+            );
+        }
+    }
+
+    #[test]
+    fn queue_keys_resolve_per_direction_with_defaults() {
+        let set = ProfileSet::parse(
+            "[p]\nrate_mbit = 10\nqueue = \"fq_codel\"\n[p.down]\nqueue = \"codel\"\nqueue_target_ms = 2\n",
+            "t.toml",
+        )
+        .unwrap();
+        let p = set.get("p").unwrap();
+        let (up, down) = (p.direction(Direction::Up), p.direction(Direction::Down));
+        assert_eq!(
+            (up.queue, down.queue),
+            (QueueDiscipline::FqCodel, QueueDiscipline::Codel)
+        );
+        assert_eq!(up.effective_queue_packets(), Some(DEFAULT_FQ_CODEL_LIMIT));
+        assert_eq!(down.effective_queue_packets(), Some(DEFAULT_QUEUE_PACKETS));
+        assert_eq!((up.codel_ms(), up.fq()), ((5.0, 100.0), (1024, 1514)));
+        assert_eq!(down.codel_ms(), (2.0, 100.0));
+        assert_eq!(p.queue_label(), "up=fq_codel down=codel");
+        let plain = ProfileSet::builtin();
+        assert_eq!(plain.get("broadband").unwrap().queue_label(), "droptail");
+        assert_eq!(
+            QueueDiscipline::ALL.map(QueueDiscipline::name),
+            ["droptail", "codel", "fq_codel"]
+        );
+    }
+
+    #[test]
+    fn queue_errors_name_file_line_profile_and_key() {
+        for (text, line, key, says) in [
+            (
+                "[a]\ndelay_ms = 5\nqueue = \"fq_codel\"\n",
+                3,
+                "queue",
+                "profile \"a\": queue = \"fq_codel\" needs a rate (rate_mbit)",
+            ),
+            (
+                "[a]\ndelay_ms = 5\n[a.up]\nrate_mbit = 1\n[a.down]\n\nqueue = \"codel\"\n",
+                7,
+                "queue",
+                "needs a rate (rate_mbit) in the down direction",
+            ),
+            (
+                "[a]\nrate_mbit = 5\nqueue = \"red\"\n",
+                3,
+                "queue",
+                "unknown variant `red`",
+            ),
+            (
+                "[a]\nrate_mbit = 5\nqueue = \"fq_codel\"\nqueue_flows = 0\n",
+                4,
+                "queue_flows",
+                "out of range [1, 65536]",
+            ),
+            (
+                "[a]\nrate_mbit = 5\nqueue = \"fq_codel\"\nqueue_quantum = 10\n",
+                4,
+                "queue_quantum",
+                "out of range [64, 1048576]",
+            ),
+            (
+                "[a]\nrate_mbit = 5\nqueue = \"codel\"\nqueue_target_ms = 0\n",
+                4,
+                "queue_target_ms",
+                "out of range",
+            ),
+            (
+                "[a]\nrate_mbit = 5\nqueue = \"codel\"\nqueue_target_ms = 150\n",
+                4,
+                "queue_target_ms",
+                "must be below its interval",
+            ),
+            (
+                "[a]\nrate_mbit = 5\nqueue = \"codel\"\nup = { queue_flows = 64 }\n",
+                4,
+                "queue_flows",
+                "queue_flows only applies with queue = fq_codel; this profile's queue is codel",
+            ),
+        ] {
+            let e = ProfileSet::parse(text, "p.toml").unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("p.toml:{line}: {key}: ")) && e.contains(says),
+                "{e}"
             );
         }
     }
