@@ -9,14 +9,31 @@
 //! 1. **cut**: while the link is cut every packet is dropped;
 //! 2. **loss**: Bernoulli (`loss`) then Gilbert-Elliott bursts;
 //! 3. **duplicate**: with probability `duplicate` a copy follows the original;
-//! 4. **bottleneck**: with a rate, a drop-tail queue (packet and byte limits) in front of a
-//!    serializer that takes `len × 8 / rate` per packet;
+//! 4. **bottleneck**: with a rate, a queue (packet and byte limits) in front of a serializer
+//!    that takes `len × 8 / rate` per packet. The queue discipline is the profile's `queue`:
+//!    `droptail` (default: a FIFO that drops arrivals when full), `codel` (RFC 8289: one FIFO,
+//!    CoDel drops at dequeue, [`codel`]) or `fq_codel` (RFC 8290: per-flow queues, deficit
+//!    round robin, CoDel per flow, [`fq`]);
 //! 5. **delay line**: the delay plus a (correlated) uniform jitter sample. Unless `reorder` is
 //!    above zero, a packet never leaves before the one in front of it; with `reorder`, a packet
 //!    skips the delay with that probability, and jitter may reorder too.
 //!
-//! Departure times are computed when a packet enters, so a profile change applies to packets
-//! sent after it; a cut flushes what is in flight.
+//! With `droptail` a packet's departure time is computed when it enters, so a profile change
+//! applies to packets sent after it; a cut flushes what is in flight.
+//!
+//! With `codel` and `fq_codel` the bottleneck is driven by dequeues, as in a real router: a
+//! packet's serialization starts when the serializer is free *and* the discipline picks it, and
+//! CoDel decides at that instant. Sans-IO, the dequeues run lazily: every call (`send`,
+//! `poll_transmit`) first runs the dequeue events due by its `now` at their exact virtual times
+//! (each at `max(serializer free, arrival)`), and [`LinkCore::next_deadline`] includes the next
+//! dequeue instant, so a caller that sleeps until the deadline wakes for it. A profile change
+//! applies to packets dequeued after it (a change of discipline moves the waiting packets over
+//! in arrival order). FQ-CoDel classifies packets by the flow key given to
+//! [`LinkCore::send_flow`] (a hash of the 5-tuple; [`LinkCore::send`] is flow 0).
+
+mod aqm;
+mod codel;
+mod fq;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -26,18 +43,22 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::profile::LinkParams;
+use aqm::Aqm;
+use codel::Queued;
 
 /// What happened to a packet handed to [`LinkCore::send`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Scheduled for delivery (`copies` is 2 when it was duplicated).
+    /// Scheduled for delivery (`copies` is 2 when it was duplicated). With `codel` or
+    /// `fq_codel`, queued at the bottleneck: CoDel or a later overflow may still drop it.
     Scheduled {
         /// Number of copies scheduled (1, or 2 with duplication).
         copies: u8,
     },
     /// Dropped by the loss model.
     Lost,
-    /// Dropped because the bottleneck queue was full.
+    /// Dropped because the bottleneck queue was full (with fq_codel: the overflow drop from the
+    /// fattest flow took this packet).
     QueueFull,
     /// Dropped because the link is cut.
     Cut,
@@ -56,8 +77,12 @@ pub struct CoreStats {
     pub bytes_out: u64,
     /// Packets dropped by the loss model.
     pub lost: u64,
-    /// Packets dropped by the full queue.
+    /// Packets dropped by the full queue (overflow of the packet or byte limit).
     pub queue_drops: u64,
+    /// Packets dropped by the queue discipline's AQM (CoDel, at dequeue); 0 with drop-tail.
+    pub aqm_drops: u64,
+    /// Longest time a packet waited at the bottleneck before its serialization began, ns.
+    pub max_sojourn_ns: u64,
     /// Packets dropped because the link was cut (arriving or in flight).
     pub cut_drops: u64,
     /// Extra copies made by duplication.
@@ -116,6 +141,14 @@ pub struct LinkCore<P> {
     stats: CoreStats,
     /// Latest `now` seen by `send`: time never goes backwards for the core.
     last_now: Duration,
+    /// The managed queue (codel, fq_codel with a rate); None: drop-tail at enqueue time.
+    aqm: Option<Aqm<P>>,
+    /// Arrival of the latest packet the managed queue took.
+    last_arrival: Duration,
+    /// Dequeue events have run up to this time.
+    aqm_clock: Duration,
+    /// Id of the latest packet the managed queue took.
+    queued_id: u64,
 }
 
 impl<P> std::fmt::Debug for LinkCore<P> {
@@ -154,6 +187,10 @@ impl<P: Clone> LinkCore<P> {
             seq: 0,
             stats: CoreStats::default(),
             last_now: Duration::ZERO,
+            aqm: Aqm::new(&params),
+            last_arrival: Duration::ZERO,
+            aqm_clock: Duration::ZERO,
+            queued_id: 0,
         }
     }
 
@@ -162,9 +199,29 @@ impl<P: Clone> LinkCore<P> {
         &self.params
     }
 
-    /// Replaces the parameters; packets already scheduled keep their departure times.
+    /// Replaces the parameters; packets already scheduled keep their departure times. Packets
+    /// waiting in a managed queue are dequeued under the new ones (moved to the new discipline,
+    /// in arrival order, when it changes).
     pub fn set_params(&mut self, params: LinkParams) {
         self.params = params;
+        let keep = match &mut self.aqm {
+            Some(a) => a.reconfigure(&params),
+            None => params.effective_queue().is_droptail(),
+        };
+        if keep {
+            return;
+        }
+        let waiting = self.aqm.take().map(|mut a| a.drain()).unwrap_or_default();
+        self.aqm = Aqm::new(&params);
+        for q in waiting {
+            self.requeue(q);
+        }
+    }
+
+    /// True when the queue discipline classifies packets by flow (fq_codel at a rate): only
+    /// then is it worth computing a flow key for [`send_flow`](Self::send_flow).
+    pub fn needs_flow_key(&self) -> bool {
+        self.aqm.as_ref().is_some_and(Aqm::is_fq)
     }
 
     /// True when packets pass straight through: nothing to shape and nothing in flight.
@@ -187,6 +244,9 @@ impl<P: Clone> LinkCore<P> {
         self.cut = cut;
         if cut {
             self.stats.cut_drops += self.heap.len() as u64;
+            if let Some(a) = &mut self.aqm {
+                self.stats.cut_drops += a.drain().len() as u64;
+            }
             self.heap.clear();
             self.queue.clear();
             self.queue_bytes = 0;
@@ -203,16 +263,27 @@ impl<P: Clone> LinkCore<P> {
         self.stats
     }
 
-    /// Packets scheduled and not yet delivered.
+    /// Packets scheduled and not yet delivered (waiting in a managed queue included).
     pub fn in_flight(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.aqm.as_ref().map_or(0, Aqm::len)
     }
 
     /// Offers a packet of `len` bytes at time `now`. A `now` earlier than one seen before (two
-    /// callers racing for the core) is taken as that later time.
+    /// callers racing for the core) is taken as that later time. Flow 0 for fq_codel.
     pub fn send(&mut self, now: Duration, pkt: P, len: usize) -> SendOutcome {
-        let now = now.max(self.last_now);
+        self.send_flow(now, pkt, len, 0)
+    }
+
+    /// [`send`](Self::send) with the packet's flow key, which fq_codel hashes packets into flow
+    /// queues by (other disciplines ignore it). Packets of one transport flow must share a key.
+    pub fn send_flow(&mut self, now: Duration, pkt: P, len: usize, flow: u64) -> SendOutcome {
+        let mut now = now.max(self.last_now);
         self.last_now = now;
+        if self.aqm.is_some() {
+            // Dequeues due first, so random draws follow virtual time whatever the polling.
+            now = now.max(self.aqm_clock);
+            self.advance(now);
+        }
         self.stats.packets_in += 1;
         self.stats.bytes_in += len as u64;
         if self.cut {
@@ -225,6 +296,9 @@ impl<P: Clone> LinkCore<P> {
         }
         let dup = self.params.duplicate > 0.0 && self.rng.random::<f64>() < self.params.duplicate;
         let copies: u8 = if dup { 2 } else { 1 };
+        if self.aqm.is_some() {
+            return self.send_managed(now, pkt, len, flow, copies);
+        }
         let mut scheduled = 0u8;
         let mut pkt = Some(pkt);
         for i in 0..copies {
@@ -258,13 +332,21 @@ impl<P: Clone> LinkCore<P> {
         SendOutcome::Scheduled { copies: scheduled }
     }
 
-    /// When the next packet is due, if any.
+    /// When the next packet is due, if any; with a managed queue, also the next dequeue
+    /// instant (`poll_transmit` then may return nothing: it ran the dequeue).
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.heap.peek().map(|Reverse(e)| e.at)
+        let due = self.heap.peek().map(|Reverse(e)| e.at);
+        match (due, self.next_dequeue()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Takes out the next packet due at or before `now`.
     pub fn poll_transmit(&mut self, now: Duration) -> Option<P> {
+        if self.aqm.is_some() {
+            self.advance(now);
+        }
         if self.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             let Reverse(e) = self.heap.pop()?;
             let late = (now - e.at).as_nanos() as u64;
@@ -333,12 +415,129 @@ impl<P: Clone> LinkCore<P> {
             }
         }
         let start = self.busy_until.max(now);
+        self.note_sojourn(start - now);
         let tx = Duration::from_secs_f64(len as f64 * 8.0 / (rate * 1e6));
         let end = start + tx;
         self.busy_until = end;
         self.queue.push_back((end, len));
         self.queue_bytes += len as u64;
         Some(end)
+    }
+
+    fn note_sojourn(&mut self, waited: Duration) {
+        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.stats.max_sojourn_ns = self.stats.max_sojourn_ns.max(ns);
+    }
+
+    /// The managed queue's packet and byte limits.
+    fn limits(&self) -> (usize, u64) {
+        let packets = self.params.effective_queue_packets().unwrap_or(u32::MAX);
+        (
+            packets as usize,
+            self.params.queue_bytes.unwrap_or(u64::MAX),
+        )
+    }
+
+    /// `send` for a managed queue (its dequeues due by `now` already run): queues the copies,
+    /// and starts serializing at once if the serializer is idle.
+    fn send_managed(
+        &mut self,
+        now: Duration,
+        pkt: P,
+        len: usize,
+        flow: u64,
+        copies: u8,
+    ) -> SendOutcome {
+        let (limit_p, limit_b) = self.limits();
+        let mut kept = 0u8;
+        let mut pkt = Some(pkt);
+        for i in 0..copies {
+            let p = if i + 1 == copies {
+                pkt.take()
+            } else {
+                pkt.clone()
+            };
+            let (Some(p), Some(aqm)) = (p, self.aqm.as_mut()) else {
+                break;
+            };
+            self.queued_id += 1;
+            let q = Queued {
+                arrival: now,
+                len,
+                id: self.queued_id,
+                flow,
+                pkt: p,
+            };
+            let a = aqm.enqueue(q, limit_p, limit_b);
+            self.stats.queue_drops += a.dropped;
+            kept += u8::from(a.kept);
+        }
+        self.last_arrival = now;
+        self.advance(now);
+        match kept {
+            0 => SendOutcome::QueueFull,
+            n => {
+                if n == 2 {
+                    self.stats.duplicated += 1;
+                }
+                SendOutcome::Scheduled { copies: n }
+            }
+        }
+    }
+
+    /// When the managed queue's next dequeue runs: when the serializer is free, or when the
+    /// latest packet arrived if it came to an idle one (every packet waiting arrived by then).
+    fn next_dequeue(&self) -> Option<Duration> {
+        let waiting = self.aqm.as_ref().is_some_and(|a| a.len() > 0);
+        waiting.then(|| self.busy_until.max(self.last_arrival))
+    }
+
+    /// Runs the managed queue's dequeue events due by `now`, each at its own instant: the
+    /// discipline picks (and CoDel drops), the serializer sends the pick, the delay line
+    /// schedules its delivery.
+    fn advance(&mut self, now: Duration) {
+        while let Some(t) = self.next_dequeue().filter(|t| *t <= now) {
+            let mut drops = 0;
+            let picked = self.aqm.as_mut().and_then(|a| a.dequeue(t, &mut drops));
+            self.stats.aqm_drops += drops;
+            let Some(q) = picked else { continue };
+            self.note_sojourn(t.saturating_sub(q.arrival));
+            let tx = self.params.rate_mbit.map_or(Duration::ZERO, |rate| {
+                Duration::from_secs_f64(q.len as f64 * 8.0 / (rate * 1e6))
+            });
+            self.busy_until = t + tx;
+            let at = self.delivery_time(t + tx);
+            self.seq += 1;
+            self.heap.push(Reverse(Entry {
+                at,
+                seq: self.seq,
+                len: q.len,
+                pkt: q.pkt,
+            }));
+        }
+        self.aqm_clock = self.aqm_clock.max(now);
+    }
+
+    /// A packet that waited in a managed queue replaced by another discipline: into the new
+    /// managed queue, or through the drop-tail path as if it arrived now at its arrival time.
+    fn requeue(&mut self, q: Queued<P>) {
+        let (limit_p, limit_b) = self.limits();
+        if let Some(aqm) = self.aqm.as_mut() {
+            self.stats.queue_drops += aqm.enqueue(q, limit_p, limit_b).dropped;
+            return;
+        }
+        let Some(end) = self.serialize(q.arrival, q.len) else {
+            self.stats.queue_drops += 1;
+            return;
+        };
+        let at = self.delivery_time(end);
+        self.seq += 1;
+        self.heap.push(Reverse(Entry {
+            at,
+            seq: self.seq,
+            len: q.len,
+            pkt: q.pkt,
+        }));
     }
 
     fn delivery_time(&mut self, tx_end: Duration) -> Duration {
