@@ -4,7 +4,9 @@
 //! Mapping of profile keys to netem: `delay D J C%`, `loss random P%` (or `loss gemodel` for
 //! Gilbert-Elliott; netem takes one loss model, so Gilbert-Elliott wins when both are set),
 //! `duplicate`, `reorder`, `rate Rmbit`, `limit Q` (`queue_bytes` has no netem equivalent and is
-//! ignored). A cut is `loss 100%`. Counters come from the interfaces (`ip -s`); drops by cause
+//! ignored). A cut is `loss 100%`. `queue = codel | fq_codel` is refused (netem's rate queue is
+//! drop-tail and a child qdisc sits behind it, not at the bottleneck): use the userspace
+//! backend. Counters come from the interfaces (`ip -s`); drops by cause
 //! are not split out.
 
 use std::net::IpAddr;
@@ -21,20 +23,49 @@ use crate::sys;
 
 /// Checks that `tc qdisc add … netem` works, in a throwaway namespace.
 pub fn probe_netem() -> Result<(), String> {
+    probe_qdisc(&["netem", "delay", "1ms"])
+}
+
+/// Checks that `tc qdisc add dev lo root QDISC…` works, in a throwaway namespace.
+fn probe_qdisc(qdisc: &[&str]) -> Result<(), String> {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("wb-probe-{}-{n}", std::process::id());
     create_netns(&name).map_err(|e| e.to_string())?;
-    let r = sys::run(
-        "tc",
-        &[
-            "-n", &name, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
-        ],
-    );
+    let mut args = vec!["-n", &name, "qdisc", "add", "dev", "lo", "root"];
+    args.extend(qdisc);
+    let r = sys::run("tc", &args);
     let _ = destroy_netns(&name);
+    let kind = qdisc.first().copied().unwrap_or_default();
     r.map(|_| ()).map_err(|e| match e {
-        NetemError::Command { stderr, .. } => format!("tc netem: {stderr}"),
+        NetemError::Command { stderr, .. } => format!("tc {kind}: {stderr}"),
         e => e.to_string(),
+    })
+}
+
+/// Refuses a profile whose queue discipline is not drop-tail. netem's `rate` queues packets in
+/// netem's own drop-tail FIFO; a child qdisc (codel, fq_codel) only sees them after that
+/// queue, so it would never act at the bottleneck. The error says so, and also whether this
+/// kernel has the discipline's module at all.
+fn check_queue(profile: &Profile) -> Result<(), NetemError> {
+    let Some(q) = Direction::BOTH
+        .map(|d| profile.direction(d).effective_queue())
+        .into_iter()
+        .find(|q| !q.is_droptail())
+    else {
+        return Ok(());
+    };
+    let module = match probe_qdisc(&[q.name()]) {
+        Ok(()) => String::new(),
+        Err(e) => format!("; this kernel has no sch_{q} either ({e})"),
+    };
+    Err(NetemError::Unsupported {
+        backend: "kernel",
+        what: format!(
+            "put queue = {q} at the bottleneck: netem's rate limiter queues packets in its own \
+             drop-tail FIFO and a child qdisc would only see them after it{module}; use \
+             --netem userspace"
+        ),
     })
 }
 
@@ -106,6 +137,9 @@ impl KernelBackend {
                 backend: "kernel",
                 what: "add pair delays (use the userspace backend)".into(),
             });
+        }
+        for h in 0..spec.host_count() {
+            check_queue(&spec.profile(HostId(h as u32)).cloned().unwrap_or_default())?;
         }
         let router = format!("{}{}-r", spec.prefix, spec.run_id.as_deref().unwrap_or("x"));
         let mut me = Self {
@@ -271,6 +305,7 @@ impl LinkBackend for KernelBackend {
 
     fn set_profile(&self, id: HostId, profile: &Profile) -> Result<(), NetemError> {
         let h = self.index(id)?;
+        check_queue(profile)?;
         self.apply(h, profile, false)?;
         if let Some(p) = self
             .profiles
@@ -323,6 +358,22 @@ impl Drop for KernelBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_discipline_is_refused_with_the_way_out() {
+        let mut p = Profile {
+            rate_mbit: Some(10.0),
+            ..Profile::default()
+        };
+        assert!(check_queue(&p).is_ok());
+        p.queue = Some(crate::profile::QueueDiscipline::FqCodel);
+        let e = check_queue(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot put queue = fq_codel at the bottleneck")
+                && e.ends_with("use --netem userspace"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn netem_arguments() {
