@@ -1,7 +1,7 @@
 //! Micro-benchmark of the userspace link emulator's per-packet cost: one
 //! [`LinkCore::send`] plus the [`LinkCore::poll_transmit`] calls that take out what is due,
 //! in steady state on a virtual clock (a 1,500-byte packet every 10 µs, so a 20 ms delay line
-//! holds about 2,000 packets). The packet is a `u64` id: this measures the core's scheduling,
+//! holds about 2,000 packets), offered as 16 flows in turn. The packet is a `u64` id: this measures the core's scheduling,
 //! not copying payloads (the shell's job). Run with `just bench` (or `cargo bench -p
 //! wirebench-netem`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use wirebench_netem::core::LinkCore;
+use wirebench_netem::profile::QueueDiscipline;
 use wirebench_netem::{GilbertElliott, LinkParams};
 
 const PACKET: usize = 1500;
@@ -61,6 +62,26 @@ fn profiles() -> Vec<(&'static str, LinkParams)> {
             },
         ),
         (
+            // The same, dequeue-driven under CoDel: the queue never reaches the target.
+            "delay+rate+codel",
+            LinkParams {
+                rate_mbit: Some(2000.0),
+                queue_packets: Some(1000),
+                queue: QueueDiscipline::Codel,
+                ..delay
+            },
+        ),
+        (
+            // And under FQ-CoDel (1,024 flow queues, 16 flows in turn: see `per_packet`).
+            "delay+rate+fq_codel",
+            LinkParams {
+                rate_mbit: Some(2000.0),
+                queue_packets: Some(1000),
+                queue: QueueDiscipline::FqCodel,
+                ..delay
+            },
+        ),
+        (
             "delay+jitter+loss+rate",
             LinkParams {
                 jitter_ms: 5.0,
@@ -84,13 +105,14 @@ fn per_packet(c: &mut Criterion) {
             // Fill the delay line first so the heap is at its steady-state size.
             for _ in 0..4000 {
                 now += SPACING;
-                core.send(now, id, PACKET);
+                core.send_flow(now, id, PACKET, id % 16);
                 id += 1;
                 while core.poll_transmit(now).is_some() {}
             }
             b.iter(|| {
                 now += SPACING;
-                black_box(core.send(now, id, PACKET));
+                // 16 flows in turn (fq_codel hashes them apart; the others ignore the key).
+                black_box(core.send_flow(now, id, PACKET, id % 16));
                 id += 1;
                 let mut out = 0u64;
                 while let Some(p) = core.poll_transmit(now) {
