@@ -2,8 +2,10 @@
 //!
 //! The only crate that touches namespaces, links, qdiscs, NAT tables and TUN devices. Profiles
 //! are data (`scenarios/profiles.toml`, [`profile`]); the emulator's timing logic is a sans-IO
-//! core ([`core`]); [`topology`] builds a star of hosts in network namespaces and puts the
-//! profiles on their access links with one of three backends behind [`LinkBackend`]:
+//! core ([`core`]: loss, duplication, a rate with a `droptail`, `codel` or `fq_codel` queue
+//! ([`QueueDiscipline`], docs/queues.md), delay and jitter); [`topology`] builds a star of
+//! hosts in network namespaces and puts the profiles on their access links with one of three
+//! backends behind [`LinkBackend`]:
 //!
 //! - `kernel`: veth + `tc netem`, where the kernel has sch_netem;
 //! - `userspace`: a TUN device per host and an in-process router driving the core;
@@ -77,6 +79,6 @@ pub use link::{
 pub use netns::{cleanup, install_signal_cleanup, reap_orphans, signalled};
 pub use profile::{
     toml_locate, toml_message, Direction, GilbertElliott, LinkParams, Profile, ProfileError,
-    ProfileSet,
+    ProfileSet, QueueDiscipline,
 };
 pub use topology::Topology;

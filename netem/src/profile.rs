@@ -16,6 +16,8 @@
 //! rate_mbit = 10.0
 //! ```
 //!
+//! The bottleneck's queue discipline is `queue` ([`QueueDiscipline`]; docs/queues.md).
+//!
 //! Values are checked while parsing (probabilities in 0..=1, delays and rates non-negative and
 //! finite), so a bad value is reported with the file, line, column and key at fault.
 
@@ -117,10 +119,11 @@ pub struct Profile {
     /// Rate limit, Mbit/s of IP packet bytes (none = unlimited).
     #[serde(default, deserialize_with = "opt_rate_bound")]
     pub rate_mbit: Option<f64>,
-    /// Bottleneck queue limit in packets (drop-tail); default 1000 when a rate is set.
+    /// Bottleneck queue limit in packets; default 1000 when a rate is set (10240 with
+    /// `queue = "fq_codel"`).
     #[serde(default)]
     pub queue_packets: Option<u32>,
-    /// Bottleneck queue limit in bytes (drop-tail); default unlimited.
+    /// Bottleneck queue limit in bytes; default unlimited.
     #[serde(default)]
     pub queue_bytes: Option<u64>,
     /// Queue discipline at the bottleneck (`droptail` when unset); needs a rate.
@@ -283,9 +286,9 @@ pub struct LinkParams {
     pub gilbert_elliott: Option<GilbertElliott>,
     /// Rate, Mbit/s; None = unlimited.
     pub rate_mbit: Option<f64>,
-    /// Drop-tail limit in packets (only with a rate).
+    /// Queue limit in packets (only with a rate).
     pub queue_packets: Option<u32>,
-    /// Drop-tail limit in bytes (only with a rate).
+    /// Queue limit in bytes (only with a rate).
     pub queue_bytes: Option<u64>,
     /// Queue discipline at the bottleneck (only with a rate).
     #[serde(skip_serializing_if = "QueueDiscipline::is_droptail")]
