@@ -243,6 +243,32 @@ mod tests {
         assert!(b.contains("listen 10.77.0.1:8443;"), "{b}");
     }
 
+    /// docs/proxy.md shows each variant's configuration as wirebench generates it (for a
+    /// server at 10.77.0.1:4433, nginx on 10.77.0.1:8443, started as root), so users can copy
+    /// the one that works.
+    #[test]
+    fn docs_show_the_generated_configs() {
+        let docs = include_str!("../../docs/proxy.md");
+        let dir = Path::new("/tmp/wirebench-nginx-XXXXXX");
+        let mut missing = String::new();
+        for kind in [
+            ProxyKind::NginxBare,
+            ProxyKind::NginxDefault,
+            ProxyKind::NginxStreaming,
+        ] {
+            let mut site = site(dir, true, false);
+            site.user = Some(("nobody", "nogroup"));
+            let conf = nginx_conf(kind, &site);
+            if !docs.contains(&conf) {
+                let _ = write!(missing, "\n=== {} ===\n{conf}", kind.as_str());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/proxy.md lacks these configurations as generated:{missing}"
+        );
+    }
+
     #[test]
     fn only_http_transports_go_through() {
         assert!(goes_through("sse") && goes_through("websocket"));

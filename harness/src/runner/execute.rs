@@ -9,11 +9,12 @@ use wirebench_netem::{HostId, Topology};
 use anyhow::Context as _;
 
 use super::clients::{BrowserCell, CellRun, CellStage, ChromiumPages, ClientSide, RustAgents};
+use super::cross::{CrossFigures, CrossTraffic};
 use super::nginx;
 use super::options::RunOptions;
 use super::plan::{PlannedCell, Resolved};
 use super::scenario::ClientKind;
-use super::server::{ServerAgent, ServerSettings};
+use super::server::{Ready, ServerAgent, ServerSettings};
 use crate::workload::{self, ClientReport, Marks, ServerReport};
 
 /// What both sides reported for a cell that ran to the end.
@@ -27,6 +28,8 @@ pub(crate) struct Collected {
     pub marks: Marks,
     /// What a browser cell adds.
     pub browser: Option<BrowserCell>,
+    /// What the competing bulk flows achieved, when the cell had some (`cross_traffic`).
+    pub cross: Option<CrossFigures>,
 }
 
 /// How a cell's execution ended.
@@ -96,7 +99,7 @@ pub(crate) async fn execute(
             execution.emulator = figures.map(|f| f.1);
             Ending::Ran(Box::new(collected))
         }
-        Ok(Err(e)) => Ending::Failed(through_proxy(pc, format!("{e:#}"))),
+        Ok(Err(e)) => Ending::Failed(format!("{e:#}")),
         Err(_) => Ending::TimedOut {
             limit_s: limit.as_secs(),
             stage: stage.get(),
@@ -106,16 +109,6 @@ pub(crate) async fn execute(
         execution.teardown_error = t.teardown().err().map(|e| e.to_string());
     }
     execution
-}
-
-/// A failed cell's reason, saying which proxy its traffic went through, if any (a proxy's
-/// buffering or missing upgrade headers show up as the client's timeouts and HTTP errors).
-fn through_proxy(pc: &PlannedCell, why: String) -> String {
-    let proxy = pc.spec.params().proxy;
-    if proxy.is_none() || !crate::proxy::goes_through(&pc.transport) {
-        return why;
-    }
-    format!("through nginx ({}): {why}", proxy.as_str())
 }
 
 /// What a cell's links counted, read once from every host at the end: the clients' wire
@@ -137,6 +130,8 @@ fn link_figures(t: &Topology) -> Option<((u64, u64), wirebench_netem::core::Core
         for d in [c.up, c.down] {
             sum.packets_out += d.packets_out;
             sum.queue_drops += d.queue_drops;
+            sum.aqm_drops += d.aqm_drops;
+            sum.max_sojourn_ns = sum.max_sojourn_ns.max(d.max_sojourn_ns);
             sum.lateness_ns_sum += d.lateness_ns_sum;
             sum.lateness_ns_max = sum.lateness_ns_max.max(d.lateness_ns_max);
         }
@@ -159,35 +154,14 @@ async fn drive(
     } else {
         (None, None)
     };
-    let params = pc.spec.params();
-    let http2 = !params.http.is_http1();
-    // A proxied cell: the server agent speaks plain HTTP/1.x behind nginx, which terminates
-    // TLS (and HTTP/2) with the server's certificate.
-    let proxy = (!params.proxy.is_none() && crate::proxy::goes_through(&pc.transport))
-        .then(nginx::site_dir)
-        .transpose()?;
-    let settings = ServerSettings {
-        plaintext: opts.plaintext || proxy.is_some(),
-        http2: http2 && proxy.is_none(),
-        inject_delay_us,
-        cpu: server_cpu,
-        cert_dir: proxy.as_ref().map(|d| d.path().to_path_buf()),
-    };
-    let (mut server, mut ready) = ServerAgent::start(exe, topo, settings).await?;
-    let _nginx = match &proxy {
-        Some(dir) => {
-            stage.set("starting nginx in front of the server");
-            let upstream = ready
-                .addr
-                .parse()
-                .with_context(|| format!("server address {:?}", ready.addr))?;
-            let tls = !opts.plaintext;
-            let nginx =
-                nginx::Nginx::start(topo, params.proxy, upstream, dir.path(), tls, http2).await?;
-            ready.addr = nginx.addr.to_string();
-            Some(nginx)
+    let (mut server, ready, _proxy) =
+        start_server(pc, opts, exe, topo, inject_delay_us, server_cpu, stage).await?;
+    let cross = match (pc.spec.params().cross_traffic, topo) {
+        (Some(flows), Some(t)) if flows > 0 => {
+            stage.set("starting the competing bulk flows");
+            Some(CrossTraffic::start(t, flows)?)
         }
-        None => None,
+        _ => None,
     };
     stage.set("preparing the server");
     let mut marks = workload::prepare(&pc.spec, &mut server, ready.nofile_limit).await?;
@@ -207,6 +181,7 @@ async fn drive(
             run_clients(agents, &mut cell).await?
         }
     };
+    let cross = cross.map(CrossTraffic::stop);
     stage.set("the clients had reported; collecting the server's statistics");
     let server = server.stats_and_stop().await?;
     Ok(Collected {
@@ -214,7 +189,52 @@ async fn drive(
         server,
         marks,
         browser,
+        cross,
     })
+}
+
+/// A proxy in front of the server agent: nginx and its directory (the certificate, the
+/// configuration, the logs), both removed when dropped (nginx first).
+type Front = (nginx::Nginx, tempfile::TempDir);
+
+/// Starts the server agent and, for a proxied cell, nginx in front of it. The `Ready` returned
+/// is what the clients connect to: nginx's address when there is one. A proxied cell's server
+/// agent speaks plain HTTP/1.x behind nginx, which terminates TLS (and HTTP/2) with the
+/// server's certificate.
+async fn start_server<'t>(
+    pc: &PlannedCell,
+    opts: &RunOptions,
+    exe: &Path,
+    topo: Option<&'t Topology>,
+    inject_delay_us: u64,
+    cpu: Option<usize>,
+    stage: &CellStage,
+) -> anyhow::Result<(ServerAgent<'t>, Ready, Option<Front>)> {
+    let params = pc.spec.params();
+    let http2 = !params.http.is_http1();
+    let dir = (!params.proxy.is_none() && crate::proxy::goes_through(&pc.transport))
+        .then(nginx::site_dir)
+        .transpose()?;
+    let settings = ServerSettings {
+        plaintext: opts.plaintext || dir.is_some(),
+        http2: http2 && dir.is_none(),
+        inject_delay_us,
+        cpu,
+        cert_dir: dir.as_ref().map(|d| d.path().to_path_buf()),
+    };
+    let (server, mut ready) = ServerAgent::start(exe, topo, settings).await?;
+    let Some(dir) = dir else {
+        return Ok((server, ready, None));
+    };
+    stage.set("starting nginx in front of the server");
+    let upstream = ready
+        .addr
+        .parse()
+        .with_context(|| format!("server address {:?}", ready.addr))?;
+    let tls = !opts.plaintext;
+    let nginx = nginx::Nginx::start(topo, params.proxy, upstream, dir.path(), tls, http2).await?;
+    ready.addr = nginx.addr.to_string();
+    Ok((server, ready, Some((nginx, dir))))
 }
 
 /// Runs the client side, then the workload's last step, then ends the clients.

@@ -11,6 +11,7 @@
 mod agent;
 pub mod cell;
 pub mod clients;
+mod cross;
 pub mod execute;
 mod nginx;
 pub mod options;

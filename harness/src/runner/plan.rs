@@ -3,7 +3,7 @@
 //! skipped. Pure but for the look-up of Chromium, so it is unit-tested without processes.
 
 use wirebench_netem::{
-    BackendChoice, BackendKind, HostId, PairDelay, Profile, ProfileSet, TopologySpec,
+    BackendChoice, BackendKind, Direction, HostId, PairDelay, Profile, ProfileSet, TopologySpec,
 };
 use wirebench_reports::model::Status;
 
@@ -175,6 +175,14 @@ pub fn resolve(pc: &PlannedCell, facts: &RunFacts<'_>) -> Result<Resolved, NotRu
         reason: e.to_string(),
         link: None,
     })?;
+    if pc.spec.params().cross_traffic.is_some() && !has_bottleneck(link) {
+        let why = format!(
+            "cross_traffic competes for a bottleneck, and profile {:?} has no rate (rate_mbit): \
+             use a profile with one",
+            pc.profile
+        );
+        return Err(NotRun::skipped(why, Some(link)));
+    }
     if matches!(pc.spec, WorkloadSpec::Flap(_)) && !needs_topology(&pc.spec, link) {
         let why = format!(
             "flap cuts the client's link, which needs link emulation: profile {:?} is unshaped \
@@ -264,11 +272,22 @@ fn skip_reason(pc: &PlannedCell, facts: &RunFacts<'_>) -> Option<String> {
     }
 }
 
+/// Whether the client's link has a bottleneck (a rate, either way) for competing flows to
+/// fill.
+fn has_bottleneck(link: &Profile) -> bool {
+    [Direction::Up, Direction::Down]
+        .into_iter()
+        .any(|d| link.direction(d).rate_mbit.is_some())
+}
+
 /// Whether a cell runs in a namespace topology: a shaped profile, or delays on the server's
 /// link or between relay peers.
 pub fn needs_topology(spec: &WorkloadSpec, profile: &Profile) -> bool {
     let p = spec.params();
-    !profile.is_unshaped() || p.server_delay_ms.is_some() || p.pair_delay_ms.is_some()
+    !profile.is_unshaped()
+        || p.server_delay_ms.is_some()
+        || p.pair_delay_ms.is_some()
+        || p.cross_traffic.is_some()
 }
 
 /// Which client agents run which clients: (host, first client id, clients). Relay peers run on

@@ -111,10 +111,19 @@ pub(crate) fn not_run(mut cell: Cell, why: NotRun) -> Cell {
 }
 
 fn insert_link(cell: &mut Cell, link: &wirebench_netem::Profile) {
+    use wirebench_netem::Direction;
     cell.params.insert(
         "link".into(),
         serde_json::to_value(link).unwrap_or(serde_json::Value::Null),
     );
+    // The bottleneck's queue discipline, where the link has a bottleneck (a rate).
+    let rated = [Direction::Up, Direction::Down]
+        .into_iter()
+        .any(|d| link.direction(d).rate_mbit.is_some());
+    if rated {
+        cell.params
+            .insert("queue".into(), link.queue_label().into());
+    }
 }
 
 /// Scores an executed cell.
@@ -131,6 +140,9 @@ pub(crate) fn score(mut cell: Cell, pc: &PlannedCell, resolved: &Resolved, ex: E
             cell.error = Some(format!("timed out after {limit_s} s, {stage}"));
         }
     }
+    if cell.status == Status::Failed {
+        cell.error = cell.error.take().map(|why| through_proxy(pc, why));
+    }
     if let Some(e) = ex.teardown_error {
         cell.errors.insert(format!("netem_teardown: {e}"), 1);
     }
@@ -139,6 +151,16 @@ pub(crate) fn score(mut cell: Cell, pc: &PlannedCell, resolved: &Resolved, ex: E
         .zip(ex.backend)
         .map(|(c, b)| emulator_figures(b, &c));
     cell
+}
+
+/// A failed cell's reason, saying which proxy its traffic went through, if any (a proxy's
+/// buffering or missing upgrade headers show up as the client's timeouts and HTTP errors).
+fn through_proxy(pc: &PlannedCell, why: String) -> String {
+    let proxy = pc.spec.params().proxy;
+    if proxy.is_none() || !crate::proxy::goes_through(&pc.transport) {
+        return why;
+    }
+    format!("through nginx ({}): {why}", proxy.as_str())
 }
 
 /// The emulator's figures of a cell (issue 15 item 8): release lateness from the userspace
@@ -154,6 +176,8 @@ fn emulator_figures(backend: &str, c: &wirebench_netem::core::CoreStats) -> Emul
         release_lateness_mean_us: mean.map(|v| (v * 10.0).round() / 10.0),
         release_lateness_max_us: max,
         queue_drops: c.queue_drops,
+        aqm_drops: c.aqm_drops,
+        max_sojourn_ms: (c.max_sojourn_ns > 0).then(|| c.max_sojourn_ns as f64 / 1e6),
         over_bound: max.is_some_and(|m| m > EMULATOR_LATENESS_BOUND_US),
     }
 }
@@ -181,6 +205,12 @@ fn score_ran(
             let counts: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
             e.push_str(&format!(" (server counted: {})", counts.join(", ")));
         }
+    }
+    if let Some(x) = c.cross {
+        cell.params.insert(
+            "cross_traffic_mbit".into(),
+            ((x.goodput_mbit * 100.0).round() / 100.0).into(),
+        );
     }
     score_latency(cell, r.latency_hdr.as_deref());
     cell.setup_ms = median_u64(&r.setup_us).map(|us| us / 1000.0);
@@ -380,6 +410,7 @@ mod tests {
                 server,
                 marks: Marks::default(),
                 browser: None,
+                cross: None,
             })),
             wire_bytes,
             backend: None,

@@ -140,6 +140,7 @@ mod tests {
             server_delay_ms: Some(1.0),
             http: HttpVersion::Http2,
             proxy: crate::proxy::ProxyKind::NginxDefault,
+            cross_traffic: Some(1),
             notify_interval_ms: Some(1),
             quiet_ms: Some(1),
             ws_ping_ms: Some(1),

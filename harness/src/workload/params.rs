@@ -49,6 +49,10 @@ pub struct Params {
     /// there is one.
     #[serde(default, skip_serializing_if = "ProxyKind::is_none")]
     pub proxy: ProxyKind,
+    /// Bulk TCP uploads from the first client host to the server's host over the same shaped
+    /// link, for the whole cell (competing traffic sharing the bottleneck's queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_traffic: Option<u32>,
     /// idle: a notification goes to every client this often, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_interval_ms: Option<u64>,
@@ -435,6 +439,20 @@ pub const COMMON: &[ParamDecl] = &[
         only: None,
         refusal: None,
     },
+    ParamDecl {
+        key: "cross_traffic",
+        ty: ParamType::U32,
+        default: None,
+        check: Check::Range {
+            lo: 1,
+            hi: 16,
+            unit: "flows",
+        },
+        doc: "bulk TCP uploads sharing the client's shaped uplink for the whole cell (competing traffic); needs a profile with a rate",
+        quick: false,
+        only: None,
+        refusal: None,
+    },
 ];
 
 impl Params {
@@ -473,6 +491,7 @@ impl Params {
                     _ => ProxyKind::default(),
                 }
             }
+            "cross_traffic" => self.cross_traffic = v.and_then(ParamValue::u32),
             "notify_interval_ms" => self.notify_interval_ms = int,
             "quiet_ms" => self.quiet_ms = int,
             "ws_ping_ms" => self.ws_ping_ms = int,

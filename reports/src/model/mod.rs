@@ -657,6 +657,14 @@ pub struct EmulatorFigures {
     pub release_lateness_max_us: Option<f64>,
     /// Packets dropped because a bottleneck queue was full.
     pub queue_drops: u64,
+    /// Packets the bottleneck's AQM (CoDel, FQ-CoDel: `params.queue`) dropped to keep its
+    /// queueing delay near the target; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub aqm_drops: u64,
+    /// The longest time a packet waited in a bottleneck queue, ms (queue disciplines that
+    /// measure it: CoDel, FQ-CoDel); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sojourn_ms: Option<f64>,
     /// Whether the largest release lateness exceeded 1 ms: the emulator's timing error is then
     /// a visible part of the cell's tail (reports list such cells).
     pub over_bound: bool,

@@ -35,6 +35,7 @@
 use serde::Serialize;
 
 mod criteria;
+mod proxy;
 mod read;
 mod render;
 mod traits;
@@ -209,7 +210,10 @@ fn rank(r: &Results, t: &Traits) -> Recommendation {
                 score: None,
                 evidence: Vec::new(),
                 verdicts: Vec::new(),
-                caveats: transport_caveats(id, t),
+                caveats: transport_caveats(id, t)
+                    .into_iter()
+                    .chain(proxy::caveat(&keys, id))
+                    .collect(),
                 excluded: exclusion(id, t),
             };
             score(&mut item, &crit, &per_crit, &bests);

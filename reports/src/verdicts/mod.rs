@@ -35,6 +35,7 @@ use std::fmt::Write as _;
 
 use crate::model::Results;
 
+mod between;
 mod collab;
 mod hol;
 mod metrics;
@@ -47,6 +48,7 @@ mod setup;
 /// Formats a figure in its unit (kept here for callers): [`crate::format::value_with_unit`].
 pub use crate::format::value_with_unit as fmt_value;
 pub use crate::model::{Evidence, Outcome, StoredVerdict, Verdict};
+use between::{load_queue_dominates, sse_behind_proxy};
 use collab::collab;
 use hol::hol;
 pub use metrics::*;
@@ -55,8 +57,8 @@ use quiet::{quiet_sse_scaling, quiet_sse_vs_poll};
 use refresh::refresh_poll;
 use rule::Ctx;
 pub use rule::{
-    compare, Diff, PairComparison, ALPHA, COLLAB, HOL, MARGIN, PEER, QUIET, REFRESH, SETUP,
-    SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
+    compare, Diff, PairComparison, ALPHA, COLLAB, HOL, LOAD, MARGIN, PEER, PROXY, QUIET, REFRESH,
+    SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
 };
 use setup::setup_rtts;
 
@@ -65,15 +67,17 @@ pub fn evaluate(r: &Results) -> Vec<Verdict> {
     let ctx = Ctx::new(r);
     let mut out = Vec::new();
     type Rule = fn(&Ctx<'_>) -> Vec<Verdict>;
-    let rules: [(&str, Rule); 8] = [
+    let rules: [(&str, Rule); 10] = [
         (PEER, peer_relay),
         (PEER, peer_media),
         (COLLAB, collab),
         (QUIET, quiet_sse_vs_poll),
         (QUIET, quiet_sse_scaling),
+        (PROXY, sse_behind_proxy),
         (REFRESH, refresh_poll),
         (SETUP, setup_rtts),
         (HOL, hol),
+        (LOAD, load_queue_dominates),
     ];
     for (scenario, rule) in rules {
         if ctx.has_scenario(scenario) {

@@ -24,6 +24,10 @@ pub const REFRESH: &str = "faq-refresh";
 pub const SETUP: &str = "faq-setup";
 /// Cross-cutting: head-of-line blocking under loss.
 pub const HOL: &str = "faq-hol";
+/// Scenario of the reverse-proxy verdicts (`scenarios/faq/proxy.toml`).
+pub const PROXY: &str = "faq-proxy";
+/// Scenario of the congested-uplink verdict (`scenarios/faq/load.toml`).
+pub const LOAD: &str = "faq-load";
 
 /// Relative margin a difference must exceed to count (10 %).
 pub const MARGIN: f64 = 0.10;

@@ -39,8 +39,16 @@ pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../../../scenarios/faq/hol.toml"),
     ),
     (
+        "load.toml",
+        include_str!("../../../../scenarios/faq/load.toml"),
+    ),
+    (
         "peer.toml",
         include_str!("../../../../scenarios/faq/peer.toml"),
+    ),
+    (
+        "proxy.toml",
+        include_str!("../../../../scenarios/faq/proxy.toml"),
     ),
     (
         "quiet.toml",
