@@ -35,32 +35,9 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
     ) {
         params.remove("rate");
     }
-    // Each transport's keep-alive setting only where it applies.
-    for (key, transports) in [
-        ("ws_ping_ms", &["websocket"][..]),
-        ("sse_heartbeat_ms", &["sse"][..]),
-        ("long_poll_hold_ms", &["long-poll"][..]),
-        (
-            "quic_keepalive_ms",
-            &["webtransport", "webtransport-datagram"][..],
-        ),
-    ] {
-        if !transports.contains(&pc.transport.as_str()) {
-            params.remove(key);
-        }
-    }
-    if pc.transport != "poll" {
-        params.remove("poll_interval_ms");
-    }
-    if !matches!(pc.spec, WorkloadSpec::Connect(_)) {
-        params.remove("connects");
-    }
+    keep_applicable(pc, &mut params);
     if no_idle {
         params.insert("no_idle".into(), true.into());
-    }
-    // WebTransport, WebRTC and raw tcp cannot go through an HTTP proxy: they run direct.
-    if params.contains_key("proxy") && !crate::proxy::goes_through(&pc.transport) {
-        params.insert("proxy_bypassed".into(), true.into());
     }
     Cell {
         scenario: pc.scenario.clone(),
@@ -97,6 +74,35 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
         browser: None,
         idle: None,
         flap: None,
+    }
+}
+
+/// Keeps in `params` the parameters that apply to this cell's transport and workload, and says
+/// when a proxy was bypassed.
+fn keep_applicable(pc: &PlannedCell, params: &mut serde_json::Map<String, serde_json::Value>) {
+    // Each transport's keep-alive setting only where it applies.
+    for (key, transports) in [
+        ("ws_ping_ms", &["websocket"][..]),
+        ("sse_heartbeat_ms", &["sse"][..]),
+        ("long_poll_hold_ms", &["long-poll"][..]),
+        (
+            "quic_keepalive_ms",
+            &["webtransport", "webtransport-datagram"][..],
+        ),
+    ] {
+        if !transports.contains(&pc.transport.as_str()) {
+            params.remove(key);
+        }
+    }
+    if pc.transport != "poll" {
+        params.remove("poll_interval_ms");
+    }
+    if !matches!(pc.spec, WorkloadSpec::Connect(_)) {
+        params.remove("connects");
+    }
+    // WebTransport, WebRTC and raw tcp cannot go through an HTTP proxy: they run direct.
+    if params.contains_key("proxy") && !crate::proxy::goes_through(&pc.transport) {
+        params.insert("proxy_bypassed".into(), true.into());
     }
 }
 
