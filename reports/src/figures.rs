@@ -397,6 +397,10 @@ pub struct WorkloadTable {
     pub has: fn(&Cell) -> bool,
 }
 
+fn secs1(v: f64) -> String {
+    format!("{:.1} s", v / 1000.0)
+}
+
 fn ms0(v: f64) -> String {
     format!("{v:.0} ms")
 }
@@ -408,7 +412,9 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
         note: "Connections held open with only the transports' keep-alives, then notifications. \
                Keep-alive bytes and packets cross the client's emulated link in the quiet \
                window, per connection-hour (– on loopback, where no emulator counts them). \
-               Client RSS per connection: the Rust agent's (a browser's memory is per page).",
+               Client RSS per connection: the Rust agent's (a browser's memory is per page). \
+               First drop: time from every client connected to the first connection lost while \
+               idle (a proxy's idle timeout; – when none was).",
         columns: &[
             Column {
                 header: "connections",
@@ -438,6 +444,12 @@ pub const WORKLOAD_TABLES: &[WorkloadTable] = &[
                 header: "client RSS / conn",
                 extract: |c| c.idle.as_ref()?.client_rss_per_connection_bytes,
                 fmt: crate::format::bytes,
+                latency: None,
+            },
+            Column {
+                header: "first drop",
+                extract: |c| c.idle.as_ref()?.first_drop_ms,
+                fmt: secs1,
                 latency: None,
             },
             Column {

@@ -138,6 +138,11 @@ pub trait FrameStream: Send {
     fn dropped(&self) -> u64 {
         0
     }
+    /// When the stream's connection was first lost (monotonic ns), for transports that
+    /// reconnect by themselves underneath (SSE, as EventSource does); `None` if it never was.
+    fn lost_at_ns(&self) -> Option<u64> {
+        None
+    }
     /// Reopens the downstream after its connection was lost or went silent, continuing where
     /// it left off, for transports that can (SSE: `Last-Event-ID`; long-poll and poll: their
     /// cursor). `Ok(false)`: this transport cannot resume in place; the caller opens a new

@@ -164,6 +164,8 @@ pub struct SseFrames {
     dropped: u64,
     /// Frames the server reported it could no longer deliver (`event: gap`).
     pub gaps: u64,
+    /// When the event stream was first lost (then reopened underneath), monotonic ns.
+    lost_at_ns: Option<u64>,
 }
 
 impl SseFrames {
@@ -184,6 +186,7 @@ impl SseFrames {
             resumes: 0,
             dropped: 0,
             gaps: 0,
+            lost_at_ns: None,
         })
     }
 
@@ -270,14 +273,24 @@ impl FrameStream for SseFrames {
                         self.take_events(&data);
                     }
                 }
-                Some(Err(e)) => self.reconnect(e.to_string()).await?,
-                None => self.reconnect("server ended the stream".into()).await?,
+                Some(Err(e)) => {
+                    self.lost_at_ns.get_or_insert_with(crate::clock::now_ns);
+                    self.reconnect(e.to_string()).await?
+                }
+                None => {
+                    self.lost_at_ns.get_or_insert_with(crate::clock::now_ns);
+                    self.reconnect("server ended the stream".into()).await?
+                }
             }
         }
     }
 
     fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    fn lost_at_ns(&self) -> Option<u64> {
+        self.lost_at_ns
     }
 
     /// A new `GET /sse` with `Last-Event-ID` = the last event received: the server sends what

@@ -186,9 +186,21 @@ pub(crate) async fn client(
     let deadline = start_ns + wait_ms(p) * 1_000_000;
     let mut hist = new_histogram();
     let mut seqs = SeqTracker::default();
+    let mut lost = None;
     while seqs.distinct < n {
-        let Some(f) = recv_before(stream.as_mut(), deadline).await? else {
-            break;
+        let f = match recv_before(stream.as_mut(), deadline).await {
+            Ok(Some(f)) => f,
+            Ok(None) if now_ns() >= deadline => break,
+            // Closed or broken while idle (a proxy's idle timeout): the time is the figure;
+            // this client gets nothing more.
+            Ok(None) => {
+                lost = Some((now_ns(), "closed by the server side".to_string()));
+                break;
+            }
+            Err(e) => {
+                lost = Some((now_ns(), e.to_string()));
+                break;
+            }
         };
         let now = now_ns();
         rep.bytes_received_total += f.len() as u64;
@@ -205,7 +217,21 @@ pub(crate) async fn client(
     }
     rep.record_receipt(&hist, 0, &seqs, stream.as_ref())?;
     rep.sent = n;
-    Ok(())
+    let first = [lost.as_ref().map(|l| l.0), stream.lost_at_ns()]
+        .into_iter()
+        .flatten()
+        .min();
+    if let Some(at) = first {
+        rep.dropped_connections += 1;
+        rep.first_drop_ns = Some(rep.first_drop_ns.map_or(at, |t| t.min(at)));
+    }
+    match lost {
+        Some((at, why)) => Err(TransportError::Protocol(format!(
+            "connection lost {:.1} s after the clients started, while idle: {why}",
+            at.saturating_sub(start_ns) as f64 / 1e9
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The instants of an idle workload: before connecting, connected (after the warm-up, = quiet
@@ -222,6 +248,9 @@ pub struct IdleMarks {
     pub done: Mark,
     /// The server agent's open-file limit.
     pub server_nofile: Option<u64>,
+    /// When every client was connected (the warm-up's start), monotonic ns: the zero of the
+    /// time to the first dropped connection.
+    pub all_connected_ns: u64,
 }
 
 /// Step before the clients connect: the server's keep-alive settings, and its memory with no
@@ -253,6 +282,7 @@ pub(crate) async fn arm(
     clients: Vec<u32>,
     marks: &mut IdleMarks,
 ) -> anyhow::Result<()> {
+    marks.all_connected_ns = now_ns();
     tokio::time::sleep(Duration::from_millis(p.warmup_ms)).await;
     let connected = ctl.mark().await?;
     tokio::time::sleep(Duration::from_millis(p.quiet_ms.unwrap_or(0))).await;
@@ -328,6 +358,11 @@ pub fn figures(m: &IdleMarks, r: &ClientReport) -> IdleFigures {
         },
         server_nofile_limit: m.server_nofile,
         client_nofile_limit: r.nofile_limit,
+        dropped_connections: (r.dropped_connections > 0).then_some(r.dropped_connections),
+        first_drop_ms: r
+            .first_drop_ns
+            .filter(|&t| m.all_connected_ns > 0 && t >= m.all_connected_ns)
+            .map(|t| ms(t - m.all_connected_ns)),
     }
 }
 

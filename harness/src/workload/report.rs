@@ -95,6 +95,13 @@ pub struct ClientReport {
     /// the agent's clients.
     #[serde(default)]
     pub gap_end_ns: Option<u64>,
+    /// Connections lost while idle (idle: a proxy's or a server's idle timeout), whether
+    /// the transport then reopened them underneath (SSE) or not.
+    #[serde(default)]
+    pub dropped_connections: u64,
+    /// When the first of them was lost, monotonic ns; the earliest over the agent's clients.
+    #[serde(default)]
+    pub first_drop_ns: Option<u64>,
 }
 
 impl ClientReport {
@@ -209,6 +216,8 @@ impl ClientReport {
         self.failed_attempts += other.failed_attempts;
         self.gap_start_ns = opt(self.gap_start_ns, other.gap_start_ns, u64::min);
         self.gap_end_ns = opt(self.gap_end_ns, other.gap_end_ns, u64::max);
+        self.dropped_connections += other.dropped_connections;
+        self.first_drop_ns = opt(self.first_drop_ns, other.first_drop_ns, u64::min);
         Ok(())
     }
 }

@@ -277,6 +277,14 @@ pub struct IdleFigures {
     pub server_nofile_limit: Option<u64>,
     /// Open-file limit the client agent ran with.
     pub client_nofile_limit: Option<u64>,
+    /// Connections lost while idle (a proxy's idle timeout, say), whether the transport then
+    /// reopened them underneath (SSE, as EventSource does) or not; absent when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_connections: Option<u64>,
+    /// Time from every client connected to the first connection lost, ms: how long a quiet
+    /// connection survives (with keep-alives off: `ws_ping_ms = 0`, `sse_heartbeat_ms = 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_drop_ms: Option<f64>,
 }
 
 /// What the `flap` workload measures besides latency and delivery (`lost`, `duplicated`).
