@@ -167,17 +167,25 @@ impl Group {
     /// The figure of a place as shown: the median (marked when harness-bound), with the loss
     /// beside a lossy latency.
     pub fn figure_text(&self, p: &Place) -> String {
+        let (mut s, lost) = self.figure_parts(p);
+        if let Some(l) = lost {
+            s.push_str(" · ");
+            s.push_str(&l);
+        }
+        s
+    }
+
+    /// A place's figure as shown (with the harness-bound mark) and, apart, its loss
+    /// (`0.02 % lost`) when the figure is a latency with frames lost: the HTML card puts the
+    /// loss on a line of its own so the column stays narrow.
+    pub fn figure_parts(&self, p: &Place) -> (String, Option<String>) {
         let mut s = p
             .figure
             .map_or_else(|| "–".to_string(), |f| self.merit.metric.show(f.median));
         if p.harness_bound.is_some() {
             s.push_str(HARNESS_MARK);
         }
-        if let Some(l) = p.lost {
-            s.push_str(" · ");
-            s.push_str(&crate::format::lost_pct(l));
-        }
-        s
+        (s, p.lost.map(crate::format::lost_pct))
     }
 
     /// The second figure of a place as shown (`–` when absent).

@@ -169,13 +169,17 @@ fn place_row(h: &mut String, g: &Group, p: &Place, floor: bool) {
     if let Some(b) = &p.harness_bound {
         let _ = write!(title, "; harness-bound in {b}");
     }
+    let (figure, lost) = g.figure_parts(p);
+    let lost = lost.map_or(String::new(), |l| {
+        format!("<small class=\"lost\">{}</small>", escape(&l))
+    });
     let _ = write!(
         h,
-        "<tr{class}><td>{}</td>{}<td class=\"num\" title=\"{}\">{}</td>",
+        "<tr{class}><td>{}</td>{}<td class=\"num\" title=\"{}\">{}{lost}</td>",
         escape(&p.rank_text()),
         transport_td(p),
         escape(&title),
-        escape(&g.figure_text(p))
+        escape(&figure)
     );
     if g.also().is_some() {
         let _ = write!(h, "<td class=\"num\">{}</td>", escape(&g.also_text(p)));
