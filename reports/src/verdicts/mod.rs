@@ -316,6 +316,91 @@ mod tests {
         assert!(compare(&[], &[1.0]).is_none());
     }
 
+    fn proxied(workload: &'static str, name: &'static str, t: &'static str) -> C<'static> {
+        C {
+            scenario: PROXY,
+            workload,
+            name,
+            transport: t,
+            imp: None,
+            profile: "broadband",
+        }
+    }
+
+    /// SSE through nginx's defaults: the proxy held the stream (the cells failed through it)
+    /// refutes; through the streaming configuration within the margin confirms, clearly slower
+    /// refutes.
+    #[test]
+    fn sse_behind_a_proxy() {
+        let mut cells = Vec::new();
+        for w in ["push", "idle"] {
+            let name = |v: &str| -> &'static str { Box::leak(format!("{w}-{v}").into_boxed_str()) };
+            cells.extend(lat_cells(&proxied(w, name("direct"), "sse"), 15_000));
+            cells.extend(lat_cells(
+                &proxied(w, name("nginx-streaming"), "sse"),
+                15_300,
+            ));
+            cells.extend((1..=5).map(|r| {
+                cell(&proxied(w, name("nginx-default"), "sse"), r, |c| {
+                    c.status = Status::Failed;
+                    c.error = Some(
+                        "through nginx (nginx-default): client 1: connect: timed out: no \
+                         connection after 30 s"
+                            .into(),
+                    );
+                })
+            }));
+        }
+        let vs = evaluate(&results(cells.clone()));
+        assert_eq!(
+            only(&vs, "quiet-sse-behind-proxy").verdict,
+            Outcome::Refuted
+        );
+        let streaming = only(&vs, "quiet-sse-behind-streaming-proxy");
+        assert_eq!(streaming.verdict, Outcome::Confirmed, "{streaming:#?}");
+        // Through the streaming proxy 60 % slower: refuted.
+        for c in cells
+            .iter_mut()
+            .filter(|c| c.label.as_deref().is_some_and(|l| l.ends_with("streaming")))
+        {
+            c.latency_us = Some(latency(&[24_000 + u64::from(c.repeat) * 100]));
+        }
+        assert_eq!(
+            outcome(cells, "quiet-sse-behind-streaming-proxy"),
+            Outcome::Refuted
+        );
+    }
+
+    fn loaded(t: &'static str, profile: &'static str) -> C<'static> {
+        C {
+            scenario: LOAD,
+            workload: "echo",
+            name: "echo-loaded",
+            transport: t,
+            imp: None,
+            profile,
+        }
+    }
+
+    /// Echo p99 beside an upload: drop-tail far above FQ-CoDel for every transport and the
+    /// transports close together confirms; transports further apart than the queue gap refutes.
+    #[test]
+    fn load_queue_dominates_compares_the_two_spreads() {
+        let run = |ws: [u64; 2], wt: [u64; 2]| {
+            let mut cells = Vec::new();
+            for (t, [tail, fq]) in [("websocket", ws), ("webtransport", wt)] {
+                cells.extend(lat_cells(&loaded(t, between::LOAD_DROPTAIL), tail));
+                cells.extend(lat_cells(&loaded(t, between::LOAD_FQ_CODEL), fq));
+            }
+            // The raw-tcp floor is not a web transport: its figures never widen the spread.
+            cells.extend(lat_cells(&loaded("tcp", between::LOAD_DROPTAIL), 500_000));
+            cells.extend(lat_cells(&loaded("tcp", between::LOAD_FQ_CODEL), 1_000));
+            outcome(cells, "load-queue-dominates")
+        };
+        assert_eq!(run([90_000, 32_000], [95_000, 33_000]), Outcome::Confirmed);
+        assert_eq!(run([60_000, 31_000], [160_000, 120_000]), Outcome::Refuted);
+    }
+
     fn relay(t: &'static str, imp: Option<&'static str>) -> C<'static> {
         C {
             scenario: PEER,
