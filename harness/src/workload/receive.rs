@@ -26,7 +26,7 @@ pub(crate) async fn receive_server_frames(
     let mut first_ns = None;
     let mut counted_first = None;
     let mut last_ns = 0;
-    let first_wait = Duration::from_secs(30);
+    let first_wait = first_wait(p, bulk);
     let (stall, idle) = waits(p, bulk);
     let mut deadline = now_ns() + first_wait.as_nanos() as u64;
     loop {
@@ -69,9 +69,9 @@ pub(crate) async fn receive_server_frames(
     }
     if first_ns.is_none() {
         return Err(TransportError::Timeout(format!(
-            "no {} frame arrived within {} s",
+            "no {} frame arrived within {:.1} s (the transport made no progress)",
             if bulk { "data" } else { "push" },
-            first_wait.as_secs()
+            first_wait.as_secs_f64()
         )));
     }
     rep.record_receipt(&hist, warm, &seqs, stream.as_ref())?;
@@ -84,6 +84,24 @@ pub(crate) async fn receive_server_frames(
     rep.sent = if bulk { hist.len() } else { expect_n - warm_n };
     rep.recv_span_ns = counted_first.map_or(0, |f| last_ns.saturating_sub(f));
     Ok(())
+}
+
+/// At least this long for the first frame: setup stragglers and a slow link's round trips.
+const FIRST_WAIT_MIN: Duration = Duration::from_secs(5);
+/// At most this long, whatever the schedule.
+const FIRST_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// How long a client waits for its first frame before reporting that the transport makes no
+/// progress: 20 of the schedule's inter-frame times (push), at least [`FIRST_WAIT_MIN`], plus a
+/// poll interval (a poll client fetches it at its next poll), at most [`FIRST_WAIT_MAX`]. A
+/// transport that cannot carry the frames fails within seconds, not after a fixed 30 s.
+fn first_wait(p: &Params, bulk: bool) -> Duration {
+    let frames = if bulk {
+        Duration::ZERO
+    } else {
+        Duration::from_nanos(p.period_ns().saturating_mul(20))
+    };
+    (frames.max(FIRST_WAIT_MIN) + Duration::from_millis(p.poll_interval_ms)).min(FIRST_WAIT_MAX)
 }
 
 /// How long to wait after the last frame (stall) and after the schedule's end (idle).
@@ -99,5 +117,26 @@ fn waits(p: &Params, bulk: bool) -> (Duration, Duration) {
     } else {
         let drain = DRAIN + Duration::from_millis(p.poll_interval_ms);
         (drain, drain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_frame_is_awaited_for_a_few_frame_times_not_30_s() {
+        let p = |rate: f64, poll_interval_ms: u64| Params {
+            rate,
+            poll_interval_ms,
+            ..Params::default()
+        };
+        // Bulk and fast schedules: the floor plus a poll interval.
+        assert_eq!(first_wait(&p(1000.0, 50), true), Duration::from_millis(5050));
+        assert_eq!(first_wait(&p(1000.0, 50), false), Duration::from_millis(5050));
+        // One frame a second: 20 frame times.
+        assert_eq!(first_wait(&p(1.0, 50), false), Duration::from_millis(20_050));
+        // Slow schedules and long poll intervals stop at the ceiling.
+        assert_eq!(first_wait(&p(0.1, 4500), false), FIRST_WAIT_MAX);
     }
 }
