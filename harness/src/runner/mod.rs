@@ -12,6 +12,7 @@ mod agent;
 pub mod cell;
 pub mod clients;
 mod cross;
+mod daemon;
 pub mod execute;
 mod nginx;
 pub mod options;

@@ -5,20 +5,17 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use wirebench_netem::{HostId, Topology};
 
+use super::daemon::{self, Daemon};
 use crate::proxy::{nginx_conf, NginxSite, ProxyKind};
 
 /// How long nginx may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long nginx may take to stop after SIGTERM before its process group is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Ports tried when the one picked is taken by the time nginx binds it.
 const PORT_TRIES: usize = 4;
 
@@ -57,7 +54,7 @@ pub(crate) fn site_dir() -> anyhow::Result<tempfile::TempDir> {
 
 /// A running nginx. Dropping it stops it.
 pub(crate) struct Nginx {
-    child: Option<Child>,
+    daemon: Daemon,
     dir: PathBuf,
     /// Where clients reach it.
     pub addr: SocketAddr,
@@ -143,7 +140,7 @@ impl Nginx {
             std::fs::write(&conf, nginx_conf(kind, &site))
                 .with_context(|| format!("writing {}", conf.display()))?;
             let mut nginx = Self {
-                child: Some(spawn(topo, &exe, &conf, dir)?),
+                daemon: spawn(topo, &exe, &conf, dir)?,
                 dir: dir.to_path_buf(),
                 addr: listen,
             };
@@ -162,109 +159,24 @@ impl Nginx {
 
     /// Waits until nginx accepts connections, or says why it ended.
     async fn wait_listening(&mut self, topo: Option<&Topology>) -> anyhow::Result<()> {
-        let t0 = Instant::now();
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                bail!("exited ({status}): {}", self.error_log());
-            }
-            if listening(topo, self.addr) {
-                return Ok(());
-            }
-            if t0.elapsed() > START_TIMEOUT {
-                bail!(
-                    "not listening on {} after {} s: {}",
-                    self.addr,
-                    START_TIMEOUT.as_secs(),
-                    self.error_log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// The tail of what nginx said: its stderr, then its error log.
-    fn error_log(&self) -> String {
-        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
-        let log = read("stderr.log") + &read("error.log");
-        let tail: Vec<&str> = log.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        if tail.is_empty() {
-            "nothing in its error log".into()
-        } else {
-            tail.join(" | ")
-        }
-    }
-
-    /// Stops nginx: SIGTERM to its process group (master and workers), then SIGKILL if it has
-    /// not ended within [`STOP_TIMEOUT`].
-    pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pgid = child.id() as libc::pid_t;
-        // SAFETY: kill(2) with a negative pid signals that process group, which nginx's master
-        // leads (it was started with process_group(0)) and which only it and its workers are in.
-        unsafe {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
-        let t0 = Instant::now();
-        while t0.elapsed() < STOP_TIMEOUT {
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // SAFETY: as above; SIGKILL whatever of the group is left (nothing, normally).
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        self.stop();
+        let (addr, dir) = (self.addr, self.dir.clone());
+        let tail = move || daemon::log_tail(&dir, &["stderr.log", "error.log"], 5);
+        let what = format!("listening on {addr}");
+        self.daemon
+            .wait_ready(START_TIMEOUT, || listening(topo, addr), &what, tail)
+            .await
     }
 }
 
 /// Spawns nginx's master in the foreground, in its own process group, in the server host's
 /// namespace; it gets SIGTERM (a clean stop of master and workers) if wirebench dies.
-fn spawn(topo: Option<&Topology>, exe: &Path, conf: &Path, dir: &Path) -> anyhow::Result<Child> {
-    let mut cmd = match topo {
-        Some(t) => t.command(HostId::SERVER, exe)?,
-        None => Command::new(exe),
-    };
-    let log = std::fs::File::create(dir.join("stderr.log")).context("nginx's stderr log")?;
+fn spawn(topo: Option<&Topology>, exe: &Path, conf: &Path, dir: &Path) -> anyhow::Result<Daemon> {
+    let mut cmd = daemon::command(topo, HostId::SERVER, exe)?;
     cmd.arg("-c")
         .arg(conf)
         .arg("-p")
         .arg(dir)
         .arg("-e")
-        .arg(dir.join("error.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0);
-    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
-    // async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGTERM as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
-            Ok(())
-        });
-    }
-    cmd.spawn()
-        .with_context(|| format!("starting {}", exe.display()))
+        .arg(dir.join("error.log"));
+    Daemon::spawn(cmd, &dir.join("stderr.log"))
 }

@@ -1,0 +1,149 @@
+//! The network's own daemons (nginx in front of the server, coturn for WebRTC): a process
+//! started on a host of the topology in a process group of its own, waited for until a probe
+//! says it serves, and stopped with its whole group when the cell ends, fails or is dropped
+//! (the runner drops a cell's future on Ctrl-C, so stopping in `Drop` covers that too).
+
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use wirebench_netem::{HostId, Topology};
+
+/// How long a daemon may take to stop after SIGTERM before its process group is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A running daemon. Dropping it stops it.
+#[derive(Debug)]
+pub(crate) struct Daemon {
+    child: Option<Child>,
+}
+
+/// A command for `exe` on `host` of `topo` (on this host's network when there is none).
+pub(crate) fn command(
+    topo: Option<&Topology>,
+    host: HostId,
+    exe: &Path,
+) -> anyhow::Result<Command> {
+    Ok(match topo {
+        Some(t) => t.command(host, exe)?,
+        None => Command::new(exe),
+    })
+}
+
+impl Daemon {
+    /// Spawns `cmd` in the foreground in its own process group, stdin and stdout closed, its
+    /// stderr into `stderr_log`; it gets SIGTERM if wirebench dies.
+    pub fn spawn(mut cmd: Command, stderr_log: &Path) -> anyhow::Result<Self> {
+        let log = std::fs::File::create(stderr_log)
+            .with_context(|| format!("creating {}", stderr_log.display()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0);
+        // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
+        // async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGTERM as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+        Ok(Self { child: Some(child) })
+    }
+
+    /// The daemon's pid (its process group's id), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// How it ended, if it has (then it is forgotten).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok().flatten()?;
+        self.child = None;
+        Some(status)
+    }
+
+    /// Waits until `ready` says the daemon serves, polling every 10 ms for at most `timeout`;
+    /// an error if it ends first or does not get ready in time, with `log_tail` (what it said)
+    /// in the message.
+    pub async fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        mut ready: impl FnMut() -> bool,
+        what: &str,
+        log_tail: impl Fn() -> String,
+    ) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.exited() {
+                bail!("exited ({status}): {}", log_tail());
+            }
+            if ready() {
+                return Ok(());
+            }
+            if t0.elapsed() > timeout {
+                bail!("not {what} after {} s: {}", timeout.as_secs(), log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops the daemon: SIGTERM to its process group, then SIGKILL if it has not ended
+    /// within [`STOP_TIMEOUT`].
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pgid = child.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals that process group, which the daemon
+        // leads (it was started with process_group(0)) and which only it and its children are
+        // in.
+        unsafe {
+            libc::kill(-pgid, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < STOP_TIMEOUT {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: as above; SIGKILL whatever of the group is left (nothing, normally).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The last `lines` lines of the files `names` in `dir`, in that order, joined with ` | `.
+pub(crate) fn log_tail(dir: &Path, names: &[&str], lines: usize) -> String {
+    let log: String = names
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default())
+        .collect();
+    let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    if tail.is_empty() {
+        "nothing in its log".into()
+    } else {
+        tail.join(" | ")
+    }
+}
