@@ -13,6 +13,7 @@ pub mod clock;
 pub mod frame;
 pub mod host;
 pub mod netem_cmd;
+pub mod network;
 pub mod proxy;
 pub mod runner;
 pub mod server;

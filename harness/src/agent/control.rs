@@ -152,6 +152,9 @@ pub struct Job {
     pub wait_start: bool,
     /// The workload.
     pub workload: WorkloadSpec,
+    /// WebRTC: the STUN/TURN servers and ICE policy of the cell (None: host candidates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ice: Option<crate::transport::rtc::ice::IceConfig>,
 }
 
 /// Orchestrator → client agent after `connected`, when the job said `wait_start`.

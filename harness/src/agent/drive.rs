@@ -45,13 +45,14 @@ pub async fn run_job_gated(
     if job.first_client == 0 {
         bail!("client ids start at 1 (0 is the server)");
     }
-    let target = Target::new(
+    let mut target = Target::new(
         addr,
         job.tls,
         cert_sha256,
         job.first_client,
         Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
     );
+    target.ice = job.ice.clone();
     let mut report = workload::run_clients_gated(
         t,
         target,

@@ -59,6 +59,7 @@ pub(crate) async fn cmd_drive(a: DriveArgs) -> anyhow::Result<u8> {
         clients: None,
         wait_start: false,
         workload,
+        ice: None,
     };
     let report = crate::agent::drive::run_job(&job, |_| {}).await?;
     print_report(&a, addr, &report)?;

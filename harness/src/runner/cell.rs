@@ -28,6 +28,7 @@ pub async fn run_cell(
         plaintext: opts.plaintext,
         chromium: || crate::browser::chromium::find().is_some(),
         nginx: super::nginx::available,
+        coturn: super::turn::available,
     };
     let resolved = match resolve(pc, &facts) {
         Ok(r) => r,

@@ -14,6 +14,7 @@ use super::plan::{client_groups, PlannedCell};
 use super::server::{Ready, ServerAgent};
 use crate::agent::control::{DriveCommand, DriveEvent, Job};
 use crate::browser::{self, BrowserError, Chromium};
+use crate::transport::rtc::ice::IceConfig;
 use crate::workload::{self, ClientReport, Marks};
 
 /// Where a cell's execution has got to: the reason of a cell that runs out of time says it.
@@ -110,6 +111,7 @@ impl<'a> RustAgents<'a> {
             clients: None,
             wait_start: pc.spec.gated(),
             workload: pc.spec.clone(),
+            ice: None,
         };
         Self {
             exe,
@@ -118,6 +120,12 @@ impl<'a> RustAgents<'a> {
             job,
             drives: Vec::new(),
         }
+    }
+
+    /// The agents' clients use `ice` (the cell's STUN/TURN servers and policy).
+    pub fn with_ice(mut self, ice: Option<IceConfig>) -> Self {
+        self.job.ice = ice;
+        self
     }
 
     /// Starts one agent per client host with its share of the clients.

@@ -15,6 +15,7 @@ use super::options::RunOptions;
 use super::plan::{PlannedCell, Resolved};
 use super::scenario::ClientKind;
 use super::server::{Ready, ServerAgent, ServerSettings};
+use super::turn;
 use crate::workload::{self, ClientReport, Marks, ServerReport};
 
 /// What both sides reported for a cell that ran to the end.
@@ -30,6 +31,8 @@ pub(crate) struct Collected {
     pub browser: Option<BrowserCell>,
     /// What the competing bulk flows achieved, when the cell had some (`cross_traffic`).
     pub cross: Option<CrossFigures>,
+    /// The TURN server's CPU seconds over the cell, when there was one.
+    pub turn_cpu_s: Option<f64>,
 }
 
 /// How a cell's execution ended.
@@ -94,7 +97,9 @@ pub(crate) async fn execute(
     let drive = drive(pc, opts, exe, topo.as_ref(), inject_delay_us, &stage);
     execution.ending = match tokio::time::timeout(limit, drive).await {
         Ok(Ok(collected)) => {
-            let figures = topo.as_ref().and_then(link_figures);
+            // A TURN host of its own relays the peers' bytes: not a client's wire bytes.
+            let turn_host = super::plan::turn_host(&pc.spec).filter(|h| *h != HostId::SERVER);
+            let figures = topo.as_ref().and_then(|t| link_figures(t, turn_host));
             execution.wire_bytes = figures.map(|f| f.0);
             execution.emulator = figures.map(|f| f.1);
             Ending::Ran(Box::new(collected))
@@ -114,7 +119,10 @@ pub(crate) async fn execute(
 /// What a cell's links counted, read once from every host at the end: the clients' wire
 /// bytes (up, down) and the emulator's counters summed over every host (server included),
 /// both directions, the largest lateness kept.
-fn link_figures(t: &Topology) -> Option<((u64, u64), wirebench_netem::core::CoreStats)> {
+fn link_figures(
+    t: &Topology,
+    not_client: Option<HostId>,
+) -> Option<((u64, u64), wirebench_netem::core::CoreStats)> {
     let mut wire = (0, 0);
     let mut sum = wirebench_netem::core::CoreStats::default();
     for k in 0..=t.client_count() {
@@ -124,7 +132,7 @@ fn link_figures(t: &Topology) -> Option<((u64, u64), wirebench_netem::core::Core
             HostId::client(k)
         };
         let c = t.counters(id).ok()?;
-        if k > 0 {
+        if k > 0 && Some(id) != not_client {
             wire = (wire.0 + c.up.bytes_in, wire.1 + c.down.bytes_out);
         }
         for d in [c.up, c.down] {
@@ -154,8 +162,13 @@ async fn drive(
     } else {
         (None, None)
     };
+    // A WebRTC cell with `turn`: coturn's directory gets the run's certificate.
+    let turn_dir = turn::wanted(pc).then(turn::turn_dir).transpose()?;
+    let cert_dir = turn_dir.as_ref().map(|d| d.path());
     let (mut server, ready, _proxy) =
-        start_server(pc, opts, exe, topo, inject_delay_us, server_cpu, stage).await?;
+        start_server(pc, opts, exe, topo, inject_delay_us, server_cpu, stage, cert_dir).await?;
+    let coturn = turn::start(pc, topo, turn_dir.as_ref(), stage).await?;
+    let ice = coturn.as_ref().map(|c| c.ice_config(pc.spec.params()));
     let cross = match (pc.spec.params().cross_traffic, topo) {
         (Some(flows), Some(t)) if flows > 0 => {
             stage.set("starting the competing bulk flows");
@@ -177,7 +190,7 @@ async fn drive(
             run_clients(ChromiumPages::new(&ready, tls, topo)?, &mut cell).await?
         }
         ClientKind::Rust => {
-            let agents = RustAgents::new(pc, &ready, tls, exe, topo, client_cpu);
+            let agents = RustAgents::new(pc, &ready, tls, exe, topo, client_cpu).with_ice(ice);
             run_clients(agents, &mut cell).await?
         }
     };
@@ -190,6 +203,7 @@ async fn drive(
         marks,
         browser,
         cross,
+        turn_cpu_s: coturn.and_then(|c| c.cpu_s()),
     })
 }
 
@@ -200,7 +214,8 @@ type Front = (nginx::Nginx, tempfile::TempDir);
 /// Starts the server agent and, for a proxied cell, nginx in front of it. The `Ready` returned
 /// is what the clients connect to: nginx's address when there is one. A proxied cell's server
 /// agent speaks plain HTTP/1.x behind nginx, which terminates TLS (and HTTP/2) with the
-/// server's certificate.
+/// server's certificate. The agent writes its certificate into `cert_dir` too (coturn's).
+#[allow(clippy::too_many_arguments)]
 async fn start_server<'t>(
     pc: &PlannedCell,
     opts: &RunOptions,
@@ -209,6 +224,7 @@ async fn start_server<'t>(
     inject_delay_us: u64,
     cpu: Option<usize>,
     stage: &CellStage,
+    cert_dir: Option<&Path>,
 ) -> anyhow::Result<(ServerAgent<'t>, Ready, Option<Front>)> {
     let params = pc.spec.params();
     let http2 = !params.http.is_http1();
@@ -220,7 +236,7 @@ async fn start_server<'t>(
         http2: http2 && dir.is_none(),
         inject_delay_us,
         cpu,
-        cert_dir: dir.as_ref().map(|d| d.path().to_path_buf()),
+        cert_dir: dir.as_ref().map(|d| d.path()).or(cert_dir).map(Path::to_path_buf),
     };
     let (server, mut ready) = ServerAgent::start(exe, topo, settings).await?;
     let Some(dir) = dir else {

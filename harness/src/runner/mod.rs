@@ -22,6 +22,7 @@ pub mod scenario;
 pub mod score;
 mod server;
 pub mod suite;
+mod turn;
 
 pub use cell::run_cell;
 pub use options::{RunOptions, Variant};

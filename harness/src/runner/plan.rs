@@ -8,6 +8,8 @@ use wirebench_netem::{
 use wirebench_reports::model::Status;
 
 use super::scenario::{ClientKind, Scenario};
+use crate::network::{Choice as _, TurnPlace};
+use crate::workload::network;
 use crate::workload::WorkloadSpec;
 
 /// One planned cell.
@@ -130,6 +132,8 @@ pub struct RunFacts<'a> {
     pub chromium: fn() -> bool,
     /// Whether nginx was found (asked only for cells with a `proxy`).
     pub nginx: fn() -> bool,
+    /// Whether coturn was found (asked only for WebRTC cells with a `turn`).
+    pub coturn: fn() -> bool,
 }
 
 /// A cell ready to execute: its link and topology resolved.
@@ -263,6 +267,11 @@ fn skip_reason(pc: &PlannedCell, facts: &RunFacts<'_>) -> Option<String> {
             proxy.as_str()
         ));
     }
+    let browser = pc.client == ClientKind::Browser;
+    let (t, imp) = (&pc.transport, pc.implementation.as_deref());
+    if let Some(why) = network::skip_reason(t, imp, browser, &pc.spec, facts.coturn) {
+        return Some(why);
+    }
     match pc.client {
         ClientKind::Rust => matches!(pc.spec, WorkloadSpec::OriginLimit(_))
             .then(|| "origin-limit is a browser-only workload (client = \"browser\")".into()),
@@ -280,14 +289,17 @@ fn has_bottleneck(link: &Profile) -> bool {
         .any(|d| link.direction(d).rate_mbit.is_some())
 }
 
-/// Whether a cell runs in a namespace topology: a shaped profile, or delays on the server's
-/// link or between relay peers.
+/// Whether a cell runs in a namespace topology: a shaped profile, delays on the server's
+/// link or between relay peers, cross traffic, a NAT in front of the clients, or a TURN server
+/// (which runs on a host of the topology).
 pub fn needs_topology(spec: &WorkloadSpec, profile: &Profile) -> bool {
     let p = spec.params();
     !profile.is_unshaped()
         || p.server_delay_ms.is_some()
         || p.pair_delay_ms.is_some()
         || p.cross_traffic.is_some()
+        || !p.nat.is_default()
+        || p.turn != TurnPlace::None
 }
 
 /// Which client agents run which clients: (host, first client id, clients). Relay peers run on
@@ -305,9 +317,20 @@ pub fn client_groups(spec: &WorkloadSpec, topology: bool) -> Vec<(HostId, u32, u
     }
 }
 
-/// The topology of a shaped cell: one client host per client agent on `profile`, the server's
-/// link on `server_link` (unshaped if none), and the relay's pair delay between the two
-/// peers' hosts.
+/// The host the cell's TURN server runs on, on a topology: the server's, or (near the peers)
+/// one client host past the client agents' hosts.
+pub fn turn_host(spec: &WorkloadSpec) -> Option<HostId> {
+    match spec.params().turn {
+        TurnPlace::None => None,
+        TurnPlace::Server => Some(HostId::SERVER),
+        TurnPlace::NearPeers => Some(HostId::client(client_groups(spec, true).len() as u32 + 1)),
+    }
+}
+
+/// The topology of a shaped cell: one client host per client agent on `profile`, each behind
+/// the cell's NAT, the server's link on `server_link` (unshaped if none), the relay's pair
+/// delay between the two peers' hosts, and a host of its own for a TURN server near the peers
+/// (no NAT, its access link `turn_delay_ms` one way).
 fn topology_spec(
     spec: &WorkloadSpec,
     profile: &Profile,
@@ -315,8 +338,15 @@ fn topology_spec(
 ) -> TopologySpec {
     let hosts = client_groups(spec, true).len() as u32;
     let mut t = TopologySpec::star(profile, hosts);
+    t.nat = vec![spec.params().nat.0; hosts as usize];
     if let Some(s) = server_link {
         t.server = s;
+    }
+    if spec.params().turn == TurnPlace::NearPeers {
+        t.clients.push(Profile {
+            delay_ms: spec.params().turn_delay_ms.unwrap_or(0.0),
+            ..Profile::default()
+        });
     }
     if let (WorkloadSpec::Relay(p), true) = (spec, hosts == 2) {
         if let Some(d) = p.pair_delay_ms {
@@ -356,6 +386,7 @@ mod tests {
             plaintext,
             chromium: || true,
             nginx: || true,
+            coturn: || true,
         }
     }
 

@@ -104,6 +104,7 @@ fn keep_applicable(pc: &PlannedCell, params: &mut serde_json::Map<String, serde_
     if params.contains_key("proxy") && !crate::proxy::goes_through(&pc.transport) {
         params.insert("proxy_bypassed".into(), true.into());
     }
+    crate::workload::network::trim_cell_params(&pc.transport, pc.spec.params(), params);
 }
 
 /// A cell that did not run: skipped (or failed) with the reason.
@@ -197,6 +198,7 @@ fn score_ran(
     wire_bytes: Option<(u64, u64)>,
 ) {
     let (r, s) = (&c.report, &c.server);
+    super::turn::record(cell, &r.ice_paths, c.turn_cpu_s);
     if let Some(e) = &r.error {
         cell.status = Status::Failed;
         cell.error = Some(e.clone());
@@ -417,6 +419,7 @@ mod tests {
                 marks: Marks::default(),
                 browser: None,
                 cross: None,
+                turn_cpu_s: None,
             })),
             wire_bytes,
             backend: None,

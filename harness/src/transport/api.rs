@@ -83,6 +83,8 @@ pub struct Target {
     /// sent, as a browser does, instead of at connect (a listen-only client then holds one
     /// connection).
     pub lazy_up: bool,
+    /// WebRTC: the STUN/TURN servers and ICE policy (None: host candidates only).
+    pub ice: Option<crate::transport::rtc::ice::IceConfig>,
 }
 
 impl Target {
@@ -104,6 +106,7 @@ impl Target {
             local_ip: None,
             quic_keep_alive: Some(WEBTRANSPORT_KEEP_ALIVE),
             lazy_up: false,
+            ice: None,
         }
     }
 }
@@ -116,6 +119,9 @@ pub struct Setup {
     /// Named phases (`tcp`, `tls`, `upgrade`, `ice`, `dtls`, `channel`, ...) with how long
     /// each took (durations, not timestamps), in order.
     pub phases: Vec<(&'static str, Duration)>,
+    /// WebRTC: the path of the selected ICE candidate pair, as the stack reports it (see
+    /// [`crate::transport::rtc::ice::ice_path`]); None for the other transports.
+    pub ice_path: Option<String>,
 }
 
 /// Sends frames to the server.

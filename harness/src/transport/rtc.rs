@@ -17,6 +17,7 @@
 //! ([`accept`]). The engines depend on the three submodules, never on this one or each other.
 
 pub mod events;
+pub mod ice;
 pub mod shared;
 pub mod signal;
 

@@ -1,7 +1,13 @@
 //! webrtc-rs peers (crate `webrtc`, classic 0.17 line), client and server.
 //!
 //! ICE is restricted to one local address (loopback stays on loopback), UDP only, with mDNS
-//! off, so no packet leaves for another interface or a multicast group.
+//! off, so no packet leaves for another interface or a multicast group. A client given the
+//! cell's STUN/TURN servers ([`Target::ice`]) gathers server-reflexive and relayed candidates
+//! too (relayed over UDP only: webrtc-rs 0.17 allocates no TURN over TCP or TLS), under the
+//! cell's policy; the server's peers, on the public side, gather host candidates only. The
+//! selected pair's local candidate type is read back from the ICE transport ([`Setup::ice_path`]).
+//!
+//! [`Setup::ice_path`]: super::api::Setup::ice_path
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -19,14 +25,18 @@ use webrtc::data_channel::data_channel_state::RTCDataChannelState;
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
+use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
 use webrtc::ice_transport::ice_connection_state::RTCIceConnectionState;
+use webrtc::ice_transport::ice_server::RTCIceServer;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
 use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
 use super::rtc::events::{ChannelWriter, Inbound, Message, PeerEvent, RtcChannel, ServerPeer};
+use super::rtc::ice::{pair_path, IceConfig};
 use super::rtc::shared::{
     check_size, local_ip_towards, setup_from, ChannelOpts, CHANNEL_LABEL, MAX_BUFFERED,
     OPEN_TIMEOUT,
@@ -53,12 +63,58 @@ fn api(local_ip: IpAddr) -> API {
         .build()
 }
 
-async fn peer(local_ip: IpAddr) -> Result<Arc<RTCPeerConnection>, TransportError> {
+/// The peer connection's configuration: the ICE servers and policy of `ice`, if any.
+fn configuration(ice: Option<&IceConfig>) -> RTCConfiguration {
+    let Some(ice) = ice else {
+        return RTCConfiguration::default();
+    };
+    RTCConfiguration {
+        ice_servers: ice
+            .servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            })
+            .collect(),
+        ice_transport_policy: if ice.relay_only {
+            RTCIceTransportPolicy::Relay
+        } else {
+            RTCIceTransportPolicy::All
+        },
+        ..RTCConfiguration::default()
+    }
+}
+
+async fn peer(
+    local_ip: IpAddr,
+    ice: Option<&IceConfig>,
+) -> Result<Arc<RTCPeerConnection>, TransportError> {
     Ok(Arc::new(
         api(local_ip)
-            .new_peer_connection(RTCConfiguration::default())
+            .new_peer_connection(configuration(ice))
             .await
             .map_err(|e| err("creating the peer", e))?,
+    ))
+}
+
+/// The path of the selected candidate pair, from the ICE transport's own state: its two
+/// candidates' types ([`pair_path`]), and for a relayed local one `udp`, the only transport
+/// webrtc-rs 0.17 allocates TURN over.
+async fn selected_path(pc: &RTCPeerConnection) -> Option<String> {
+    let pair = pc
+        .sctp()
+        .transport()
+        .ice_transport()
+        .get_selected_candidate_pair()
+        .await?;
+    let local = pair.local.typ;
+    let relay = (local == RTCIceCandidateType::Relay).then_some("udp");
+    Some(pair_path(
+        &local.to_string(),
+        relay,
+        &pair.remote.typ.to_string(),
     ))
 }
 
@@ -130,7 +186,7 @@ pub async fn accept(
 ) -> Result<ServerPeer, TransportError> {
     let offer = RTCSessionDescription::offer(offer_sdp.to_string())
         .map_err(|e| err("invalid SDP offer", e))?;
-    let pc = peer(local_ip).await?;
+    let pc = peer(local_ip, None).await?;
     let (ev_tx, events) = mpsc::unbounded_channel();
     let opened = ev_tx.clone();
     pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
@@ -233,7 +289,7 @@ pub async fn connect(
     let t0 = Instant::now();
     // webrtc-rs gathers host candidates from interface addresses only, so a spread loopback
     // source (127.0.0.2, … which lo routes but does not list) is not used.
-    let pc = peer(local_ip_towards(target.addr)?).await?;
+    let pc = peer(local_ip_towards(target.addr)?, target.ice.as_ref()).await?;
     let (ph_tx, mut ph_rx) = watch_phases(&pc);
     let init = RTCDataChannelInit {
         ordered: Some(opts.reliable),
@@ -264,6 +320,8 @@ pub async fn connect(
         .await
         .map_err(|e| err("creating the offer", e))?;
     let sdp = complete_local(&pc, offer).await?;
+    // Candidate gathering (STUN binding, TURN allocation) ends before the offer goes out.
+    let _ = ph_tx.send(("gather", Instant::now()));
     let (answer, session) = signal(target, sdp, to).await?;
     let signalled = Instant::now();
     let answer = RTCSessionDescription::answer(answer).map_err(|e| err("invalid SDP answer", e))?;
@@ -280,7 +338,8 @@ pub async fn connect(
             )));
         }
     }
-    let setup = setup_from(t0, signalled, &mut ph_rx);
+    let mut setup = setup_from(t0, signalled, &mut ph_rx);
+    setup.ice_path = selected_path(&pc).await;
     Ok(client_connection(pc, dc, low, in_rx, setup))
 }
 
@@ -290,8 +349,9 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
     let (offer, session) = relay_take_offer(target).await?;
     let t0 = Instant::now();
     let offer = RTCSessionDescription::offer(offer).map_err(|e| err("invalid SDP offer", e))?;
-    let pc = peer(local_ip_towards(target.addr)?).await?;
+    let pc = peer(local_ip_towards(target.addr)?, target.ice.as_ref()).await?;
     let (ph_tx, mut ph_rx) = watch_phases(&pc);
+    let gathered = ph_tx.clone();
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let (open_tx, open_rx) = oneshot::channel::<Arc<RTCDataChannel>>();
     let open_tx = Arc::new(Mutex::new(Some(open_tx)));
@@ -330,6 +390,7 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
         })
     }));
     let sdp = answer_offer(&pc, offer).await?;
+    let _ = gathered.send(("gather", Instant::now()));
     relay_answer(target, &session, sdp).await?;
     let signalled = Instant::now();
     let dc = match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {
@@ -343,7 +404,8 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
         }
     };
     let low = watch_low(&dc).await;
-    let setup = setup_from(t0, signalled, &mut ph_rx);
+    let mut setup = setup_from(t0, signalled, &mut ph_rx);
+    setup.ice_path = selected_path(&pc).await;
     Ok(client_connection(pc, dc, low, in_rx, setup))
 }
 

@@ -52,6 +52,7 @@ impl Transport for TcpTransport {
             setup: Setup {
                 total,
                 phases: vec![("tcp", total)],
+                ice_path: None,
             },
         })
     }

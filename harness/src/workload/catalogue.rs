@@ -3,10 +3,10 @@
 //! scenario parser, `wirebench list` and the README's scenario-keys table are derived from it.
 
 use super::params::{ParamDecl, ParamValue, COMMON};
-use super::{flap, idle, relay};
+use super::{flap, idle, network, relay};
 
 /// Every scenario key, in [`Params`]' field order: [`COMMON`] with relay's keys before
-/// `server_delay_ms`, then idle's and flap's.
+/// `server_delay_ms`, then idle's and flap's, then the network keys (NAT, TURN, ICE).
 pub fn catalogue() -> impl Iterator<Item = &'static ParamDecl> {
     let split = COMMON
         .iter()
@@ -18,6 +18,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static ParamDecl> {
         .chain(tail)
         .chain(idle::PARAMS)
         .chain(flap::PARAMS)
+        .chain(network::PARAMS)
 }
 
 /// The declaration of `key`, if it is a scenario key.
@@ -150,6 +151,11 @@ mod tests {
             cut_at_ms: Some(1),
             cut_ms: Some(1),
             stall_ms: Some(1),
+            nat: crate::network::NatKind(wirebench_netem::Nat::Symmetric),
+            ice: crate::network::IcePolicy::Relay,
+            turn: crate::network::TurnPlace::Server,
+            turn_transport: crate::network::TurnTransport::Tls,
+            turn_delay_ms: Some(1.0),
             ..Params::default()
         };
         let json = serde_json::to_value(&p).unwrap();

@@ -26,6 +26,9 @@ pub(crate) async fn connect_workload(
             }
         };
         let setup_us = conn.setup.total.as_micros() as u64;
+        if let Some(path) = &conn.setup.ice_path {
+            *rep.ice_paths.entry(path.clone()).or_default() += 1;
+        }
         let phases: Vec<(&'static str, u64)> = conn
             .setup
             .phases

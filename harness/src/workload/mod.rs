@@ -28,6 +28,7 @@ pub mod connect;
 pub mod echo;
 pub mod flap;
 pub mod idle;
+pub mod network;
 pub mod orchestrate;
 pub mod params;
 pub mod push;
@@ -263,6 +264,9 @@ async fn connect_all(
             match r {
                 Ok(c) => {
                     report.setup_us.push(c.setup.total.as_micros() as u64);
+                    if let Some(path) = &c.setup.ice_path {
+                        *report.ice_paths.entry(path.clone()).or_default() += 1;
+                    }
                     for (k, v) in &c.setup.phases {
                         *report.setup_phases_us.entry(k.to_string()).or_default() +=
                             v.as_micros() as u64;

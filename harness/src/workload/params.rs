@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use wirebench_netem::profile::MAX_DELAY_MS;
 
+use crate::network::{Choice, IcePolicy, NatKind, TurnPlace, TurnTransport};
 use crate::proxy::ProxyKind;
 
 /// Parameters shared by the workloads (each uses the ones that apply).
@@ -81,6 +82,21 @@ pub struct Params {
     /// ms (0 = never: only an error or a close makes it reconnect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_ms: Option<u64>,
+    /// The NAT in front of every client host (scenario key `nat`); recorded when there is one.
+    #[serde(default, skip_serializing_if = "Choice::is_default")]
+    pub nat: NatKind,
+    /// WebRTC clients' ICE transport policy (scenario key `ice`).
+    #[serde(default, skip_serializing_if = "Choice::is_default")]
+    pub ice: IcePolicy,
+    /// Where the TURN server runs (scenario key `turn`); none by default.
+    #[serde(default, skip_serializing_if = "Choice::is_default")]
+    pub turn: TurnPlace,
+    /// How clients reach the TURN server (scenario key `turn_transport`).
+    #[serde(default, skip_serializing_if = "Choice::is_default")]
+    pub turn_transport: TurnTransport,
+    /// turn = near-peers: one-way delay on the TURN host's access link, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_delay_ms: Option<f64>,
 }
 
 /// Which HTTP versions the server under test offers on TCP P.
@@ -223,6 +239,8 @@ pub enum Check {
     Http,
     /// A reverse-proxy variant (see [`ProxyKind::parse`]).
     Proxy,
+    /// One of these spellings (the network keys' enumerations, see [`super::network`]).
+    Choice(&'static [&'static str]),
 }
 
 impl Check {
@@ -244,6 +262,7 @@ impl Check {
             Self::Range { lo, hi, unit } => format!("[{lo}, {hi}] {unit}"),
             Self::Http => "\"1.1\" or \"2\"".into(),
             Self::Proxy => ProxyKind::choices(),
+            Self::Choice(names) => quoted(names),
         }
     }
 
@@ -286,6 +305,9 @@ impl Check {
                 "{v:?} is not a proxy: use one of {}",
                 ProxyKind::choices()
             )),
+            Self::Choice(names) if !names.contains(&v) => {
+                Err(format!("{v:?}: use one of {}", quoted(names)))
+            }
             _ => Ok(()),
         }
     }
@@ -295,9 +317,28 @@ impl Check {
         match self {
             Self::Http => HttpVersion::parse(v).map_or("", HttpVersion::as_str),
             Self::Proxy => ProxyKind::parse(v).map_or("", ProxyKind::as_str),
+            Self::Choice(names) => names.iter().find(|n| **n == v).copied().unwrap_or(""),
             _ => "",
         }
     }
+}
+
+/// A network key's value from its spelling (the default for anything else: the parser has
+/// checked it).
+fn choice<T: Choice>(v: Option<ParamValue>) -> T {
+    match v {
+        Some(ParamValue::Str(s)) => T::parse(s).unwrap_or_default(),
+        _ => T::default(),
+    }
+}
+
+/// `names`, quoted and joined with commas.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One scenario key: everything the parser, `wirebench list` and the README need to know.
@@ -501,6 +542,11 @@ impl Params {
             "cut_at_ms" => self.cut_at_ms = int,
             "cut_ms" => self.cut_ms = int,
             "stall_ms" => self.stall_ms = int,
+            "nat" => self.nat = choice(v),
+            "ice" => self.ice = choice(v),
+            "turn" => self.turn = choice(v),
+            "turn_transport" => self.turn_transport = choice(v),
+            "turn_delay_ms" => self.turn_delay_ms = float,
             _ => {}
         }
     }

@@ -102,6 +102,10 @@ pub struct ClientReport {
     /// When the first of them was lost, monotonic ns; the earliest over the agent's clients.
     #[serde(default)]
     pub first_drop_ns: Option<u64>,
+    /// WebRTC: the path each connection's selected ICE candidate pair took (`host`, `srflx`,
+    /// `prflx`, `relay/<transport>`), counted, as the stack reported it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ice_paths: BTreeMap<String, u64>,
 }
 
 impl ClientReport {
@@ -165,6 +169,9 @@ impl ClientReport {
             }
         };
         self.warmup_samples += other.warmup_samples;
+        for (k, v) in other.ice_paths {
+            *self.ice_paths.entry(k).or_default() += v;
+        }
         self.setup_us.extend(other.setup_us);
         for (k, v) in other.setup_phases_us {
             *self.setup_phases_us.entry(k).or_default() += v;

@@ -93,6 +93,9 @@ pub(super) fn params(
         "flap" => check_flap(ctx, &p, w, d, key)?,
         _ => {}
     }
+    if let Some((k, msg)) = crate::workload::network::cross_check(&p) {
+        return ctx.err(first(&[w.span(k), d.span(k)]), &key(k), msg);
+    }
     Ok(p)
 }
 

@@ -124,5 +124,6 @@ pub(crate) fn setup_from(
     Setup {
         total: t0.elapsed(),
         phases,
+        ice_path: None,
     }
 }
