@@ -165,8 +165,17 @@ async fn drive(
     // A WebRTC cell with `turn`: coturn's directory gets the run's certificate.
     let turn_dir = turn::wanted(pc).then(turn::turn_dir).transpose()?;
     let cert_dir = turn_dir.as_ref().map(|d| d.path());
-    let (mut server, ready, _proxy) =
-        start_server(pc, opts, exe, topo, inject_delay_us, server_cpu, stage, cert_dir).await?;
+    let (mut server, ready, _proxy) = start_server(
+        pc,
+        opts,
+        exe,
+        topo,
+        inject_delay_us,
+        server_cpu,
+        stage,
+        cert_dir,
+    )
+    .await?;
     let coturn = turn::start(pc, topo, turn_dir.as_ref(), stage).await?;
     let ice = coturn.as_ref().map(|c| c.ice_config(pc.spec.params()));
     let cross = match (pc.spec.params().cross_traffic, topo) {
@@ -236,7 +245,11 @@ async fn start_server<'t>(
         http2: http2 && dir.is_none(),
         inject_delay_us,
         cpu,
-        cert_dir: dir.as_ref().map(|d| d.path()).or(cert_dir).map(Path::to_path_buf),
+        cert_dir: dir
+            .as_ref()
+            .map(|d| d.path())
+            .or(cert_dir)
+            .map(Path::to_path_buf),
     };
     let (server, mut ready) = ServerAgent::start(exe, topo, settings).await?;
     let Some(dir) = dir else {
