@@ -43,6 +43,10 @@ pub const FAQ_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../../../scenarios/faq/load.toml"),
     ),
     (
+        "nat.toml",
+        include_str!("../../../../scenarios/faq/nat.toml"),
+    ),
+    (
         "peer.toml",
         include_str!("../../../../scenarios/faq/peer.toml"),
     ),
