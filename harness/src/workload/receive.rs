@@ -132,10 +132,19 @@ mod tests {
             ..Params::default()
         };
         // Bulk and fast schedules: the floor plus a poll interval.
-        assert_eq!(first_wait(&p(1000.0, 50), true), Duration::from_millis(5050));
-        assert_eq!(first_wait(&p(1000.0, 50), false), Duration::from_millis(5050));
+        assert_eq!(
+            first_wait(&p(1000.0, 50), true),
+            Duration::from_millis(5050)
+        );
+        assert_eq!(
+            first_wait(&p(1000.0, 50), false),
+            Duration::from_millis(5050)
+        );
         // One frame a second: 20 frame times.
-        assert_eq!(first_wait(&p(1.0, 50), false), Duration::from_millis(20_050));
+        assert_eq!(
+            first_wait(&p(1.0, 50), false),
+            Duration::from_millis(20_050)
+        );
         // Slow schedules and long poll intervals stop at the ceiling.
         assert_eq!(first_wait(&p(0.1, 4500), false), FIRST_WAIT_MAX);
     }
