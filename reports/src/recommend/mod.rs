@@ -210,7 +210,7 @@ fn rank(r: &Results, t: &Traits) -> Recommendation {
                 score: None,
                 evidence: Vec::new(),
                 verdicts: Vec::new(),
-                caveats: transport_caveats(id, t)
+                caveats: transport_caveats(id, t, &keys)
                     .into_iter()
                     .chain(proxy::caveat(&keys, id))
                     .collect(),
@@ -412,7 +412,7 @@ fn cell_transport(cell: &str) -> Option<&str> {
 }
 
 /// What holds for a transport whatever the numbers say.
-fn transport_caveats(id: &str, t: &Traits) -> Vec<String> {
+fn transport_caveats(id: &str, t: &Traits, keys: &[crate::figures::KeyCells<'_>]) -> Vec<String> {
     let mut v = Vec::new();
     match id {
         "sse" => {
@@ -433,11 +433,7 @@ fn transport_caveats(id: &str, t: &Traits) -> Vec<String> {
         "webrtc" | "webrtc-unreliable" if t.topology == Connectivity::Server => {
             v.push("to a server, WebRTC needs a media-capable server stack (ICE/DTLS/SCTP)".into())
         }
-        "webrtc" | "webrtc-unreliable" => v.push(
-            "peer to peer needs signalling, and a TURN relay when NAT traversal fails (not \
-             modelled)"
-                .into(),
-        ),
+        "webrtc" | "webrtc-unreliable" => v.push(proxy::nat_caveat(keys)),
         "webtransport" | "webtransport-datagram" => {
             v.push("needs HTTP/3 (UDP) end to end; not in every browser (Safari) or network".into())
         }

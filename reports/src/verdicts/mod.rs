@@ -39,6 +39,7 @@ mod between;
 mod collab;
 mod hol;
 mod metrics;
+mod nat;
 mod peer;
 mod quiet;
 mod refresh;
@@ -52,13 +53,14 @@ use between::{load_queue_dominates, sse_behind_proxy};
 use collab::collab;
 use hol::hol;
 pub use metrics::*;
+use nat::{peer_nat_direct, peer_turn_cost};
 use peer::{peer_media, peer_relay};
 use quiet::{quiet_sse_scaling, quiet_sse_vs_poll};
 use refresh::refresh_poll;
 use rule::Ctx;
 pub use rule::{
-    compare, Diff, PairComparison, ALPHA, COLLAB, HOL, LOAD, MARGIN, PEER, PROXY, QUIET, REFRESH,
-    SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
+    compare, Diff, PairComparison, ALPHA, COLLAB, HOL, LOAD, MARGIN, NAT, PEER, PROXY, QUIET,
+    REFRESH, SETUP, SETUP_TOLERANCE_APPROX_RTTS, SETUP_TOLERANCE_RTTS, STALENESS_BOUND_US,
 };
 use setup::setup_rtts;
 
@@ -67,9 +69,11 @@ pub fn evaluate(r: &Results) -> Vec<Verdict> {
     let ctx = Ctx::new(r);
     let mut out = Vec::new();
     type Rule = fn(&Ctx<'_>) -> Vec<Verdict>;
-    let rules: [(&str, Rule); 10] = [
+    let rules: [(&str, Rule); 12] = [
         (PEER, peer_relay),
         (PEER, peer_media),
+        (NAT, peer_nat_direct),
+        (NAT, peer_turn_cost),
         (COLLAB, collab),
         (QUIET, quiet_sse_vs_poll),
         (QUIET, quiet_sse_scaling),
@@ -369,6 +373,64 @@ mod tests {
             outcome(cells, "quiet-sse-behind-streaming-proxy"),
             Outcome::Refuted
         );
+    }
+
+    fn natted(name: &'static str, t: &'static str) -> C<'static> {
+        C {
+            scenario: NAT,
+            workload: "relay",
+            name,
+            transport: t,
+            imp: (t == "webrtc").then_some("webrtc-rs"),
+            profile: "loopback",
+        }
+    }
+
+    /// `faq-nat`: the ICE path the stack reported decides whether a figure counts.
+    #[test]
+    fn nat_verdicts_read_the_ice_path() {
+        let with_path = |mut cells: Vec<Cell>, path: &str| {
+            for c in &mut cells {
+                c.params.insert("ice_path".into(), path.into());
+            }
+            cells
+        };
+        let reference = lat_cells(&natted("server-reference", "websocket"), 120_000);
+        let mut cells = reference.clone();
+        cells.extend(with_path(
+            lat_cells(&natted("nat-direct", "webrtc"), 5_000),
+            "prflx",
+        ));
+        cells.extend(with_path(
+            lat_cells(&natted("turn-server", "webrtc"), 121_000),
+            "relay/udp",
+        ));
+        cells.extend(with_path(
+            lat_cells(&natted("turn-near", "webrtc"), 6_000),
+            "relay/udp",
+        ));
+        let vs = evaluate(&results(cells));
+        assert_eq!(only(&vs, "peer-nat-direct").verdict, Outcome::Confirmed);
+        let turn = only(&vs, "peer-turn-cost");
+        assert_eq!(turn.verdict, Outcome::Confirmed, "{turn:#?}");
+        // Behind the "common" NATs the stack relayed after all: refuted.
+        let mut cells = reference.clone();
+        cells.extend(with_path(
+            lat_cells(&natted("nat-direct", "webrtc"), 5_000),
+            "relay/udp",
+        ));
+        assert_eq!(outcome(cells, "peer-nat-direct"), Outcome::Refuted);
+        // TURN beside the server clearly faster than the server path: refuted.
+        let mut cells = reference;
+        cells.extend(with_path(
+            lat_cells(&natted("turn-server", "webrtc"), 60_000),
+            "relay/udp",
+        ));
+        cells.extend(with_path(
+            lat_cells(&natted("turn-near", "webrtc"), 6_000),
+            "relay/udp",
+        ));
+        assert_eq!(outcome(cells, "peer-turn-cost"), Outcome::Refuted);
     }
 
     fn loaded(t: &'static str, profile: &'static str) -> C<'static> {

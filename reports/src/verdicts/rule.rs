@@ -28,6 +28,8 @@ pub const HOL: &str = "faq-hol";
 pub const PROXY: &str = "faq-proxy";
 /// Scenario of the congested-uplink verdict (`scenarios/faq/load.toml`).
 pub const LOAD: &str = "faq-load";
+/// Scenario of the NAT and TURN verdicts (`scenarios/faq/nat.toml`).
+pub const NAT: &str = "faq-nat";
 
 /// Relative margin a difference must exceed to count (10 %).
 pub const MARGIN: f64 = 0.10;
