@@ -50,6 +50,7 @@ fn job<'a>(s: &Server, transport: &'a str, workload: &'a WorkloadSpec) -> browse
         spki_sha256: Some(s.identity.spki_sha256_b64.clone()),
         first_client: 1,
         workload,
+        ice: None,
     }
 }
 

@@ -334,3 +334,82 @@ fn ctrl_c_leaves_no_coturn_behind() {
     }
     nothing_left(&prefix, &tmp);
 }
+
+const BROWSER_SCENARIO: &str = r#"name = "bturn"
+repeat = 1
+transports = ["webrtc"]
+client = "browser"
+[defaults]
+warmup_ms = 0
+duration_ms = 500
+[[workload]]
+kind = "connect"
+name = "relay-udp"
+connects = 2
+nat = "symmetric"
+turn = "server"
+ice = "relay"
+[[workload]]
+kind = "connect"
+name = "relay-tcp"
+connects = 2
+turn = "server"
+turn_transport = "tcp"
+ice = "relay"
+"#;
+
+/// Chromium processes whose command line names `tmp` (their profiles live in this test's own
+/// temporary directory).
+fn chromiums_under(tmp: &Path) -> Vec<String> {
+    let needle = tmp.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("chromium") && c.contains(&needle))
+        .collect()
+}
+
+/// Chromium (the browser lane) connects to the server peer through coturn with `ice =
+/// "relay"`, over UDP from behind a symmetric NAT and over TCP, and its page reports the path
+/// from `getStats()`: `relay/udp`, `relay/tcp`. Nothing is left: no Chromium, no coturn, no
+/// namespace.
+#[test]
+fn chromium_connects_through_a_real_coturn_over_udp_and_tcp() {
+    if !can_run() {
+        return;
+    }
+    if wirebench::browser::chromium::find().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium not found and CI is set: install Debian's `chromium`"
+        );
+        eprintln!("skipped: chromium not installed (apt-get install chromium)");
+        return;
+    }
+    let prefix = own_prefix("bturn");
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let scenario = dir.path().join("bturn.toml");
+    std::fs::write(&scenario, BROWSER_SCENARIO).unwrap();
+    let out = dir.path().join("out");
+    let o = run_cmd(&scenario, &out, &prefix, &tmp).output().unwrap();
+    let r = Results::load(&out.join("results.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let browser = |label: &str| {
+        r.cells
+            .iter()
+            .find(|c| c.label.as_deref() == Some(label))
+            .unwrap_or_else(|| panic!("no {label} cell"))
+    };
+    let udp = browser("relay-udp");
+    assert_eq!(ice_path(udp), "relay/udp");
+    assert_eq!(udp.params["nat"], "symmetric");
+    assert!(udp.setup_ms.is_some_and(|s| s > 0.0), "{udp:?}");
+    assert_eq!(ice_path(browser("relay-tcp")), "relay/tcp");
+    nothing_left(&prefix, &tmp);
+    assert_eq!(chromiums_under(&tmp), Vec::<String>::new(), "chromium left");
+}

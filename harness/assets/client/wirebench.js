@@ -458,13 +458,47 @@ function attachChannel(c, pc, dc, session) {
   };
 }
 
+/** The `RTCConfiguration` of `t`: the cell's STUN/TURN servers and transport policy when it
+ *  has a TURN server (`t.ice`, as the runner sends it), else none. */
+function rtcConfig(t) {
+  return t.ice || { iceServers: [] };
+}
+
+/** The path of `pc`'s selected candidate pair, from `getStats()`, as the Rust clients name it
+ *  (`transport/rtc/ice.rs`, `pair_path`): the less direct of its two candidates' types (relay,
+ *  srflx, prflx, host); a relayed local candidate names its TURN transport (`relay/udp`), a
+ *  relayed remote one is `relay`. The pair is the transport's `selectedCandidatePairId`, else
+ *  the nominated succeeded pair. null when the stats name none. */
+async function selectedPath(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId) || pair;
+  });
+  if (!pair) {
+    stats.forEach((s) => {
+      if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+    });
+  }
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId);
+  const remote = stats.get(pair.remoteCandidateId);
+  if (!local || !remote) return null;
+  const rank = { relay: 3, srflx: 2, prflx: 1, host: 0 };
+  if (local.candidateType === 'relay') {
+    return local.relayProtocol ? `relay/${local.relayProtocol}` : 'relay';
+  }
+  return (rank[remote.candidateType] || 0) > (rank[local.candidateType] || 0)
+    ? remote.candidateType : local.candidateType;
+}
+
 function channelOptions(reliable) {
   return reliable ? { ordered: true } : { ordered: false, maxRetransmits: 0 };
 }
 
 async function openWebRtc(t, c, reliable) {
   const t0 = now();
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection(rtcConfig(t));
   c.abort = () => pc.close();
   const dc = pc.createDataChannel('wirebench', channelOptions(reliable));
   const opened = channelOpen(dc);
@@ -481,6 +515,7 @@ async function openWebRtc(t, c, reliable) {
   await withTimeout(opened, CONNECT_TIMEOUT_MS, 'data channel did not open');
   const channel = now() - t0 - gather - signal;
   attachChannel(c, pc, dc, session);
+  c.pathOf = () => selectedPath(pc);
   return { gather, signal, channel };
 }
 
@@ -489,7 +524,7 @@ async function openWebRtc(t, c, reliable) {
  *  `GET /rtc/relay/offer` for the offer, answers it with `POST /rtc/relay/session/<sid>` and
  *  takes the channel. From then on the two pages talk directly; the server sees no data. */
 async function openWebRtcRelay(t, c, reliable, peer, sender) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection(rtcConfig(t));
   c.abort = () => pc.close();
   // Where it got stuck, for the failure reason.
   let step = sender ? 'offering' : 'waiting for the offer';
@@ -512,8 +547,10 @@ async function openWebRtcRelay(t, c, reliable, peer, sender) {
     const signal = now() - t0 - gather;
     step = 'opening the channel';
     await withTimeout(opened, CONNECT_TIMEOUT_MS, 'data channel did not open');
+    const channel = now() - t0 - gather - signal;
     attachChannel(c, pc, dc, null);
-    return { gather, signal, channel: now() - t0 - gather - signal };
+    c.pathOf = () => selectedPath(pc);
+    return { gather, signal, channel };
   }
   // Receiver: wait for the offer addressed to this client (the setup clock starts once it is
   // here, as the Rust receiver's does).
@@ -543,8 +580,10 @@ async function openWebRtcRelay(t, c, reliable, peer, sender) {
   const dc = await withTimeout(channelIn, CONNECT_TIMEOUT_MS, 'no data channel from the peer');
   if (dc.readyState !== 'open') await withTimeout(channelOpen(dc), CONNECT_TIMEOUT_MS, 'data channel did not open');
   dc.binaryType = 'arraybuffer';
+  const channel = now() - t0 - gather - signal;
   attachChannel(c, pc, dc, null);
-  return { gather, signal, channel: now() - t0 - gather - signal };
+  c.pathOf = () => selectedPath(pc);
+  return { gather, signal, channel };
 }
 
 const OPENERS = {
@@ -577,8 +616,11 @@ export async function connect(transport, target, relay = null, conn = new Conn()
       conn.abort();
       throw conn.diag ? new Error(`${e.message}; ${conn.diag()}`) : e;
     });
+  const setupMs = now() - t0;
   conn.abort = () => {};
-  return { conn, setupMs: now() - t0, phasesMs };
+  // Read after the clock stops: getStats() is no part of the setup.
+  if (conn.pathOf) conn.icePath = await conn.pathOf().catch(() => null);
+  return { conn, setupMs, phasesMs };
 }
 
 // ---- workloads ----------------------------------------------------------------------------
@@ -602,12 +644,14 @@ function newReport() {
     duplicated: 0, reordered: 0, bytes_received: 0, frames_received: 0, recv_span_ns: 0,
     bytes_sent: 0, bytes_received_total: 0, errors: {}, send_lateness_us: null, clock: null,
     late: 0, arrivals: null, resumes: 0, reconnects: 0, failed_attempts: 0, gap_start_ns: null,
-    gap_end_ns: null,
+    gap_end_ns: null, ice_paths: {},
   };
 }
 
-function addSetup(rep, setupMs, phasesMs) {
+/** Records one setup: its time, phases, and (WebRTC) the path its candidate pair took. */
+function addSetup(rep, setupMs, phasesMs, conn) {
   rep.setup_us.push(Math.round(setupMs * 1000));
+  if (conn && conn.icePath) rep.ice_paths[conn.icePath] = (rep.ice_paths[conn.icePath] || 0) + 1;
   for (const [k, v] of Object.entries(phasesMs)) {
     rep.setup_phases_us[k] = (rep.setup_phases_us[k] || 0) + Math.round(v * 1000);
   }
@@ -1012,7 +1056,7 @@ async function connectWorkload(transport, target, p, rep) {
     await conn.close();
     if (i === 0 && p.warmup_ms > 0) rep.warmup_samples++;
     else {
-      addSetup(rep, setupMs, phasesMs);
+      addSetup(rep, setupMs, phasesMs, conn);
       rep.latency_us.push(Math.max(1, setupMs * 1000));
     }
   }
@@ -1150,10 +1194,10 @@ export async function prepare(job) {
   if (!job.clock || job.clock.epoch_ms === undefined) throw new Error('prepare() needs the shared clock (sharedClock())');
   const rep = newReport();
   const certHash = hexBytes((await (await fetch('/cert-hash')).text()).trim());
-  const target = { client: job.client, certHash, pollIntervalMs: Math.max(1, p.poll_interval_ms) };
+  const target = { client: job.client, certHash, pollIntervalMs: Math.max(1, p.poll_interval_ms), ice: job.ice };
   const relay = p.kind === 'relay' ? { peer: job.peer, sender: job.sender } : null;
   const { conn, setupMs, phasesMs } = await connect(job.transport, target, relay);
-  addSetup(rep, setupMs, phasesMs);
+  addSetup(rep, setupMs, phasesMs, conn);
   session = { job, conn, rep };
   return true;
 }
@@ -1202,7 +1246,7 @@ export async function run(job) {
   const rep = newReport();
   if (p.size < HEADER_LEN) throw new Error(`message size ${p.size} is below the ${HEADER_LEN}-byte frame header`);
   const certHash = hexBytes((await (await fetch('/cert-hash')).text()).trim());
-  const target = { client: job.client, certHash, pollIntervalMs: Math.max(1, p.poll_interval_ms) };
+  const target = { client: job.client, certHash, pollIntervalMs: Math.max(1, p.poll_interval_ms), ice: job.ice };
   const announce = () => { if (typeof window.wbConnected === 'function') window.wbConnected(String(job.client)); };
   if (p.kind === 'connect') {
     announce();
@@ -1213,7 +1257,7 @@ export async function run(job) {
   // One-way figures need the server's clock.
   if (!['echo', 'upload'].includes(p.kind)) rep.clock = await syncClock();
   const { conn, setupMs, phasesMs } = await connect(job.transport, target);
-  addSetup(rep, setupMs, phasesMs);
+  addSetup(rep, setupMs, phasesMs, conn);
   announce();
   const live = { conn };
   try {

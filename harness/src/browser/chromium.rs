@@ -31,7 +31,6 @@ pub const FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--allow-loopback-in-peer-connection",
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",

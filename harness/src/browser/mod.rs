@@ -26,6 +26,7 @@ use crate::workload::{new_histogram, ClientReport, WorkloadSpec, MAX_LATENCY_US}
 
 pub mod chromium;
 pub mod error;
+pub mod ice;
 
 pub use chromium::{Chromium, LaunchOptions};
 pub use error::BrowserError;
@@ -87,6 +88,9 @@ pub struct PageJob<'a> {
     pub first_client: u32,
     /// The workload.
     pub workload: &'a WorkloadSpec,
+    /// The cell's STUN/TURN servers and ICE policy (WebRTC cells with a `turn`), passed to the
+    /// pages' `RTCPeerConnection`s.
+    pub ice: Option<&'a crate::transport::rtc::ice::IceConfig>,
 }
 
 impl PageJob<'_> {
@@ -101,8 +105,22 @@ impl PageJob<'_> {
         format!("{}/client/", self.origin())
     }
 
+    /// What every page's `run()` of client `id` starts from: transport, client, workload and
+    /// the ICE configuration (`RTCConfiguration`) when the cell has one.
+    fn call(&self, id: u32) -> serde_json::Value {
+        let mut call = json!({
+            "transport": self.transport,
+            "client": id,
+            "workload": self.workload,
+        });
+        if let Some(ice) = self.ice {
+            call["ice"] = ice::rtc_configuration(ice);
+        }
+        call
+    }
+
     /// Launch settings for this server: its certificate accepted by SPKI, its address
-    /// reachable, and (for plain HTTP on a non-loopback address) its origin treated as secure,
+    /// reachable, loopback WebRTC candidates when it is on loopback, and (for plain HTTP on a non-loopback address) its origin treated as secure,
     /// since WebTransport and cross-origin isolation need a secure context.
     pub fn launch_options(&self, cpu: Option<usize>) -> LaunchOptions {
         let mut args = Vec::new();
@@ -114,6 +132,12 @@ impl PageJob<'_> {
                 "--unsafely-treat-insecure-origin-as-secure=http://{}",
                 self.addr
             ));
+        }
+        // Loopback WebRTC candidates only for a server on loopback: in a topology a loopback
+        // network is no way to any peer, and Chromium's gathering would wait on its TURN
+        // allocations over UDP (which cannot leave loopback) until they time out.
+        if self.addr.ip().is_loopback() {
+            args.push("--allow-loopback-in-peer-connection".into());
         }
         let ip = self.addr.ip().to_string();
         LaunchOptions {
@@ -172,6 +196,9 @@ struct PageReport {
     gap_start_ns: Option<f64>,
     #[serde(default)]
     gap_end_ns: Option<f64>,
+    /// WebRTC: the path each setup's selected candidate pair took, with its count.
+    #[serde(default)]
+    ice_paths: BTreeMap<String, u64>,
 }
 
 /// A collab client's arrivals as parallel arrays (op id, intended send time, arrival; ns on
@@ -292,6 +319,7 @@ impl PageReport {
                 failed_attempts: self.failed_attempts,
                 gap_start_ns: self.gap_start_ns.and_then(ns),
                 gap_end_ns: self.gap_end_ns.and_then(ns),
+                ice_paths: self.ice_paths,
                 ..ClientReport::default()
             },
             self.clock,
@@ -372,11 +400,7 @@ async fn open_pages<'b>(
 /// What the page's `run()` of client `id` is called with: the job, and for idle and flap the
 /// schedule as the Rust client derives it.
 fn page_call(job: &PageJob<'_>, id: u32) -> serde_json::Value {
-    let mut call = json!({
-        "transport": job.transport,
-        "client": id,
-        "workload": job.workload,
-    });
+    let mut call = job.call(id);
     match job.workload {
         WorkloadSpec::Idle(p) => call["idle"] = idle::page_schedule(p),
         WorkloadSpec::Flap(p) => call["flap"] = flap::page_schedule(p),
@@ -581,11 +605,7 @@ async fn open_peer_pages<'b>(
     let mut pages = Vec::with_capacity(ids.len());
     let mut calls = Vec::with_capacity(ids.len());
     for &id in ids {
-        let mut call = json!({
-            "transport": job.transport,
-            "client": id,
-            "workload": job.workload,
-        });
+        let mut call = job.call(id);
         let browser = if relay {
             let (peer, sender) =
                 crate::workload::relay::peer_of(id - job.first_client + 1, p.clients);

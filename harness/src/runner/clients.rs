@@ -222,6 +222,7 @@ pub(crate) struct ChromiumPages<'a> {
     spki_sha256: Option<String>,
     browsers: Vec<Chromium>,
     figures: BrowserFigures,
+    ice: Option<IceConfig>,
 }
 
 impl<'a> ChromiumPages<'a> {
@@ -237,10 +238,17 @@ impl<'a> ChromiumPages<'a> {
             spki_sha256: ready.spki_sha256.clone(),
             browsers: Vec::new(),
             figures: BrowserFigures::default(),
+            ice: None,
         })
     }
 
-    fn job<'j>(&self, pc: &'j PlannedCell) -> browser::PageJob<'j> {
+    /// The pages' WebRTC connections use `ice` (the cell's STUN/TURN servers and policy).
+    pub fn with_ice(mut self, ice: Option<IceConfig>) -> Self {
+        self.ice = ice;
+        self
+    }
+
+    fn job<'j>(&self, pc: &'j PlannedCell, ice: Option<&'j IceConfig>) -> browser::PageJob<'j> {
         browser::PageJob {
             transport: &pc.transport,
             addr: self.addr,
@@ -248,13 +256,14 @@ impl<'a> ChromiumPages<'a> {
             spki_sha256: self.spki_sha256.clone(),
             first_client: 1,
             workload: &pc.spec,
+            ice,
         }
     }
 
     /// Launches one browser per client host.
     async fn launch(&mut self, pc: &PlannedCell, stage: &CellStage) -> anyhow::Result<()> {
         let chromium = browser::chromium::find().ok_or(BrowserError::NotFound)?;
-        let options = self.job(pc).launch_options(None);
+        let options = self.job(pc, None).launch_options(None);
         stage.set("launching Chromium");
         for (host, _, _) in client_groups(&pc.spec, self.topo.is_some()) {
             let cmd = match self.topo {
@@ -271,7 +280,8 @@ impl ClientSide for ChromiumPages<'_> {
     async fn run(&mut self, cell: &mut CellRun<'_, '_>) -> anyhow::Result<ClientReport> {
         let pc = cell.pc;
         self.launch(pc, cell.stage).await?;
-        let job = self.job(pc);
+        let ice = self.ice.clone();
+        let job = self.job(pc, ice.as_ref());
         let refs: Vec<&Chromium> = self.browsers.iter().collect();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (start_tx, start_rx) = tokio::sync::oneshot::channel::<()>();

@@ -196,7 +196,11 @@ async fn drive(
     };
     let (report, browser) = match pc.client {
         ClientKind::Browser => {
-            run_clients(ChromiumPages::new(&ready, tls, topo)?, &mut cell).await?
+            run_clients(
+                ChromiumPages::new(&ready, tls, topo)?.with_ice(ice),
+                &mut cell,
+            )
+            .await?
         }
         ClientKind::Rust => {
             let agents = RustAgents::new(pc, &ready, tls, exe, topo, client_cpu).with_ice(ice);

@@ -128,11 +128,6 @@ pub fn skip_reason(
              private host candidates, which cannot reach each other",
             p.nat.as_str()
         )),
-        (true, _) if p.turn != TurnPlace::None => Some(
-            "the browser lane does not pass iceServers and iceTransportPolicy to \
-             RTCPeerConnection yet, so Chromium cannot use the cell's TURN server"
-                .into(),
-        ),
         (false, Some("webrtc-rs"))
             if p.turn != TurnPlace::None && p.turn_transport != TurnTransport::Udp =>
         {
