@@ -196,11 +196,8 @@ async fn drive(
     };
     let (report, browser) = match pc.client {
         ClientKind::Browser => {
-            run_clients(
-                ChromiumPages::new(&ready, tls, topo)?.with_ice(ice),
-                &mut cell,
-            )
-            .await?
+            let pages = ChromiumPages::new(&ready, tls, topo)?.with_ice(ice);
+            run_clients(pages, &mut cell).await?
         }
         ClientKind::Rust => {
             let agents = RustAgents::new(pc, &ready, tls, exe, topo, client_cpu).with_ice(ice);
