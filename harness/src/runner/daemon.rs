@@ -4,7 +4,7 @@
 //! (the runner drops a cell's future on Ctrl-C, so stopping in `Drop` covers that too).
 
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,25 @@ use wirebench_netem::{HostId, Topology};
 
 /// How long a daemon may take to stop after SIGTERM before its process group is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Where program `name` is installed, if it is: `$PATH`, then the system directories a
+/// non-root `$PATH` may lack (Debian puts daemons such as nginx in `/usr/sbin`).
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(
+            [
+                "/usr/sbin",
+                "/usr/local/sbin",
+                "/sbin",
+                "/usr/bin",
+                "/usr/local/bin",
+            ]
+            .map(PathBuf::from),
+        )
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
 
 /// A running daemon. Dropping it stops it.
 #[derive(Debug)]

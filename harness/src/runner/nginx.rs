@@ -22,11 +22,7 @@ const PORT_TRIES: usize = 4;
 /// Where nginx is installed, if it is: `$PATH`, then the sbin directories a non-root `$PATH`
 /// may lack.
 pub(crate) fn find() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file())
+    super::daemon::find_program("nginx")
 }
 
 /// Whether nginx is installed (the planner skips proxied cells when it is not).

@@ -34,11 +34,7 @@ pub const REALM: &str = "wirebench";
 
 /// Where `turnserver` is installed, if it is.
 pub(crate) fn find() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from))
-        .map(|d| d.join("turnserver"))
-        .find(|p| p.is_file())
+    super::daemon::find_program("turnserver")
 }
 
 /// Whether coturn is installed (the planner skips TURN cells when it is not).
