@@ -51,9 +51,26 @@ pub enum NetemError {
     /// A profile error (unknown name, bad file).
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// One of the network's own daemons (nginx, coturn) is missing, did not start, or ended;
+    /// `reason` carries what it said in its log.
+    #[error("{name} {reason}")]
+    Daemon {
+        /// The daemon, and where it ran (e.g. `coturn on client3`).
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl NetemError {
+    /// A daemon error: `name` (what and where) and what went wrong.
+    pub fn daemon(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        NetemError::Daemon {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         NetemError::Io {

@@ -1,6 +1,7 @@
 //! `wirebench-netem`: network profiles and link emulation.
 //!
-//! The only crate that touches namespaces, links, qdiscs, NAT tables and TUN devices. Profiles
+//! The only crate that touches namespaces, links, qdiscs, NAT tables and TUN devices, and
+//! starts the network's own components (nginx in front of the server, coturn for TURN). Profiles
 //! are data (`scenarios/profiles.toml`, [`profile`]); the emulator's timing logic is a sans-IO
 //! core ([`core`]: loss, duplication, a rate with a `droptail`, `codel` or `fq_codel` queue
 //! ([`QueueDiscipline`], docs/queues.md), delay and jitter); [`topology`] builds a star of
@@ -31,6 +32,9 @@
 //!   [`nat`], the NATs in front of client hosts (nftables in the hosts' namespaces);
 //! - the backend factory above them: [`backend`] ([`choose_backend`], [`BackendChoice`]);
 //! - [`topology`] on top: the live [`Topology`] (a backend, then the NATs on its hosts);
+//! - the network's own components on a topology's hosts: [`daemon`] (a process group started
+//!   in a host's namespace, waited for, stopped on drop), [`proxy`] (a real nginx in front of
+//!   the server, per `proxy` variant) and [`turn`] (a real coturn for STUN and TURN);
 //! - `wirebench netem …` above the topology: `measure` (RTT, UDP and TCP measurements),
 //!   [`findings`] (what they find, as data: [`CheckReport`], [`ExecSummary`], …, and the
 //!   [`CommandSink`] it goes to), [`check`] (configured vs measured), [`exec`], and [`cli`]
@@ -42,6 +46,7 @@ pub mod check;
 mod check_jitter;
 pub mod cli;
 pub mod core;
+pub mod daemon;
 pub mod dist;
 pub mod error;
 pub mod exec;
@@ -53,9 +58,11 @@ pub mod nat;
 pub mod netns;
 mod none;
 pub mod profile;
+pub mod proxy;
 pub mod rootless;
 mod sys;
 pub mod topology;
+pub mod turn;
 mod userspace;
 
 /// Version of the emulator's semantics: how delay, jitter, loss and packet order are drawn.

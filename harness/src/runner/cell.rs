@@ -27,8 +27,8 @@ pub async fn run_cell(
         netem: &opts.netem,
         plaintext: opts.plaintext,
         chromium: || crate::browser::chromium::find().is_some(),
-        nginx: super::nginx::available,
-        coturn: super::turn::available,
+        nginx: wirebench_netem::proxy::available,
+        coturn: wirebench_netem::turn::available,
     };
     let resolved = match resolve(pc, &facts) {
         Ok(r) => r,

@@ -4,13 +4,14 @@
 
 use std::path::Path;
 
+use wirebench_netem::proxy::{site_dir, Nginx};
+use wirebench_netem::turn::turn_dir;
 use wirebench_netem::{HostId, Topology};
 
 use anyhow::Context as _;
 
 use super::clients::{BrowserCell, CellRun, CellStage, ChromiumPages, ClientSide, RustAgents};
 use super::cross::{CrossFigures, CrossTraffic};
-use super::nginx;
 use super::options::RunOptions;
 use super::plan::{PlannedCell, Resolved};
 use super::scenario::ClientKind;
@@ -163,7 +164,7 @@ async fn drive(
         (None, None)
     };
     // A WebRTC cell with `turn`: coturn's directory gets the run's certificate.
-    let turn_dir = turn::wanted(pc).then(turn::turn_dir).transpose()?;
+    let turn_dir = turn::wanted(pc).then(turn_dir).transpose()?;
     let cert_dir = turn_dir.as_ref().map(|d| d.path());
     let (mut server, ready, _proxy) = start_server(
         pc,
@@ -219,7 +220,7 @@ async fn drive(
 
 /// A proxy in front of the server agent: nginx and its directory (the certificate, the
 /// configuration, the logs), both removed when dropped (nginx first).
-type Front = (nginx::Nginx, tempfile::TempDir);
+type Front = (Nginx, tempfile::TempDir);
 
 /// Starts the server agent and, for a proxied cell, nginx in front of it. The `Ready` returned
 /// is what the clients connect to: nginx's address when there is one. A proxied cell's server
@@ -239,7 +240,7 @@ async fn start_server<'t>(
     let params = pc.spec.params();
     let http2 = !params.http.is_http1();
     let dir = (!params.proxy.is_none() && crate::proxy::goes_through(&pc.transport))
-        .then(nginx::site_dir)
+        .then(site_dir)
         .transpose()?;
     let settings = ServerSettings {
         plaintext: opts.plaintext || dir.is_some(),
@@ -262,7 +263,7 @@ async fn start_server<'t>(
         .parse()
         .with_context(|| format!("server address {:?}", ready.addr))?;
     let tls = !opts.plaintext;
-    let nginx = nginx::Nginx::start(topo, params.proxy, upstream, dir.path(), tls, http2).await?;
+    let nginx = Nginx::start(topo, params.proxy, upstream, dir.path(), tls, http2).await?;
     ready.addr = nginx.addr.to_string();
     Ok((server, ready, Some((nginx, dir))))
 }

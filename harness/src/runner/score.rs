@@ -198,7 +198,7 @@ fn score_ran(
     wire_bytes: Option<(u64, u64)>,
 ) {
     let (r, s) = (&c.report, &c.server);
-    super::turn::record(cell, &r.ice_paths, c.turn_cpu_s);
+    super::turn::record(cell, &r.ice_paths, c.turn_cpu_s, wire_bytes);
     if let Some(e) = &r.error {
         cell.status = Status::Failed;
         cell.error = Some(e.clone());

@@ -1,59 +1,22 @@
-//! A real TURN server (Debian's `coturn`, `turnserver`) for WebRTC cells with a `turn` key:
-//! started on its host of the topology (the server's, or a host of its own near the peers, see
-//! [`super::plan::turn_host`]) with a configuration and a fresh long-term credential of its own
-//! in a temporary directory, listening on UDP and TCP 3478 and TLS 5349 (the run's
-//! certificate, which the server agent writes there with `--cert-dir`), and stopped with its
-//! process group when the cell ends, fails or is interrupted (the directory goes with it).
-//! It is the cell's STUN server too. Which cells cannot use it is said at plan time
-//! ([`crate::workload::network::skip_reason`]).
+//! The TURN server of WebRTC cells with a `turn` key: which cells want one, a real coturn
+//! ([`wirebench_netem::turn`]) started on its host of the topology (the server's, or a host of
+//! its own near the peers, see [`super::plan::turn_host`]) with the run's certificate (which the
+//! server agent writes into coturn's directory with `--cert-dir`), the ICE configuration the
+//! cell's clients get from it, and what the cell records of it (the ICE path, coturn's CPU).
+//! Which cells cannot use it is said at plan time ([`crate::workload::network::skip_reason`]).
 
-use std::io::Read as _;
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use anyhow::Context as _;
+use wirebench_netem::turn::{Coturn, PORT, TLS_PORT};
+use wirebench_netem::Topology;
 
-use anyhow::{anyhow, Context as _};
-use wirebench_netem::{HostId, Topology};
-
-use super::daemon::{self, Daemon};
 use super::plan::PlannedCell;
 use crate::network::{uses_ice, IcePolicy, TurnPlace, TurnTransport};
 use crate::transport::rtc::ice::{IceConfig, IceServer};
 use crate::workload::Params;
 
-/// How long coturn may take to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// The STUN/TURN port (UDP and TCP).
-pub const PORT: u16 = 3478;
-/// The TURN-over-TLS port.
-pub const TLS_PORT: u16 = 5349;
-/// The relay ports coturn allocates from (a small range: a cell holds a few allocations).
-pub const RELAY_PORTS: (u16, u16) = (49_160, 49_259);
-/// The realm of the long-term credential.
-pub const REALM: &str = "wirebench";
-
-/// Where `turnserver` is installed, if it is.
-pub(crate) fn find() -> Option<PathBuf> {
-    super::daemon::find_program("turnserver")
-}
-
-/// Whether coturn is installed (the planner skips TURN cells when it is not).
-pub(crate) fn available() -> bool {
-    find().is_some()
-}
-
 /// Whether cell `pc` runs a TURN server: a WebRTC cell with `turn` set.
 pub(crate) fn wanted(pc: &PlannedCell) -> bool {
     uses_ice(&pc.transport) && pc.spec.params().turn != TurnPlace::None
-}
-
-/// The directory a TURN cell's certificate, coturn configuration, database and logs live in;
-/// removed when dropped.
-pub(crate) fn turn_dir() -> anyhow::Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix("wirebench-turn-")
-        .tempdir()
-        .context("making coturn's directory")
 }
 
 /// Starts the cell's coturn on its host when the cell wants one (`dir` is then its directory).
@@ -62,14 +25,19 @@ pub(crate) async fn start(
     topo: Option<&Topology>,
     dir: Option<&tempfile::TempDir>,
     stage: &super::clients::CellStage,
-) -> anyhow::Result<Option<Coturn>> {
+) -> anyhow::Result<Option<CellTurn>> {
     let (Some(dir), Some(host)) = (dir, super::plan::turn_host(&pc.spec)) else {
         return Ok(None);
     };
     let topo =
         topo.context("a TURN server runs on a host of the cell's topology, and it has none")?;
     stage.set(format!("starting coturn on {host}"));
-    Coturn::start(topo, host, dir.path()).await.map(Some)
+    let coturn = Coturn::start(topo, host, dir.path()).await?;
+    let cpu_at_start = coturn.pid().and_then(cpu_of);
+    Ok(Some(CellTurn {
+        coturn,
+        cpu_at_start,
+    }))
 }
 
 /// How far a path is from direct, for ties: relayed, then server-reflexive, peer-reflexive,
@@ -86,12 +54,15 @@ fn relayedness(path: &str) -> u8 {
 /// What ICE and the TURN server add to a cell that ran: the path the clients' selected
 /// candidate pairs took (`params.ice_path`; when connections differ, every path with its count
 /// in `params.ice_paths` and the most common as `ice_path`, the more relayed one on a tie, so
-/// a relay pair whose two ends see different local types counts as relayed) and coturn's CPU
-/// seconds (`params.turn_cpu_s`).
+/// a relay pair whose two ends see different local types counts as relayed), coturn's CPU
+/// seconds (`params.turn_cpu_s`) and, when the path was relayed, its CPU per gigabit that
+/// crossed the clients' links over the same whole cell (`params.turn_cpu_s_per_gbit`: cores
+/// per Gbit/s; `wire_bytes` = the clients' links' bytes up and down).
 pub(crate) fn record(
     cell: &mut wirebench_reports::model::Cell,
     ice_paths: &std::collections::BTreeMap<String, u64>,
     turn_cpu_s: Option<f64>,
+    wire_bytes: Option<(u64, u64)>,
 ) {
     if let Some((path, _)) = ice_paths.iter().max_by_key(|(p, n)| (**n, relayedness(p))) {
         cell.params.insert("ice_path".into(), path.clone().into());
@@ -103,126 +74,36 @@ pub(crate) fn record(
             cell.params.insert("ice_paths".into(), counts.into());
         }
     }
-    if let Some(cpu) = turn_cpu_s {
-        let ms = (cpu * 1000.0).round() / 1000.0;
-        cell.params.insert("turn_cpu_s".into(), ms.into());
+    let Some(cpu) = turn_cpu_s else {
+        return;
+    };
+    let ms = (cpu * 1000.0).round() / 1000.0;
+    cell.params.insert("turn_cpu_s".into(), ms.into());
+    let relayed = cell.params.get("ice_path").and_then(|p| p.as_str());
+    if let (Some(path), Some((up, down))) = (relayed, wire_bytes) {
+        let gbit = (up + down) as f64 * 8.0 / 1e9;
+        // Below a megabyte, coturn's fixed costs (allocation, permissions, keep-alives) are
+        // all the figure would say.
+        if path.starts_with("relay") && up + down >= 1_000_000 {
+            let per = (cpu / gbit * 1000.0).round() / 1000.0;
+            cell.params.insert("turn_cpu_s_per_gbit".into(), per.into());
+        }
     }
 }
 
-/// A running coturn. Dropping it stops it.
+/// A cell's running coturn, and its CPU seconds when it got ready. Dropping it stops coturn.
 #[derive(Debug)]
-pub(crate) struct Coturn {
-    daemon: Daemon,
-    /// Where clients reach it (port [`PORT`]).
-    pub ip: IpAddr,
-    user: String,
-    password: String,
-    /// Its CPU seconds when it was ready.
+pub(crate) struct CellTurn {
+    coturn: Coturn,
     cpu_at_start: Option<f64>,
 }
 
-/// `n` random bytes as hex, from the kernel.
-fn random_hex(n: usize) -> anyhow::Result<String> {
-    let mut b = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .context("reading /dev/urandom for coturn's credential")?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
-/// coturn's configuration: listening and relaying on `ip` only, the long-term credential, the
-/// run's certificate from `dir`, peers in the topology's and the NAT LANs' ranges allowed.
-pub fn coturn_conf(ip: IpAddr, user: &str, password: &str, dir: &Path) -> String {
-    let d = dir.display();
-    format!(
-        "# wirebench: one cell's TURN server\n\
-         listening-ip={ip}\nrelay-ip={ip}\n\
-         listening-port={PORT}\ntls-listening-port={TLS_PORT}\n\
-         min-port={}\nmax-port={}\n\
-         lt-cred-mech\nrealm={REALM}\nuser={user}:{password}\nfingerprint\n\
-         cert={d}/cert.pem\npkey={d}/key.pem\nno-dtls\n\
-         no-cli\nno-software-attribute\nno-rfc5780\n\
-         # The topology's addresses (10.77/16) are the public side: peers allowed whatever\n\
-         # coturn's defaults. The NAT LANs (172.16/12) are private, unreachable from here as\n\
-         # from a deployed TURN server: denied, so clients get 403 at once.\n\
-         allowed-peer-ip=10.77.0.0-10.77.255.255\n\
-         denied-peer-ip=172.16.0.0-172.31.255.255\n\
-         userdb={d}/turndb\npidfile={d}/turnserver.pid\n\
-         log-file={d}/turnserver.log\nsimple-log\nverbose\n",
-        RELAY_PORTS.0, RELAY_PORTS.1
-    )
-}
-
-/// A STUN Binding request (RFC 5389: type 0x0001, no attributes, the magic cookie).
-fn binding_request() -> [u8; 20] {
-    let mut m = [0u8; 20];
-    m[1] = 0x01;
-    m[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes());
-    m[8..20].copy_from_slice(b"wirebenchTRN");
-    m
-}
-
-/// Whether coturn answers a STUN Binding on UDP and accepts TCP on both its ports, probed on
-/// `host`'s network.
-fn serving(topo: Option<&Topology>, host: HostId, ip: IpAddr) -> bool {
-    let probe = move || -> bool {
-        let udp = || -> std::io::Result<bool> {
-            let s = UdpSocket::bind(SocketAddr::new(ip, 0))?;
-            s.set_read_timeout(Some(Duration::from_millis(200)))?;
-            s.send_to(&binding_request(), SocketAddr::new(ip, PORT))?;
-            let mut buf = [0u8; 256];
-            let n = s.recv(&mut buf)?;
-            // A Binding success response (0x0101) carrying our transaction id.
-            Ok(n >= 20 && buf[0..2] == [0x01, 0x01] && buf[8..20] == binding_request()[8..20])
-        };
-        let tcp = |port| {
-            TcpStream::connect_timeout(&SocketAddr::new(ip, port), Duration::from_millis(200))
-                .is_ok()
-        };
-        udp().unwrap_or(false) && tcp(PORT) && tcp(TLS_PORT)
-    };
-    match topo {
-        Some(t) => t.run_in(host, probe).unwrap_or(false),
-        None => probe(),
-    }
-}
-
-impl Coturn {
-    /// Starts coturn on `host` of `topo` with its files in `dir` (which holds the run's
-    /// certificate as `cert.pem`/`key.pem`), and waits until it serves.
-    pub async fn start(topo: &Topology, host: HostId, dir: &Path) -> anyhow::Result<Self> {
-        let exe =
-            find().ok_or_else(|| anyhow!("coturn is not installed (apt-get install coturn)"))?;
-        let ip = topo.host(host)?.addr;
-        let (user, password) = (format!("wb{}", random_hex(6)?), random_hex(16)?);
-        let conf = dir.join("turnserver.conf");
-        std::fs::write(&conf, coturn_conf(ip, &user, &password, dir))
-            .with_context(|| format!("writing {}", conf.display()))?;
-        let mut cmd = daemon::command(Some(topo), host, &exe)?;
-        cmd.arg("-c").arg(&conf);
-        let mut daemon = Daemon::spawn(cmd, &dir.join("stderr.log"))?;
-        let d = dir.to_path_buf();
-        let tail = move || daemon::log_tail(&d, &["stderr.log", "turnserver.log"], 6);
-        let what = format!("serving on {ip}:{PORT} (UDP, TCP) and {TLS_PORT} (TLS)");
-        daemon
-            .wait_ready(START_TIMEOUT, || serving(Some(topo), host, ip), &what, tail)
-            .await
-            .with_context(|| format!("coturn on {host}"))?;
-        let cpu_at_start = daemon.pid().and_then(cpu_of);
-        Ok(Self {
-            daemon,
-            ip,
-            user,
-            password,
-            cpu_at_start,
-        })
-    }
-
+impl CellTurn {
     /// The ICE configuration of the cell's WebRTC clients: coturn as STUN server and as TURN
     /// server over the cell's `turn_transport`, with the credential; `ice = "relay"` as the
     /// relay-only policy.
     pub fn ice_config(&self, p: &Params) -> IceConfig {
-        let ip = self.ip;
+        let ip = self.coturn.ip;
         let turn = match p.turn_transport {
             TurnTransport::Udp => format!("turn:{ip}:{PORT}?transport=udp"),
             TurnTransport::Tcp => format!("turn:{ip}:{PORT}?transport=tcp"),
@@ -236,8 +117,8 @@ impl Coturn {
                 },
                 IceServer {
                     urls: vec![turn],
-                    username: self.user.clone(),
-                    credential: self.password.clone(),
+                    username: self.coturn.user().to_owned(),
+                    credential: self.coturn.password().to_owned(),
                 },
             ],
             relay_only: p.ice == IcePolicy::Relay,
@@ -246,7 +127,7 @@ impl Coturn {
 
     /// CPU seconds coturn has used since it was ready.
     pub fn cpu_s(&self) -> Option<f64> {
-        let now = cpu_of(self.daemon.pid()?)?;
+        let now = cpu_of(self.coturn.pid()?)?;
         Some((now - self.cpu_at_start?).max(0.0))
     }
 }
@@ -259,7 +140,7 @@ fn cpu_of(pid: u32) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::runner::plan::{plan, resolve, RunFacts};
-    use wirebench_netem::{BackendChoice, BackendKind, Nat, ProfileSet};
+    use wirebench_netem::{BackendChoice, BackendKind, HostId, Nat, ProfileSet};
 
     fn skip(c: &PlannedCell, coturn: fn() -> bool) -> Option<String> {
         let browser = c.client == crate::runner::scenario::ClientKind::Browser;
@@ -352,31 +233,35 @@ mod tests {
         }
     }
 
-    /// The configuration listens and relays on the host's address only, with the credential,
-    /// the run's certificate and the private peer ranges allowed, and logs into its directory.
+    /// coturn's CPU per gigabit is recorded for a relayed path that carried at least a
+    /// megabyte, from the same whole-cell windows (CPU since coturn served, the links' bytes).
     #[test]
-    fn config_names_address_credential_certificate_and_peers() {
-        let conf = coturn_conf(
-            "10.77.0.1"
-                .parse()
-                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-            "u1",
-            "p1",
-            Path::new("/tmp/x"),
+    fn cpu_per_gigabit_only_for_relayed_traffic() {
+        let planned = cells("[[workload]]\nkind = \"download\"\ntransports = [\"webrtc\"]\n");
+        let blank = || crate::runner::score::blank_cell(&planned[0], false);
+        let mut relayed = blank();
+        let paths = [("relay/udp".to_string(), 1u64)].into_iter().collect();
+        record(
+            &mut relayed,
+            &paths,
+            Some(0.5),
+            Some((62_500_000, 62_500_000)),
         );
-        for line in [
-            "listening-ip=10.77.0.1",
-            "relay-ip=10.77.0.1",
-            "user=u1:p1",
-            "lt-cred-mech",
-            "cert=/tmp/x/cert.pem",
-            "allowed-peer-ip=10.77.0.0-10.77.255.255",
-            "denied-peer-ip=172.16.0.0-172.31.255.255",
-            "log-file=/tmp/x/turnserver.log",
-            "userdb=/tmp/x/turndb",
-            "no-cli",
-        ] {
-            assert!(conf.lines().any(|l| l == line), "{line} missing:\n{conf}");
-        }
+        assert_eq!(relayed.params["ice_path"], "relay/udp");
+        assert_eq!(relayed.params["turn_cpu_s"], 0.5);
+        assert_eq!(relayed.params["turn_cpu_s_per_gbit"], 0.5);
+        let mut direct = blank();
+        let paths = [("srflx".to_string(), 1u64)].into_iter().collect();
+        record(
+            &mut direct,
+            &paths,
+            Some(0.5),
+            Some((62_500_000, 62_500_000)),
+        );
+        assert!(!direct.params.contains_key("turn_cpu_s_per_gbit"));
+        let mut quiet = blank();
+        let paths = [("relay/udp".to_string(), 1u64)].into_iter().collect();
+        record(&mut quiet, &paths, Some(0.5), Some((1000, 1000)));
+        assert!(!quiet.params.contains_key("turn_cpu_s_per_gbit"));
     }
 }

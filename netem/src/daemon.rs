@@ -1,22 +1,24 @@
-//! The network's own daemons (nginx in front of the server, coturn for WebRTC): a process
-//! started on a host of the topology in a process group of its own, waited for until a probe
-//! says it serves, and stopped with its whole group when the cell ends, fails or is dropped
-//! (the runner drops a cell's future on Ctrl-C, so stopping in `Drop` covers that too).
+//! The network's own daemons (nginx in front of the server, [`crate::proxy`]; coturn for
+//! WebRTC, [`crate::turn`]): a process started on a host of the topology in a process group of
+//! its own, waited for until a probe says it serves, and stopped with its whole group when the
+//! cell ends, fails or is dropped (the runner drops a cell's future on Ctrl-C, so stopping in
+//! `Drop` covers that too).
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
-use wirebench_netem::{HostId, Topology};
+use crate::error::{IoContext as _, NetemError};
+use crate::link::HostId;
+use crate::topology::Topology;
 
 /// How long a daemon may take to stop after SIGTERM before its process group is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where program `name` is installed, if it is: `$PATH`, then the system directories a
 /// non-root `$PATH` may lack (Debian puts daemons such as nginx in `/usr/sbin`).
-pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
+pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(
@@ -35,16 +37,12 @@ pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
 
 /// A running daemon. Dropping it stops it.
 #[derive(Debug)]
-pub(crate) struct Daemon {
+pub struct Daemon {
     child: Option<Child>,
 }
 
 /// A command for `exe` on `host` of `topo` (on this host's network when there is none).
-pub(crate) fn command(
-    topo: Option<&Topology>,
-    host: HostId,
-    exe: &Path,
-) -> anyhow::Result<Command> {
+pub fn command(topo: Option<&Topology>, host: HostId, exe: &Path) -> Result<Command, NetemError> {
     Ok(match topo {
         Some(t) => t.command(host, exe)?,
         None => Command::new(exe),
@@ -54,9 +52,9 @@ pub(crate) fn command(
 impl Daemon {
     /// Spawns `cmd` in the foreground in its own process group, stdin and stdout closed, its
     /// stderr into `stderr_log`; it gets SIGTERM if wirebench dies.
-    pub fn spawn(mut cmd: Command, stderr_log: &Path) -> anyhow::Result<Self> {
+    pub fn spawn(mut cmd: Command, stderr_log: &Path) -> Result<Self, NetemError> {
         let log = std::fs::File::create(stderr_log)
-            .with_context(|| format!("creating {}", stderr_log.display()))?;
+            .ctx(|| format!("creating {}", stderr_log.display()))?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -77,7 +75,7 @@ impl Daemon {
         }
         let child = cmd
             .spawn()
-            .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+            .ctx(|| format!("starting {:?}", cmd.get_program()))?;
         Ok(Self { child: Some(child) })
     }
 
@@ -94,25 +92,28 @@ impl Daemon {
     }
 
     /// Waits until `ready` says the daemon serves, polling every 10 ms for at most `timeout`;
-    /// an error if it ends first or does not get ready in time, with `log_tail` (what it said)
-    /// in the message.
+    /// an error naming `name` if it ends first or does not get ready in time, with `log_tail`
+    /// (what it said) in the message.
     pub async fn wait_ready(
         &mut self,
+        name: &str,
         timeout: Duration,
         mut ready: impl FnMut() -> bool,
         what: &str,
         log_tail: impl Fn() -> String,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), NetemError> {
         let t0 = Instant::now();
         loop {
             if let Some(status) = self.exited() {
-                bail!("exited ({status}): {}", log_tail());
+                let reason = format!("exited ({status}): {}", log_tail());
+                return Err(NetemError::daemon(name, reason));
             }
             if ready() {
                 return Ok(());
             }
             if t0.elapsed() > timeout {
-                bail!("not {what} after {} s: {}", timeout.as_secs(), log_tail());
+                let reason = format!("not {what} after {} s: {}", timeout.as_secs(), log_tail());
+                return Err(NetemError::daemon(name, reason));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -153,7 +154,7 @@ impl Drop for Daemon {
 }
 
 /// The last `lines` lines of the files `names` in `dir`, in that order, joined with ` | `.
-pub(crate) fn log_tail(dir: &Path, names: &[&str], lines: usize) -> String {
+pub fn log_tail(dir: &Path, names: &[&str], lines: usize) -> String {
     let log: String = names
         .iter()
         .map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default())
