@@ -491,7 +491,9 @@ pub const SERVER_BYTES_PER_CONN: &Metric = &Metric {
     },
     ..*SERVER_BYTES_PER_CLIENT
 };
-/// Server CPU time per client per measured minute, ms (setup included).
+/// Server CPU time per client per minute, ms: between the measured window's marks
+/// (`resources.window`) where the cell has them, else the whole cell's CPU (start-up, setup,
+/// warm-up and drain included) over the measured minutes, as cells before the marks recorded.
 pub const SERVER_CPU_MS_PER_CLIENT_MIN: &Metric = &Metric {
     id: "server_cpu_ms_per_client_min",
     label: "server CPU per client-minute",
@@ -499,8 +501,11 @@ pub const SERVER_CPU_MS_PER_CLIENT_MIN: &Metric = &Metric {
     better: Better::Smaller,
     kind: MetricKind::Resources,
     extract: |c| {
-        let cpu = c.resources.as_ref()?.server_cpu_s?;
-        Some(cpu * 1000.0 / clients(c)? / measured_minutes(c)?)
+        let r = c.resources.as_ref()?;
+        if let Some(w) = r.window.as_ref().filter(|w| w.duration_ms > 0.0) {
+            return Some(w.server_cpu_s? * 1000.0 / clients(c)? / (w.duration_ms / 60_000.0));
+        }
+        Some(r.server_cpu_s? * 1000.0 / clients(c)? / measured_minutes(c)?)
     },
     format: |v| format!("{v:.1} ms"),
     gap: None,

@@ -39,6 +39,11 @@ pub fn rss_peak_bytes_of(pid: &str) -> Option<u64> {
     kb_field(&format!("/proc/{pid}/status"), "VmHWM")
 }
 
+/// Resident set size of process `pid` now (VmRSS), bytes.
+pub fn rss_bytes_of(pid: &str) -> Option<u64> {
+    kb_field(&format!("/proc/{pid}/status"), "VmRSS")
+}
+
 /// Proportional set size of process `pid` now (its private pages plus its share of the pages
 /// it shares with others), bytes: what a group of processes sharing one binary and zygote
 /// (Chromium's) really holds adds up, where their peak RSS would count the shared pages once

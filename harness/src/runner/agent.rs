@@ -69,6 +69,11 @@ impl AgentProcess {
         })
     }
 
+    /// The agent's pid, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub(crate) async fn send<T: serde::Serialize>(&mut self, msg: &T) -> anyhow::Result<()> {
         let mut line = serde_json::to_string(msg)?;
         line.push('\n');

@@ -7,11 +7,12 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use wirebench_netem::Topology;
-use wirebench_reports::model::BrowserFigures;
+use wirebench_reports::model::{BrowserFigures, MeasuredWindow};
 
 use super::agent::AgentProcess;
 use super::plan::{client_groups, PlannedCell};
 use super::server::{Ready, ServerAgent};
+use super::window::{self, Probe};
 use crate::agent::control::{DriveCommand, DriveEvent, Job};
 use crate::browser::{self, BrowserError, Chromium};
 use crate::transport::rtc::ice::IceConfig;
@@ -45,6 +46,8 @@ pub(crate) struct CellRun<'a, 't> {
     pub marks: &'a mut Marks,
     /// Progress, for the time-out reason.
     pub stage: &'a CellStage,
+    /// The measured window's resource figures, when the client side took them.
+    pub window: Option<MeasuredWindow>,
 }
 
 impl CellRun<'_, '_> {
@@ -191,16 +194,27 @@ impl ClientSide for RustAgents<'_> {
                 drive.send(&DriveCommand::Start).await?;
             }
         }
-        let mut report = ClientReport::default();
-        for drive in &mut self.drives {
-            loop {
-                if let DriveEvent::Result(r) = drive.recv::<DriveEvent>().await? {
-                    report.merge(*r)?;
-                    break;
-                }
+        let probe = Probe {
+            topo: self.topo,
+            server: cell.server.pid(),
+            clients: self.drives.iter().filter_map(AgentProcess::pid).collect(),
+            not_client: super::plan::turn_host(&cell.pc.spec)
+                .filter(|h| *h != wirebench_netem::HostId::SERVER),
+        };
+        let reports = collect(&mut self.drives);
+        let Some((warmup, duration)) = window::window_of(&cell.pc.spec) else {
+            return reports.await;
+        };
+        // The marks are read while the clients run; a cell whose clients report before the
+        // window's end (a failure) has none.
+        let marks = window::sample(probe, warmup, duration);
+        tokio::pin!(reports, marks);
+        loop {
+            tokio::select! {
+                r = &mut reports => return r,
+                w = &mut marks, if cell.window.is_none() => cell.window = Some(w),
             }
         }
-        Ok(report)
     }
 
     async fn close(self, _report: &mut ClientReport) -> anyhow::Result<Option<BrowserCell>> {
@@ -209,6 +223,20 @@ impl ClientSide for RustAgents<'_> {
         }
         Ok(None)
     }
+}
+
+/// Every agent's result, merged.
+async fn collect(drives: &mut [AgentProcess]) -> anyhow::Result<ClientReport> {
+    let mut report = ClientReport::default();
+    for drive in drives {
+        loop {
+            if let DriveEvent::Result(r) = drive.recv::<DriveEvent>().await? {
+                report.merge(*r)?;
+                break;
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Headless Chromium, one browser per client host (where the Rust client agents would run:

@@ -34,6 +34,8 @@ pub(crate) struct Collected {
     pub cross: Option<CrossFigures>,
     /// The TURN server's CPU seconds over the cell, when there was one.
     pub turn_cpu_s: Option<f64>,
+    /// The measured window's resource figures, when the client side took them.
+    pub window: Option<wirebench_reports::model::MeasuredWindow>,
 }
 
 /// How a cell's execution ended.
@@ -124,7 +126,7 @@ fn link_figures(
     t: &Topology,
     not_client: Option<HostId>,
 ) -> Option<((u64, u64), wirebench_netem::core::CoreStats)> {
-    let mut wire = (0, 0);
+    let wire = super::window::client_wire(t, not_client)?;
     let mut sum = wirebench_netem::core::CoreStats::default();
     for k in 0..=t.client_count() {
         let id = if k == 0 {
@@ -133,9 +135,6 @@ fn link_figures(
             HostId::client(k)
         };
         let c = t.counters(id).ok()?;
-        if k > 0 && Some(id) != not_client {
-            wire = (wire.0 + c.up.bytes_in, wire.1 + c.down.bytes_out);
-        }
         for d in [c.up, c.down] {
             sum.packets_out += d.packets_out;
             sum.queue_drops += d.queue_drops;
@@ -194,6 +193,7 @@ async fn drive(
         server: &mut server,
         marks: &mut marks,
         stage,
+        window: None,
     };
     let (report, browser) = match pc.client {
         ClientKind::Browser => {
@@ -205,6 +205,7 @@ async fn drive(
             run_clients(agents, &mut cell).await?
         }
     };
+    let window = cell.window.take();
     let cross = cross.map(CrossTraffic::stop);
     stage.set("the clients had reported; collecting the server's statistics");
     let server = server.stats_and_stop().await?;
@@ -215,6 +216,7 @@ async fn drive(
         browser,
         cross,
         turn_cpu_s: coturn.and_then(|c| c.cpu_s()),
+        window,
     })
 }
 

@@ -21,6 +21,7 @@ pub mod score;
 mod server;
 pub mod suite;
 mod turn;
+mod window;
 
 pub use cell::run_cell;
 pub use options::{RunOptions, Variant};

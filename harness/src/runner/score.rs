@@ -236,6 +236,7 @@ fn score_ran(
         server_rss_peak_bytes: s.rss_peak_bytes,
         client_cpu_s: r.cpu_s,
         client_rss_peak_bytes: r.rss_peak_bytes,
+        window: c.window.clone(),
     });
     cell.send_lateness_us = r
         .send_lateness_us
@@ -420,6 +421,7 @@ mod tests {
                 browser: None,
                 cross: None,
                 turn_cpu_s: None,
+                window: None,
             })),
             wire_bytes,
             backend: None,

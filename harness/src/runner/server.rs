@@ -93,6 +93,11 @@ impl<'t> ServerAgent<'t> {
         Ok((Self { agent, topo }, ready))
     }
 
+    /// The server agent's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.agent.pid()
+    }
+
     /// Asks for the server's statistics, then stops it.
     pub async fn stats_and_stop(mut self) -> anyhow::Result<ServerReport> {
         self.agent.send(&ServerCommand::Stats).await?;

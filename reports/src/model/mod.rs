@@ -634,6 +634,34 @@ pub struct Resources {
     pub client_cpu_s: Option<f64>,
     /// Client agent peak resident set, bytes (largest client process).
     pub client_rss_peak_bytes: Option<u64>,
+    /// The same processes and links between two marks, at the start and the end of the
+    /// measured window (warm-up over, before the drain): what the workload itself cost, without
+    /// start-up, connection setup, warm-up and drain. Absent for workloads without one timed
+    /// window (connect, idle, flap, origin-limit) and for browser cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<MeasuredWindow>,
+}
+
+/// Resources and wire bytes between the marks of a cell's measured window, read by the runner
+/// from /proc and the emulator's link counters (the whole-cell figures are beside them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct MeasuredWindow {
+    /// Time between the two marks, ms (the workload's `duration_ms`, give or take the
+    /// runner's timer).
+    pub duration_ms: f64,
+    /// Server agent CPU seconds (user + system) between the marks.
+    pub server_cpu_s: Option<f64>,
+    /// Client agents' CPU seconds between the marks, summed.
+    pub client_cpu_s: Option<f64>,
+    /// Server agent resident set at the end mark less at the start mark, bytes (negative when
+    /// it shrank).
+    pub server_rss_growth_bytes: Option<i64>,
+    /// Client agents' resident sets at the end mark less at the start mark, summed, bytes.
+    pub client_rss_growth_bytes: Option<i64>,
+    /// Client → server bytes on the clients' links between the marks (emulated links only).
+    pub wire_bytes_up: Option<u64>,
+    /// Server → client bytes on the clients' links between the marks.
+    pub wire_bytes_down: Option<u64>,
 }
 
 /// Schedule lateness of an open-loop sender, µs.

@@ -184,6 +184,7 @@ pub fn ok_cell(
         server_rss_peak_bytes: Some((8_000_000.0 + clients as f64 * 40_000.0 * jitter) as u64),
         client_cpu_s: Some((0.3 * jitter * 100.0).round() / 100.0),
         client_rss_peak_bytes: Some(6_000_000),
+        window: None,
     });
     c
 }
