@@ -19,6 +19,10 @@ use crate::transport::{FrameSink, FrameStream, TransportError};
 /// A download ends early after this long without a data frame (the browser page uses the same).
 pub const BULK_STALL: Duration = Duration::from_millis(1500);
 
+/// An upload fails after this long without the transport taking a frame: a transport that
+/// cannot make progress says so in seconds, not at the cell's time limit.
+pub const UPLOAD_STALL: Duration = Duration::from_secs(5);
+
 /// The client half of `upload`: sends data frames as fast as the transport takes them, then an
 /// echo whose reply proves the server has taken them all.
 pub(crate) async fn upload(
@@ -44,7 +48,17 @@ pub(crate) async fn upload(
             kind: Kind::Data,
         }
         .encode(p.size);
-        sink.send(f).await?;
+        match tokio::time::timeout(UPLOAD_STALL, sink.send(f)).await {
+            Ok(sent) => sent?,
+            Err(_) => {
+                return Err(TransportError::Timeout(format!(
+                    "no progress: the transport took no {}-byte frame for {} s \
+                     ({seq} frames sent before)",
+                    p.size,
+                    UPLOAD_STALL.as_secs()
+                )))
+            }
+        }
         seq += 1;
         rep.bytes_sent += p.size as u64;
     }
@@ -59,8 +73,9 @@ pub(crate) async fn upload(
     }
     .encode(HEADER_LEN);
     sink.send(marker).await?;
-    let deadline = Duration::from_secs(30);
-    let got = tokio::time::timeout(deadline, async {
+    // What the transport's buffers still hold must cross the link first: on a slow link that
+    // can take far longer than a stall.
+    let got = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(f) = stream.recv().await? {
             if let Ok(h) = Header::parse(&f) {
                 if h.kind == Kind::EchoReply && h.seq == seq {
@@ -76,7 +91,7 @@ pub(crate) async fn upload(
         Ok(Ok(false)) => Err(TransportError::Closed),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(TransportError::Timeout(
-            "server did not confirm the end of the upload".into(),
+            "server did not confirm the end of the upload within 30 s".into(),
         )),
     }
 }
