@@ -2,11 +2,12 @@
 //! scenarios measured: a reverse proxy (`faq-proxy`: push p50 direct, through nginx's
 //! defaults and through a streaming configuration), so `recommend` names the proxy settings a
 //! transport needs; and NATs (`faq-nat`: WebRTC's relay p50 direct behind common NATs and
-//! through TURN behind symmetric ones), so peer-to-peer advice names the TURN caveat.
+//! through TURN behind symmetric ones, and what the relay does to a bulk download), so
+//! peer-to-peer advice names the TURN caveat.
 
 use crate::figures::KeyCells;
 use crate::format::value_with_unit;
-use crate::metrics::LATENCY_P50;
+use crate::metrics::{GOODPUT, LATENCY_P50};
 
 /// The settings a transport needs behind nginx, in words (docs/proxy.md has the config).
 fn needs(id: &str) -> Option<&'static str> {
@@ -80,7 +81,37 @@ pub(super) fn nat_caveat(keys: &[KeyCells<'_>]) -> String {
              {ws}"
         ));
     }
+    let direct = bulk_of(keys, "direct-download");
+    if let (Some((direct, _)), Some((relayed, cpu))) = (direct, bulk_of(keys, "turn-download")) {
+        let fmt = |bps: f64| value_with_unit(bps, GOODPUT.unit);
+        s.push_str(&format!(
+            "; download {} direct, {} through TURN",
+            fmt(direct),
+            fmt(relayed)
+        ));
+        if let Some(cpu) = cpu {
+            s.push_str(&format!(" (coturn {cpu:.2} CPU-s per Gbit relayed)"));
+        }
+    }
     s
+}
+
+/// faq-nat's WebRTC bulk workload `name`: the best implementation's median goodput over its ok
+/// repeats, with its median coturn CPU per gigabit relayed where recorded.
+fn bulk_of(keys: &[KeyCells<'_>], name: &str) -> Option<(f64, Option<f64>)> {
+    let median_of = |k: &KeyCells<'_>, f: &dyn Fn(&crate::model::Cell) -> Option<f64>| {
+        let v: Vec<f64> = k.ok.iter().filter_map(|c| f(c)).collect();
+        crate::stats::median(&v)
+    };
+    keys.iter()
+        .filter(|k| k.scenario == "faq-nat" && k.transport == "webrtc" && k.workload == name)
+        .filter(|k| k.failed.is_empty())
+        .filter_map(|k| {
+            let goodput = median_of(k, &|c| GOODPUT.get_from(c))?;
+            let cpu = median_of(k, &|c| c.params.get("turn_cpu_s_per_gbit")?.as_f64());
+            Some((goodput, cpu))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// The proxy caveat of transport `id`, with faq-proxy's figures when the results have them.
@@ -107,4 +138,52 @@ pub(super) fn caveat(keys: &[KeyCells<'_>], id: &str) -> Option<String> {
         ));
     }
     Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_cell, Cell, Throughput};
+
+    fn bulk(name: &str, mbit: f64, cpu: Option<f64>) -> Cell {
+        let mut c = test_cell(name, "webrtc", "loopback", 1);
+        c.scenario = "faq-nat".into();
+        c.throughput = Some(Throughput {
+            msgs_per_s: None,
+            goodput_bps: Some(mbit * 1e6),
+        });
+        if let Some(cpu) = cpu {
+            c.params.insert("turn_cpu_s_per_gbit".into(), cpu.into());
+        }
+        c
+    }
+
+    fn key<'a>(name: &str, cells: &'a [Cell]) -> KeyCells<'a> {
+        KeyCells {
+            scenario: "faq-nat",
+            workload: name.into(),
+            transport: "webrtc",
+            profile: "loopback",
+            ok: cells.iter().collect(),
+            failed: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The caveat names the download's goodput direct and through TURN, and coturn's CPU per
+    /// gigabit, when faq-nat's bulk cells are in the results; without them it says no figure.
+    #[test]
+    fn nat_caveat_names_the_relays_bulk_cost() {
+        let direct = [bulk("direct-download", 350.0, None)];
+        let relayed = [
+            bulk("turn-download", 300.0, Some(0.6)),
+            bulk("turn-download", 320.0, Some(0.7)),
+        ];
+        let keys = [key("direct-download", &direct), key("turn-download", &relayed)];
+        let s = nat_caveat(&keys);
+        assert!(s.contains("download 350"), "{s}");
+        assert!(s.contains("310"), "{s}");
+        assert!(s.contains("coturn 0.65 CPU-s per Gbit relayed"), "{s}");
+        assert!(!nat_caveat(&keys[..1]).contains("download"));
+    }
 }
