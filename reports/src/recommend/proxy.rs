@@ -179,7 +179,10 @@ mod tests {
             bulk("turn-download", 300.0, Some(0.6)),
             bulk("turn-download", 320.0, Some(0.7)),
         ];
-        let keys = [key("direct-download", &direct), key("turn-download", &relayed)];
+        let keys = [
+            key("direct-download", &direct),
+            key("turn-download", &relayed),
+        ];
         let s = nat_caveat(&keys);
         assert!(s.contains("download 350"), "{s}");
         assert!(s.contains("310"), "{s}");
