@@ -57,6 +57,7 @@ fn echo_cell(transport: &str, repeat: u32, p50_us: f64, rate: u64) -> Cell {
         errors: BTreeMap::new(),
         idle: None,
         flap: None,
+        shards: Vec::new(),
     }
 }
 

@@ -39,8 +39,15 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Run the server agent only (for external or remote clients).
     Serve(ServeArgs),
-    /// Run the client agent only, against a running server.
+    /// Run the client agent only, against a running server (with --shard I/N --out FILE:
+    /// one shard of a cell's clients, for runs across client machines).
     Drive(DriveArgs),
+    /// Merge the shards of one cell (`drive --shard I/N --out FILE`, one file each) into one
+    /// results file: histograms added, counters summed, each shard's own figures kept.
+    ///
+    /// Refuses files of different cells, parameters or versions, a shard twice, and missing
+    /// shards (exit 1, naming the file and the field). Exit 3 when a shard failed.
+    Merge(MergeArgs),
     /// Render report.html and summary.md from a results file (and, with --export, other formats). FAQ
     /// verdicts are recomputed with this build's rules.
     Report(ReportArgs),
@@ -299,10 +306,10 @@ pub(crate) struct DriveArgs {
     /// Warm-up, ms.
     #[arg(long, default_value_t = 500)]
     pub(crate) warmup_ms: u64,
-    /// Concurrent clients.
+    /// Concurrent clients (with --shard: of the whole cell, all shards together).
     #[arg(long, default_value_t = 1)]
     pub(crate) clients: u32,
-    /// First client id.
+    /// First client id (with --shard: of the whole cell).
     #[arg(long, default_value_t = 1)]
     pub(crate) client_id: u32,
     /// Output format of what was measured, on stdout.
@@ -311,9 +318,43 @@ pub(crate) struct DriveArgs {
     /// Same as --format json (the older spelling).
     #[arg(long, hide = true)]
     pub(crate) json: bool,
+    /// Run shard I of N of the clients (I from 0): a contiguous block of the --clients ids,
+    /// each client on the schedule phase it has in one agent running them all. Needs --out;
+    /// `wirebench merge` combines the shards' files (docs/distributed.md).
+    #[arg(long, value_name = "I/N", requires = "out")]
+    pub(crate) shard: Option<super::shard::ShardArg>,
+    /// Write what was measured as a wirebench/1 results file of one cell (`-`: stdout)
+    /// instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Scenario name the results cell records (--out).
+    #[arg(long, default_value = "drive")]
+    pub(crate) scenario: String,
+    /// Profile name the results cell records (--out): a label for the network between the
+    /// client and the server, which `drive` does not shape.
+    #[arg(long, default_value = "external")]
+    pub(crate) profile: String,
+    /// Repeat index the results cell records (--out).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) repeat: u32,
+    /// Once every client is connected, hold the schedules until this wall-clock time (Unix
+    /// seconds, fractions allowed), so shards on several machines start together (as closely
+    /// as their clocks agree).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub(crate) start_at: Option<f64>,
     /// Read a job on stdin and report on stdout (used by `wirebench run`).
     #[arg(long, hide = true)]
     pub(crate) control: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// The shards' results files (each from `wirebench drive --shard I/N --out FILE`).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// The merged results file (`-`: stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]

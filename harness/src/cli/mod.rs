@@ -1,4 +1,4 @@
-//! The command line (contract in DESIGN.md): `run`, `serve`, `drive`, `report`, `compare`,
+//! The command line (contract in DESIGN.md): `run`, `serve`, `drive`, `merge`, `report`, `compare`,
 //! `list`, `recommend`, `netem`, `completions`, `man`. Errors end as one clear message and exit code 1. One file per
 //! command family; [`args`] holds every command's arguments, [`io`] what they share.
 
@@ -11,9 +11,11 @@ mod args;
 mod drive;
 mod io;
 mod manual;
+mod merge;
 mod read;
 mod recommend;
 mod run;
+mod shard;
 
 pub use args::Cli;
 use args::Command;
@@ -102,6 +104,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Drive(a) => drive::cmd_drive(a).await,
+        Command::Merge(a) => merge::cmd_merge(a),
         Command::Report(a) => read::cmd_report(a),
         Command::Compare(a) => read::cmd_compare(a),
         Command::Netem(c) => {

@@ -74,6 +74,7 @@ pub(crate) fn blank_cell(pc: &PlannedCell, no_idle: bool) -> Cell {
         browser: None,
         idle: None,
         flap: None,
+        shards: Vec::new(),
     }
 }
 

@@ -232,6 +232,10 @@ pub struct Cell {
     /// Figures of the `flap` workload: the cut, recovery time, resumes and reconnects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flap: Option<FlapFigures>,
+    /// The shards the cell ran in across client machines (`drive --shard`, `merge`): one entry
+    /// in a shard's file, every shard's in a merged one; absent for a cell run whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<Shard>,
 }
 
 /// What the `idle` workload measures besides notification latency (`latency_us`) and delivery.
@@ -748,6 +752,53 @@ pub struct Warmup {
     pub duration_ms: u64,
     /// Samples recorded during warm-up and excluded.
     pub samples: u64,
+}
+
+/// What `params.clocks` says of a sharded cell: every latency figure it holds was measured on
+/// one host's clock (RTT, setup time), since client machines' clocks are not synchronised.
+/// One-way figures across machines would need synchronised clocks (PTP, or NTP within the
+/// figures' precision).
+pub const CLOCKS_PER_HOST: &str = "per-host";
+
+/// One shard of a cell: which clients it ran, where, and what it measured that the merged
+/// cell cannot combine exactly.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Shard {
+    /// Shard index I, from 0.
+    pub index: u32,
+    /// Shards in all (N).
+    pub of: u32,
+    /// First client id of the shard; its clients are `first_client .. first_client + clients`.
+    pub first_client: u32,
+    /// How many clients the shard ran.
+    pub clients: u32,
+    /// The client machine's host name, when known.
+    pub hostname: Option<String>,
+    /// RFC 3339 UTC time the shard started.
+    pub started_at: String,
+    /// The shard's outcome (a merged cell is `ok` only when every shard is).
+    pub status: Status,
+    /// Why the shard failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The shard's client agent: CPU seconds and peak RSS (the server's are null: `drive` does
+    /// not control the server).
+    pub resources: Option<Resources>,
+    /// How late the shard's open-loop senders left against their schedule, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lateness_us: Option<Lateness>,
+    /// Setup time of each of the shard's connections, µs, as an HdrHistogram (V2 + deflate,
+    /// base64, 3 significant digits): the merged cell's `setup_ms` is the median of the shards'
+    /// histograms added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_us_hdr: Option<String>,
+}
+
+impl Shard {
+    /// `I/N`, as `params.shard` writes it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.index, self.of)
+    }
 }
 
 impl Results {
