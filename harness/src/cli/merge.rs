@@ -226,6 +226,8 @@ fn merge_cells(cells: &[&Cell]) -> anyhow::Result<Cell> {
             server_rss_peak_bytes: None,
             client_cpu_s: add_opt(a.client_cpu_s, b.client_cpu_s),
             client_rss_peak_bytes: a.client_rss_peak_bytes.max(b.client_rss_peak_bytes),
+            // `drive` reads no marks: a shard has no measured window to add.
+            window: None,
         },
     );
     cell.warmup = sum_some(

@@ -133,6 +133,7 @@ pub(crate) fn results_of(d: &DriveCell<'_>, report: ClientReport) -> anyhow::Res
             browser: None,
             cross: None,
             turn_cpu_s: None,
+            window: None,
         })),
         wire_bytes: None,
         backend: None,
