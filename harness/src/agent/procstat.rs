@@ -121,6 +121,29 @@ pub fn raise_nofile_limit() -> Option<u64> {
     Some(lim.rlim_cur)
 }
 
+/// The hard open-file limit of this process (its children inherit it), if it can be read.
+pub fn nofile_hard_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the given, valid rlimit struct.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_max)
+}
+
+/// Descriptors a client agent keeps for itself beyond its connections (runtime, control
+/// pipes, signalling requests in flight), when its clients are shared out by the limit.
+pub const NOFILE_MARGIN: u64 = 2048;
+
+/// Clients one client agent on loopback can hold: its open-file limit (the hard limit it
+/// inherits, or [`NOFILE_WANTED`] if it may raise it) less [`NOFILE_MARGIN`], at least 1,000.
+/// Where the hard limit cannot be raised (no CAP_SYS_RESOURCE), more clients than this are
+/// shared out over several client agents.
+pub fn clients_per_agent() -> u32 {
+    let limit = nofile_hard_limit().unwrap_or(NOFILE_WANTED);
+    u32::try_from(limit.saturating_sub(NOFILE_MARGIN).max(1000)).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -128,5 +151,6 @@ mod tests {
         assert!(super::cpu_seconds().is_some());
         assert!(super::rss_peak_bytes().unwrap() > 0);
         assert!(super::pss_bytes_of("self").unwrap() > 0);
+        assert!(super::clients_per_agent() >= 1000);
     }
 }

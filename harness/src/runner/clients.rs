@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use wirebench_netem::Topology;
+use wirebench_netem::{HostId, Topology};
 use wirebench_reports::model::{BrowserFigures, MeasuredWindow};
 
 use super::agent::AgentProcess;
@@ -133,7 +133,10 @@ impl<'a> RustAgents<'a> {
 
     /// Starts one agent per client host with its share of the clients.
     async fn spawn(&mut self, pc: &PlannedCell) -> anyhow::Result<()> {
-        let groups = client_groups(&pc.spec, self.topo.is_some());
+        let mut groups = client_groups(&pc.spec, self.topo.is_some());
+        if self.topo.is_none() && !pc.spec.gated() {
+            groups = share_out(groups, crate::agent::procstat::clients_per_agent());
+        }
         for &(host, first_client, count) in &groups {
             let cmd = match self.topo {
                 Some(t) => t.command(host, self.exe)?,
@@ -223,6 +226,22 @@ impl ClientSide for RustAgents<'_> {
         }
         Ok(None)
     }
+}
+
+/// Groups of at most `per_agent` clients (same host, consecutive ids): on loopback one
+/// client agent holds at most its open-file limit's worth of connections (bench/scale.sh).
+fn share_out(groups: Vec<(HostId, u32, u32)>, per_agent: u32) -> Vec<(HostId, u32, u32)> {
+    let per_agent = per_agent.max(1);
+    let mut out = Vec::new();
+    for (host, first, count) in groups {
+        let mut k = 0;
+        while k < count {
+            let n = per_agent.min(count - k);
+            out.push((host, first + k, n));
+            k += n;
+        }
+    }
+    out
 }
 
 /// Every agent's result, merged.
@@ -370,5 +389,20 @@ impl ClientSide for ChromiumPages<'_> {
             version,
             figures: self.figures,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_shared_out_by_the_per_agent_limit() {
+        let h = HostId::client(1);
+        assert_eq!(share_out(vec![(h, 1, 10)], 10), vec![(h, 1, 10)]);
+        assert_eq!(
+            share_out(vec![(h, 1, 25)], 10),
+            vec![(h, 1, 10), (h, 11, 10), (h, 21, 5)]
+        );
     }
 }
