@@ -147,6 +147,8 @@ impl<'a> RustAgents<'a> {
                 .send(&Job {
                     first_client,
                     clients: (groups.len() > 1).then_some(count),
+                    // Agents sharing one host's clients start their schedules together.
+                    wait_start: self.job.wait_start || groups.len() > 1,
                     ..self.job.clone()
                 })
                 .await?;
@@ -187,6 +189,13 @@ impl ClientSide for RustAgents<'_> {
         cell.stage.set(format!(
             "all {n} client(s) connected; starting the workload"
         ));
+        // Clients shared out over agents (open-file limit) start together once all are
+        // connected, so the first agent's schedule does not run out while the last connects.
+        if self.drives.len() > 1 && !cell.pc.spec.gated() {
+            for drive in &mut self.drives {
+                drive.send(&DriveCommand::Start).await?;
+            }
+        }
         cell.arm(clients).await?;
         cell.stage.set(format!(
             "all {n} client(s) connected; the workload was running, no client agent had \
