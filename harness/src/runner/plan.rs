@@ -253,6 +253,12 @@ fn skip_reason(pc: &PlannedCell, facts: &RunFacts<'_>) -> Option<String> {
             crate::transport::MAX_QUIC_UDP_PAYLOAD
         ));
     }
+    if pc.transport.starts_with("webrtc") {
+        let imp = pc.implementation.as_deref();
+        if let Some(why) = crate::transport::rtc::size_skip_reason(imp, size) {
+            return Some(why);
+        }
+    }
     if facts.plaintext && !pc.spec.params().http.is_http1() {
         return Some(
             "http = \"2\" needs TLS (HTTP/2 is negotiated with ALPN `h2`; browsers speak it \

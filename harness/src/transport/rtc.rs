@@ -28,8 +28,8 @@ use tokio::sync::oneshot;
 
 pub use events::ServerPeer;
 pub use shared::{
-    check_size, local_ip_for, local_ip_towards, ChannelOpts, RtcImpl, CHANNEL_LABEL, MAX_BUFFERED,
-    MAX_MESSAGE, OPEN_TIMEOUT,
+    check_size, local_ip_for, local_ip_towards, max_frame, size_skip_reason, ChannelOpts, RtcImpl,
+    CHANNEL_LABEL, MAX_BUFFERED, MAX_MESSAGE, OPEN_TIMEOUT, WEBRTC_RS_MAX_MESSAGE,
 };
 pub use signal::{relay_answer, relay_take_offer, signal, Signal, RELAY_OFFER_WAIT};
 

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,8 +21,8 @@ use super::rtc::events::{
     ChannelWriter, Inbound, InboundTx, Message, PeerEvent, RtcChannel, ServerPeer,
 };
 use super::rtc::shared::{
-    check_size, local_ip_for, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL, MAX_BUFFERED,
-    OPEN_TIMEOUT,
+    check_size, local_ip_for, send_window, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL,
+    MAX_BUFFERED, OPEN_TIMEOUT,
 };
 use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 
@@ -36,6 +36,8 @@ const RECV_BUF: usize = 2048;
 const RECV_BATCH: usize = 4;
 /// Frames taken from the sender's queue per wake-up.
 const SEND_BATCH: usize = 64;
+/// How often str0m reports the ICE pair's round trip, which sizes the send window.
+const STATS_INTERVAL: Duration = Duration::from_millis(200);
 
 fn rtc_err(context: &str, e: RtcError) -> TransportError {
     TransportError::Protocol(format!("str0m {context}: {e}"))
@@ -43,7 +45,8 @@ fn rtc_err(context: &str, e: RtcError) -> TransportError {
 
 fn new_rtc() -> Rtc {
     Rtc::builder()
-        .set_sctp_max_buffered_amount(MAX_BUFFERED)
+        .set_sctp_max_buffered_amount(MAX_BUFFERED + super::rtc::MAX_MESSAGE)
+        .set_stats_interval(Some(STATS_INTERVAL))
         .build(Instant::now())
 }
 
@@ -139,6 +142,8 @@ struct PeerState {
     ice_done: bool,
     /// The primary channel closed: end once what is queued is handed over.
     closing: bool,
+    /// The selected ICE pair's least round trip so far ([`send_window`]).
+    rtt: Option<Duration>,
 }
 
 impl PeerState {
@@ -166,22 +171,36 @@ impl PeerState {
                 self.closing = true;
             }
             Event::Closed => return true,
+            Event::PeerStats(s) => {
+                if let Some(rtt) = s
+                    .selected_candidate_pair
+                    .and_then(|p| p.current_round_trip_time)
+                {
+                    // The least seen: the path's own, without the queueing a bulk load adds.
+                    self.rtt = Some(self.rtt.map_or(rtt, |r| r.min(rtt)));
+                }
+            }
             _ => {}
         }
         false
     }
 }
 
-/// Hands queued frames to SCTP while it has room (frames for a channel gone are dropped).
+/// Hands queued frames to SCTP while their channel holds less than `window` bytes (frames for
+/// a channel gone are dropped).
 fn write_queued(
     rtc: &mut Rtc,
     outq: &mut VecDeque<(ChannelId, Bytes)>,
+    window: usize,
 ) -> Result<(), TransportError> {
     while let Some((cid, f)) = outq.front() {
         let Some(mut ch) = rtc.channel(*cid) else {
             outq.pop_front();
             continue;
         };
+        if ch.buffered_amount() >= window {
+            break;
+        }
         if ch.write(true, f).map_err(|e| rtc_err("write", e))? {
             outq.pop_front();
         } else {
@@ -215,7 +234,7 @@ async fn drive(
     let mut outq: VecDeque<(ChannelId, Bytes)> = VecDeque::new();
     let mut st = PeerState::default();
     loop {
-        write_queued(&mut rtc, &mut outq)?;
+        write_queued(&mut rtc, &mut outq, send_window(st.rtt))?;
         let deadline = loop {
             match rtc.poll_output().map_err(|e| rtc_err("poll", e))? {
                 Output::Timeout(t) => break t,

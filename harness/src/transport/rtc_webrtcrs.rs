@@ -169,7 +169,8 @@ async fn watch_low(dc: &RTCDataChannel) -> Arc<Notify> {
     dc.set_buffered_amount_low_threshold(MAX_BUFFERED / 2).await;
     let l = low.clone();
     dc.on_buffered_amount_low(Box::new(move || {
-        l.notify_waiters();
+        // A stored permit: a wake-up between the sender's check and its wait is not lost.
+        l.notify_one();
         Box::pin(async {})
     }))
     .await;

@@ -34,6 +34,54 @@ pub fn check_size(frame: &[u8]) -> Result<(), TransportError> {
 /// Bytes a data channel may hold unacknowledged before a sender waits (backpressure).
 pub const MAX_BUFFERED: usize = 1 << 20;
 
+/// Largest message webrtc-rs 0.17 delivers: its channel read loop reads into a buffer of
+/// `u16::MAX` bytes (`webrtc-0.17.2/src/data_channel/mod.rs`, lines 33 and 317), and a larger
+/// message fails the read and closes the channel, one byte short of the SDP's 65,536.
+pub const WEBRTC_RS_MAX_MESSAGE: usize = u16::MAX as usize;
+
+/// The largest frame a cell of `implementation` (`None`: the server's default, str0m) can
+/// carry on a data channel.
+pub fn max_frame(implementation: Option<&str>) -> usize {
+    match implementation.and_then(RtcImpl::parse) {
+        Some(RtcImpl::WebrtcRs) => WEBRTC_RS_MAX_MESSAGE,
+        _ => MAX_MESSAGE,
+    }
+}
+
+/// Why a data-channel cell of `implementation` cannot run with `size`-byte frames, if it
+/// cannot: refused at plan time rather than failing after a wait.
+pub fn size_skip_reason(implementation: Option<&str>, size: usize) -> Option<String> {
+    let max = max_frame(implementation);
+    (size > max).then(|| match implementation.and_then(RtcImpl::parse) {
+        Some(RtcImpl::WebrtcRs) => format!(
+            "a {size}-byte frame cannot be received by webrtc-rs 0.17: its data channel reads \
+             messages into a {max}-byte buffer (webrtc-0.17.2/src/data_channel/mod.rs:33) and \
+             closes the channel on a larger one; use frames of at most {max} bytes"
+        ),
+        _ => format!(
+            "a {size}-byte frame exceeds a data channel's max-message-size ({max} bytes, the SDP \
+             default both stacks announce); frames are never split"
+        ),
+    })
+}
+
+/// Most bytes a str0m sender hands SCTP ahead of its acknowledgements when the path's round
+/// trip is `rtt`: two round trips at 1 Gbit/s, within [`MIN_WINDOW`] and [`MAX_BUFFERED`].
+/// sctp-proto (0.10) walks every chunk in flight on each transmit (`get_data_packets_to_
+/// retransmit`, `expire_inflight_messages`), so the bytes in flight cost CPU per packet: on
+/// loopback 1 MiB in flight held str0m to ~90 Mbit/s where 64 KiB moves ~600; a long path still
+/// gets the window its bandwidth-delay product needs.
+pub fn send_window(rtt: Option<Duration>) -> usize {
+    let bdp = rtt.map_or(0.0, |r| r.as_secs_f64() * 2.0 * WINDOW_RATE_BYTES_PER_S);
+    (bdp as usize).clamp(MIN_WINDOW, MAX_BUFFERED)
+}
+
+/// The smallest str0m send window (also the one used before a round trip is known).
+pub const MIN_WINDOW: usize = 64 * 1024;
+
+/// The rate [`send_window`] sizes its window for, bytes/s (1 Gbit/s).
+const WINDOW_RATE_BYTES_PER_S: f64 = 125e6;
+
 /// Which WebRTC stack runs a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RtcImpl {
