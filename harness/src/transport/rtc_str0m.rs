@@ -22,7 +22,7 @@ use super::rtc::events::{
 };
 use super::rtc::shared::{
     check_size, local_ip_for, send_window, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL,
-    MAX_BUFFERED, OPEN_TIMEOUT,
+    MAX_BUFFERED, MAX_MESSAGE, OPEN_TIMEOUT,
 };
 use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
 
@@ -45,7 +45,7 @@ fn rtc_err(context: &str, e: RtcError) -> TransportError {
 
 fn new_rtc() -> Rtc {
     Rtc::builder()
-        .set_sctp_max_buffered_amount(MAX_BUFFERED + super::rtc::MAX_MESSAGE)
+        .set_sctp_max_buffered_amount(MAX_BUFFERED + MAX_MESSAGE)
         .set_stats_interval(Some(STATS_INTERVAL))
         .build(Instant::now())
 }

@@ -175,3 +175,30 @@ pub(crate) fn setup_from(
         ice_path: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each stack's largest frame: 65,536 bytes for str0m (and a browser against it), 65,535
+    /// for webrtc-rs; anything larger is refused with the reason.
+    #[test]
+    fn frames_a_stack_cannot_carry_are_refused() {
+        assert_eq!(size_skip_reason(Some("str0m"), 65_536), None);
+        assert_eq!(size_skip_reason(None, 65_536), None);
+        assert_eq!(size_skip_reason(Some("webrtc-rs"), 65_535), None);
+        let why = size_skip_reason(Some("webrtc-rs"), 65_536).unwrap_or_default();
+        assert!(why.contains("65535-byte buffer"), "{why}");
+        let why = size_skip_reason(Some("str0m"), 65_537).unwrap_or_default();
+        assert!(why.contains("max-message-size"), "{why}");
+    }
+
+    /// The send window is two round trips at 1 Gbit/s, between 64 KiB and 1 MiB.
+    #[test]
+    fn the_send_window_follows_the_round_trip() {
+        assert_eq!(send_window(None), MIN_WINDOW);
+        assert_eq!(send_window(Some(Duration::from_micros(100))), MIN_WINDOW);
+        assert_eq!(send_window(Some(Duration::from_millis(1))), 250_000);
+        assert_eq!(send_window(Some(Duration::from_millis(30))), MAX_BUFFERED);
+    }
+}
