@@ -97,16 +97,59 @@ fn nothing_left(prefix: &str, tmp: &Path) {
     );
 }
 
-/// A `wirebench run` of `scenario` on the userspace emulator, with this test's namespace
-/// prefix and temporary directory (where coturn's directory goes).
-fn run_cmd(scenario: &Path, out: &Path, prefix: &str, tmp: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(bin());
-    cmd.args(["run", "--quiet", "--netem", "userspace", "--out"])
-        .arg(out)
-        .arg(scenario)
-        .env("WIREBENCH_NETNS_PREFIX", prefix)
-        .env("TMPDIR", tmp);
-    cmd
+/// A test's scratch space: its own namespace prefix, a temporary directory of its own as
+/// `TMPDIR` (where coturn's and Chromium's directories go), its scenario file and its output
+/// directory.
+struct Scratch {
+    dir: tempfile::TempDir,
+    prefix: String,
+    tmp: PathBuf,
+    scenario: PathBuf,
+    out: PathBuf,
+}
+
+impl Scratch {
+    /// Scratch space for test `test` running scenario `text`.
+    fn new(test: &str, text: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let scenario = dir.path().join(format!("{test}.toml"));
+        std::fs::write(&scenario, text).unwrap();
+        let out = dir.path().join("out");
+        Self {
+            prefix: own_prefix(test),
+            dir,
+            tmp,
+            scenario,
+            out,
+        }
+    }
+
+    /// A `wirebench run` of the scenario on the userspace emulator, with this test's
+    /// namespace prefix and temporary directory.
+    fn cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["run", "--quiet", "--netem", "userspace", "--out"])
+            .arg(&self.out)
+            .arg(&self.scenario)
+            .env("WIREBENCH_NETNS_PREFIX", &self.prefix)
+            .env("TMPDIR", &self.tmp);
+        cmd
+    }
+
+    /// Runs the scenario to the end and loads its results (its stderr in the panic when it
+    /// wrote none).
+    fn results(&self) -> Results {
+        let o = self.cmd().output().unwrap();
+        Results::load(&self.out.join("results.json"))
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)))
+    }
+
+    /// Nothing of this test's left: namespaces, coturn, its directories.
+    fn nothing_left(&self) {
+        nothing_left(&self.prefix, &self.tmp);
+    }
 }
 
 fn cell<'a>(r: &'a Results, label: &str, imp: &str) -> &'a Cell {
@@ -177,16 +220,8 @@ fn webrtc_rs_paths_follow_the_topology_through_a_real_coturn() {
     if !can_run() {
         return;
     }
-    let prefix = own_prefix("turn");
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let scenario = dir.path().join("turn.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
-    let out = dir.path().join("out");
-    let o = run_cmd(&scenario, &out, &prefix, &tmp).output().unwrap();
-    let r = Results::load(&out.join("results.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let scratch = Scratch::new("turn", SCENARIO);
+    let r = scratch.results();
 
     let udp = cell(&r, "relay-udp", "webrtc-rs");
     assert_eq!(ice_path(udp), "relay/udp");
@@ -214,7 +249,7 @@ fn webrtc_rs_paths_follow_the_topology_through_a_real_coturn() {
     let ei = ice_path(cell(&r, "endpoint-independent", "webrtc-rs"));
     assert!(ei == "srflx" || ei == "prflx", "{ei}");
     assert_eq!(ice_path(cell(&r, "open", "webrtc-rs")), "host");
-    nothing_left(&prefix, &tmp);
+    scratch.nothing_left();
 }
 
 /// A coturn that cannot start fails its cell with coturn's own words (the tail of its log),
@@ -225,12 +260,13 @@ fn a_coturn_that_fails_to_start_fails_the_cell_and_leaves_nothing() {
     if !can_run() {
         return;
     }
-    let prefix = own_prefix("tfail");
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
+    let scratch = Scratch::new(
+        "tfail",
+        "name = \"tfail\"\nrepeat = 1\ntransports = [\"webrtc\"]\n[[workload]]\nkind = \
+         \"connect\"\nconnects = 2\nturn = \"server\"\nice = \"relay\"\n",
+    );
     // The real turnserver, given an unknown option first: it refuses to start.
-    let shim = dir.path().join("bin");
+    let shim = scratch.dir.path().join("bin");
     std::fs::create_dir(&shim).unwrap();
     let real = ["/usr/bin/turnserver", "/usr/sbin/turnserver"]
         .into_iter()
@@ -246,30 +282,19 @@ fn a_coturn_that_fails_to_start_fails_the_cell_and_leaves_nothing() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let scenario = dir.path().join("fail.toml");
-    std::fs::write(
-        &scenario,
-        "name = \"tfail\"\nrepeat = 1\ntransports = [\"webrtc\"]\n[[workload]]\nkind = \
-         \"connect\"\nconnects = 2\nturn = \"server\"\nice = \"relay\"\n",
-    )
-    .unwrap();
-    let out = dir.path().join("out");
     let path = format!(
         "{}:{}",
         shim.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let o = run_cmd(&scenario, &out, &prefix, &tmp)
-        .env("PATH", path)
-        .output()
-        .unwrap();
+    let o = scratch.cmd().env("PATH", path).output().unwrap();
     assert_eq!(
         o.status.code(),
         Some(3),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let r = Results::load(&out.join("results.json")).unwrap();
+    let r = Results::load(&scratch.out.join("results.json")).unwrap();
     let c = r
         .cells
         .iter()
@@ -281,7 +306,7 @@ fn a_coturn_that_fails_to_start_fails_the_cell_and_leaves_nothing() {
         e.contains("coturn on server") && e.contains("exited"),
         "{e}"
     );
-    nothing_left(&prefix, &tmp);
+    scratch.nothing_left();
 }
 
 /// Ctrl-C while coturn serves a cell: the run ends, and coturn, its directory and the
@@ -291,25 +316,19 @@ fn ctrl_c_leaves_no_coturn_behind() {
     if !can_run() {
         return;
     }
-    let prefix = own_prefix("tint");
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let scenario = dir.path().join("int.toml");
-    std::fs::write(
-        &scenario,
+    let scratch = Scratch::new(
+        "tint",
         "name = \"tint\"\nrepeat = 1\ntransports = [\"webrtc\"]\n[[workload]]\nkind = \
          \"relay\"\nrate = 20\nduration_ms = 60000\nnat = \"symmetric\"\nturn = \"server\"\n",
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let mut child = run_cmd(&scenario, &out, &prefix, &tmp)
+    );
+    let mut child = scratch
+        .cmd()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while turnservers_under(&tmp).is_empty() {
+    while turnservers_under(&scratch.tmp).is_empty() {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "coturn never started"
@@ -332,7 +351,7 @@ fn ctrl_c_leaves_no_coturn_behind() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    nothing_left(&prefix, &tmp);
+    scratch.nothing_left();
 }
 
 const BROWSER_SCENARIO: &str = r#"name = "bturn"
@@ -389,16 +408,8 @@ fn chromium_connects_through_a_real_coturn_over_udp_and_tcp() {
         eprintln!("skipped: chromium not installed (apt-get install chromium)");
         return;
     }
-    let prefix = own_prefix("bturn");
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let scenario = dir.path().join("bturn.toml");
-    std::fs::write(&scenario, BROWSER_SCENARIO).unwrap();
-    let out = dir.path().join("out");
-    let o = run_cmd(&scenario, &out, &prefix, &tmp).output().unwrap();
-    let r = Results::load(&out.join("results.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let scratch = Scratch::new("bturn", BROWSER_SCENARIO);
+    let r = scratch.results();
     let browser = |label: &str| {
         r.cells
             .iter()
@@ -410,6 +421,10 @@ fn chromium_connects_through_a_real_coturn_over_udp_and_tcp() {
     assert_eq!(udp.params["nat"], "symmetric");
     assert!(udp.setup_ms.is_some_and(|s| s > 0.0), "{udp:?}");
     assert_eq!(ice_path(browser("relay-tcp")), "relay/tcp");
-    nothing_left(&prefix, &tmp);
-    assert_eq!(chromiums_under(&tmp), Vec::<String>::new(), "chromium left");
+    scratch.nothing_left();
+    assert_eq!(
+        chromiums_under(&scratch.tmp),
+        Vec::<String>::new(),
+        "chromium left"
+    );
 }

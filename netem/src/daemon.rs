@@ -49,6 +49,19 @@ pub fn command(topo: Option<&Topology>, host: HostId, exe: &Path) -> Result<Comm
     })
 }
 
+/// Runs `f` on `host` of `topo` (its sockets live in that host's namespace), or here when
+/// there is no topology: the daemons' probes and port picks.
+pub fn run_on<T: Send>(
+    topo: Option<&Topology>,
+    host: HostId,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, NetemError> {
+    match topo {
+        Some(t) => t.run_in(host, f),
+        None => Ok(f()),
+    }
+}
+
 impl Daemon {
     /// Spawns `cmd` in the foreground in its own process group, stdin and stdout closed, its
     /// stderr into `stderr_log`; it gets SIGTERM if wirebench dies.

@@ -267,11 +267,7 @@ fn free_port(topo: Option<&Topology>, ip: IpAddr) -> Result<u16, NetemError> {
             .local_addr()?
             .port())
     };
-    let port = match topo {
-        Some(t) => t.run_in(HostId::SERVER, bind)?,
-        None => bind(),
-    };
-    port.ctx(|| "finding a free port for nginx".into())
+    daemon::run_on(topo, HostId::SERVER, bind)?.ctx(|| "finding a free port for nginx".into())
 }
 
 /// Whether nginx answers on `addr` (in the server host's namespace): a worker, not only the
@@ -288,10 +284,7 @@ fn listening(topo: Option<&Topology>, addr: SocketAddr) -> bool {
         };
         answered().unwrap_or(false)
     };
-    match topo {
-        Some(t) => t.run_in(HostId::SERVER, probe).unwrap_or(false),
-        None => probe(),
-    }
+    daemon::run_on(topo, HostId::SERVER, probe).unwrap_or(false)
 }
 
 impl Nginx {

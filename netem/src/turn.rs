@@ -88,7 +88,7 @@ fn binding_request() -> [u8; 20] {
 
 /// Whether coturn answers a STUN Binding on UDP and accepts TCP on both its ports, probed on
 /// `host`'s network.
-fn serving(topo: Option<&Topology>, host: HostId, ip: IpAddr) -> bool {
+fn serving(topo: &Topology, host: HostId, ip: IpAddr) -> bool {
     let probe = move || -> bool {
         let udp = || -> std::io::Result<bool> {
             let s = UdpSocket::bind(SocketAddr::new(ip, 0))?;
@@ -105,10 +105,7 @@ fn serving(topo: Option<&Topology>, host: HostId, ip: IpAddr) -> bool {
         };
         udp().unwrap_or(false) && tcp(PORT) && tcp(TLS_PORT)
     };
-    match topo {
-        Some(t) => t.run_in(host, probe).unwrap_or(false),
-        None => probe(),
-    }
+    topo.run_in(host, probe).unwrap_or(false)
 }
 
 /// A running coturn. Dropping it stops it.
@@ -144,7 +141,7 @@ impl Coturn {
             .wait_ready(
                 &name,
                 START_TIMEOUT,
-                || serving(Some(topo), host, ip),
+                || serving(topo, host, ip),
                 &what,
                 tail,
             )

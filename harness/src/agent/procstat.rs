@@ -87,20 +87,14 @@ pub const NOFILE_WANTED: u64 = 1 << 20;
 /// [`NOFILE_WANTED`] (bounded by `fs.nr_open`) when allowed (CAP_SYS_RESOURCE), else the soft
 /// limit up to the hard one. Returns the soft limit in force afterwards.
 pub fn raise_nofile_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut lim = nofile_limit()?;
     let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(NOFILE_WANTED);
     let want = NOFILE_WANTED.min(nr_open);
-    // SAFETY: getrlimit/setrlimit read and write only the given, valid rlimit struct.
+    // SAFETY: setrlimit reads only the given, valid rlimit struct.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return None;
-        }
         if lim.rlim_max < want {
             let raised = libc::rlimit {
                 rlim_cur: want,
@@ -114,21 +108,23 @@ pub fn raise_nofile_limit() -> Option<u64> {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return None;
-        }
     }
-    Some(lim.rlim_cur)
+    nofile_limit().map(|l| l.rlim_cur)
 }
 
-/// The hard open-file limit of this process (its children inherit it), if it can be read.
-pub fn nofile_hard_limit() -> Option<u64> {
+/// This process's open-file limits (soft and hard), if they can be read.
+fn nofile_limit() -> Option<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes only the given, valid rlimit struct.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_max)
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
+}
+
+/// The hard open-file limit of this process (its children inherit it), if it can be read.
+pub fn nofile_hard_limit() -> Option<u64> {
+    nofile_limit().map(|l| l.rlim_max)
 }
 
 /// Descriptors a client agent keeps for itself beyond its connections (runtime, control

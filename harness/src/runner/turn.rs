@@ -64,8 +64,12 @@ pub(crate) fn record(
     turn_cpu_s: Option<f64>,
     wire_bytes: Option<(u64, u64)>,
 ) {
-    if let Some((path, _)) = ice_paths.iter().max_by_key(|(p, n)| (**n, relayedness(p))) {
-        cell.params.insert("ice_path".into(), path.clone().into());
+    let path = ice_paths
+        .iter()
+        .max_by_key(|(p, n)| (**n, relayedness(p)))
+        .map(|(p, _)| p.as_str());
+    if let Some(path) = path {
+        cell.params.insert("ice_path".into(), path.into());
         if ice_paths.len() > 1 {
             let counts: serde_json::Map<String, serde_json::Value> = ice_paths
                 .iter()
@@ -79,8 +83,7 @@ pub(crate) fn record(
     };
     let ms = (cpu * 1000.0).round() / 1000.0;
     cell.params.insert("turn_cpu_s".into(), ms.into());
-    let relayed = cell.params.get("ice_path").and_then(|p| p.as_str());
-    if let (Some(path), Some((up, down))) = (relayed, wire_bytes) {
+    if let (Some(path), Some((up, down))) = (path, wire_bytes) {
         let gbit = (up + down) as f64 * 8.0 / 1e9;
         // Below a megabyte, coturn's fixed costs (allocation, permissions, keep-alives) are
         // all the figure would say.

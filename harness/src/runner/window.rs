@@ -44,18 +44,18 @@ struct Reading {
 /// schedule after their clients are released; `None` for the others (connect repeats setups,
 /// idle and flap take their own marks, origin-limit is browser-only).
 pub(crate) fn window_of(spec: &WorkloadSpec) -> Option<(Duration, Duration)> {
-    match spec {
-        WorkloadSpec::Echo(p)
-        | WorkloadSpec::Push(p)
-        | WorkloadSpec::Download(p)
-        | WorkloadSpec::Upload(p)
-        | WorkloadSpec::Relay(p)
-        | WorkloadSpec::Collab(p) => Some((
+    use WorkloadSpec::{Collab, Download, Echo, Push, Relay, Upload};
+    let timed = matches!(
+        spec,
+        Echo(_) | Push(_) | Download(_) | Upload(_) | Relay(_) | Collab(_)
+    );
+    let p = spec.params();
+    timed.then(|| {
+        (
             Duration::from_millis(p.warmup_ms),
             Duration::from_millis(p.duration_ms),
-        )),
-        _ => None,
-    }
+        )
+    })
 }
 
 /// Bytes up (into the emulator from the clients) and down (out of it to the clients) on the
