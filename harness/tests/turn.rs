@@ -55,8 +55,9 @@ fn netns_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// `turnserver` processes whose command line names a file under `tmp` (this test's own).
-fn turnservers_under(tmp: &Path) -> Vec<String> {
+/// Processes of `program` whose command line names `tmp` (this test's own temporary
+/// directory: coturn's configuration, Chromium's profiles).
+fn processes_under(program: &str, tmp: &Path) -> Vec<String> {
     let needle = tmp.to_string_lossy().into_owned();
     std::fs::read_dir("/proc")
         .into_iter()
@@ -64,7 +65,7 @@ fn turnservers_under(tmp: &Path) -> Vec<String> {
         .flatten()
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("turnserver") && c.contains(&needle))
+        .filter(|c| c.contains(program) && c.contains(&needle))
         .collect()
 }
 
@@ -86,7 +87,7 @@ fn turn_dirs_in(tmp: &Path) -> Vec<PathBuf> {
 fn nothing_left(prefix: &str, tmp: &Path) {
     assert_eq!(netns_with(prefix), Vec::<String>::new(), "namespaces left");
     assert_eq!(
-        turnservers_under(tmp),
+        processes_under("turnserver", tmp),
         Vec::<String>::new(),
         "turnserver left"
     );
@@ -328,7 +329,7 @@ fn ctrl_c_leaves_no_coturn_behind() {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while turnservers_under(&scratch.tmp).is_empty() {
+    while processes_under("turnserver", &scratch.tmp).is_empty() {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "coturn never started"
@@ -377,20 +378,6 @@ turn_transport = "tcp"
 ice = "relay"
 "#;
 
-/// Chromium processes whose command line names `tmp` (their profiles live in this test's own
-/// temporary directory).
-fn chromiums_under(tmp: &Path) -> Vec<String> {
-    let needle = tmp.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("chromium") && c.contains(&needle))
-        .collect()
-}
-
 /// Chromium (the browser lane) connects to the server peer through coturn with `ice =
 /// "relay"`, over UDP from behind a symmetric NAT and over TCP, and its page reports the path
 /// from `getStats()`: `relay/udp`, `relay/tcp`. Nothing is left: no Chromium, no coturn, no
@@ -423,7 +410,7 @@ fn chromium_connects_through_a_real_coturn_over_udp_and_tcp() {
     assert_eq!(ice_path(browser("relay-tcp")), "relay/tcp");
     scratch.nothing_left();
     assert_eq!(
-        chromiums_under(&scratch.tmp),
+        processes_under("chromium", &scratch.tmp),
         Vec::<String>::new(),
         "chromium left"
     );
