@@ -17,6 +17,6 @@ fuzz_target!(|data: &[u8]| {
     rt.block_on(async {
         let (_close, close_rx) = tokio::sync::oneshot::channel();
         let ip = std::net::Ipv4Addr::LOCALHOST.into();
-        let _ = rtc::accept(RtcImpl::Str0m, sdp, ip, close_rx).await;
+        let _ = rtc::accept(RtcImpl::Str0m, sdp, ip, close_rx, None).await;
     });
 });

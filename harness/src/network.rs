@@ -1,6 +1,6 @@
 //! The network's own pieces a scenario can put in a cell (issue 17), as values: the NAT in
 //! front of every client host, where a real TURN server (coturn) runs and how clients reach it,
-//! and the WebRTC clients' ICE policy. Their scenario keys are declared in
+//! the WebRTC clients' ICE policy, and the WebRTC setup fast paths (issue 15). Their scenario keys are declared in
 //! [`crate::workload::network`]; the runner's `turn` module starts coturn.
 
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,45 @@ impl Choice for TurnTransport {
 }
 choice_serde!(TurnTransport);
 
+/// How a WebRTC client opens its data channel (scenario key `rtc_channel`): the setup fast
+/// paths, so a cell measures the protocol's floor rather than only asserting it (issue 15).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RtcChannelMode {
+    /// In-band: SCTP INIT/INIT-ACK and COOKIE-ECHO/ACK, then DCEP OPEN/ACK (what browsers do
+    /// by default; the default).
+    #[default]
+    Dcep,
+    /// Pre-negotiated channel (`negotiated: true`, stream id 0 on both peers): no DCEP round
+    /// trip, the channel is open when the SCTP association is.
+    Negotiated,
+    /// Pre-negotiated, and the SCTP INIT chunks exchanged in the SDP (`a=sctp-init`,
+    /// draft-hancke-tsvwg-snap): no SCTP handshake either. str0m on both ends only.
+    Snap,
+}
+
+impl Choice for RtcChannelMode {
+    const ALL: &'static [Self] = &[Self::Dcep, Self::Negotiated, Self::Snap];
+    const NAMES: &'static [&'static str] = &["dcep", "negotiated", "snap"];
+}
+choice_serde!(RtcChannelMode);
+
+/// How a WebRTC client reaches the server with its offer (scenario key `rtc_signalling`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RtcSignalling {
+    /// A fresh HTTPS connection per offer, inside the timed setup (the default).
+    #[default]
+    Fresh,
+    /// An HTTPS connection opened before the timed setup starts, as on a page that already
+    /// talks to its origin: setup counts from the offer's request.
+    Reused,
+}
+
+impl Choice for RtcSignalling {
+    const ALL: &'static [Self] = &[Self::Fresh, Self::Reused];
+    const NAMES: &'static [&'static str] = &["fresh", "reused"];
+}
+choice_serde!(RtcSignalling);
+
 /// Whether `transport` uses ICE (and so STUN/TURN): the WebRTC transports.
 pub fn uses_ice(transport: &str) -> bool {
     transport.starts_with("webrtc")
@@ -150,5 +189,8 @@ mod tests {
         assert_eq!(TurnPlace::parse("near-peers"), Some(TurnPlace::NearPeers));
         assert!(IcePolicy::parse("host").is_none());
         assert!(serde_json::from_str::<TurnTransport>("\"quic\"").is_err());
+        assert_eq!(RtcChannelMode::parse("snap"), Some(RtcChannelMode::Snap));
+        assert_eq!(RtcSignalling::parse("reused"), Some(RtcSignalling::Reused));
+        assert!(RtcChannelMode::parse("sctp").is_none());
     }
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use rstest::rstest;
 use wirebench::frame::{Header, Kind};
+use wirebench::network::{RtcChannelMode, RtcSignalling};
 use wirebench::transport::rtc::{RtcImpl, WebRtcTransport};
-use wirebench::transport::{self, TransportError};
+use wirebench::transport::{self, Transport, TransportError};
 
 mod common;
 use common::*;
@@ -276,11 +277,59 @@ async fn webrtc_implementations_interoperate(
     c.sink.close().await.unwrap();
 }
 
+/// The setup fast paths end to end: a pre-negotiated channel (both stacks), SNAP (str0m), and
+/// the offer on a connection opened before the timed setup; each carries frames both ways, in
+/// order, and skips the phases it should (SNAP: no SCTP handshake after DTLS).
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webrtc_fast_paths_connect_and_carry_frames(
+    #[values(
+        (RtcImpl::Str0m, RtcChannelMode::Negotiated),
+        (RtcImpl::Str0m, RtcChannelMode::Snap),
+        (RtcImpl::WebrtcRs, RtcChannelMode::Negotiated)
+    )]
+    path: (RtcImpl, RtcChannelMode),
+    #[values(true, false)] reliable: bool,
+) {
+    let (imp, channel) = path;
+    let s = server().await;
+    let tr = WebRtcTransport {
+        reliable,
+        client: imp,
+        server: imp,
+    };
+    let mut t = target(&s, 21);
+    t.rtc_channel = channel;
+    t.rtc_signalling = RtcSignalling::Reused;
+    let mut c = tokio::time::timeout(Duration::from_secs(15), tr.connect(&t))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let names: Vec<&str> = c.setup.phases.iter().map(|(n, _)| *n).collect();
+    assert!(names.contains(&"dtls"), "{imp:?} {channel:?}: {names:?}");
+    for seq in 0..20 {
+        let f = frame(seq, 21, Kind::EchoRequest, 1000);
+        c.sink.send(f.clone()).await.unwrap();
+        let got = recv(&mut c).await;
+        assert_eq!(&got[24..], &f[24..]);
+        assert_eq!(Header::parse(&got).unwrap().seq, seq);
+    }
+    c.sink.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn bad_signalling_gets_clear_statuses() {
     let s = server().await;
-    let cases: [(&str, &str, &[u8], u16); 5] = [
+    let cases: [(&str, &str, &[u8], u16); 8] = [
         ("POST", "/rtc/offer", b"v=0\r\n", 400),
+        ("POST", "/rtc/offer?client=1&channel=sctp", b"v=0\r\n", 400),
+        ("POST", "/rtc/offer?client=1&unreliable=1", b"v=0\r\n", 400),
+        (
+            "POST",
+            "/rtc/offer?client=1&impl=webrtc-rs&channel=snap",
+            b"v=0\r\n",
+            400,
+        ),
         ("POST", "/rtc/offer?client=0", b"v=0\r\n", 400),
         ("POST", "/rtc/offer?client=1&impl=pigeon", b"v=0\r\n", 400),
         ("POST", "/rtc/offer?client=1", b"not sdp", 400),

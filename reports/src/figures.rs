@@ -120,6 +120,19 @@ impl<'a> KeyCells<'a> {
         )
     }
 
+    /// The predicted setup round trips of this key's transport, stack and setup path
+    /// ([`predicted_setup_of`]).
+    pub fn predicted_setup(&self) -> Option<Predicted> {
+        let path = self
+            .ok
+            .iter()
+            .chain(self.not_ok())
+            .next()
+            .map(|c| RtcPath::of(c))
+            .unwrap_or_default();
+        predicted_setup_of(self.transport, self.plaintext(), path)
+    }
+
     /// Median and spread of a metric over the ok repeats.
     pub fn spread(&self, m: &Metric) -> Option<Spread> {
         self.spread_of(m.extract)
@@ -302,22 +315,58 @@ pub fn multi_workload_scenarios(r: &Results) -> Vec<String> {
 }
 
 /// What a transport's connection setup costs in round trips, as the protocol predicts it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Predicted {
     /// Round trips this stack takes (as the harness connects: cold, no resumption).
     pub rtts: f64,
     /// Whether the count is approximate.
     pub approximate: bool,
     /// Where the round trips go, counted from the code.
-    pub basis: &'static str,
+    pub basis: String,
     /// The protocol's floor when it is below the stack's count: (round trips, what would get
     /// there). Reported beside the verdict, which judges the stack.
     pub floor: Option<(f64, &'static str)>,
 }
 
+/// How a cell's WebRTC client set up (the `rtc_channel` and `rtc_signalling` params; absent
+/// means the default in-band channel over fresh signalling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtcPath<'a> {
+    /// The client's stack (`str0m`, `webrtc-rs`), if recorded.
+    pub implementation: Option<&'a str>,
+    /// `dcep`, `negotiated` or `snap`.
+    pub channel: &'a str,
+    /// The offer went over an HTTPS connection opened before the timed setup.
+    pub reused: bool,
+}
+
+impl Default for RtcPath<'_> {
+    /// An in-band channel over fresh signalling, stack unknown.
+    fn default() -> Self {
+        Self {
+            implementation: None,
+            channel: "dcep",
+            reused: false,
+        }
+    }
+}
+
+impl<'a> RtcPath<'a> {
+    /// The path a cell recorded.
+    pub fn of(c: &'a Cell) -> Self {
+        let param = |k: &str| c.params.get(k).and_then(|v| v.as_str());
+        Self {
+            implementation: c.implementation.as_deref(),
+            channel: param("rtc_channel").unwrap_or("dcep"),
+            reused: param("rtc_signalling") == Some("reused"),
+        }
+    }
+}
+
 /// The predicted setup round trips of a transport id as wirebench's stacks connect (cold: a
 /// fresh connection, no session resumption), with the derivation and the protocol's floor
-/// (`None` for unknown ids).
+/// (`None` for unknown ids). WebRTC takes the default path of str0m ([`predicted_setup_of`]
+/// has the others).
 ///
 /// - tcp: the handshake, 1.
 /// - websocket, sse, long-poll, poll: TCP 1 + TLS 1.3 1 + the first HTTP exchange 1 = 3
@@ -325,17 +374,18 @@ pub struct Predicted {
 /// - webtransport(-datagram) with wtransport: QUIC/TLS handshake 1 + 1 more because the server
 ///   opens its HTTP/3 control stream only once the handshake completes (SETTINGS reach the
 ///   client at 2 RTT) + extended CONNECT 1 = 3; floor 2 (SETTINGS in 0.5-RTT data).
-/// - webrtc(-unreliable): signalling over a fresh HTTPS connection (TCP 1 + TLS 1.3 1 + the
-///   offer/answer POST 1) + ICE check 1 + DTLS 1.2 2 + SCTP INIT and COOKIE 2 + DCEP open/ACK
-///   1 = 9, as measured (9.01–9.14); floors: ≈ 7 sending DATA with COOKIE-ECHO and no wait for
-///   the DCEP ACK (a negotiated channel), ≈ 5 with SCTP-over-DTLS (SNAP), ≈ 4 with the
-///   signalling connection already open.
+/// - webrtc(-unreliable): see [`predicted_webrtc`].
 pub fn predicted_setup(transport: &str, plaintext: bool) -> Option<Predicted> {
-    let p = |rtts, basis, floor| {
+    predicted_setup_of(transport, plaintext, RtcPath::default())
+}
+
+/// [`predicted_setup`] for a WebRTC cell's own stack and setup path.
+pub fn predicted_setup_of(transport: &str, plaintext: bool, rtc: RtcPath<'_>) -> Option<Predicted> {
+    let p = |rtts, basis: &str, floor| {
         Some(Predicted {
             rtts,
             approximate: false,
-            basis,
+            basis: basis.to_string(),
             floor,
         })
     };
@@ -357,18 +407,63 @@ pub fn predicted_setup(transport: &str, plaintext: bool) -> Option<Predicted> {
                 "SETTINGS in 0.5-RTT data, CONNECT right after the handshake",
             )),
         ),
-        "webrtc" | "webrtc-unreliable" => p(
-            9.0,
-            "signalling over a fresh HTTPS connection (TCP 1 + TLS 1.3 1 + offer/answer POST 1) \
-             + ICE check 1 + DTLS 1.2 2 + SCTP INIT/COOKIE 2 + DCEP open/ACK 1",
-            Some((
-                4.0,
-                "≈ 7 with DATA sent beside COOKIE-ECHO and no wait for the DCEP ACK \
-                 (negotiated channel), ≈ 5 adding SCTP-over-DTLS (SNAP), ≈ 4 with the \
-                 signalling connection already open",
-            )),
-        ),
+        "webrtc" | "webrtc-unreliable" => Some(predicted_webrtc(rtc)),
         _ => None,
+    }
+}
+
+/// WebRTC's setup round trips per stack and path, counted from the code and the phases
+/// measured on rtt-50 (docs/faq.md):
+///
+/// - signalling: a fresh HTTPS connection (TCP 1 + TLS 1.3 1 + the offer/answer POST 1) = 3,
+///   or the POST alone on a connection already open = 1;
+/// - ICE: str0m 1 (its check carries the nomination); webrtc-rs 2 (a check, then the
+///   nominating check: regular nomination);
+/// - DTLS 1.2: 2;
+/// - SCTP INIT/INIT-ACK + COOKIE-ECHO/ACK: 2, none with SNAP (INIT chunks in the SDP);
+/// - DCEP OPEN/ACK: str0m waits for the ACK (1); webrtc-rs sends OPEN and opens at once (0);
+///   a pre-negotiated channel has none.
+///
+/// So 9 for both stacks by default; str0m 8 negotiated, 6 with SNAP; webrtc-rs 9 negotiated;
+/// 2 fewer each with the signalling connection open. The floor, 4 (str0m: SNAP, negotiated,
+/// signalling open), is measured by faq-setup's `connect-fast`.
+pub fn predicted_webrtc(rtc: RtcPath<'_>) -> Predicted {
+    let rs = rtc.implementation == Some("webrtc-rs");
+    let mut parts: Vec<(f64, &str)> = vec![if rtc.reused {
+        (1.0, "offer/answer POST on an open HTTPS connection 1")
+    } else {
+        (
+            3.0,
+            "signalling over a fresh HTTPS connection (TCP 1 + TLS 1.3 1 + offer/answer POST 1)",
+        )
+    }];
+    parts.push(if rs {
+        (2.0, "ICE 2 (a check, then the nominating check)")
+    } else {
+        (1.0, "ICE check 1")
+    });
+    parts.push((2.0, "DTLS 1.2 2"));
+    parts.push(match rtc.channel {
+        "snap" => (0.0, "SCTP INIT in the SDP (SNAP) 0"),
+        _ => (2.0, "SCTP INIT/COOKIE 2"),
+    });
+    parts.push(match (rtc.channel, rs) {
+        ("dcep", false) => (1.0, "DCEP open/ACK 1"),
+        ("dcep", true) => (0.0, "DCEP open 0 (webrtc-rs does not wait for the ACK)"),
+        _ => (0.0, "pre-negotiated channel 0"),
+    });
+    let rtts = parts.iter().map(|p| p.0).sum();
+    let basis = parts.iter().map(|p| p.1).collect::<Vec<_>>().join(" + ");
+    let floor = (rtts > 4.0).then_some((
+        4.0,
+        "str0m with SNAP, a pre-negotiated channel and the signalling connection already \
+         open (rtc_channel = \"snap\", rtc_signalling = \"reused\")",
+    ));
+    Predicted {
+        rtts,
+        approximate: false,
+        basis,
+        floor,
     }
 }
 
@@ -566,6 +661,46 @@ mod tests {
             (Some(2.0), Some(4.0), None)
         );
         assert_eq!(r("carrier-pigeon", false), None);
+        // Per stack and path, as measured on rtt-50.
+        let w = |implementation, channel, reused| {
+            predicted_webrtc(RtcPath {
+                implementation,
+                channel,
+                reused,
+            })
+            .rtts
+        };
+        let (s, rs) = (Some("str0m"), Some("webrtc-rs"));
+        assert_eq!(
+            [
+                w(s, "dcep", false),
+                w(s, "negotiated", false),
+                w(s, "snap", false)
+            ],
+            [9.0, 8.0, 6.0]
+        );
+        assert_eq!(w(s, "snap", true), 4.0);
+        assert_eq!(
+            [w(rs, "dcep", false), w(rs, "negotiated", true)],
+            [9.0, 7.0]
+        );
+        let rs_basis = predicted_webrtc(RtcPath {
+            implementation: rs,
+            channel: "dcep",
+            reused: false,
+        })
+        .basis;
+        assert!(
+            rs_basis.contains("ICE 2") && rs_basis.contains("DCEP open 0"),
+            "{rs_basis}"
+        );
+        assert!(predicted_webrtc(RtcPath {
+            implementation: s,
+            channel: "snap",
+            reused: true
+        })
+        .floor
+        .is_none());
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub async fn run_job_gated(
         Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
     );
     target.ice = job.ice.clone();
+    target.rtc_channel = job.workload.params().rtc_channel;
+    target.rtc_signalling = job.workload.params().rtc_signalling;
     let mut report = workload::run_clients_gated(
         t,
         target,

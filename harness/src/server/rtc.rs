@@ -1,5 +1,6 @@
-//! WHIP-style WebRTC signalling: `POST /rtc/offer?client=<id>[&impl=str0m|webrtc-rs]` with a
-//! complete SDP offer → `201 Created`, `Location: /rtc/session/<sid>`, body = the complete answer
+//! WHIP-style WebRTC signalling: `POST /rtc/offer?client=<id>[&impl=str0m|webrtc-rs]
+//! [&channel=negotiated|snap[&unreliable=1]]` with a complete SDP offer (`channel`: the server
+//! creates the client's pre-negotiated channel too, see docs/protocol.md) → `201 Created`, `Location: /rtc/session/<sid>`, body = the complete answer
 //! (candidates gathered first, no trickle); `DELETE /rtc/session/<sid>` closes the peer.
 //!
 //! The server is a peer: one UDP socket per session, with a host candidate on the local address
@@ -28,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::hub::{Hub, Reply};
 use super::outq;
 use crate::transport::rtc::events::{Message, PeerEvent, RtcChannel};
-use crate::transport::rtc::{self as engine, check_size, RtcImpl};
+use crate::transport::rtc::{self as engine, check_size, Negotiated, RtcImpl};
 
 /// Largest SDP offer accepted.
 pub const MAX_OFFER: usize = 64 * 1024;
@@ -173,6 +174,10 @@ struct OfferQuery {
     client: Option<String>,
     #[serde(rename = "impl")]
     implementation: Option<String>,
+    /// `negotiated` or `snap`: the client's channel is pre-negotiated (the fast setup paths).
+    channel: Option<String>,
+    /// `1`: that channel is unordered without retransmissions.
+    unreliable: Option<String>,
 }
 
 fn bad(msg: String) -> Response {
@@ -224,6 +229,16 @@ async fn offer(
             None => return bad(format!("unknown impl={name:?}: use str0m or webrtc-rs")),
         },
     };
+    let negotiated = match Negotiated::from_query(q.channel.as_deref(), q.unreliable.as_deref()) {
+        Ok(n) => n,
+        Err(why) => return bad(why),
+    };
+    if negotiated.is_some_and(|n| n.snap) && imp != RtcImpl::Str0m {
+        return bad(format!(
+            "channel=snap needs impl=str0m: {} does not exchange SCTP INIT in the SDP",
+            imp.name()
+        ));
+    }
     if let Err(r) = check_sdp(&body, "offer") {
         return r.into_response();
     }
@@ -238,7 +253,7 @@ async fn offer(
     }
     let ip = local.map_or(s.fallback_ip, |l| l.0 .0.ip().to_canonical());
     let (close_tx, close_rx) = oneshot::channel();
-    match engine::accept(imp, &body, ip, close_rx).await {
+    match engine::accept(imp, &body, ip, close_rx, negotiated).await {
         Ok(peer) => {
             let sid = s.next.fetch_add(1, Ordering::Relaxed);
             locked(&s.sessions).insert(

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::frame::FrameError;
+use crate::network::{RtcChannelMode, RtcSignalling};
 
 /// The client's default QUIC keep-alive, well under the 30 s idle timeout (the `idle` workload
 /// sets its own, see [`Target::quic_keep_alive`]). The server sends none: the client keeps the
@@ -85,6 +86,12 @@ pub struct Target {
     pub lazy_up: bool,
     /// WebRTC: the STUN/TURN servers and ICE policy (None: host candidates only).
     pub ice: Option<crate::transport::rtc::ice::IceConfig>,
+    /// WebRTC: how the client opens its data channel (DCEP by default; the fast paths skip
+    /// round trips, see [`RtcChannelMode`]).
+    pub rtc_channel: RtcChannelMode,
+    /// WebRTC: whether the offer goes over a fresh HTTPS connection or one opened before the
+    /// timed setup.
+    pub rtc_signalling: RtcSignalling,
 }
 
 impl Target {
@@ -107,6 +114,8 @@ impl Target {
             quic_keep_alive: Some(WEBTRANSPORT_KEEP_ALIVE),
             lazy_up: false,
             ice: None,
+            rtc_channel: RtcChannelMode::Dcep,
+            rtc_signalling: RtcSignalling::Fresh,
         }
     }
 }

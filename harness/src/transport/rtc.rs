@@ -5,7 +5,8 @@
 //! Signalling is WHIP-style over the server's HTTPS port, without trickle: the client gathers
 //! its candidates, `POST /rtc/offer?client=<id>&impl=<server impl>` with the complete offer,
 //! and gets `201 Created` with the complete answer and `Location: /rtc/session/<sid>`. The client
-//! opens one in-band (DCEP) channel; the server accepts any.
+//! opens one in-band (DCEP) channel, which the server accepts whatever its options; or, on the
+//! setup fast paths, asks (`&channel=negotiated|snap`) for a pre-negotiated one both create.
 //!
 //! For the relay workload two clients connect to each other instead (peer to peer): the sender
 //! offers through `POST /rtc/relay/offer?client=A&peer=B`, the receiver takes the offer from
@@ -28,13 +29,15 @@ use tokio::sync::oneshot;
 
 pub use events::ServerPeer;
 pub use shared::{
-    check_size, local_ip_for, local_ip_towards, max_frame, size_skip_reason, ChannelOpts, RtcImpl,
-    CHANNEL_LABEL, MAX_BUFFERED, MAX_MESSAGE, OPEN_TIMEOUT, WEBRTC_RS_MAX_MESSAGE,
+    check_size, local_ip_for, local_ip_towards, max_frame, size_skip_reason, ChannelOpts,
+    Negotiated, RtcImpl, CHANNEL_LABEL, MAX_BUFFERED, MAX_MESSAGE, OPEN_TIMEOUT,
+    WEBRTC_RS_MAX_MESSAGE,
 };
 pub use signal::{relay_answer, relay_take_offer, signal, Signal, RELAY_OFFER_WAIT};
 
 use super::api::{Connection, Guarantees, Target, Transport, TransportError};
 use super::{rtc_str0m, rtc_webrtcrs};
+use crate::network::{RtcChannelMode, RtcSignalling};
 
 /// The implementations, default first.
 pub const IMPLEMENTATIONS: &[&str] = &["str0m", "webrtc-rs"];
@@ -76,6 +79,8 @@ impl Transport for WebRtcTransport {
     async fn connect(&self, target: &Target) -> Result<Connection, TransportError> {
         let opts = ChannelOpts {
             reliable: self.reliable,
+            channel: target.rtc_channel,
+            signalling: target.rtc_signalling,
         };
         let to = Signal::Server(self.server);
         match self.client {
@@ -89,7 +94,8 @@ impl Transport for WebRtcTransport {
     }
 
     /// The sender offers to `peer` through the server; the receiver takes the offer and
-    /// answers; then they talk directly. Both run this transport's client stack.
+    /// answers; then they talk directly. Both run this transport's client stack, with an
+    /// in-band channel over fresh signalling (the fast paths are for client–server peers).
     async fn connect_relay(
         &self,
         target: &Target,
@@ -98,6 +104,8 @@ impl Transport for WebRtcTransport {
     ) -> Result<Connection, TransportError> {
         let opts = ChannelOpts {
             reliable: self.reliable,
+            channel: RtcChannelMode::Dcep,
+            signalling: RtcSignalling::Fresh,
         };
         match (self.client, sender) {
             (RtcImpl::Str0m, true) => rtc_str0m::connect(target, opts, Signal::Peer(peer)).await,
@@ -111,16 +119,18 @@ impl Transport for WebRtcTransport {
 }
 
 /// Server side: answers a complete offer with a peer of stack `imp` whose host candidate is on
-/// `local_ip`. The peer runs until the client closes, its connection is lost, or `close` fires
-/// (or is dropped); `close`'s receiver is dropped when the peer ends.
+/// `local_ip`, creating the client's pre-negotiated channel if it asked for one. The peer runs
+/// until the client closes, its connection is lost, or `close` fires (or is dropped);
+/// `close`'s receiver is dropped when the peer ends.
 pub async fn accept(
     imp: RtcImpl,
     offer_sdp: &str,
     local_ip: IpAddr,
     close: oneshot::Receiver<()>,
+    negotiated: Option<Negotiated>,
 ) -> Result<ServerPeer, TransportError> {
     match imp {
-        RtcImpl::Str0m => rtc_str0m::accept(offer_sdp, local_ip, close).await,
-        RtcImpl::WebrtcRs => rtc_webrtcrs::accept(offer_sdp, local_ip, close).await,
+        RtcImpl::Str0m => rtc_str0m::accept(offer_sdp, local_ip, close, negotiated).await,
+        RtcImpl::WebrtcRs => rtc_webrtcrs::accept(offer_sdp, local_ip, close, negotiated).await,
     }
 }

@@ -21,10 +21,10 @@ use super::rtc::events::{
     ChannelWriter, Inbound, InboundTx, Message, PeerEvent, RtcChannel, ServerPeer,
 };
 use super::rtc::shared::{
-    check_size, local_ip_for, send_window, setup_from, ChannelOpts, PhaseTx, CHANNEL_LABEL,
-    MAX_BUFFERED, MAX_MESSAGE, OPEN_TIMEOUT,
+    check_size, local_ip_for, send_window, setup_from, ChannelOpts, Negotiated, PhaseTx,
+    CHANNEL_LABEL, MAX_BUFFERED, MAX_MESSAGE, NEGOTIATED_STREAM, OPEN_TIMEOUT,
 };
-use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
+use super::rtc::signal::{open_early, relay_answer, relay_take_offer, signal, Signal};
 
 /// Frames queued towards a peer task before senders wait.
 const QUEUE: usize = 1024;
@@ -43,22 +43,41 @@ fn rtc_err(context: &str, e: RtcError) -> TransportError {
     TransportError::Protocol(format!("str0m {context}: {e}"))
 }
 
-fn new_rtc() -> Rtc {
+/// A new peer; `snap`: SCTP INIT chunks go in the SDP (SNAP), so no SCTP handshake follows DTLS.
+fn new_rtc(snap: bool) -> Rtc {
     Rtc::builder()
         .set_sctp_max_buffered_amount(MAX_BUFFERED + MAX_MESSAGE)
         .set_stats_interval(Some(STATS_INTERVAL))
+        .set_snap_enabled(snap)
         .build(Instant::now())
 }
 
-/// A UDP socket on `ip` and a new peer whose one host candidate is that socket's address.
-async fn bind_peer(ip: IpAddr) -> Result<(UdpSocket, Rtc), TransportError> {
+/// The channel's configuration: in band (DCEP) unless `negotiated`, with stream id
+/// [`NEGOTIATED_STREAM`] on both peers.
+fn channel_config(reliable: bool, negotiated: bool) -> ChannelConfig {
+    ChannelConfig {
+        label: CHANNEL_LABEL.into(),
+        ordered: reliable,
+        reliability: if reliable {
+            Reliability::Reliable
+        } else {
+            Reliability::MaxRetransmits { retransmits: 0 }
+        },
+        negotiated: negotiated.then_some(NEGOTIATED_STREAM),
+        ..Default::default()
+    }
+}
+
+/// A UDP socket on `ip` and a new peer ([`new_rtc`]) whose one host candidate is that
+/// socket's address.
+async fn bind_peer(ip: IpAddr, snap: bool) -> Result<(UdpSocket, Rtc), TransportError> {
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
         .await
         .map_err(|e| TransportError::io(format!("binding a UDP socket on {ip}"), e))?;
     let addr = socket
         .local_addr()
         .map_err(|e| TransportError::io("peer socket", e))?;
-    let mut rtc = new_rtc();
+    let mut rtc = new_rtc(snap);
     let cand = Candidate::host(addr, "udp")
         .map_err(|e| TransportError::Protocol(format!("host candidate {addr}: {e}")))?;
     rtc.add_local_candidate(cand);
@@ -88,13 +107,20 @@ impl Role {
         }
     }
 
+    /// The client's channel can carry frames: its channel is open and DTLS is up. With SNAP
+    /// str0m opens a negotiated channel before DTLS completes (the association needs no
+    /// handshake), and a frame written then waits for DTLS: setup ends when both are done.
+    fn ready(&mut self) {
+        if let Role::Client { open, .. } = self {
+            if let Some(o) = open.take() {
+                let _ = o.send(());
+            }
+        }
+    }
+
     fn channel_open(&mut self, cid: ChannelId) {
         match self {
-            Role::Client { open, .. } => {
-                if let Some(o) = open.take() {
-                    let _ = o.send(());
-                }
-            }
+            Role::Client { .. } => {}
             Role::Server {
                 events,
                 out,
@@ -140,6 +166,8 @@ struct PeerState {
     /// The first channel opened: `None`-addressed frames go to it, and it closing ends the peer.
     primary: Option<ChannelId>,
     ice_done: bool,
+    /// DTLS is up (str0m's `Connected`).
+    dtls_done: bool,
     /// The primary channel closed: end once what is queued is handed over.
     closing: bool,
     /// The selected ICE pair's least round trip so far ([`send_window`]).
@@ -158,13 +186,22 @@ impl PeerState {
                 IceConnectionState::Disconnected => return true,
                 _ => {}
             },
-            Event::Connected => role.phase("dtls"),
+            Event::Connected => {
+                self.dtls_done = true;
+                role.phase("dtls");
+                if self.primary.is_some() {
+                    role.ready();
+                }
+            }
             Event::ChannelOpen(cid, _label) => {
                 if self.primary.is_none() {
                     self.primary = Some(cid);
                     role.phase("channel");
                 }
                 role.channel_open(cid);
+                if self.dtls_done {
+                    role.ready();
+                }
             }
             Event::ChannelData(d) => role.data(d.id, d.binary, d.data),
             Event::ChannelClose(cid) if Some(cid) == self.primary => {
@@ -233,6 +270,7 @@ async fn drive(
     let mut buf = vec![0u8; RECV_BUF];
     let mut outq: VecDeque<(ChannelId, Bytes)> = VecDeque::new();
     let mut st = PeerState::default();
+    let mut held = Held::default();
     loop {
         write_queued(&mut rtc, &mut outq, send_window(st.rtt))?;
         let deadline = loop {
@@ -249,6 +287,9 @@ async fn drive(
                 }
             }
         };
+        if held.retry(&mut rtc, local)? {
+            continue;
+        }
         if !rtc.is_alive() || (st.closing && outq.is_empty()) {
             return Ok(());
         }
@@ -257,10 +298,13 @@ async fn drive(
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
                 let (n, source) = r.map_err(|e| TransportError::io("peer socket recv", e))?;
-                feed(&mut rtc, &buf[..n], source, local)?;
+                held.feed(&mut rtc, &buf[..n], source, local)?;
                 for _ in 1..RECV_BATCH {
+                    if held.is_some() {
+                        break;
+                    }
                     match socket.try_recv_from(&mut buf) {
-                        Ok((n, source)) => feed(&mut rtc, &buf[..n], source, local)?,
+                        Ok((n, source)) => held.feed(&mut rtc, &buf[..n], source, local)?,
                         Err(_) => break,
                     }
                 }
@@ -293,15 +337,55 @@ async fn drive(
     }
 }
 
+/// A datagram str0m did not take, fed again once its output has been drained. The ICE
+/// agent nominates its pair while its output is polled, and until then str0m refuses DTLS
+/// from the peer's address: a ClientHello that arrives in the same batch as the nominating
+/// STUN check was dropped, and the handshake waited for DTLS's 1 s retransmission (str0m's
+/// in-band setup on loopback took ~1 s instead of ~5 ms in the agents).
+#[derive(Default)]
+struct Held(Option<(Vec<u8>, SocketAddr)>);
+
+impl Held {
+    fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Feeds a datagram, holding it if str0m does not take it yet (one at most: a second is
+    /// dropped, as UDP may).
+    fn feed(
+        &mut self,
+        rtc: &mut Rtc,
+        data: &[u8],
+        source: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), TransportError> {
+        if !feed(rtc, data, source, local)? && self.0.is_none() {
+            self.0 = Some((data.to_vec(), source));
+        }
+        Ok(())
+    }
+
+    /// Feeds the held datagram again (dropped if str0m still refuses it); true if there was
+    /// one, so the caller polls the output it produced.
+    fn retry(&mut self, rtc: &mut Rtc, local: SocketAddr) -> Result<bool, TransportError> {
+        let Some((data, source)) = self.0.take() else {
+            return Ok(false);
+        };
+        feed(rtc, &data, source, local)?;
+        Ok(true)
+    }
+}
+
+/// Hands one datagram to str0m; false when str0m does not take it (yet): see [`Held`].
 fn feed(
     rtc: &mut Rtc,
     data: &[u8],
     source: SocketAddr,
     local: SocketAddr,
-) -> Result<(), TransportError> {
+) -> Result<bool, TransportError> {
     // Datagrams str0m cannot parse (not STUN/DTLS/RTP) are dropped.
     let Ok(contents) = data.try_into() else {
-        return Ok(());
+        return Ok(true);
     };
     let input = Input::Receive(
         Instant::now(),
@@ -312,27 +396,35 @@ fn feed(
             contents,
         },
     );
-    if rtc.accepts(&input) {
-        rtc.handle_input(input).map_err(|e| rtc_err("input", e))?;
+    if !rtc.accepts(&input) {
+        return Ok(false);
     }
-    Ok(())
+    rtc.handle_input(input).map_err(|e| rtc_err("input", e))?;
+    Ok(true)
 }
 
-/// Server side: answers a complete offer as a str0m peer whose host candidate is on `local_ip`.
-/// The peer runs until the client closes, ICE fails, or `close` fires; its channels and its end
-/// are reported as [`PeerEvent`]s.
+/// Server side: answers a complete offer as a str0m peer whose host candidate is on `local_ip`,
+/// creating the client's pre-negotiated channel if it asked for one. The peer runs until the
+/// client closes, ICE fails, or `close` fires; its channels and its end are reported as
+/// [`PeerEvent`]s.
 pub async fn accept(
     offer_sdp: &str,
     local_ip: IpAddr,
     close: oneshot::Receiver<()>,
+    negotiated: Option<Negotiated>,
 ) -> Result<ServerPeer, TransportError> {
     let offer = SdpOffer::from_sdp_string(offer_sdp)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
-    let (socket, mut rtc) = bind_peer(local_ip).await?;
+    let snap = negotiated.is_some_and(|n| n.snap);
+    let (socket, mut rtc) = bind_peer(local_ip, snap).await?;
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| rtc_err("accepting the offer", e))?;
+    if let Some(n) = negotiated {
+        rtc.direct_api()
+            .create_data_channel(channel_config(n.reliable, true));
+    }
     let (out_tx, out_rx) = mpsc::channel(QUEUE);
     let (ev_tx, events) = mpsc::unbounded_channel();
     let role = Role::Server {
@@ -370,9 +462,9 @@ impl ChannelWriter for Str0mWriter {
 /// A new str0m peer with a UDP socket and its host candidate on `target`'s local address, else
 /// the one towards its server (in a topology, this host's own address; on loopback, loopback):
 /// [`local_ip_for`].
-async fn client_peer(target: &Target) -> Result<(Rtc, UdpSocket), TransportError> {
+async fn client_peer(target: &Target, snap: bool) -> Result<(Rtc, UdpSocket), TransportError> {
     let ip = local_ip_for(target)?;
-    let (socket, rtc) = bind_peer(ip).await?;
+    let (socket, rtc) = bind_peer(ip, snap).await?;
     Ok((rtc, socket))
 }
 
@@ -383,23 +475,17 @@ pub async fn connect(
     opts: ChannelOpts,
     to: Signal,
 ) -> Result<Connection, TransportError> {
+    let early = open_early(target, &opts).await?;
     let t0 = Instant::now();
-    let (mut rtc, socket) = client_peer(target).await?;
+    let negotiated = opts.negotiated();
+    let snap = negotiated.is_some_and(|n| n.snap);
+    let (mut rtc, socket) = client_peer(target, snap).await?;
     let mut api = rtc.sdp_api();
-    api.add_channel_with_config(ChannelConfig {
-        label: CHANNEL_LABEL.into(),
-        ordered: opts.reliable,
-        reliability: if opts.reliable {
-            Reliability::Reliable
-        } else {
-            Reliability::MaxRetransmits { retransmits: 0 }
-        },
-        ..Default::default()
-    });
+    api.add_channel_with_config(channel_config(opts.reliable, negotiated.is_some()));
     let (offer, pending) = api
         .apply()
         .ok_or_else(|| TransportError::Protocol("str0m made no offer".into()))?;
-    let (answer, session) = signal(target, offer.to_sdp_string(), to).await?;
+    let (answer, session) = signal(target, offer.to_sdp_string(), to, &opts, early).await?;
     let signalled = Instant::now();
     let answer = SdpAnswer::from_sdp_string(&answer)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP answer: {e}")))?;
@@ -416,7 +502,7 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
     let t0 = Instant::now();
     let offer = SdpOffer::from_sdp_string(&offer)
         .map_err(|e| TransportError::Protocol(format!("invalid SDP offer: {e}")))?;
-    let (mut rtc, socket) = client_peer(target).await?;
+    let (mut rtc, socket) = client_peer(target, false).await?;
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)

@@ -38,10 +38,10 @@ use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
 use super::rtc::events::{ChannelWriter, Inbound, Message, PeerEvent, RtcChannel, ServerPeer};
 use super::rtc::ice::{pair_path, IceConfig};
 use super::rtc::shared::{
-    check_size, local_ip_towards, setup_from, ChannelOpts, CHANNEL_LABEL, MAX_BUFFERED,
-    OPEN_TIMEOUT,
+    check_size, local_ip_towards, setup_from, ChannelOpts, Negotiated, CHANNEL_LABEL, MAX_BUFFERED,
+    NEGOTIATED_STREAM, OPEN_TIMEOUT,
 };
-use super::rtc::signal::{relay_answer, relay_take_offer, signal, Signal};
+use super::rtc::signal::{open_early, relay_answer, relay_take_offer, signal, Signal};
 
 fn err(context: &str, e: webrtc::Error) -> TransportError {
     TransportError::Protocol(format!("webrtc-rs {context}: {e}"))
@@ -177,42 +177,71 @@ async fn watch_low(dc: &RTCDataChannel) -> Arc<Notify> {
     low
 }
 
-/// Server side: answers a complete offer as a webrtc-rs peer on `local_ip`. The peer runs until
-/// its connection fails, closes or disconnects, or `close` fires; its channels and its end are
-/// reported as [`PeerEvent`]s.
+/// A server peer's channel, once open: its messages go to an [`Inbound`], and it is reported
+/// as [`PeerEvent::Opened`] with a writer.
+async fn server_channel(dc: Arc<RTCDataChannel>, opened: mpsc::UnboundedSender<PeerEvent>) {
+    let low = watch_low(&dc).await;
+    let (tx, inbound) = Inbound::channel();
+    // webrtc-rs reads this channel no further until the message is handled.
+    dc.on_message(Box::new(move |m: DataChannelMessage| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            tx.deliver(if m.is_string {
+                Message::Text
+            } else {
+                Message::Binary(m.data)
+            })
+            .await;
+        })
+    }));
+    let _ = opened.send(PeerEvent::Opened(RtcChannel {
+        writer: Box::new(RtcRsWriter { dc, low }),
+        inbound,
+    }));
+}
+
+/// The client's channel options, and a server's for a pre-negotiated channel: reliable and
+/// ordered, or unordered without retransmissions; in band unless `negotiated`.
+fn channel_init(reliable: bool, negotiated: bool) -> RTCDataChannelInit {
+    RTCDataChannelInit {
+        ordered: Some(reliable),
+        max_retransmits: if reliable { None } else { Some(0) },
+        negotiated: negotiated.then_some(NEGOTIATED_STREAM),
+        ..Default::default()
+    }
+}
+
+/// Server side: answers a complete offer as a webrtc-rs peer on `local_ip`, creating the
+/// client's pre-negotiated channel if it asked for one (SNAP is str0m's only: refused). The
+/// peer runs until its connection fails, closes or disconnects, or `close` fires; its channels
+/// and its end are reported as [`PeerEvent`]s.
 pub async fn accept(
     offer_sdp: &str,
     local_ip: IpAddr,
     close: oneshot::Receiver<()>,
+    negotiated: Option<Negotiated>,
 ) -> Result<ServerPeer, TransportError> {
+    if negotiated.is_some_and(|n| n.snap) {
+        return Err(TransportError::Protocol(
+            "webrtc-rs does not exchange SCTP INIT in the SDP (SNAP): use the str0m server".into(),
+        ));
+    }
     let offer = RTCSessionDescription::offer(offer_sdp.to_string())
         .map_err(|e| err("invalid SDP offer", e))?;
     let pc = peer(local_ip, None).await?;
     let (ev_tx, events) = mpsc::unbounded_channel();
     let opened = ev_tx.clone();
     pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
-        let opened = opened.clone();
-        Box::pin(async move {
-            let low = watch_low(&dc).await;
-            let (tx, inbound) = Inbound::channel();
-            // webrtc-rs reads this channel no further until the message is handled.
-            dc.on_message(Box::new(move |m: DataChannelMessage| {
-                let tx = tx.clone();
-                Box::pin(async move {
-                    tx.deliver(if m.is_string {
-                        Message::Text
-                    } else {
-                        Message::Binary(m.data)
-                    })
-                    .await;
-                })
-            }));
-            let _ = opened.send(PeerEvent::Opened(RtcChannel {
-                writer: Box::new(RtcRsWriter { dc, low }),
-                inbound,
-            }));
-        })
+        Box::pin(server_channel(dc, opened.clone()))
     }));
+    if let Some(n) = negotiated {
+        let dc = pc
+            .create_data_channel(CHANNEL_LABEL, Some(channel_init(n.reliable, true)))
+            .await
+            .map_err(|e| err("creating the negotiated channel", e))?;
+        let (opened, d) = (ev_tx.clone(), dc.clone());
+        dc.on_open(Box::new(move || Box::pin(server_channel(d, opened))));
+    }
     let (end_tx, end_rx) = oneshot::channel::<()>();
     let end_tx = Mutex::new(Some(end_tx));
     pc.on_peer_connection_state_change(Box::new(move |s| {
@@ -287,16 +316,19 @@ pub async fn connect(
     opts: ChannelOpts,
     to: Signal,
 ) -> Result<Connection, TransportError> {
+    let negotiated = opts.negotiated();
+    if negotiated.is_some_and(|n| n.snap) {
+        return Err(TransportError::Protocol(
+            "webrtc-rs does not exchange SCTP INIT in the SDP (SNAP); str0m does".into(),
+        ));
+    }
+    let early = open_early(target, &opts).await?;
     let t0 = Instant::now();
     // webrtc-rs gathers host candidates from interface addresses only, so a spread loopback
     // source (127.0.0.2, … which lo routes but does not list) is not used.
     let pc = peer(local_ip_towards(target.addr)?, target.ice.as_ref()).await?;
     let (ph_tx, mut ph_rx) = watch_phases(&pc);
-    let init = RTCDataChannelInit {
-        ordered: Some(opts.reliable),
-        max_retransmits: if opts.reliable { None } else { Some(0) },
-        ..Default::default()
-    };
+    let init = channel_init(opts.reliable, negotiated.is_some());
     let dc = pc
         .create_data_channel(CHANNEL_LABEL, Some(init))
         .await
@@ -323,7 +355,7 @@ pub async fn connect(
     let sdp = complete_local(&pc, offer).await?;
     // Candidate gathering (STUN binding, TURN allocation) ends before the offer goes out.
     let _ = ph_tx.send(("gather", Instant::now()));
-    let (answer, session) = signal(target, sdp, to).await?;
+    let (answer, session) = signal(target, sdp, to, &opts, early).await?;
     let signalled = Instant::now();
     let answer = RTCSessionDescription::answer(answer).map_err(|e| err("invalid SDP answer", e))?;
     pc.set_remote_description(answer)

@@ -156,6 +156,8 @@ mod tests {
             turn: crate::network::TurnPlace::Server,
             turn_transport: crate::network::TurnTransport::Tls,
             turn_delay_ms: Some(1.0),
+            rtc_channel: crate::network::RtcChannelMode::Snap,
+            rtc_signalling: crate::network::RtcSignalling::Reused,
             ..Params::default()
         };
         let json = serde_json::to_value(&p).unwrap();

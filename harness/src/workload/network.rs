@@ -1,4 +1,5 @@
-//! The network keys (issue 17): `nat`, `ice`, `turn`, `turn_transport`, `turn_delay_ms`
+//! The network keys (issue 17): `nat`, `ice`, `turn`, `turn_transport`, `turn_delay_ms`, and
+//! the WebRTC setup fast paths (issue 15): `rtc_channel`, `rtc_signalling`;
 //! declared for the catalogue ([`PARAMS`]), checked together ([`cross_check`]) and kept in a
 //! cell's params where they apply ([`trim_cell_params`]); which WebRTC cells cannot run with
 //! them is said at plan time ([`skip_reason`]). Their values are
@@ -6,7 +7,9 @@
 
 use super::params::{Check, ParamDecl, ParamType, ParamValue, Params};
 use super::spec::WorkloadSpec;
-use crate::network::{uses_ice, Choice, IcePolicy, NatKind, TurnPlace, TurnTransport};
+use crate::network::{
+    uses_ice, Choice, IcePolicy, NatKind, RtcChannelMode, RtcSignalling, TurnPlace, TurnTransport,
+};
 
 /// The network keys: NAT, TURN, ICE policy (every workload takes them; the ICE and TURN keys
 /// apply to WebRTC cells only and are recorded on those).
@@ -57,6 +60,26 @@ pub const PARAMS: &[ParamDecl] = &[
         default: None,
         check: Check::DelayMs,
         doc: "turn = \"near-peers\": one-way delay on the TURN host's access link; none = unshaped",
+        quick: false,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "rtc_channel",
+        ty: ParamType::Str,
+        default: Some(ParamValue::Str("dcep")),
+        check: Check::Choice(RtcChannelMode::NAMES),
+        doc: "how WebRTC clients open their channel: \"dcep\" (in band), \"negotiated\" (no DCEP round trip), \"snap\" (negotiated, SCTP INIT in the SDP; str0m only); see docs/protocol.md",
+        quick: false,
+        only: None,
+        refusal: None,
+    },
+    ParamDecl {
+        key: "rtc_signalling",
+        ty: ParamType::Str,
+        default: Some(ParamValue::Str("fresh")),
+        check: Check::Choice(RtcSignalling::NAMES),
+        doc: "WebRTC clients' offer: over a \"fresh\" HTTPS connection, or one \"reused\" (opened before the timed setup)",
         quick: false,
         only: None,
         refusal: None,
@@ -117,6 +140,9 @@ pub fn skip_reason(
         ));
     }
     let peers = matches!(spec, WorkloadSpec::Relay(_));
+    if let Some(why) = fast_path_skip(implementation, browser, peers, p) {
+        return Some(why);
+    }
     match (browser, implementation) {
         (false, Some("str0m")) if p.ice == IcePolicy::Relay => Some(
             "str0m does no STUN or TURN itself (it leaves candidate gathering to the \
@@ -142,15 +168,58 @@ pub fn skip_reason(
     }
 }
 
+/// Why a WebRTC cell cannot take its setup fast path (`rtc_channel`, `rtc_signalling`): the
+/// browser client opens in-band channels over fresh signalling only, peers of the relay
+/// workload signal through the server's relay, and SNAP is str0m's alone.
+fn fast_path_skip(
+    implementation: Option<&str>,
+    browser: bool,
+    peers: bool,
+    p: &Params,
+) -> Option<String> {
+    let fast = !p.rtc_channel.is_default() || !p.rtc_signalling.is_default();
+    if fast && browser {
+        return Some(format!(
+            "the browser client opens an in-band channel over fresh signalling; rtc_channel = \
+             {:?}, rtc_signalling = {:?} are for the Rust clients",
+            p.rtc_channel.as_str(),
+            p.rtc_signalling.as_str()
+        ));
+    }
+    if fast && peers {
+        return Some(
+            "the setup fast paths (rtc_channel, rtc_signalling) are for client–server peers; \
+             relay peers signal through the server's relay"
+                .into(),
+        );
+    }
+    if p.rtc_channel == RtcChannelMode::Snap && implementation != Some("str0m") {
+        return Some(format!(
+            "rtc_channel = \"snap\" exchanges SCTP INIT chunks in the SDP \
+             (draft-hancke-tsvwg-snap), which str0m 0.24 does and {} does not",
+            implementation.unwrap_or("this stack")
+        ));
+    }
+    None
+}
+
 /// Keeps the network keys in a cell's `params` where they apply: `nat` on every cell behind
-/// one; `ice`, `turn`, `turn_transport` and `turn_delay_ms` on WebRTC cells only (coturn is
+/// one; `ice`, `turn`, `turn_transport`, `turn_delay_ms` and the fast paths on WebRTC cells
+/// only (coturn is
 /// started for those alone), spelt out in full whenever there is a TURN server.
 pub fn trim_cell_params(
     transport: &str,
     p: &Params,
     params: &mut serde_json::Map<String, serde_json::Value>,
 ) {
-    const ICE_KEYS: [&str; 4] = ["ice", "turn", "turn_transport", "turn_delay_ms"];
+    const ICE_KEYS: [&str; 6] = [
+        "ice",
+        "turn",
+        "turn_transport",
+        "turn_delay_ms",
+        "rtc_channel",
+        "rtc_signalling",
+    ];
     if !uses_ice(transport) {
         for k in ICE_KEYS {
             params.remove(k);
@@ -225,6 +294,35 @@ mod tests {
         let e = parse(lone, "n.toml", &profiles()).map(|_| ()).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (4, "workload[1].ice"), "{e}");
         assert!(e.msg.contains("need a TURN server"), "{e}");
+    }
+
+    /// The fast paths run on the Rust clients' client–server peers; SNAP on str0m only.
+    #[test]
+    fn fast_paths_are_skipped_where_they_cannot_run() {
+        let p = |channel, signalling| Params {
+            rtc_channel: channel,
+            rtc_signalling: signalling,
+            ..Params::default()
+        };
+        let none = || false;
+        let (snap, fresh) = (RtcChannelMode::Snap, RtcSignalling::Fresh);
+        let connect = WorkloadSpec::Connect(p(snap, fresh));
+        assert_eq!(
+            skip_reason("webrtc", Some("str0m"), false, &connect, none),
+            None
+        );
+        let rs = skip_reason("webrtc", Some("webrtc-rs"), false, &connect, none);
+        assert!(rs.is_some_and(|w| w.contains("SNAP") || w.contains("snap")));
+        let negotiated =
+            WorkloadSpec::Connect(p(RtcChannelMode::Negotiated, RtcSignalling::Reused));
+        assert_eq!(
+            skip_reason("webrtc", Some("webrtc-rs"), false, &negotiated, none),
+            None
+        );
+        assert!(skip_reason("webrtc", None, true, &negotiated, none).is_some());
+        let relay = WorkloadSpec::Relay(p(RtcChannelMode::Negotiated, fresh));
+        assert!(skip_reason("webrtc", Some("str0m"), false, &relay, none).is_some());
+        assert_eq!(skip_reason("websocket", None, false, &connect, none), None);
     }
 
     /// The ICE keys stay on WebRTC cells only; with a TURN server they are spelt out.

@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 use wirebench_netem::profile::MAX_DELAY_MS;
 
-use crate::network::{Choice, IcePolicy, NatKind, TurnPlace, TurnTransport};
+use crate::network::{
+    Choice, IcePolicy, NatKind, RtcChannelMode, RtcSignalling, TurnPlace, TurnTransport,
+};
 use crate::proxy::ProxyKind;
 
 /// Parameters shared by the workloads (each uses the ones that apply).
@@ -97,6 +99,12 @@ pub struct Params {
     /// turn = near-peers: one-way delay on the TURN host's access link, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_delay_ms: Option<f64>,
+    /// How WebRTC clients open their data channel (scenario key `rtc_channel`).
+    #[serde(default, skip_serializing_if = "Choice::is_default")]
+    pub rtc_channel: RtcChannelMode,
+    /// How WebRTC clients send their offer (scenario key `rtc_signalling`).
+    #[serde(default, skip_serializing_if = "Choice::is_default")]
+    pub rtc_signalling: RtcSignalling,
 }
 
 /// Which HTTP versions the server under test offers on TCP P.
@@ -547,6 +555,8 @@ impl Params {
             "turn" => self.turn = choice(v),
             "turn_transport" => self.turn_transport = choice(v),
             "turn_delay_ms" => self.turn_delay_ms = float,
+            "rtc_channel" => self.rtc_channel = choice(v),
+            "rtc_signalling" => self.rtc_signalling = choice(v),
             _ => {}
         }
     }

@@ -302,9 +302,7 @@ pub fn csv(r: &Results) -> String {
         ] {
             row.push(v.map(|v| v.to_string()).unwrap_or_default());
         }
-        row.push(num(
-            figures::predicted_setup(k.transport, k.plaintext()).map(|p| p.rtts)
-        ));
+        row.push(num(k.predicted_setup().map(|p| p.rtts)));
         row.push(csv_field(k.reason().unwrap_or("")));
         let _ = writeln!(s, "{}", row.join(","));
     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::figures::{self, distinct, KeyCells};
+use crate::figures::{distinct, KeyCells};
 use crate::format::{escape, lost_pct};
 use crate::metrics::{self as m, Metric, MetricKind};
 use crate::plots::{self, BarRow, BarValue, Bars, Line};
@@ -120,7 +120,7 @@ pub(super) fn metric_bars(
                 back: back_value,
                 note: Some(note),
                 marker: if predicted {
-                    figures::predicted_setup(k.transport, k.plaintext()).map(|p| p.rtts)
+                    k.predicted_setup().map(|p| p.rtts)
                 } else {
                     None
                 },

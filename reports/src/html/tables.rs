@@ -264,7 +264,7 @@ pub(super) fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
          round trips go</th></tr>\n",
     );
     for k in keys {
-        let pred = figures::predicted_setup(k.transport, k.plaintext());
+        let pred = k.predicted_setup();
         let _ = writeln!(
             h,
             "<tr{}><td>{}</td><td>{}</td>{}{}<td class=\"num\">{}</td><td>{}</td></tr>",
@@ -273,9 +273,12 @@ pub(super) fn setup_table(h: &mut String, keys: &[&KeyCells<'_>]) {
             escape(k.profile),
             metric_td(k, m::SETUP_MS),
             metric_td(k, m::SETUP_RTTS),
-            pred.map(|p| format!("{}{}", if p.approximate { "≈ " } else { "" }, p.rtts))
+            pred.as_ref()
+                .map(|p| format!("{}{}", if p.approximate { "≈ " } else { "" }, p.rtts))
                 .unwrap_or_else(|| "–".into()),
-            pred.map(|p| escape(p.basis)).unwrap_or_else(|| "–".into()),
+            pred.as_ref()
+                .map(|p| escape(&p.basis))
+                .unwrap_or_else(|| "–".into()),
         );
     }
     h.push_str(

@@ -764,6 +764,55 @@ mod tests {
         cells
     }
 
+    /// A fast-path connect workload gets its own verdict, judged against its own path's
+    /// prediction, and is not mixed into the plain `connect` fit; a stack that cannot take the
+    /// path (skipped) gets none.
+    #[test]
+    fn setup_fast_paths_are_judged_apart() {
+        let mut cells = Vec::new();
+        for (profile, rtt) in [("rtt-10", 20.0), ("rtt-50", 100.0), ("rtt-150", 300.0)] {
+            for (name, imp, rtts, skipped) in [
+                ("connect", "str0m", 9.1, false),
+                ("connect-fast", "str0m", 4.05, false),
+                ("connect-fast", "webrtc-rs", 0.0, true),
+            ] {
+                let k = C {
+                    scenario: SETUP,
+                    workload: "connect",
+                    name,
+                    transport: "webrtc",
+                    imp: Some(imp),
+                    profile,
+                };
+                for r in 1..=5 {
+                    cells.push(cell(&k, r, |c| {
+                        if name != "connect" {
+                            c.params.insert("rtc_channel".into(), "snap".into());
+                            c.params.insert("rtc_signalling".into(), "reused".into());
+                        }
+                        if skipped {
+                            c.status = Status::Skipped;
+                            c.error = Some("SNAP is str0m's".into());
+                            return;
+                        }
+                        let ms = 3.0 + rtts * rtt;
+                        c.setup_ms = Some(ms);
+                        c.setup_rtts = Some(ms / rtt);
+                    }));
+                }
+            }
+        }
+        let vs = evaluate(&results(cells));
+        let plain = only(&vs, "setup-rtts-webrtc-str0m");
+        assert_eq!(plain.verdict, Outcome::Confirmed, "{}", plain.decided_by);
+        let fast = only(&vs, "setup-rtts-webrtc-str0m-connect-fast");
+        assert_eq!(fast.verdict, Outcome::Confirmed, "{}", fast.decided_by);
+        assert!(fast.claim.contains("SNAP"), "{}", fast.claim);
+        assert!(!vs
+            .iter()
+            .any(|v| v.id == "setup-rtts-webrtc-webrtc-rs-connect-fast"));
+    }
+
     #[test]
     fn setup_rtts_confirm_refute_and_stay_inconclusive() {
         let id = "setup-rtts-websocket";

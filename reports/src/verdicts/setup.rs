@@ -33,20 +33,32 @@ pub(super) fn cell_rtt_ms(c: &Cell) -> Option<f64> {
     (rtts > 0.0).then(|| ms / rtts)
 }
 
-/// One verdict per transport of `faq-setup` with a predicted setup cost: is the measured
-/// round-trip count (slope over the RTT sweep) the predicted one?
+/// One verdict per connect workload and transport of `faq-setup` with a predicted setup cost:
+/// is the measured round-trip count (slope over the RTT sweep) the predicted one? The plain
+/// `connect` workload gives `setup-rtts-<transport>`; another (`connect-fast`, the WebRTC fast
+/// paths) gives `setup-rtts-<transport>-<workload>`.
 pub(super) fn setup_rtts(ctx: &Ctx<'_>) -> Vec<Verdict> {
     let keys = connect_keys(ctx);
-    setup_transports(&keys)
+    setup_groups(&keys)
         .into_iter()
-        .filter_map(|(id, name, plaintext)| {
-            let pred = figures::predicted_setup(&id, plaintext)?;
-            Some(setup_verdict(&keys, &name, &pred))
+        .filter_map(|(workload, name)| {
+            let mine: Vec<&&KeyCells<'_>> = keys
+                .iter()
+                .filter(|k| k.workload == workload && k.transport_name() == name)
+                .collect();
+            // A fast path a stack cannot take is skipped at plan time, with the reason in
+            // its cells: no verdict for it.
+            let untaken = mine.iter().all(|k| k.ok.is_empty() && k.failed.is_empty());
+            if workload != "connect" && untaken {
+                return None;
+            }
+            let pred = mine.first()?.predicted_setup()?;
+            Some(setup_verdict(&mine, &workload, &name, &pred))
         })
         .collect()
 }
 
-/// The key cells of `faq-setup`'s `connect` workload.
+/// The key cells of `faq-setup`'s `connect` workloads.
 fn connect_keys<'k, 'a>(ctx: &'k Ctx<'a>) -> Vec<&'k KeyCells<'a>> {
     ctx.keys
         .iter()
@@ -60,44 +72,39 @@ fn connect_keys<'k, 'a>(ctx: &'k Ctx<'a>) -> Vec<&'k KeyCells<'a>> {
         .collect()
 }
 
-/// The transports measured, as (id, name, plaintext), each name once in first-seen order.
-fn setup_transports(keys: &[&KeyCells<'_>]) -> Vec<(String, String, bool)> {
-    let mut transports: Vec<(String, String, bool)> = Vec::new();
+/// The (workload, transport as shown) pairs measured, each once, in first-seen order.
+fn setup_groups(keys: &[&KeyCells<'_>]) -> Vec<(String, String)> {
+    let mut groups: Vec<(String, String)> = Vec::new();
     for k in keys {
-        let Some(c) = k.ok.first().or_else(|| k.not_ok().next()) else {
-            continue;
-        };
-        let t = (c.transport.clone(), c.transport_name(), k.plaintext());
-        if !transports.iter().any(|x| x.1 == t.1) {
-            transports.push(t);
+        let g = (k.workload.clone(), k.transport_name());
+        if !groups.contains(&g) {
+            groups.push(g);
         }
     }
-    transports
+    groups
 }
 
-/// The verdict on one transport (`name`) against its prediction.
-fn setup_verdict(keys: &[&KeyCells<'_>], name: &str, pred: &figures::Predicted) -> Verdict {
+/// The verdict on one workload's transport (`name`) against its prediction, from its key
+/// cells (`mine`, one per profile).
+fn setup_verdict(
+    mine: &[&&KeyCells<'_>],
+    workload: &str,
+    name: &str,
+    pred: &figures::Predicted,
+) -> Verdict {
     let tol = if pred.approximate {
         SETUP_TOLERANCE_APPROX_RTTS
     } else {
         SETUP_TOLERANCE_RTTS
     };
-    let mut v = new_setup_verdict(name, pred, tol);
-    let mine: Vec<&&KeyCells<'_>> = keys
-        .iter()
-        .filter(|k| {
-            k.ok.first()
-                .or_else(|| k.not_ok().next())
-                .is_some_and(|c| c.transport_name() == name)
-        })
-        .collect();
-    cell_evidence(&mut v, &mine, name);
-    let (slopes, intercepts) = repeat_fits(&mine);
+    let mut v = new_setup_verdict(workload, name, pred, tol);
+    cell_evidence(&mut v, mine, name);
+    let (slopes, intercepts) = repeat_fits(mine);
     let Some((smin, smax)) = min_max(&slopes) else {
         v.decided_by = "no setup figures on a shaped profile".into();
         return v;
     };
-    phases_caveat(&mut v, &mine);
+    phases_caveat(&mut v, mine);
     let sm = stats::median(&slopes).unwrap_or(smin);
     let within = |s: f64| (s - pred.rtts).abs() <= tol;
     // A failed repeat leaves its repeat's fit on fewer profiles (or none): the verdict is not
@@ -115,7 +122,7 @@ fn setup_verdict(keys: &[&KeyCells<'_>], name: &str, pred: &figures::Predicted) 
         Outcome::Inconclusive
     };
     v.evidence.push(Evidence {
-        cell: format!("{SETUP}/connect/{name}/(RTT sweep fit)"),
+        cell: format!("{SETUP}/{workload}/{name}/(RTT sweep fit)"),
         metric: "setup_rtts_slope".into(),
         unit: "RTT".into(),
         median: sm,
@@ -141,13 +148,27 @@ fn setup_verdict(keys: &[&KeyCells<'_>], name: &str, pred: &figures::Predicted) 
     v
 }
 
-/// The undecided verdict for one transport: id, claim and rule (with its tolerance).
-fn new_setup_verdict(name: &str, pred: &figures::Predicted, tol: f64) -> Verdict {
+/// The undecided verdict for one workload's transport: id, claim and rule (with its
+/// tolerance).
+fn new_setup_verdict(workload: &str, name: &str, pred: &figures::Predicted, tol: f64) -> Verdict {
+    let suffix = if workload == "connect" {
+        String::new()
+    } else {
+        format!("-{workload}")
+    };
+    let path = if workload == "connect" {
+        String::new()
+    } else {
+        format!(" on `{workload}`'s path")
+    };
     new_verdict(
-        &format!("setup-rtts-{}", name.replace(" (", "-").replace(')', "")),
+        &format!(
+            "setup-rtts-{}{suffix}",
+            name.replace(" (", "-").replace(')', "")
+        ),
         "setup",
         &format!(
-            "{name} connection setup costs {}{} round trips as wirebench's stack connects \
+            "{name} connection setup{path} costs {}{} round trips as wirebench's stack connects \
              ({}){}.",
             if pred.approximate { "about " } else { "" },
             pred.rtts,

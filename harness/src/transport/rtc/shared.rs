@@ -6,6 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::network::{RtcChannelMode, RtcSignalling};
 use crate::transport::api::{Setup, Target, TransportError};
 
 /// Label of the channel the client opens.
@@ -115,6 +116,72 @@ impl RtcImpl {
 pub struct ChannelOpts {
     /// Reliable and ordered, or unordered with no retransmissions.
     pub reliable: bool,
+    /// How the channel opens: in band (DCEP), or pre-negotiated (with SNAP or without).
+    pub channel: RtcChannelMode,
+    /// Whether the offer goes over a connection opened before the timed setup.
+    pub signalling: RtcSignalling,
+}
+
+impl ChannelOpts {
+    /// The pre-negotiated channel both peers create, when the channel is not opened in band.
+    pub fn negotiated(&self) -> Option<Negotiated> {
+        match self.channel {
+            RtcChannelMode::Dcep => None,
+            RtcChannelMode::Negotiated | RtcChannelMode::Snap => Some(Negotiated {
+                snap: self.channel == RtcChannelMode::Snap,
+                reliable: self.reliable,
+            }),
+        }
+    }
+}
+
+/// A channel both peers create with the same stream id and options instead of opening it in
+/// band (`negotiated: true`): the client asks the server for one with `channel=` on its offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    /// SCTP INIT chunks in the SDP as well (SNAP): the association needs no handshake.
+    pub snap: bool,
+    /// Reliable and ordered, or unordered with no retransmissions.
+    pub reliable: bool,
+}
+
+/// The stream id of the pre-negotiated channel on both peers.
+pub const NEGOTIATED_STREAM: u16 = 0;
+
+impl Negotiated {
+    /// The offer's query parameters that ask the server for this channel.
+    pub fn query(&self) -> String {
+        let mode = if self.snap { "snap" } else { "negotiated" };
+        let unreliable = if self.reliable { "" } else { "&unreliable=1" };
+        format!("&channel={mode}{unreliable}")
+    }
+
+    /// Parses the offer's `channel` and `unreliable` query values (`None`, `None`: in band);
+    /// `Err` names the value refused.
+    pub fn from_query(
+        channel: Option<&str>,
+        unreliable: Option<&str>,
+    ) -> Result<Option<Self>, String> {
+        let reliable = match unreliable {
+            None | Some("0") => true,
+            Some("1") => false,
+            Some(v) => return Err(format!("unreliable={v:?}: use 1 or 0")),
+        };
+        let snap = match channel {
+            None | Some("dcep") if reliable => return Ok(None),
+            None | Some("dcep") => {
+                return Err(
+                    "unreliable=1 applies to a negotiated channel only (an in-band \
+                            channel carries its options in DCEP)"
+                        .into(),
+                )
+            }
+            Some("negotiated") => false,
+            Some("snap") => true,
+            Some(v) => return Err(format!("channel={v:?}: use dcep, negotiated or snap")),
+        };
+        Ok(Some(Self { snap, reliable }))
+    }
 }
 
 /// The local address a peer for `target` binds: [`Target::local_ip`] when set, else
@@ -179,6 +246,30 @@ pub(crate) fn setup_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The offer's query round-trips the negotiated channel; bad values are refused.
+    #[test]
+    fn negotiated_channel_query_round_trips() {
+        for snap in [false, true] {
+            for reliable in [false, true] {
+                let n = Negotiated { snap, reliable };
+                let q = n.query();
+                let get = |k: &str| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{k}=")[..]))
+                        .map(str::to_string)
+                };
+                let parsed =
+                    Negotiated::from_query(get("channel").as_deref(), get("unreliable").as_deref());
+                assert_eq!(parsed, Ok(Some(n)), "{q}");
+            }
+        }
+        assert_eq!(Negotiated::from_query(None, None), Ok(None));
+        assert_eq!(Negotiated::from_query(Some("dcep"), Some("0")), Ok(None));
+        assert!(Negotiated::from_query(Some("sctp"), None).is_err());
+        assert!(Negotiated::from_query(None, Some("1")).is_err());
+        assert!(Negotiated::from_query(Some("snap"), Some("yes")).is_err());
+    }
 
     /// Each stack's largest frame: 65,536 bytes for str0m (and a browser against it), 65,535
     /// for webrtc-rs; anything larger is refused with the reason.

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::Method;
 
-use super::shared::RtcImpl;
+use super::shared::{ChannelOpts, RtcImpl};
+use crate::network::RtcSignalling;
 use crate::transport::api::{Setup, Target, TransportError};
 use crate::transport::http::{read_body, HttpConn};
 
@@ -53,18 +54,39 @@ async fn sdp_request(
     Ok((status, location, text))
 }
 
-/// Posts a complete offer and returns (answer SDP, session path).
+/// The signalling connection a client opens before its timed setup starts when `opts` say
+/// the signalling is reused (a page that already talks to its origin); None: [`signal`] opens
+/// a fresh one, inside the timed setup.
+pub async fn open_early(
+    target: &Target,
+    opts: &ChannelOpts,
+) -> Result<Option<HttpConn>, TransportError> {
+    if opts.signalling == RtcSignalling::Fresh {
+        return Ok(None);
+    }
+    Ok(Some(HttpConn::open(target, &mut Setup::default()).await?))
+}
+
+/// Posts a complete offer, on `early` if given (see [`open_early`]) else on a new connection,
+/// and returns (answer SDP, session path). An offer to the server asks for the pre-negotiated
+/// channel `opts` want, if any.
 pub async fn signal(
     target: &Target,
     offer: String,
     to: Signal,
+    opts: &ChannelOpts,
+    early: Option<HttpConn>,
 ) -> Result<(String, String), TransportError> {
-    let mut conn = HttpConn::open(target, &mut Setup::default()).await?;
+    let mut conn = match early {
+        Some(c) => c,
+        None => HttpConn::open(target, &mut Setup::default()).await?,
+    };
     let path = match to {
         Signal::Server(server) => format!(
-            "/rtc/offer?client={}&impl={}",
+            "/rtc/offer?client={}&impl={}{}",
             target.client_id,
-            server.name()
+            server.name(),
+            opts.negotiated().map(|n| n.query()).unwrap_or_default()
         ),
         Signal::Peer(peer) => format!("/rtc/relay/offer?client={}&peer={peer}", target.client_id),
     };
