@@ -2,9 +2,11 @@
 //! each access link (host side = up, router side = down). Only where the kernel has sch_netem.
 //!
 //! Mapping of profile keys to netem: `delay D J C%`, `loss random P%` (or `loss gemodel` for
-//! Gilbert-Elliott; netem takes one loss model, so Gilbert-Elliott wins when both are set),
-//! `duplicate`, `reorder`, `rate Rmbit`, `limit Q` (`queue_bytes` has no netem equivalent and is
-//! ignored). A cut is `loss 100%`. `queue = codel | fq_codel` is refused (netem's rate queue is
+//! Gilbert-Elliott; netem takes one loss model, so with both `loss` is folded into each state's
+//! loss, which draws the same as the userspace core's two independent models), `duplicate`,
+//! `reorder`, `rate Rmbit`, `limit` (the userspace queue limit plus the delay line, which netem
+//! counts in its limit and the userspace core does not; with no rate, no limit binds;
+//! `queue_bytes` has no netem equivalent and is ignored). A cut is `loss 100%`. `queue = codel | fq_codel` is refused (netem's rate queue is
 //! drop-tail and a child qdisc sits behind it, not at the bottleneck): use the userspace
 //! backend. Counters come from the interfaces (`ip -s`); drops by cause
 //! are not split out.
@@ -69,12 +71,32 @@ fn check_queue(profile: &Profile) -> Result<(), NetemError> {
     })
 }
 
+/// Packets in flight on a delay line are counted when their delay is at most this long after
+/// the bottleneck queue: the largest packet netem sees on these links (the MTU).
+const DELAY_LINE_PACKET_BYTES: f64 = 1500.0;
+
+/// netem's `limit`, which counts every packet netem holds (the rate queue and the delay line):
+/// the userspace core's bottleneck limit ([`LinkParams::effective_queue_packets`]) plus the
+/// MTU-sized packets the delay line holds at the rate; with no rate the core has no queue and
+/// nothing should be dropped for a full netem, so the limit is far above any load here.
+fn netem_limit(p: &LinkParams) -> u64 {
+    const UNBOUNDED: u64 = 10_000_000;
+    let (Some(queue), Some(rate)) = (p.effective_queue_packets(), p.rate_mbit) else {
+        return UNBOUNDED;
+    };
+    let line_s = (p.delay_ms + p.jitter_ms) / 1000.0;
+    let line = (rate * 1e6 / 8.0 * line_s / DELAY_LINE_PACKET_BYTES).ceil() as u64;
+    u64::from(queue) + line
+}
+
+/// A probability as netem's percentage, without float noise in the last digits.
+fn percent(x: f64) -> String {
+    format!("{}%", (x * 100.0 * 1e6).round() / 1e6)
+}
+
 /// netem arguments for one direction (after `netem`).
 pub fn netem_args(p: &LinkParams) -> Vec<String> {
-    let mut a = vec![
-        "limit".to_string(),
-        p.queue_packets.unwrap_or(1000).to_string(),
-    ];
+    let mut a = vec!["limit".to_string(), netem_limit(p).to_string()];
     if p.delay_ms > 0.0 || p.jitter_ms > 0.0 {
         a.extend(["delay".into(), format!("{}ms", p.delay_ms)]);
         if p.jitter_ms > 0.0 {
@@ -88,13 +110,16 @@ pub fn netem_args(p: &LinkParams) -> Vec<String> {
         }
     }
     if let Some(ge) = p.gilbert_elliott {
+        // netem takes one loss model: an independent Bernoulli loss beside the chain is the
+        // same as each state losing 1 - (1 - loss)(1 - its own loss).
+        let with_bernoulli = |l: f64| 1.0 - (1.0 - p.loss) * (1.0 - l);
         a.extend([
             "loss".into(),
             "gemodel".into(),
             format!("{}%", ge.p * 100.0),
             format!("{}%", ge.r * 100.0),
-            format!("{}%", ge.loss_bad * 100.0),
-            format!("{}%", ge.loss_good * 100.0),
+            percent(with_bernoulli(ge.loss_bad)),
+            percent(with_bernoulli(ge.loss_good)),
         ]);
     } else if p.loss > 0.0 {
         a.extend([
@@ -387,7 +412,31 @@ mod tests {
         };
         assert_eq!(
             netem_args(&p).join(" "),
-            "limit 100 delay 20ms 2ms loss random 1% rate 10000kbit"
+            "limit 119 delay 20ms 2ms loss random 1% rate 10000kbit",
+            "100 in the queue + 19 MTU-sized packets on 22 ms of delay line at 10 Mbit/s"
+        );
+        // No rate: no queue in the userspace core, so no limit netem would reach.
+        let unshaped = LinkParams {
+            rate_mbit: None,
+            ..p
+        };
+        assert!(netem_args(&unshaped)
+            .join(" ")
+            .starts_with("limit 10000000 "));
+        // Both loss models: loss folded into each state, 1 - (1 - 1 %)(1 - 50 %) = 50.5 %.
+        let both = LinkParams {
+            gilbert_elliott: Some(crate::profile::GilbertElliott {
+                p: 0.02,
+                r: 0.25,
+                loss_bad: 0.5,
+                loss_good: 0.0,
+            }),
+            ..p
+        };
+        let args = netem_args(&both).join(" ");
+        assert!(
+            args.contains("loss gemodel 2% 25% 50.5% 1%") && !args.contains("random"),
+            "{args}"
         );
         let normal = LinkParams {
             jitter_distribution: crate::dist::JitterDistribution::Pareto,

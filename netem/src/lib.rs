@@ -69,8 +69,13 @@ mod userspace;
 /// Recorded in every results file (`emulator_semantics`); `wirebench compare` refuses to
 /// compare runs whose versions differ, since their figures would differ for that alone. Bump
 /// it with any change to what a profile key does to packets. 2: jitter drawn per packet as
-/// netem draws it (correlated uniform or an iproute2 table; was an interpolated curve).
-pub const EMULATOR_SEMANTICS: u32 = 2;
+/// netem draws it (correlated uniform or an iproute2 table; was an interpolated curve). 3:
+/// Gilbert-Elliott loss decided by the state a packet meets, as netem's `loss_gilb_ell` does
+/// (was the state after its transition), with `loss` drawn independently beside it on every
+/// packet (a Bernoulli loss no longer skipped the chain's step); the kernel backend gives
+/// netem the same by folding `loss` into each state's loss, and sizes `limit` as the userspace
+/// queue limit (plus the delay line netem counts in it, none without a rate).
+pub const EMULATOR_SEMANTICS: u32 = 3;
 
 pub use backend::{choose_backend, BackendChoice};
 pub use check::CheckOptions;

@@ -7,7 +7,7 @@
 //!
 //! The pipeline a packet goes through, in order (netem's order):
 //! 1. **cut**: while the link is cut every packet is dropped;
-//! 2. **loss**: Bernoulli (`loss`) then Gilbert-Elliott bursts;
+//! 2. **loss**: Bernoulli (`loss`) and Gilbert-Elliott bursts, both drawn on every packet;
 //! 3. **duplicate**: with probability `duplicate` a copy follows the original;
 //! 4. **bottleneck**: with a rate, a queue (packet and byte limits) in front of a serializer
 //!    that takes `len × 8 / rate` per packet. The queue discipline is the profile's `queue`:
@@ -360,27 +360,27 @@ impl<P: Clone> LinkCore<P> {
         }
     }
 
+    /// Whether the loss models drop this packet: `loss` (Bernoulli) and the Gilbert-Elliott
+    /// chain, both drawn on every packet. The chain steps as netem's `loss_gilb_ell` does: the
+    /// state the packet meets decides its loss, then the chain moves on; the kernel backend
+    /// gets the same by folding `loss` into each state's loss ([`crate::kernel::netem_args`]).
     fn lose(&mut self) -> bool {
-        if self.params.loss > 0.0 && self.rng.random::<f64>() < self.params.loss {
-            return true;
-        }
-        if let Some(ge) = self.params.gilbert_elliott {
-            let u: f64 = self.rng.random();
-            if self.ge_bad {
-                if u < ge.r {
-                    self.ge_bad = false;
-                }
-            } else if u < ge.p {
-                self.ge_bad = true;
+        let bernoulli = self.params.loss > 0.0 && self.rng.random::<f64>() < self.params.loss;
+        let Some(ge) = self.params.gilbert_elliott else {
+            return bernoulli;
+        };
+        let met_bad = self.ge_bad;
+        let u: f64 = self.rng.random();
+        if met_bad {
+            if u < ge.r {
+                self.ge_bad = false;
             }
-            let pl = if self.ge_bad {
-                ge.loss_bad
-            } else {
-                ge.loss_good
-            };
-            return pl > 0.0 && self.rng.random::<f64>() < pl;
+        } else if u < ge.p {
+            self.ge_bad = true;
         }
-        false
+        let pl = if met_bad { ge.loss_bad } else { ge.loss_good };
+        let chain = pl > 0.0 && self.rng.random::<f64>() < pl;
+        bernoulli || chain
     }
 
     /// This packet's jitter, ms, drawn as netem draws it ([`crate::dist`]): a correlated
@@ -876,6 +876,31 @@ mod tests {
         let bursts = lost.windows(2).filter(|w| w[1] && !w[0]).count() as f64;
         let mean_burst = losses as f64 / bursts;
         assert!((mean_burst - 4.0).abs() < 0.4, "mean burst {mean_burst}");
+    }
+
+    /// `loss` and Gilbert-Elliott together lose 1 - (1 - loss)(1 - GE's mean), as netem with
+    /// `loss` folded into each state (the kernel backend's mapping) does.
+    #[test]
+    fn bernoulli_and_gilbert_elliott_combine_independently() {
+        let ge = crate::profile::GilbertElliott {
+            p: 0.02,
+            r: 0.3,
+            loss_bad: 0.5,
+            loss_good: 0.01,
+        };
+        let p = LinkParams {
+            loss: 0.03,
+            gilbert_elliott: Some(ge),
+            ..params()
+        };
+        let mut c = LinkCore::new(p, 5);
+        let n = 200_000u64;
+        let mut losses = 0u64;
+        for i in 0..n {
+            losses += u64::from(c.send(Duration::from_micros(i), i, 100) == SendOutcome::Lost);
+        }
+        let rho = 1.0 - ge.p - ge.r;
+        assert_rate(losses, n, p.mean_loss(), (1.0 + rho) / (1.0 - rho));
     }
 
     #[test]
