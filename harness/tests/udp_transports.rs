@@ -32,7 +32,7 @@ async fn echo_frames_come_back_intact(
         "webrtc-unreliable@webrtc-rs"
     )]
     t: &str,
-    #[values(24, 64, 1024, 70_000)] size: usize,
+    #[values(24, 64, 1024, 65_536, 70_000)] size: usize,
 ) {
     let tr = transport_for(t);
     if !tr.guarantees().reliable && size > 1024 {
@@ -267,10 +267,14 @@ async fn webrtc_implementations_interoperate(
             "{client:?}->{server_impl:?}: no {phase} in {names:?}"
         );
     }
-    for seq in 0..20 {
-        let f = frame(seq, 11, Kind::EchoRequest, 1000);
+    // Up to the SDP's default max-message-size, each way (webrtc-rs reads it whole); reliable
+    // only, where a lost chunk is resent.
+    let big = reliable.then_some((20, 65_536));
+    for (seq, size) in (0..20).map(|s| (s, 1000)).chain(big) {
+        let f = frame(seq, 11, Kind::EchoRequest, size);
         c.sink.send(f.clone()).await.unwrap();
         let got = recv(&mut c).await;
+        assert_eq!(got.len(), size, "{client:?}->{server_impl:?}");
         assert_eq!(&got[24..], &f[24..]);
         assert_eq!(Header::parse(&got).unwrap().seq, seq);
     }

@@ -7,8 +7,13 @@
 //! cell's policy; the server's peers, on the public side, gather host candidates only. The
 //! selected pair's local candidate type is read back from the ICE transport ([`Setup::ice_path`]).
 //!
+//! Channels are detached once open ([`SettingEngine::detach_data_channels`]) and read here with
+//! a buffer of the whole SDP `max-message-size` ([`READ_BUFFER`]): webrtc-rs's own read loop
+//! reads into 65,535 bytes and closes the channel on a 64 KiB message.
+//!
 //! [`Setup::ice_path`]: super::api::Setup::ice_path
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -19,9 +24,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use webrtc::api::media_engine::MediaEngine;
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::{APIBuilder, API};
+use webrtc::data::data_channel::DataChannel;
 use webrtc::data_channel::data_channel_init::RTCDataChannelInit;
-use webrtc::data_channel::data_channel_message::DataChannelMessage;
-use webrtc::data_channel::data_channel_state::RTCDataChannelState;
 use webrtc::data_channel::RTCDataChannel;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
@@ -35,11 +39,13 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 
 use super::api::{Connection, FrameSink, FrameStream, Target, TransportError};
-use super::rtc::events::{ChannelWriter, Inbound, Message, PeerEvent, RtcChannel, ServerPeer};
+use super::rtc::events::{
+    ChannelWriter, Inbound, InboundTx, Message, PeerEvent, RtcChannel, ServerPeer,
+};
 use super::rtc::ice::{pair_path, IceConfig};
 use super::rtc::shared::{
     check_size, local_ip_towards, setup_from, ChannelOpts, Negotiated, CHANNEL_LABEL, MAX_BUFFERED,
-    NEGOTIATED_STREAM, OPEN_TIMEOUT,
+    NEGOTIATED_STREAM, OPEN_TIMEOUT, WEBRTC_RS_MAX_MESSAGE,
 };
 use super::rtc::signal::{open_early, relay_answer, relay_take_offer, signal, Signal};
 
@@ -47,8 +53,16 @@ fn err(context: &str, e: webrtc::Error) -> TransportError {
     TransportError::Protocol(format!("webrtc-rs {context}: {e}"))
 }
 
+/// The bytes a detached channel reads a message into: the largest message a peer may send to
+/// webrtc-rs. Its SDP carries no `a=max-message-size`, so peers keep to the RFC 8841 default,
+/// 65,536 bytes, which its SCTP stream reassembles whole (its receive window is 1 MiB); a larger
+/// message fails the read and closes the channel.
+const READ_BUFFER: usize = WEBRTC_RS_MAX_MESSAGE;
+
 fn api(local_ip: IpAddr) -> API {
     let mut s = SettingEngine::default();
+    // Channels are read by `spawn_reader`, not by webrtc-rs's 65,535-byte read loop.
+    s.detach_data_channels();
     s.set_include_loopback_candidate(true);
     s.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
     s.set_ip_filter(Box::new(move |ip| ip == local_ip));
@@ -151,49 +165,106 @@ async fn answer_offer(
 }
 
 /// Waits while a channel holds more than [`MAX_BUFFERED`] bytes, then sends.
-async fn send_paced(
-    dc: &RTCDataChannel,
-    low: &Notify,
-    frame: &Bytes,
-) -> Result<(), TransportError> {
-    while dc.buffered_amount().await > MAX_BUFFERED {
+async fn send_paced(dc: &DataChannel, low: &Notify, frame: &Bytes) -> Result<(), TransportError> {
+    while dc.buffered_amount() > MAX_BUFFERED {
         // Bounded wait in case the low-water callback raced ahead of us.
         let _ = tokio::time::timeout(std::time::Duration::from_millis(5), low.notified()).await;
     }
-    dc.send(frame).await.map_err(|e| err("send", e))?;
+    dc.write_data_channel(frame, false)
+        .await
+        .map_err(|e| err("send", e.into()))?;
     Ok(())
 }
 
-async fn watch_low(dc: &RTCDataChannel) -> Arc<Notify> {
+/// Wakes a waiting sender when an open channel's buffered amount falls to half of
+/// [`MAX_BUFFERED`]. Set on the detached channel itself: set on an accepted `RTCDataChannel`
+/// before it opens, webrtc-rs 0.17 never passes the callback on.
+fn watch_low(dc: &DataChannel) -> Arc<Notify> {
     let low = Arc::new(Notify::new());
-    dc.set_buffered_amount_low_threshold(MAX_BUFFERED / 2).await;
+    dc.set_buffered_amount_low_threshold(MAX_BUFFERED / 2);
     let l = low.clone();
     dc.on_buffered_amount_low(Box::new(move || {
         // A stored permit: a wake-up between the sender's check and its wait is not lost.
         l.notify_one();
         Box::pin(async {})
-    }))
-    .await;
+    }));
     low
 }
 
-/// A server peer's channel, once open: its messages go to an [`Inbound`], and it is reported
-/// as [`PeerEvent::Opened`] with a writer.
-async fn server_channel(dc: Arc<RTCDataChannel>, opened: mpsc::UnboundedSender<PeerEvent>) {
-    let low = watch_low(&dc).await;
-    let (tx, inbound) = Inbound::channel();
-    // webrtc-rs reads this channel no further until the message is handled.
-    dc.on_message(Box::new(move |m: DataChannelMessage| {
-        let tx = tx.clone();
+/// Runs `opened` with the detached channel once `dc` opens (at once if it is open already).
+fn on_open_detached<F, Fut>(dc: &Arc<RTCDataChannel>, opened: F)
+where
+    F: FnOnce(Arc<DataChannel>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // Weak: the handler, kept by the channel until it opens, does not keep it alive.
+    let weak = Arc::downgrade(dc);
+    dc.on_open(Box::new(move || {
         Box::pin(async move {
-            tx.deliver(if m.is_string {
-                Message::Text
-            } else {
-                Message::Binary(m.data)
-            })
-            .await;
+            let Some(dc) = weak.upgrade() else {
+                return;
+            };
+            if let Ok(detached) = dc.detach().await {
+                opened(detached).await;
+            }
         })
     }));
+}
+
+/// Reads `dc`'s messages into a [`READ_BUFFER`] until the channel closes (or a read fails),
+/// handing each to `deliver`, which says whether to go on.
+fn spawn_reader<F, Fut>(dc: Arc<DataChannel>, mut deliver: F)
+where
+    F: FnMut(Message) -> Fut + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; READ_BUFFER];
+        loop {
+            let m = match dc.read_data_channel(&mut buf).await {
+                // The stream was reset or the association closed (as webrtc-rs's own loop,
+                // which reads an empty binary message the same way).
+                Ok((0, false)) | Err(_) => break,
+                Ok((_, true)) => Message::Text,
+                Ok((n, false)) => Message::Binary(Bytes::copy_from_slice(&buf[..n])),
+            };
+            if !deliver(m).await {
+                break;
+            }
+        }
+    });
+}
+
+/// Delivers a client-side channel's frames to `tx` (text messages are dropped).
+fn read_frames(dc: Arc<DataChannel>, tx: mpsc::UnboundedSender<Bytes>) {
+    spawn_reader(dc, move |m| {
+        let more = match m {
+            Message::Binary(frame) => tx.send(frame).is_ok(),
+            Message::Text => true,
+        };
+        std::future::ready(more)
+    });
+}
+
+/// Delivers a server-side channel's messages to `tx`, one at a time: the next is read only once
+/// the server has handled the previous one, so the sender feels the backpressure.
+fn read_inbound(dc: Arc<DataChannel>, tx: InboundTx) {
+    spawn_reader(dc, move |m| {
+        let tx = tx.clone();
+        async move {
+            tx.deliver(m).await;
+            true
+        }
+    });
+}
+
+/// A server peer's channel, once open and detached: its messages go to an [`Inbound`] (read no
+/// further until the server has handled each), and it is reported as [`PeerEvent::Opened`] with
+/// a writer.
+async fn server_channel(dc: Arc<DataChannel>, opened: mpsc::UnboundedSender<PeerEvent>) {
+    let low = watch_low(&dc);
+    let (tx, inbound) = Inbound::channel();
+    read_inbound(dc.clone(), tx);
     let _ = opened.send(PeerEvent::Opened(RtcChannel {
         writer: Box::new(RtcRsWriter { dc, low }),
         inbound,
@@ -232,15 +303,17 @@ pub async fn accept(
     let (ev_tx, events) = mpsc::unbounded_channel();
     let opened = ev_tx.clone();
     pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
-        Box::pin(server_channel(dc, opened.clone()))
+        let opened = opened.clone();
+        on_open_detached(&dc, move |dc| server_channel(dc, opened));
+        Box::pin(async {})
     }));
     if let Some(n) = negotiated {
         let dc = pc
             .create_data_channel(CHANNEL_LABEL, Some(channel_init(n.reliable, true)))
             .await
             .map_err(|e| err("creating the negotiated channel", e))?;
-        let (opened, d) = (ev_tx.clone(), dc.clone());
-        dc.on_open(Box::new(move || Box::pin(server_channel(d, opened))));
+        let opened = ev_tx.clone();
+        on_open_detached(&dc, move |dc| server_channel(dc, opened));
     }
     let (end_tx, end_rx) = oneshot::channel::<()>();
     let end_tx = Mutex::new(Some(end_tx));
@@ -272,7 +345,7 @@ pub async fn accept(
 /// Sends a server peer's frames on one channel, waiting while it holds more than
 /// [`MAX_BUFFERED`] bytes.
 struct RtcRsWriter {
-    dc: Arc<RTCDataChannel>,
+    dc: Arc<DataChannel>,
     low: Arc<Notify>,
 }
 
@@ -333,21 +406,13 @@ pub async fn connect(
         .create_data_channel(CHANNEL_LABEL, Some(init))
         .await
         .map_err(|e| err("creating the channel", e))?;
-    let (open_tx, open_rx) = oneshot::channel::<()>();
+    let (open_tx, open_rx) = oneshot::channel::<Arc<DataChannel>>();
     let p = ph_tx.clone();
-    dc.on_open(Box::new(move || {
+    on_open_detached(&dc, move |dc| {
         let _ = p.send(("channel", Instant::now()));
-        let _ = open_tx.send(());
-        Box::pin(async {})
-    }));
-    let (in_tx, in_rx) = mpsc::unbounded_channel();
-    dc.on_message(Box::new(move |m: DataChannelMessage| {
-        if !m.is_string {
-            let _ = in_tx.send(m.data);
-        }
-        Box::pin(async {})
-    }));
-    let low = watch_low(&dc).await;
+        let _ = open_tx.send(dc);
+        std::future::ready(())
+    });
     let offer = pc
         .create_offer(None)
         .await
@@ -361,8 +426,8 @@ pub async fn connect(
     pc.set_remote_description(answer)
         .await
         .map_err(|e| err("applying the answer", e))?;
-    match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {
-        Ok(Ok(())) => {}
+    let dc = match tokio::time::timeout(OPEN_TIMEOUT, open_rx).await {
+        Ok(Ok(dc)) => dc,
         _ => {
             let _ = pc.close().await;
             return Err(TransportError::Timeout(format!(
@@ -370,10 +435,10 @@ pub async fn connect(
                 OPEN_TIMEOUT.as_secs()
             )));
         }
-    }
+    };
     let mut setup = setup_from(t0, signalled, &mut ph_rx);
     setup.ice_path = selected_path(&pc).await;
-    Ok(client_connection(pc, dc, low, in_rx, setup))
+    Ok(client_connection(pc, dc, setup))
 }
 
 /// Relay receiver: takes the offer addressed to this client, answers it through the server,
@@ -385,42 +450,19 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
     let pc = peer(local_ip_towards(target.addr)?, target.ice.as_ref()).await?;
     let (ph_tx, mut ph_rx) = watch_phases(&pc);
     let gathered = ph_tx.clone();
-    let (in_tx, in_rx) = mpsc::unbounded_channel();
-    let (open_tx, open_rx) = oneshot::channel::<Arc<RTCDataChannel>>();
+    let (open_tx, open_rx) = oneshot::channel::<Arc<DataChannel>>();
     let open_tx = Arc::new(Mutex::new(Some(open_tx)));
     pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
-        let (in_tx, open_tx, p) = (in_tx.clone(), open_tx.clone(), ph_tx.clone());
-        Box::pin(async move {
-            // The offerer's first channel is the one; later ones are ignored.
-            let taken = open_tx.lock().ok().and_then(|mut g| g.take());
-            let Some(tx) = taken else {
-                return;
-            };
-            dc.on_message(Box::new(move |m: DataChannelMessage| {
-                if !m.is_string {
-                    let _ = in_tx.send(m.data);
-                }
-                Box::pin(async {})
-            }));
-            let once = Arc::new(Mutex::new(Some(tx)));
-            let opened = {
-                let (once, dc, p) = (once.clone(), dc.clone(), p.clone());
-                move || {
-                    if let Some(tx) = once.lock().ok().and_then(|mut g| g.take()) {
-                        let _ = p.send(("channel", Instant::now()));
-                        let _ = tx.send(dc);
-                    }
-                }
-            };
-            let on_open = opened.clone();
-            dc.on_open(Box::new(move || {
-                on_open();
-                Box::pin(async {})
-            }));
-            if dc.ready_state() == RTCDataChannelState::Open {
-                opened();
-            }
-        })
+        // The offerer's first channel is the one; later ones are ignored.
+        if let Some(tx) = open_tx.lock().ok().and_then(|mut g| g.take()) {
+            let p = ph_tx.clone();
+            on_open_detached(&dc, move |dc| {
+                let _ = p.send(("channel", Instant::now()));
+                let _ = tx.send(dc);
+                std::future::ready(())
+            });
+        }
+        Box::pin(async {})
     }));
     let sdp = answer_offer(&pc, offer).await?;
     let _ = gathered.send(("gather", Instant::now()));
@@ -436,20 +478,20 @@ pub async fn accept_peer(target: &Target) -> Result<Connection, TransportError> 
             )));
         }
     };
-    let low = watch_low(&dc).await;
     let mut setup = setup_from(t0, signalled, &mut ph_rx);
     setup.ice_path = selected_path(&pc).await;
-    Ok(client_connection(pc, dc, low, in_rx, setup))
+    Ok(client_connection(pc, dc, setup))
 }
 
-/// The connection of a client-side peer whose channel is open.
+/// The connection of a client-side peer whose channel is open (and detached).
 fn client_connection(
     pc: Arc<RTCPeerConnection>,
-    dc: Arc<RTCDataChannel>,
-    low: Arc<Notify>,
-    in_rx: mpsc::UnboundedReceiver<Bytes>,
+    dc: Arc<DataChannel>,
     setup: super::api::Setup,
 ) -> Connection {
+    let low = watch_low(&dc);
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    read_frames(dc.clone(), in_tx);
     // The peer connection lives as long as the sink; the stream ends when it closes.
     let closed_pc = pc.clone();
     let in_done = Arc::new(Notify::new());
@@ -480,7 +522,7 @@ fn client_connection(
 }
 
 struct RtcRsSink {
-    dc: Arc<RTCDataChannel>,
+    dc: Arc<DataChannel>,
     pc: Option<Arc<RTCPeerConnection>>,
     low: Arc<Notify>,
 }

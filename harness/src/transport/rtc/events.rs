@@ -140,7 +140,7 @@ impl InboundTx {
     }
 
     /// Queues a message and waits until the consumer has handled it (asked for the next one,
-    /// or stopped), so an engine that reads a channel through a callback (webrtc-rs's) reads
+    /// or stopped), so an engine that reads a channel in its own task (webrtc-rs's) reads
     /// no further meanwhile and the sender feels the backpressure.
     pub async fn deliver(&self, m: Message) {
         let (done, handled) = oneshot::channel();

@@ -35,10 +35,11 @@ pub fn check_size(frame: &[u8]) -> Result<(), TransportError> {
 /// Bytes a data channel may hold unacknowledged before a sender waits (backpressure).
 pub const MAX_BUFFERED: usize = 1 << 20;
 
-/// Largest message webrtc-rs 0.17 delivers: its channel read loop reads into a buffer of
-/// `u16::MAX` bytes (`webrtc-0.17.2/src/data_channel/mod.rs`, lines 33 and 317), and a larger
-/// message fails the read and closes the channel, one byte short of the SDP's 65,536.
-pub const WEBRTC_RS_MAX_MESSAGE: usize = u16::MAX as usize;
+/// Largest message a webrtc-rs peer receives: its channels are detached and read into a buffer
+/// this large (`rtc_webrtcrs`), the SDP default `max-message-size` its SDP implies by leaving the
+/// attribute out. (webrtc-rs 0.17's own read loop, not used, reads into `u16::MAX` bytes and
+/// closes the channel on a 64 KiB message: `webrtc-0.17.2/src/data_channel/mod.rs:33`.)
+pub const WEBRTC_RS_MAX_MESSAGE: usize = MAX_MESSAGE;
 
 /// The largest frame a cell of `implementation` (`None`: the server's default, str0m) can
 /// carry on a data channel.
@@ -53,16 +54,11 @@ pub fn max_frame(implementation: Option<&str>) -> usize {
 /// cannot: refused at plan time rather than failing after a wait.
 pub fn size_skip_reason(implementation: Option<&str>, size: usize) -> Option<String> {
     let max = max_frame(implementation);
-    (size > max).then(|| match implementation.and_then(RtcImpl::parse) {
-        Some(RtcImpl::WebrtcRs) => format!(
-            "a {size}-byte frame cannot be received by webrtc-rs 0.17: its data channel reads \
-             messages into a {max}-byte buffer (webrtc-0.17.2/src/data_channel/mod.rs:33) and \
-             closes the channel on a larger one; use frames of at most {max} bytes"
-        ),
-        _ => format!(
+    (size > max).then(|| {
+        format!(
             "a {size}-byte frame exceeds a data channel's max-message-size ({max} bytes, the SDP \
              default both stacks announce); frames are never split"
-        ),
+        )
     })
 }
 
@@ -271,17 +267,15 @@ mod tests {
         assert!(Negotiated::from_query(Some("snap"), Some("yes")).is_err());
     }
 
-    /// Each stack's largest frame: 65,536 bytes for str0m (and a browser against it), 65,535
-    /// for webrtc-rs; anything larger is refused with the reason.
+    /// Each stack carries frames up to the SDP's 65,536 bytes (webrtc-rs too, its channels
+    /// detached); anything larger is refused with the reason.
     #[test]
     fn frames_a_stack_cannot_carry_are_refused() {
-        assert_eq!(size_skip_reason(Some("str0m"), 65_536), None);
-        assert_eq!(size_skip_reason(None, 65_536), None);
-        assert_eq!(size_skip_reason(Some("webrtc-rs"), 65_535), None);
-        let why = size_skip_reason(Some("webrtc-rs"), 65_536).unwrap_or_default();
-        assert!(why.contains("65535-byte buffer"), "{why}");
-        let why = size_skip_reason(Some("str0m"), 65_537).unwrap_or_default();
-        assert!(why.contains("max-message-size"), "{why}");
+        for imp in [Some("str0m"), None, Some("webrtc-rs")] {
+            assert_eq!(size_skip_reason(imp, 65_536), None, "{imp:?}");
+            let why = size_skip_reason(imp, 65_537).unwrap_or_default();
+            assert!(why.contains("max-message-size (65536 bytes"), "{imp:?}: {why}");
+        }
     }
 
     /// The send window is two round trips at 1 Gbit/s, between 64 KiB and 1 MiB.
