@@ -271,15 +271,16 @@ mod str0m_loop {
     }
 }
 
-/// webrtc-rs: each peer on its own single-threaded tokio runtime (as an agent runs), the
-/// sender in the library's flow-control pattern (send; above the maximum, wait for
+/// webrtc-rs: each peer on its own single-threaded tokio runtime (as an agent runs), its channel
+/// detached once open and read into a 64 KiB buffer (webrtc-rs's own read loop stops at 65,535
+/// bytes), the sender in the library's flow-control pattern (send; above the maximum, wait for
 /// `bufferedamountlow` at half of it).
 mod rtcrs_loop {
     use super::*;
     use tokio::sync::{oneshot, Notify};
     use webrtc::api::setting_engine::SettingEngine;
     use webrtc::api::APIBuilder;
-    use webrtc::data_channel::data_channel_message::DataChannelMessage;
+    use webrtc::data::data_channel::DataChannel;
     use webrtc::data_channel::RTCDataChannel;
     use webrtc::ice::mdns::MulticastDnsMode;
     use webrtc::ice::network_type::NetworkType;
@@ -293,6 +294,7 @@ mod rtcrs_loop {
         s.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
         s.set_ip_filter(Box::new(|ip| ip == std::net::IpAddr::from(LOOPBACK)));
         s.set_network_types(vec![NetworkType::Udp4]);
+        s.detach_data_channels();
         let api = APIBuilder::new().with_setting_engine(s).build();
         Ok(Arc::new(
             api.new_peer_connection(RTCConfiguration::default()).await?,
@@ -310,20 +312,32 @@ mod rtcrs_loop {
             .sdp)
     }
 
+    /// The channel, detached, once it opens.
+    fn detached(dc: &Arc<RTCDataChannel>) -> oneshot::Receiver<Arc<DataChannel>> {
+        let (tx, rx) = oneshot::channel();
+        let d = dc.clone();
+        dc.on_open(Box::new(move || {
+            Box::pin(async move {
+                if let Ok(ch) = d.detach().await {
+                    let _ = tx.send(ch);
+                }
+            })
+        }));
+        rx
+    }
+
     /// Sends until stopped, holding at most [`max_buffered`] bytes in the channel.
-    async fn send(dc: Arc<RTCDataChannel>, size: usize, m: &Meter) -> Result<()> {
+    async fn send(dc: Arc<DataChannel>, size: usize, m: &Meter) -> Result<()> {
         let low = Arc::new(Notify::new());
-        dc.set_buffered_amount_low_threshold(max_buffered() / 2)
-            .await;
+        dc.set_buffered_amount_low_threshold(max_buffered() / 2);
         let l = low.clone();
         dc.on_buffered_amount_low(Box::new(move || {
             l.notify_one();
             Box::pin(async {})
-        }))
-        .await;
+        }));
         let frame = bytes::Bytes::from(vec![0xa5u8; size]);
         while !m.stop.load(Ordering::Relaxed) {
-            if let Err(e) = dc.send(&frame).await {
+            if let Err(e) = dc.write(&frame).await {
                 // The other peer may close first once the run is over.
                 return if m.stop.load(Ordering::Relaxed) {
                     Ok(())
@@ -331,32 +345,24 @@ mod rtcrs_loop {
                     Err(e.into())
                 };
             }
-            if dc.buffered_amount().await > max_buffered() {
+            if dc.buffered_amount() > max_buffered() {
                 let _ = tokio::time::timeout(Duration::from_millis(100), low.notified()).await;
             }
         }
         Ok(())
     }
 
-    /// Counts what arrives on `dc` and says when it is open.
-    fn count(dc: &RTCDataChannel, m: &Arc<Meter>) {
-        let m1 = m.clone();
-        dc.on_open(Box::new(move || {
-            m1.open.store(true, Ordering::Relaxed);
-            Box::pin(async {})
-        }));
-        if dc.ready_state() == webrtc::data_channel::data_channel_state::RTCDataChannelState::Open {
-            m.open.store(true, Ordering::Relaxed);
-        }
-        let m2 = m.clone();
-        dc.on_message(Box::new(move |msg: DataChannelMessage| {
-            m2.received
-                .fetch_add(msg.data.len() as u64, Ordering::Relaxed);
-            Box::pin(async {})
-        }));
-    }
-
-    async fn until_stopped(m: &Meter) {
+    /// Counts what arrives on `dc` (in its own task, as webrtc-rs's read loop) until the run
+    /// stops.
+    async fn count(dc: Arc<DataChannel>, m: &Arc<Meter>) {
+        m.open.store(true, Ordering::Relaxed);
+        let counted = m.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_536];
+            while let Ok(n @ 1..) = dc.read(&mut buf).await {
+                counted.received.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        });
         while !m.stop.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -375,49 +381,41 @@ mod rtcrs_loop {
         })
     }
 
+    /// Sends (`send`) or counts on the open channel until the run stops.
+    async fn run(ch: Arc<DataChannel>, send_size: Option<usize>, m: &Arc<Meter>) -> Result<()> {
+        match send_size {
+            Some(size) => send(ch, size, m).await,
+            None => {
+                count(ch, m).await;
+                Ok(())
+            }
+        }
+    }
+
     pub fn start(size: usize, upload: bool, m: Arc<Meter>) -> Vec<PeerThread> {
         let (offer_tx, offer_rx) = oneshot::channel::<String>();
         let (answer_tx, answer_rx) = oneshot::channel::<String>();
-        let (dc_tx, dc_rx) = oneshot::channel::<Arc<RTCDataChannel>>();
+        let (dc_tx, dc_rx) = oneshot::channel();
         let mo = m.clone();
         let offerer = runtime_thread(1, async move {
             let pc = peer().await?;
             let dc = pc.create_data_channel("bulk", None).await?;
-            if !upload {
-                count(&dc, &mo);
-            }
+            let open = detached(&dc);
             let offer = pc.create_offer(None).await?;
             let _ = offer_tx.send(complete_local(&pc, offer).await?);
             let answer = answer_rx.await?;
             pc.set_remote_description(RTCSessionDescription::answer(answer)?)
                 .await?;
-            if upload {
-                let (tx, rx) = oneshot::channel();
-                let tx = std::sync::Mutex::new(Some(tx));
-                dc.on_open(Box::new(move || {
-                    if let Some(t) = tx.lock().ok().and_then(|mut g| g.take()) {
-                        let _ = t.send(());
-                    }
-                    Box::pin(async {})
-                }));
-                rx.await?;
-                send(dc, size, &mo).await?;
-            } else {
-                until_stopped(&mo).await;
-            }
+            run(open.await?, upload.then_some(size), &mo).await?;
             pc.close().await?;
             Ok(())
         });
         let answerer = runtime_thread(0, async move {
             let pc = peer().await?;
             let dc_tx = std::sync::Mutex::new(Some(dc_tx));
-            let ma = m.clone();
             pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {
-                if upload {
-                    count(&dc, &ma);
-                }
                 if let Some(t) = dc_tx.lock().ok().and_then(|mut g| g.take()) {
-                    let _ = t.send(dc);
+                    let _ = t.send(detached(&dc));
                 }
                 Box::pin(async {})
             }));
@@ -426,13 +424,8 @@ mod rtcrs_loop {
                 .await?;
             let answer = pc.create_answer(None).await?;
             let _ = answer_tx.send(complete_local(&pc, answer).await?);
-            let dc = dc_rx.await?;
-            if upload {
-                until_stopped(&m).await;
-            } else {
-                // The answerer's channel is announced open; the offerer's side says when.
-                send(dc, size, &m).await?;
-            }
+            let open = dc_rx.await?;
+            run(open.await?, (!upload).then_some(size), &m).await?;
             pc.close().await?;
             Ok(())
         });
