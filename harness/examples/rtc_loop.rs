@@ -16,11 +16,14 @@
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
+
+#[path = "loop_common/mod.rs"]
+mod common;
+use common::{pin, runtime_thread, Meter, PeerThread};
 
 /// Most bytes a channel holds unacknowledged before the sender waits, unless
 /// `RTC_LOOP_BUFFERED` says otherwise (an experiment knob).
@@ -30,122 +33,26 @@ fn max_buffered() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 20)
 }
-const WARMUP: Duration = Duration::from_millis(500);
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
-/// What both peers of one run share: the receiver's byte count, the stop switch, and whether
-/// the channel is open at the receiver.
-#[derive(Default)]
-struct Meter {
-    received: AtomicU64,
-    open: AtomicBool,
-    stop: AtomicBool,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Lib {
-    Str0m,
-    WebrtcRs,
-}
-
-struct Args {
-    lib: Lib,
-    upload: bool,
-    sizes: Vec<usize>,
-    secs: f64,
-    repeat: u32,
-}
-
-fn parse_args() -> Result<Args> {
-    let mut args = Args {
-        lib: Lib::Str0m,
-        upload: false,
-        sizes: vec![],
-        secs: 3.0,
-        repeat: 1,
-    };
-    let mut lib = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or_else(|| anyhow!("{flag} needs a value"));
-        match a.as_str() {
-            "str0m" => lib = Some(Lib::Str0m),
-            "webrtc-rs" => lib = Some(Lib::WebrtcRs),
-            "download" => args.upload = false,
-            "upload" => args.upload = true,
-            "--size" => args.sizes.push(value("--size")?.parse().context("--size")?),
-            "--secs" => args.secs = value("--secs")?.parse().context("--secs")?,
-            "--repeat" => args.repeat = value("--repeat")?.parse().context("--repeat")?,
-            other => bail!("unknown argument {other:?} (str0m|webrtc-rs, download|upload, --size, --secs, --repeat)"),
-        }
-    }
-    args.lib = lib.ok_or_else(|| anyhow!("name the library: str0m or webrtc-rs"))?;
-    if args.sizes.is_empty() {
-        args.sizes = vec![1024, 16384, 65536];
-    }
-    if let Some(s) = args.sizes.iter().find(|&&s| s == 0 || s > 65_536) {
-        bail!("--size {s}: 1 to 65536 bytes (the SDP default max-message-size)");
-    }
-    Ok(args)
-}
-
-/// Pins the calling thread to `cpu` (ignored where the machine has fewer CPUs).
-fn pin(cpu: usize) {
-    // SAFETY: sched_setaffinity reads the stack-local, fully initialised cpu_set_t whose size
-    // it is given; 0 is the calling thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-/// Waits for the receiver's channel, then measures `secs` after the warm-up: Mbit/s received.
-fn measure(m: &Meter, secs: f64) -> Result<f64> {
-    let t = Instant::now();
-    while !m.open.load(Ordering::Relaxed) {
-        if t.elapsed() > Duration::from_secs(10) || m.stop.load(Ordering::Relaxed) {
-            m.stop.store(true, Ordering::Relaxed);
-            bail!("the channel did not open within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(WARMUP);
-    let (b0, t0) = (m.received.load(Ordering::Relaxed), Instant::now());
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    let (b1, t1) = (m.received.load(Ordering::Relaxed), Instant::now());
-    m.stop.store(true, Ordering::Relaxed);
-    Ok((b1 - b0) as f64 * 8.0 / (t1 - t0).as_secs_f64() / 1e6)
-}
-
 fn main() -> Result<()> {
-    let args = parse_args()?;
-    for &size in &args.sizes {
-        for _ in 0..args.repeat {
-            let meter = Arc::new(Meter::default());
-            let peers = match args.lib {
-                Lib::Str0m => str0m_loop::start(size, args.upload, meter.clone())?,
-                Lib::WebrtcRs => rtcrs_loop::start(size, args.upload, meter.clone()),
-            };
-            let rate = measure(&meter, args.secs);
-            for p in peers {
-                p.join()
-                    .map_err(|_| anyhow!("a peer thread panicked"))?
-                    .context("peer")?;
-            }
-            let name = if args.lib == Lib::Str0m {
-                "str0m"
-            } else {
-                "webrtc-rs"
-            };
-            let dir = if args.upload { "upload" } else { "download" };
-            println!("{name} {dir} size={size} mbit_s={:.1}", rate?);
-        }
+    let args = common::parse_args()?;
+    let lib = match args.words.as_slice() {
+        [w] if w == "str0m" || w == "webrtc-rs" => w.clone(),
+        _ => bail!("name the library: str0m or webrtc-rs (then download|upload, --size, --secs, --repeat)"),
+    };
+    if let Some(s) = args.sizes.iter().find(|&&s| s > 65_536) {
+        bail!("--size {s}: at most 65536 bytes (the SDP default max-message-size)");
     }
-    Ok(())
+    let upload = args.upload;
+    common::run_all(&args, &lib, |size, m| {
+        if lib == "str0m" {
+            str0m_loop::start(size, upload, m)
+        } else {
+            Ok(rtcrs_loop::start(size, upload, m))
+        }
+    })
 }
-
-type PeerThread = std::thread::JoinHandle<Result<()>>;
 
 /// str0m: each peer a blocking loop over its sans-IO `Rtc` and a UDP socket — after every input
 /// (a datagram or a timeout) the sender hands SCTP what it takes and all output is drained.
@@ -213,7 +120,7 @@ mod str0m_loop {
         let frame = vec![0xa5u8; send.unwrap_or(1)];
         let mut buf = vec![0u8; 2048];
         let mut cid: Option<ChannelId> = None;
-        while !m.stop.load(Ordering::Relaxed) {
+        while !m.stopped() {
             if let (Some(c), Some(_)) = (cid, send) {
                 while let Some(mut ch) = rtc.channel(c) {
                     if !ch.write(true, &frame)? {
@@ -230,12 +137,10 @@ mod str0m_loop {
                     Output::Event(Event::ChannelOpen(c, _)) => {
                         cid = Some(c);
                         if send.is_none() {
-                            m.open.store(true, Ordering::Relaxed);
+                            m.opened();
                         }
                     }
-                    Output::Event(Event::ChannelData(d)) => {
-                        m.received.fetch_add(d.data.len() as u64, Ordering::Relaxed);
-                    }
+                    Output::Event(Event::ChannelData(d)) => m.count(d.data.len()),
                     Output::Event(_) => {}
                 }
             };
@@ -336,10 +241,10 @@ mod rtcrs_loop {
             Box::pin(async {})
         }));
         let frame = bytes::Bytes::from(vec![0xa5u8; size]);
-        while !m.stop.load(Ordering::Relaxed) {
+        while !m.stopped() {
             if let Err(e) = dc.write(&frame).await {
                 // The other peer may close first once the run is over.
-                return if m.stop.load(Ordering::Relaxed) {
+                return if m.stopped() {
                     Ok(())
                 } else {
                     Err(e.into())
@@ -355,30 +260,15 @@ mod rtcrs_loop {
     /// Counts what arrives on `dc` (in its own task, as webrtc-rs's read loop) until the run
     /// stops.
     async fn count(dc: Arc<DataChannel>, m: &Arc<Meter>) {
-        m.open.store(true, Ordering::Relaxed);
+        m.opened();
         let counted = m.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 65_536];
             while let Ok(n @ 1..) = dc.read(&mut buf).await {
-                counted.received.fetch_add(n as u64, Ordering::Relaxed);
+                counted.count(n);
             }
         });
-        while !m.stop.load(Ordering::Relaxed) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn runtime_thread<F>(cpu: usize, f: F) -> PeerThread
-    where
-        F: std::future::Future<Output = Result<()>> + Send + 'static,
-    {
-        std::thread::spawn(move || {
-            pin(cpu);
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?
-                .block_on(f)
-        })
+        m.until_stopped().await;
     }
 
     /// Sends (`send`) or counts on the open channel until the run stops.
