@@ -287,7 +287,7 @@ mod rtcrs_loop {
         let (answer_tx, answer_rx) = oneshot::channel::<String>();
         let (dc_tx, dc_rx) = oneshot::channel();
         let mo = m.clone();
-        let offerer = runtime_thread(1, async move {
+        let offerer = runtime_thread(1, m.clone(), async move {
             let pc = peer().await?;
             let dc = pc.create_data_channel("bulk", None).await?;
             let open = detached(&dc);
@@ -300,7 +300,7 @@ mod rtcrs_loop {
             pc.close().await?;
             Ok(())
         });
-        let answerer = runtime_thread(0, async move {
+        let answerer = runtime_thread(0, m.clone(), async move {
             let pc = peer().await?;
             let dc_tx = std::sync::Mutex::new(Some(dc_tx));
             pc.on_data_channel(Box::new(move |dc: Arc<RTCDataChannel>| {

@@ -84,7 +84,7 @@ fn start(size: usize, upload: bool, m: Arc<Meter>) -> Result<Vec<PeerThread>> {
     let addr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     let ms = m.clone();
-    let server = runtime_thread(0, async move {
+    let server = runtime_thread(0, m.clone(), async move {
         let (tcp, _) = TcpListener::from_std(listener)?.accept().await?;
         tcp.set_nodelay(true)?;
         let tls = tokio_rustls::TlsAcceptor::from(Arc::new(server_tls))
@@ -98,7 +98,7 @@ fn start(size: usize, upload: bool, m: Arc<Meter>) -> Result<Vec<PeerThread>> {
             send(ws, size, &ms).await
         }
     });
-    let client = runtime_thread(1, async move {
+    let client = runtime_thread(1, m.clone(), async move {
         let tcp = TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
         let tls = tokio_rustls::TlsConnector::from(Arc::new(client_tls))

@@ -102,7 +102,7 @@ fn start(size: usize, upload: bool, datagram: bool, m: Arc<Meter>) -> Result<Vec
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
     let addr = socket.local_addr()?;
     let ms = m.clone();
-    let server = runtime_thread(0, async move {
+    let server = runtime_thread(0, m.clone(), async move {
         let cfg = ServerConfig::builder().with_bind_socket(socket).with_identity(identity).build();
         let endpoint = Endpoint::server(cfg)?;
         let conn = endpoint.accept().await.await?.accept().await?;
@@ -112,7 +112,7 @@ fn start(size: usize, upload: bool, datagram: bool, m: Arc<Meter>) -> Result<Vec
             send(conn, datagram, size, &ms).await
         }
     });
-    let client = runtime_thread(1, async move {
+    let client = runtime_thread(1, m.clone(), async move {
         let cfg = ClientConfig::builder()
             .with_bind_default()
             .with_server_certificate_hashes([hash])

@@ -791,3 +791,58 @@ fn browser_flap_recovers_as_documented() {
         common::check_flap_cell(&c, matches!(t, "sse" | "long-poll" | "poll"));
     }
 }
+
+/// Chromium against a webrtc-rs server peer (the pages' cells answer with str0m; the Rust
+/// client's webrtc-rs cells meet webrtc-rs): a 64 KiB frame, the SDP's default
+/// max-message-size, echoed both ways on the channel webrtc-rs reads detached.
+#[test]
+fn chromium_and_a_webrtc_rs_peer_echo_64_kib_frames() {
+    let _turn = serial();
+    block_on(chromium_webrtc_rs());
+}
+
+async fn chromium_webrtc_rs() {
+    use base64::Engine as _;
+    let Some(path) = chromium_or_skip("chromium_and_a_webrtc_rs_peer_echo_64_kib_frames") else {
+        return;
+    };
+    let server = common::server().await;
+    let w = WorkloadSpec::Echo(params(200.0, 64));
+    let j = job(&server, "webrtc", &w);
+    let browser = launch(&path, &j).await;
+    let page = browser.new_page(false).await.unwrap();
+    page.navigate(&j.page_url()).await.unwrap();
+    let f = common::frame(1, 21, wirebench::frame::Kind::EchoRequest, 65_536);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&f);
+    let js = format!(
+        r#"(async () => {{
+  const frame = Uint8Array.from(atob('{b64}'), c => c.charCodeAt(0));
+  const pc = new RTCPeerConnection();
+  const dc = pc.createDataChannel('wirebench');
+  dc.binaryType = 'arraybuffer';
+  const opened = new Promise(ok => {{ dc.onopen = ok; }});
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(ok => {{
+    const done = () => pc.iceGatheringState === 'complete' && ok();
+    pc.onicegatheringstatechange = done;
+    done();
+  }});
+  const r = await fetch('/rtc/offer?client=21&impl=webrtc-rs', {{
+    method: 'POST', headers: {{ 'Content-Type': 'application/sdp' }}, body: pc.localDescription.sdp,
+  }});
+  if (r.status !== 201) throw new Error(`offer answered ${{r.status}}: ${{await r.text()}}`);
+  await pc.setRemoteDescription({{ type: 'answer', sdp: await r.text() }});
+  await opened;
+  const reply = new Promise(ok => {{ dc.onmessage = e => ok(new Uint8Array(e.data)); }});
+  dc.send(frame);
+  const got = await reply;
+  pc.close();
+  return {{ len: got.length, same: got.slice(24).every((b, i) => b === frame[24 + i]) }};
+}})()"#
+    );
+    let out = page.evaluate(&js, Duration::from_secs(30)).await;
+    browser.close().await;
+    let out = out.expect("Chromium's 64 KiB echo through a webrtc-rs peer");
+    assert_eq!(out["len"], 65_536, "{out}");
+    assert_eq!(out["same"], true, "payload changed: {out}");
+}

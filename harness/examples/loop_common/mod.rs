@@ -95,17 +95,30 @@ pub fn pin(cpu: usize) {
 /// A peer's thread.
 pub type PeerThread = std::thread::JoinHandle<Result<()>>;
 
+/// How long a peer may take to wind down once the run is over before it is left behind.
+const TEARDOWN: Duration = Duration::from_secs(2);
+
 /// Runs `f` on a single-threaded tokio runtime (as an agent runs) on a thread pinned to `cpu`.
-pub fn runtime_thread<F>(cpu: usize, f: F) -> PeerThread
+/// A peer still busy [`TEARDOWN`] after the run is over is dropped, and says so: webrtc-rs's
+/// sender, now and then, never returns from its last send or its close.
+pub fn runtime_thread<F>(cpu: usize, m: Arc<Meter>, f: F) -> PeerThread
 where
     F: std::future::Future<Output = Result<()>> + Send + 'static,
 {
     std::thread::spawn(move || {
         pin(cpu);
-        tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?
-            .block_on(f)
+            .build()?;
+        rt.block_on(async move {
+            tokio::select! {
+                r = f => r,
+                () = async { m.until_stopped().await; tokio::time::sleep(TEARDOWN).await } => {
+                    eprintln!("a peer on CPU {cpu} did not end within {TEARDOWN:?} of the run's end: dropped");
+                    Ok(())
+                }
+            }
+        })
     })
 }
 
