@@ -39,7 +39,9 @@ fn main() -> Result<()> {
     let args = common::parse_args()?;
     let lib = match args.words.as_slice() {
         [w] if w == "str0m" || w == "webrtc-rs" => w.clone(),
-        _ => bail!("name the library: str0m or webrtc-rs (then download|upload, --size, --secs, --repeat)"),
+        _ => bail!(
+            "name the library: str0m or webrtc-rs (then download|upload, --size, --secs, --repeat)"
+        ),
     };
     if let Some(s) = args.sizes.iter().find(|&&s| s > 65_536) {
         bail!("--size {s}: at most 65536 bytes (the SDP default max-message-size)");
@@ -244,11 +246,7 @@ mod rtcrs_loop {
         while !m.stopped() {
             if let Err(e) = dc.write(&frame).await {
                 // The other peer may close first once the run is over.
-                return if m.stopped() {
-                    Ok(())
-                } else {
-                    Err(e.into())
-                };
+                return if m.stopped() { Ok(()) } else { Err(e.into()) };
             }
             if dc.buffered_amount() > max_buffered() {
                 let _ = tokio::time::timeout(Duration::from_millis(100), low.notified()).await;

@@ -32,7 +32,8 @@ fn tls() -> Result<(rustls::ServerConfig, rustls::ClientConfig)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
     let der = CertificateDer::from(cert.cert.der().to_vec());
-    let key = PrivateKeyDer::try_from(cert.signing_key.serialize_der()).map_err(anyhow::Error::msg)?;
+    let key =
+        PrivateKeyDer::try_from(cert.signing_key.serialize_der()).map_err(anyhow::Error::msg)?;
     let server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

@@ -94,7 +94,10 @@ fn identity() -> Result<(Identity, wtransport::tls::Sha256Digest)> {
     let cert = Certificate::from_der(params.self_signed(&key)?.der().to_vec())?;
     let hash = cert.hash();
     let chain = CertificateChain::single(cert);
-    Ok((Identity::new(chain, PrivateKey::from_der_pkcs8(key.serialize_der())), hash))
+    Ok((
+        Identity::new(chain, PrivateKey::from_der_pkcs8(key.serialize_der())),
+        hash,
+    ))
 }
 
 fn start(size: usize, upload: bool, datagram: bool, m: Arc<Meter>) -> Result<Vec<PeerThread>> {
@@ -103,7 +106,10 @@ fn start(size: usize, upload: bool, datagram: bool, m: Arc<Meter>) -> Result<Vec
     let addr = socket.local_addr()?;
     let ms = m.clone();
     let server = runtime_thread(0, m.clone(), async move {
-        let cfg = ServerConfig::builder().with_bind_socket(socket).with_identity(identity).build();
+        let cfg = ServerConfig::builder()
+            .with_bind_socket(socket)
+            .with_identity(identity)
+            .build();
         let endpoint = Endpoint::server(cfg)?;
         let conn = endpoint.accept().await.await?.accept().await?;
         if upload {

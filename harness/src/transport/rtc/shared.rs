@@ -274,7 +274,10 @@ mod tests {
         for imp in [Some("str0m"), None, Some("webrtc-rs")] {
             assert_eq!(size_skip_reason(imp, 65_536), None, "{imp:?}");
             let why = size_skip_reason(imp, 65_537).unwrap_or_default();
-            assert!(why.contains("max-message-size (65536 bytes"), "{imp:?}: {why}");
+            assert!(
+                why.contains("max-message-size (65536 bytes"),
+                "{imp:?}: {why}"
+            );
         }
     }
 
