@@ -121,7 +121,7 @@ impl<'a> KeyCells<'a> {
     }
 
     /// The predicted setup round trips of this key's transport, stack and setup path
-    /// ([`predicted_setup_of`]).
+    /// ([`predicted_setup`]).
     pub fn predicted_setup(&self) -> Option<Predicted> {
         let path = self
             .ok
@@ -130,7 +130,7 @@ impl<'a> KeyCells<'a> {
             .next()
             .map(|c| RtcPath::of(c))
             .unwrap_or_default();
-        predicted_setup_of(self.transport, self.plaintext(), path)
+        predicted_setup(self.transport, self.plaintext(), path)
     }
 
     /// Median and spread of a metric over the ok repeats.
@@ -365,8 +365,8 @@ impl<'a> RtcPath<'a> {
 
 /// The predicted setup round trips of a transport id as wirebench's stacks connect (cold: a
 /// fresh connection, no session resumption), with the derivation and the protocol's floor
-/// (`None` for unknown ids). WebRTC takes the default path of str0m ([`predicted_setup_of`]
-/// has the others).
+/// (`None` for unknown ids); a WebRTC prediction depends on the stack and setup path `rtc`
+/// ([`RtcPath::default`]: the in-band channel over fresh signalling).
 ///
 /// - tcp: the handshake, 1.
 /// - websocket, sse, long-poll, poll: TCP 1 + TLS 1.3 1 + the first HTTP exchange 1 = 3
@@ -375,12 +375,7 @@ impl<'a> RtcPath<'a> {
 ///   opens its HTTP/3 control stream only once the handshake completes (SETTINGS reach the
 ///   client at 2 RTT) + extended CONNECT 1 = 3; floor 2 (SETTINGS in 0.5-RTT data).
 /// - webrtc(-unreliable): see [`predicted_webrtc`].
-pub fn predicted_setup(transport: &str, plaintext: bool) -> Option<Predicted> {
-    predicted_setup_of(transport, plaintext, RtcPath::default())
-}
-
-/// [`predicted_setup`] for a WebRTC cell's own stack and setup path.
-pub fn predicted_setup_of(transport: &str, plaintext: bool, rtc: RtcPath<'_>) -> Option<Predicted> {
+pub fn predicted_setup(transport: &str, plaintext: bool, rtc: RtcPath<'_>) -> Option<Predicted> {
     let p = |rtts, basis: &str, floor| {
         Some(Predicted {
             rtts,
@@ -649,13 +644,17 @@ mod tests {
 
     #[test]
     fn predictions_follow_the_protocols() {
-        let r = |t, p| predicted_setup(t, p).map(|x| x.rtts);
+        let r = |t, p| predicted_setup(t, p, RtcPath::default()).map(|x| x.rtts);
         assert_eq!(r("tcp", false), Some(1.0));
         assert_eq!(r("websocket", false), Some(3.0));
         assert_eq!(r("long-poll", true), Some(2.0));
         assert_eq!(r("webtransport", true), Some(3.0));
         assert_eq!(r("webrtc-unreliable", false), Some(9.0));
-        let floor = |t| predicted_setup(t, false).and_then(|x| x.floor).map(|f| f.0);
+        let floor = |t| {
+            predicted_setup(t, false, RtcPath::default())
+                .and_then(|x| x.floor)
+                .map(|f| f.0)
+        };
         assert_eq!(
             (floor("webtransport"), floor("webrtc"), floor("tcp")),
             (Some(2.0), Some(4.0), None)
