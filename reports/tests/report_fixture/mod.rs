@@ -150,7 +150,7 @@ pub fn ok_cell(
         "lte" => Some(100.0),
         _ => Some(200.0),
     };
-    let rtts = wirebench_reports::figures::predicted_setup(transport, false)
+    let rtts = wirebench_reports::figures::predicted_setup(transport, false, Default::default())
         .map(|p| p.rtts)
         .unwrap_or(2.0);
     let setup_ms = rtt_ms.unwrap_or(0.08) * rtts * jitter + 0.3;
