@@ -334,3 +334,31 @@ async fn webrtc_signalling_is_bounded_and_ignores_host() {
         "{errors:?}"
     );
 }
+
+/// The server closes a keep-alive connection that sits idle past its limit (1 s here), as it
+/// does to pollers while thousands of other clients are still connecting. A polling client then
+/// opens new connections for its next requests, up and down, as a browser does, and loses
+/// nothing.
+#[rstest]
+#[case("poll")]
+#[case("long-poll")]
+#[tokio::test]
+async fn pollers_reopen_connections_the_server_closed_while_idle(#[case] t: &str) {
+    let s = strict_server(1 << 20).await;
+    let target =
+        wirebench::transport::Target::new(s.addr, false, None, 1, Duration::from_millis(5));
+    let mut c = tokio::time::timeout(Duration::from_secs(5), transport_for(t).connect(&target))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    // Past the server's 1 s idle limit: it has closed both connections.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for seq in 0..3 {
+        c.sink
+            .send(frame(seq, 1, Kind::EchoRequest, 64))
+            .await
+            .expect("send");
+        let h = Header::parse(&recv(&mut c).await).expect("header");
+        assert_eq!((h.kind, h.seq), (Kind::EchoReply, seq), "{t}");
+    }
+}

@@ -23,10 +23,12 @@ use crate::frame::put_prefixed;
 /// Most bytes one `POST /up` body carries when the sender batches queued frames.
 pub const UP_BATCH_BYTES: usize = 1 << 20;
 
-/// One HTTP/1.1 connection to the server.
+/// One HTTP/1.1 connection to the server, reopened when the server has closed it while it sat
+/// idle between requests (see [`HttpConn::request`]).
 pub struct HttpConn {
     send: SendRequest<Full<Bytes>>,
     host: String,
+    target: Target,
 }
 
 impl HttpConn {
@@ -43,10 +45,17 @@ impl HttpConn {
         Ok(Self {
             send,
             host: target.addr.to_string(),
+            target: target.clone(),
         })
     }
 
     /// Sends a request and returns the response head with its streaming body.
+    ///
+    /// A server closes a keep-alive connection that sends no request within its idle limit
+    /// (ours: the handshake timeout, 30 s by default), e.g. a poller's while thousands of
+    /// clients are still connecting. If that has happened, the request goes on a new
+    /// connection, as a browser's would: nothing was sent on the closed one, so this is not a
+    /// retry. A connection lost in the middle of a request is still an error.
     pub async fn request(
         &mut self,
         method: Method,
@@ -54,6 +63,9 @@ impl HttpConn {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<Response<Incoming>, TransportError> {
+        if self.send.is_closed() {
+            *self = Self::open(&self.target, &mut Setup::default()).await?;
+        }
         self.send
             .ready()
             .await
