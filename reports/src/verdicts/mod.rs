@@ -409,8 +409,30 @@ mod tests {
             lat_cells(&natted("turn-near", "webrtc"), 6_000),
             "relay/udp",
         ));
+        // str0m does no STUN or TURN: its cells are skipped by design, which leaves it out
+        // of the comparison (said in a caveat) rather than making every verdict inconclusive.
+        for name in ["nat-direct", "turn-server", "turn-near"] {
+            let k = C {
+                imp: Some("str0m"),
+                ..natted(name, "webrtc")
+            };
+            for r in 1..=5 {
+                cells.push(cell(&k, r, |c| {
+                    c.status = Status::Skipped;
+                    c.error = Some("str0m does no STUN or TURN itself".into());
+                }));
+            }
+        }
         let vs = evaluate(&results(cells));
-        assert_eq!(only(&vs, "peer-nat-direct").verdict, Outcome::Confirmed);
+        let direct = only(&vs, "peer-nat-direct");
+        assert_eq!(direct.verdict, Outcome::Confirmed, "{direct:#?}");
+        assert!(
+            direct
+                .caveats
+                .iter()
+                .any(|c| c.contains("webrtc (str0m) not judged, not run here")),
+            "{direct:#?}"
+        );
         let turn = only(&vs, "peer-turn-cost");
         assert_eq!(turn.verdict, Outcome::Confirmed, "{turn:#?}");
         // Behind the "common" NATs the stack relayed after all: refuted.
@@ -419,6 +441,18 @@ mod tests {
             lat_cells(&natted("nat-direct", "webrtc"), 5_000),
             "relay/udp",
         ));
+        assert_eq!(outcome(cells, "peer-nat-direct"), Outcome::Refuted);
+        // Each stack is its own comparison: a second one slower than the server path refutes.
+        let mut cells = reference.clone();
+        cells.extend(with_path(
+            lat_cells(&natted("nat-direct", "webrtc"), 5_000),
+            "prflx",
+        ));
+        let str0m = C {
+            imp: Some("str0m"),
+            ..natted("nat-direct", "webrtc")
+        };
+        cells.extend(with_path(lat_cells(&str0m, 200_000), "host"));
         assert_eq!(outcome(cells, "peer-nat-direct"), Outcome::Refuted);
         // TURN beside the server clearly faster than the server path: refuted.
         let mut cells = reference;
@@ -478,7 +512,10 @@ mod tests {
     fn peer_relay_confirms_refutes_and_stays_inconclusive() {
         let run = |rtc: u64, ws: u64| {
             let mut cells = lat_cells(&relay("webrtc", Some("str0m")), rtc);
-            cells.extend(lat_cells(&relay("webrtc", Some("webrtc-rs")), rtc * 2));
+            cells.extend(lat_cells(
+                &relay("webrtc", Some("webrtc-rs")),
+                rtc * 11 / 10,
+            ));
             cells.extend(lat_cells(&relay("websocket", None), ws));
             cells
         };
@@ -494,6 +531,21 @@ mod tests {
             outcome(run(115_000, 120_000), "peer-relay-latency"),
             Outcome::Inconclusive
         );
+        // Every implementation is judged, none picked as the best afterwards: one stack
+        // clearly faster and one clearly slower than WebSocket refutes.
+        let mut cells = lat_cells(&relay("webrtc", Some("str0m")), 5_000);
+        cells.extend(lat_cells(&relay("webrtc", Some("webrtc-rs")), 200_000));
+        cells.extend(lat_cells(&relay("websocket", None), 120_000));
+        assert_eq!(outcome(cells, "peer-relay-latency"), Outcome::Refuted);
+        // One stack without figures: inconclusive, however fast the other.
+        let mut cells = run(5_000, 120_000);
+        if let Some(c) = cells
+            .iter_mut()
+            .find(|c| c.implementation.as_deref() == Some("webrtc-rs"))
+        {
+            c.harness_bound = crate::model::HarnessBound::check(900, Some(2_000));
+        }
+        assert_eq!(outcome(cells, "peer-relay-latency"), Outcome::Inconclusive);
         // WebSocket failed: inconclusive, with the reason.
         let mut cells = lat_cells(&relay("webrtc", Some("str0m")), 5_000);
         cells.push(cell(&relay("websocket", None), 1, |c| {

@@ -135,6 +135,9 @@ pub(super) struct Fig {
     pub(super) values: Vec<f64>,
     /// Why there are no values (failed/skipped reason, or the figure missing).
     pub(super) why_none: String,
+    /// Every repeat was skipped (not run here by design, `why_none` says why): a rule that
+    /// judges every implementation leaves it out rather than waiting on it.
+    pub(super) skipped: bool,
     pub(super) metric: FaqMetric,
     /// Median `params.clients` of the ok repeats.
     pub(super) clients: Option<f64>,
@@ -261,6 +264,7 @@ impl<'a> Ctx<'a> {
                     profile: k.profile.to_string(),
                     values,
                     why_none,
+                    skipped: k.ok.is_empty() && k.failed.is_empty(),
                     metric: m,
                     clients: stats::median(
                         &k.ok
@@ -295,6 +299,24 @@ pub(super) fn profiles_of(figs: &[Fig]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The figures of `figs` that were run here; a key skipped by design (an implementation that
+/// cannot do what the workload needs) is left out, with a caveat saying why.
+pub(super) fn run_here<'f>(
+    figs: impl Iterator<Item = &'f Fig>,
+    caveats: &mut Vec<String>,
+) -> Vec<&'f Fig> {
+    figs.filter(|f| {
+        if f.skipped {
+            let c = format!("{} not judged, not run here: {}", f.name, f.why_none);
+            if !caveats.contains(&c) {
+                caveats.push(c);
+            }
+        }
+        !f.skipped
+    })
+    .collect()
 }
 
 /// The figure with the lowest median among `figs` with a figure.
