@@ -143,6 +143,14 @@ fn tiny_run_writes_valid_results_summary_and_report() {
     // The model reads back what the runner wrote.
     let model = wirebench_reports::Results::load(&results_path).unwrap();
     assert_eq!(model.cells.len(), 5 * 5, "5 workloads × 5 transports");
+    // The machine's quietness at the start is probed once and recorded, busy or not.
+    let settle = model.host.settle.as_ref().expect("host.settle recorded");
+    assert_eq!((settle.probes, settle.limit_us), (1, 100), "{settle:?}");
+    assert_eq!(
+        settle.settled,
+        settle.timer_lateness_p99_us <= settle.limit_us,
+        "{settle:?}"
+    );
     let failed: Vec<String> = model
         .cells
         .iter()
@@ -257,6 +265,7 @@ fn bad_flags_are_errors_not_panics() {
         ),
         (vec!["serve", "--handshake-timeout", "0"], "1..=3600"),
         (vec!["serve", "--body-budget-mib", "0"], "1..=65536"),
+        (vec!["run", "--settle", "3601"], "0..=3600"),
     ] {
         let a = wirebench().args(&args).assert().code(1);
         let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();

@@ -29,5 +29,6 @@ pub fn host_facts() -> Host {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         cpu_model,
         memory_bytes,
+        settle: None,
     }
 }

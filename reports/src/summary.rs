@@ -484,6 +484,14 @@ fn harness_bound_markdown(s: &mut String, r: &Results) {
             "\n## Harness-bound cells\n\nThe load generator, not the transport, set these \
              cells' pace; their figures are in the table above and no verdict reads them.\n"
         );
+        if let Some(st) = r.host.settle.as_ref().filter(|st| !st.settled) {
+            let _ = writeln!(
+                s,
+                "The machine was busy when the run started: timer wake-ups {} µs late at p99 \
+                 (limit {} µs). `wirebench run --settle SECS` waits for it to quiet down.\n",
+                st.timer_lateness_p99_us, st.limit_us
+            );
+        }
         for l in lines {
             let _ = writeln!(s, "- {l}");
         }

@@ -212,6 +212,11 @@ pub(crate) struct RunArgs {
     /// wake-up time from latency figures; recorded in each cell's params.
     #[arg(long)]
     pub(crate) no_idle: bool,
+    /// Before the first cell, wait up to SECS for the machine to settle: timer wake-ups late by
+    /// at most the harness-bound floor (100 µs at p99). Every run probes once (1 s) and says
+    /// when the machine is busy; with 0 it does not wait. Recorded as host.settle.
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub(crate) settle: u64,
     /// Link emulation for shaped profiles: auto picks kernel netem, else the userspace
     /// emulator, else none (shaped cells are then skipped with the reason).
     #[arg(long, value_enum, default_value_t = wirebench_netem::BackendKind::Auto)]

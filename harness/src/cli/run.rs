@@ -88,6 +88,7 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         netem,
         pin: a.pin,
         no_idle: a.no_idle,
+        settle: Some(std::time::Duration::from_secs(a.settle)),
     };
     let mut all = runner::run(cells, &opts).await?;
     let thresholds: Vec<_> = scenarios

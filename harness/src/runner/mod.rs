@@ -19,6 +19,7 @@ pub mod progress;
 pub mod scenario;
 pub mod score;
 mod server;
+pub mod settle;
 pub mod suite;
 mod turn;
 mod window;

@@ -33,6 +33,9 @@ pub struct RunOptions {
     /// CPUs kept out of idle states during the run (`--no-idle`, [`crate::clock::NoIdle`]);
     /// recorded as `params.no_idle` so runs measured differently are never compared.
     pub no_idle: bool,
+    /// Probe the machine's timer lateness before the first cell and wait up to this long for
+    /// it to settle ([`super::settle`]; zero: probe once, never wait); `None`: no probe.
+    pub settle: Option<std::time::Duration>,
 }
 
 impl RunOptions {
@@ -58,6 +61,7 @@ impl RunOptions {
             netem,
             pin: false,
             no_idle: false,
+            settle: None,
         }
     }
 }

@@ -21,7 +21,14 @@ pub async fn run(cells: Vec<PlannedCell>, opts: &RunOptions) -> anyhow::Result<V
     let mut shutdown = Shutdown::install()?;
     reap_orphans(opts);
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let host = crate::host::host_facts();
+    let mut host = crate::host::host_facts();
+    if let Some(wait) = opts.settle {
+        let quiet = opts.progress == progress::Mode::Quiet;
+        tokio::select! {
+            s = super::settle::settle(wait, quiet) => host.settle = Some(s),
+            _ = shutdown.recv() => bail!("interrupted while waiting for the machine to settle"),
+        }
+    }
     let mut all = Vec::new();
     for v in &opts.variants {
         std::fs::create_dir_all(&v.out_dir)

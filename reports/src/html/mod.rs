@@ -170,6 +170,27 @@ fn overview(h: &mut String, keys: &[KeyCells<'_>]) {
     }
 }
 
+/// The start-of-run timer probe in words: quiet, settled after a wait, or busy (then the
+/// harness-bound cells it explains are to be expected).
+fn settle_text(s: &crate::model::Settle) -> String {
+    let late = format!(
+        "timer wake-ups {} µs late at p99 (limit {} µs)",
+        s.timer_lateness_p99_us, s.limit_us
+    );
+    match (s.settled, s.probes) {
+        (true, 1) => format!("quiet: {late}"),
+        (true, _) => format!("settled after {:.0} s: {late}", s.waited_ms as f64 / 1000.0),
+        (false, _) => format!(
+            "<strong>busy</strong>: {late}{}; expect harness-bound cells",
+            if s.probes > 1 {
+                format!(" after waiting {:.0} s", s.waited_ms as f64 / 1000.0)
+            } else {
+                String::new()
+            }
+        ),
+    }
+}
+
 pub(super) fn environment(h: &mut String, r: &Results, keys: &[KeyCells<'_>]) {
     let host = &r.host;
     let opt = |v: Option<&str>| v.map(escape).unwrap_or_else(|| "–".into());
@@ -232,6 +253,9 @@ pub(super) fn environment(h: &mut String, r: &Results, keys: &[KeyCells<'_>]) {
     let impls = distinct(r.cells.iter().filter_map(|c| c.implementation.as_deref()));
     if !impls.is_empty() {
         rows.push(("implementations", escape(&impls.join(", "))));
+    }
+    if let Some(s) = &host.settle {
+        rows.push(("machine at start", settle_text(s)));
     }
     h.push_str("<section id=\"environment\"><h2>Environment</h2>\n<table>");
     for (k, v) in rows {

@@ -135,6 +135,27 @@ pub struct Host {
     pub cpu_model: Option<String>,
     /// Total memory in bytes.
     pub memory_bytes: Option<u64>,
+    /// How quiet the machine was when the run started (`run`'s timer probe, `--settle`);
+    /// absent in files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<Settle>,
+}
+
+/// The machine's timer lateness when a run started: a busy machine (a build just ended, the
+/// kernel still writing back) makes the load generator late, and such cells are flagged
+/// harness-bound; this says whether the run began in that state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Settle {
+    /// p99 of how late 1,000 precise wake-ups at 1 kHz were in the last probe, µs.
+    pub timer_lateness_p99_us: u64,
+    /// The limit it was held to: the harness-bound floor ([`HarnessBound::limit_us`]), µs.
+    pub limit_us: u64,
+    /// Probes run (1 without `--settle`; more while waiting for the machine to settle).
+    pub probes: u32,
+    /// Time spent probing and waiting before the first cell, ms.
+    pub waited_ms: u64,
+    /// Whether the last probe was within the limit.
+    pub settled: bool,
 }
 
 /// Outcome of a cell.

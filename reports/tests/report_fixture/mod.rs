@@ -53,6 +53,13 @@ pub fn host() -> Host {
         cpus: 2,
         cpu_model: Some("AMD EPYC 7B13".into()),
         memory_bytes: Some(24 * 1024 * 1024 * 1024),
+        settle: Some(wirebench_reports::model::Settle {
+            timer_lateness_p99_us: 34,
+            limit_us: 100,
+            probes: 1,
+            waited_ms: 1_000,
+            settled: true,
+        }),
     }
 }
 
