@@ -52,6 +52,7 @@ pub async fn run_job_gated(
         job.first_client,
         Duration::from_millis(job.workload.params().poll_interval_ms.max(1)),
     );
+    target.poll_slots = job.workload.params().clients.max(1);
     target.ice = job.ice.clone();
     target.rtc_channel = job.workload.params().rtc_channel;
     target.rtc_signalling = job.workload.params().rtc_signalling;

@@ -75,6 +75,11 @@ pub struct Target {
     pub client_id: u32,
     /// Interval between polls for `poll` (short polling).
     pub poll_interval: Duration,
+    /// How many clients share the short-poll schedule: client `id` polls at
+    /// `(id mod poll_slots) · interval / poll_slots` past each multiple of the interval on the
+    /// host's monotonic clock ([`crate::transport::poll::first_poll_ns`]), so N pollers' phases
+    /// spread evenly over the interval instead of following when each happened to connect.
+    pub poll_slots: u32,
     /// Local address to connect from (`None`: the kernel's choice). Spreading thousands of
     /// clients over several loopback addresses keeps ephemeral ports from running out.
     pub local_ip: Option<IpAddr>,
@@ -110,6 +115,7 @@ impl Target {
             cert_sha256,
             client_id,
             poll_interval,
+            poll_slots: 1,
             local_ip: None,
             quic_keep_alive: Some(WEBTRANSPORT_KEEP_ALIVE),
             lazy_up: false,

@@ -53,7 +53,7 @@ impl Transport for PollTransport {
             cursor: 0,
             ready: VecDeque::new(),
             interval_ns,
-            next_poll_ns: now_ns(),
+            next_poll_ns: first_poll_ns(now_ns(), interval_ns, target.client_id, target.poll_slots),
             timer: None,
             gaps: 0,
         };
@@ -169,8 +169,10 @@ impl FrameStream for PollFrames {
                 let now = now_ns();
                 self.next_poll_ns += self.interval_ns;
                 if self.next_poll_ns < now {
-                    // Fell behind (slow responses): skip missed ticks rather than burst.
-                    self.next_poll_ns = now + self.interval_ns;
+                    // Fell behind (slow responses): skip missed ticks rather than burst,
+                    // keeping this client's phase.
+                    let behind = now - self.next_poll_ns;
+                    self.next_poll_ns += behind.div_ceil(self.interval_ns) * self.interval_ns;
                 }
             }
             self.poll_once().await?;
@@ -181,10 +183,33 @@ impl FrameStream for PollFrames {
     /// nothing twice.
     async fn resume(&mut self) -> Result<bool, TransportError> {
         self.conn = HttpConn::open(&self.target, &mut Setup::default()).await?;
-        // Poll at once on the new connection rather than wait for the next tick.
-        self.next_poll_ns = now_ns();
+        // Poll at once on the new connection, then keep this client's phase.
         self.poll_now().await?;
+        self.next_poll_ns = first_poll_ns(
+            now_ns(),
+            self.interval_ns,
+            self.client,
+            self.target.poll_slots,
+        );
         Ok(true)
+    }
+}
+
+/// The first tick at or after `now_ns` of client `id`'s short-poll schedule: the multiples of
+/// `interval_ns` on the host's monotonic clock, offset by `(id mod slots) · interval / slots`.
+/// Every client's schedule is on one grid whenever it connected, so `slots` pollers are evenly
+/// spread over the interval and a server event finds them at every phase, as it finds
+/// independent browsers; phases that follow connection times bunch up (1,000 clients
+/// connected within a second poll within a second of one another) and bias poll's latency.
+pub fn first_poll_ns(now_ns: u64, interval_ns: u64, id: u32, slots: u32) -> u64 {
+    let interval = u128::from(interval_ns.max(1));
+    let slots = u128::from(slots.max(1));
+    let offset = (interval * (u128::from(id) % slots) / slots) as u64;
+    let tick = now_ns - now_ns % interval_ns.max(1) + offset;
+    if tick >= now_ns {
+        tick
+    } else {
+        tick + interval_ns.max(1)
     }
 }
 
@@ -193,3 +218,33 @@ const PRECISE_BELOW_NS: u64 = 100_000_000;
 
 /// Default short-poll interval when a workload does not set one.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pollers_spread_evenly_over_the_interval_whenever_they_connect() {
+        let interval = 5_000_000_000;
+        // Four clients connecting within a millisecond of one another, and one much later.
+        let phases: Vec<u64> = (1..=4)
+            .map(|id| {
+                let now = 1_000_000_000_000 + u64::from(id) * 250_000;
+                let t = first_poll_ns(now, interval, id, 4);
+                assert!(t >= now && t < now + interval, "{id}: {t} vs {now}");
+                t % interval
+            })
+            .collect();
+        assert_eq!(
+            phases,
+            [1_250_000_000, 2_500_000_000, 3_750_000_000, 0],
+            "one slot each, a quarter interval apart"
+        );
+        // The same client connecting at another time keeps its phase.
+        let late = first_poll_ns(7_777_777_777_777, interval, 2, 4);
+        assert_eq!(late % interval, 2_500_000_000);
+        // One slot: every client on the interval's multiples; an exact tick is not skipped.
+        assert_eq!(first_poll_ns(10_000, 5_000, 9, 1), 10_000);
+        assert_eq!(first_poll_ns(10_001, 5_000, 9, 1), 15_000);
+    }
+}
