@@ -87,6 +87,11 @@ pub struct PollFrames {
 }
 
 impl PollFrames {
+    /// This client's first scheduled poll at or after `now` ([`first_poll_ns`]).
+    fn first_tick_from(&self, now: u64) -> u64 {
+        first_poll_ns(now, self.interval_ns, self.client, self.target.poll_slots)
+    }
+
     async fn poll_now(&mut self) -> Result<(), TransportError> {
         let long = std::mem::replace(&mut self.long, false);
         let r = self.poll_once().await;
@@ -171,8 +176,7 @@ impl FrameStream for PollFrames {
                 if self.next_poll_ns < now {
                     // Fell behind (slow responses): skip missed ticks rather than burst,
                     // keeping this client's phase.
-                    let behind = now - self.next_poll_ns;
-                    self.next_poll_ns += behind.div_ceil(self.interval_ns) * self.interval_ns;
+                    self.next_poll_ns = self.first_tick_from(now);
                 }
             }
             self.poll_once().await?;
@@ -185,12 +189,7 @@ impl FrameStream for PollFrames {
         self.conn = HttpConn::open(&self.target, &mut Setup::default()).await?;
         // Poll at once on the new connection, then keep this client's phase.
         self.poll_now().await?;
-        self.next_poll_ns = first_poll_ns(
-            now_ns(),
-            self.interval_ns,
-            self.client,
-            self.target.poll_slots,
-        );
+        self.next_poll_ns = self.first_tick_from(now_ns());
         Ok(true)
     }
 }
@@ -202,14 +201,14 @@ impl FrameStream for PollFrames {
 /// independent browsers; phases that follow connection times bunch up (1,000 clients
 /// connected within a second poll within a second of one another) and bias poll's latency.
 pub fn first_poll_ns(now_ns: u64, interval_ns: u64, id: u32, slots: u32) -> u64 {
-    let interval = u128::from(interval_ns.max(1));
+    let interval = interval_ns.max(1);
     let slots = u128::from(slots.max(1));
-    let offset = (interval * (u128::from(id) % slots) / slots) as u64;
-    let tick = now_ns - now_ns % interval_ns.max(1) + offset;
+    let offset = (u128::from(interval) * (u128::from(id) % slots) / slots) as u64;
+    let tick = now_ns - now_ns % interval + offset;
     if tick >= now_ns {
         tick
     } else {
-        tick + interval_ns.max(1)
+        tick + interval
     }
 }
 
