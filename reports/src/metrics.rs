@@ -527,7 +527,9 @@ pub const OVERHEAD: &Metric = &Metric {
     gap: None,
     compare: None,
 };
-/// Bytes on the wire (both directions) per client per measured minute.
+/// Bytes on the wire (both directions) per client per minute: between the measured window's
+/// marks (`resources.window`) where the cell has them, as server CPU is taken; else the whole
+/// cell's bytes (connection setup, warm-up and drain included) over the measured minutes.
 pub const WIRE_BYTES_PER_CLIENT_MIN: &Metric = &Metric {
     id: "wire_bytes_per_client_min",
     label: "wire bytes per client-minute",
@@ -535,6 +537,12 @@ pub const WIRE_BYTES_PER_CLIENT_MIN: &Metric = &Metric {
     better: Better::Smaller,
     kind: MetricKind::Wire,
     extract: |c| {
+        let window = c.resources.as_ref().and_then(|r| r.window.as_ref());
+        if let Some(w) = window.filter(|w| w.duration_ms > 0.0) {
+            if let (Some(up), Some(down)) = (w.wire_bytes_up, w.wire_bytes_down) {
+                return Some((up + down) as f64 / clients(c)? / (w.duration_ms / 60_000.0));
+            }
+        }
         let w = c.wire.as_ref()?;
         let bytes = (w.bytes_up? + w.bytes_down?) as f64;
         Some(bytes / clients(c)? / measured_minutes(c)?)
@@ -609,6 +617,7 @@ pub fn by_id(id: &str) -> Option<&'static Metric> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{MeasuredWindow, Resources};
 
     #[test]
     fn ids_and_compare_ids_are_unique() {
@@ -634,5 +643,36 @@ mod tests {
         assert_eq!(SETUP_MS.compare_label(), "setup");
         assert_eq!(LATENCY_P90.compare_id(), "latency_p90_us");
         assert!(!GOODPUT.higher_is_worse() && LATENCY_P99.higher_is_worse());
+    }
+
+    /// Per-client-minute CPU and wire bytes come from the measured window's marks when the
+    /// cell has them (set-up and warm-up left out), else from the whole cell.
+    #[test]
+    fn per_client_minute_figures_use_the_measured_window() {
+        let mut c: Cell = serde_json::from_value(serde_json::json!({
+            "scenario": "s", "workload": "push", "transport": "sse", "profile": "p",
+            "repeat": 1, "status": "ok",
+            "params": {"clients": 10, "duration_ms": 60000},
+            "wire": {"bytes_up": 12000, "bytes_down": 48000},
+            "resources": {"server_cpu_s": 3.0}
+        }))
+        .unwrap();
+        // Whole cell: 60,000 bytes and 3 s over 10 clients and one minute.
+        assert_eq!(WIRE_BYTES_PER_CLIENT_MIN.get_from(&c), Some(6000.0));
+        assert_eq!(SERVER_CPU_MS_PER_CLIENT_MIN.get_from(&c), Some(300.0));
+        c.resources = Some(Resources {
+            server_cpu_s: Some(3.0),
+            window: Some(MeasuredWindow {
+                duration_ms: 30_000.0,
+                server_cpu_s: Some(0.5),
+                wire_bytes_up: Some(1000),
+                wire_bytes_down: Some(4000),
+                ..MeasuredWindow::default()
+            }),
+            ..Resources::default()
+        });
+        // Window: 5,000 bytes and 0.5 s over 10 clients and half a minute.
+        assert_eq!(WIRE_BYTES_PER_CLIENT_MIN.get_from(&c), Some(1000.0));
+        assert_eq!(SERVER_CPU_MS_PER_CLIENT_MIN.get_from(&c), Some(100.0));
     }
 }

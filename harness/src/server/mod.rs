@@ -298,20 +298,31 @@ async fn serve_http(
                             .serve_connection(TokioIo::new(s), svc)
                             .await;
                     } else {
-                        let _ = builder
+                        let r = builder
                             .serve_connection(TokioIo::new(s), svc)
                             .with_upgrades()
                             .await;
+                        count_header_timeout(&hub, r);
                     }
                 }
                 None => {
-                    let _ = builder
+                    let r = builder
                         .serve_connection(TokioIo::new(stream), svc)
                         .with_upgrades()
                         .await;
+                    count_header_timeout(&hub, r);
                 }
             }
         });
+    }
+}
+
+/// Counts an HTTP/1.1 connection the server closed because no request head arrived in time
+/// (`http_header_timeout` in the cell's `errors`): an idle keep-alive connection, or a
+/// request whose head was still on its way, so a client error it causes can be traced here.
+fn count_header_timeout(hub: &Hub, r: Result<(), hyper::Error>) {
+    if r.is_err_and(|e| e.is_timeout()) {
+        hub.errors.add("http_header_timeout");
     }
 }
 

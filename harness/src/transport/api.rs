@@ -60,6 +60,23 @@ impl TransportError {
             source,
         }
     }
+
+    /// A protocol error from a library's error, with every cause behind it: hyper says only
+    /// "connection error" until its source ("Connection reset by peer (os error 104)") is
+    /// added. A cause already in the text is not repeated.
+    pub fn protocol(context: &str, e: &(dyn std::error::Error + 'static)) -> Self {
+        let mut text = format!("{context}: {e}");
+        let mut cur = e.source();
+        while let Some(cause) = cur {
+            let c = cause.to_string();
+            if !text.contains(&c) {
+                text.push_str(": ");
+                text.push_str(&c);
+            }
+            cur = cause.source();
+        }
+        Self::Protocol(text)
+    }
 }
 
 /// Where a client connects and who it is.
@@ -234,5 +251,35 @@ pub trait Transport: Send + Sync {
     ) -> Result<Connection, TransportError> {
         let _ = (peer, sender);
         self.connect(target).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransportError;
+
+    /// An error whose text hides its cause, as hyper's "connection error" does.
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection error")]
+    struct Opaque(#[source] std::io::Error);
+
+    /// An error that already says its cause.
+    #[derive(Debug, thiserror::Error)]
+    #[error("read failed: {0}")]
+    struct Says(#[source] std::io::Error);
+
+    #[test]
+    fn protocol_errors_name_every_cause_once() {
+        let reset = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = TransportError::protocol("/poll?after=3", &Opaque(reset()));
+        assert_eq!(
+            e.to_string(),
+            "protocol: /poll?after=3: connection error: reset by peer"
+        );
+        let e = TransportError::protocol("reading body", &Says(reset()));
+        assert_eq!(
+            e.to_string(),
+            "protocol: reading body: read failed: reset by peer"
+        );
     }
 }

@@ -29,6 +29,9 @@ pub struct HttpConn {
     send: SendRequest<Full<Bytes>>,
     host: String,
     target: Target,
+    /// Responses this connection has returned: a connection that has served one is reused,
+    /// and the server may close it while it sits idle.
+    served: u64,
 }
 
 impl HttpConn {
@@ -37,7 +40,7 @@ impl HttpConn {
         let stream = connect_stream(target, target.addr, target.tls, &[b"http/1.1"], setup).await?;
         let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| TransportError::Protocol(format!("HTTP handshake: {e}")))?;
+            .map_err(|e| TransportError::protocol("HTTP handshake", &e))?;
         tokio::spawn(async move {
             // Ends when the connection closes; errors surface on the next request.
             let _ = conn.await;
@@ -46,6 +49,7 @@ impl HttpConn {
             send,
             host: target.addr.to_string(),
             target: target.clone(),
+            served: 0,
         })
     }
 
@@ -55,7 +59,10 @@ impl HttpConn {
     /// (ours: the handshake timeout, 30 s by default), e.g. a poller's while thousands of
     /// clients are still connecting. If that has happened, the request goes on a new
     /// connection, as a browser's would: nothing was sent on the closed one, so this is not a
-    /// retry. A connection lost in the middle of a request is still an error.
+    /// retry. When the close crosses the request (a `GET` on a reused connection that ends
+    /// before any response), the `GET` is sent once more on a new connection, as browsers and
+    /// RFC 9112 §9.3.1 do for idempotent requests; `/poll?after=N` answers the same either way.
+    /// Anything else (a bad response, a second failure, a lost `POST`) is an error.
     pub async fn request(
         &mut self,
         method: Method,
@@ -66,25 +73,68 @@ impl HttpConn {
         if self.send.is_closed() {
             *self = Self::open(&self.target, &mut Setup::default()).await?;
         }
-        self.send
-            .ready()
-            .await
-            .map_err(|e| TransportError::Protocol(format!("connection lost: {e}")))?;
+        let reused = self.served > 0;
+        let req = self.build(&method, path_and_query, headers, &body)?;
+        match self.send_once(req).await {
+            Err(e) if reused && method == Method::GET && closed_before_response(&e) => {
+                *self = Self::open(&self.target, &mut Setup::default()).await?;
+                let req = self.build(&method, path_and_query, headers, &body)?;
+                self.send_once(req)
+                    .await
+                    .map_err(|e| TransportError::protocol(path_and_query, &e))
+            }
+            r => r.map_err(|e| TransportError::protocol(path_and_query, &e)),
+        }
+    }
+
+    fn build(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &Bytes,
+    ) -> Result<Request<Full<Bytes>>, TransportError> {
         let mut req = Request::builder()
-            .method(method)
+            .method(method.clone())
             .uri(path_and_query)
             .header(hyper::header::HOST, &self.host);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| TransportError::Protocol(format!("building request: {e}")))?;
-        self.send
-            .send_request(req)
-            .await
-            .map_err(|e| TransportError::Protocol(format!("{path_and_query}: {e}")))
+        req.body(Full::new(body.clone()))
+            .map_err(|e| TransportError::Protocol(format!("building request: {e}")))
     }
+
+    /// One request on this connection.
+    async fn send_once(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper::Error> {
+        self.send.ready().await?;
+        let resp = self.send.send_request(req).await?;
+        self.served += 1;
+        Ok(resp)
+    }
+}
+
+/// Whether a request failed because its connection ended before any response: closed or
+/// reset under it, or shut without TLS's close_notify. A malformed response is not this.
+fn closed_before_response(e: &hyper::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
+        return true;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            );
+        }
+        cur = c.source();
+    }
+    false
 }
 
 /// Reads a whole response body.
@@ -93,7 +143,7 @@ pub async fn read_body(resp: Response<Incoming>) -> Result<Bytes, TransportError
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| TransportError::Protocol(format!("reading body: {e}")))
+        .map_err(|e| TransportError::protocol("reading body", &e))
 }
 
 /// Sends frames with `POST /up`, batching whatever is queued while a request is in flight into
@@ -223,5 +273,94 @@ impl FrameSink for UpSink {
             return Err(TransportError::Protocol(why));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use hyper::{Method, StatusCode};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::HttpConn;
+    use crate::transport::api::{Setup, Target};
+
+    /// Reads one request head (no body expected beyond `Content-Length: 0` or a short one).
+    async fn read_head(s: &mut TcpStream) -> String {
+        let mut buf = Vec::new();
+        let mut b = [0u8; 1024];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut b).await.unwrap();
+            assert!(n > 0, "client closed before a whole request head");
+            buf.extend_from_slice(&b[..n]);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    const NO_CONTENT: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+
+    /// A server that answers the first request, then reads the second and closes the
+    /// connection without answering (its idle close crossing the request), then answers every
+    /// request on later connections. Returns how many connections it accepted.
+    async fn closing_server(l: TcpListener) -> usize {
+        let (mut s, _) = l.accept().await.unwrap();
+        read_head(&mut s).await;
+        s.write_all(NO_CONTENT).await.unwrap();
+        read_head(&mut s).await;
+        drop(s);
+        let mut conns = 1;
+        while let Ok(Ok((mut s, _))) =
+            tokio::time::timeout(Duration::from_millis(500), l.accept()).await
+        {
+            conns += 1;
+            read_head(&mut s).await;
+            s.write_all(NO_CONTENT).await.unwrap();
+        }
+        conns
+    }
+
+    async fn conn(l: &TcpListener) -> HttpConn {
+        let addr = l.local_addr().unwrap();
+        let target = Target::new(addr, false, None, 1, Duration::from_secs(1));
+        HttpConn::open(&target, &mut Setup::default())
+            .await
+            .unwrap()
+    }
+
+    /// A GET on a reused connection that the server closes under it goes once more on a new
+    /// connection (RFC 9112 §9.3.1, as browsers do); a POST does not.
+    #[tokio::test]
+    async fn a_get_crossing_the_servers_close_is_sent_again_a_post_is_not() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut c = conn(&l).await;
+        let server = tokio::spawn(closing_server(l));
+        let r = c
+            .request(Method::GET, "/poll?after=0", &[], Bytes::new())
+            .await;
+        assert_eq!(r.unwrap().status(), StatusCode::NO_CONTENT);
+        let r = c
+            .request(Method::GET, "/poll?after=0", &[], Bytes::new())
+            .await;
+        assert_eq!(r.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            server.await.unwrap(),
+            2,
+            "the GET went on a second connection"
+        );
+
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut c = conn(&l).await;
+        let server = tokio::spawn(closing_server(l));
+        let r = c.request(Method::POST, "/up", &[], Bytes::new()).await;
+        assert_eq!(r.unwrap().status(), StatusCode::NO_CONTENT);
+        let e = c
+            .request(Method::POST, "/up", &[], Bytes::new())
+            .await
+            .expect_err("a POST whose connection closed under it is an error");
+        assert!(e.to_string().starts_with("protocol: /up: "), "{e}");
+        assert_eq!(server.await.unwrap(), 1, "the POST was not sent again");
     }
 }

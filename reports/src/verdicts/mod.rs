@@ -22,7 +22,8 @@
 //! overlap, 5 vs 5 repeats give p = 1/252 ≈ 0.004, 3 vs 3 give 0.05 and 2 vs 2 or fewer can
 //! never decide. A verdict of several comparisons holds its family-wise error at 0.05 by
 //! Holm's step-down (a difference that does not survive counts as noise). Mirrored for
-//! *clearly higher*. Anything else is *within noise*.
+//! *clearly higher*. Anything else is *within noise*, said *within the 10 % margin* when the
+//! test finds a difference but it is smaller than the margin.
 //!
 //! **Failed and harness-bound repeats**: when any repeat of a compared cell failed, or its
 //! open-loop sender could not keep the schedule (`harness_bound`), that cell has no figure
@@ -791,6 +792,16 @@ mod tests {
         assert_eq!(
             outcome(run(4_600_000, 29_500, 10.0), id),
             Outcome::Inconclusive
+        );
+        // Poll's memory is lower in every repeat, by less than the margin: the text says so
+        // rather than calling a significant difference noise.
+        let vs = evaluate(&results(run(4_600_000, 29_500, 10.0)));
+        let text = &only(&vs, id).decided_by;
+        assert!(
+            text.contains(
+                "×0.98 (within the 10 % margin: Mann–Whitney one-sided, 5 vs 5 repeats, p = 0.004)"
+            ),
+            "{text}"
         );
     }
 

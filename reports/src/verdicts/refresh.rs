@@ -58,8 +58,9 @@ fn refresh_verdict() -> Verdict {
             .into(),
     );
     v.caveats.push(
-        "server CPU includes connection setup (TLS handshakes), amortised over the measured \
-         minutes"
+        "server CPU is counted between marks at the start and end of the measured window, so \
+         the connection ramp (TLS handshakes) before it is left out; results without the marks \
+         fall back to whole-process CPU over the measured minutes"
             .into(),
     );
     v

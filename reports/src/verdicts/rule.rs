@@ -419,9 +419,12 @@ pub(super) fn combine(parts: &[Part]) -> Outcome {
 
 /// "a vs b" in words with the ratio and the test that decided it.
 pub(super) fn describe(a: &Fig, b: &Fig, c: &PairComparison) -> String {
+    // A difference the test finds but smaller than the margin is not noise: say which.
+    let margin = format!("within the {:.0} % margin", MARGIN * 100.0);
     let how = match c.diff {
         Diff::Lower => "clearly lower",
         Diff::Higher => "clearly higher",
+        Diff::Same if c.p() <= ALPHA => margin.as_str(),
         Diff::Same => "within noise",
     };
     let (na, nb) = c.repeats;
