@@ -1,6 +1,6 @@
 //! Is the machine quiet enough to measure? Before the first cell, `run` times 1,000 precise
-//! wake-ups at 1 kHz the way the agents' open-loop senders wait (sleep, then spin the last
-//! [`crate::clock::spin_ns`]) and holds their lateness p99 to the harness-bound floor. Right
+//! wake-ups at 1 kHz with the agents' open-loop senders' own timer (a timerfd, then a spin of
+//! the last [`crate::clock::spin_ns`]) and holds their lateness p99 to the harness-bound floor. Right
 //! after heavy work (a build, a big delete: the kernel writes back for minutes) wake-ups run
 //! milliseconds late and the first repeats' cells come out harness-bound; `--settle SECS` waits
 //! for the machine to quiet down instead, and the results record what was found
@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use wirebench_reports::model::{HarnessBound, Settle};
 
-use crate::clock::{now_ns, spin_ns, tighten_timer_slack};
+use crate::clock::{now_ns, tighten_timer_slack, PreciseTimer};
+use crate::workload::report::{new_histogram, MAX_LATENCY_US};
+use crate::workload::schedule;
 
 /// Wake-ups per probe, and their period: 1,000 at 1 kHz, enough samples for a p99.
 const PROBE_WAKEUPS: u32 = 1_000;
@@ -19,43 +21,24 @@ const PROBE_PERIOD_NS: u64 = 1_000_000;
 /// Pause between probes while waiting (the probe itself takes 1 s).
 const PROBE_GAP: Duration = Duration::from_secs(4);
 
-/// One probe: the p99 of how late [`PROBE_WAKEUPS`] wake-ups were, µs (on its own thread, so
-/// the runtime is not held).
+/// One probe: the p99 of how late [`PROBE_WAKEUPS`] wake-ups were, µs, waited for with the
+/// senders' own [`PreciseTimer`] and recorded and read as their lateness is
+/// ([`schedule::lateness`]); `u64::MAX` when the timer cannot be made.
 pub async fn probe() -> u64 {
-    tokio::task::spawn_blocking(probe_blocking)
-        .await
-        .unwrap_or(u64::MAX)
+    probe_timer().await.unwrap_or(u64::MAX)
 }
 
-fn probe_blocking() -> u64 {
+async fn probe_timer() -> std::io::Result<u64> {
     tighten_timer_slack();
-    let spin = spin_ns();
+    let mut timer = PreciseTimer::new()?;
+    let mut late = new_histogram();
     let start = now_ns() + PROBE_PERIOD_NS;
-    let mut late_ns: Vec<u64> = (0..u64::from(PROBE_WAKEUPS))
-        .map(|i| {
-            let deadline = start + i * PROBE_PERIOD_NS;
-            let wake = deadline.saturating_sub(spin);
-            let now = now_ns();
-            if wake > now {
-                std::thread::sleep(Duration::from_nanos(wake - now));
-            }
-            while now_ns() < deadline {
-                std::hint::spin_loop();
-            }
-            now_ns() - deadline
-        })
-        .collect();
-    p99(&mut late_ns) / 1_000
-}
-
-/// Nearest-rank p99 of `v` (sorted in place); 0 when empty.
-fn p99(v: &mut [u64]) -> u64 {
-    v.sort_unstable();
-    let rank = (v.len() * 99).div_ceil(100);
-    rank.checked_sub(1)
-        .and_then(|i| v.get(i))
-        .copied()
-        .unwrap_or(0)
+    for i in 0..u64::from(PROBE_WAKEUPS) {
+        let deadline = start + i * PROBE_PERIOD_NS;
+        timer.sleep_until_ns(deadline).await?;
+        let _ = late.record(((now_ns() - deadline) / 1000).clamp(1, MAX_LATENCY_US));
+    }
+    Ok(schedule::lateness(&late)[1])
 }
 
 /// Probes once and, when the machine is busy and `max_wait` is not zero, keeps probing every
@@ -212,13 +195,5 @@ mod tests {
             lines.last().unwrap().contains("did not settle"),
             "{lines:?}"
         );
-    }
-
-    #[test]
-    fn p99_is_nearest_rank() {
-        let mut v: Vec<u64> = (1..=1_000).collect();
-        assert_eq!(p99(&mut v), 990);
-        assert_eq!(p99(&mut []), 0);
-        assert_eq!(p99(&mut [5]), 5);
     }
 }

@@ -29,9 +29,9 @@ pub struct HttpConn {
     send: SendRequest<Full<Bytes>>,
     host: String,
     target: Target,
-    /// Responses this connection has returned: a connection that has served one is reused,
-    /// and the server may close it while it sits idle.
-    served: u64,
+    /// Whether this connection has returned a response: a reused connection may have been
+    /// closed by the server while it sat idle.
+    reused: bool,
 }
 
 impl HttpConn {
@@ -49,7 +49,7 @@ impl HttpConn {
             send,
             host: target.addr.to_string(),
             target: target.clone(),
-            served: 0,
+            reused: false,
         })
     }
 
@@ -73,7 +73,7 @@ impl HttpConn {
         if self.send.is_closed() {
             *self = Self::open(&self.target, &mut Setup::default()).await?;
         }
-        let reused = self.served > 0;
+        let reused = self.reused;
         let req = self.build(&method, path_and_query, headers, &body)?;
         match self.send_once(req).await {
             Err(e) if reused && method == Method::GET && closed_before_response(&e) => {
@@ -112,7 +112,7 @@ impl HttpConn {
     ) -> Result<Response<Incoming>, hyper::Error> {
         self.send.ready().await?;
         let resp = self.send.send_request(req).await?;
-        self.served += 1;
+        self.reused = true;
         Ok(resp)
     }
 }
