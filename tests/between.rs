@@ -103,12 +103,19 @@ kind = "echo"
 name = "bare"
 rate = 100
 proxy = "nginx-bare"
+[[workload]]
+kind = "connect"
+name = "connect-default"
+connects = 3
+proxy = "nginx-default"
 "#;
 
 /// Through nginx-streaming SSE delivers every event at the unproxied latency plus a bounded
 /// cost; nginx-default's buffering holds the event stream (the cell fails saying through which
-/// proxy) while its WebSocket recipe works; a bare proxy_pass breaks the WebSocket upgrade;
-/// WebTransport bypasses the proxy and says so; no nginx process or directory is left.
+/// proxy) while its WebSocket recipe works, and a `connect` cell through it gives up on the
+/// held stream after the connect timeout, saying so, not at the cell's time limit; a bare
+/// proxy_pass breaks the WebSocket upgrade; WebTransport bypasses the proxy and says so; no
+/// nginx process or directory is left.
 #[test]
 fn nginx_variants_do_what_they_are_named_for() {
     if !can_run(true) {
@@ -145,6 +152,14 @@ fn nginx_variants_do_what_they_are_named_for() {
     let why = default.error.as_deref().unwrap_or_default();
     assert!(why.contains("through nginx (nginx-default)"), "{why}");
     assert_eq!(cell(&r, "default", "websocket").status, Status::Ok);
+    let held = cell(&r, "connect-default", "sse");
+    assert_eq!(held.status, Status::Failed, "{held:?}");
+    let why = held.error.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("connect #1") && why.contains("no connection after 30 s"),
+        "{why}"
+    );
+    assert_eq!(cell(&r, "connect-default", "websocket").status, Status::Ok);
     let bare = cell(&r, "bare", "websocket");
     assert_eq!(bare.status, Status::Failed);
     assert!(
