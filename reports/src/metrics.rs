@@ -16,7 +16,7 @@
 //! else from the crate.
 
 use crate::format::{bytes, bytes_mib1, bytes_mib2, count, fmt_bps, fmt_us};
-use crate::model::{Cell, Latency};
+use crate::model::{Cell, Latency, MeasuredWindow};
 
 /// Which direction of a metric is an improvement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -491,6 +491,24 @@ pub const SERVER_BYTES_PER_CONN: &Metric = &Metric {
     },
     ..*SERVER_BYTES_PER_CLIENT
 };
+/// `in_window` of the measured window's marks (`resources.window`) per client per minute where
+/// the cell has them, else `whole` (the whole cell's count: start-up, setup, warm-up and drain
+/// included) over the measured minutes, as cells recorded before the marks.
+fn per_client_minute(
+    c: &Cell,
+    in_window: impl Fn(&MeasuredWindow) -> Option<f64>,
+    whole: impl Fn(&Cell) -> Option<f64>,
+) -> Option<f64> {
+    let window = c.resources.as_ref().and_then(|r| r.window.as_ref());
+    if let Some((w, v)) = window
+        .filter(|w| w.duration_ms > 0.0)
+        .and_then(|w| Some((w, in_window(w)?)))
+    {
+        return Some(v / clients(c)? / (w.duration_ms / 60_000.0));
+    }
+    Some(whole(c)? / clients(c)? / measured_minutes(c)?)
+}
+
 /// Server CPU time per client per minute, ms: between the measured window's marks
 /// (`resources.window`) where the cell has them, else the whole cell's CPU (start-up, setup,
 /// warm-up and drain included) over the measured minutes, as cells before the marks recorded.
@@ -501,11 +519,11 @@ pub const SERVER_CPU_MS_PER_CLIENT_MIN: &Metric = &Metric {
     better: Better::Smaller,
     kind: MetricKind::Resources,
     extract: |c| {
-        let r = c.resources.as_ref()?;
-        if let Some(w) = r.window.as_ref().filter(|w| w.duration_ms > 0.0) {
-            return Some(w.server_cpu_s? * 1000.0 / clients(c)? / (w.duration_ms / 60_000.0));
-        }
-        Some(r.server_cpu_s? * 1000.0 / clients(c)? / measured_minutes(c)?)
+        per_client_minute(
+            c,
+            |w| Some(w.server_cpu_s? * 1000.0),
+            |c| Some(c.resources.as_ref()?.server_cpu_s? * 1000.0),
+        )
     },
     format: |v| format!("{v:.1} ms"),
     gap: None,
@@ -537,15 +555,14 @@ pub const WIRE_BYTES_PER_CLIENT_MIN: &Metric = &Metric {
     better: Better::Smaller,
     kind: MetricKind::Wire,
     extract: |c| {
-        let window = c.resources.as_ref().and_then(|r| r.window.as_ref());
-        if let Some(w) = window.filter(|w| w.duration_ms > 0.0) {
-            if let (Some(up), Some(down)) = (w.wire_bytes_up, w.wire_bytes_down) {
-                return Some((up + down) as f64 / clients(c)? / (w.duration_ms / 60_000.0));
-            }
-        }
-        let w = c.wire.as_ref()?;
-        let bytes = (w.bytes_up? + w.bytes_down?) as f64;
-        Some(bytes / clients(c)? / measured_minutes(c)?)
+        per_client_minute(
+            c,
+            |w| Some((w.wire_bytes_up? + w.wire_bytes_down?) as f64),
+            |c| {
+                let w = c.wire.as_ref()?;
+                Some((w.bytes_up? + w.bytes_down?) as f64)
+            },
+        )
     },
     format: bytes_mib2,
     gap: None,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use wirebench_reports::model::{HarnessBound, Settle};
 
 use crate::clock::{now_ns, tighten_timer_slack, PreciseTimer};
-use crate::workload::report::{new_histogram, MAX_LATENCY_US};
+use crate::workload::report::new_histogram;
 use crate::workload::schedule;
 
 /// Wake-ups per probe, and their period: 1,000 at 1 kHz, enough samples for a p99.
@@ -36,7 +36,7 @@ async fn probe_timer() -> std::io::Result<u64> {
     for i in 0..u64::from(PROBE_WAKEUPS) {
         let deadline = start + i * PROBE_PERIOD_NS;
         timer.sleep_until_ns(deadline).await?;
-        let _ = late.record(((now_ns() - deadline) / 1000).clamp(1, MAX_LATENCY_US));
+        schedule::record_lateness(&mut late, deadline);
     }
     Ok(schedule::lateness(&late)[1])
 }

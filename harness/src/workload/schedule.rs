@@ -93,7 +93,7 @@ pub(crate) async fn send_schedule(
                 .sleep_until_ns(t)
                 .await
                 .map_err(|e| TransportError::io("timerfd", e))?;
-            let _ = late.record(((now_ns() - t) / 1000).clamp(1, MAX_LATENCY_US));
+            record_lateness(&mut late, t);
             let f = Header {
                 seq,
                 sent_ns: t,
@@ -109,6 +109,12 @@ pub(crate) async fn send_schedule(
     tokio::spawn(task)
         .await
         .map_err(|e| TransportError::io("sender task", std::io::Error::other(e)))?
+}
+
+/// Records how late, in µs, a wake-up meant for `deadline_ns` came: one expression for the
+/// senders and the settle probe, so the probe's bound reads what the senders' flag reads.
+pub(crate) fn record_lateness(h: &mut Histogram<u64>, deadline_ns: u64) {
+    let _ = h.record((now_ns().saturating_sub(deadline_ns) / 1000).clamp(1, MAX_LATENCY_US));
 }
 
 /// p50, p99 and max of a send-lateness histogram.
