@@ -18,7 +18,7 @@ pub(crate) async fn connect_workload(
     let mut hist = new_histogram();
     for i in 0..p.connects.max(1) {
         let t0 = now_ns();
-        let mut conn = match super::bounded_connect(transport.connect(target)).await {
+        let mut conn = match super::schedule::bounded_connect(transport.connect(target)).await {
             Ok(c) => c,
             Err(e) => {
                 rep.error = Some(format!("connect #{}: {e}", i + 1));

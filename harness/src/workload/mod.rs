@@ -304,23 +304,7 @@ async fn connect_one(
             None => t.connect(&target).await,
         }
     };
-    (bounded_connect(connect).await, target)
-}
-
-/// A connection attempt bounded by [`CONNECT_TIMEOUT`]: a peer or proxy that never completes
-/// the handshake (nginx holding an SSE response in its buffers) fails the attempt with the
-/// reason instead of leaving the cell to its time limit.
-pub(crate) async fn bounded_connect(
-    connect: impl std::future::Future<Output = Result<Connection, TransportError>>,
-) -> Result<Connection, TransportError> {
-    tokio::time::timeout(CONNECT_TIMEOUT, connect)
-        .await
-        .unwrap_or_else(|_| {
-            Err(TransportError::Timeout(format!(
-                "no connection after {} s",
-                CONNECT_TIMEOUT.as_secs()
-            )))
-        })
+    (schedule::bounded_connect(connect).await, target)
 }
 
 /// Runs every connected client's half of the workload as its own task; their reports merged.

@@ -12,7 +12,7 @@ use super::params::Params;
 use super::report::{new_histogram, MAX_LATENCY_US};
 use crate::clock::{now_ns, PreciseTimer};
 use crate::frame::{Header, Kind};
-use crate::transport::{FrameSink, FrameStream, TransportError};
+use crate::transport::{Connection, FrameSink, FrameStream, TransportError};
 
 /// The next frame if one arrives before `deadline_ns` (monotonic); `None` at the deadline or
 /// when the stream ends.
@@ -109,6 +109,22 @@ pub(crate) async fn send_schedule(
     tokio::spawn(task)
         .await
         .map_err(|e| TransportError::io("sender task", std::io::Error::other(e)))?
+}
+
+/// A connection attempt bounded by [`CONNECT_TIMEOUT`]: a peer or proxy that never completes
+/// the handshake (nginx holding an SSE response in its buffers) fails the attempt with the
+/// reason instead of leaving the cell to its time limit.
+pub(crate) async fn bounded_connect(
+    connect: impl std::future::Future<Output = Result<Connection, TransportError>>,
+) -> Result<Connection, TransportError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(TransportError::Timeout(format!(
+                "no connection after {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        })
 }
 
 /// Records how late, in µs, a wake-up meant for `deadline_ns` came: one expression for the
