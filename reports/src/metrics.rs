@@ -500,11 +500,10 @@ fn per_client_minute(
     whole: impl Fn(&Cell) -> Option<f64>,
 ) -> Option<f64> {
     let window = c.resources.as_ref().and_then(|r| r.window.as_ref());
-    if let Some((w, v)) = window
-        .filter(|w| w.duration_ms > 0.0)
-        .and_then(|w| Some((w, in_window(w)?)))
-    {
-        return Some(v / clients(c)? / (w.duration_ms / 60_000.0));
+    if let Some(w) = window.filter(|w| w.duration_ms > 0.0) {
+        if let Some(v) = in_window(w) {
+            return Some(v / clients(c)? / (w.duration_ms / 60_000.0));
+        }
     }
     Some(whole(c)? / clients(c)? / measured_minutes(c)?)
 }
