@@ -38,6 +38,7 @@ pub(crate) async fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     let mut scenarios = read_scenarios(&a, &profiles)?;
     check_filters(&a, &profiles)?;
     apply_filters(&a, &mut scenarios);
+    warn_poll_phases(&scenarios);
     let cells = runner::plan(&scenarios, a.repeat);
     if cells.is_empty() {
         bail!("nothing to run: the filters leave no cell (check --transport and --profile)");
@@ -227,6 +228,24 @@ fn apply_filters(a: &RunArgs, scenarios: &mut [scenario::Scenario]) {
         }
         if let Some(c) = &client {
             w.client = c.clone();
+        }
+    }
+}
+
+/// Says on stderr which poll cells would sample one phase of their send schedule
+/// ([`crate::workload::WorkloadSpec::poll_phase_warning`]); the run goes on.
+fn warn_poll_phases(scenarios: &[scenario::Scenario]) {
+    for s in scenarios {
+        for w in &s.workloads {
+            if !w.transports.iter().any(|t| t == "poll") {
+                continue;
+            }
+            if let Some(msg) = w.spec.poll_phase_warning() {
+                eprintln!(
+                    "wirebench: warning: {}, workload {:?}: {msg}",
+                    s.name, w.name
+                );
+            }
         }
     }
 }

@@ -453,7 +453,7 @@ pub const COMMON: &[ParamDecl] = &[
         ty: ParamType::U64,
         default: Some(ParamValue::U64(50)),
         check: Check::ms(1, HOUR_MS),
-        doc: "short-poll interval (poll transport); N clients' polls are staggered by interval / N",
+        doc: "short-poll interval (poll transport); N clients' polls are staggered by interval / N; `run` warns when it is a multiple or fraction of the send period",
         quick: true,
         only: None,
         refusal: None,

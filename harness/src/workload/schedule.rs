@@ -34,6 +34,36 @@ pub const DRAIN: Duration = Duration::from_secs(3);
 /// retransmits alone reach 15 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// In how many of [`POLL_PHASE_BINS`] equal parts of a poll interval the frames fall, over
+/// `frames` sends `period_ns` apart from each client, client `i`'s schedule `offsets[i]` ns
+/// past its polls (the two staggers): the phases between the send and poll schedules a cell
+/// samples, pooled over its clients. Ten means they walk through the whole interval; fewer
+/// means every frame meets the polls at a few points only (the interval a multiple or a
+/// fraction of the period), so a cell measures those phases shifted by one random offset and
+/// poll's figures scatter between repeats, as `setInterval` polling a metronome would.
+pub fn poll_phase_bins(period_ns: u64, interval_ns: u64, frames: u64, offsets: &[u64]) -> u32 {
+    if period_ns == 0 || interval_ns == 0 {
+        return POLL_PHASE_BINS;
+    }
+    let mut hit = [false; POLL_PHASE_BINS as usize];
+    let step = period_ns % interval_ns;
+    for &offset in offsets {
+        let mut phase = offset % interval_ns;
+        for _ in 0..frames.clamp(1, 100_000) {
+            let bin = u128::from(phase) * u128::from(POLL_PHASE_BINS) / u128::from(interval_ns);
+            hit[usize::try_from(bin).unwrap_or(0).min(hit.len() - 1)] = true;
+            phase = (phase + step) % interval_ns;
+        }
+        if hit.iter().all(|&h| h) {
+            break;
+        }
+    }
+    hit.iter().map(|&h| u32::from(h)).sum()
+}
+
+/// The parts of a poll interval [`poll_phase_bins`] tells apart.
+pub const POLL_PHASE_BINS: u32 = 10;
+
 /// An open-loop send schedule: frame `seq` is due at `start_ns + seq * period_ns`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Schedule {
@@ -186,5 +216,34 @@ mod tests {
         assert_eq!(WorkloadSpec::Push(p.clone()).phase_step_ns(), None);
         let one = Params { clients: 1, ..p };
         assert_eq!(WorkloadSpec::Echo(one).phase_step_ns(), None);
+    }
+
+    /// A 50 ms poll against a 50 ms send period samples one phase; 53 ms walks through all;
+    /// a fraction (25 ms) or a slow rate (one frame a second) locks too, as does a 60 ms
+    /// interval partly (6 of 10 parts); staggered clients fill in each other's gaps.
+    #[test]
+    fn poll_phases_show_an_interval_locked_to_the_period() {
+        let ms = 1_000_000;
+        let one = [0];
+        assert_eq!(poll_phase_bins(50 * ms, 50 * ms, 200, &one), 1);
+        assert_eq!(
+            poll_phase_bins(50 * ms, 53 * ms, 200, &one),
+            POLL_PHASE_BINS
+        );
+        assert_eq!(poll_phase_bins(50 * ms, 25 * ms, 200, &one), 1);
+        assert_eq!(poll_phase_bins(1_000 * ms, 50 * ms, 30, &one), 1);
+        assert_eq!(poll_phase_bins(50 * ms, 60 * ms, 200, &one), 6);
+        assert_eq!(poll_phase_bins(ms, 50 * ms, 1_000, &one), POLL_PHASE_BINS);
+        // Too few frames to walk far is said too: 3 sends sample 3 parts.
+        assert_eq!(poll_phase_bins(50 * ms, 53 * ms, 3, &one), 3);
+        // Ten clients whose polls are 5 ms apart against a shared 10 ms push: each sees 5
+        // points 10 ms apart, together all ten parts.
+        assert_eq!(poll_phase_bins(10 * ms, 50 * ms, 100, &one), 5);
+        let ten: Vec<u64> = (0..10).map(|i| (50 - 5 * i) * ms).collect();
+        assert_eq!(
+            poll_phase_bins(10 * ms, 50 * ms, 100, &ten),
+            POLL_PHASE_BINS
+        );
+        assert_eq!(poll_phase_bins(0, 50 * ms, 10, &one), POLL_PHASE_BINS);
     }
 }

@@ -144,6 +144,69 @@ impl WorkloadSpec {
         let n = u64::from(self.params().clients.max(1));
         start_ns + self.phase_step_ns().unwrap_or(0) * (u64::from(id) % n)
     }
+    /// For a cell on the poll transport: a warning when the poll interval is locked to the
+    /// clients' send period ([`super::schedule::poll_phase_bins`] under ten over the measured
+    /// frames, pooled over the clients with the agents' staggers), with an interval nearby
+    /// that is not. `None` when the phases walk through the interval, or for a workload
+    /// without a send schedule.
+    pub fn poll_phase_warning(&self) -> Option<String> {
+        use super::schedule::{poll_phase_bins, POLL_PHASE_BINS};
+        let p = match self {
+            Self::Echo(p) | Self::Push(p) | Self::Relay(p) | Self::Collab(p) | Self::Flap(p) => p,
+            _ => return None,
+        };
+        let frames = (p.rate * p.duration_ms as f64 / 1000.0).ceil() as u64;
+        let bins = |ms: u64| {
+            let (interval, offsets) = self.poll_phase_offsets(ms * 1_000_000);
+            poll_phase_bins(p.period_ns(), interval, frames, &offsets)
+        };
+        let have = bins(p.poll_interval_ms);
+        if have >= POLL_PHASE_BINS {
+            return None;
+        }
+        let better = (p.poll_interval_ms + 1..=p.poll_interval_ms + 20)
+            .find(|&ms| bins(ms) >= POLL_PHASE_BINS)
+            .map_or_else(String::new, |ms| format!(" (e.g. poll_interval_ms = {ms})"));
+        Some(format!(
+            "poll_interval_ms = {} against one send every {:.1} ms per client: the frames \
+             meet the polls at only {have} of {POLL_PHASE_BINS} points of the interval, so a \
+             poll cell measures those phases shifted by one random offset and its figures \
+             scatter between repeats; pick an interval that is not a multiple or fraction of \
+             the send period{better}",
+            p.poll_interval_ms,
+            p.period_ns() as f64 / 1e6,
+        ))
+    }
+}
+
+impl WorkloadSpec {
+    /// The poll schedule a latency figure depends on and where each sender's frames start
+    /// against it, ns, for [`Self::poll_phase_warning`]. Client `id` sends from
+    /// `(id mod N) · period / N` ([`Self::client_start_ns`]; push: all at once) and polls from
+    /// `(id mod N) · interval / N`. Push and echo: each client's frames against its own polls;
+    /// relay: sender k's against receiver k + N/2's; collab: every sender's ops against all N
+    /// pollers together (delivered-to-all waits for the last), a grid of period interval / N.
+    fn poll_phase_offsets(&self, interval: u64) -> (u64, Vec<u64>) {
+        let n = u64::from(self.params().clients.max(1)).min(100);
+        let send = |id: u64| (id % n) * self.phase_step_ns().unwrap_or(0);
+        let poll = |id: u64| (id % n) * interval / n;
+        let past = |s: u64, p: u64, i: u64| (s % i + i - p % i) % i;
+        match self {
+            Self::Collab(_) => {
+                let grid = (interval / n).max(1);
+                (grid, (0..n).map(|j| past(send(j), 0, grid)).collect())
+            }
+            Self::Relay(_) => {
+                let half = (n / 2).max(1);
+                let o = (1..=half).map(|k| past(send(k), poll(k + half), interval));
+                (interval, o.collect())
+            }
+            _ => (
+                interval,
+                (0..n).map(|i| past(send(i), poll(i), interval)).collect(),
+            ),
+        }
+    }
 }
 
 /// Every workload id, for `wirebench list`.

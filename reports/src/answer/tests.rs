@@ -204,15 +204,34 @@ fn faq_cells_give_recommends_case_and_say_where_the_ranking_does_not_hold() {
     // Pooled over lan and wan, webrtc's WAN advantage wins: the rule of thumb holds.
     assert_eq!(c.rec.order()[0], "webrtc");
     assert_eq!(c.folklore_check(), "✅ ranks first");
+    assert!(c.folklore_holds());
+    assert_eq!(c.folklore_detail(), "ranks first");
     let mut flipped = c.clone();
     flipped.expect = "websocket";
     assert_eq!(
         flipped.folklore_check(),
         "❌ webrtc ranks first; websocket ranks 2"
     );
+    assert!(!flipped.folklore_holds());
+    assert_eq!(
+        flipped.folklore_detail(),
+        "webrtc ranks first; websocket ranks 2"
+    );
     let md = a.markdown();
     assert!(md.contains("### The common cases\n"), "{md}");
     assert!(md.contains("--topology p2p"), "{md}");
+    // The HTML report draws the mark from a text font: no emoji, which shows as a box where
+    // no emoji font is installed (headless Chromium on a server).
+    let html = crate::html::render(&r).unwrap();
+    assert!(
+        html.contains("<span class=\"yes\">✓</span> ranks first"),
+        "the case row: {}",
+        html[html.find("class=\"cases\"").unwrap_or(0)..]
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    assert!(!html.contains('✅') && !html.contains('❌'));
 }
 
 #[test]

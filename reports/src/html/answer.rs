@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::answer::{ratio_text, Answer, Group, Place, HARNESS_NOTE};
+use crate::answer::{ratio_text, Answer, Case, Group, Place, HARNESS_NOTE};
 use crate::format::escape;
 use crate::metrics::Metric;
 
@@ -75,12 +75,28 @@ fn cases(h: &mut String, a: &Answer) {
             "<tr><td>{}<small><code>{}</code></small></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(c.title),
             escape(&c.command),
-            escape(&format!("{} — {}", c.folklore, c.folklore_check())),
+            folklore_td(c),
             escape(&c.ranking_text()),
             escape(&c.holds_text())
         );
     }
     h.push_str("</table></div>\n");
+}
+
+/// The rule of thumb and whether it ranks first, with a mark drawn from a text font (✓/✗,
+/// which DejaVu and every system font has) rather than an emoji that headless or minimal
+/// systems show as a box.
+fn folklore_td(c: &Case) -> String {
+    let (class, mark) = if c.folklore_holds() {
+        ("yes", "✓")
+    } else {
+        ("no", "✗")
+    };
+    format!(
+        "{} — <span class=\"{class}\">{mark}</span> {}",
+        escape(c.folklore),
+        escape(&c.folklore_detail())
+    )
 }
 
 /// A column header, short (the card's subtitle names the metric in full).

@@ -100,6 +100,8 @@ table.figures td.num small { font-size: 10.5px; white-space: normal; }
 tr.failed td { background: var(--badbg); }
 tr.skipped td { background: var(--warnbg); }
 tr.indicative td { color: #777; font-style: italic; }
+span.yes { color: #1a7f37; font-weight: 700; }
+span.no { color: var(--bad); font-weight: 700; }
 .status-failed { color: var(--bad); font-weight: 600; }
 .status-skipped { color: #8a5a00; font-weight: 600; }
 .wide { overflow-x: auto; }
