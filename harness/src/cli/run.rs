@@ -232,7 +232,7 @@ fn apply_filters(a: &RunArgs, scenarios: &mut [scenario::Scenario]) {
     }
 }
 
-/// Says on stderr which poll cells would sample one phase of their send schedule
+/// Says on stderr which workloads' poll cells have an interval locked to their send period
 /// ([`crate::workload::WorkloadSpec::poll_phase_warning`]); the run goes on.
 fn warn_poll_phases(scenarios: &[scenario::Scenario]) {
     for s in scenarios {

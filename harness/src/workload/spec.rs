@@ -144,6 +144,7 @@ impl WorkloadSpec {
         let n = u64::from(self.params().clients.max(1));
         start_ns + self.phase_step_ns().unwrap_or(0) * (u64::from(id) % n)
     }
+
     /// For a cell on the poll transport: a warning when the poll interval is locked to the
     /// clients' send period ([`super::schedule::poll_phase_bins`] under ten over the measured
     /// frames, pooled over the clients with the agents' staggers), with an interval nearby
@@ -177,15 +178,14 @@ impl WorkloadSpec {
             p.period_ns() as f64 / 1e6,
         ))
     }
-}
 
-impl WorkloadSpec {
     /// The poll schedule a latency figure depends on and where each sender's frames start
     /// against it, ns, for [`Self::poll_phase_warning`]. Client `id` sends from
     /// `(id mod N) · period / N` ([`Self::client_start_ns`]; push: all at once) and polls from
     /// `(id mod N) · interval / N`. Push and echo: each client's frames against its own polls;
     /// relay: sender k's against receiver k + N/2's; collab: every sender's ops against all N
     /// pollers together (delivered-to-all waits for the last), a grid of period interval / N.
+    /// Beyond 100 clients, 100 evenly spaced ones stand for them.
     fn poll_phase_offsets(&self, interval: u64) -> (u64, Vec<u64>) {
         let n = u64::from(self.params().clients.max(1)).min(100);
         let send = |id: u64| (id % n) * self.phase_step_ns().unwrap_or(0);

@@ -83,9 +83,9 @@ fn cases(h: &mut String, a: &Answer) {
     h.push_str("</table></div>\n");
 }
 
-/// The rule of thumb and whether it ranks first, with a mark drawn from a text font (✓/✗,
-/// which DejaVu and every system font has) rather than an emoji that headless or minimal
-/// systems show as a box.
+/// The rule of thumb and whether it ranks first, with a mark from a text font (✓/✗, in
+/// DejaVu and the common system fonts) rather than an emoji, which a system without an emoji
+/// font (headless Chromium on a server) shows as a box.
 fn folklore_td(c: &Case) -> String {
     let (class, mark) = if c.folklore_holds() {
         ("yes", "✓")
