@@ -2,7 +2,8 @@
 
 use wirebench_reports::model::Host;
 
-/// Reads host name, kernel, CPU count and model, and memory.
+/// Reads host name, kernel, CPU count and model, memory and the default TCP congestion
+/// control.
 pub fn host_facts() -> Host {
     let read = |p: &str| {
         std::fs::read_to_string(p)
@@ -30,5 +31,6 @@ pub fn host_facts() -> Host {
         cpu_model,
         memory_bytes,
         settle: None,
+        tcp_congestion_control: read("/proc/sys/net/ipv4/tcp_congestion_control"),
     }
 }

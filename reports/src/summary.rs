@@ -514,13 +514,18 @@ fn header_markdown(s: &mut String, r: &Results) {
     let _ = writeln!(s, "# wirebench results\n");
     let _ = writeln!(
         s,
-        "wirebench {} ({}), started {}, host {} ({} CPUs, kernel {}), netem backend `{}`.\n",
+        "wirebench {} ({}), started {}, host {} ({} CPUs, kernel {}{}), netem backend `{}`.\n",
         r.version,
         r.git.as_deref().unwrap_or("unknown git"),
         r.started_at,
         r.host.hostname.as_deref().unwrap_or("?"),
         r.host.cpus,
         r.host.kernel.as_deref().unwrap_or("?"),
+        r.host
+            .tcp_congestion_control
+            .as_deref()
+            .map(|cc| format!(", TCP congestion control `{cc}`"))
+            .unwrap_or_default(),
         r.netem_backend
     );
     let ok = r.cells.iter().filter(|c| c.status == Status::Ok).count();

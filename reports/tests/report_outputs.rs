@@ -253,6 +253,8 @@ fn html_is_self_contained() {
     let r = fixed();
     let page = html::render(&r).expect("renders");
     assert!(page.starts_with("<!DOCTYPE html>"));
+    // The run's provenance names the TCP congestion control every TCP transport ran with.
+    assert!(page.contains("TCP congestion control <code>cubic</code>"));
     for banned in [
         "<script", "<link", "<img", "<iframe", "url(", "@import", "src=",
     ] {

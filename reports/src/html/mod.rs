@@ -223,7 +223,15 @@ pub(super) fn environment(h: &mut String, r: &Results, keys: &[KeyCells<'_>]) {
         ),
         (
             "kernel",
-            format!("{} {}", escape(&host.os), opt(host.kernel.as_deref())),
+            format!(
+                "{} {}{}",
+                escape(&host.os),
+                opt(host.kernel.as_deref()),
+                host.tcp_congestion_control
+                    .as_deref()
+                    .map(|cc| format!(" · TCP congestion control <code>{}</code>", escape(cc)))
+                    .unwrap_or_default()
+            ),
         ),
         (
             "netem backend",

@@ -139,6 +139,12 @@ pub struct Host {
     /// absent in files from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle: Option<Settle>,
+    /// The kernel's default TCP congestion control (`cubic`, `bbr`), which the namespaces and
+    /// every TCP-based transport inherit: BBR's PROBE_RTT (cwnd held at 4 packets for ~200 ms
+    /// every 10 s) stalls small-message streams that cubic does not, so figures depend on it.
+    /// Absent in files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_congestion_control: Option<String>,
 }
 
 /// The machine's timer lateness when a run started: a busy machine (a build just ended, the

@@ -53,6 +53,7 @@ pub fn host() -> Host {
         cpus: 2,
         cpu_model: Some("AMD EPYC 7B13".into()),
         memory_bytes: Some(24 * 1024 * 1024 * 1024),
+        tcp_congestion_control: Some("cubic".into()),
         settle: Some(wirebench_reports::model::Settle {
             timer_lateness_p99_us: 34,
             limit_us: 100,
