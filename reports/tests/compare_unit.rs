@@ -78,6 +78,25 @@ fn different_backends_or_emulator_semantics_are_refused() {
     // Absent (an older file) is version 1: accepted against an explicit 1.
     cur.emulator_semantics = Some(1);
     assert!(compare(&base, &cur, &CompareOptions::default()).is_ok());
+    // Hosts defaulting to different TCP congestion controls are refused; a file that does
+    // not record it (older) is compared.
+    let mut cur = base.clone();
+    cur.host.tcp_congestion_control = Some("bbr".into());
+    assert!(compare(&base, &cur, &CompareOptions::default()).is_ok());
+    let mut bbr_base = base.clone();
+    bbr_base.host.tcp_congestion_control = Some("bbr".into());
+    assert!(compare(&bbr_base, &cur, &CompareOptions::default()).is_ok());
+    cur.host.tcp_congestion_control = Some("cubic".into());
+    let err = compare(&bbr_base, &cur, &CompareOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, CompareError::CongestionControlMismatch { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("TCP congestion control \"bbr\", current with \"cubic\""),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::metrics::{self, Metric};
-use crate::model::Cell;
+use crate::model::{Cell, Results};
 
 use crate::stats::StatsError;
 
@@ -52,6 +52,20 @@ pub enum CompareError {
         baseline: u32,
         /// `emulator_semantics` of the current run (1 when absent).
         current: u32,
+    },
+    /// Baseline and current ran on hosts whose kernels default to different TCP congestion
+    /// controls.
+    #[error(
+        "baseline ran with TCP congestion control {baseline:?}, current with {current:?}: \
+         refusing to compare runs whose TCP-based transports were paced differently (BBR's \
+         PROBE_RTT stalls small-message streams that cubic does not; rerun both on hosts with \
+         the same net.ipv4.tcp_congestion_control)"
+    )]
+    CongestionControlMismatch {
+        /// `host.tcp_congestion_control` of the baseline.
+        baseline: String,
+        /// `host.tcp_congestion_control` of the current run.
+        current: String,
     },
     /// Baseline and current ran a cell with different parameters.
     #[error(
@@ -233,6 +247,40 @@ impl FromStr for CompareMetric {
         };
         Ok(m)
     }
+}
+
+/// Refuses two runs whose links were emulated by different backends or emulator semantics,
+/// or whose hosts default to different TCP congestion controls (when both files record it):
+/// their figures would differ for that alone.
+pub(super) fn same_environment(baseline: &Results, current: &Results) -> Result<(), CompareError> {
+    if baseline.netem_backend != current.netem_backend {
+        return Err(CompareError::BackendMismatch {
+            baseline: baseline.netem_backend.clone(),
+            current: current.netem_backend.clone(),
+        });
+    }
+    let (b, c) = (
+        baseline.emulator_semantics.unwrap_or(1),
+        current.emulator_semantics.unwrap_or(1),
+    );
+    if b != c {
+        return Err(CompareError::SemanticsMismatch {
+            baseline: b,
+            current: c,
+        });
+    }
+    if let (Some(b), Some(c)) = (
+        &baseline.host.tcp_congestion_control,
+        &current.host.tcp_congestion_control,
+    ) {
+        if b != c {
+            return Err(CompareError::CongestionControlMismatch {
+                baseline: b.clone(),
+                current: c.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -269,28 +269,6 @@ pub struct Comparison {
     pub counts: VerdictCounts,
 }
 
-/// Refuses two runs whose links were emulated by different backends or emulator semantics:
-/// their figures would differ for that alone.
-fn same_links(baseline: &Results, current: &Results) -> Result<(), CompareError> {
-    if baseline.netem_backend != current.netem_backend {
-        return Err(CompareError::BackendMismatch {
-            baseline: baseline.netem_backend.clone(),
-            current: current.netem_backend.clone(),
-        });
-    }
-    let (b, c) = (
-        baseline.emulator_semantics.unwrap_or(1),
-        current.emulator_semantics.unwrap_or(1),
-    );
-    if b != c {
-        return Err(CompareError::SemanticsMismatch {
-            baseline: b,
-            current: c,
-        });
-    }
-    Ok(())
-}
-
 /// Compares `current` against `baseline`; see the module docs for the method.
 pub fn compare(
     baseline: &Results,
@@ -298,7 +276,7 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
     validate(opts)?;
-    same_links(baseline, current)?;
+    metric::same_environment(baseline, current)?;
     let metrics = selected_metrics(opts);
     let ignore: BTreeSet<&str> = opts.ignore_params.iter().map(String::as_str).collect();
 
