@@ -233,14 +233,11 @@ fn apply_filters(a: &RunArgs, scenarios: &mut [scenario::Scenario]) {
 }
 
 /// Says on stderr which workloads' poll cells have an interval locked to their send period
-/// ([`crate::workload::WorkloadSpec::poll_phase_warning`]); the run goes on.
+/// ([`scenario::WorkloadPlan::poll_phase_warning`]); the run goes on.
 fn warn_poll_phases(scenarios: &[scenario::Scenario]) {
     for s in scenarios {
         for w in &s.workloads {
-            if !w.transports.iter().any(|t| t == "poll") {
-                continue;
-            }
-            if let Some(msg) = w.spec.poll_phase_warning() {
+            if let Some(msg) = w.poll_phase_warning() {
                 eprintln!(
                     "wirebench: warning: {}, workload {:?}: {msg}",
                     s.name, w.name

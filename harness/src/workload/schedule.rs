@@ -48,11 +48,16 @@ pub fn poll_phase_bins(period_ns: u64, interval_ns: u64, frames: u64, offsets: &
     let mut hit = [false; POLL_PHASE_BINS as usize];
     let step = period_ns % interval_ns;
     for &offset in offsets {
-        let mut phase = offset % interval_ns;
+        let start = offset % interval_ns;
+        let mut phase = start;
         for _ in 0..frames.clamp(1, 100_000) {
             let bin = u128::from(phase) * u128::from(POLL_PHASE_BINS) / u128::from(interval_ns);
             hit[usize::try_from(bin).unwrap_or(0).min(hit.len() - 1)] = true;
             phase = (phase + step) % interval_ns;
+            // A locked schedule cycles in a few frames: the rest would revisit the same bins.
+            if phase == start || hit.iter().all(|&h| h) {
+                break;
+            }
         }
         if hit.iter().all(|&h| h) {
             break;

@@ -157,6 +157,17 @@ pub struct WorkloadPlan {
     pub client: Vec<ClientKind>,
 }
 
+impl WorkloadPlan {
+    /// The warning `run` prints when this workload has poll cells whose interval is locked to
+    /// the send period ([`WorkloadSpec::poll_phase_warning`]); `None` without poll cells.
+    pub fn poll_phase_warning(&self) -> Option<String> {
+        if !self.transports.iter().any(|t| t == "poll") {
+            return None;
+        }
+        self.spec.poll_phase_warning()
+    }
+}
+
 /// Parses and validates a scenario at its full scale. `file` names it in errors; `profiles`
 /// lists the known profile names.
 pub fn parse(text: &str, file: &str, profiles: &[String]) -> Result<Scenario, ScenarioError> {

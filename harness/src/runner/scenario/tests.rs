@@ -265,12 +265,8 @@ fn shipped_poll_cells_are_not_locked_to_their_send_period() {
     for (file, text) in shipped {
         for quick in [false, true] {
             let s = parse_scaled(text, file, &all_profiles(), quick).unwrap();
-            for w in s
-                .workloads
-                .iter()
-                .filter(|w| w.transports.iter().any(|t| t == "poll"))
-            {
-                if let Some(m) = w.spec.poll_phase_warning() {
+            for w in &s.workloads {
+                if let Some(m) = w.poll_phase_warning() {
                     locked.push(format!("{file} {} (quick {quick}): {m}", w.name));
                 }
             }
